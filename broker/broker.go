@@ -1,0 +1,230 @@
+// Package broker runs crisisbus's embedded default: a NATS server with
+// JetStream on a local data directory, with one user per agency whose publish
+// permissions make authorship impossible to fake (police can publish only on
+// crisis.police.>). Acknowledged means fsynced: the server syncs every write.
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// Admin is the user for provisioning and bulk tools; it may publish for any agency.
+const Admin = "admin"
+
+// Config configures the embedded server.
+type Config struct {
+	DataDir string      // default "./data"
+	Host    string      // default 127.0.0.1
+	Port    int         // default 4222; -1 picks a free port
+	Log     *zap.Logger // default no logging
+}
+
+func (c *Config) setDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.Host == "" {
+		c.Host = "127.0.0.1"
+	}
+	if c.Port == 0 {
+		c.Port = 4222
+	}
+	if c.Log == nil {
+		c.Log = zap.NewNop()
+	}
+}
+
+// Credentials maps each NATS user (an agency, or Admin) to its password.
+type Credentials map[string]string
+
+// CredentialsFile is where the embedded server keeps its users' passwords,
+// inside the data directory, readable only by its owner.
+func CredentialsFile(dataDir string) string { return filepath.Join(dataDir, "credentials.json") }
+
+// LoadCredentials reads the credentials file of a data directory.
+func LoadCredentials(dataDir string) (Credentials, error) {
+	b, err := os.ReadFile(CredentialsFile(dataDir))
+	if err != nil {
+		return nil, fmt.Errorf("read credentials (is `crisisbus up` running with --data %s?): %w", dataDir, err)
+	}
+	var c Credentials
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("credentials file %s: %w", CredentialsFile(dataDir), err)
+	}
+	return c, nil
+}
+
+func loadOrCreateCredentials(dataDir string) (Credentials, error) {
+	c, err := LoadCredentials(dataDir)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	c = Credentials{}
+	for _, u := range append([]string{Admin}, agencyNames()...) {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		c[u] = hex.EncodeToString(b)
+	}
+	b, _ := json.MarshalIndent(c, "", "  ")
+	if err := os.WriteFile(CredentialsFile(dataDir), b, 0o600); err != nil {
+		return nil, fmt.Errorf("write credentials: %w", err)
+	}
+	return c, nil
+}
+
+func agencyNames() []string {
+	var out []string
+	for _, a := range events.Publishers {
+		out = append(out, string(a))
+	}
+	return out
+}
+
+// Permissions returns the NATS permissions of an agency's user: publish
+// events only under its own subject prefix, use JetStream consumers and
+// key-value buckets, answer and call request-reply services. Destroying
+// streams is denied. The same rules are written in deploy/ for a cluster.
+func Permissions(a events.Agency) *server.Permissions {
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{
+			Allow: []string{
+				events.PublishedBy(a),
+				events.DeadLetterRoot + ".>",
+				"$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$KV.>",
+				"_INBOX.>", "$SRV.>", "crisisbus.>",
+			},
+			Deny: []string{
+				"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.UPDATE." + events.Stream,
+				"$JS.API.STREAM.MSG.DELETE.>",
+			},
+		},
+		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+	}
+}
+
+// Broker is a running embedded server.
+type Broker struct {
+	srv   *server.Server
+	creds Credentials
+	cfg   Config
+}
+
+// Start starts the server and waits until it takes connections.
+func Start(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg.setDefaults()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	creds, err := loadOrCreateCredentials(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	users := []*server.User{{Username: Admin, Password: creds[Admin]}}
+	for _, a := range events.Publishers {
+		users = append(users, &server.User{Username: string(a), Password: creds[string(a)], Permissions: Permissions(a)})
+	}
+	opts := &server.Options{
+		ServerName:         "crisisbus",
+		Host:               cfg.Host,
+		Port:               cfg.Port,
+		JetStream:          true,
+		StoreDir:           filepath.Join(cfg.DataDir, "jetstream"),
+		SyncAlways:         true,
+		Users:              users,
+		NoSigs:             true,
+		MaxPayload:         4 << 20,
+		JetStreamMaxMemory: 256 << 20,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("nats server: %w", err)
+	}
+	srv.SetLoggerV2(&zapLogger{cfg.Log.Named("nats").Sugar()}, false, false, false)
+	go srv.Start()
+	deadline := 10 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		deadline = time.Until(d)
+	}
+	if !srv.ReadyForConnections(deadline) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("nats server not ready after %s", deadline)
+	}
+	return &Broker{srv: srv, creds: creds, cfg: cfg}, nil
+}
+
+// URL is the client URL (without credentials).
+func (b *Broker) URL() string { return b.srv.ClientURL() }
+
+// DataDir is where the server keeps its data and credentials.
+func (b *Broker) DataDir() string { return b.cfg.DataDir }
+
+// Credentials returns the users' passwords.
+func (b *Broker) Credentials() Credentials { return b.creds }
+
+// Connect opens a connection as an agency's user ("" for Admin).
+func (b *Broker) Connect(a events.Agency, opts ...nats.Option) (*nats.Conn, error) {
+	return ConnectAs(b.URL(), b.creds, a, opts...)
+}
+
+// Shutdown stops the server and waits until it has.
+func (b *Broker) Shutdown() {
+	b.srv.Shutdown()
+	b.srv.WaitForShutdown()
+}
+
+// ConnectAs connects to url as agency a ("" for Admin) using creds.
+func ConnectAs(u string, creds Credentials, a events.Agency, opts ...nats.Option) (*nats.Conn, error) {
+	user := string(a)
+	if user == "" {
+		user = Admin
+	}
+	pw, ok := creds[user]
+	if !ok {
+		return nil, fmt.Errorf("no credentials for user %q", user)
+	}
+	name := "crisisbus-" + user
+	all := append([]nats.Option{nats.UserInfo(user, pw), nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}, opts...)
+	nc, err := nats.Connect(u, all...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s as %s: %w", redact(u), user, err)
+	}
+	return nc, nil
+}
+
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return u
+	}
+	p.User = url.User(p.User.Username())
+	return p.String()
+}
+
+type zapLogger struct{ s *zap.SugaredLogger }
+
+func (l *zapLogger) Noticef(f string, v ...any) { l.s.Debugf(f, v...) }
+func (l *zapLogger) Warnf(f string, v ...any)   { l.s.Warnf(f, v...) }
+func (l *zapLogger) Fatalf(f string, v ...any)  { l.s.Errorf(f, v...) }
+func (l *zapLogger) Errorf(f string, v ...any)  { l.s.Errorf(f, v...) }
+func (l *zapLogger) Debugf(f string, v ...any)  { l.s.Debugf(f, v...) }
+func (l *zapLogger) Tracef(f string, v ...any)  {}

@@ -1,0 +1,431 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// Stream names.
+const (
+	// Stream holds every event: the source of truth every view is rebuilt from.
+	Stream = "CRISIS"
+	// DeadLetterStream keeps every message a consumer could not handle, with the reason.
+	DeadLetterStream = "CRISIS_DEADLETTER"
+)
+
+// Headers crisisbus sets on messages.
+const (
+	HeaderType    = "Crisis-Type"
+	HeaderEpisode = "Crisis-Episode"
+	// Dead-letter headers: why, which consumer, and where the message was.
+	HeaderDeadReason     = "Crisis-Dead-Reason"
+	HeaderDeadConsumer   = "Crisis-Dead-Consumer"
+	HeaderDeadSubject    = "Crisis-Dead-Subject"
+	HeaderDeadSequence   = "Crisis-Dead-Stream-Sequence"
+	HeaderDeadDeliveries = "Crisis-Dead-Deliveries"
+)
+
+// StreamConfig sets how the streams are provisioned.
+type StreamConfig struct {
+	Replicas int // 1 embedded, 3 in a cluster
+	// DuplicateWindow is how long the server remembers event ids to drop a
+	// repeated publish (default 24h).
+	DuplicateWindow time.Duration
+}
+
+func (c *StreamConfig) setDefaults() {
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 24 * time.Hour
+	}
+}
+
+// Provision creates or updates the event stream and the dead-letter stream.
+// It is idempotent: every service may call it at start.
+func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) error {
+	cfg.setDefaults()
+	streams := []jetstream.StreamConfig{{
+		Name:        Stream,
+		Description: "crisisbus: every crisis episode event, the source of truth",
+		Subjects:    []string{AllSubjects()},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Replicas:    cfg.Replicas,
+		Duplicates:  cfg.DuplicateWindow,
+		Discard:     jetstream.DiscardNew,
+		DenyDelete:  true,
+		DenyPurge:   true,
+	}, {
+		Name:        DeadLetterStream,
+		Description: "crisisbus: messages a consumer could not handle, with the reason",
+		Subjects:    []string{DeadLetterRoot + ".>"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		Duplicates:  time.Hour,
+	}}
+	for _, sc := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("provision stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
+
+// Bus is one agency's connection to the event stream: the one way to publish
+// and the one way to consume.
+type Bus struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	agency Agency // "" publishes as any agency (bulk import, tools)
+	log    *zap.Logger
+}
+
+// NewBus wraps a NATS connection authenticated as agency. An empty agency
+// may publish for any agency (the server still checks its permissions).
+func NewBus(nc *nats.Conn, agency Agency, log *zap.Logger) (*Bus, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Bus{nc: nc, js: js, agency: agency, log: log.With(zap.String("agency", string(agency)))}, nil
+}
+
+// Conn is the underlying NATS connection (for request-reply services).
+func (b *Bus) Conn() *nats.Conn { return b.nc }
+
+// JetStream is the underlying JetStream context (for KV and provisioning).
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// Agency is who this bus publishes as.
+func (b *Bus) Agency() Agency { return b.agency }
+
+// Logger is the bus's logger.
+func (b *Bus) Logger() *zap.Logger { return b.log }
+
+// PubAck says where an event was stored.
+type PubAck struct {
+	Sequence  uint64 // stream sequence
+	Duplicate bool   // the server already had an event with this id
+}
+
+func (b *Bus) message(e Event) (*nats.Msg, error) {
+	if b.agency != "" && e.Source != b.agency {
+		return nil, fmt.Errorf("%w: %s cannot publish an event whose source is %s", ErrNotAuthor, b.agency, e.Source)
+	}
+	raw, err := Encode(e)
+	if err != nil {
+		return nil, err
+	}
+	subj, err := Subject(e)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(subj)
+	m.Data = raw
+	m.Header.Set(jetstream.MsgIDHeader, e.ID)
+	m.Header.Set(HeaderType, e.Type)
+	m.Header.Set(HeaderEpisode, e.Subject)
+	return m, nil
+}
+
+// Publish validates the event, publishes it with its id as the message id,
+// and returns once the server has stored it on disk.
+func (b *Bus) Publish(ctx context.Context, e Event) (PubAck, error) {
+	m, err := b.message(e)
+	if err != nil {
+		return PubAck{}, err
+	}
+	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectStream(Stream))
+	if err != nil {
+		return PubAck{}, fmt.Errorf("publish %s %s for episode %s: %w", e.Type, e.ID, e.Subject, err)
+	}
+	b.log.Debug("published", zap.String("episode", e.Subject), zap.String("event_id", e.ID),
+		zap.String("type", e.Type), zap.Uint64("seq", ack.Sequence))
+	return PubAck{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// Emit builds an event from data, published by this bus's agency, and publishes it.
+func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...Option) (Event, PubAck, error) {
+	e, err := New(b.agency, episode, data, opts...)
+	if err != nil {
+		return Event{}, PubAck{}, err
+	}
+	ack, err := b.Publish(ctx, e)
+	return e, ack, err
+}
+
+// BatchResult is the outcome of one event of PublishBatch.
+type BatchResult struct {
+	Ack PubAck
+	Err error
+}
+
+// PublishBatch publishes many events with the server's acknowledgements
+// pipelined (for bulk import). Each event is validated exactly as Publish
+// does; results are in the order of events.
+func (b *Bus) PublishBatch(ctx context.Context, events []Event) []BatchResult {
+	res := make([]BatchResult, len(events))
+	futures := make([]jetstream.PubAckFuture, len(events))
+	for i, e := range events {
+		m, err := b.message(e)
+		if err != nil {
+			res[i].Err = err
+			continue
+		}
+		f, err := b.js.PublishMsgAsync(m, jetstream.WithExpectStream(Stream))
+		if err != nil {
+			res[i].Err = fmt.Errorf("publish %s: %w", e.ID, err)
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case ack := <-f.Ok():
+			res[i].Ack = PubAck{Sequence: ack.Sequence, Duplicate: ack.Duplicate}
+		case err := <-f.Err():
+			res[i].Err = fmt.Errorf("publish %s: %w", events[i].ID, err)
+		case <-ctx.Done():
+			res[i].Err = ctx.Err()
+		}
+	}
+	return res
+}
+
+// Handler handles one valid event. Returning an error asks for redelivery
+// after a back-off; wrap it with Permanent when retrying cannot help.
+// A handler must be safe to call again with an event it has already handled
+// (after a crash between handling and acknowledging).
+type Handler func(ctx context.Context, e Event) error
+
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks a handler error that retrying cannot fix: the event goes
+// straight to the dead-letter stream.
+func Permanent(err error) error { return permanentError{err} }
+
+// ConsumerConfig configures a durable consumer.
+type ConsumerConfig struct {
+	Durable string   // the consumer's durable name, e.g. "amhp-inbox"
+	Filters []string // subject filters; default every event
+	// MaxDeliver is how many times a message is tried before it is
+	// dead-lettered (default 5).
+	MaxDeliver int
+	// Backoff is the delay before each redelivery after a handler error
+	// (default 1s, 5s, 30s, 2m; the last repeats).
+	Backoff []time.Duration
+	// AckWait is how long a delivery may take before the server redelivers (default 30s).
+	AckWait time.Duration
+}
+
+func (c *ConsumerConfig) setDefaults() {
+	if len(c.Filters) == 0 {
+		c.Filters = []string{AllSubjects()}
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = 5
+	}
+	if len(c.Backoff) == 0 {
+		c.Backoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute}
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+}
+
+// Validate reports what is wrong with the configuration.
+func (c ConsumerConfig) Validate() error {
+	var errs []error
+	if c.Durable == "" {
+		errs = append(errs, errors.New("consumer needs a durable name"))
+	}
+	if c.MaxDeliver < 0 {
+		errs = append(errs, errors.New("MaxDeliver must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Subscription is a running consumer.
+type Subscription struct {
+	cc   jetstream.ConsumeContext
+	done chan struct{}
+	once sync.Once
+}
+
+// Stop stops fetching; the message being handled finishes first.
+func (s *Subscription) Stop() {
+	s.once.Do(func() {
+		s.cc.Drain()
+		select {
+		case <-s.cc.Closed():
+		case <-time.After(5 * time.Second):
+			s.cc.Stop()
+		}
+		close(s.done)
+	})
+}
+
+// Consume runs a durable pull consumer with explicit acks. For each message:
+// an invalid event (schema, catalogue, authorship, or a subject that does not
+// match its envelope) is moved to the dead-letter stream with the reason and
+// never reaches h; an event already handled by this consumer is acknowledged
+// without calling h again; a handler error is redelivered after a back-off,
+// and after MaxDeliver deliveries the message is dead-lettered. Nothing is
+// dropped silently and a bad message never blocks the ones behind it.
+func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subscription, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, Stream, jetstream.ConsumerConfig{
+		Durable:        cfg.Durable,
+		FilterSubjects: cfg.Filters,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        cfg.AckWait,
+		MaxDeliver:     cfg.MaxDeliver,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", cfg.Durable, err)
+	}
+	log := b.log.With(zap.String("consumer", cfg.Durable))
+	seen := newSeenSet(65536)
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		b.handle(ctx, log, cfg, seen, h, msg)
+	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+			log.Debug("consume", zap.Error(err))
+		}
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("consume %s: %w", cfg.Durable, err)
+	}
+	s := &Subscription{cc: cc, done: make(chan struct{})}
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Stop()
+		case <-s.done:
+		}
+	}()
+	return s, nil
+}
+
+func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, seen *seenSet, h Handler, msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		log.Error("message without metadata", zap.Error(err))
+		_ = msg.Term()
+		return
+	}
+	e, err := Parse(msg.Data())
+	if err == nil {
+		if subj, serr := Subject(e); serr != nil {
+			err = serr
+		} else if subj != msg.Subject() {
+			err = fmt.Errorf("%w: event %s was published on %s but its envelope belongs on %s", ErrInvalid, e.ID, msg.Subject(), subj)
+		}
+	}
+	if err != nil {
+		b.deadLetter(ctx, log, cfg.Durable, msg, md, "rejected: "+err.Error())
+		return
+	}
+	elog := log.With(zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type))
+	if seen.has(e.ID) {
+		elog.Debug("already handled; acknowledging again")
+		_ = msg.Ack()
+		return
+	}
+	herr := h(ctx, e)
+	if herr == nil {
+		seen.add(e.ID)
+		if err := msg.Ack(); err != nil {
+			elog.Warn("ack", zap.Error(err))
+		}
+		return
+	}
+	var perm permanentError
+	if errors.As(herr, &perm) || int(md.NumDelivered) >= cfg.MaxDeliver {
+		b.deadLetter(ctx, elog, cfg.Durable, msg, md,
+			fmt.Sprintf("handler failed on delivery %d of %d: %v", md.NumDelivered, cfg.MaxDeliver, herr))
+		return
+	}
+	delay := cfg.Backoff[min(int(md.NumDelivered)-1, len(cfg.Backoff)-1)]
+	elog.Warn("handler failed; will retry", zap.Error(herr), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
+	_ = msg.NakWithDelay(delay)
+}
+
+// deadLetter stores the message with the reason, then terminates it. If the
+// dead-letter stream cannot take it, the message is redelivered later rather
+// than lost.
+func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, msg jetstream.Msg, md *jetstream.MsgMetadata, reason string) {
+	dl := nats.NewMsg(DeadLetterRoot + "." + consumer)
+	dl.Data = msg.Data()
+	for k, v := range msg.Headers() {
+		if k != jetstream.MsgIDHeader {
+			dl.Header[k] = v
+		}
+	}
+	dl.Header.Set(HeaderDeadReason, reason)
+	dl.Header.Set(HeaderDeadConsumer, consumer)
+	dl.Header.Set(HeaderDeadSubject, msg.Subject())
+	dl.Header.Set(HeaderDeadSequence, strconv.FormatUint(md.Sequence.Stream, 10))
+	dl.Header.Set(HeaderDeadDeliveries, strconv.FormatUint(md.NumDelivered, 10))
+	dl.Header.Set(jetstream.MsgIDHeader, consumer+":"+strconv.FormatUint(md.Sequence.Stream, 10))
+	if _, err := b.js.PublishMsg(ctx, dl, jetstream.WithExpectStream(DeadLetterStream)); err != nil {
+		log.Error("dead-letter stream refused a message; it will be redelivered", zap.Error(err), zap.String("reason", reason))
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	log.Warn("dead-lettered", zap.String("reason", reason), zap.String("subject", msg.Subject()), zap.Uint64("stream_seq", md.Sequence.Stream))
+	_ = msg.Term()
+}
+
+// seenSet remembers the last n event ids a consumer handled.
+type seenSet struct {
+	mu   sync.Mutex
+	ids  map[string]struct{}
+	ring []string
+	next int
+}
+
+func newSeenSet(n int) *seenSet {
+	return &seenSet{ids: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+func (s *seenSet) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.ids[id]
+	return ok
+}
+
+func (s *seenSet) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.ring[s.next]; old != "" {
+		delete(s.ids, old)
+	}
+	s.ring[s.next] = id
+	s.ids[id] = struct{}{}
+	s.next = (s.next + 1) % len(s.ring)
+}

@@ -1,0 +1,127 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/crisisbus/crisisbus/schemas"
+)
+
+var registry = sync.OnceValues(schemas.Load)
+
+// Schemas returns the compiled contract. The schemas are embedded in the
+// binary, so an error here is a broken build, reported rather than hidden.
+func Schemas() (*schemas.Registry, error) { return registry() }
+
+// Validate checks an event against the whole contract: the envelope schema,
+// the data schema of its type, who may publish it, its addressing, and the
+// checks JSON Schema cannot express (the NHS number check digit). Every
+// publish and every consume calls it; the error names each problem.
+func Validate(e Event) error {
+	_, err := Encode(e)
+	return err
+}
+
+// Encode validates an event and returns its JSON.
+func Encode(e Event) ([]byte, error) {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", e.ID, err)
+	}
+	if _, err := Parse(raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// Parse decodes and validates one event from JSON.
+func Parse(raw []byte) (Event, error) {
+	reg, err := registry()
+	if err != nil {
+		return Event{}, fmt.Errorf("load schemas: %w", err)
+	}
+	if err := reg.ValidateEnvelope(raw); err != nil {
+		return Event{}, fmt.Errorf("%w", err)
+	}
+	var e Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return Event{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	spec, ok := Lookup(e.Type)
+	if !ok {
+		return e, fmt.Errorf("%w: event %s: type %q is not in the catalogue", ErrUnknownType, e.ID, e.Type)
+	}
+	var problems []string
+	if want := schemas.DataSchemaURL(spec.Name, spec.Version); e.DataSchema != want {
+		problems = append(problems, fmt.Sprintf("/dataschema: is %q, want %q", e.DataSchema, want))
+	}
+	if !spec.MayPublish(e.Source) {
+		return e, fmt.Errorf("%w: event %s: %s may not publish %s (only %v)", ErrNotAuthor, e.ID, e.Source, spec.Name, spec.Publishers)
+	}
+	if spec.Addressed && e.ToAgency == "" {
+		problems = append(problems, "/toagency: required: "+spec.Name+" is addressed to an agency")
+	}
+	if !spec.Addressed && e.ToAgency != "" {
+		problems = append(problems, "/toagency: "+spec.Name+" is not addressed to an agency")
+	}
+	if e.ToAgency != "" && e.ToAgency == e.Source {
+		problems = append(problems, "/toagency: an agency cannot hand off to itself")
+	}
+	if err := reg.ValidateData(spec.Versioned(), e.Data); err != nil {
+		if se, ok := err.(*schemas.Error); ok {
+			problems = append(problems, se.Problems...)
+		} else {
+			problems = append(problems, err.Error())
+		}
+	} else {
+		problems = append(problems, checkData(e)...)
+	}
+	if len(problems) > 0 {
+		return e, fmt.Errorf("%w: event %s (%s): %s", ErrInvalid, e.ID, spec.Name, strings.Join(problems, "; "))
+	}
+	return e, nil
+}
+
+// checkData applies the rules JSON Schema cannot state.
+func checkData(e Event) []string {
+	v, err := e.Decode()
+	if err != nil {
+		return []string{"/data: " + err.Error()}
+	}
+	switch d := v.(type) {
+	case *PersonIdentified:
+		if d.NHSNumber != "" && !ValidNHSNumber(d.NHSNumber) {
+			return []string{"/data/nhsNumber: " + d.NHSNumber + " fails the NHS number check digit"}
+		}
+	case *HandoffOffered:
+		if d.To != e.ToAgency {
+			return []string{fmt.Sprintf("/data/to: %s differs from toagency %s", d.To, e.ToAgency)}
+		}
+	}
+	return nil
+}
+
+// ValidNHSNumber reports whether s is ten digits whose tenth is the modulus 11
+// check digit of the first nine (weights 10 down to 2; 11 becomes 0; 10 is never valid).
+func ValidNHSNumber(s string) bool {
+	if len(s) != 10 {
+		return false
+	}
+	sum := 0
+	for i := 0; i < 10; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		if i < 9 {
+			sum += int(c-'0') * (10 - i)
+		}
+	}
+	check := 11 - sum%11
+	if check == 11 {
+		check = 0
+	}
+	return check != 10 && check == int(s[9]-'0')
+}

@@ -1,0 +1,86 @@
+// Package bustest starts real embedded NATS servers with JetStream on disk
+// for tests, and polls asynchronous conditions instead of sleeping.
+package bustest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// Start runs an embedded broker on a free port with its data in dir (a
+// t.TempDir() when dir is ""), provisions the streams, and shuts it down
+// when the test ends.
+func Start(t testing.TB, dir string) *broker.Broker {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b, err := broker.Start(ctx, broker.Config{DataDir: dir, Port: -1})
+	if err != nil {
+		t.Fatalf("start broker: %v", err)
+	}
+	t.Cleanup(b.Shutdown)
+	nc := Conn(t, b, "")
+	bus, err := events.NewBus(nc, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := events.Provision(ctx, bus.JetStream(), events.StreamConfig{}); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	return b
+}
+
+// Conn connects to b as agency a ("" for the admin user), closed at the end of the test.
+func Conn(t testing.TB, b *broker.Broker, a events.Agency, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := b.Connect(a, opts...)
+	if err != nil {
+		t.Fatalf("connect as %q: %v", a, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// Bus connects to b as agency a and returns its bus, logging to the test.
+func Bus(t testing.TB, b *broker.Broker, a events.Agency) *events.Bus {
+	t.Helper()
+	bus, err := events.NewBus(Conn(t, b, a), a, Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bus
+}
+
+// CheckFor calls f every interval until it returns nil, failing the test
+// with f's last error if total passes first.
+func CheckFor(t testing.TB, total, every time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(every)
+	}
+	t.Fatalf("not so after %s: %v", total, err)
+}
+
+// Logger logs warnings and errors to stderr. (A logger bound to testing.T
+// would panic when a consumer logs after its test has ended.)
+func Logger() *zap.Logger {
+	cfg := zap.NewDevelopmentConfig()
+	cfg.Level = zap.NewAtomicLevelAt(zap.WarnLevel)
+	l, _ := cfg.Build()
+	return l
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crisisbus/crisisbus/internal/bustest"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from the running command and read from the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startUp runs `crisisbus up` as a person would in one terminal and waits until it says it is up.
+func startUp(t *testing.T, dir string) (url string, logs *syncBuffer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	port := freePort(t)
+	var out syncBuffer
+	logs = &syncBuffer{}
+	done := make(chan int)
+	go func() { done <- Run(ctx, []string{"up", "--data", dir, "--port", fmt.Sprint(port)}, nil, &out, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("crisisbus up exited %d: %s", code, logs)
+		}
+	})
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if !strings.Contains(out.String(), "crisisbus is up") {
+			return fmt.Errorf("not up yet: %q %s", out.String(), logs)
+		}
+		return nil
+	})
+	return fmt.Sprintf("nats://127.0.0.1:%d", port), logs
+}
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = Run(context.Background(), args, strings.NewReader(""), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestUpThenPublishFromAnotherTerminalIsConsumed(t *testing.T) {
+	dir := t.TempDir()
+	url, logs := startUp(t, dir)
+
+	example := "../../schemas/testdata/valid/s136.detained.json"
+	code, out, errOut := run("publish", "--data", dir, "--nats", url, example)
+	if code != 0 || !strings.Contains(out, "stored at sequence 1") || !strings.Contains(out, "1 published, 0 duplicates, 0 rejected") {
+		t.Fatalf("publish exited %d:\n%s%s", code, out, errOut)
+	}
+	// The running system consumed it: the audit log names the event.
+	bustest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if !strings.Contains(logs.String(), "f0e365b1-ca3b-5cd3-88ed-0db7097eee94") {
+			return fmt.Errorf("event not in the log:\n%s", logs)
+		}
+		return nil
+	})
+
+	// Publishing it again stores nothing new.
+	code, out, _ = run("publish", "--data", dir, "--nats", url, example)
+	if code != 0 || !strings.Contains(out, "already stored at sequence 1") {
+		t.Fatalf("republish exited %d: %s", code, out)
+	}
+
+	// NDJSON with one bad line: the good lines are stored, the bad one is
+	// named by line with its reason, and the exit code says so.
+	good1, _ := os.ReadFile("../../schemas/testdata/valid/episode.opened.json")
+	bad, _ := os.ReadFile("../../schemas/testdata/invalid/s136-in-a-private-dwelling.json")
+	good2, _ := os.ReadFile("../../schemas/testdata/valid/triage.requested.json")
+	nd := filepath.Join(dir, "batch.ndjson")
+	os.WriteFile(nd, []byte(compact(t, good1)+"\n"+compact(t, bad)+"\n"+compact(t, good2)+"\n"), 0o600)
+	code, out, errOut = run("publish", "--data", dir, "--nats", url, nd)
+	if code != 1 {
+		t.Fatalf("publish with a bad line exited %d, want 1", code)
+	}
+	if !strings.Contains(errOut, "line 2: rejected:") || !strings.Contains(errOut, "/data/locationType") {
+		t.Fatalf("bad line not named with its reason: %s", errOut)
+	}
+	if !strings.Contains(out, "2 published, 0 duplicates, 1 rejected") {
+		t.Fatalf("summary: %s", out)
+	}
+}
+
+func TestSchemaValidateNamesEachProblemOffline(t *testing.T) {
+	code, out, _ := run("schema", "validate", "../../schemas/testdata/valid/handoff.offered.json")
+	if code != 0 || !strings.Contains(out, "1 valid, 0 invalid") {
+		t.Fatalf("valid example: exit %d: %s", code, out)
+	}
+	code, _, errOut := run("schema", "validate", "../../schemas/testdata/invalid/nhs-number-bad-check-digit.json")
+	if code != 1 || !strings.Contains(errOut, "fails the NHS number check digit") {
+		t.Fatalf("invalid example: exit %d: %s", code, errOut)
+	}
+	if code, _, _ := run("nonsense"); code != 2 {
+		t.Fatalf("unknown command exited %d, want 2", code)
+	}
+}
+
+func compact(t *testing.T, b []byte) string {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}

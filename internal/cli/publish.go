@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// maxEventSize bounds one line of input (the server's max payload is 4 MiB).
+const maxEventSize = 4 << 20
+
+// readEvents calls f for each event in r: a single JSON document (which may
+// span lines) or NDJSON (one event per line; blank lines are skipped). line is
+// the 1-based line the event starts on.
+func readEvents(r io.Reader, f func(line int, raw []byte) error) error {
+	all, err := io.ReadAll(io.LimitReader(r, 1<<30))
+	if err != nil {
+		return err
+	}
+	trimmed := bytes.TrimSpace(all)
+	if len(trimmed) == 0 {
+		return errors.New("no events in input")
+	}
+	// One pretty-printed document: the first line alone is not a whole event.
+	first, _, _ := bytes.Cut(trimmed, []byte("\n"))
+	if bytes.Count(trimmed, []byte("\n")) > 0 && !jsonComplete(first) {
+		return f(1, trimmed)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(all))
+	sc.Buffer(make([]byte, 64*1024), maxEventSize)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		if err := f(n, append([]byte(nil), line...)); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("line %d: %w", n+1, err)
+	}
+	return nil
+}
+
+// jsonComplete reports whether b holds a whole JSON value.
+func jsonComplete(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	depth, inStr, esc := 0, false, false
+	for _, c := range b {
+		switch {
+		case esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return depth == 0 && !inStr && len(b) > 0
+}
+
+func openInput(e env, name string) (io.ReadCloser, error) {
+	if name == "-" {
+		return io.NopCloser(e.stdin), nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// connFlags are how a tool reaches NATS: the embedded default's data
+// directory (for its credentials) or an external URL with a user.
+type connFlags struct {
+	url, data, user, password string
+}
+
+func (c *connFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+}) {
+	fs.StringVar(&c.url, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma-separated")
+	fs.StringVar(&c.data, "data", "data", "data directory of `crisisbus up` (its credentials.json gives each agency's user)")
+	fs.StringVar(&c.user, "user", "", "NATS user (instead of the data directory's credentials; an agency user publishes only its own events)")
+	fs.StringVar(&c.password, "password", "", "NATS password for --user")
+}
+
+// credentials returns the users this tool may connect as.
+func (c *connFlags) credentials() (broker.Credentials, error) {
+	if c.user != "" {
+		return broker.Credentials{c.user: c.password}, nil
+	}
+	return broker.LoadCredentials(c.data)
+}
+
+// buses opens one bus per agency on demand (each connects as that agency's
+// user, so the server checks authorship), or one bus as --user.
+type buses struct {
+	cf    *connFlags
+	creds broker.Credentials
+	open  map[events.Agency]*events.Bus
+}
+
+func (b *buses) get(a events.Agency) (*events.Bus, error) {
+	user, as := a, a
+	if b.cf.user != "" {
+		user = events.Agency(b.cf.user)
+		as, _ = events.ParseAgency(b.cf.user) // "" for a user such as admin that publishes for any agency
+	}
+	if bus, ok := b.open[user]; ok {
+		return bus, nil
+	}
+	nc, err := broker.ConnectAs(b.cf.url, b.creds, user)
+	if err != nil {
+		return nil, err
+	}
+	bus, err := events.NewBus(nc, as, nil)
+	if err != nil {
+		return nil, err
+	}
+	b.open[user] = bus
+	return bus, nil
+}
+
+func (b *buses) close() {
+	for _, bus := range b.open {
+		_ = bus.Conn().Drain()
+	}
+}
+
+func cmdPublish(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "publish", "[flags] FILE|-")
+	var cf connFlags
+	cf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"give one FILE, or - for standard input"}
+	}
+	in, err := openInput(e, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	creds, err := cf.credentials()
+	if err != nil {
+		return err
+	}
+	bs := &buses{cf: &cf, creds: creds, open: map[events.Agency]*events.Bus{}}
+	defer bs.close()
+	var published, duplicates, failed int
+	err = readEvents(in, func(line int, raw []byte) error {
+		ev, err := events.Parse(raw)
+		if err == nil {
+			var bus *events.Bus
+			if bus, err = bs.get(ev.Source); err == nil {
+				var ack events.PubAck
+				if ack, err = bus.Publish(ctx, ev); err == nil {
+					if ack.Duplicate {
+						duplicates++
+						fmt.Fprintf(e.stdout, "line %d: %s %s already stored at sequence %d (duplicate, not stored again)\n", line, ev.ID, ev.Type, ack.Sequence)
+					} else {
+						published++
+						fmt.Fprintf(e.stdout, "line %d: %s %s stored at sequence %d\n", line, ev.ID, ev.Type, ack.Sequence)
+					}
+					return nil
+				}
+			}
+		}
+		failed++
+		fmt.Fprintf(e.stderr, "line %d: rejected: %v\n", line, err)
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%d published, %d duplicates, %d rejected\n", published, duplicates, failed)
+	if failed > 0 {
+		return fmt.Errorf("%d event(s) rejected", failed)
+	}
+	return nil
+}
+
+func cmdSchema(ctx context.Context, e env, args []string) error {
+	if len(args) == 1 && args[0] == "asyncapi" {
+		doc, err := asyncAPI()
+		if err != nil {
+			return err
+		}
+		_, err = e.stdout.Write(doc)
+		return err
+	}
+	if len(args) == 0 || args[0] != "validate" {
+		return usageError{"usage: crisisbus schema validate FILE|-   or   crisisbus schema asyncapi"}
+	}
+	fs := newFlags(e, "schema validate", "FILE|-")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"give one FILE, or - for standard input"}
+	}
+	in, err := openInput(e, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	var ok, bad int
+	err = readEvents(in, func(line int, raw []byte) error {
+		ev, err := events.Parse(raw)
+		if err != nil {
+			bad++
+			fmt.Fprintf(e.stderr, "line %d: invalid: %v\n", line, err)
+			return nil
+		}
+		ok++
+		fmt.Fprintf(e.stdout, "line %d: valid %s %s\n", line, ev.Type, ev.ID)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%d valid, %d invalid\n", ok, bad)
+	if bad > 0 {
+		return fmt.Errorf("%d invalid event(s)", bad)
+	}
+	return nil
+}
+
+// asyncAPI renders the AsyncAPI document, describing each type from its schema.
+func asyncAPI() ([]byte, error) {
+	reg, err := events.Schemas()
+	if err != nil {
+		return nil, err
+	}
+	return events.AsyncAPI(func(s events.Spec) string { return reg.Description(s.Versioned()) })
+}

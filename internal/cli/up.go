@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/internal/system"
+)
+
+func cmdUp(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "up", "[flags]")
+	data := fs.String("data", "data", "data directory for JetStream and the credentials file")
+	host := fs.String("host", "127.0.0.1", "address NATS listens on (other agencies' clients connect here)")
+	port := fs.Int("port", 4222, "NATS client port")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(e.stderr, *level)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	sys, err := system.Start(ctx, system.Config{DataDir: *data, Host: *host, Port: *port, Log: log})
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	abs, _ := filepath.Abs(*data)
+	fmt.Fprintf(e.stdout, "crisisbus is up (ready in %s)\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "  NATS:        %s (JetStream, fsync on every write)\n", sys.URL)
+	fmt.Fprintf(e.stdout, "  data:        %s\n", abs)
+	fmt.Fprintf(e.stdout, "  credentials: %s (a NATS user per agency)\n", broker.CredentialsFile(abs))
+	fmt.Fprintf(e.stdout, "  services:    %s\n", strings.Join(sys.Started, ", "))
+	fmt.Fprintf(e.stdout, "Publish from another terminal: crisisbus publish --data %s FILE.json\n", *data)
+	fmt.Fprintln(e.stdout, "Stop with Ctrl-C.")
+	<-ctx.Done()
+	log.Info("shutting down", zap.String("reason", "signal"))
+	return nil
+}

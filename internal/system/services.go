@@ -1,0 +1,24 @@
+package system
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// The services `crisisbus up` runs, in one place.
+func init() {
+	Register(Service{Name: "audit-log", Agency: events.Record, Start: startAuditLog})
+}
+
+// startAuditLog logs every event the bus stores, so the person running
+// crisisbus sees the pathway move (and an integrator sees their event land).
+func startAuditLog(ctx context.Context, d Deps) (Stopper, error) {
+	return d.Bus.Consume(ctx, events.ConsumerConfig{Durable: "audit-log"}, func(_ context.Context, e events.Event) error {
+		d.Log.Info("event", zap.String("episode", e.Subject), zap.String("type", e.Type),
+			zap.String("source", string(e.Source)), zap.String("to", string(e.ToAgency)), zap.String("event_id", e.ID))
+		return nil
+	})
+}

@@ -1,0 +1,173 @@
+// Package system wires crisisbus together: the embedded NATS server (or an
+// external cluster), the streams, and every service, each connected as its
+// own agency. `crisisbus up` and `crisisbus serve` both start from here, and
+// the end-to-end tests start the same System.
+package system
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// Deps is what a service is started with.
+type Deps struct {
+	Bus *events.Bus // connected as the service's own agency
+	Log *zap.Logger
+	Now func() time.Time // injectable time
+}
+
+// Stopper stops a running service.
+type Stopper interface{ Stop() }
+
+// StopFunc adapts a function to Stopper.
+type StopFunc func()
+
+// Stop calls f.
+func (f StopFunc) Stop() { f() }
+
+// Service is one runnable part of crisisbus.
+type Service struct {
+	Name   string
+	Agency events.Agency // the NATS user it connects as
+	Start  func(ctx context.Context, d Deps) (Stopper, error)
+}
+
+var registry []Service
+
+// Register adds a service to the set `crisisbus up` runs. Services register
+// in this package's services.go, so the list is in one place.
+func Register(s Service) { registry = append(registry, s) }
+
+// Services lists the registered services by name.
+func Services() []Service {
+	out := slices.Clone(registry)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup finds a registered service.
+func Lookup(name string) (Service, error) {
+	var names []string
+	for _, s := range registry {
+		if s.Name == name {
+			return s, nil
+		}
+		names = append(names, s.Name)
+	}
+	sort.Strings(names)
+	return Service{}, fmt.Errorf("unknown service %q (want one of %v)", name, names)
+}
+
+// Config configures a System.
+type Config struct {
+	// Embedded server (used when NATSURL is empty).
+	DataDir string
+	Host    string
+	Port    int
+	// NATSURL connects to an external NATS instead; Credentials are its users.
+	NATSURL     string
+	Credentials broker.Credentials
+	// Only runs just these services (default all).
+	Only []string
+	Log  *zap.Logger
+	Now  func() time.Time
+}
+
+// System is a running crisisbus.
+type System struct {
+	Broker  *broker.Broker // nil against an external NATS
+	URL     string
+	creds   broker.Credentials
+	stops   []Stopper
+	conns   []*nats.Conn
+	log     *zap.Logger
+	Started []string
+}
+
+// Start starts the server (unless external), provisions the streams and
+// starts the services. On error everything started is stopped.
+func Start(ctx context.Context, cfg Config) (_ *System, err error) {
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &System{log: cfg.Log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if cfg.NATSURL == "" {
+		s.Broker, err = broker.Start(ctx, broker.Config{DataDir: cfg.DataDir, Host: cfg.Host, Port: cfg.Port, Log: cfg.Log})
+		if err != nil {
+			return nil, err
+		}
+		s.URL, s.creds = s.Broker.URL(), s.Broker.Credentials()
+	} else {
+		s.URL, s.creds = cfg.NATSURL, cfg.Credentials
+	}
+	admin, err := s.Connect("")
+	if err != nil {
+		return nil, err
+	}
+	if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
+		return nil, err
+	}
+	for _, svc := range Services() {
+		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, svc.Name) {
+			continue
+		}
+		log := cfg.Log.Named(svc.Name)
+		bus, err := s.connect(svc.Agency, log)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
+		}
+		st, err := svc.Start(ctx, Deps{Bus: bus, Log: log, Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("start service %s: %w", svc.Name, err)
+		}
+		s.stops = append(s.stops, st)
+		s.Started = append(s.Started, svc.Name)
+	}
+	return s, nil
+}
+
+// Connect opens a bus as agency a ("" for the admin user).
+func (s *System) Connect(a events.Agency) (*events.Bus, error) { return s.connect(a, s.log) }
+
+func (s *System) connect(a events.Agency, log *zap.Logger) (*events.Bus, error) {
+	nc, err := broker.ConnectAs(s.URL, s.creds, a)
+	if err != nil {
+		return nil, err
+	}
+	s.conns = append(s.conns, nc)
+	return events.NewBus(nc, a, log)
+}
+
+// Close stops the services in reverse order, closes connections and stops
+// the embedded server.
+func (s *System) Close() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i].Stop()
+	}
+	s.stops = nil
+	for _, nc := range s.conns {
+		_ = nc.Drain()
+	}
+	s.conns = nil
+	if s.Broker != nil {
+		s.Broker.Shutdown()
+		s.Broker = nil
+	}
+}

@@ -1,0 +1,175 @@
+// Package schemas holds the crisisbus contract in language-neutral form: the
+// CloudEvents envelope schema, one JSON Schema (2020-12) per event type under
+// v1/, and the AsyncAPI 3.0 document that maps them onto NATS subjects.
+// Integrators of other agencies read these files; the Go side embeds them and
+// validates every event at publish and at consume.
+package schemas
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+//go:embed cloudevent.json v1/*.json asyncapi.yaml
+var FS embed.FS
+
+// Base is the URL prefix of every schema's $id.
+const Base = "https://crisisbus.local/schemas/"
+
+// EnvelopeURL is the $id of the envelope schema.
+const EnvelopeURL = Base + "cloudevent.json"
+
+// ErrInvalid is wrapped by every validation failure.
+var ErrInvalid = errors.New("invalid event")
+
+// Error is a validation failure: which schema, and each problem with the JSON
+// pointer of the offending value (for example "/data/locationType").
+type Error struct {
+	Schema   string
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %s", path.Base(e.Schema), strings.Join(e.Problems, "; "))
+}
+
+func (e *Error) Unwrap() error { return ErrInvalid }
+
+// Registry holds every compiled schema. It is safe for concurrent use.
+type Registry struct {
+	envelope *jsonschema.Schema
+	data     map[string]*jsonschema.Schema // by type name, e.g. "s136.detained.v1"
+}
+
+// DataSchemaURL is the dataschema URL of a versioned event name such as "s136.detained", "v1".
+func DataSchemaURL(name, version string) string {
+	return Base + version + "/" + name + ".json"
+}
+
+// Load compiles the embedded envelope and every v1 data schema.
+func Load() (*Registry, error) {
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	var names []string
+	err := fs.WalkDir(FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
+			return err
+		}
+		b, err := FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			return fmt.Errorf("schema %s: %w", p, err)
+		}
+		if err := c.AddResource(Base+p, doc); err != nil {
+			return fmt.Errorf("schema %s: %w", p, err)
+		}
+		if strings.HasPrefix(p, "v") && path.Base(p) != "common.json" {
+			names = append(names, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{data: map[string]*jsonschema.Schema{}}
+	if r.envelope, err = c.Compile(EnvelopeURL); err != nil {
+		return nil, fmt.Errorf("compile envelope schema: %w", err)
+	}
+	for _, p := range names {
+		s, err := c.Compile(Base + p)
+		if err != nil {
+			return nil, fmt.Errorf("compile %s: %w", p, err)
+		}
+		version, file := path.Split(p)
+		r.data[strings.TrimSuffix(file, ".json")+"."+strings.TrimSuffix(version, "/")] = s
+	}
+	return r, nil
+}
+
+// Types lists the versioned names ("s136.detained.v1") that have a schema, sorted.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.data))
+	for k := range r.data {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Has reports whether a versioned name has a data schema.
+func (r *Registry) Has(versioned string) bool { _, ok := r.data[versioned]; return ok }
+
+// ValidateEnvelope checks a whole event's JSON against the envelope schema.
+func (r *Registry) ValidateEnvelope(raw []byte) error {
+	return validate(r.envelope, EnvelopeURL, raw, "")
+}
+
+// ValidateData checks the data of an event of the versioned name ("s136.detained.v1").
+func (r *Registry) ValidateData(versioned string, data []byte) error {
+	s, ok := r.data[versioned]
+	if !ok {
+		return fmt.Errorf("%w: no schema for event type %q", ErrInvalid, versioned)
+	}
+	return validate(s, s.Location, data, "/data")
+}
+
+var printer = message.NewPrinter(language.English)
+
+func validate(s *jsonschema.Schema, url string, raw []byte, prefix string) error {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return &Error{Schema: url, Problems: []string{"not valid JSON: " + err.Error()}}
+	}
+	err = s.Validate(inst)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	e := &Error{Schema: url}
+	var walk func(v *jsonschema.ValidationError)
+	walk = func(v *jsonschema.ValidationError) {
+		if len(v.Causes) == 0 {
+			at := prefix + "/" + strings.Join(v.InstanceLocation, "/")
+			if len(v.InstanceLocation) == 0 {
+				at = prefix
+				if at == "" {
+					at = "/"
+				}
+			}
+			e.Problems = append(e.Problems, at+": "+v.ErrorKind.LocalizedString(printer))
+			return
+		}
+		for _, c := range v.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	slices.Sort(e.Problems)
+	e.Problems = slices.Compact(e.Problems)
+	return e
+}
+
+// Description returns the description of a versioned type's schema.
+func (r *Registry) Description(versioned string) string {
+	if s, ok := r.data[versioned]; ok && s.Description != "" {
+		return s.Description
+	}
+	return ""
+}
