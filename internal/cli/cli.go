@@ -26,14 +26,12 @@ type command struct {
 	run     func(ctx context.Context, e env, args []string) error
 }
 
-var commands map[string]command
-
-func init() {
-	commands = map[string]command{
-		"up":      {"run the whole system on an embedded NATS server (the default)", cmdUp},
-		"publish": {"validate and publish CloudEvents JSON (one event or NDJSON) from FILE or -", cmdPublish},
-		"schema":  {"schema validate FILE|-: check events against the contract offline; schema asyncapi: print the AsyncAPI document", cmdSchema},
-	}
+// commands maps each subcommand to its function. Commands in other files of
+// this package add themselves in an init func.
+var commands = map[string]command{
+	"up":      {"run the whole system on an embedded NATS server (the default)", cmdUp},
+	"publish": {"validate and publish CloudEvents JSON (one event or NDJSON) from FILE or -", cmdPublish},
+	"schema":  {"schema validate FILE|-: check events against the contract offline; schema asyncapi: print the AsyncAPI document", cmdSchema},
 }
 
 // usageError is a mistake in the command line: printed with the usage, exit 2.
