@@ -105,7 +105,11 @@ func TestExtension(t *testing.T) {
 		{"refused after the person was released", law.Detention{DetainedAt: detainedAt, ArrivedAt: arrived, EndedAt: arrived.Add(3 * time.Hour)}, good,
 			[]error{law.ErrEnded}},
 		{"a police officer, late, for 13 hours: every rule broken is named", suite,
-			with(func(x *law.ExtensionRequest) { x.By = law.PoliceOfficer; x.At = expiry.Add(time.Hour); x.Length = 13 * time.Hour }),
+			with(func(x *law.ExtensionRequest) {
+				x.By = law.PoliceOfficer
+				x.At = expiry.Add(time.Hour)
+				x.Length = 13 * time.Hour
+			}),
 			[]error{law.ErrExtensionNotByDoctor, law.ErrExtensionAfterExpiry, law.ErrExtensionTooLong}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
