@@ -1,0 +1,515 @@
+package clock_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/bustest"
+	"github.com/crisisbus/crisisbus/internal/fakeclock"
+	"github.com/crisisbus/crisisbus/services/clock"
+)
+
+// Friday 20 November 2026, 01:30: PC 4471 detains a man on Rochester bridge.
+var friday = time.Date(2026, 11, 20, 1, 30, 0, 0, time.UTC)
+
+// world is one running crisisbus as the clock sees it: an embedded NATS on
+// disk, the agencies' buses, the clock service on a fake clock.
+type world struct {
+	t      *testing.T
+	b      *broker.Broker
+	clk    *fakeclock.Clock
+	cfg    clock.Config
+	svc    *clock.Service
+	buses  map[events.Agency]*events.Bus
+	admin  jetstream.JetStream
+	closer []func()
+}
+
+func newWorld(t *testing.T, dir string, clk *fakeclock.Clock, cfg clock.Config) *world {
+	t.Helper()
+	w := &world{t: t, clk: clk, cfg: cfg, buses: map[events.Agency]*events.Bus{}}
+	w.start(dir)
+	t.Cleanup(w.stop)
+	return w
+}
+
+// start starts the server on dir and every process the test needs.
+func (w *world) start(dir string) {
+	w.t.Helper()
+	w.b = bustest.Start(w.t, dir)
+	for _, a := range []events.Agency{events.Police, events.AMHP, events.Crisisline, events.Clock} {
+		nc, err := w.b.Connect(a)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.closer = append(w.closer, nc.Close)
+		bus, err := events.NewBus(nc, a, bustest.Logger())
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.buses[a] = bus
+	}
+	nc, err := w.b.Connect("")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.closer = append(w.closer, nc.Close)
+	if w.admin, err = jetstream.New(nc); err != nil {
+		w.t.Fatal(err)
+	}
+	cfg := w.cfg
+	cfg.Now, cfg.Tick = w.clk.Now, 5*time.Millisecond
+	if w.svc, err = clock.Start(w.t.Context(), w.buses[events.Clock], cfg); err != nil {
+		w.t.Fatalf("start clock service: %v", err)
+	}
+}
+
+// stop stops every process and the NATS server, as a power cut would.
+func (w *world) stop() {
+	if w.svc != nil {
+		w.svc.Stop()
+		w.svc = nil
+	}
+	for _, c := range w.closer {
+		c()
+	}
+	w.closer = nil
+	if w.b != nil {
+		w.b.Shutdown()
+		w.b = nil
+	}
+}
+
+func (w *world) emit(a events.Agency, episode string, at time.Time, data any, opts ...events.Option) events.Event {
+	w.t.Helper()
+	e, _, err := w.buses[a].Emit(w.t.Context(), episode, data, append([]events.Option{events.At(at)}, opts...)...)
+	if err != nil {
+		w.t.Fatalf("%s publishes %T: %v", a, data, err)
+	}
+	return e
+}
+
+// advanceTo moves the fake clock to at and waits until the service has
+// published everything due by then.
+func (w *world) advanceTo(at time.Time) {
+	w.t.Helper()
+	w.clk.Set(at)
+	bustest.CheckFor(w.t, 10*time.Second, 2*time.Millisecond, func() error {
+		if got := w.svc.ScannedThrough(); got.Before(at) {
+			return fmt.Errorf("clock service has scanned through %s, want %s", got, at)
+		}
+		return nil
+	})
+}
+
+// waitDue waits until the service holds the episode's clock of that kind
+// due at want (the events that set it have been handled).
+func (w *world) waitDue(episode string, kind events.ClockKind, ref string, want time.Time) {
+	w.t.Helper()
+	bustest.CheckFor(w.t, 10*time.Second, 5*time.Millisecond, func() error {
+		cs, err := w.svc.Clocks(w.t.Context(), episode)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.Kind == kind && (ref == "" || c.Ref == ref) {
+				if !c.DueAt.Equal(want) {
+					return fmt.Errorf("%s clock due %s, want %s", kind, c.DueAt, want)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s clock for episode %s yet", kind, episode)
+	})
+}
+
+// handled waits until the clock service has handled every event published.
+func (w *world) handled() {
+	w.t.Helper()
+	bustest.CheckFor(w.t, 10*time.Second, 5*time.Millisecond, func() error {
+		c, err := w.admin.Consumer(w.t.Context(), events.Stream, "clock")
+		if err != nil {
+			return err
+		}
+		info, err := c.Info(w.t.Context())
+		if err != nil {
+			return err
+		}
+		if info.NumPending > 0 || info.NumAckPending > 0 {
+			return fmt.Errorf("clock service has %d events to handle and %d unacknowledged", info.NumPending, info.NumAckPending)
+		}
+		return nil
+	})
+}
+
+// waitStopped waits until the episode's clocks of that kind have all stopped.
+func (w *world) waitStopped(episode string, kind events.ClockKind) {
+	w.t.Helper()
+	bustest.CheckFor(w.t, 10*time.Second, 5*time.Millisecond, func() error {
+		cs, err := w.svc.Clocks(w.t.Context(), episode)
+		if err != nil {
+			return err
+		}
+		for k, c := range cs {
+			if c.Kind == kind && c.Running() {
+				return fmt.Errorf("clock %s still running", k)
+			}
+		}
+		return nil
+	})
+}
+
+// alarm is a clock event as stored in the stream, decoded.
+type alarm struct {
+	id      string
+	at      time.Time
+	warning *events.ClockWarning
+	breach  *events.ClockBreached
+}
+
+func (a alarm) String() string {
+	if a.warning != nil {
+		return fmt.Sprintf("warning %s %s at %s (%ds left)", a.warning.Clock, a.warning.Owner, a.at.Format(time.DateTime), a.warning.SecondsLeft)
+	}
+	return fmt.Sprintf("breach %s %s at %s (%ds over, repeat %d)", a.breach.Clock, a.breach.Owner, a.at.Format(time.DateTime), a.breach.SecondsOver, a.breach.Repeat)
+}
+
+// alarms reads every clock event stored for the episode, in stream order:
+// what the episode record shows.
+func (w *world) alarms(episode string) []alarm {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(w.t.Context(), 10*time.Second)
+	defer cancel()
+	cons, err := w.admin.OrderedConsumer(ctx, events.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.EpisodeSubjects(episode)}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var out []alarm
+	if info.NumPending == 0 {
+		return nil
+	}
+	batch, err := cons.Fetch(int(info.NumPending), jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		e, err := events.Parse(m.Data())
+		if err != nil {
+			w.t.Fatalf("stored event does not meet the contract: %v", err)
+		}
+		if e.Source != events.Clock {
+			continue
+		}
+		a := alarm{id: e.ID, at: e.Time}
+		v, err := e.Decode()
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		switch d := v.(type) {
+		case *events.ClockWarning:
+			a.warning = d
+		case *events.ClockBreached:
+			a.breach = d
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func (w *world) wantAlarms(episode string, want ...string) {
+	w.t.Helper()
+	got := w.alarms(episode)
+	var gs []string
+	for _, a := range got {
+		gs = append(gs, a.String())
+	}
+	if strings.Join(gs, "\n") != strings.Join(want, "\n") {
+		w.t.Fatalf("alarms in the episode record:\n  %s\nwant:\n  %s", strings.Join(gs, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func at(t time.Time) string { return t.Format(time.DateTime) }
+
+func detain(w *world, ep string, age int, kept bool) {
+	w.emit(events.Police, ep, friday, &events.S136Detained{DetainedAt: friday, LocationType: "public_place",
+		AgeYears: age, KeptWhereTheyAre: kept, Consulted: true}, events.By("PC 4471"))
+}
+
+func arriveAtSuite(w *world, ep string, arrived time.Time) {
+	w.emit(events.Police, ep, arrived, &events.PlaceOfSafetyArrived{ArrivedAt: arrived,
+		PlaceType: events.HealthBasedPlaceOfSafety, PlaceName: "s136 suite, Little Brook Hospital, Dartford"})
+}
+
+func TestS136DetentionWarnsAtLeadTimeAndBreachesOnceAt24HoursFromArrival(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{S136: clock.Timing{WarnBefore: 2 * time.Hour, RepeatEvery: time.Hour}})
+	ep := events.NewEpisodeID()
+
+	detain(w, ep, 34, false)
+	arrived := friday.Add(50 * time.Minute) // the drive to Dartford
+	arriveAtSuite(w, ep, arrived)
+	due := arrived.Add(24 * time.Hour)
+	w.waitDue(ep, events.S136Clock, ep, due) // from arrival, not from detention
+
+	w.advanceTo(due.Add(-2*time.Hour - time.Second))
+	w.wantAlarms(ep)
+
+	w.advanceTo(due.Add(-2 * time.Hour))
+	w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-2*time.Hour))+" (7200s left)")
+
+	w.advanceTo(due.Add(-time.Second))
+	w.advanceTo(due)
+	breach := "breach s136 amhp at " + at(due) + " (0s over, repeat 0)"
+	w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-2*time.Hour))+" (7200s left)", breach)
+
+	// Exactly once: more scans before the repeat interval publish nothing.
+	w.advanceTo(due.Add(30 * time.Minute))
+	w.advanceTo(due.Add(59 * time.Minute))
+	w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-2*time.Hour))+" (7200s left)", breach)
+
+	// Still detained an hour over: the breach is escalated again.
+	w.advanceTo(due.Add(time.Hour))
+	repeat := "breach s136 amhp at " + at(due.Add(time.Hour)) + " (3600s over, repeat 1)"
+	w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-2*time.Hour))+" (7200s left)", breach, repeat)
+
+	// The assessment concludes: the clock stops and the escalation with it.
+	w.emit(events.AMHP, ep, due.Add(70*time.Minute), &events.AssessmentCompleted{Outcome: "not_admitted", CompletedAt: due.Add(70 * time.Minute)})
+	w.waitStopped(ep, events.S136Clock)
+	w.advanceTo(due.Add(3 * time.Hour))
+	w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-2*time.Hour))+" (7200s left)", breach, repeat)
+}
+
+func TestS136ExtensionByTheDoctorBeforeExpiryMovesTheBreachTo36Hours(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{S136: clock.Timing{WarnBefore: 2 * time.Hour, RepeatEvery: time.Hour}})
+	ep := events.NewEpisodeID()
+
+	detain(w, ep, 34, true) // kept where they are, in A&E: the period starts at the decision
+	w.waitDue(ep, events.S136Clock, ep, friday.Add(24*time.Hour))
+	w.advanceTo(friday.Add(22 * time.Hour))
+	warn24 := "warning s136 amhp at " + at(friday.Add(22*time.Hour)) + " (7200s left)"
+	w.wantAlarms(ep, warn24)
+
+	// 23:00 into the period the man is still too intoxicated to be assessed.
+	extendedAt := friday.Add(23 * time.Hour)
+	w.clk.Set(extendedAt)
+	w.emit(events.AMHP, ep, extendedAt, &events.S136Extended{Hours: 12, Doctor: "Dr A. Okafor (s12 approved)",
+		Reason: "too intoxicated to be assessed; assessment impracticable within 24 hours", ExtendedAt: extendedAt})
+	w.waitDue(ep, events.S136Clock, ep, friday.Add(36*time.Hour))
+
+	w.advanceTo(friday.Add(24 * time.Hour))
+	w.advanceTo(friday.Add(30 * time.Hour))
+	w.wantAlarms(ep, warn24) // no breach at 24h: the period was lawfully extended
+
+	w.advanceTo(friday.Add(34 * time.Hour))
+	warn36 := "warning s136 amhp at " + at(friday.Add(34*time.Hour)) + " (7200s left)"
+	w.wantAlarms(ep, warn24, warn36)
+	w.advanceTo(friday.Add(36*time.Hour - time.Second))
+	w.wantAlarms(ep, warn24, warn36)
+	w.advanceTo(friday.Add(36 * time.Hour))
+	w.wantAlarms(ep, warn24, warn36, "breach s136 amhp at "+at(friday.Add(36*time.Hour))+" (0s over, repeat 0)")
+}
+
+func TestS136ExtensionAfterExpiryDoesNotMoveTheBreach(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{S136: clock.Timing{WarnBefore: time.Hour, RepeatEvery: 0}})
+	ep := events.NewEpisodeID()
+	detain(w, ep, 34, true)
+	due := friday.Add(24 * time.Hour)
+	w.waitDue(ep, events.S136Clock, ep, due)
+	w.advanceTo(due.Add(-time.Hour))
+	w.advanceTo(due)
+	late := due.Add(10 * time.Minute)
+	w.clk.Set(late)
+	w.emit(events.AMHP, ep, late, &events.S136Extended{Hours: 12, Doctor: "Dr A. Okafor",
+		Reason: "still intoxicated", ExtendedAt: late})
+	w.handled()
+	w.waitDue(ep, events.S136Clock, ep, due) // the law refuses an extension after expiry
+	w.advanceTo(due.Add(12 * time.Hour))
+	w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-time.Hour))+" (3600s left)",
+		"breach s136 amhp at "+at(due)+" (0s over, repeat 0)")
+}
+
+func TestBreachFiresOnceAndOnTimeAcrossARestartOfEveryProcessAndTheServer(t *testing.T) {
+	dir := t.TempDir()
+	clk := fakeclock.New(friday)
+	cfg := clock.Config{S136: clock.Timing{WarnBefore: 2 * time.Hour, RepeatEvery: time.Hour}}
+	w := newWorld(t, dir, clk, cfg)
+	ep := events.NewEpisodeID()
+	detain(w, ep, 34, false)
+	arrived := friday.Add(40 * time.Minute)
+	arriveAtSuite(w, ep, arrived)
+	due := arrived.Add(24 * time.Hour)
+	w.waitDue(ep, events.S136Clock, ep, due)
+	w.advanceTo(due.Add(-2 * time.Hour))
+	warning := "warning s136 amhp at " + at(due.Add(-2*time.Hour)) + " (7200s left)"
+	w.wantAlarms(ep, warning)
+
+	// Between warning and breach: everything stops, the server included.
+	w.stop()
+	clk.Set(due.Add(-time.Hour))
+	w.start(dir)
+	if w.svc.Live() != 1 {
+		t.Fatalf("after restart the clock service holds %d live clocks, want the one s136 clock", w.svc.Live())
+	}
+	w.advanceTo(due.Add(-time.Second))
+	w.wantAlarms(ep, warning) // the warning is not repeated
+	w.advanceTo(due)
+	breach := "breach s136 amhp at " + at(due) + " (0s over, repeat 0)"
+	w.wantAlarms(ep, warning, breach)
+
+	// And again after the breach: no second breach for the same moment.
+	w.stop()
+	w.start(dir)
+	w.advanceTo(due.Add(59 * time.Minute))
+	w.wantAlarms(ep, warning, breach)
+}
+
+func TestBreachesWhileEverythingWasDownArePublishedOnRestartWithTheTimeOver(t *testing.T) {
+	dir := t.TempDir()
+	clk := fakeclock.New(friday)
+	w := newWorld(t, dir, clk, clock.Config{S136: clock.Timing{WarnBefore: 2 * time.Hour, RepeatEvery: time.Hour}})
+	ep := events.NewEpisodeID()
+	detain(w, ep, 34, true)
+	due := friday.Add(24 * time.Hour)
+	w.waitDue(ep, events.S136Clock, ep, due)
+	w.advanceTo(due.Add(-3 * time.Hour))
+	w.stop()
+	// Down for four hours across the deadline: nothing is lost.
+	clk.Set(due.Add(time.Hour + 5*time.Minute))
+	w.start(dir)
+	w.advanceTo(due.Add(time.Hour + 5*time.Minute))
+	w.wantAlarms(ep, "breach s136 amhp at "+at(due.Add(time.Hour+5*time.Minute))+" (3900s over, repeat 0)")
+	w.advanceTo(due.Add(2 * time.Hour))
+	w.wantAlarms(ep, "breach s136 amhp at "+at(due.Add(time.Hour+5*time.Minute))+" (3900s over, repeat 0)",
+		"breach s136 amhp at "+at(due.Add(2*time.Hour))+" (7200s over, repeat 1)")
+}
+
+func TestAdultHeldInAPoliceStationGetsAWelfareCheckClock(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{Welfare: clock.Timing{WarnBefore: 5 * time.Minute, RepeatEvery: 10 * time.Minute}})
+	ep := events.NewEpisodeID()
+	detain(w, ep, 41, false)
+	arrived := friday.Add(20 * time.Minute)
+	w.emit(events.Police, ep, arrived, &events.PlaceOfSafetyArrived{ArrivedAt: arrived, PlaceType: events.PoliceStation,
+		PlaceName: "Medway police station", PoliceStation: &events.PoliceStationConditions{ImminentRiskOfSeriousHarm: true,
+			NoOtherPlaceAvailable: true, InspectorAuthorisation: "Insp. K. Bell", HealthProfessionalConsulted: true}})
+	w.waitDue(ep, events.WelfareCheckClock, ep, arrived.Add(30*time.Minute))
+
+	checked := arrived.Add(28 * time.Minute)
+	w.emit(events.Police, ep, checked, &events.S136WelfareChecked{CheckedAt: checked, CheckedBy: "PS 118"})
+	w.waitDue(ep, events.WelfareCheckClock, ep, checked.Add(30*time.Minute))
+	w.advanceTo(arrived.Add(30 * time.Minute))
+	w.wantAlarms(ep) // checked in time
+
+	missed := checked.Add(30 * time.Minute)
+	w.advanceTo(missed.Add(-5 * time.Minute))
+	w.advanceTo(missed)
+	w.wantAlarms(ep, "warning welfare_check police at "+at(missed.Add(-5*time.Minute))+" (300s left)",
+		"breach welfare_check police at "+at(missed)+" (0s over, repeat 0)")
+}
+
+func TestHandoffNotAcceptedEscalatesEveryIntervalUntilAccepted(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{Handoffs: map[events.HandoffKind]clock.HandoffTimes{
+		events.MHAAssessment: {Acknowledge: 15 * time.Minute, Accept: time.Hour,
+			Timing: clock.Timing{WarnBefore: 10 * time.Minute, RepeatEvery: 15 * time.Minute}}}})
+	ep := events.NewEpisodeID()
+	handoff := events.NewEpisodeID()
+	offered := friday.Add(time.Hour)
+	w.emit(events.Police, ep, offered, &events.HandoffOffered{HandoffID: handoff, Kind: events.MHAAssessment, To: events.AMHP,
+		Reason: "detained under s136, at the s136 suite", Urgency: "emergency", Summary: events.Summary{Facts: []events.Fact{}}})
+	w.waitDue(ep, events.HandoffAcceptClock, handoff, offered.Add(time.Hour))
+	w.emit(events.AMHP, ep, offered.Add(3*time.Minute), &events.HandoffAcknowledged{HandoffID: handoff}, events.To(events.Police))
+	w.waitStopped(ep, events.HandoffAckClock)
+
+	w.advanceTo(offered.Add(50 * time.Minute))
+	warn := "warning handoff_accept amhp at " + at(offered.Add(50*time.Minute)) + " (600s left)"
+	w.wantAlarms(ep, warn)
+	w.advanceTo(offered.Add(time.Hour))
+	w.advanceTo(offered.Add(75 * time.Minute))
+	w.advanceTo(offered.Add(90 * time.Minute))
+	b0 := "breach handoff_accept amhp at " + at(offered.Add(time.Hour)) + " (0s over, repeat 0)"
+	b1 := "breach handoff_accept amhp at " + at(offered.Add(75*time.Minute)) + " (900s over, repeat 1)"
+	b2 := "breach handoff_accept amhp at " + at(offered.Add(90*time.Minute)) + " (1800s over, repeat 2)"
+	w.wantAlarms(ep, warn, b0, b1, b2)
+	for _, a := range w.alarms(ep)[1:] {
+		if a.breach.Ref != handoff {
+			t.Fatalf("breach names %q, want the handoff %s", a.breach.Ref, handoff)
+		}
+	}
+
+	// The AMHP service accepts: the escalation stops.
+	w.emit(events.AMHP, ep, offered.Add(95*time.Minute), &events.HandoffAccepted{HandoffID: handoff, AcceptedBy: "AMHP J. Patel"}, events.To(events.Police))
+	w.waitStopped(ep, events.HandoffAcceptClock)
+	w.advanceTo(offered.Add(3 * time.Hour))
+	w.wantAlarms(ep, warn, b0, b1, b2)
+}
+
+func TestMissedFollowUpContactIsABreachNotSilence(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{FollowUp: clock.FollowUpTimes{
+		Contacts: []time.Duration{24 * time.Hour, 48 * time.Hour, 72 * time.Hour, 96 * time.Hour},
+		Timing:   clock.Timing{WarnBefore: time.Hour, RepeatEvery: 2 * time.Hour}}})
+	ep := events.NewEpisodeID()
+	handoff := events.NewEpisodeID()
+
+	// Assessed under s136, not admitted: the AMHP refers him to the helpline.
+	referred := friday.Add(6 * time.Hour)
+	w.emit(events.AMHP, ep, referred, &events.HandoffOffered{HandoffID: handoff, Kind: events.FollowUp, To: events.Crisisline,
+		Reason: "assessed under s136, not detained: 4 days of telephone follow-up", Urgency: "urgent", Summary: events.Summary{Facts: []events.Fact{}}})
+	w.emit(events.Crisisline, ep, referred.Add(10*time.Minute), &events.HandoffAcknowledged{HandoffID: handoff}, events.To(events.AMHP))
+	w.emit(events.Crisisline, ep, referred.Add(20*time.Minute), &events.HandoffAccepted{HandoffID: handoff, AcceptedBy: "Helpline T. Ward"}, events.To(events.AMHP))
+	w.waitDue(ep, events.FollowUpClock, "", referred.Add(24*time.Hour))
+	w.waitStopped(ep, events.HandoffAcceptClock)
+
+	// Day 1: the helpline calls before it is due and speaks to him.
+	w.clk.Set(referred.Add(20 * time.Hour))
+	w.emit(events.Crisisline, ep, referred.Add(20*time.Hour), &events.FollowupContactAttempted{ContactNumber: 1, Outcome: "spoke", Risk: "low"})
+	bustest.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		cs, err := w.svc.Clocks(t.Context(), ep)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.Contact == 1 && !c.Running() {
+				return nil
+			}
+		}
+		return fmt.Errorf("contact 1 still running")
+	})
+	w.advanceTo(referred.Add(25 * time.Hour))
+	w.wantAlarms(ep)
+
+	// Day 2: nobody calls. The helpline is told before and after.
+	w.advanceTo(referred.Add(47 * time.Hour))
+	w.advanceTo(referred.Add(48 * time.Hour))
+	alarms := w.alarms(ep)
+	want := []string{"warning followup_contact crisisline at " + at(referred.Add(47*time.Hour)) + " (3600s left)",
+		"breach followup_contact crisisline at " + at(referred.Add(48*time.Hour)) + " (0s over, repeat 0)"}
+	w.wantAlarms(ep, want...)
+	if ref := alarms[1].breach.Ref; !strings.Contains(ref, "contact-2") {
+		t.Fatalf("breach ref %q does not name contact 2", ref)
+	}
+	w.advanceTo(referred.Add(50 * time.Hour))
+	want = append(want, "breach followup_contact crisisline at "+at(referred.Add(50*time.Hour))+" (7200s over, repeat 1)")
+	w.wantAlarms(ep, want...)
+
+	// The call is made late; the follow-up completes; nothing more alarms.
+	w.emit(events.Crisisline, ep, referred.Add(51*time.Hour), &events.FollowupContactAttempted{ContactNumber: 2, Outcome: "spoke"})
+	w.emit(events.Crisisline, ep, referred.Add(52*time.Hour), &events.FollowupCompleted{ContactsMade: 2, Summary: "settled; plan shared with GP"})
+	w.waitStopped(ep, events.FollowUpClock)
+	w.advanceTo(referred.Add(5 * 24 * time.Hour))
+	w.wantAlarms(ep, want...)
+}

@@ -1,0 +1,302 @@
+package clock
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/law"
+)
+
+// consumed lists the event types that start, move and stop clocks.
+var consumed = []any{
+	&events.S136Detained{}, &events.PlaceOfSafetyArrived{}, &events.S136Extended{},
+	&events.S136WelfareChecked{}, &events.S136Released{}, &events.AssessmentCompleted{},
+	&events.HandoffOffered{}, &events.HandoffAcknowledged{}, &events.HandoffAccepted{},
+	&events.HandoffDeclined{}, &events.HandoffCancelled{}, &events.HandoffCompleted{},
+	&events.FollowupContactScheduled{}, &events.FollowupContactAttempted{}, &events.FollowupCompleted{},
+	&events.EpisodeClosed{},
+}
+
+func filters() []string {
+	var f []string
+	for _, d := range consumed {
+		spec, err := events.SpecOf(d)
+		if err != nil {
+			panic(err) // the catalogue is compiled in: a broken build
+		}
+		f = append(f, events.TypeSubjects(spec)...)
+	}
+	return f
+}
+
+// handle applies one event to the clocks it concerns. Every change is
+// computed from the event's own facts, so handling an event again changes
+// nothing.
+func (s *Service) handle(ctx context.Context, e events.Event) error {
+	v, err := e.Decode()
+	if err != nil {
+		return events.Permanent(err)
+	}
+	ep := e.Subject
+	log := s.log.With(zap.String("episode", ep), zap.String("event_id", e.ID), zap.String("agency", string(e.Source)))
+	switch d := v.(type) {
+	case *events.S136Detained:
+		return s.detained(ctx, log, e, d)
+	case *events.PlaceOfSafetyArrived:
+		return s.arrived(ctx, log, e, d)
+	case *events.S136Extended:
+		return s.extended(ctx, log, e, d)
+	case *events.S136WelfareChecked:
+		return s.update(ctx, welfareKey(ep), func(c *Clock) bool {
+			if !c.Running() || !d.CheckedAt.After(c.LastCheck) {
+				return false
+			}
+			c.LastCheck = d.CheckedAt
+			return c.setDue(law.WelfareCheckDue(d.CheckedAt), e.ID)
+		})
+	case *events.S136Released:
+		return s.detentionEnded(ctx, ep, d.ReleasedAt, "released: "+d.Reason)
+	case *events.AssessmentCompleted:
+		return s.detentionEnded(ctx, ep, d.CompletedAt, "assessment concluded: "+d.Outcome)
+	case *events.HandoffOffered:
+		return s.offered(ctx, e, d)
+	case *events.HandoffAcknowledged:
+		return s.stop(ctx, ackKey(ep, d.HandoffID), e.Time, "acknowledged")
+	case *events.HandoffAccepted:
+		return s.handoffResolved(ctx, ep, d.HandoffID, e.Time, "accepted by "+d.AcceptedBy, false)
+	case *events.HandoffDeclined:
+		return s.handoffResolved(ctx, ep, d.HandoffID, e.Time, "declined: "+d.Reason, true)
+	case *events.HandoffCancelled:
+		return s.handoffResolved(ctx, ep, d.HandoffID, e.Time, "cancelled: "+d.Reason, true)
+	case *events.HandoffCompleted:
+		return s.handoffResolved(ctx, ep, d.HandoffID, e.Time, "completed", false)
+	case *events.FollowupContactScheduled:
+		return s.update(ctx, contactKey(ep, d.ContactNumber), func(c *Clock) bool {
+			if c.Kind == "" {
+				*c = s.contactClock(ep, d.ContactNumber)
+			}
+			if !c.StoppedAt.IsZero() {
+				return false
+			}
+			return c.setDue(d.DueAt, e.ID)
+		})
+	case *events.FollowupContactAttempted:
+		return s.update(ctx, contactKey(ep, d.ContactNumber), func(c *Clock) bool {
+			if c.Kind == "" { // attempted before it was due on any schedule: record it as done
+				*c = s.contactClock(ep, d.ContactNumber)
+			}
+			return c.stop(e.Time, "contact attempted: "+d.Outcome)
+		})
+	case *events.FollowupCompleted:
+		return s.stopAll(ctx, ep+".followup.*", e.Time, "follow-up completed")
+	case *events.EpisodeClosed:
+		return s.stopAll(ctx, ep+".>", e.Time, "episode closed: "+d.Reason)
+	}
+	return nil
+}
+
+func (s *Service) detained(ctx context.Context, log *zap.Logger, e events.Event, d *events.S136Detained) error {
+	if err := law.CheckDetentionLocation(d.LocationType); err != nil {
+		log.Error("unlawful s136 detention recorded", zap.Error(err))
+	}
+	return s.update(ctx, s136Key(e.Subject), func(c *Clock) bool {
+		if c.Kind != "" && !c.StoppedAt.IsZero() && d.DetainedAt.After(c.StoppedAt) {
+			*c = Clock{} // a new detention in the same episode
+		}
+		if c.Kind == "" {
+			*c = s.s136Clock(e.Subject)
+		}
+		if !c.StoppedAt.IsZero() || (c.Detention.DetainedAt.Equal(d.DetainedAt) && c.Detention.KeptWhereTheyAre == d.KeptWhereTheyAre) {
+			return false
+		}
+		c.Detention.DetainedAt, c.Detention.KeptWhereTheyAre, c.Detention.AgeYears = d.DetainedAt, d.KeptWhereTheyAre, d.AgeYears
+		if d.KeptWhereTheyAre && c.Detention.Place == "" {
+			c.Detention.Place = events.KeptWhereTheyAre
+		}
+		s.setS136Due(c, e.ID)
+		return true
+	})
+}
+
+func (s *Service) arrived(ctx context.Context, log *zap.Logger, e events.Event, d *events.PlaceOfSafetyArrived) error {
+	var det law.Detention
+	running := false
+	err := s.update(ctx, s136Key(e.Subject), func(c *Clock) bool {
+		if c.Kind == "" {
+			*c = s.s136Clock(e.Subject)
+		}
+		if !c.StoppedAt.IsZero() {
+			det = *c.Detention
+			return false
+		}
+		changed := c.Detention.Place != d.PlaceType
+		c.Detention.Place = d.PlaceType
+		if c.Detention.ArrivedAt.IsZero() || d.ArrivedAt.Before(c.Detention.ArrivedAt) {
+			c.Detention.ArrivedAt, changed = d.ArrivedAt, true
+		}
+		s.setS136Due(c, e.ID)
+		det, running = *c.Detention, true
+		return changed
+	})
+	if err != nil {
+		return err
+	}
+	if !det.DetainedAt.IsZero() {
+		if err := law.CheckPlaceOfSafety(det.AgeYears, d.PlaceType, d.PoliceStation); err != nil {
+			log.Error("unlawful place of safety recorded", zap.String("place", d.PlaceName), zap.Error(err))
+		}
+	}
+	// Welfare checks every 30 minutes while held in a police station.
+	return s.update(ctx, welfareKey(e.Subject), func(c *Clock) bool {
+		if !running || !law.NeedsWelfareChecks(d.PlaceType) {
+			if c.Running() {
+				return c.stop(d.ArrivedAt, "moved to "+string(d.PlaceType))
+			}
+			return false
+		}
+		if c.Running() {
+			return false
+		}
+		*c = Clock{Kind: events.WelfareCheckClock, Episode: e.Subject, Ref: e.Subject, Owner: events.Police,
+			Timing: s.cfg.Welfare, LastCheck: d.ArrivedAt}
+		c.setDue(law.WelfareCheckDue(d.ArrivedAt), e.ID)
+		return true
+	})
+}
+
+func (s *Service) extended(ctx context.Context, log *zap.Logger, e events.Event, d *events.S136Extended) error {
+	return s.update(ctx, s136Key(e.Subject), func(c *Clock) bool {
+		if c.Kind == "" {
+			*c = s.s136Clock(e.Subject)
+		}
+		if c.ExtendedAt.Equal(d.ExtendedAt) {
+			return false // this extension is applied already
+		}
+		// The contract's doctor is the registered medical practitioner
+		// responsible for the examination; the AMHP service checked the role
+		// when it recorded the extension. The clock checks the rest again,
+		// because a clock moved unlawfully is worse than one not moved.
+		next, err := law.Extend(*c.Detention, law.ExtensionRequest{By: law.ExaminingDoctor, Doctor: d.Doctor,
+			Length: time.Duration(d.Hours) * time.Hour, Reason: d.Reason, SuperintendentApproval: d.SuperintendentApproval, At: d.ExtendedAt})
+		if err != nil {
+			log.Error("s136 extension not applied: the clock keeps the permitted period", zap.Error(err))
+			return false
+		}
+		*c.Detention, c.ExtendedAt = next, d.ExtendedAt
+		s.setS136Due(c, e.ID)
+		return true
+	})
+}
+
+func (s *Service) detentionEnded(ctx context.Context, ep string, at time.Time, reason string) error {
+	if err := s.update(ctx, s136Key(ep), func(c *Clock) bool {
+		if c.Kind == "" || !c.StoppedAt.IsZero() {
+			return false
+		}
+		c.Detention.EndedAt = at
+		return c.stop(at, reason)
+	}); err != nil {
+		return err
+	}
+	return s.stop(ctx, welfareKey(ep), at, reason)
+}
+
+func (s *Service) offered(ctx context.Context, e events.Event, d *events.HandoffOffered) error {
+	t := s.cfg.Handoffs[d.Kind]
+	for _, k := range []struct {
+		key  string
+		kind events.ClockKind
+		in   time.Duration
+	}{{ackKey(e.Subject, d.HandoffID), events.HandoffAckClock, t.Acknowledge}, {acceptKey(e.Subject, d.HandoffID), events.HandoffAcceptClock, t.Accept}} {
+		if err := s.update(ctx, k.key, func(c *Clock) bool {
+			if c.Kind != "" {
+				return false
+			}
+			*c = Clock{Kind: k.kind, Episode: e.Subject, Ref: d.HandoffID, Owner: d.To, Timing: t.Timing, HandoffKind: d.Kind}
+			c.setDue(e.Time.Add(k.in), e.ID)
+			return true
+		}); err != nil {
+			return err
+		}
+	}
+	if d.Kind != events.FollowUp {
+		return nil
+	}
+	// A referral to the helpline starts the follow-up calls, due from the
+	// referral whether or not the helpline has accepted yet.
+	for i, off := range s.cfg.FollowUp.Contacts {
+		n := i + 1
+		if err := s.update(ctx, contactKey(e.Subject, n), func(c *Clock) bool {
+			if c.Kind != "" {
+				return false
+			}
+			*c = s.contactClock(e.Subject, n)
+			c.setDue(e.Time.Add(off), e.ID)
+			return true
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handoffResolved stops a handoff's clocks; a follow-up referral declined or
+// withdrawn also stops its calls (the offering agency owns the person again).
+func (s *Service) handoffResolved(ctx context.Context, ep, handoff string, at time.Time, reason string, withdrawn bool) error {
+	if err := s.stop(ctx, ackKey(ep, handoff), at, reason); err != nil {
+		return err
+	}
+	var kind events.HandoffKind
+	if err := s.update(ctx, acceptKey(ep, handoff), func(c *Clock) bool {
+		kind = c.HandoffKind
+		return c.Kind != "" && c.stop(at, reason)
+	}); err != nil {
+		return err
+	}
+	if withdrawn && kind == events.FollowUp {
+		return s.stopAll(ctx, ep+".followup.*", at, "follow-up referral "+reason)
+	}
+	return nil
+}
+
+func (s *Service) stop(ctx context.Context, key string, at time.Time, reason string) error {
+	return s.update(ctx, key, func(c *Clock) bool { return c.Kind != "" && c.stop(at, reason) })
+}
+
+func (s *Service) stopAll(ctx context.Context, filter string, at time.Time, reason string) error {
+	l, err := s.kv.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		return fmt.Errorf("list clocks %s: %w", filter, err)
+	}
+	var keys []string
+	for k := range l.Keys() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if err := s.stop(ctx, k, at, reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) s136Clock(ep string) Clock {
+	return Clock{Kind: events.S136Clock, Episode: ep, Ref: ep, Owner: events.AMHP, Timing: s.cfg.S136, Detention: &law.Detention{}}
+}
+
+func (s *Service) contactClock(ep string, n int) Clock {
+	return Clock{Kind: events.FollowUpClock, Episode: ep, Ref: contactRef(ep, n), Owner: events.Crisisline,
+		Timing: s.cfg.FollowUp.Timing, Contact: n}
+}
+
+// setS136Due sets the due time to the end of the permitted period, once it
+// has started.
+func (s *Service) setS136Due(c *Clock, cause string) {
+	if end, ok := c.Detention.Expiry(); ok {
+		c.setDue(end, cause)
+	}
+}

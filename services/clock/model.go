@@ -1,0 +1,131 @@
+package clock
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/law"
+)
+
+// Clock is one running (or stopped) clock as stored in the KV bucket under
+// its key. The stored record is the truth; the scanner's in-memory index is
+// only a hint of when to look at it next.
+type Clock struct {
+	Kind    events.ClockKind `json:"kind"`
+	Episode string           `json:"episode"`
+	Ref     string           `json:"ref"`   // the handoff id, the episode, or the follow-up contact
+	Owner   events.Agency    `json:"owner"` // the agency that must act
+	DueAt   time.Time        `json:"dueAt,omitzero"`
+	Timing  Timing           `json:"timing"`
+	// Fired state for DueAt: a warning and breaches already published.
+	Warned       bool      `json:"warned,omitempty"`
+	Breaches     int       `json:"breaches,omitempty"`
+	NextBreachAt time.Time `json:"nextBreachAt,omitzero"`
+	StoppedAt    time.Time `json:"stoppedAt,omitzero"`
+	StopReason   string    `json:"stopReason,omitempty"`
+	Cause        string    `json:"cause,omitempty"` // id of the event that set the due time
+
+	// s136 and welfare clocks: the detention as the law sees it.
+	Detention  *law.Detention `json:"detention,omitempty"`
+	ExtendedAt time.Time      `json:"extendedAt,omitzero"`
+	LastCheck  time.Time      `json:"lastCheck,omitzero"` // welfare: last check or arrival
+	// handoff clocks
+	HandoffKind events.HandoffKind `json:"handoffKind,omitempty"`
+	// follow-up contact clocks
+	Contact int `json:"contact,omitempty"`
+}
+
+// Running reports whether the clock has a due time and has not stopped.
+func (c *Clock) Running() bool { return !c.DueAt.IsZero() && c.StoppedAt.IsZero() }
+
+// setDue moves the due time; a new due time gets its own warning and breaches.
+func (c *Clock) setDue(t time.Time, cause string) bool {
+	if t.Equal(c.DueAt) {
+		return false
+	}
+	c.DueAt, c.Warned, c.Breaches, c.NextBreachAt, c.Cause = t, false, 0, t, cause
+	return true
+}
+
+// stop stops a running clock; it reports whether anything changed.
+func (c *Clock) stop(at time.Time, reason string) bool {
+	if !c.StoppedAt.IsZero() {
+		return false
+	}
+	if at.IsZero() {
+		at = time.Unix(0, 0).UTC()
+	}
+	c.StoppedAt, c.StopReason = at, reason
+	return true
+}
+
+// next is when the scanner must next look at the clock.
+func (c *Clock) next() (time.Time, bool) {
+	if !c.Running() {
+		return time.Time{}, false
+	}
+	switch {
+	case !c.Warned && c.Timing.WarnBefore > 0:
+		return c.DueAt.Add(-c.Timing.WarnBefore), true
+	case c.Breaches == 0:
+		return c.DueAt, true
+	case c.Timing.RepeatEvery > 0:
+		return c.NextBreachAt, true
+	}
+	return time.Time{}, false
+}
+
+// advance works out what is due at now and marks it fired: at most one
+// warning or one breach. A warning found after the due time is skipped (the
+// breach says more). Breaches repeat on the grid DueAt + k*RepeatEvery; after
+// an outage the next repeat is the next grid point, not a burst of the
+// missed ones.
+func (c *Clock) advance(now time.Time) (*events.ClockWarning, *events.ClockBreached) {
+	if !c.Running() {
+		return nil, nil
+	}
+	if !now.Before(c.DueAt) {
+		c.Warned = true
+		if c.Breaches > 0 && (c.Timing.RepeatEvery <= 0 || now.Before(c.NextBreachAt)) {
+			return nil, nil
+		}
+		b := &events.ClockBreached{Clock: c.Kind, Ref: c.Ref, Owner: c.Owner, DueAt: c.DueAt,
+			SecondsOver: int(now.Sub(c.DueAt) / time.Second), Repeat: c.Breaches}
+		c.Breaches++
+		if r := c.Timing.RepeatEvery; r > 0 {
+			k := now.Sub(c.DueAt)/r + 1
+			c.NextBreachAt = c.DueAt.Add(k * r)
+		}
+		return nil, b
+	}
+	if !c.Warned && c.Timing.WarnBefore > 0 && !now.Before(c.DueAt.Add(-c.Timing.WarnBefore)) {
+		c.Warned = true
+		return &events.ClockWarning{Clock: c.Kind, Ref: c.Ref, Owner: c.Owner, DueAt: c.DueAt,
+			SecondsLeft: int(c.DueAt.Sub(now) / time.Second)}, nil
+	}
+	return nil, nil
+}
+
+// idSpace is the UUIDv5 namespace of clock event ids.
+var idSpace = uuid.MustParse("6f1c2f0e-8a0b-5d43-9f5e-1c2b3a4d5e6f")
+
+// eventID is the deterministic id of a clock event: the same clock, due
+// time, kind and repeat always give the same id, so a publish repeated after
+// a crash is dropped by the stream's duplicate window.
+func eventID(key, kind string, due time.Time, repeat int) string {
+	return uuid.NewSHA1(idSpace, []byte(key+"|"+kind+"|"+strconv.FormatInt(due.UnixNano(), 10)+"|"+strconv.Itoa(repeat))).String()
+}
+
+// Keys: <episode>.<clock>[.<ref>...], so one episode's clocks are <episode>.>.
+func s136Key(ep string) string    { return ep + ".s136" }
+func welfareKey(ep string) string { return ep + ".welfare" }
+func ackKey(ep, handoff string) string {
+	return ep + ".handoff." + handoff + ".acknowledge"
+}
+func acceptKey(ep, handoff string) string { return ep + ".handoff." + handoff + ".accept" }
+func contactKey(ep string, n int) string  { return fmt.Sprintf("%s.followup.%d", ep, n) }
+func contactRef(ep string, n int) string  { return fmt.Sprintf("%s/followup/contact-%d", ep, n) }

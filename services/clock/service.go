@@ -1,0 +1,378 @@
+// Package clock is the clock service: it keeps every legal and handoff
+// clock of every episode, publishes crisisbus.clock.warning before a clock
+// breaks and crisisbus.clock.breached when it does (repeated until
+// resolved), and survives a restart of every process.
+//
+// The clocks it keeps:
+//   - s136: the permitted period (law.Detention): 24h from arrival at the
+//     place of safety or from the decision to keep the person where they
+//     are, plus a lawful extension; stops when the assessment concludes or
+//     the person is released. Owner: the AMHP service.
+//   - welfare_check: every 30 minutes while an adult is held in a police
+//     station. Owner: the police.
+//   - handoff_acknowledge, handoff_accept: each handoff's configured times
+//     from the offer. Owner: the agency the handoff is addressed to.
+//   - followup_contact: each call of the 4-day follow-up of a person
+//     referred to the helpline. Owner: the helpline.
+//
+// Durable and exact. Each clock is a record in a JetStream KV bucket, written
+// (with revision checks) by the handlers of a durable consumer. A scanner,
+// driven by an injectable clock, keeps an in-memory index of when each clock
+// is next due, rebuilt at start from the bucket by a KV watcher. When a clock
+// is due the scanner publishes the event first and then marks it fired in
+// the record; the event id is a UUIDv5 of the clock, due time and repeat, so
+// if the process dies between the two the publish after restart is dropped by
+// the stream's duplicate window: no lost breach, no second breach.
+//
+// Why not JetStream message schedules (Nats-Schedule): they fire on the
+// server's real time, so a test cannot run a 24-hour period in milliseconds,
+// and moving a due time (an extension, a welfare check) means deleting and
+// re-publishing a scheduled message rather than rewriting one record.
+package clock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// Service is a running clock service.
+type Service struct {
+	bus *events.Bus
+	kv  jetstream.KeyValue
+	cfg Config
+	log *zap.Logger
+	idx *index
+
+	ready   chan struct{} // closed when the index holds every stored clock
+	scanned atomic.Int64  // the (injected) time of the last complete scan
+	fired   atomic.Int64  // events published by this instance
+	stats   *lateness     // how late, in real time, each breach was published
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	sub    *events.Subscription
+	once   sync.Once
+}
+
+// Start provisions the KV bucket, loads every stored clock, and starts the
+// consumer and the scanner. bus must be connected as events.Clock.
+func Start(ctx context.Context, bus *events.Bus, cfg Config) (*Service, error) {
+	if bus.Agency() != events.Clock {
+		return nil, fmt.Errorf("clock service: bus publishes as %q, want %q", bus.Agency(), events.Clock)
+	}
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("clock service config: %w", err)
+	}
+	kv, err := bus.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      cfg.Bucket,
+		Description: "crisisbus clocks: one record per legal or handoff clock, with what has fired",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clock bucket %s: %w", cfg.Bucket, err)
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Service{bus: bus, kv: kv, cfg: cfg, log: bus.Logger().Named("clock"), idx: newIndex(),
+		ready: make(chan struct{}), cancel: cancel, stats: newLateness()}
+	w, err := kv.WatchAll(rctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("watch clock bucket: %w", err)
+	}
+	s.wg.Add(2)
+	go s.watch(rctx, w)
+	go s.scan(rctx)
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		s.Stop()
+		return nil, ctx.Err()
+	}
+	s.sub, err = bus.Consume(rctx, events.ConsumerConfig{Durable: cfg.Durable, Filters: filters()}, s.handle)
+	if err != nil {
+		s.Stop()
+		return nil, err
+	}
+	go func() { // a caller's cancellation stops the service too
+		select {
+		case <-ctx.Done():
+			s.Stop()
+		case <-rctx.Done():
+		}
+	}()
+	return s, nil
+}
+
+// Stop stops consuming and scanning and waits until both have.
+func (s *Service) Stop() {
+	s.once.Do(func() {
+		if s.sub != nil {
+			s.sub.Stop()
+		}
+		s.cancel()
+		s.wg.Wait()
+	})
+}
+
+// Live is how many running clocks the scanner holds.
+func (s *Service) Live() int { return s.idx.len() }
+
+// ScannedThrough is the (injected) time up to which every due clock has been
+// published: the time of the last complete scan.
+func (s *Service) ScannedThrough() time.Time { return time.Unix(0, s.scanned.Load()).UTC() }
+
+// Clocks returns the stored clocks of an episode, running or stopped.
+func (s *Service) Clocks(ctx context.Context, episode string) (map[string]Clock, error) {
+	l, err := s.kv.ListKeysFiltered(ctx, episode+".>")
+	if err != nil {
+		return nil, fmt.Errorf("list clocks of episode %s: %w", episode, err)
+	}
+	out := map[string]Clock{}
+	for k := range l.Keys() {
+		c, _, err := s.get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			out[k] = *c
+		}
+	}
+	return out, nil
+}
+
+// watch keeps the index in step with the bucket: every stored clock at
+// start, then every change any instance makes.
+func (s *Service) watch(ctx context.Context, w jetstream.KeyWatcher) {
+	defer s.wg.Done()
+	defer func() { _ = w.Stop() }()
+	loaded := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if u == nil {
+				if !loaded {
+					loaded = true
+					close(s.ready)
+				}
+				continue
+			}
+			if u.Operation() != jetstream.KeyValuePut {
+				s.idx.set(u.Key(), time.Time{}, false)
+				continue
+			}
+			var c Clock
+			if err := json.Unmarshal(u.Value(), &c); err != nil {
+				s.log.Error("unreadable clock record", zap.String("key", u.Key()), zap.Error(err))
+				continue
+			}
+			at, ok := c.next()
+			s.idx.set(u.Key(), at, ok)
+		}
+	}
+}
+
+// scan publishes what is due every Tick of real time, reading the injected
+// clock, once the index is loaded.
+func (s *Service) scan(ctx context.Context) {
+	defer s.wg.Done()
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return
+	}
+	t := time.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		s.scanOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) scanOnce(ctx context.Context) {
+	now := s.cfg.Now()
+	for {
+		due := s.idx.popDue(now, 4096)
+		if len(due) == 0 {
+			break
+		}
+		work := make(chan string)
+		var wg sync.WaitGroup
+		for range min(s.cfg.Workers, len(due)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range work {
+					if err := s.fire(ctx, k, now); err != nil {
+						if ctx.Err() != nil {
+							return
+						}
+						s.log.Error("clock not fired; will retry", zap.String("key", k), zap.Error(err))
+						s.idx.set(k, now, true) // look again next tick
+					}
+				}
+			}()
+		}
+	send:
+		for _, k := range due {
+			select {
+			case work <- k:
+			case <-ctx.Done():
+				break send
+			}
+		}
+		close(work)
+		wg.Wait()
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	s.scanned.Store(now.UnixNano())
+}
+
+// fire publishes what is due on one clock, then records it as fired. The
+// order matters: publish first, so a crash loses nothing; the deterministic
+// event id makes the publish after a crash a duplicate the stream drops.
+func (s *Service) fire(ctx context.Context, key string, now time.Time) error {
+	for attempt := 0; attempt < 5; attempt++ {
+		c, rev, err := s.get(ctx, key)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			return nil
+		}
+		scheduled, hadWarned := c.DueAt, c.Warned
+		if c.Breaches > 0 {
+			scheduled = c.NextBreachAt
+		}
+		warning, breach := c.advance(now)
+		var data any
+		var id string
+		switch {
+		case warning != nil:
+			data, id = warning, eventID(key, "warning", warning.DueAt, 0)
+		case breach != nil:
+			data, id = breach, eventID(key, "breach", breach.DueAt, breach.Repeat)
+		}
+		if data != nil {
+			opts := []events.Option{events.WithID(id), events.At(now)}
+			if c.Cause != "" {
+				cause := c.Cause
+				opts = append(opts, func(e *events.Event) { e.CausationID = cause })
+			}
+			e, ack, err := s.bus.Emit(ctx, c.Episode, data, opts...)
+			if err != nil {
+				return fmt.Errorf("publish %s of clock %s: %w", e.Type, key, err)
+			}
+			s.fired.Add(1)
+			if breach != nil {
+				s.stats.add(s.cfg.Now().Sub(scheduled))
+			}
+			// A breach is the domain working as designed, not a software
+			// error: logged at warn, published as an event.
+			s.log.Warn("clock "+map[bool]string{true: "breached", false: "warning"}[breach != nil],
+				zap.String("episode", c.Episode), zap.String("event_id", e.ID), zap.String("owner", string(c.Owner)),
+				zap.String("clock", string(c.Kind)), zap.String("ref", c.Ref), zap.Time("due", c.DueAt),
+				zap.Bool("duplicate", ack.Duplicate))
+		} else if hadWarned == c.Warned {
+			at, ok := c.next()
+			s.idx.set(key, at, ok)
+			return nil
+		}
+		raw, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if _, err := s.kv.Update(ctx, key, raw, rev); err != nil {
+			if conflict(err) {
+				continue // a handler moved the clock meanwhile: look again
+			}
+			return fmt.Errorf("mark clock %s fired: %w", key, err)
+		}
+		at, ok := c.next()
+		s.idx.set(key, at, ok)
+		if ok && !at.After(now) {
+			continue // something else is due already (a late warning then a breach)
+		}
+		return nil
+	}
+	return fmt.Errorf("clock %s: too many concurrent changes", key)
+}
+
+// get reads a clock and its revision; nil when there is none.
+func (s *Service) get(ctx context.Context, key string) (*Clock, uint64, error) {
+	ent, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read clock %s: %w", key, err)
+	}
+	var c Clock
+	if err := json.Unmarshal(ent.Value(), &c); err != nil {
+		return nil, 0, fmt.Errorf("clock %s: %w", key, err)
+	}
+	return &c, ent.Revision(), nil
+}
+
+// update reads a clock (a zero Clock when there is none), lets fn change it,
+// and writes it back only if fn reports a change and nobody else wrote it
+// meanwhile; on a conflict it reads again and retries.
+func (s *Service) update(ctx context.Context, key string, fn func(c *Clock) bool) error {
+	for attempt := 0; attempt < 10; attempt++ {
+		c, rev, err := s.get(ctx, key)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			c = &Clock{}
+		}
+		if !fn(c) {
+			return nil
+		}
+		raw, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if rev == 0 {
+			_, err = s.kv.Create(ctx, key, raw)
+		} else {
+			_, err = s.kv.Update(ctx, key, raw, rev)
+		}
+		if err == nil {
+			at, ok := c.next()
+			s.idx.set(key, at, ok)
+			return nil
+		}
+		if !conflict(err) {
+			return fmt.Errorf("write clock %s: %w", key, err)
+		}
+	}
+	return fmt.Errorf("clock %s: too many concurrent changes", key)
+}
+
+func conflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+}
