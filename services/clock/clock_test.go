@@ -13,6 +13,7 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/internal/fakeclock"
+	"github.com/crisisbus/crisisbus/internal/system"
 	"github.com/crisisbus/crisisbus/services/clock"
 )
 
@@ -512,4 +513,81 @@ func TestMissedFollowUpContactIsABreachNotSilence(t *testing.T) {
 	w.waitStopped(ep, events.FollowUpClock)
 	w.advanceTo(referred.Add(5 * 24 * time.Hour))
 	w.wantAlarms(ep, want...)
+}
+
+func TestBreachPublishedJustBeforeACrashIsNotPublishedAgain(t *testing.T) {
+	dir := t.TempDir()
+	clk := fakeclock.New(friday)
+	w := newWorld(t, dir, clk, clock.Config{S136: clock.Timing{WarnBefore: time.Hour, RepeatEvery: time.Hour}})
+	ep := events.NewEpisodeID()
+	detain(w, ep, 34, true)
+	due := friday.Add(24 * time.Hour)
+	w.waitDue(ep, events.S136Clock, ep, due)
+	w.advanceTo(due.Add(-time.Hour))
+
+	// The process published the breach, then died before recording it as
+	// fired: the stream has the breach, the clock's record does not.
+	w.svc.Stop()
+	clk.Set(due)
+	w.emit(events.Clock, ep, due, &events.ClockBreached{Clock: events.S136Clock, Ref: ep, Owner: events.AMHP, DueAt: due},
+		events.WithID(clock.EventID(clock.S136Key(ep), "breach", due, 0)))
+	w.stop()
+
+	w.start(dir)
+	w.advanceTo(due)
+	w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-time.Hour))+" (3600s left)",
+		"breach s136 amhp at "+at(due)+" (0s over, repeat 0)")
+	bustest.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		cs, err := w.svc.Clocks(t.Context(), ep)
+		if err != nil {
+			return err
+		}
+		if c := cs[clock.S136Key(ep)]; c.Breaches != 1 {
+			return fmt.Errorf("the clock records %d breaches fired, want 1", c.Breaches)
+		}
+		return nil
+	})
+	w.advanceTo(due.Add(59 * time.Minute))
+	w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-time.Hour))+" (3600s left)",
+		"breach s136 amhp at "+at(due)+" (0s over, repeat 0)")
+}
+
+func TestCrisisbusUpRunsTheClockService(t *testing.T) {
+	clk := fakeclock.New(friday)
+	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, Only: []string{"clock"}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Close)
+	police, err := sys.Connect(events.Police)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sys.Connect("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := events.NewEpisodeID()
+	if _, _, err := police.Emit(t.Context(), ep, &events.S136Detained{DetainedAt: friday, LocationType: "transport",
+		AgeYears: 27, KeptWhereTheyAre: true, Consulted: true}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(friday.Add(24 * time.Hour))
+	bustest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+		info, err := admin.JetStream().Stream(t.Context(), events.Stream)
+		if err != nil {
+			return err
+		}
+		spec, _ := events.SpecOf(&events.ClockBreached{})
+		st, err := info.Info(t.Context(), jetstream.WithSubjectFilter(events.EpisodeSubjects(ep)))
+		if err != nil {
+			return err
+		}
+		for subj, n := range st.State.Subjects {
+			if strings.HasSuffix(subj, spec.Token()) && n == 1 {
+				return nil
+			}
+		}
+		return fmt.Errorf("no breach stored yet: %v", st.State.Subjects)
+	})
 }
