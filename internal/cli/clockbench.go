@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/clock"
+)
+
+func init() {
+	commands["clockbench"] = command{"measure how many live clocks one clock service holds, its memory and how late breaches are", cmdClockBench}
+}
+
+// cmdClockBench loads one clock service with live s136 clocks through the
+// bus, as police detentions, then lets some of them breach on the real
+// clock, and prints the figures: live clocks, load rate, breach lateness,
+// memory.
+func cmdClockBench(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "clockbench", "[flags]")
+	n := fs.Int("clocks", 100000, "live clocks to hold")
+	due := fs.Int("due", 2000, "how many of them breach during the measurement")
+	window := fs.Duration("window", 10*time.Second, "the breaches are spread evenly over this window")
+	data := fs.String("data", "", "data directory (default a new temporary directory; give one on tmpfs to leave out disk fsync)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *n <= 0 || *due < 0 || *due > *n || *window <= 0 {
+		return usageError{fmt.Sprintf("need clocks > 0, 0 <= due <= clocks, window > 0 (got %d, %d, %s)", *n, *due, *window)}
+	}
+	dir := *data
+	if dir == "" {
+		d, err := os.MkdirTemp("", "crisisbus-clockbench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	b, err := broker.Start(ctx, broker.Config{DataDir: dir, Port: -1})
+	if err != nil {
+		return err
+	}
+	defer b.Shutdown()
+	bus := func(a events.Agency) (*events.Bus, error) {
+		nc, err := b.Connect(a)
+		if err != nil {
+			return nil, err
+		}
+		return events.NewBus(nc, a, nil)
+	}
+	admin, err := bus("")
+	if err != nil {
+		return err
+	}
+	defer admin.Conn().Close()
+	if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
+		return err
+	}
+	police, err := bus(events.Police)
+	if err != nil {
+		return err
+	}
+	defer police.Conn().Close()
+	clockBus, err := bus(events.Clock)
+	if err != nil {
+		return err
+	}
+	defer clockBus.Conn().Close()
+
+	runtime.GC()
+	heapBefore := heapInUse()
+	// Warn a second before, repeat daily: each measured clock publishes one
+	// warning and one breach inside the window.
+	svc, err := clock.Start(ctx, clockBus, clock.Config{S136: clock.Timing{WarnBefore: time.Second, RepeatEvery: 24 * time.Hour}})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if svc != nil {
+			svc.Stop()
+		}
+	}()
+
+	// Detentions kept where they are, whose 24 hours end between 2 and 23
+	// hours from now: live, not yet due.
+	far := *n - *due
+	fmt.Fprintf(e.stdout, "loading %d live s136 clocks through the bus (data in %s)...\n", *n, dir)
+	start := time.Now()
+	detain := func(i int, at time.Time) events.Event {
+		ev, _ := events.New(events.Police, events.NewEpisodeID(), &events.S136Detained{DetainedAt: at.UTC(),
+			LocationType: "public_place", AgeYears: 18 + i%60, KeptWhereTheyAre: true, Consulted: true}, events.At(at))
+		return ev
+	}
+	span := 21 * time.Hour
+	if err := publishAll(ctx, police, far, func(i int) events.Event {
+		return detain(i, start.Add(-24*time.Hour+2*time.Hour+time.Duration(i)*span/time.Duration(max(far, 1))))
+	}); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, 30*time.Minute, func() bool { return svc.Live() >= far }); err != nil {
+		return fmt.Errorf("the clock service holds %d of %d clocks: %w", svc.Live(), far, err)
+	}
+	loaded := time.Since(start)
+
+	// The measured clocks: due evenly over the window, starting when they
+	// are all in.
+	first := time.Now().Add(3*time.Second + time.Duration(*due)*time.Millisecond/2)
+	if err := publishAll(ctx, police, *due, func(i int) events.Event {
+		return detain(i, first.Add(-24*time.Hour+time.Duration(i)**window/time.Duration(max(*due, 1))))
+	}); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, time.Until(first)+*window+time.Minute, func() bool {
+		return svc.Lateness().Count >= *due
+	}); err != nil {
+		return fmt.Errorf("%d of %d breaches published: %w", svc.Lateness().Count, *due, err)
+	}
+	late := svc.Lateness()
+	live := svc.Live()
+	runtime.GC()
+	heapWith, rss := heapInUse(), residentMemory()
+	svc.Stop()
+	svc = nil
+	runtime.GC()
+	heapWithout := heapInUse()
+	serviceHeap := int64(heapWith) - int64(heapWithout)
+
+	mb := func(b uint64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
+	fmt.Fprintf(e.stdout, "\nclock service, one instance, embedded NATS in the same process:\n")
+	fmt.Fprintf(e.stdout, "  live clocks held:          %d (target 100000)\n", live)
+	fmt.Fprintf(e.stdout, "  load through the bus:      %d detentions handled in %s (%.0f/s)\n", far, loaded.Round(time.Millisecond), float64(far)/loaded.Seconds())
+	fmt.Fprintf(e.stdout, "  breaches measured:         %d, due evenly over %s\n", late.Count, *window)
+	fmt.Fprintf(e.stdout, "  breach lateness:           p50 %s, p99 %s, max %s (target p99 < 1s)\n",
+		late.P50.Round(time.Millisecond), late.P99.Round(time.Millisecond), late.Max.Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "  clock service heap:        %s (%d bytes a clock; target < 100 MB)\n", mb(uint64(max(serviceHeap, 0))), serviceHeap/int64(max(live, 1)))
+	fmt.Fprintf(e.stdout, "  process resident memory:   %s (clock service and the embedded NATS server together)\n", mb(rss))
+	fmt.Fprintf(e.stdout, "  process heap before start: %s\n", mb(heapBefore))
+	return nil
+}
+
+// publishAll publishes count events made by mk, in pipelined batches.
+func publishAll(ctx context.Context, bus *events.Bus, count int, mk func(i int) events.Event) error {
+	const batch = 1000
+	for i := 0; i < count; i += batch {
+		evs := make([]events.Event, 0, batch)
+		for j := i; j < min(i+batch, count); j++ {
+			evs = append(evs, mk(j))
+		}
+		for k, r := range bus.PublishBatch(ctx, evs) {
+			if r.Err != nil {
+				return fmt.Errorf("event %d: %w", i+k, r.Err)
+			}
+		}
+	}
+	return nil
+}
+
+func waitFor(ctx context.Context, total time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(total)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not done after %s", total)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func heapInUse() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// residentMemory is the process's resident set size (Linux), 0 elsewhere.
+func residentMemory() uint64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
