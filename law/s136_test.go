@@ -202,3 +202,31 @@ func TestNeverInAPrivateDwelling(t *testing.T) {
 		t.Fatalf("a public place refused: %v", err)
 	}
 }
+
+func TestDetentionBuiltFromTheEpisodeTimeline(t *testing.T) {
+	arrived := detainedAt.Add(45 * time.Minute)
+	var d law.Detention
+	for _, fact := range []any{
+		&events.S136Detained{DetainedAt: detainedAt, LocationType: "public_place", AgeYears: 34, Consulted: true},
+		&events.PlaceOfSafetyArrived{ArrivedAt: arrived, PlaceType: events.HealthBasedPlaceOfSafety, PlaceName: "s136 suite"},
+		&events.PlaceOfSafetyArrived{ArrivedAt: arrived.Add(3 * time.Hour), PlaceType: events.EmergencyDepartment, PlaceName: "Medway Maritime A&E"},
+		&events.S136Extended{Hours: 12, Doctor: "Dr A. Okafor", Reason: "intoxicated", ExtendedAt: arrived.Add(20 * time.Hour)},
+	} {
+		if err := d.Apply(fact); err != nil {
+			t.Fatalf("apply %T: %v", fact, err)
+		}
+	}
+	if exp, _ := d.Expiry(); !exp.Equal(arrived.Add(36 * time.Hour)) {
+		t.Fatalf("expiry %v, want 36h from the first arrival %v", exp, arrived.Add(36*time.Hour))
+	}
+	late := &events.S136Extended{Hours: 2, Doctor: "Dr B. Shah", Reason: "again", ExtendedAt: arrived.Add(37 * time.Hour)}
+	if err := d.Apply(late); !errors.Is(err, law.ErrExtensionAgain) || !errors.Is(err, law.ErrExtensionAfterExpiry) {
+		t.Fatalf("a second, late extension: %v, want it refused as both", err)
+	}
+	if err := d.Apply(&events.AssessmentCompleted{Outcome: "not_admitted", CompletedAt: arrived.Add(30 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if d.Running(arrived.Add(31 * time.Hour)) {
+		t.Fatal("still running after the assessment concluded")
+	}
+}

@@ -113,10 +113,7 @@ func (s *Service) detained(ctx context.Context, log *zap.Logger, e events.Event,
 		if !c.StoppedAt.IsZero() || (c.Detention.DetainedAt.Equal(d.DetainedAt) && c.Detention.KeptWhereTheyAre == d.KeptWhereTheyAre) {
 			return false
 		}
-		c.Detention.DetainedAt, c.Detention.KeptWhereTheyAre, c.Detention.AgeYears = d.DetainedAt, d.KeptWhereTheyAre, d.AgeYears
-		if d.KeptWhereTheyAre && c.Detention.Place == "" {
-			c.Detention.Place = events.KeptWhereTheyAre
-		}
+		_ = c.Detention.Apply(d) // a detention is never refused: it is a fact
 		s.setS136Due(c, e.ID)
 		return true
 	})
@@ -133,11 +130,9 @@ func (s *Service) arrived(ctx context.Context, log *zap.Logger, e events.Event, 
 			det = *c.Detention
 			return false
 		}
-		changed := c.Detention.Place != d.PlaceType
-		c.Detention.Place = d.PlaceType
-		if c.Detention.ArrivedAt.IsZero() || d.ArrivedAt.Before(c.Detention.ArrivedAt) {
-			c.Detention.ArrivedAt, changed = d.ArrivedAt, true
-		}
+		before := *c.Detention
+		_ = c.Detention.Apply(d)
+		changed := *c.Detention != before
 		s.setS136Due(c, e.ID)
 		det, running = *c.Detention, true
 		return changed
@@ -180,13 +175,11 @@ func (s *Service) extended(ctx context.Context, log *zap.Logger, e events.Event,
 		// responsible for the examination; the AMHP service checked the role
 		// when it recorded the extension. The clock checks the rest again,
 		// because a clock moved unlawfully is worse than one not moved.
-		next, err := law.Extend(*c.Detention, law.ExtensionRequest{By: law.ExaminingDoctor, Doctor: d.Doctor,
-			Length: time.Duration(d.Hours) * time.Hour, Reason: d.Reason, SuperintendentApproval: d.SuperintendentApproval, At: d.ExtendedAt})
-		if err != nil {
+		if err := c.Detention.Apply(d); err != nil {
 			log.Error("s136 extension not applied: the clock keeps the permitted period", zap.Error(err))
 			return false
 		}
-		*c.Detention, c.ExtendedAt = next, d.ExtendedAt
+		c.ExtendedAt = d.ExtendedAt
 		s.setS136Due(c, e.ID)
 		return true
 	})
@@ -197,7 +190,9 @@ func (s *Service) detentionEnded(ctx context.Context, ep string, at time.Time, r
 		if c.Kind == "" || !c.StoppedAt.IsZero() {
 			return false
 		}
-		c.Detention.EndedAt = at
+		if c.Detention.EndedAt.IsZero() {
+			c.Detention.EndedAt = at
+		}
 		return c.stop(at, reason)
 	}); err != nil {
 		return err
