@@ -591,3 +591,45 @@ func TestCrisisbusUpRunsTheClockService(t *testing.T) {
 		return fmt.Errorf("no breach stored yet: %v", st.State.Subjects)
 	})
 }
+
+func TestTwoInstancesOfTheClockServicePublishEachBreachOnce(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{S136: clock.Timing{WarnBefore: time.Hour, RepeatEvery: time.Hour}})
+	second, err := clock.Start(t.Context(), bustest.Bus(t, w.b, events.Clock), clock.Config{Now: clk.Now, Tick: 5 * time.Millisecond,
+		S136: clock.Timing{WarnBefore: time.Hour, RepeatEvery: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Stop)
+
+	var eps []string
+	for range 20 {
+		ep := events.NewEpisodeID()
+		eps = append(eps, ep)
+		detain(w, ep, 30, true)
+	}
+	due := friday.Add(24 * time.Hour)
+	for _, ep := range eps {
+		w.waitDue(ep, events.S136Clock, ep, due)
+	}
+	bustest.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if second.Live() != len(eps) {
+			return fmt.Errorf("second instance holds %d clocks, want %d", second.Live(), len(eps))
+		}
+		return nil
+	})
+	for _, step := range []time.Time{due.Add(-time.Hour), due, due.Add(time.Hour)} {
+		clk.Set(step)
+		bustest.CheckFor(t, 10*time.Second, 2*time.Millisecond, func() error {
+			if w.svc.ScannedThrough().Before(step) || second.ScannedThrough().Before(step) {
+				return fmt.Errorf("instances have not scanned through %s", step)
+			}
+			return nil
+		})
+	}
+	for _, ep := range eps {
+		w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-time.Hour))+" (3600s left)",
+			"breach s136 amhp at "+at(due)+" (0s over, repeat 0)",
+			"breach s136 amhp at "+at(due.Add(time.Hour))+" (3600s over, repeat 1)")
+	}
+}
