@@ -89,13 +89,13 @@ const (
 // Detention is what is known of one s136 detention: the facts the police and
 // the AMHP service record. Zero times mean "not yet".
 type Detention struct {
-	DetainedAt       time.Time        // when the officer detained the person
-	KeptWhereTheyAre bool             // kept at the place they were found (s136(2A)(b))
-	AgeYears         int              // the person's age
-	ArrivedAt        time.Time        // first arrival at a place of safety (s136(2A)(a))
-	Place            events.PlaceType // where the person is held now
-	Extension        time.Duration    // the extension granted, if any (s136B)
-	EndedAt          time.Time        // assessment concluded or person released
+	DetainedAt       time.Time        `json:"detainedAt,omitzero"`        // when the officer detained the person
+	KeptWhereTheyAre bool             `json:"keptWhereTheyAre,omitempty"` // kept at the place they were found (s136(2A)(b))
+	AgeYears         int              `json:"ageYears,omitempty"`         // the person's age
+	ArrivedAt        time.Time        `json:"arrivedAt,omitzero"`         // first arrival at a place of safety (s136(2A)(a))
+	Place            events.PlaceType `json:"place,omitempty"`            // where the person is held now
+	Extension        time.Duration    `json:"extension,omitempty"`        // the extension granted, if any (s136B)
+	EndedAt          time.Time        `json:"endedAt,omitzero"`           // assessment concluded or person released
 }
 
 // Start is when the permitted period begins (s136(2A)): when the decision to

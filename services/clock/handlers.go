@@ -201,7 +201,12 @@ func (s *Service) detentionEnded(ctx context.Context, ep string, at time.Time, r
 }
 
 func (s *Service) offered(ctx context.Context, e events.Event, d *events.HandoffOffered) error {
-	t := s.cfg.Handoffs[d.Kind]
+	t, ok := s.cfg.Handoffs[d.Kind]
+	if !ok {
+		s.log.Error("handoff of a kind with no breach times configured: no clock kept",
+			zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("kind", string(d.Kind)))
+		return nil
+	}
 	for _, k := range []struct {
 		key  string
 		kind events.ClockKind
