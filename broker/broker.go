@@ -58,13 +58,22 @@ func CredentialsFile(dataDir string) string { return filepath.Join(dataDir, "cre
 
 // LoadCredentials reads the credentials file of a data directory.
 func LoadCredentials(dataDir string) (Credentials, error) {
-	b, err := os.ReadFile(CredentialsFile(dataDir))
+	c, err := ReadCredentials(CredentialsFile(dataDir))
 	if err != nil {
-		return nil, fmt.Errorf("read credentials (is `crisisbus up` running with --data %s?): %w", dataDir, err)
+		return nil, fmt.Errorf("%w (has `crisisbus up` run with --data %s?)", err, dataDir)
+	}
+	return c, nil
+}
+
+// ReadCredentials reads a credentials file: a JSON object of user → password.
+func ReadCredentials(file string) (Credentials, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read credentials: %w", err)
 	}
 	var c Credentials
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("credentials file %s: %w", CredentialsFile(dataDir), err)
+		return nil, fmt.Errorf("credentials file %s: %w", file, err)
 	}
 	return c, nil
 }

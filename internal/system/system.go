@@ -117,12 +117,16 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 	} else {
 		s.URL, s.creds = cfg.NATSURL, cfg.Credentials
 	}
-	admin, err := s.Connect("")
-	if err != nil {
-		return nil, err
-	}
-	if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
-		return nil, err
+	// Provision with the admin user when we have it; against a cluster whose
+	// operators provision separately, a service has only its own user.
+	if _, ok := s.creds[broker.Admin]; ok {
+		admin, err := s.Connect("")
+		if err != nil {
+			return nil, err
+		}
+		if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
+			return nil, err
+		}
 	}
 	for _, svc := range Services() {
 		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, svc.Name) {
