@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/crisisbus/crisisbus/events"
 )
@@ -148,9 +149,22 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	users := []*server.User{{Username: Admin, Password: creds[Admin]}}
+	// The server holds only bcrypt hashes; the clients' file holds the passwords.
+	hash := func(u string) (string, error) {
+		h, err := bcrypt.GenerateFromPassword([]byte(creds[u]), bcrypt.MinCost)
+		return string(h), err
+	}
+	adminHash, err := hash(Admin)
+	if err != nil {
+		return nil, err
+	}
+	users := []*server.User{{Username: Admin, Password: adminHash}}
 	for _, a := range events.Publishers {
-		users = append(users, &server.User{Username: string(a), Password: creds[string(a)], Permissions: Permissions(a)})
+		h, err := hash(string(a))
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, &server.User{Username: string(a), Password: h, Permissions: Permissions(a)})
 	}
 	opts := &server.Options{
 		ServerName:         "crisisbus",

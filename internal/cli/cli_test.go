@@ -165,3 +165,15 @@ func TestServeRunsOneServiceAgainstAnExternalServer(t *testing.T) {
 		t.Fatalf("unknown service: exit %d %s", code, eo)
 	}
 }
+
+func TestBenchPrintsRawAndCrisisbusFiguresWithRatios(t *testing.T) {
+	code, out, errOut := run("bench", "--latency-messages", "50", "--throughput-messages", "200")
+	if code != 0 {
+		t.Fatalf("bench exited %d: %s", code, errOut)
+	}
+	for _, row := range []string{"raw JetStream", "crisisbus ", "crisisbus/raw"} {
+		if !strings.Contains(out, row) {
+			t.Errorf("bench output lacks the %q row:\n%s", row, out)
+		}
+	}
+}
