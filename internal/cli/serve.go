@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/nats-io/nats.go"
 	"strings"
 
 	"github.com/crisisbus/crisisbus/broker"
@@ -20,6 +22,8 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	data := fs.String("data", "data", "data directory whose credentials.json to use when --credentials is not given")
 	password := fs.String("password", "", "password of the service's own agency user (instead of a credentials file)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	replicas := fs.Int("replicas", 1, "stream replicas when provisioning with the admin user (3 in a 3-node cluster)")
+	caFile := fs.String("tls-ca", "", "CA certificate to verify the NATS servers' TLS certificates")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs.Usage()
 		return usageError{"name the service to run"}
@@ -48,7 +52,12 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sys, err := system.Start(ctx, system.Config{NATSURL: *url, Credentials: creds, Only: []string{name}, Log: log})
+	var opts []nats.Option
+	if *caFile != "" {
+		opts = append(opts, nats.RootCAs(*caFile))
+	}
+	sys, err := system.Start(ctx, system.Config{NATSURL: *url, Credentials: creds, Only: []string{name}, Log: log,
+		Replicas: *replicas, NATSOptions: opts})
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,10 @@ type Config struct {
 	// NATSURL connects to an external NATS instead; Credentials are its users.
 	NATSURL     string
 	Credentials broker.Credentials
+	// Replicas of the streams when provisioning (1 embedded; 3 in a cluster).
+	Replicas int
+	// NATSOptions are added to every connection (for example TLS roots).
+	NATSOptions []nats.Option
 	// Only runs just these services (default all).
 	Only []string
 	Log  *zap.Logger
@@ -87,6 +91,7 @@ type System struct {
 	Broker  *broker.Broker // nil against an external NATS
 	URL     string
 	creds   broker.Credentials
+	opts    []nats.Option
 	stops   []Stopper
 	conns   []*nats.Conn
 	log     *zap.Logger
@@ -102,7 +107,7 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &System{log: cfg.Log}
+	s := &System{log: cfg.Log, opts: cfg.NATSOptions}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -124,7 +129,7 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
+		if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{Replicas: cfg.Replicas}); err != nil {
 			return nil, err
 		}
 	}
@@ -151,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 func (s *System) Connect(a events.Agency) (*events.Bus, error) { return s.connect(a, s.log) }
 
 func (s *System) connect(a events.Agency, log *zap.Logger) (*events.Bus, error) {
-	nc, err := broker.ConnectAs(s.URL, s.creds, a)
+	nc, err := broker.ConnectAs(s.URL, s.creds, a, s.opts...)
 	if err != nil {
 		return nil, err
 	}
