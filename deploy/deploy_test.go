@@ -77,7 +77,10 @@ func TestClusterUsersHaveTheEmbeddedPermissions(t *testing.T) {
 			t.Errorf("%s has no permissions", a)
 			continue
 		}
-		same := func(x, y []string) bool { x, y = slices.Sorted(slices.Values(x)), slices.Sorted(slices.Values(y)); return slices.Equal(x, y) }
+		same := func(x, y []string) bool {
+			x, y = slices.Sorted(slices.Values(x)), slices.Sorted(slices.Values(y))
+			return slices.Equal(x, y)
+		}
 		if !same(u.Permissions.Publish.Allow, want.Publish.Allow) || !same(u.Permissions.Publish.Deny, want.Publish.Deny) {
 			t.Errorf("%s publish permissions %+v differ from the embedded default's %+v", a, u.Permissions.Publish, want.Publish)
 		}
