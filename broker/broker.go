@@ -27,6 +27,11 @@ import (
 // Admin is the user for provisioning and bulk tools; it may publish for any agency.
 const Admin = "admin"
 
+// Console is the web console's user: it publishes no events itself (people
+// act through their agency's service), it only calls services and keeps its
+// sign-in sessions in a key-value bucket.
+const Console = "console"
+
 // Config configures the embedded server.
 type Config struct {
 	DataDir string      // default "./data"
@@ -81,23 +86,28 @@ func ReadCredentials(file string) (Credentials, error) {
 
 func loadOrCreateCredentials(dataDir string) (Credentials, error) {
 	c, err := LoadCredentials(dataDir)
-	if err == nil {
-		return c, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	c = Credentials{}
-	for _, u := range append([]string{Admin}, agencyNames()...) {
+	if c == nil {
+		c = Credentials{}
+	}
+	changed := false
+	for _, u := range append([]string{Admin, Console}, agencyNames()...) {
+		if c[u] != "" {
+			continue
+		}
 		b := make([]byte, 16)
 		if _, err := rand.Read(b); err != nil {
 			return nil, err
 		}
-		c[u] = hex.EncodeToString(b)
+		c[u], changed = hex.EncodeToString(b), true
 	}
-	b, _ := json.MarshalIndent(c, "", "  ")
-	if err := os.WriteFile(CredentialsFile(dataDir), b, 0o600); err != nil {
-		return nil, fmt.Errorf("write credentials: %w", err)
+	if changed {
+		b, _ := json.MarshalIndent(c, "", "  ")
+		if err := os.WriteFile(CredentialsFile(dataDir), b, 0o600); err != nil {
+			return nil, fmt.Errorf("write credentials: %w", err)
+		}
 	}
 	return c, nil
 }
@@ -132,6 +142,18 @@ func Permissions(a events.Agency) *server.Permissions {
 	}
 }
 
+// ConsolePermissions returns the console user's permissions: request-reply
+// calls to crisisbus services and its own key-value bucket; no events.
+func ConsolePermissions() *server.Permissions {
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{
+			Allow: []string{"crisisbus.>", "_INBOX.>", "$JS.API.>", "$KV.console_sessions.>"},
+			Deny:  []string{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.UPDATE." + events.Stream, "$JS.API.STREAM.MSG.DELETE.>"},
+		},
+		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+	}
+}
+
 // Broker is a running embedded server.
 type Broker struct {
 	srv   *server.Server
@@ -158,7 +180,11 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	users := []*server.User{{Username: Admin, Password: adminHash}}
+	consoleHash, err := hash(Console)
+	if err != nil {
+		return nil, err
+	}
+	users := []*server.User{{Username: Admin, Password: adminHash}, {Username: Console, Password: consoleHash, Permissions: ConsolePermissions()}}
 	for _, a := range events.Publishers {
 		h, err := hash(string(a))
 		if err != nil {

@@ -36,7 +36,7 @@ import (
 // would, and returns the plain passwords the services use.
 func passwords(t *testing.T) broker.Credentials {
 	creds := broker.Credentials{}
-	for _, u := range append([]string{broker.Admin}, publisherNames()...) {
+	for _, u := range append([]string{broker.Admin, broker.Console}, publisherNames()...) {
 		creds[u] = "pw-" + u
 		h, err := bcrypt.GenerateFromPassword([]byte(creds[u]), bcrypt.MinCost)
 		if err != nil {
@@ -67,12 +67,16 @@ func TestClusterUsersHaveTheEmbeddedPermissions(t *testing.T) {
 		if u.Username == broker.Admin {
 			continue
 		}
-		a, err := events.ParseAgency(u.Username)
-		if err != nil {
-			t.Errorf("user %q is not an agency", u.Username)
+		a := events.Agency(u.Username)
+		var want *server.Permissions
+		if u.Username == broker.Console {
+			want = broker.ConsolePermissions()
+		} else if _, err := events.ParseAgency(u.Username); err == nil {
+			want = broker.Permissions(a)
+		} else {
+			t.Errorf("user %q is neither an agency nor the console", u.Username)
 			continue
 		}
-		want := broker.Permissions(a)
 		if u.Permissions == nil {
 			t.Errorf("%s has no permissions", a)
 			continue
@@ -88,7 +92,7 @@ func TestClusterUsersHaveTheEmbeddedPermissions(t *testing.T) {
 			t.Errorf("%s subscribe permissions differ", a)
 		}
 	}
-	for _, u := range append([]string{broker.Admin}, publisherNames()...) {
+	for _, u := range append([]string{broker.Admin, broker.Console}, publisherNames()...) {
 		if !seen[u] {
 			t.Errorf("users.conf has no user %s", u)
 		}

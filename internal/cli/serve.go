@@ -22,6 +22,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	data := fs.String("data", "data", "data directory whose credentials.json to use when --credentials is not given")
 	password := fs.String("password", "", "password of the service's own agency user (instead of a credentials file)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address the console listens on (serve console)")
 	replicas := fs.Int("replicas", 1, "stream replicas when provisioning with the admin user (3 in a 3-node cluster)")
 	caFile := fs.String("tls-ca", "", "CA certificate to verify the NATS servers' TLS certificates")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -57,12 +58,15 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		opts = append(opts, nats.RootCAs(*caFile))
 	}
 	sys, err := system.Start(ctx, system.Config{NATSURL: *url, Credentials: creds, Only: []string{name}, Log: log,
-		Replicas: *replicas, NATSOptions: opts})
+		Replicas: *replicas, NATSOptions: opts, HTTPAddr: *httpAddr})
 	if err != nil {
 		return err
 	}
 	defer sys.Close()
 	fmt.Fprintf(e.stdout, "crisisbus %s is serving as %s on %s\n", name, svc.Agency, *url)
+	for _, u := range sys.URLs {
+		fmt.Fprintf(e.stdout, "  %s\n", u)
+	}
 	<-ctx.Done()
 	return nil
 }

@@ -23,6 +23,8 @@ type Deps struct {
 	Bus *events.Bus // connected as the service's own agency
 	Log *zap.Logger
 	Now func() time.Time // injectable time
+	// HTTPAddr is where a service with a web page listens (the console).
+	HTTPAddr string
 }
 
 // Stopper stops a running service.
@@ -80,6 +82,8 @@ type Config struct {
 	Replicas int
 	// NATSOptions are added to every connection (for example TLS roots).
 	NATSOptions []nats.Option
+	// HTTPAddr is the console's listen address (default 127.0.0.1:8080).
+	HTTPAddr string
 	// Only runs just these services (default all).
 	Only []string
 	Log  *zap.Logger
@@ -96,6 +100,7 @@ type System struct {
 	conns   []*nats.Conn
 	log     *zap.Logger
 	Started []string
+	URLs    []string // "console: http://127.0.0.1:8080" for services with a web page
 }
 
 // Start starts the server (unless external), provisions the streams and
@@ -142,11 +147,14 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 		}
-		st, err := svc.Start(ctx, Deps{Bus: bus, Log: log, Now: cfg.Now})
+		st, err := svc.Start(ctx, Deps{Bus: bus, Log: log, Now: cfg.Now, HTTPAddr: cfg.HTTPAddr})
 		if err != nil {
 			return nil, fmt.Errorf("start service %s: %w", svc.Name, err)
 		}
 		s.stops = append(s.stops, st)
+		if u, ok := st.(interface{ URL() string }); ok {
+			s.URLs = append(s.URLs, svc.Name+": "+u.URL())
+		}
 		s.Started = append(s.Started, svc.Name)
 	}
 	return s, nil
