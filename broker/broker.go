@@ -19,12 +19,18 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/crisisbus/crisisbus/events"
 )
 
 // Admin is the user for provisioning and bulk tools; it may publish for any agency.
 const Admin = "admin"
+
+// Console is the web console's user: it publishes no events itself (people
+// act through their agency's service), it only calls services and keeps its
+// sign-in sessions in a key-value bucket.
+const Console = "console"
 
 // Config configures the embedded server.
 type Config struct {
@@ -58,36 +64,50 @@ func CredentialsFile(dataDir string) string { return filepath.Join(dataDir, "cre
 
 // LoadCredentials reads the credentials file of a data directory.
 func LoadCredentials(dataDir string) (Credentials, error) {
-	b, err := os.ReadFile(CredentialsFile(dataDir))
+	c, err := ReadCredentials(CredentialsFile(dataDir))
 	if err != nil {
-		return nil, fmt.Errorf("read credentials (is `crisisbus up` running with --data %s?): %w", dataDir, err)
+		return nil, fmt.Errorf("%w (has `crisisbus up` run with --data %s?)", err, dataDir)
+	}
+	return c, nil
+}
+
+// ReadCredentials reads a credentials file: a JSON object of user → password.
+func ReadCredentials(file string) (Credentials, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read credentials: %w", err)
 	}
 	var c Credentials
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("credentials file %s: %w", CredentialsFile(dataDir), err)
+		return nil, fmt.Errorf("credentials file %s: %w", file, err)
 	}
 	return c, nil
 }
 
 func loadOrCreateCredentials(dataDir string) (Credentials, error) {
 	c, err := LoadCredentials(dataDir)
-	if err == nil {
-		return c, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	c = Credentials{}
-	for _, u := range append([]string{Admin}, agencyNames()...) {
+	if c == nil {
+		c = Credentials{}
+	}
+	changed := false
+	for _, u := range append([]string{Admin, Console}, agencyNames()...) {
+		if c[u] != "" {
+			continue
+		}
 		b := make([]byte, 16)
 		if _, err := rand.Read(b); err != nil {
 			return nil, err
 		}
-		c[u] = hex.EncodeToString(b)
+		c[u], changed = hex.EncodeToString(b), true
 	}
-	b, _ := json.MarshalIndent(c, "", "  ")
-	if err := os.WriteFile(CredentialsFile(dataDir), b, 0o600); err != nil {
-		return nil, fmt.Errorf("write credentials: %w", err)
+	if changed {
+		b, _ := json.MarshalIndent(c, "", "  ")
+		if err := os.WriteFile(CredentialsFile(dataDir), b, 0o600); err != nil {
+			return nil, fmt.Errorf("write credentials: %w", err)
+		}
 	}
 	return c, nil
 }
@@ -122,6 +142,18 @@ func Permissions(a events.Agency) *server.Permissions {
 	}
 }
 
+// ConsolePermissions returns the console user's permissions: request-reply
+// calls to crisisbus services and its own key-value bucket; no events.
+func ConsolePermissions() *server.Permissions {
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{
+			Allow: []string{"crisisbus.>", "_INBOX.>", "$JS.API.>", "$KV.console_sessions.>"},
+			Deny:  []string{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.UPDATE." + events.Stream, "$JS.API.STREAM.MSG.DELETE.>"},
+		},
+		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+	}
+}
+
 // Broker is a running embedded server.
 type Broker struct {
 	srv   *server.Server
@@ -139,9 +171,26 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	users := []*server.User{{Username: Admin, Password: creds[Admin]}}
+	// The server holds only bcrypt hashes; the clients' file holds the passwords.
+	hash := func(u string) (string, error) {
+		h, err := bcrypt.GenerateFromPassword([]byte(creds[u]), bcrypt.MinCost)
+		return string(h), err
+	}
+	adminHash, err := hash(Admin)
+	if err != nil {
+		return nil, err
+	}
+	consoleHash, err := hash(Console)
+	if err != nil {
+		return nil, err
+	}
+	users := []*server.User{{Username: Admin, Password: adminHash}, {Username: Console, Password: consoleHash, Permissions: ConsolePermissions()}}
 	for _, a := range events.Publishers {
-		users = append(users, &server.User{Username: string(a), Password: creds[string(a)], Permissions: Permissions(a)})
+		h, err := hash(string(a))
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, &server.User{Username: string(a), Password: h, Permissions: Permissions(a)})
 	}
 	opts := &server.Options{
 		ServerName:         "crisisbus",

@@ -185,7 +185,7 @@ func (b *Bus) PublishBatch(ctx context.Context, events []Event) []BatchResult {
 			res[i].Err = err
 			continue
 		}
-		f, err := b.js.PublishMsgAsync(m, jetstream.WithExpectStream(Stream))
+		f, err := b.js.PublishMsgAsync(m, jetstream.WithExpectStream(Stream), jetstream.WithStallWait(time.Minute))
 		if err != nil {
 			res[i].Err = fmt.Errorf("publish %s: %w", e.ID, err)
 			continue

@@ -42,8 +42,13 @@ func Parse(raw []byte) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("load schemas: %w", err)
 	}
-	if err := reg.ValidateEnvelope(raw); err != nil {
-		return Event{}, fmt.Errorf("%w", err)
+	// Decode once for the validators: the envelope, then its data member.
+	inst, err := schemas.Decode(raw)
+	if err != nil {
+		return Event{}, err
+	}
+	if err := reg.ValidateEnvelopeValue(inst); err != nil {
+		return Event{}, err
 	}
 	var e Event
 	if err := json.Unmarshal(raw, &e); err != nil {
@@ -69,7 +74,7 @@ func Parse(raw []byte) (Event, error) {
 	if e.ToAgency != "" && e.ToAgency == e.Source {
 		problems = append(problems, "/toagency: an agency cannot hand off to itself")
 	}
-	if err := reg.ValidateData(spec.Versioned(), e.Data); err != nil {
+	if err := reg.ValidateDataValue(spec.Versioned(), inst.(map[string]any)["data"]); err != nil {
 		if se, ok := err.(*schemas.Error); ok {
 			problems = append(problems, se.Problems...)
 		} else {
@@ -84,23 +89,32 @@ func Parse(raw []byte) (Event, error) {
 	return e, nil
 }
 
-// checkData applies the rules JSON Schema cannot state.
+// checks are the rules JSON Schema cannot state, by event type.
+var checks = map[string]func(e Event, data any) []string{
+	TypePrefix + "person.identified.v1": func(_ Event, data any) []string {
+		if d := data.(*PersonIdentified); d.NHSNumber != "" && !ValidNHSNumber(d.NHSNumber) {
+			return []string{"/data/nhsNumber: " + d.NHSNumber + " fails the NHS number check digit"}
+		}
+		return nil
+	},
+	TypePrefix + "handoff.offered.v1": func(e Event, data any) []string {
+		if d := data.(*HandoffOffered); d.To != e.ToAgency {
+			return []string{fmt.Sprintf("/data/to: %s differs from toagency %s", d.To, e.ToAgency)}
+		}
+		return nil
+	},
+}
+
 func checkData(e Event) []string {
+	check, ok := checks[e.Type]
+	if !ok {
+		return nil
+	}
 	v, err := e.Decode()
 	if err != nil {
 		return []string{"/data: " + err.Error()}
 	}
-	switch d := v.(type) {
-	case *PersonIdentified:
-		if d.NHSNumber != "" && !ValidNHSNumber(d.NHSNumber) {
-			return []string{"/data/nhsNumber: " + d.NHSNumber + " fails the NHS number check digit"}
-		}
-	case *HandoffOffered:
-		if d.To != e.ToAgency {
-			return []string{fmt.Sprintf("/data/to: %s differs from toagency %s", d.To, e.ToAgency)}
-		}
-	}
-	return nil
+	return check(e, v)
 }
 
 // ValidNHSNumber reports whether s is ten digits whose tenth is the modulus 11

@@ -113,28 +113,51 @@ func (r *Registry) Types() []string {
 // Has reports whether a versioned name has a data schema.
 func (r *Registry) Has(versioned string) bool { _, ok := r.data[versioned]; return ok }
 
+// Decode parses JSON into the form the validators take (numbers kept exact).
+func Decode(raw []byte) (any, error) {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, &Error{Schema: EnvelopeURL, Problems: []string{"not valid JSON: " + err.Error()}}
+	}
+	return inst, nil
+}
+
 // ValidateEnvelope checks a whole event's JSON against the envelope schema.
 func (r *Registry) ValidateEnvelope(raw []byte) error {
-	return validate(r.envelope, EnvelopeURL, raw, "")
+	inst, err := Decode(raw)
+	if err != nil {
+		return err
+	}
+	return r.ValidateEnvelopeValue(inst)
+}
+
+// ValidateEnvelopeValue checks a decoded event (see Decode).
+func (r *Registry) ValidateEnvelopeValue(inst any) error {
+	return validate(r.envelope, EnvelopeURL, inst, "")
 }
 
 // ValidateData checks the data of an event of the versioned name ("s136.detained.v1").
 func (r *Registry) ValidateData(versioned string, data []byte) error {
+	inst, err := Decode(data)
+	if err != nil {
+		return err
+	}
+	return r.ValidateDataValue(versioned, inst)
+}
+
+// ValidateDataValue checks decoded data (see Decode) of the versioned name.
+func (r *Registry) ValidateDataValue(versioned string, inst any) error {
 	s, ok := r.data[versioned]
 	if !ok {
 		return fmt.Errorf("%w: no schema for event type %q", ErrInvalid, versioned)
 	}
-	return validate(s, s.Location, data, "/data")
+	return validate(s, s.Location, inst, "/data")
 }
 
 var printer = message.NewPrinter(language.English)
 
-func validate(s *jsonschema.Schema, url string, raw []byte, prefix string) error {
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return &Error{Schema: url, Problems: []string{"not valid JSON: " + err.Error()}}
-	}
-	err = s.Validate(inst)
+func validate(s *jsonschema.Schema, url string, inst any, prefix string) error {
+	err := s.Validate(inst)
 	if err == nil {
 		return nil
 	}

@@ -130,3 +130,50 @@ func compact(t *testing.T, b []byte) string {
 	}
 	return buf.String()
 }
+
+func TestServeRunsOneServiceAgainstAnExternalServer(t *testing.T) {
+	b := bustest.Start(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, logs syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- Run(ctx, []string{"serve", "audit-log", "--nats", b.URL(), "--data", b.DataDir()}, nil, &out, &logs)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d: %s", code, logs.String())
+		}
+	}()
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if !strings.Contains(out.String(), "audit-log is serving as record") {
+			return fmt.Errorf("not serving: %q %s", out.String(), logs.String())
+		}
+		return nil
+	})
+	code, o, eo := run("publish", "--nats", b.URL(), "--data", b.DataDir(), "../../schemas/testdata/valid/episode.opened.json")
+	if code != 0 {
+		t.Fatalf("publish: %d %s %s", code, o, eo)
+	}
+	bustest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if !strings.Contains(logs.String(), "crisisbus.episode.opened.v1") {
+			return fmt.Errorf("served audit log did not consume the event: %s", logs.String())
+		}
+		return nil
+	})
+	if code, _, eo := run("serve", "no-such-service"); code != 2 || !strings.Contains(eo, "unknown service") {
+		t.Fatalf("unknown service: exit %d %s", code, eo)
+	}
+}
+
+func TestBenchPrintsRawAndCrisisbusFiguresWithRatios(t *testing.T) {
+	code, out, errOut := run("bench", "--latency-messages", "50", "--throughput-messages", "200")
+	if code != 0 {
+		t.Fatalf("bench exited %d: %s", code, errOut)
+	}
+	for _, row := range []string{"raw JetStream", "crisisbus ", "crisisbus/raw"} {
+		if !strings.Contains(out, row) {
+			t.Errorf("bench output lacks the %q row:\n%s", row, out)
+		}
+	}
+}

@@ -18,6 +18,7 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	data := fs.String("data", "data", "data directory for JetStream and the credentials file")
 	host := fs.String("host", "127.0.0.1", "address NATS listens on (other agencies' clients connect here)")
 	port := fs.Int("port", 4222, "NATS client port")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address the web console listens on")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -27,7 +28,7 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	start := time.Now()
-	sys, err := system.Start(ctx, system.Config{DataDir: *data, Host: *host, Port: *port, Log: log})
+	sys, err := system.Start(ctx, system.Config{DataDir: *data, Host: *host, Port: *port, HTTPAddr: *httpAddr, Log: log})
 	if err != nil {
 		return err
 	}
@@ -38,6 +39,9 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "  data:        %s\n", abs)
 	fmt.Fprintf(e.stdout, "  credentials: %s (a NATS user per agency)\n", broker.CredentialsFile(abs))
 	fmt.Fprintf(e.stdout, "  services:    %s\n", strings.Join(sys.Started, ", "))
+	for _, u := range sys.URLs {
+		fmt.Fprintf(e.stdout, "  %s\n", u)
+	}
 	fmt.Fprintf(e.stdout, "Publish from another terminal: crisisbus publish --data %s FILE.json\n", *data)
 	fmt.Fprintln(e.stdout, "Stop with Ctrl-C.")
 	<-ctx.Done()

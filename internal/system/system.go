@@ -23,6 +23,8 @@ type Deps struct {
 	Bus *events.Bus // connected as the service's own agency
 	Log *zap.Logger
 	Now func() time.Time // injectable time
+	// HTTPAddr is where a service with a web page listens (the console).
+	HTTPAddr string
 }
 
 // Stopper stops a running service.
@@ -76,6 +78,12 @@ type Config struct {
 	// NATSURL connects to an external NATS instead; Credentials are its users.
 	NATSURL     string
 	Credentials broker.Credentials
+	// Replicas of the streams when provisioning (1 embedded; 3 in a cluster).
+	Replicas int
+	// NATSOptions are added to every connection (for example TLS roots).
+	NATSOptions []nats.Option
+	// HTTPAddr is the console's listen address (default 127.0.0.1:8080).
+	HTTPAddr string
 	// Only runs just these services (default all).
 	Only []string
 	Log  *zap.Logger
@@ -87,10 +95,12 @@ type System struct {
 	Broker  *broker.Broker // nil against an external NATS
 	URL     string
 	creds   broker.Credentials
+	opts    []nats.Option
 	stops   []Stopper
 	conns   []*nats.Conn
 	log     *zap.Logger
 	Started []string
+	URLs    []string // "console: http://127.0.0.1:8080" for services with a web page
 }
 
 // Start starts the server (unless external), provisions the streams and
@@ -102,7 +112,7 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &System{log: cfg.Log}
+	s := &System{log: cfg.Log, opts: cfg.NATSOptions}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -117,12 +127,16 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 	} else {
 		s.URL, s.creds = cfg.NATSURL, cfg.Credentials
 	}
-	admin, err := s.Connect("")
-	if err != nil {
-		return nil, err
-	}
-	if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
-		return nil, err
+	// Provision with the admin user when we have it; against a cluster whose
+	// operators provision separately, a service has only its own user.
+	if _, ok := s.creds[broker.Admin]; ok {
+		admin, err := s.Connect("")
+		if err != nil {
+			return nil, err
+		}
+		if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{Replicas: cfg.Replicas}); err != nil {
+			return nil, err
+		}
 	}
 	for _, svc := range Services() {
 		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, svc.Name) {
@@ -133,11 +147,14 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 		}
-		st, err := svc.Start(ctx, Deps{Bus: bus, Log: log, Now: cfg.Now})
+		st, err := svc.Start(ctx, Deps{Bus: bus, Log: log, Now: cfg.Now, HTTPAddr: cfg.HTTPAddr})
 		if err != nil {
 			return nil, fmt.Errorf("start service %s: %w", svc.Name, err)
 		}
 		s.stops = append(s.stops, st)
+		if u, ok := st.(interface{ URL() string }); ok {
+			s.URLs = append(s.URLs, svc.Name+": "+u.URL())
+		}
 		s.Started = append(s.Started, svc.Name)
 	}
 	return s, nil
@@ -147,7 +164,7 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 func (s *System) Connect(a events.Agency) (*events.Bus, error) { return s.connect(a, s.log) }
 
 func (s *System) connect(a events.Agency, log *zap.Logger) (*events.Bus, error) {
-	nc, err := broker.ConnectAs(s.URL, s.creds, a)
+	nc, err := broker.ConnectAs(s.URL, s.creds, a, s.opts...)
 	if err != nil {
 		return nil, err
 	}

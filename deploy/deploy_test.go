@@ -1,0 +1,274 @@
+// Package deploy_test checks the cluster configuration in deploy/cluster: its
+// users carry exactly the permissions the embedded default gives, and three
+// servers started from it form a JetStream cluster that keeps crisisbus's
+// streams at three replicas over TLS.
+package deploy_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/bustest"
+)
+
+// passwords sets each user's bcrypt hash in the environment, as an operator
+// would, and returns the plain passwords the services use.
+func passwords(t *testing.T) broker.Credentials {
+	creds := broker.Credentials{}
+	for _, u := range append([]string{broker.Admin, broker.Console}, publisherNames()...) {
+		creds[u] = "pw-" + u
+		h, err := bcrypt.GenerateFromPassword([]byte(creds[u]), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("CRISISBUS_"+strings.ToUpper(u)+"_PASSWORD", string(h))
+	}
+	return creds
+}
+
+func publisherNames() []string {
+	var out []string
+	for _, a := range events.Publishers {
+		out = append(out, string(a))
+	}
+	return out
+}
+
+func TestClusterUsersHaveTheEmbeddedPermissions(t *testing.T) {
+	passwords(t)
+	opts, err := server.ProcessConfigFile("cluster/users.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, u := range opts.Users {
+		seen[u.Username] = true
+		if u.Username == broker.Admin {
+			continue
+		}
+		a := events.Agency(u.Username)
+		var want *server.Permissions
+		if u.Username == broker.Console {
+			want = broker.ConsolePermissions()
+		} else if _, err := events.ParseAgency(u.Username); err == nil {
+			want = broker.Permissions(a)
+		} else {
+			t.Errorf("user %q is neither an agency nor the console", u.Username)
+			continue
+		}
+		if u.Permissions == nil {
+			t.Errorf("%s has no permissions", a)
+			continue
+		}
+		same := func(x, y []string) bool {
+			x, y = slices.Sorted(slices.Values(x)), slices.Sorted(slices.Values(y))
+			return slices.Equal(x, y)
+		}
+		if !same(u.Permissions.Publish.Allow, want.Publish.Allow) || !same(u.Permissions.Publish.Deny, want.Publish.Deny) {
+			t.Errorf("%s publish permissions %+v differ from the embedded default's %+v", a, u.Permissions.Publish, want.Publish)
+		}
+		if !same(u.Permissions.Subscribe.Allow, want.Subscribe.Allow) {
+			t.Errorf("%s subscribe permissions differ", a)
+		}
+	}
+	for _, u := range append([]string{broker.Admin, broker.Console}, publisherNames()...) {
+		if !seen[u] {
+			t.Errorf("users.conf has no user %s", u)
+		}
+	}
+}
+
+func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) {
+	creds := passwords(t)
+	dir := t.TempDir()
+	tlsDir := filepath.Join(dir, "tls")
+	writeCerts(t, tlsDir)
+	users, _ := os.ReadFile("cluster/users.conf")
+	os.WriteFile(filepath.Join(dir, "users.conf"), users, 0o600)
+
+	clientPorts, routePorts := freePorts(t, 3), freePorts(t, 3)
+	var servers []*server.Server
+	for i := 1; i <= 3; i++ {
+		conf, err := os.ReadFile(fmt.Sprintf("cluster/nats-%d.conf", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := string(conf)
+		r := strings.NewReplacer(
+			"/etc/crisisbus/tls/", tlsDir+"/",
+			"/var/lib/crisisbus/jetstream", filepath.Join(dir, fmt.Sprintf("js-%d", i)),
+			"listen: 0.0.0.0:4222", fmt.Sprintf("listen: 127.0.0.1:%d", clientPorts[i-1]),
+			"listen: 0.0.0.0:6222", fmt.Sprintf("listen: 127.0.0.1:%d", routePorts[i-1]),
+			"http: 127.0.0.1:8222", "",
+			"crisisbus-1:6222", fmt.Sprintf("127.0.0.1:%d", routePorts[0]),
+			"crisisbus-2:6222", fmt.Sprintf("127.0.0.1:%d", routePorts[1]),
+			"crisisbus-3:6222", fmt.Sprintf("127.0.0.1:%d", routePorts[2]),
+		)
+		file := filepath.Join(dir, fmt.Sprintf("nats-%d.conf", i))
+		os.WriteFile(file, []byte(r.Replace(c)), 0o600)
+		opts, err := server.ProcessConfigFile(file)
+		if err != nil {
+			t.Fatalf("node %d config: %v", i, err)
+		}
+		opts.NoSigs, opts.NoLog = true, true
+		s, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		go s.Start()
+		servers = append(servers, s)
+	}
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, s := range servers {
+			wg.Go(func() { s.Shutdown(); s.WaitForShutdown() })
+		}
+		wg.Wait()
+	})
+	for i, s := range servers {
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("node %d not ready", i+1)
+		}
+	}
+	bustest.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+		for i, s := range servers {
+			if !s.JetStreamIsCurrent() || s.NumRoutes() < 2 {
+				return fmt.Errorf("node %d: routes %d, jetstream current %v", i+1, s.NumRoutes(), s.JetStreamIsCurrent())
+			}
+		}
+		return nil
+	})
+
+	urls := fmt.Sprintf("tls://127.0.0.1:%d,tls://127.0.0.1:%d,tls://127.0.0.1:%d", clientPorts[0], clientPorts[1], clientPorts[2])
+	connect := func(a events.Agency) *events.Bus {
+		nc, err := broker.ConnectAs(urls, creds, a, nats.RootCAs(filepath.Join(tlsDir, "ca.pem")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		bus, err := events.NewBus(nc, a, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bus
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	admin := connect("")
+	bustest.CheckFor(t, 20*time.Second, 200*time.Millisecond, func() error {
+		return events.Provision(ctx, admin.JetStream(), events.StreamConfig{Replicas: 3})
+	})
+	stream, err := admin.JetStream().Stream(ctx, events.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+		t.Fatalf("stream %s: replicas %d, cluster %+v; want a leader and two replicas", events.Stream, info.Config.Replicas, info.Cluster)
+	}
+
+	police, amhp := connect(events.Police), connect(events.AMHP)
+	ev, err := events.New(events.Police, events.NewEpisodeID(), &events.S136Detained{
+		DetainedAt: time.Now().UTC(), LocationType: "public_place", AgeYears: 40, Consulted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := police.Publish(ctx, ev); err != nil {
+		t.Fatalf("police publish on the cluster: %v", err)
+	}
+	got := make(chan string, 1)
+	sub, err := amhp.Consume(ctx, events.ConsumerConfig{Durable: "amhp-cluster-check", Filters: []string{events.EpisodeSubjects(ev.Subject)}},
+		func(_ context.Context, e events.Event) error { got <- e.ID; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	select {
+	case id := <-got:
+		if id != ev.ID {
+			t.Fatalf("amhp consumed %s, want %s", id, ev.ID)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("amhp did not receive the detention from the cluster")
+	}
+}
+
+func freePorts(t *testing.T, n int) []int {
+	var ports []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// writeCerts makes a CA and one server certificate (for 127.0.0.1 and the
+// node names) in dir, as ca.pem, server.pem and server-key.pem.
+func writeCerts(t *testing.T, dir string) {
+	os.MkdirAll(dir, 0o700)
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "crisisbus test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "crisisbus"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames:    []string{"localhost", "crisisbus-1", "crisisbus-2", "crisisbus-3"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	write := func(name, typ string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ca.pem", "CERTIFICATE", caDER)
+	write("server.pem", "CERTIFICATE", der)
+	write("server-key.pem", "EC PRIVATE KEY", keyDER)
+}

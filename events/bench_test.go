@@ -1,0 +1,41 @@
+package events_test
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// BenchmarkParse is the consume-side cost per event: envelope and data schema
+// validation and the checks in Go. Compare with BenchmarkJSONOnly, the cost of
+// merely decoding the same bytes.
+func BenchmarkParse(b *testing.B) {
+	raw := example(b, "handoff.offered")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := events.Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkJSONOnly(b *testing.B) {
+	raw := example(b, "handoff.offered")
+	b.ReportAllocs()
+	for b.Loop() {
+		var e events.Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func example(b *testing.B, name string) []byte {
+	raw, err := os.ReadFile("../schemas/testdata/valid/" + name + ".json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw
+}

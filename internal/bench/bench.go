@@ -1,0 +1,275 @@
+// Package bench measures crisisbus's publish and consume path against raw
+// JetStream on the same embedded server in the same run, so the ratio says
+// what validation, the envelope and idempotent handling cost.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// Config sets the size of a run.
+type Config struct {
+	LatencyMessages    int // published one at a time, each waiting for its ack (default 2000)
+	ThroughputMessages int // published pipelined (default 20000)
+}
+
+// Result is one path's figures.
+type Result struct {
+	Name       string
+	P50, P99   time.Duration // publish start → delivered to the consumer's handler
+	Throughput float64       // messages per second, first publish → last delivered
+}
+
+// Run starts an embedded server in dir and measures raw JetStream, then crisisbus.
+func Run(ctx context.Context, dir string, cfg Config, progress io.Writer) ([]Result, error) {
+	if cfg.LatencyMessages == 0 {
+		cfg.LatencyMessages = 2000
+	}
+	if cfg.ThroughputMessages == 0 {
+		cfg.ThroughputMessages = 20000
+	}
+	b, err := broker.Start(ctx, broker.Config{DataDir: dir, Port: -1})
+	if err != nil {
+		return nil, err
+	}
+	defer b.Shutdown()
+	nc, err := b.Connect(events.Police)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	adminNC, err := b.Connect("")
+	if err != nil {
+		return nil, err
+	}
+	defer adminNC.Close()
+	admin, _ := events.NewBus(adminNC, "", nil)
+	if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
+		return nil, err
+	}
+	bus, err := events.NewBus(nc, events.Police, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []Result
+	for _, p := range []path{rawPath{bus.JetStream()}, busPath{bus}} {
+		fmt.Fprintf(progress, "measuring %s: %d messages one at a time, %d pipelined…\n", p.name(), cfg.LatencyMessages, cfg.ThroughputMessages)
+		r, err := measure(ctx, p, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name(), err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// path is one way of publishing and consuming.
+type path interface {
+	name() string
+	publish(ctx context.Context, e events.Event, raw []byte) error
+	publishAsync(ctx context.Context, es []events.Event, raws [][]byte) error
+	consume(ctx context.Context, durable, filter string, delivered func(id string)) (stop func(), err error)
+}
+
+type rawPath struct{ js jetstream.JetStream }
+
+func (rawPath) name() string { return "raw JetStream" }
+
+func rawMsg(e events.Event, raw []byte) *nats.Msg {
+	subj, _ := events.Subject(e)
+	m := nats.NewMsg(subj)
+	m.Data = raw
+	m.Header.Set(jetstream.MsgIDHeader, e.ID)
+	return m
+}
+
+func (r rawPath) publish(ctx context.Context, e events.Event, raw []byte) error {
+	_, err := r.js.PublishMsg(ctx, rawMsg(e, raw))
+	return err
+}
+
+func (r rawPath) publishAsync(ctx context.Context, es []events.Event, raws [][]byte) error {
+	for i := range es {
+		if _, err := r.js.PublishMsgAsync(rawMsg(es[i], raws[i]), jetstream.WithStallWait(time.Minute)); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-r.js.PublishAsyncComplete():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r rawPath) consume(ctx context.Context, durable, filter string, delivered func(string)) (func(), error) {
+	c, err := r.js.CreateOrUpdateConsumer(ctx, events.Stream, jetstream.ConsumerConfig{
+		Durable: durable, FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		return nil, err
+	}
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		delivered(m.Headers().Get(jetstream.MsgIDHeader))
+		_ = m.Ack()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cc.Stop, nil
+}
+
+type busPath struct{ bus *events.Bus }
+
+func (busPath) name() string { return "crisisbus" }
+
+func (p busPath) publish(ctx context.Context, e events.Event, _ []byte) error {
+	_, err := p.bus.Publish(ctx, e)
+	return err
+}
+
+func (p busPath) publishAsync(ctx context.Context, es []events.Event, _ [][]byte) error {
+	for _, r := range p.bus.PublishBatch(ctx, es) {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
+
+func (p busPath) consume(ctx context.Context, durable, filter string, delivered func(string)) (func(), error) {
+	s, err := p.bus.Consume(ctx, events.ConsumerConfig{Durable: durable, Filters: []string{filter}},
+		func(_ context.Context, e events.Event) error { delivered(e.ID); return nil })
+	if err != nil {
+		return nil, err
+	}
+	return s.Stop, nil
+}
+
+// fixtures builds n valid detention events for one episode, and their JSON.
+func fixtures(n int) (string, []events.Event, [][]byte, error) {
+	ep := events.NewEpisodeID()
+	es := make([]events.Event, n)
+	raws := make([][]byte, n)
+	for i := range es {
+		e, err := events.New(events.Police, ep, &events.S136Detained{
+			DetainedAt: time.Now().UTC(), LocationType: "public_place", AgeYears: 30, Consulted: true})
+		if err != nil {
+			return "", nil, nil, err
+		}
+		raw, err := events.Encode(e)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		es[i], raws[i] = e, raw
+	}
+	return ep, es, raws, nil
+}
+
+func measure(ctx context.Context, p path, cfg Config) (Result, error) {
+	res := Result{Name: p.name()}
+	// Latency: one at a time.
+	ep, es, raws, err := fixtures(cfg.LatencyMessages)
+	if err != nil {
+		return res, err
+	}
+	var mu sync.Mutex
+	sent := make(map[string]time.Time, len(es))
+	var lat []time.Duration
+	all := make(chan struct{})
+	stop, err := p.consume(ctx, "bench-lat-"+ep[:8], events.EpisodeSubjects(ep), func(id string) {
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		if t, ok := sent[id]; ok {
+			lat = append(lat, now.Sub(t))
+			delete(sent, id)
+			if len(lat) == len(es) {
+				close(all)
+			}
+		}
+	})
+	if err != nil {
+		return res, err
+	}
+	for i := range es {
+		mu.Lock()
+		sent[es[i].ID] = time.Now()
+		mu.Unlock()
+		if err := p.publish(ctx, es[i], raws[i]); err != nil {
+			stop()
+			return res, err
+		}
+	}
+	if err := wait(ctx, all); err != nil {
+		stop()
+		return res, err
+	}
+	stop()
+	slices.Sort(lat)
+	res.P50, res.P99 = lat[len(lat)/2], lat[len(lat)*99/100]
+
+	// Throughput: pipelined publish, concurrent consume.
+	ep, es, raws, err = fixtures(cfg.ThroughputMessages)
+	if err != nil {
+		return res, err
+	}
+	var got int
+	done := make(chan struct{})
+	stop, err = p.consume(ctx, "bench-thr-"+ep[:8], events.EpisodeSubjects(ep), func(string) {
+		mu.Lock()
+		defer mu.Unlock()
+		got++
+		if got == len(es) {
+			close(done)
+		}
+	})
+	if err != nil {
+		return res, err
+	}
+	defer stop()
+	start := time.Now()
+	if err := p.publishAsync(ctx, es, raws); err != nil {
+		return res, err
+	}
+	if err := wait(ctx, done); err != nil {
+		return res, err
+	}
+	res.Throughput = float64(len(es)) / time.Since(start).Seconds()
+	return res, nil
+}
+
+func wait(ctx context.Context, ch chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-time.After(5 * time.Minute):
+		return fmt.Errorf("not all messages delivered within 5 minutes")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Print writes the results as a table, with crisisbus's ratios to raw JetStream.
+func Print(w io.Writer, rs []Result) {
+	fmt.Fprintf(w, "\n%-14s %12s %12s %14s\n", "path", "p50", "p99", "msgs/s")
+	for _, r := range rs {
+		fmt.Fprintf(w, "%-14s %12s %12s %14.0f\n", r.Name, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Throughput)
+	}
+	if len(rs) == 2 {
+		raw, cb := rs[0], rs[1]
+		fmt.Fprintf(w, "%-14s %11.2fx %11.2fx %13.2fx\n", "crisisbus/raw",
+			float64(cb.P50)/float64(raw.P50), float64(cb.P99)/float64(raw.P99), cb.Throughput/raw.Throughput)
+	}
+	fmt.Fprintln(w, "(latency: publish start to the consumer's handler, one message in flight; throughput: pipelined publish with a concurrent durable consumer; every write fsynced)")
+}

@@ -1,0 +1,120 @@
+// Package browsertest drives a real headless Chromium (Debian's chromium)
+// from Go for the console's tests, and saves screenshots as test artefacts.
+package browsertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Chromium finds the browser: $CHROMIUM, or chromium on the PATH.
+func Chromium() (string, error) {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p, nil
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no chromium on this machine: install it with `apt-get install -y chromium` (the console's tests drive a real browser)")
+}
+
+// New starts a headless Chromium with a 1280×800 window and returns a
+// browser context; it is closed when the test ends.
+func New(t *testing.T) context.Context {
+	t.Helper()
+	path, err := Chromium()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelB(); cancelA() })
+	// Start the browser now, so a failure to start is reported as such. (The
+	// first call's context must not have a timeout: it would end the browser.)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium (%s): %v", path, err)
+	}
+	return ctx
+}
+
+// NewTab opens another tab (its own page, sharing the browser) for a second person.
+func NewTab(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Do runs steps with a time limit, failing the test with what was being done.
+func Do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(c, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// Get runs one action with a time limit and returns its value.
+func Get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(c, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// ArtefactDir is where screenshots go: $CRISISBUS_ARTEFACTS or artefacts/screenshots at the repository root.
+func ArtefactDir() string {
+	if d := os.Getenv("CRISISBUS_ARTEFACTS"); d != "" {
+		return d
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "artefacts", "screenshots")
+}
+
+// Screenshot saves a full-page PNG named after the test and step.
+func Screenshot(t *testing.T, ctx context.Context, step string) string {
+	t.Helper()
+	png := Get(t, ctx, "screenshot "+step, chromedp.FullScreenshot(100))
+	dir := ArtefactDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name() + "-" + step)
+	file := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", file)
+	return file
+}

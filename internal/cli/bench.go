@@ -1,0 +1,32 @@
+package cli
+
+import (
+	"context"
+	"os"
+
+	"github.com/crisisbus/crisisbus/internal/bench"
+)
+
+func init() {
+	commands["bench"] = command{"measure publish→consume latency and throughput: raw JetStream against crisisbus, with ratios", cmdBench}
+}
+
+func cmdBench(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "bench", "[flags]")
+	lat := fs.Int("latency-messages", 2000, "messages published one at a time for latency")
+	thr := fs.Int("throughput-messages", 20000, "messages published pipelined for throughput")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "crisisbus-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	rs, err := bench.Run(ctx, dir, bench.Config{LatencyMessages: *lat, ThroughputMessages: *thr}, e.stderr)
+	if err != nil {
+		return err
+	}
+	bench.Print(e.stdout, rs)
+	return nil
+}

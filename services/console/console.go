@@ -1,0 +1,342 @@
+// Package console is the web page the pathway's people use: the control-room
+// mental health worker raising a triage request mid-call, the AMHP choosing
+// which s136 assessment to take, the helpline worker calling someone
+// discharged yesterday. Pages are rendered on the server from html/template;
+// a small script adds live updates over Server-Sent Events and counts clocks
+// down, and everything works without it. The console keeps no state of its
+// own: sessions live in a NATS key-value bucket, and every read and action
+// goes through the episode record and the agencies' services over NATS.
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+//go:embed web
+var webFS embed.FS
+
+// Config configures the console.
+type Config struct {
+	Addr          string      // listen address, default 127.0.0.1:8080
+	Users         []DemoUser  // who may sign in (the embedded default's demo users)
+	SecureCookies bool        // set the Secure flag (behind TLS)
+	Log           *zap.Logger //
+	Now           func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.Users == nil {
+		c.Users = DemoUsers()
+	}
+	if c.Log == nil {
+		c.Log = zap.NewNop()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Server is a running console.
+type Server struct {
+	cfg      Config
+	log      *zap.Logger
+	nc       *nats.Conn
+	users    map[string]User
+	sessions *sessions
+	pages    map[string]*template.Template
+	live     *hub
+	http     *http.Server
+	ln       net.Listener
+	sub      *nats.Subscription
+	wg       sync.WaitGroup
+}
+
+// Start listens on cfg.Addr and serves until Stop.
+func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	c := &Server{cfg: cfg, log: cfg.Log, nc: nc, live: newHub()}
+	if c.users, err = hashUsers(cfg.Users); err != nil {
+		return nil, err
+	}
+	if c.sessions, err = openSessions(ctx, js); err != nil {
+		return nil, err
+	}
+	if c.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	// Every stored event is a reason for open pages to refresh their live regions.
+	c.sub, err = nc.Subscribe(events.AllSubjects(), func(m *nats.Msg) {
+		c.live.publish(liveEvent{Episode: m.Header.Get(events.HeaderEpisode), Type: m.Header.Get(events.HeaderType)})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("live updates: %w", err)
+	}
+	c.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		c.sub.Unsubscribe()
+		return nil, fmt.Errorf("console: listen on %s: %w", cfg.Addr, err)
+	}
+	c.http = &http.Server{Handler: c.routes(), ReadHeaderTimeout: 10 * time.Second}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := c.http.Serve(c.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			c.log.Error("console stopped", zap.Error(err))
+		}
+	}()
+	c.log.Info("console listening", zap.String("url", c.URL()))
+	return c, nil
+}
+
+// URL is where the console is served.
+func (c *Server) URL() string { return "http://" + c.ln.Addr().String() }
+
+// Stop closes live streams and the listener.
+func (c *Server) Stop() {
+	c.live.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.http.Shutdown(ctx)
+	_ = c.sub.Unsubscribe()
+	c.wg.Wait()
+}
+
+func (c *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(webFS, "web/static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("GET /signin", c.signinPage)
+	mux.HandleFunc("POST /signin", c.signin)
+	authed := http.NewServeMux()
+	authed.HandleFunc("POST /signout", c.signout)
+	authed.HandleFunc("GET /live", c.liveStream)
+	authed.HandleFunc("GET /{$}", c.home)
+	c.agencyRoutes(authed)
+	mux.Handle("/", c.requireSession(authed))
+	return securityHeaders(mux)
+}
+
+// securityHeaders: no framing, no sniffing, scripts and styles only from the console.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+var funcs = template.FuncMap{
+	"title": func(a events.Agency) string { return a.Title() },
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(london).Format("Mon 2 Jan 15:04")
+	},
+	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"timeLeft": timeLeft,
+	"words":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"dict":     fieldArgs,
+	"clockOf":  func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due} },
+}
+
+var london = func() *time.Location {
+	l, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}()
+
+// timeLeft is a clock's remaining time as people say it: "23 h 5 min left",
+// or "overdue by 12 min".
+func timeLeft(now, due time.Time) string {
+	d := due.Sub(now)
+	suffix := " left"
+	if d < 0 {
+		d, suffix = -d, ""
+	}
+	h, m := int(d.Hours()), int(d.Minutes())%60
+	var s string
+	if h > 0 {
+		s = fmt.Sprintf("%d h %d min", h, m)
+	} else {
+		s = fmt.Sprintf("%d min", m)
+	}
+	if suffix == "" {
+		return "overdue by " + s
+	}
+	return s + suffix
+}
+
+type clockArgs struct{ Now, Due time.Time }
+
+// parsePages parses each page with the layout.
+func parsePages() (map[string]*template.Template, error) {
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html", "web/partials.html")
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(webFS, "web/page_*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		t, err := template.Must(layout.Clone()).ParseFS(webFS, n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+		pages[strings.TrimSuffix(strings.TrimPrefix(n, "web/page_"), ".html")] = t
+	}
+	return pages, nil
+}
+
+// page is what every page template gets.
+type page struct {
+	Title   string
+	Session session
+	Now     time.Time
+	Flash   string
+	Errors  []fieldError // the error summary; each also shown by its field
+	Form    url.Values   // what was typed, kept when there are errors
+	Data    any
+}
+
+type fieldError struct {
+	Field, Message string
+}
+
+// ErrorFor returns the message for a field, or "".
+func (p page) ErrorFor(field string) string {
+	for _, e := range p.Errors {
+		if e.Field == field {
+			return e.Message
+		}
+	}
+	return ""
+}
+
+// Value is what was typed into a field.
+func (p page) Value(field string) string { return p.Form.Get(field) }
+
+func (c *Server) render(w http.ResponseWriter, r *http.Request, name string, status int, p page) {
+	t, ok := c.pages[name]
+	if !ok {
+		http.Error(w, "no such page", http.StatusInternalServerError)
+		return
+	}
+	if s, ok := sessionFrom(r.Context()); ok {
+		p.Session = s
+	}
+	p.Now = c.cfg.Now()
+	if p.Flash == "" {
+		p.Flash = r.URL.Query().Get("done")
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := t.ExecuteTemplate(w, "layout.html", p); err != nil {
+		c.log.Error("render", zap.String("page", name), zap.Error(err))
+	}
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+func (c *Server) signinPage(w http.ResponseWriter, r *http.Request) {
+	c.renderSignin(w, r, http.StatusOK, nil, url.Values{"next": {r.URL.Query().Get("next")}})
+}
+
+func (c *Server) renderSignin(w http.ResponseWriter, r *http.Request, status int, errs []fieldError, form url.Values) {
+	// Reuse the browser's token if it has one, so a second tab or a stray
+	// request for the sign-in page does not expire the form already open.
+	token := randomToken()
+	if ck, err := r.Cookie("crisisbus_signin"); err == nil && len(ck.Value) >= 40 {
+		token = ck.Value
+	}
+	http.SetCookie(w, &http.Cookie{Name: "crisisbus_signin", Value: token, Path: "/signin", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: c.cfg.SecureCookies, MaxAge: 3600})
+	c.render(w, r, "signin", status, page{Title: "Sign in", Errors: errs, Form: form, Data: struct {
+		Token string
+		Users []DemoUser
+	}{token, c.cfg.Users}})
+}
+
+func (c *Server) signin(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "The form could not be read.", http.StatusBadRequest)
+		return
+	}
+	ck, _ := r.Cookie("crisisbus_signin")
+	if ck == nil || ck.Value == "" || ck.Value != r.PostForm.Get("csrf") {
+		c.renderSignin(w, r, http.StatusForbidden, []fieldError{{"username", "Your sign-in form expired. Enter your username and password again."}}, r.PostForm)
+		return
+	}
+	username, password := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
+	var errs []fieldError
+	if username == "" {
+		errs = append(errs, fieldError{"username", "Enter your username"})
+	}
+	if password == "" {
+		errs = append(errs, fieldError{"password", "Enter your password"})
+	}
+	u, ok := c.users[username]
+	if len(errs) == 0 && !passwordMatches(u, ok, password) {
+		errs = append(errs, fieldError{"password", "The username or password is not right"})
+	}
+	if len(errs) > 0 {
+		form := url.Values{"username": {username}, "next": {r.PostForm.Get("next")}}
+		c.renderSignin(w, r, http.StatusUnprocessableEntity, errs, form)
+		return
+	}
+	id, err := c.sessions.create(r.Context(), u)
+	if err != nil {
+		c.log.Error("sign in", zap.Error(err))
+		http.Error(w, "Signing in failed: the console could not reach the bus. Try again.", http.StatusServiceUnavailable)
+		return
+	}
+	c.setSessionCookie(w, id, int(sessionTTL.Seconds()))
+	c.log.Info("signed in", zap.String("user", u.Username), zap.String("agency", string(u.Agency)))
+	next := r.PostForm.Get("next")
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		next = "/"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Server) signout(w http.ResponseWriter, r *http.Request) {
+	if ck, _ := r.Cookie(sessionCookie); ck != nil {
+		c.sessions.delete(r.Context(), ck.Value)
+	}
+	c.setSessionCookie(w, "", -1)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}

@@ -1,0 +1,49 @@
+// crisisbus console: live updates without reloading the page, and clocks
+// that count down. Pages work without this script; it only refreshes the
+// regions marked data-live (never a form being typed into).
+(function () {
+  "use strict";
+
+  function pad(n) { return n < 10 ? "0" + n : "" + n; }
+  function leftText(ms) {
+    var over = ms < 0, s = Math.floor(Math.abs(ms) / 1000);
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    var t = h > 0 ? h + " h " + m + " min" : m + " min " + pad(s % 60) + " s";
+    return over ? "overdue by " + t : t + " left";
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("time[data-due]").forEach(function (el) {
+      var ms = Date.parse(el.getAttribute("data-due")) - now;
+      el.textContent = leftText(ms);
+      el.classList.toggle("clock--over", ms < 0);
+    });
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("DOMContentLoaded", tick);
+
+  function refresh() {
+    fetch(window.location.href, { credentials: "same-origin", headers: { "X-Requested-With": "live" } })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("[data-live]").forEach(function (el) {
+          var fresh = el.id && doc.getElementById(el.id);
+          if (fresh && fresh.innerHTML !== el.innerHTML && !el.contains(document.activeElement)) {
+            el.innerHTML = fresh.innerHTML;
+          }
+        });
+        tick();
+      })
+      .catch(function () { /* the next update tries again */ });
+  }
+
+  if (window.EventSource) {
+    var timer = null;
+    var es = new EventSource("/live");
+    es.addEventListener("changed", function () {
+      if (timer) { return; }
+      timer = setTimeout(function () { timer = null; refresh(); }, 100);
+    });
+  }
+})();
