@@ -71,7 +71,7 @@ type Config struct {
 // configured. An s136 assessment request should be accepted within the hour
 // in which Right Care, Right Person expects the handover to health.
 var DefaultHandoffTimes = map[events.HandoffKind]HandoffTimes{
-	events.TriageAdvice:  {Acknowledge: 5 * time.Minute, Accept: 15 * time.Minute, Timing: Timing{WarnBefore: 5 * time.Minute, RepeatEvery: 5 * time.Minute}},
+	events.TriageAdvice:  {Acknowledge: 5 * time.Minute, Accept: 15 * time.Minute, Timing: Timing{WarnBefore: 2 * time.Minute, RepeatEvery: 5 * time.Minute}},
 	events.MHAAssessment: {Acknowledge: 15 * time.Minute, Accept: time.Hour, Timing: Timing{WarnBefore: 10 * time.Minute, RepeatEvery: 15 * time.Minute}},
 	events.SPoAReferral:  {Acknowledge: 30 * time.Minute, Accept: 4 * time.Hour, Timing: Timing{WarnBefore: 15 * time.Minute, RepeatEvery: 30 * time.Minute}},
 	events.FollowUp:      {Acknowledge: time.Hour, Accept: 12 * time.Hour, Timing: Timing{WarnBefore: 30 * time.Minute, RepeatEvery: time.Hour}},
@@ -140,6 +140,9 @@ func (c Config) Validate() error {
 		}
 		if h.Accept < h.Acknowledge {
 			errs = append(errs, fmt.Errorf("handoff %s: time to accept %s is before time to acknowledge %s", k, h.Accept, h.Acknowledge))
+		}
+		if h.WarnBefore >= h.Acknowledge && h.Acknowledge > 0 {
+			errs = append(errs, fmt.Errorf("handoff %s: a warning %s before a %s time to acknowledge would come with the offer", k, h.WarnBefore, h.Acknowledge))
 		}
 		neg("handoff "+string(k)+" WarnBefore", h.WarnBefore)
 		neg("handoff "+string(k)+" RepeatEvery", h.RepeatEvery)
