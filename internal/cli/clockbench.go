@@ -134,13 +134,21 @@ func cmdClockBench(ctx context.Context, e env, args []string) error {
 	}
 	loaded := time.Since(start)
 
-	// The measured clocks: due evenly over the window, starting when they
-	// are all in.
-	first := time.Now().Add(3*time.Second + time.Duration(*due)*time.Millisecond/2)
+	// The measured clocks: due evenly over the window, starting once they
+	// are all in (twice the time the load rate says they take, and 2s), so
+	// what is measured is the scanner, not the backlog of the load.
+	rate := float64(far) / loaded.Seconds()
+	if far == 0 {
+		rate = 500
+	}
+	first := time.Now().Add(2*time.Second + time.Duration(2*float64(*due)/rate*float64(time.Second)))
 	if err := publishAll(ctx, police, *due, func(i int) events.Event {
 		return detain(i, first.Add(-24*time.Hour+time.Duration(i)**window/time.Duration(max(*due, 1))))
 	}); err != nil {
 		return err
+	}
+	if err := waitFor(ctx, time.Until(first), func() bool { return svc.Live() >= *n }); err != nil {
+		return fmt.Errorf("the measured clocks were not all in before the first was due (%d of %d): %w", svc.Live(), *n, err)
 	}
 	if err := waitFor(ctx, time.Until(first)+*window+time.Minute, func() bool {
 		return svc.Lateness().Count >= *due
