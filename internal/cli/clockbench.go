@@ -64,7 +64,7 @@ func cmdClockBench(ctx context.Context, e env, args []string) error {
 	}
 	// The NATS server runs in a child process, so this process's resident
 	// memory is the clock service's own.
-	url, stop, err := startServerProcess(ctx, dir)
+	url, serverPID, stop, err := startServerProcess(ctx, dir)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func cmdClockBench(ctx context.Context, e env, args []string) error {
 	late := svc.Lateness()
 	live := svc.Live()
 	runtime.GC()
-	heapWith, rss := heapInUse(), residentMemory()
+	heapWith, rss, serverRSS := heapInUse(), residentMemory("self"), residentMemory(strconv.Itoa(serverPID))
 	serviceHeap := int64(heapWith) - int64(heapBefore)
 
 	// A restart: every clock is read back from the bucket before the
@@ -180,6 +180,7 @@ func cmdClockBench(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "  restart:                   %d clocks reloaded from the KV bucket in %s\n", reloaded, reloadTime.Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "  clock service heap:        %s live after GC (%d bytes a clock)\n", mb(uint64(max(serviceHeap, 0))), serviceHeap/int64(max(live, 1)))
 	fmt.Fprintf(e.stdout, "  resident memory:           %s (the whole clock service process; target < 100 MB)\n", mb(rss))
+	fmt.Fprintf(e.stdout, "  NATS server process:       %s resident (stream, KV bucket and their indexes)\n", mb(serverRSS))
 	return nil
 }
 
@@ -223,29 +224,29 @@ func heapInUse() uint64 {
 
 // startServerProcess runs this binary as `clockbench --serve dir` on a free
 // port and waits until it takes connections; stop ends it.
-func startServerProcess(ctx context.Context, dir string) (url string, stop func(), err error) {
+func startServerProcess(ctx context.Context, dir string) (url string, pid int, stop func(), err error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	exe, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd := exec.CommandContext(ctx, exe, "clockbench", "--serve", dir, "--port", strconv.Itoa(port))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start NATS server process: %w", err)
+		return "", 0, nil, fmt.Errorf("start NATS server process: %w", err)
 	}
 	stop = func() {
 		_ = in.Close()
@@ -262,14 +263,14 @@ func startServerProcess(ctx context.Context, dir string) (url string, stop func(
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || strings.TrimSpace(line) != "ready" {
 		stop()
-		return "", nil, fmt.Errorf("NATS server process did not start: %q %v", line, err)
+		return "", 0, nil, fmt.Errorf("NATS server process did not start: %q %v", line, err)
 	}
-	return fmt.Sprintf("nats://127.0.0.1:%d", port), stop, nil
+	return fmt.Sprintf("nats://127.0.0.1:%d", port), cmd.Process.Pid, stop, nil
 }
 
-// residentMemory is the process's resident set size (Linux), 0 elsewhere.
-func residentMemory() uint64 {
-	f, err := os.Open("/proc/self/status")
+// residentMemory is a process's resident set size (Linux; pid or "self"), 0 elsewhere.
+func residentMemory(pid string) uint64 {
+	f, err := os.Open("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}
