@@ -417,3 +417,19 @@ func Accepted(v *episode.View, me events.Agency, kind events.HandoffKind) *episo
 	}
 	return nil
 }
+
+// Ref returns the request's episode and actor (promoted to every request
+// that embeds Base).
+func (b Base) Ref() Base { return b }
+
+// Based is a request that embeds Base.
+type Based interface{ Ref() Base }
+
+// Recorder makes a command that records one fact, data(request), on an open
+// episode: for the facts that need no check beyond the contract.
+func Recorder[R Based](k *Kit, data func(R) any) func(context.Context, R) (Receipt, error) {
+	return func(ctx context.Context, r R) (Receipt, error) {
+		b := r.Ref()
+		return k.Record(ctx, b.Episode, b.Actor, Fact(data(r)))
+	}
+}

@@ -156,38 +156,19 @@ func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
 	return k.Serve(ctx, "crisisbus police control room: triage, Right Care Right Person, street triage, s136", nil, func(g micro.Group) []error {
 		l := k.Log
 		return []error{
-			rpc.Endpoint(ctx, l, g, "triage_request", "triage.request", record(k, func(r TriageRequest) any { return &r.TriageRequested })),
-			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", record(k, func(r AdviceRequest) any { return &r.TriageAdviceGiven })),
-			rpc.Endpoint(ctx, l, g, "rcrp_decide", "rcrp.decide", record(k, func(r RCRPRequest) any { return &r.RcrpDecided })),
-			rpc.Endpoint(ctx, l, g, "street_triage_dispatch", "street_triage.dispatch", record(k, func(r DispatchRequest) any { return &r.StreetTriageDispatched })),
-			rpc.Endpoint(ctx, l, g, "street_triage_outcome", "street_triage.outcome", record(k, func(r StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
-			rpc.Endpoint(ctx, l, g, "s136_consult", "s136.consult", record(k, func(r ConsultRequest) any { return &r.S136Consulted })),
+			rpc.Endpoint(ctx, l, g, "triage_request", "triage.request", agency.Recorder(k, func(r TriageRequest) any { return &r.TriageRequested })),
+			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r AdviceRequest) any { return &r.TriageAdviceGiven })),
+			rpc.Endpoint(ctx, l, g, "rcrp_decide", "rcrp.decide", agency.Recorder(k, func(r RCRPRequest) any { return &r.RcrpDecided })),
+			rpc.Endpoint(ctx, l, g, "street_triage_dispatch", "street_triage.dispatch", agency.Recorder(k, func(r DispatchRequest) any { return &r.StreetTriageDispatched })),
+			rpc.Endpoint(ctx, l, g, "street_triage_outcome", "street_triage.outcome", agency.Recorder(k, func(r StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
+			rpc.Endpoint(ctx, l, g, "s136_consult", "s136.consult", agency.Recorder(k, func(r ConsultRequest) any { return &r.S136Consulted })),
 			rpc.Endpoint(ctx, l, g, "s136_detain", "s136.detain", s.Detain),
-			rpc.Endpoint(ctx, l, g, "pos_request", "pos.request", record(k, func(r PlaceRequest) any { return &r.PlaceOfSafetyRequested })),
+			rpc.Endpoint(ctx, l, g, "pos_request", "pos.request", agency.Recorder(k, func(r PlaceRequest) any { return &r.PlaceOfSafetyRequested })),
 			rpc.Endpoint(ctx, l, g, "pos_arrive", "pos.arrive", s.Arrive),
 			rpc.Endpoint(ctx, l, g, "s136_welfare", "s136.welfare", s.Welfare),
 			rpc.Endpoint(ctx, l, g, "s136_release", "s136.release", s.Release),
 		}
 	})
-}
-
-// basic is a request with a Base.
-type basic interface{ base() agency.Base }
-
-func (r TriageRequest) base() agency.Base        { return r.Base }
-func (r AdviceRequest) base() agency.Base        { return r.Base }
-func (r RCRPRequest) base() agency.Base          { return r.Base }
-func (r DispatchRequest) base() agency.Base      { return r.Base }
-func (r StreetOutcomeRequest) base() agency.Base { return r.Base }
-func (r ConsultRequest) base() agency.Base       { return r.Base }
-func (r PlaceRequest) base() agency.Base         { return r.Base }
-
-// record makes a command that records one fact on an open episode.
-func record[R basic](k *agency.Kit, data func(R) any) func(context.Context, R) (agency.Receipt, error) {
-	return func(ctx context.Context, r R) (agency.Receipt, error) {
-		b := r.base()
-		return k.Record(ctx, b.Episode, b.Actor, agency.Fact(data(r)))
-	}
 }
 
 // Detain records an s136 detention: refused at a private dwelling (s136(1))
