@@ -43,7 +43,7 @@ type pathway struct {
 	dir   string
 	clock *clock
 	sys   *system.System
-	admin *events.Bus   // the console's connection
+	admin *events.Bus    // the console's connection
 	store *episode.Store // the record's projection, read without disclosure for polling
 }
 

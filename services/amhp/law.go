@@ -85,4 +85,3 @@ func checkRecommendations(outcome string, a *episode.Assessment) error {
 	}
 	return nil
 }
-

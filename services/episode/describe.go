@@ -143,7 +143,9 @@ func describe(e events.Event, data any) string {
 	return spec.Name
 }
 
-func riskSuffix(r events.Risk) string { return prefix(" (risk ", string(r)) + map[bool]string{true: ")"}[r != ""] }
+func riskSuffix(r events.Risk) string {
+	return prefix(" (risk ", string(r)) + map[bool]string{true: ")"}[r != ""]
+}
 
 func prefix(p, s string) string {
 	if s == "" {
