@@ -83,6 +83,9 @@ func s136Pathway(t *testing.T, p *pathway, outcome string, mid func()) string {
 	do[amhp.DoctorRequest, agency.Receipt](p, events.AMHP, "doctor", amhp.DoctorRequest{Base: base(ep, amhpWorker),
 		AssessmentDoctorAllocated: events.AssessmentDoctorAllocated{Doctor: "Dr Priya Patel", S12Approved: true, Role: "s12"}})
 	if outcome != "not_admitted" {
+		// One recommendation is not enough to detain (s2(3), s12(2)).
+		refused(p, events.AMHP, "outcome", amhp.OutcomeRequest{Base: base(ep, amhpWorker), Outcome: outcome, CompletedAt: p.clock.Now()},
+			403, "two medical recommendations")
 		do[amhp.DoctorRequest, agency.Receipt](p, events.AMHP, "doctor", amhp.DoctorRequest{Base: base(ep, amhpWorker),
 			AssessmentDoctorAllocated: events.AssessmentDoctorAllocated{Doctor: "Dr Tom Evans (GP)", S12Approved: false, Role: "second_doctor"}})
 	}

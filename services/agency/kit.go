@@ -97,31 +97,36 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 	if len(outs) == 0 {
 		return r, nil
 	}
-	var first string
+	// Build and validate every fact before publishing any, so a command is
+	// refused whole rather than half stored.
+	evs := make([]events.Event, len(outs))
 	for i, o := range outs {
 		opts := []events.Option{events.At(k.now())}
 		if actor != "" {
 			opts = append(opts, events.By(actor))
 		}
 		if i > 0 {
-			opts = append(opts, events.WithID(episode.DeterministicID(first+"/"+strconv.Itoa(i))))
+			opts = append(opts, events.WithID(episode.DeterministicID(evs[0].ID+"/"+strconv.Itoa(i))))
 		}
 		e, err := events.New(k.Agency(), ep, o.Data, append(opts, o.Opts...)...)
+		if err == nil {
+			err = events.Validate(e)
+		}
 		if err != nil {
+			if errors.Is(err, events.ErrInvalid) {
+				return r, rpc.Errorf(rpc.BadRequest, "%v", err)
+			}
 			return r, err
 		}
-		if i == 0 {
-			first = e.ID
-		}
+		evs[i] = e
+	}
+	for i, e := range evs {
 		var pubOpts []events.PublishOption
 		if i == 0 {
 			pubOpts = append(pubOpts, events.ExpectEpisodeSeq(seq))
 		}
 		ack, err := k.Bus.Publish(ctx, e, pubOpts...)
 		if err != nil {
-			if errors.Is(err, events.ErrInvalid) {
-				return r, rpc.Errorf(rpc.BadRequest, "%v", err)
-			}
 			return r, err
 		}
 		k.Log.Info("recorded", zap.String("episode", ep), zap.String("event_id", e.ID), zap.String("type", e.Type),

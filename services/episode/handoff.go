@@ -55,6 +55,7 @@ type Handoff struct {
 	DeclineDetail string             `json:"declineDetail,omitempty"`
 	CancelReason  string             `json:"cancelReason,omitempty"`
 	Outcome       string             `json:"outcome,omitempty"`
+	Escalated     bool               `json:"escalated,omitempty"` // its breach time passed unanswered (clock.breached)
 	UpdatedAt     time.Time          `json:"updatedAt"`
 }
 

@@ -430,6 +430,11 @@ func (v *View) fold(e events.Event, data any) {
 		v.clock(d.Clock, d.Ref, d.Owner, d.DueAt, false)
 	case *events.ClockBreached:
 		v.clock(d.Clock, d.Ref, d.Owner, d.DueAt, true)
+		// A handoff not acknowledged or accepted in time escalates: it stays
+		// open, marked, until someone answers or withdraws it.
+		if h := v.Handoff(d.Ref); h != nil && h.State.Open() && (d.Clock == events.HandoffAckClock || d.Clock == events.HandoffAcceptClock) {
+			h.Escalated = true
+		}
 	}
 }
 
