@@ -39,7 +39,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // pathway is crisisbus running for one test.
 type pathway struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	clock *clock
 	sys   *system.System
@@ -47,7 +47,7 @@ type pathway struct {
 	store *episode.Store // the record's projection, read without disclosure for polling
 }
 
-func start(t *testing.T) *pathway {
+func start(t testing.TB) *pathway {
 	t.Helper()
 	p := &pathway{t: t, dir: t.TempDir(), clock: &clock{now: time.Date(2026, 11, 20, 22, 40, 0, 0, time.UTC)}}
 	p.up()
