@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os/user"
@@ -18,6 +20,71 @@ import (
 
 func init() {
 	commands["episode"] = command{"episode show ID --as AGENCY: print an agency's view of an episode (the read is recorded as a disclosure)", cmdEpisode}
+	commands["call"] = command{"call AGENCY COMMAND JSON|-: send a command to an agency's service as that agency (e.g. call police s136.detain '{...}')", cmdCall}
+}
+
+// cmdCall sends one command to an agency's service, connected as that
+// agency's user, and prints the JSON reply; a refusal is printed with its
+// code and reason, and the exit code is 1.
+func cmdCall(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "call", "AGENCY COMMAND JSON|- [flags]")
+	var cf connFlags
+	cf.register(fs)
+	var pos []string
+	rest := args
+	for {
+		if err := parse(fs, rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+	if len(pos) != 3 {
+		return usageError{"usage: crisisbus call AGENCY COMMAND JSON|-   (AGENCY: " + agencyList() + ", or record)"}
+	}
+	a, err := events.ParseAgency(pos[0])
+	if err != nil || (!a.Pathway() && a != events.Record) {
+		return usageError{fmt.Sprintf("agency %q: want one of %s, or record", pos[0], agencyList())}
+	}
+	body := []byte(pos[2])
+	if pos[2] == "-" {
+		if body, err = io.ReadAll(io.LimitReader(e.stdin, maxEventSize)); err != nil {
+			return err
+		}
+	}
+	if !json.Valid(body) {
+		return usageError{"the request is not valid JSON"}
+	}
+	creds, err := cf.credentials()
+	if err != nil {
+		return err
+	}
+	user := a
+	if cf.user != "" {
+		user = events.Agency(cf.user)
+	}
+	nc, err := broker.ConnectAs(cf.url, creds, user)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	subject := "crisisbus." + string(a) + "." + pos[1]
+	reply, err := rpc.Call[json.RawMessage, json.RawMessage](ctx, nc, subject, json.RawMessage(body))
+	if err != nil {
+		var re *rpc.Error
+		if errors.As(err, &re) {
+			return fmt.Errorf("refused (%d): %s", re.Code, re.Message)
+		}
+		return err
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, reply, "", "  ") != nil {
+		pretty.Write(reply)
+	}
+	fmt.Fprintln(e.stdout, pretty.String())
+	return nil
 }
 
 func cmdEpisode(ctx context.Context, e env, args []string) error {

@@ -62,6 +62,17 @@ func TestEpisodeShowPrintsEachAgencysOwnView(t *testing.T) {
 	if code, _, errOut := run("episode", "show", open.Episode, "--as", "clock", "--data", dir, "--nats", url); code != 2 || !strings.Contains(errOut, "--as") {
 		t.Fatalf("--as clock exited %d: %s", code, errOut)
 	}
+	// The same commands from the command line: a refusal names the law.
+	code, out, errOut = run("call", "police", "s136.detain", `{"episode":"`+open.Episode+`","actor":"PC 1","detainedAt":"2026-11-20T23:00:00Z","locationType":"private_dwelling","ageYears":30}`,
+		"--data", dir, "--nats", url)
+	if code != 1 || !strings.Contains(errOut, "refused (403)") || !strings.Contains(errOut, "s136(1)") {
+		t.Fatalf("call s136.detain at a dwelling exited %d: %s%s", code, out, errOut)
+	}
+	code, out, errOut = run("call", "police", "s136.consult", `{"episode":"`+open.Episode+`","actor":"PC 1","practicable":true,"professional":"nurse","advice":"detain"}`,
+		"--data", dir, "--nats", url)
+	if code != 0 || !strings.Contains(out, `"sequence"`) {
+		t.Fatalf("call s136.consult exited %d: %s%s", code, out, errOut)
+	}
 	if code, _, errOut := run("episode", "show", events.NewEpisodeID(), "--as", "police", "--data", dir, "--nats", url); code != 1 || !strings.Contains(errOut, "unknown episode") {
 		t.Fatalf("unknown episode exited %d: %s", code, errOut)
 	}
