@@ -55,7 +55,7 @@ func TestEveryServiceIsDiscoverableWithItsCommands(t *testing.T) {
 		return nil
 	})
 	for svc, subj := range map[string]string{"crisisbus-police": "crisisbus.police.s136.detain", "crisisbus-amhp": "crisisbus.amhp.outcome",
-		"crisisbus-record": "crisisbus.record.view", "crisisbus-spoa": "crisisbus.spoa.handoff.accept"} {
+		"crisisbus-record": "crisisbus.record.police.view", "crisisbus-spoa": "crisisbus.spoa.handoff.accept"} {
 		if !slices.Contains(found[svc], subj) {
 			t.Errorf("%s does not list %s: %v", svc, subj, found[svc])
 		}

@@ -187,8 +187,11 @@ func missingFrom(timeline []episode.Entry, want []storedEvent) []string {
 // view reads an agency's view through the record's API, as the console does.
 func (p *pathway) view(ep string, a events.Agency, viewer string) (map[string]any, episode.View) {
 	p.t.Helper()
-	resp := do[episode.ViewRequest, episode.ViewResponse](p, events.Record, "view",
-		episode.ViewRequest{Episode: ep, Agency: a, Viewer: viewer, Purpose: "direct care of the person in this episode"})
+	resp := do[episode.ViewRequest, episode.ViewResponse](p, events.Record, string(a)+".view",
+		episode.ViewRequest{Episode: ep, Viewer: viewer, Purpose: "direct care of the person in this episode"})
+	if resp.Agency != a {
+		p.t.Fatalf("asked for the %s view, got the %s view", a, resp.Agency)
+	}
 	raw, _ := json.Marshal(resp.View)
 	var v episode.View
 	if err := json.Unmarshal(raw, &v); err != nil {

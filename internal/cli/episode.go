@@ -133,8 +133,8 @@ func cmdEpisode(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, nc, episode.SubjectView,
-		episode.ViewRequest{Episode: id, Agency: a, Viewer: *viewer, Purpose: *purpose})
+	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, nc, episode.ViewSubject(a),
+		episode.ViewRequest{Episode: id, Viewer: *viewer, Purpose: *purpose})
 	if err != nil {
 		return err
 	}

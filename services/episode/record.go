@@ -17,20 +17,26 @@ import (
 // The record's request-reply API (a `micro` service: `nats micro info
 // crisisbus-record` lists it with its stats). Every view served is recorded
 // as a record.disclosed event before it is sent.
+//
+// An agency's view is served on its own subject, crisisbus.record.<agency>.view
+// (ViewSubject), so that NATS permissions can let each agency's user ask
+// only for its own view (see broker.Permissions).
 const (
 	ServiceName         = "crisisbus-record"
-	SubjectView         = "crisisbus.record.view"        // ViewRequest → ViewResponse
 	SubjectDisclosures  = "crisisbus.record.disclosures" // EpisodeRequest → DisclosuresResponse
 	SubjectMatch        = "crisisbus.record.match"       // EpisodeRequest → MatchResponse
 	Durable             = "episode-record"               // the projection's durable consumer
 	disclosureLegalBase = "UK GDPR 6(1)(e), 9(2)(h): direct care"
 )
 
+// ViewSubject is where agency a's view is served: ViewRequest → ViewResponse.
+func ViewSubject(a events.Agency) string { return "crisisbus.record." + string(a) + ".view" }
+
 // ViewRequest asks for one agency's view of an episode. Viewer and purpose
 // are required: who looks, and why, is recorded before anything is shown.
 type ViewRequest struct {
 	Episode string        `json:"episode"`
-	Agency  events.Agency `json:"agency"`
+	Agency  events.Agency `json:"agency,omitempty"` // optional: the subject names the agency`
 	Viewer  string        `json:"viewer"`
 	Purpose string        `json:"purpose"`
 }
@@ -41,7 +47,7 @@ func (r *ViewRequest) Validate() error {
 	if r.Episode == "" {
 		errs = append(errs, errors.New("episode is required"))
 	}
-	if !r.Agency.Pathway() {
+	if r.Agency != "" && !r.Agency.Pathway() {
 		errs = append(errs, fmt.Errorf("agency %q is not one of %v", r.Agency, events.Agencies))
 	}
 	if r.Viewer == "" {
@@ -130,9 +136,17 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 	}
 	g := r.svc.AddGroup("crisisbus.record")
 	errs := []error{
-		rpc.Endpoint(ctx, cfg.Log, g, "view", "view", r.view),
 		rpc.Endpoint(ctx, cfg.Log, g, "disclosures", "disclosures", r.disclosures),
 		rpc.Endpoint(ctx, cfg.Log, g, "match", "match", r.match),
+	}
+	for _, a := range events.Agencies {
+		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "view_"+string(a), string(a)+".view", func(ctx context.Context, req ViewRequest) (ViewResponse, error) {
+			if req.Agency != "" && req.Agency != a {
+				return ViewResponse{}, rpc.Errorf(rpc.BadRequest, "this is the %s view; agency %s asks on %s", a, req.Agency, ViewSubject(req.Agency))
+			}
+			req.Agency = a
+			return r.view(ctx, req)
+		}))
 	}
 	if err := errors.Join(errs...); err != nil {
 		r.Stop()
