@@ -214,3 +214,50 @@ func TestS136PathwaySurvivesARestartOfEveryServiceAndTheServer(t *testing.T) {
 		t.Fatalf("replayed view differs from the projection:\n%s\n---\n%s", a, b)
 	}
 }
+
+// During the follow-up the person's risk rises: the helpline escalates, and
+// SPoA takes the episode on with everything known, the escalation included.
+func TestHelplineEscalatesToSPoAWhenRiskRisesDuringFollowUp(t *testing.T) {
+	p := start(t)
+	ep := detainedUnderS136(t, p, func() {})
+	offer := do[agency.OfferRequest, agency.OfferResponse](p, events.Police, "handoff.offer", agency.OfferRequest{Base: base(ep, "PC 4471 Hughes"),
+		Kind: events.MHAAssessment, To: events.AMHP, Reason: "s136 assessment", Urgency: "emergency"})
+	p.acknowledged(ep, offer.HandoffID)
+	do[agency.HandoffRequest, agency.Receipt](p, events.AMHP, "handoff.accept", agency.HandoffRequest{Base: base(ep, "AMHP Sarah Okafor"), HandoffID: offer.HandoffID})
+	do[amhp.DoctorRequest, agency.Receipt](p, events.AMHP, "doctor", amhp.DoctorRequest{Base: base(ep, "AMHP Sarah Okafor"),
+		AssessmentDoctorAllocated: events.AssessmentDoctorAllocated{Doctor: "Dr Priya Patel", S12Approved: true, Role: "s12"}})
+	res := do[amhp.OutcomeRequest, amhp.OutcomeResponse](p, events.AMHP, "outcome", amhp.OutcomeRequest{Base: base(ep, "AMHP Sarah Okafor"),
+		Outcome: "not_admitted", CompletedAt: p.clock.Now(), Notes: assessmentNotes})
+	// Sent again (the AMHP's screen timed out): nothing is stored twice.
+	again := do[amhp.OutcomeRequest, amhp.OutcomeResponse](p, events.AMHP, "outcome", amhp.OutcomeRequest{Base: base(ep, "AMHP Sarah Okafor"),
+		Outcome: "not_admitted", CompletedAt: p.clock.Now(), Notes: assessmentNotes})
+	if len(again.Receipt.Events) != 0 || again.FollowUpHandoff != res.FollowUpHandoff {
+		t.Fatalf("the repeated outcome stored %v and referred %s (first %s)", again.Receipt.Events, again.FollowUpHandoff, res.FollowUpHandoff)
+	}
+	p.acknowledged(ep, res.FollowUpHandoff)
+	do[agency.HandoffRequest, agency.Receipt](p, events.Crisisline, "handoff.accept", agency.HandoffRequest{Base: base(ep, "helpline worker Mo"), HandoffID: res.FollowUpHandoff})
+
+	p.clock.Advance(24 * time.Hour)
+	do[crisisline.ContactRequest, agency.Receipt](p, events.Crisisline, "followup.contact", crisisline.ContactRequest{Base: base(ep, "helpline worker Mo"),
+		FollowupContactAttempted: events.FollowupContactAttempted{ContactNumber: 1, Outcome: "spoke", Risk: "high", Notes: "has written notes to his family; sister away"}})
+	refused(p, events.Crisisline, "followup.escalate", crisisline.EscalateRequest{Base: base(ep, "helpline worker Mo"), Risk: "low", Reason: "x"}, 400, "escalate when risk has risen")
+	esc := do[crisisline.EscalateRequest, crisisline.EscalateResponse](p, events.Crisisline, "followup.escalate", crisisline.EscalateRequest{Base: base(ep, "helpline worker Mo"),
+		Risk: "high", Reason: "suicidal plan on the day 1 call; protective factor (sister) away"})
+	p.acknowledged(ep, esc.HandoffID)
+	do[agency.HandoffRequest, agency.Receipt](p, events.SPoA, "handoff.accept", agency.HandoffRequest{Base: base(ep, "SPoA clinician Ben"), HandoffID: esc.HandoffID})
+	v := p.owner(ep, events.SPoA)
+	p.continuity(ep, esc.HandoffID)
+	var carried events.HandoffOffered
+	for _, e := range p.stored(ep) {
+		if e.DecodeInto(&carried) == nil && carried.HandoffID == esc.HandoffID {
+			break
+		}
+	}
+	if last := carried.Summary.Facts[len(carried.Summary.Facts)-1]; last.Type != "followup.escalated" {
+		t.Fatalf("the referral's last fact is %s, want the escalation", last.Type)
+	}
+	if v.FollowUp == nil || !v.FollowUp.Escalated {
+		t.Fatalf("follow-up = %+v, want escalated", v.FollowUp)
+	}
+	p.noClinicalInPoliceView(ep, events.SPoA)
+}
