@@ -217,10 +217,14 @@ func (b *Bus) Replay(ctx context.Context, filter string, fn func(e Event, seq ui
 		return 0, fmt.Errorf("replay %s: %w", filter, err)
 	}
 	name := cons.CachedInfo().Name
+	// The consumer is removed without waiting (and by the server after a
+	// minute unused should that fail): the caller has what it needs.
 	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = b.js.DeleteConsumer(dctx, Stream, name)
+		go func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = b.js.DeleteConsumer(dctx, Stream, name)
+		}()
 	}()
 	pending := cons.CachedInfo().NumPending
 	var last uint64

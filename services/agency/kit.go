@@ -37,11 +37,19 @@ type Kit struct {
 // Agency is who the kit acts for.
 func (k *Kit) Agency() events.Agency { return k.Bus.Agency() }
 
-func (k *Kit) now() time.Time {
+// Time is the kit's current time (Now, or the wall clock), in UTC.
+func (k *Kit) Time() time.Time {
 	if k.Now == nil {
 		return time.Now().UTC()
 	}
 	return k.Now().UTC()
+}
+
+func (k *Kit) log() *zap.Logger {
+	if k.Log == nil {
+		return zap.NewNop()
+	}
+	return k.Log
 }
 
 // Out is one fact a command decided to publish.
@@ -84,7 +92,7 @@ func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (Receipt,
 		}
 		r, err := k.publish(ctx, ep, actor, seq, outs)
 		if errors.Is(err, events.ErrConflict) {
-			k.Log.Debug("episode changed while deciding; deciding again", zap.String("episode", ep), zap.Int("attempt", attempt))
+			k.log().Debug("episode changed while deciding; deciding again", zap.String("episode", ep), zap.Int("attempt", attempt))
 			continue
 		}
 		return r, err
@@ -101,7 +109,7 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 	// refused whole rather than half stored.
 	evs := make([]events.Event, len(outs))
 	for i, o := range outs {
-		opts := []events.Option{events.At(k.now())}
+		opts := []events.Option{events.At(k.Time())}
 		if actor != "" {
 			opts = append(opts, events.By(actor))
 		}
@@ -129,7 +137,7 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 		if err != nil {
 			return r, err
 		}
-		k.Log.Info("recorded", zap.String("episode", ep), zap.String("event_id", e.ID), zap.String("type", e.Type),
+		k.log().Info("recorded", zap.String("episode", ep), zap.String("event_id", e.ID), zap.String("type", e.Type),
 			zap.String("agency", string(k.Agency())), zap.Bool("duplicate", ack.Duplicate))
 		r.Events = append(r.Events, e.ID)
 		r.Sequence = ack.Sequence
@@ -243,6 +251,6 @@ func (k *Kit) acknowledge(ctx context.Context, e events.Event, offer events.Hand
 	if err != nil {
 		return fmt.Errorf("acknowledge handoff %s: %w", offer.HandoffID, err)
 	}
-	k.Log.Info("acknowledged", zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("agency", string(me)), zap.String("handoff", offer.HandoffID))
+	k.log().Info("acknowledged", zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("agency", string(me)), zap.String("handoff", offer.HandoffID))
 	return nil
 }

@@ -147,7 +147,7 @@ func (s *Service) Delay(ctx context.Context, r DelayRequest) (agency.Receipt, er
 
 // Extend records an s136B extension, refused when the law does not allow it.
 func (s *Service) Extend(ctx context.Context, r ExtendRequest) (agency.Receipt, error) {
-	now := s.k.Now().UTC()
+	now := s.k.Time()
 	return s.k.Do(ctx, r.Episode, r.Actor, func(v *episode.View) ([]agency.Out, error) {
 		if _, err := s.assessing(v); err != nil {
 			return nil, err

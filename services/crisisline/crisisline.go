@@ -114,7 +114,7 @@ func (s *Service) scheduleOnAccept(_ *episode.View, h episode.Handoff, _ string)
 	if h.Kind != events.FollowUp {
 		return nil
 	}
-	now := s.k.Now().UTC()
+	now := s.k.Time()
 	var outs []agency.Out
 	for n := 1; n <= FollowUpDays; n++ {
 		outs = append(outs, agency.Fact(&events.FollowupContactScheduled{DueAt: now.Add(time.Duration(n) * 24 * time.Hour), ContactNumber: n}))
