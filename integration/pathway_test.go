@@ -263,6 +263,8 @@ func (p *pathway) continuity(ep, handoff string) int {
 	if h := rv.Handoff(handoff); h == nil || h.State != episode.Accepted || rv.Owner != offered.To {
 		p.t.Fatalf("handoff %s at acceptance: %+v, owner %s; want accepted and owned by %s", handoff, h, rv.Owner, offered.To)
 	}
+	p.t.Logf("handoff %s (%s, %s to %s): %d facts carried, 0 missing in the summary and in the receiver's view at acceptance",
+		handoff[:8], offered.Kind, offer.Source, offered.To, len(before))
 	return len(before)
 }
 
@@ -278,6 +280,7 @@ func (p *pathway) noClinicalInPoliceView(ep string, health events.Agency) {
 	if leaks := episode.ClinicalLeaks(police, full); len(leaks) > 0 {
 		p.t.Fatalf("police view leaks %d clinical items: %v", len(leaks), leaks)
 	}
+	p.t.Logf("police view: %d clinical notes recorded, 0 leaked", len(full.Clinical))
 	_, hv := p.view(ep, health, "clinician")
 	if len(hv.Clinical) != len(full.Clinical) {
 		p.t.Fatalf("%s sees %d clinical notes, want all %d", health, len(hv.Clinical), len(full.Clinical))
