@@ -141,15 +141,48 @@ func (b *Bus) message(e Event) (*nats.Msg, error) {
 	return m, nil
 }
 
+// ErrConflict means an optimistic publish found the episode changed since
+// it was read: read it again, decide again, publish again.
+var ErrConflict = errors.New("episode changed since it was read")
+
+// PublishOption sets a condition on one publish.
+type PublishOption func(*publishOpts)
+
+type publishOpts struct {
+	episodeSeq *uint64
+}
+
+// ExpectEpisodeSeq makes the publish succeed only if the last event of the
+// event's episode (crisis.*.<episode>.>) is still at stream sequence seq (0:
+// the episode has no event yet). This is how a command that decided on a
+// view of the episode is sure nothing changed meanwhile (a second owner, a
+// cancelled handoff); otherwise Publish returns ErrConflict.
+func ExpectEpisodeSeq(seq uint64) PublishOption {
+	return func(o *publishOpts) { o.episodeSeq = &seq }
+}
+
 // Publish validates the event, publishes it with its id as the message id,
 // and returns once the server has stored it on disk.
-func (b *Bus) Publish(ctx context.Context, e Event) (PubAck, error) {
+func (b *Bus) Publish(ctx context.Context, e Event, opts ...PublishOption) (PubAck, error) {
 	m, err := b.message(e)
 	if err != nil {
 		return PubAck{}, err
 	}
-	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectStream(Stream))
+	var po publishOpts
+	for _, o := range opts {
+		o(&po)
+	}
+	jsOpts := []jetstream.PublishOpt{jetstream.WithExpectStream(Stream)}
+	if po.episodeSeq != nil {
+		jsOpts = append(jsOpts, jetstream.WithExpectLastSequenceForSubject(*po.episodeSeq, EpisodeSubjects(e.Subject)))
+	}
+	ack, err := b.js.PublishMsg(ctx, m, jsOpts...)
 	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return PubAck{}, fmt.Errorf("publish %s for episode %s: %w", e.Type, e.Subject, ErrConflict)
+		}
 		return PubAck{}, fmt.Errorf("publish %s %s for episode %s: %w", e.Type, e.ID, e.Subject, err)
 	}
 	b.log.Debug("published", zap.String("episode", e.Subject), zap.String("event_id", e.ID),
@@ -165,6 +198,65 @@ func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...Option
 	}
 	ack, err := b.Publish(ctx, e)
 	return e, ack, err
+}
+
+// Replay calls fn, in stream order, with every stored event matching filter
+// (for example EpisodeSubjects(id)), and returns the stream sequence of the
+// last one (0 if none). It reads what was stored when it started; it is how
+// a view is rebuilt from the source of truth. Each event is validated as
+// Consume does; an invalid one is an error, never skipped silently.
+func (b *Bus) Replay(ctx context.Context, filter string, fn func(e Event, seq uint64) error) (uint64, error) {
+	cons, err := b.js.CreateConsumer(ctx, Stream, jetstream.ConsumerConfig{
+		FilterSubjects:    []string{filter},
+		AckPolicy:         jetstream.AckNonePolicy,
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		InactiveThreshold: time.Minute,
+		MemoryStorage:     true,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("replay %s: %w", filter, err)
+	}
+	name := cons.CachedInfo().Name
+	// The consumer is removed without waiting (and by the server after a
+	// minute unused should that fail): the caller has what it needs.
+	defer func() {
+		go func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = b.js.DeleteConsumer(dctx, Stream, name)
+		}()
+	}()
+	pending := cons.CachedInfo().NumPending
+	var last uint64
+	for pending > 0 {
+		batch, err := cons.Fetch(int(min(pending, 512)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return last, fmt.Errorf("replay %s: %w", filter, err)
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			md, err := msg.Metadata()
+			if err != nil {
+				return last, fmt.Errorf("replay %s: %w", filter, err)
+			}
+			e, err := Parse(msg.Data())
+			if err != nil {
+				return last, fmt.Errorf("replay %s at sequence %d: %w", filter, md.Sequence.Stream, err)
+			}
+			last, pending = md.Sequence.Stream, md.NumPending
+			if err := fn(e, last); err != nil {
+				return last, err
+			}
+		}
+		if err := batch.Error(); err != nil && got == 0 {
+			return last, fmt.Errorf("replay %s: %w", filter, err)
+		}
+		if got == 0 {
+			return last, fmt.Errorf("replay %s: %d events stored but none delivered", filter, pending)
+		}
+	}
+	return last, nil
 }
 
 // BatchResult is the outcome of one event of PublishBatch.

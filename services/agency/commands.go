@@ -1,0 +1,435 @@
+package agency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/rpc"
+)
+
+// The commands every agency answers, on crisisbus.<agency>.<command>:
+//
+//	open                 OpenRequest      → OpenResponse
+//	identify             IdentifyRequest  → Receipt
+//	voice                VoiceRequest     → Receipt
+//	link                 LinkRequest      → Receipt
+//	close                CloseRequest     → Receipt
+//	handoff.offer        OfferRequest     → OfferResponse
+//	handoff.acknowledge  HandoffRequest   → Receipt
+//	handoff.accept       HandoffRequest   → Receipt
+//	handoff.decline      DeclineRequest   → Receipt
+//	handoff.cancel       CancelRequest    → Receipt
+//	handoff.complete     CompleteRequest  → Receipt
+
+// Base is in every command on an episode: which episode, and who acts.
+type Base struct {
+	Episode string `json:"episode"`
+	Actor   string `json:"actor"` // the person acting, e.g. a staff id
+}
+
+// Check names what is missing.
+func (b Base) Check() []error {
+	var errs []error
+	if b.Episode == "" {
+		errs = append(errs, errors.New("episode is required"))
+	}
+	if b.Actor == "" {
+		errs = append(errs, errors.New("actor is required (who is acting)"))
+	}
+	return errs
+}
+
+// OpenRequest opens a crisis episode: the first call or referral.
+type OpenRequest struct {
+	Actor     string                      `json:"actor"`
+	Channel   string                      `json:"channel"` // 999, 101, 111, walk_in, referral, other
+	Summary   string                      `json:"summary"` // what is happening, in the call-taker's words
+	Location  string                      `json:"location,omitempty"`
+	Reference string                      `json:"reference,omitempty"` // the agency's own incident or call reference
+	Person    *events.PersonIdentified    `json:"person,omitempty"`
+	Voice     *events.PersonVoiceRecorded `json:"voice,omitempty"`
+}
+
+// Validate names what is missing.
+func (r *OpenRequest) Validate() error {
+	var errs []error
+	if r.Actor == "" {
+		errs = append(errs, errors.New("actor is required (who is acting)"))
+	}
+	if r.Channel == "" || r.Summary == "" {
+		errs = append(errs, errors.New("channel and summary are required"))
+	}
+	return errors.Join(errs...)
+}
+
+// OpenResponse names the new episode.
+type OpenResponse struct {
+	Episode string  `json:"episode"`
+	Receipt Receipt `json:"receipt"`
+}
+
+// IdentifyRequest records who the person is (the NHS number's check digit is verified).
+type IdentifyRequest struct {
+	Base
+	events.PersonIdentified
+}
+
+// Validate names what is missing.
+func (r *IdentifyRequest) Validate() error { return errors.Join(r.Check()...) }
+
+// VoiceRequest records the person's own words and needs.
+type VoiceRequest struct {
+	Base
+	events.PersonVoiceRecorded
+}
+
+// Validate names what is missing.
+func (r *VoiceRequest) Validate() error { return errors.Join(r.Check()...) }
+
+// LinkRequest records that two episodes are the same person. Both keep
+// their timelines: a link, never a merge.
+type LinkRequest struct {
+	Base
+	OtherEpisode string   `json:"otherEpisode"`
+	MatchedOn    []string `json:"matchedOn"` // nhs_number, name_and_date_of_birth, phone_number, ...
+	Reason       string   `json:"reason"`
+}
+
+// Validate names what is missing.
+func (r *LinkRequest) Validate() error {
+	errs := r.Check()
+	if r.OtherEpisode == "" || r.OtherEpisode == r.Episode {
+		errs = append(errs, errors.New("otherEpisode is required and differs from episode"))
+	}
+	if len(r.MatchedOn) == 0 || r.Reason == "" {
+		errs = append(errs, errors.New("matchedOn and reason are required"))
+	}
+	return errors.Join(errs...)
+}
+
+// CloseRequest closes the episode (only its owner may).
+type CloseRequest struct {
+	Base
+	Reason string `json:"reason"`
+}
+
+// Validate names what is missing.
+func (r *CloseRequest) Validate() error {
+	errs := r.Check()
+	if r.Reason == "" {
+		errs = append(errs, errors.New("reason is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// OfferRequest offers the episode to another agency. The offer carries the
+// episode summary, built by the service from every fact recorded so far.
+type OfferRequest struct {
+	Base
+	Kind    events.HandoffKind `json:"kind"`
+	To      events.Agency      `json:"to"`
+	Reason  string             `json:"reason"`
+	Urgency string             `json:"urgency"` // emergency, urgent, routine
+}
+
+// Validate names what is missing.
+func (r *OfferRequest) Validate() error {
+	errs := r.Check()
+	if r.Kind == "" || r.Reason == "" || r.Urgency == "" {
+		errs = append(errs, errors.New("kind, reason and urgency are required"))
+	}
+	if !r.To.Pathway() {
+		errs = append(errs, fmt.Errorf("to %q is not one of %v", r.To, events.Agencies))
+	}
+	return errors.Join(errs...)
+}
+
+// OfferResponse names the handoff and how many facts its summary carries.
+type OfferResponse struct {
+	HandoffID    string  `json:"handoffId"`
+	FactsCarried int     `json:"factsCarried"`
+	Receipt      Receipt `json:"receipt"`
+}
+
+// HandoffRequest names a handoff to acknowledge or accept.
+type HandoffRequest struct {
+	Base
+	HandoffID string `json:"handoffId"`
+}
+
+// Validate names what is missing.
+func (r *HandoffRequest) Validate() error {
+	errs := r.Check()
+	if r.HandoffID == "" {
+		errs = append(errs, errors.New("handoffId is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// DeclineRequest declines a handoff with a reason (not_appropriate,
+// no_capacity, reassign, more_information_needed, other) and words.
+type DeclineRequest struct {
+	HandoffRequest
+	Reason string `json:"reason"`
+	Detail string `json:"detail"`
+}
+
+// Validate names what is missing.
+func (r *DeclineRequest) Validate() error {
+	errs := []error{r.HandoffRequest.Validate()}
+	if r.Reason == "" || r.Detail == "" {
+		errs = append(errs, errors.New("reason and detail are required"))
+	}
+	return errors.Join(errs...)
+}
+
+// CancelRequest withdraws an offer before it is accepted.
+type CancelRequest struct {
+	HandoffRequest
+	Reason string `json:"reason"`
+}
+
+// Validate names what is missing.
+func (r *CancelRequest) Validate() error {
+	errs := []error{r.HandoffRequest.Validate()}
+	if r.Reason == "" {
+		errs = append(errs, errors.New("reason is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// CompleteRequest says the accepted handoff's work is done.
+type CompleteRequest struct {
+	HandoffRequest
+	Outcome string `json:"outcome"`
+}
+
+// Validate names what is missing.
+func (r *CompleteRequest) Validate() error {
+	errs := []error{r.HandoffRequest.Validate()}
+	if r.Outcome == "" {
+		errs = append(errs, errors.New("outcome is required"))
+	}
+	return errors.Join(errs...)
+}
+
+func (k *Kit) commonEndpoints(ctx context.Context, g micro.Group) []error {
+	l := k.Log
+	return []error{
+		rpc.Endpoint(ctx, l, g, "open", "open", k.Open),
+		rpc.Endpoint(ctx, l, g, "identify", "identify", k.Identify),
+		rpc.Endpoint(ctx, l, g, "voice", "voice", k.Voice),
+		rpc.Endpoint(ctx, l, g, "link", "link", k.Link),
+		rpc.Endpoint(ctx, l, g, "close", "close", k.Close),
+		rpc.Endpoint(ctx, l, g, "handoff_offer", "handoff.offer", k.Offer),
+		rpc.Endpoint(ctx, l, g, "handoff_acknowledge", "handoff.acknowledge", k.Acknowledge),
+		rpc.Endpoint(ctx, l, g, "handoff_accept", "handoff.accept", k.Accept),
+		rpc.Endpoint(ctx, l, g, "handoff_decline", "handoff.decline", k.Decline),
+		rpc.Endpoint(ctx, l, g, "handoff_cancel", "handoff.cancel", k.Cancel),
+		rpc.Endpoint(ctx, l, g, "handoff_complete", "handoff.complete", k.Complete),
+	}
+}
+
+// Open opens a new episode owned by this agency.
+func (k *Kit) Open(ctx context.Context, req OpenRequest) (OpenResponse, error) {
+	ep := events.NewEpisodeID()
+	outs := []Out{Fact(&events.EpisodeOpened{Channel: req.Channel, Summary: req.Summary, Location: req.Location, AgencyReference: req.Reference})}
+	if req.Person != nil {
+		outs = append(outs, Fact(req.Person))
+	}
+	if req.Voice != nil {
+		outs = append(outs, Fact(req.Voice))
+	}
+	r, err := k.Do(ctx, ep, req.Actor, func(v *episode.View) ([]Out, error) {
+		if v.Opened {
+			return nil, nil
+		}
+		return outs, nil
+	})
+	return OpenResponse{Episode: ep, Receipt: r}, err
+}
+
+// Identify records who the person is.
+func (k *Kit) Identify(ctx context.Context, req IdentifyRequest) (Receipt, error) {
+	p := req.PersonIdentified
+	return k.Record(ctx, req.Episode, req.Actor, Fact(&p))
+}
+
+// Voice records the person's own words and needs.
+func (k *Kit) Voice(ctx context.Context, req VoiceRequest) (Receipt, error) {
+	p := req.PersonVoiceRecorded
+	return k.Record(ctx, req.Episode, req.Actor, Fact(&p))
+}
+
+// Link records on both episodes that they are the same person.
+func (k *Kit) Link(ctx context.Context, req LinkRequest) (Receipt, error) {
+	other, _, err := episode.Load(ctx, k.Bus, req.OtherEpisode)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if !other.Opened {
+		return Receipt{}, fmt.Errorf("%w %s (the other episode)", episode.ErrUnknownEpisode, req.OtherEpisode)
+	}
+	r, err := k.Do(ctx, req.Episode, req.Actor, func(v *episode.View) ([]Out, error) {
+		if !v.Opened {
+			return nil, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, req.Episode)
+		}
+		if slices.ContainsFunc(v.Links, func(l episode.Link) bool { return l.OtherEpisode == req.OtherEpisode }) {
+			return nil, nil
+		}
+		return []Out{Fact(&events.EpisodeLinked{OtherEpisode: req.OtherEpisode, MatchedOn: req.MatchedOn, Reason: req.Reason})}, nil
+	})
+	if err != nil || len(r.Events) == 0 {
+		return r, err
+	}
+	back, err := k.Do(ctx, req.OtherEpisode, req.Actor, func(v *episode.View) ([]Out, error) {
+		if slices.ContainsFunc(v.Links, func(l episode.Link) bool { return l.OtherEpisode == req.Episode }) {
+			return nil, nil
+		}
+		return []Out{Fact(&events.EpisodeLinked{OtherEpisode: req.Episode, MatchedOn: req.MatchedOn, Reason: req.Reason},
+			events.WithID(episode.DeterministicID(r.Events[0]+"/link")))}, nil
+	})
+	r.Events = append(r.Events, back.Events...)
+	return r, err
+}
+
+// Close closes the episode; only its owner may, with no handoff pending.
+func (k *Kit) Close(ctx context.Context, req CloseRequest) (Receipt, error) {
+	return k.Do(ctx, req.Episode, req.Actor, func(v *episode.View) ([]Out, error) {
+		if err := v.CheckClose(k.Agency()); err != nil {
+			return nil, err
+		}
+		return []Out{Fact(&events.EpisodeClosed{Reason: req.Reason})}, nil
+	})
+}
+
+// Offer offers the episode to another agency, carrying the summary of
+// every fact recorded so far.
+func (k *Kit) Offer(ctx context.Context, req OfferRequest) (OfferResponse, error) {
+	id := events.NewEpisodeID()
+	var facts int
+	r, err := k.Do(ctx, req.Episode, req.Actor, func(v *episode.View) ([]Out, error) {
+		outs, err := k.OfferOut(v, id, req.Kind, req.To, req.Reason, req.Urgency)
+		if len(outs) > 0 {
+			facts = len(outs[0].Data.(*events.HandoffOffered).Summary.Facts)
+		}
+		return outs, err
+	})
+	return OfferResponse{HandoffID: id, FactsCarried: facts, Receipt: r}, err
+}
+
+// OfferOut checks and builds an offer on the view v, for commands that
+// offer as part of a larger decision (the AMHP service referring to the
+// helpline as it records "not admitted").
+func (k *Kit) OfferOut(v *episode.View, id string, kind events.HandoffKind, to events.Agency, reason, urgency string) ([]Out, error) {
+	if err := v.CheckOffer(k.Agency(), to, kind); err != nil {
+		return nil, err
+	}
+	if to == k.Agency() {
+		return nil, rpc.Errorf(rpc.BadRequest, "%s cannot hand off to itself", to.Title())
+	}
+	return []Out{Fact(&events.HandoffOffered{HandoffID: id, Kind: kind, To: to, Reason: reason, Urgency: urgency, Summary: v.Summary()})}, nil
+}
+
+// Acknowledge says the offer was seen (the inbox does this on arrival).
+func (k *Kit) Acknowledge(ctx context.Context, req HandoffRequest) (Receipt, error) {
+	return k.Do(ctx, req.Episode, req.Actor, func(v *episode.View) ([]Out, error) {
+		if h := v.Handoff(req.HandoffID); h != nil && h.To == k.Agency() && h.State == episode.Acknowledged {
+			return nil, nil
+		}
+		if err := v.CheckAcknowledge(req.HandoffID, k.Agency()); err != nil {
+			return nil, err
+		}
+		h := v.Handoff(req.HandoffID)
+		return []Out{Fact(&events.HandoffAcknowledged{HandoffID: h.ID}, events.To(h.From))}, nil
+	})
+}
+
+// Accept accepts a handoff: the agency becomes the episode's one owner.
+// Refused if the offer was cancelled, declined or already accepted, or if
+// the offering agency no longer owns the episode (a second owner).
+func (k *Kit) Accept(ctx context.Context, req HandoffRequest) (Receipt, error) {
+	return k.Do(ctx, req.Episode, req.Actor, func(v *episode.View) ([]Out, error) {
+		if err := v.CheckAccept(req.HandoffID, k.Agency()); err != nil {
+			return nil, err
+		}
+		h := *v.Handoff(req.HandoffID)
+		outs := []Out{Fact(&events.HandoffAccepted{HandoffID: h.ID, AcceptedBy: req.Actor}, events.To(h.From))}
+		if k.OnAccept != nil {
+			outs = append(outs, k.OnAccept(v, h, req.Actor)...)
+		}
+		return outs, nil
+	})
+}
+
+// Decline declines a handoff; the offering agency keeps the episode.
+func (k *Kit) Decline(ctx context.Context, req DeclineRequest) (Receipt, error) {
+	return k.Do(ctx, req.Episode, req.Actor, func(v *episode.View) ([]Out, error) {
+		if err := v.CheckDecline(req.HandoffID, k.Agency()); err != nil {
+			return nil, err
+		}
+		h := v.Handoff(req.HandoffID)
+		return []Out{Fact(&events.HandoffDeclined{HandoffID: h.ID, Reason: req.Reason, Detail: req.Detail}, events.To(h.From))}, nil
+	})
+}
+
+// Cancel withdraws this agency's offer before it is accepted.
+func (k *Kit) Cancel(ctx context.Context, req CancelRequest) (Receipt, error) {
+	return k.Do(ctx, req.Episode, req.Actor, func(v *episode.View) ([]Out, error) {
+		if err := v.CheckCancel(req.HandoffID, k.Agency()); err != nil {
+			return nil, err
+		}
+		h := v.Handoff(req.HandoffID)
+		return []Out{Fact(&events.HandoffCancelled{HandoffID: h.ID, Reason: req.Reason}, events.To(h.To))}, nil
+	})
+}
+
+// Complete says the work the handoff asked for is done.
+func (k *Kit) Complete(ctx context.Context, req CompleteRequest) (Receipt, error) {
+	return k.Do(ctx, req.Episode, req.Actor, func(v *episode.View) ([]Out, error) {
+		return k.CompleteOut(v, req.HandoffID, req.Outcome)
+	})
+}
+
+// CompleteOut checks and builds a completion on the view v.
+func (k *Kit) CompleteOut(v *episode.View, id, outcome string) ([]Out, error) {
+	if err := v.CheckComplete(id, k.Agency()); err != nil {
+		return nil, err
+	}
+	h := v.Handoff(id)
+	return []Out{Fact(&events.HandoffCompleted{HandoffID: h.ID, Outcome: outcome}, events.To(h.From))}, nil
+}
+
+// Accepted returns the handoff of kind that this agency has accepted and
+// not yet completed on v, or nil.
+func Accepted(v *episode.View, me events.Agency, kind events.HandoffKind) *episode.Handoff {
+	for i := len(v.Handoffs) - 1; i >= 0; i-- {
+		h := &v.Handoffs[i]
+		if h.To == me && h.Kind == kind && h.State == episode.Accepted {
+			return h
+		}
+	}
+	return nil
+}
+
+// Ref returns the request's episode and actor (promoted to every request
+// that embeds Base).
+func (b Base) Ref() Base { return b }
+
+// Based is a request that embeds Base.
+type Based interface{ Ref() Base }
+
+// Recorder makes a command that records one fact, data(request), on an open
+// episode: for the facts that need no check beyond the contract.
+func Recorder[R Based](k *Kit, data func(R) any) func(context.Context, R) (Receipt, error) {
+	return func(ctx context.Context, r R) (Receipt, error) {
+		b := r.Ref()
+		return k.Record(ctx, b.Episode, b.Actor, Fact(data(r)))
+	}
+}

@@ -1,0 +1,256 @@
+// Package agency is what the five agency services share: deciding on a
+// current view of the episode and publishing the facts with an expected
+// episode sequence (so no one else's fact slips in between the check and
+// the publish), the handoff protocol's commands, an inbox consumer that
+// acknowledges offers, and the `micro` service every agency answers on.
+//
+// Each agency's own commands live in its own package (services/police,
+// services/amhp, ...); this package knows no agency's business.
+package agency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/micro"
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/rpc"
+)
+
+// Kit is one agency's connection to the pathway.
+type Kit struct {
+	Bus *events.Bus // connected as the agency's own NATS user
+	Log *zap.Logger
+	Now func() time.Time // injectable, so tests run days in milliseconds
+
+	// OnAccept, when set, adds facts to an acceptance (the helpline schedules
+	// its follow-up calls as it accepts a follow-up referral).
+	OnAccept func(v *episode.View, h episode.Handoff, actor string) []Out
+}
+
+// Agency is who the kit acts for.
+func (k *Kit) Agency() events.Agency { return k.Bus.Agency() }
+
+// Time is the kit's current time (Now, or the wall clock), in UTC.
+func (k *Kit) Time() time.Time {
+	if k.Now == nil {
+		return time.Now().UTC()
+	}
+	return k.Now().UTC()
+}
+
+func (k *Kit) log() *zap.Logger {
+	if k.Log == nil {
+		return zap.NewNop()
+	}
+	return k.Log
+}
+
+// Out is one fact a command decided to publish.
+type Out struct {
+	Data any
+	Opts []events.Option
+}
+
+// Fact is shorthand for an Out.
+func Fact(data any, opts ...events.Option) Out { return Out{Data: data, Opts: opts} }
+
+// Receipt says what a command stored.
+type Receipt struct {
+	Episode  string   `json:"episode"`
+	Events   []string `json:"events"`   // the ids of the events published, in order
+	Sequence uint64   `json:"sequence"` // the stream sequence of the last one
+}
+
+// Decide looks at the current view of the episode and returns the facts to
+// publish, or a refusal. It may be called more than once (when the episode
+// changed meanwhile), so it must not have side effects.
+type Decide func(v *episode.View) ([]Out, error)
+
+// maxAttempts bounds how often a command re-reads a busy episode.
+const maxAttempts = 10
+
+// Do runs a command on an episode: replay the episode, decide, publish the
+// first fact only if the episode is still as it was read (else read and
+// decide again), then the rest. The rest get ids derived from the first, so
+// a command retried after a crash does not store them twice.
+func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (Receipt, error) {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		v, seq, err := episode.Load(ctx, k.Bus, ep)
+		if err != nil {
+			return Receipt{}, err
+		}
+		outs, err := decide(&v)
+		if err != nil {
+			return Receipt{}, err
+		}
+		r, err := k.publish(ctx, ep, actor, seq, outs)
+		if errors.Is(err, events.ErrConflict) {
+			k.log().Debug("episode changed while deciding; deciding again", zap.String("episode", ep), zap.Int("attempt", attempt))
+			continue
+		}
+		return r, err
+	}
+	return Receipt{}, rpc.Errorf(rpc.Conflict, "episode %s kept changing while %s decided; try again", ep, k.Agency().Title())
+}
+
+func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []Out) (Receipt, error) {
+	r := Receipt{Episode: ep, Events: []string{}}
+	if len(outs) == 0 {
+		return r, nil
+	}
+	// Build and validate every fact before publishing any, so a command is
+	// refused whole rather than half stored.
+	evs := make([]events.Event, len(outs))
+	for i, o := range outs {
+		opts := []events.Option{events.At(k.Time())}
+		if actor != "" {
+			opts = append(opts, events.By(actor))
+		}
+		if i > 0 {
+			opts = append(opts, events.WithID(episode.DeterministicID(evs[0].ID+"/"+strconv.Itoa(i))))
+		}
+		e, err := events.New(k.Agency(), ep, o.Data, append(opts, o.Opts...)...)
+		if err == nil {
+			err = events.Validate(e)
+		}
+		if err != nil {
+			if errors.Is(err, events.ErrInvalid) {
+				return r, rpc.Errorf(rpc.BadRequest, "%v", err)
+			}
+			return r, err
+		}
+		evs[i] = e
+	}
+	for i, e := range evs {
+		var pubOpts []events.PublishOption
+		if i == 0 {
+			pubOpts = append(pubOpts, events.ExpectEpisodeSeq(seq))
+		}
+		ack, err := k.Bus.Publish(ctx, e, pubOpts...)
+		if err != nil {
+			return r, err
+		}
+		k.log().Info("recorded", zap.String("episode", ep), zap.String("event_id", e.ID), zap.String("type", e.Type),
+			zap.String("agency", string(k.Agency())), zap.Bool("duplicate", ack.Duplicate))
+		r.Events = append(r.Events, e.ID)
+		r.Sequence = ack.Sequence
+	}
+	return r, nil
+}
+
+// Record publishes facts that need no check beyond an open episode.
+func (k *Kit) Record(ctx context.Context, ep, actor string, outs ...Out) (Receipt, error) {
+	return k.Do(ctx, ep, actor, func(v *episode.View) ([]Out, error) {
+		if !v.Opened {
+			return nil, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, ep)
+		}
+		if v.Closed {
+			return nil, fmt.Errorf("%w (%s)", episode.ErrClosed, v.ClosedReason)
+		}
+		return outs, nil
+	})
+}
+
+// Service is a running agency service: its inbox consumer and its API.
+type Service struct {
+	svc micro.Service
+	sub *events.Subscription
+}
+
+// Stop stops the API and the inbox.
+func (s *Service) Stop() {
+	if s.svc != nil {
+		_ = s.svc.Stop()
+	}
+	if s.sub != nil {
+		s.sub.Stop()
+	}
+}
+
+// Serve starts the agency's inbox consumer and its `micro` service
+// crisisbus-<agency>, answering on crisisbus.<agency>.<command>: the common
+// commands (open, identify, voice, link, close, handoff.*) and those add adds.
+func (k *Kit) Serve(ctx context.Context, description string, onInbox InboxHook, add func(g micro.Group) []error) (*Service, error) {
+	if k.Log == nil {
+		k.Log = zap.NewNop()
+	}
+	s := &Service{}
+	var err error
+	if s.sub, err = k.Inbox(ctx, onInbox); err != nil {
+		return nil, err
+	}
+	a := string(k.Agency())
+	s.svc, err = micro.AddService(k.Bus.Conn(), micro.Config{Name: "crisisbus-" + a, Version: "1.0.0", Description: description})
+	if err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("%s service: %w", a, err)
+	}
+	g := s.svc.AddGroup(CommandPrefix(k.Agency()))
+	errs := k.commonEndpoints(ctx, g)
+	if add != nil {
+		errs = append(errs, add(g)...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// CommandPrefix is the subject prefix of an agency's commands.
+func CommandPrefix(a events.Agency) string { return "crisisbus." + string(a) }
+
+// Subject is the subject of one of an agency's commands, e.g. Subject(events.Police, "s136.detain").
+func Subject(a events.Agency, command string) string { return CommandPrefix(a) + "." + command }
+
+// InboxHook is called for each event addressed to the agency, after the
+// kit has acknowledged an offer. It must be idempotent.
+type InboxHook func(ctx context.Context, e events.Event) error
+
+// Inbox runs the agency's durable inbox consumer (<agency>-inbox, on
+// crisis.*.*.*.<agency>): it acknowledges every handoff offered to the
+// agency as soon as it arrives, so the offering agency sees it was received.
+func (k *Kit) Inbox(ctx context.Context, hook InboxHook) (*events.Subscription, error) {
+	me := k.Agency()
+	return k.Bus.Consume(ctx, events.ConsumerConfig{Durable: string(me) + "-inbox", Filters: []string{events.InboxSubjects(me)},
+		Backoff: []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second}},
+		func(ctx context.Context, e events.Event) error {
+			var offer events.HandoffOffered
+			if e.DecodeInto(&offer) == nil {
+				if err := k.acknowledge(ctx, e, offer); err != nil {
+					return err
+				}
+			}
+			if hook != nil {
+				return hook(ctx, e)
+			}
+			return nil
+		})
+}
+
+func (k *Kit) acknowledge(ctx context.Context, e events.Event, offer events.HandoffOffered) error {
+	me := k.Agency()
+	_, err := k.Do(ctx, e.Subject, "", func(v *episode.View) ([]Out, error) {
+		h := v.Handoff(offer.HandoffID)
+		if h == nil || h.State != episode.Offered {
+			return nil, nil // already acknowledged, answered, or withdrawn: nothing to do
+		}
+		if err := v.CheckAcknowledge(offer.HandoffID, me); err != nil {
+			return nil, nil
+		}
+		return []Out{Fact(&events.HandoffAcknowledged{HandoffID: offer.HandoffID}, events.To(h.From), events.CausedBy(e),
+			events.By(me.Title()+" inbox"), events.WithID(episode.DeterministicID("ack/"+offer.HandoffID)))}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("acknowledge handoff %s: %w", offer.HandoffID, err)
+	}
+	k.log().Info("acknowledged", zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("agency", string(me)), zap.String("handoff", offer.HandoffID))
+	return nil
+}

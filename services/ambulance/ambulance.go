@@ -1,0 +1,83 @@
+// Package ambulance is the ambulance service's emergency operations centre
+// (EOC): it triages calls with a mental health element, with its mental
+// health worker; decides hear-and-treat or see-and-treat; records whether
+// and where the person was conveyed (avoiding the emergency department when
+// there is no physical health concern); and refers to SPoA.
+//
+// Commands on crisisbus.ambulance.<command>, besides the common ones of
+// package agency (open, handoff.offer to SPoA, ...):
+//
+//	call.triage    CallRequest        → agency.Receipt
+//	triage.advice  AdviceRequest      → agency.Receipt
+//	conveyance     ConveyanceRequest  → agency.Receipt
+//	pos.request    PlaceRequest       → agency.Receipt
+package ambulance
+
+import (
+	"context"
+	"errors"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/agency"
+	"github.com/crisisbus/crisisbus/services/rpc"
+)
+
+// CallRequest: the EOC triages the call (notes are clinical).
+type CallRequest struct {
+	agency.Base
+	events.AmbulanceCallTriaged
+}
+
+// Validate names what is missing.
+func (r *CallRequest) Validate() error { return errors.Join(r.Check()...) }
+
+// AdviceRequest: the EOC mental health worker's advice (health history is clinical).
+type AdviceRequest struct {
+	agency.Base
+	events.TriageAdviceGiven
+}
+
+// Validate names what is missing.
+func (r *AdviceRequest) Validate() error { return errors.Join(r.Check()...) }
+
+// ConveyanceRequest: where the person was taken, or that they were not.
+type ConveyanceRequest struct {
+	agency.Base
+	events.AmbulanceConveyance
+}
+
+// Validate names what is missing.
+func (r *ConveyanceRequest) Validate() error {
+	errs := r.Check()
+	if r.Conveyed && r.Destination == "" {
+		errs = append(errs, errors.New("destination is required when conveyed"))
+	}
+	if !r.Conveyed && r.Destination != "" {
+		errs = append(errs, errors.New("destination is given but conveyed is false"))
+	}
+	return errors.Join(errs...)
+}
+
+// PlaceRequest: a place of safety is asked for.
+type PlaceRequest struct {
+	agency.Base
+	events.PlaceOfSafetyRequested
+}
+
+// Validate names what is missing.
+func (r *PlaceRequest) Validate() error { return errors.Join(r.Check()...) }
+
+// Start runs the EOC's service: its inbox and its commands.
+func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
+	return k.Serve(ctx, "crisisbus ambulance EOC: mental health call triage, conveyance, referral to SPoA", nil, func(g micro.Group) []error {
+		l := k.Log
+		return []error{
+			rpc.Endpoint(ctx, l, g, "call_triage", "call.triage", agency.Recorder(k, func(r CallRequest) any { return &r.AmbulanceCallTriaged })),
+			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r AdviceRequest) any { return &r.TriageAdviceGiven })),
+			rpc.Endpoint(ctx, l, g, "conveyance", "conveyance", agency.Recorder(k, func(r ConveyanceRequest) any { return &r.AmbulanceConveyance })),
+			rpc.Endpoint(ctx, l, g, "pos_request", "pos.request", agency.Recorder(k, func(r PlaceRequest) any { return &r.PlaceOfSafetyRequested })),
+		}
+	})
+}

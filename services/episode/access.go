@@ -1,0 +1,115 @@
+package episode
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// Who sees what (the Caldicott principles: the minimum necessary, and the
+// duty to share for care as strong as the duty to protect). Each agency has
+// an allowlist of view fields: a field not listed is not shown, so a field
+// added to View later is hidden until someone decides who needs it.
+//
+// Police see risk, who to contact, the known plan and the legal status, the
+// timeline and the decisions, never clinical content. The health and care
+// agencies (ambulance, SPoA, AMHP, helpline) see the clinical record too.
+
+// shared is what every pathway agency sees.
+var shared = []string{
+	"episode", "opened", "openedAt", "openedBy", "channel", "location", "callSummary", "references",
+	"person", "ownWords", "communicationNeeds", "language", "crisisPlan", "whoToContact",
+	"owner", "closed", "closedReason", "legalStatus", "consultation", "s136", "assessment", "followUp",
+	"handoffs", "risks", "decisions", "clocks", "links", "timeline", "conflicts",
+}
+
+// ClinicalFields are the view fields that hold clinical content.
+var ClinicalFields = []string{"clinical"}
+
+var allow = map[events.Agency][]string{
+	events.Police:     shared,
+	events.Ambulance:  append(slices.Clone(shared), ClinicalFields...),
+	events.SPoA:       append(slices.Clone(shared), ClinicalFields...),
+	events.AMHP:       append(slices.Clone(shared), ClinicalFields...),
+	events.Crisisline: append(slices.Clone(shared), ClinicalFields...),
+}
+
+// Allowlist returns the fields agency a may see.
+func Allowlist(a events.Agency) ([]string, error) {
+	f, ok := allow[a]
+	if !ok {
+		return nil, fmt.Errorf("%s has no view of the episode record (want one of %v)", a, events.Agencies)
+	}
+	return slices.Clone(f), nil
+}
+
+// ForAgency returns agency a's view of v: the JSON object with only the
+// fields on a's allowlist, and the names of the fields it discloses (those
+// present and non-empty), for the disclosure record.
+func ForAgency(v View, a events.Agency) (map[string]any, []string, error) {
+	fields, err := Allowlist(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	var all map[string]any
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return nil, nil, err
+	}
+	out := map[string]any{}
+	var disclosed []string
+	for k, val := range all {
+		if !slices.Contains(fields, k) {
+			continue
+		}
+		out[k] = val
+		if !empty(val) {
+			disclosed = append(disclosed, k)
+		}
+	}
+	sort.Strings(disclosed)
+	return out, disclosed, nil
+}
+
+func empty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case bool:
+		return !x
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// ClinicalLeaks lists the clinical fields present in an agency's view, by
+// name, and any clinical note text (from full, the unredacted view) that
+// appears anywhere in it. For a police view both must be empty.
+func ClinicalLeaks(view map[string]any, full View) []string {
+	var leaks []string
+	for _, f := range ClinicalFields {
+		if _, ok := view[f]; ok {
+			leaks = append(leaks, "field "+f)
+		}
+	}
+	raw, _ := json.Marshal(view)
+	for _, n := range full.Clinical {
+		quoted, _ := json.Marshal(n.Text)
+		if strings.Contains(string(raw), strings.Trim(string(quoted), `"`)) {
+			leaks = append(leaks, fmt.Sprintf("%s text of event %s", n.Kind, n.EventID))
+		}
+	}
+	return leaks
+}

@@ -1,0 +1,212 @@
+package episode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/micro"
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/rpc"
+)
+
+// The record's request-reply API (a `micro` service: `nats micro info
+// crisisbus-record` lists it with its stats). Every view served is recorded
+// as a record.disclosed event before it is sent.
+//
+// An agency's view is served on its own subject, crisisbus.record.<agency>.view
+// (ViewSubject), so that NATS permissions can let each agency's user ask
+// only for its own view (see broker.Permissions).
+const (
+	ServiceName         = "crisisbus-record"
+	SubjectDisclosures  = "crisisbus.record.disclosures" // EpisodeRequest → DisclosuresResponse
+	SubjectMatch        = "crisisbus.record.match"       // EpisodeRequest → MatchResponse
+	Durable             = "episode-record"               // the projection's durable consumer
+	disclosureLegalBase = "UK GDPR 6(1)(e), 9(2)(h): direct care"
+)
+
+// ViewSubject is where agency a's view is served: ViewRequest → ViewResponse.
+func ViewSubject(a events.Agency) string { return "crisisbus.record." + string(a) + ".view" }
+
+// ViewRequest asks for one agency's view of an episode. Viewer and purpose
+// are required: who looks, and why, is recorded before anything is shown.
+type ViewRequest struct {
+	Episode string        `json:"episode"`
+	Agency  events.Agency `json:"agency,omitempty"` // optional: the subject names the agency`
+	Viewer  string        `json:"viewer"`
+	Purpose string        `json:"purpose"`
+}
+
+// Validate names what is missing.
+func (r *ViewRequest) Validate() error {
+	var errs []error
+	if r.Episode == "" {
+		errs = append(errs, errors.New("episode is required"))
+	}
+	if r.Agency != "" && !r.Agency.Pathway() {
+		errs = append(errs, fmt.Errorf("agency %q is not one of %v", r.Agency, events.Agencies))
+	}
+	if r.Viewer == "" {
+		errs = append(errs, errors.New("viewer is required (who is looking)"))
+	}
+	if r.Purpose == "" {
+		errs = append(errs, errors.New("purpose is required (why they are looking)"))
+	}
+	return errors.Join(errs...)
+}
+
+// ViewResponse is the agency's view: only the fields on its allowlist.
+type ViewResponse struct {
+	Episode      string         `json:"episode"`
+	Agency       events.Agency  `json:"agency"`
+	Fields       []string       `json:"fields"`       // the fields disclosed
+	DisclosureID string         `json:"disclosureId"` // the record.disclosed event
+	View         map[string]any `json:"view"`
+}
+
+// EpisodeRequest names an episode.
+type EpisodeRequest struct {
+	Episode string `json:"episode"`
+}
+
+// Validate names what is missing.
+func (r *EpisodeRequest) Validate() error {
+	if r.Episode == "" {
+		return errors.New("episode is required")
+	}
+	return nil
+}
+
+// DisclosuresResponse lists who saw the episode's record.
+type DisclosuresResponse struct {
+	Episode     string       `json:"episode"`
+	Disclosures []Disclosure `json:"disclosures"`
+}
+
+// MatchResponse lists other episodes that may be the same person. Linking
+// them is a decision an agency makes (episode.linked), never automatic.
+type MatchResponse struct {
+	Episode string  `json:"episode"`
+	Matches []Match `json:"matches"`
+}
+
+// Config configures the record.
+type Config struct {
+	Bus *events.Bus // connected as events.Record
+	Log *zap.Logger
+	Now func() time.Time
+}
+
+// Record is the running episode record: the projection and its API.
+type Record struct {
+	cfg   Config
+	store *Store
+	sub   *events.Subscription
+	svc   micro.Service
+}
+
+// Start provisions the buckets, starts the projection (which catches up from
+// wherever its durable consumer left off) and serves the API.
+func Start(ctx context.Context, cfg Config) (*Record, error) {
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	store, err := OpenStore(ctx, cfg.Bus.JetStream(), true)
+	if err != nil {
+		return nil, err
+	}
+	r := &Record{cfg: cfg, store: store}
+	r.sub, err = cfg.Bus.Consume(ctx, events.ConsumerConfig{Durable: Durable, Backoff: []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second}},
+		func(ctx context.Context, e events.Event) error { return store.Apply(ctx, e) })
+	if err != nil {
+		return nil, err
+	}
+	r.svc, err = micro.AddService(cfg.Bus.Conn(), micro.Config{Name: ServiceName, Version: "1.0.0",
+		Description: "crisisbus episode record: each agency's view of a crisis episode; every read recorded as a disclosure"})
+	if err != nil {
+		r.sub.Stop()
+		return nil, fmt.Errorf("record service: %w", err)
+	}
+	g := r.svc.AddGroup("crisisbus.record")
+	errs := []error{
+		rpc.Endpoint(ctx, cfg.Log, g, "disclosures", "disclosures", r.disclosures),
+		rpc.Endpoint(ctx, cfg.Log, g, "match", "match", r.match),
+	}
+	for _, a := range events.Agencies {
+		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "view_"+string(a), string(a)+".view", func(ctx context.Context, req ViewRequest) (ViewResponse, error) {
+			if req.Agency != "" && req.Agency != a {
+				return ViewResponse{}, rpc.Errorf(rpc.BadRequest, "this is the %s view; agency %s asks on %s", a, req.Agency, ViewSubject(req.Agency))
+			}
+			req.Agency = a
+			return r.view(ctx, req)
+		}))
+	}
+	if err := errors.Join(errs...); err != nil {
+		r.Stop()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Stop stops serving and consuming.
+func (r *Record) Stop() {
+	if r.svc != nil {
+		_ = r.svc.Stop()
+	}
+	if r.sub != nil {
+		r.sub.Stop()
+	}
+}
+
+// Store is the record's projection.
+func (r *Record) Store() *Store { return r.store }
+
+func (r *Record) view(ctx context.Context, req ViewRequest) (ViewResponse, error) {
+	v, _, ok, err := r.store.Get(ctx, req.Episode)
+	if err != nil {
+		return ViewResponse{}, err
+	}
+	if !ok {
+		return ViewResponse{}, fmt.Errorf("%w %s", ErrUnknownEpisode, req.Episode)
+	}
+	view, fields, err := ForAgency(v, req.Agency)
+	if err != nil {
+		return ViewResponse{}, rpc.Errorf(rpc.BadRequest, "%v", err)
+	}
+	// The disclosure is stored before the view is sent: a view whose
+	// disclosure could not be recorded is not shown.
+	e, _, err := r.cfg.Bus.Emit(ctx, req.Episode, &events.RecordDisclosed{Viewer: req.Viewer, Agency: req.Agency, Purpose: req.Purpose, Fields: fields},
+		events.At(r.cfg.Now()), events.By(req.Viewer), events.Disclosure(req.Purpose, disclosureLegalBase))
+	if err != nil {
+		return ViewResponse{}, fmt.Errorf("record the disclosure: %w", err)
+	}
+	r.cfg.Log.Info("disclosed", zap.String("episode", req.Episode), zap.String("event_id", e.ID),
+		zap.String("agency", string(req.Agency)), zap.String("viewer", req.Viewer))
+	return ViewResponse{Episode: req.Episode, Agency: req.Agency, Fields: fields, DisclosureID: e.ID, View: view}, nil
+}
+
+func (r *Record) disclosures(ctx context.Context, req EpisodeRequest) (DisclosuresResponse, error) {
+	d, err := r.store.Disclosures(ctx, req.Episode)
+	if d == nil {
+		d = []Disclosure{}
+	}
+	return DisclosuresResponse{Episode: req.Episode, Disclosures: d}, err
+}
+
+func (r *Record) match(ctx context.Context, req EpisodeRequest) (MatchResponse, error) {
+	m, err := r.store.Matches(ctx, req.Episode)
+	return MatchResponse{Episode: req.Episode, Matches: m}, err
+}
+
+// DeterministicID derives an event id from a seed, so that a fact published
+// again after a crash (the same seed) is dropped by the server as a repeat.
+func DeterministicID(seed string) string {
+	return uuid.NewSHA1(uuid.NameSpaceOID, []byte("crisisbus/"+seed)).String()
+}

@@ -1,0 +1,328 @@
+package episode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// Key-value buckets of the episode record. They are projections: delete them
+// and replay the stream (Rebuild) and the same views come back.
+const (
+	ViewsBucket       = "EPISODES"            // episode id → View
+	DisclosuresBucket = "EPISODE_DISCLOSURES" // episode id → []Disclosure
+	PeopleBucket      = "EPISODE_PEOPLE"      // person key → episode ids, for matching
+)
+
+// Disclosure is one read of the record: who saw which agency's view, and why.
+type Disclosure struct {
+	EventID string        `json:"eventId"`
+	Viewer  string        `json:"viewer"`
+	Agency  events.Agency `json:"agency"`
+	Purpose string        `json:"purpose"`
+	Fields  []string      `json:"fields"`
+	Time    time.Time     `json:"time"`
+}
+
+// Store holds the projected views. Every write is optimistic: it states the
+// revision it read, and on a conflict (another instance of the record
+// consuming the same durable) it reads again and re-applies.
+type Store struct {
+	views, disclosures, people jetstream.KeyValue
+}
+
+// OpenStore opens the buckets, creating them when create is set.
+func OpenStore(ctx context.Context, js jetstream.JetStream, create bool) (*Store, error) {
+	open := func(name, desc string) (jetstream.KeyValue, error) {
+		if !create {
+			return js.KeyValue(ctx, name)
+		}
+		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Description: desc,
+			Storage: jetstream.FileStorage, History: 1})
+	}
+	var s Store
+	var err error
+	if s.views, err = open(ViewsBucket, "crisisbus episode record: one view per episode"); err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", ViewsBucket, err)
+	}
+	if s.disclosures, err = open(DisclosuresBucket, "crisisbus episode record: who saw what, why"); err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", DisclosuresBucket, err)
+	}
+	if s.people, err = open(PeopleBucket, "crisisbus episode record: person keys to episodes"); err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", PeopleBucket, err)
+	}
+	return &s, nil
+}
+
+// Get returns the view of an episode and its revision; ok is false if the
+// record has no event of it.
+func (s *Store) Get(ctx context.Context, episode string) (v View, rev uint64, ok bool, err error) {
+	if !validKey(episode) {
+		return View{}, 0, false, fmt.Errorf("%w: %q is not an episode id", ErrUnknownEpisode, episode)
+	}
+	ent, err := s.views.Get(ctx, episode)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return New(episode), 0, false, nil
+	}
+	if err != nil {
+		return View{}, 0, false, fmt.Errorf("read view %s: %w", episode, err)
+	}
+	if err := json.Unmarshal(ent.Value(), &v); err != nil {
+		return View{}, 0, false, fmt.Errorf("decode view %s: %w", episode, err)
+	}
+	return v, ent.Revision(), true, nil
+}
+
+// Disclosures returns who saw the episode's record.
+func (s *Store) Disclosures(ctx context.Context, episode string) ([]Disclosure, error) {
+	var out []Disclosure
+	_, err := getJSON(ctx, s.disclosures, episode, &out)
+	return out, err
+}
+
+// Apply folds one event into the store, idempotently.
+func (s *Store) Apply(ctx context.Context, e events.Event) error {
+	if e.Type == typeOf(&events.RecordDisclosed{}) {
+		return s.disclose(ctx, e)
+	}
+	var person *Person
+	err := s.update(ctx, s.views, e.Subject, func(raw []byte) ([]byte, error) {
+		v := New(e.Subject)
+		if raw != nil {
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, err
+			}
+		}
+		changed, err := v.Apply(e)
+		if err != nil || !changed {
+			return nil, err
+		}
+		if e.Type == typeOf(&events.PersonIdentified{}) {
+			p := v.Person
+			person = &p
+		}
+		return json.Marshal(v)
+	})
+	if err != nil || person == nil {
+		return err
+	}
+	for _, k := range PersonKeys(*person) {
+		if err := s.update(ctx, s.people, k, func(raw []byte) ([]byte, error) {
+			var ids []string
+			if raw != nil {
+				if err := json.Unmarshal(raw, &ids); err != nil {
+					return nil, err
+				}
+			}
+			if slices.Contains(ids, e.Subject) {
+				return nil, nil
+			}
+			return json.Marshal(append(ids, e.Subject))
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) disclose(ctx context.Context, e events.Event) error {
+	var d events.RecordDisclosed
+	if err := e.DecodeInto(&d); err != nil {
+		return err
+	}
+	return s.update(ctx, s.disclosures, e.Subject, func(raw []byte) ([]byte, error) {
+		var list []Disclosure
+		if raw != nil {
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return nil, err
+			}
+		}
+		if slices.ContainsFunc(list, func(x Disclosure) bool { return x.EventID == e.ID }) {
+			return nil, nil
+		}
+		return json.Marshal(append(list, Disclosure{EventID: e.ID, Viewer: d.Viewer, Agency: d.Agency, Purpose: d.Purpose, Fields: d.Fields, Time: e.Time}))
+	})
+}
+
+// Matches returns the other episodes that share a person key with this one.
+func (s *Store) Matches(ctx context.Context, episode string) ([]Match, error) {
+	v, _, ok, err := s.Get(ctx, episode)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w %s", ErrUnknownEpisode, episode)
+	}
+	byEp := map[string][]string{}
+	var order []string
+	for _, k := range PersonKeys(v.Person) {
+		var ids []string
+		if _, err := getJSON(ctx, s.people, k, &ids); err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if id == episode || slices.ContainsFunc(v.Links, func(l Link) bool { return l.OtherEpisode == id }) {
+				continue
+			}
+			if _, seen := byEp[id]; !seen {
+				order = append(order, id)
+			}
+			byEp[id] = append(byEp[id], keyKind(k))
+		}
+	}
+	out := []Match{}
+	for _, id := range order {
+		out = append(out, Match{Episode: id, MatchedOn: byEp[id]})
+	}
+	return out, nil
+}
+
+// Match is another episode that may be the same person.
+type Match struct {
+	Episode   string   `json:"episode"`
+	MatchedOn []string `json:"matchedOn"` // nhs_number, name_and_date_of_birth, phone_number
+}
+
+// PersonKeys are the keys two episodes of one person share: the NHS number,
+// the name with the date of birth, the phone number.
+func PersonKeys(p Person) []string {
+	var keys []string
+	if p.NHSNumber != "" {
+		keys = append(keys, "nhs_number."+p.NHSNumber)
+	}
+	if p.FamilyName != "" && p.DateOfBirth != "" {
+		keys = append(keys, "name_and_date_of_birth."+keyPart(p.FamilyName)+"."+keyPart(p.GivenName)+"."+keyPart(p.DateOfBirth))
+	}
+	if p.Phone != "" {
+		keys = append(keys, "phone_number."+keyPart(p.Phone))
+	}
+	return keys
+}
+
+func keyKind(k string) string { kind, _, _ := strings.Cut(k, "."); return kind }
+
+func keyPart(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "_"
+	}
+	return b.String()
+}
+
+func validKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, r := range k {
+		if !((r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func getJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
+	ent, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	return ent.Revision(), json.Unmarshal(ent.Value(), v)
+}
+
+// update reads key, lets f compute its new value (nil: no change) and
+// writes it on the revision read, retrying when someone else wrote first.
+func (s *Store) update(ctx context.Context, kv jetstream.KeyValue, key string, f func(raw []byte) ([]byte, error)) error {
+	for attempt := 0; attempt < 20; attempt++ {
+		var raw []byte
+		var rev uint64
+		ent, err := kv.Get(ctx, key)
+		switch {
+		case err == nil:
+			raw, rev = ent.Value(), ent.Revision()
+		case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+		default:
+			return fmt.Errorf("read %s: %w", key, err)
+		}
+		next, err := f(raw)
+		if err != nil {
+			return fmt.Errorf("apply to %s: %w", key, err)
+		}
+		if next == nil {
+			return nil
+		}
+		if rev == 0 {
+			_, err = kv.Create(ctx, key, next)
+		} else {
+			_, err = kv.Update(ctx, key, next, rev)
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongLastSeq(err) {
+			return fmt.Errorf("write %s: %w", key, err)
+		}
+	}
+	return fmt.Errorf("write %s: too many concurrent updates", key)
+}
+
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// Load rebuilds an episode's view by replaying its timeline from the stream,
+// and returns the stream sequence of its last event, for a publish that must
+// not race with another (events.ExpectEpisodeSeq). It is always current,
+// unlike the projection, which follows the stream a moment behind.
+func Load(ctx context.Context, bus *events.Bus, episode string) (View, uint64, error) {
+	if !validKey(episode) {
+		return View{}, 0, fmt.Errorf("%w: %q is not an episode id", ErrUnknownEpisode, episode)
+	}
+	v := New(episode)
+	seq, err := bus.Replay(ctx, events.EpisodeSubjects(episode), func(e events.Event, _ uint64) error {
+		_, err := v.Apply(e)
+		return err
+	})
+	return v, seq, err
+}
+
+// Rebuild empties the record's buckets and deletes its durable consumer, so
+// the next Start replays the whole stream into fresh views.
+func Rebuild(ctx context.Context, js jetstream.JetStream) error {
+	if err := js.DeleteConsumer(ctx, events.Stream, Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("delete consumer %s: %w", Durable, err)
+	}
+	s, err := OpenStore(ctx, js, true)
+	if err != nil {
+		return err
+	}
+	for _, kv := range []jetstream.KeyValue{s.views, s.disclosures, s.people} {
+		keys, err := kv.ListKeys(ctx)
+		if err != nil {
+			return err
+		}
+		for k := range keys.Keys() {
+			if err := kv.Delete(ctx, k); err != nil {
+				return fmt.Errorf("delete %s: %w", k, err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,235 @@
+// Package police is the police force control room's service: the call
+// taker, the control-room mental health worker and the officers on the
+// ground record their facts and decisions here, and hand the episode on.
+//
+// Commands (NATS request-reply, JSON), on crisisbus.police.<command>, besides
+// the common ones of package agency (open, identify, voice, link, close,
+// handoff.*):
+//
+//	triage.request         TriageRequest         → agency.Receipt
+//	triage.advice          AdviceRequest         → agency.Receipt
+//	rcrp.decide            RCRPRequest           → agency.Receipt
+//	street_triage.dispatch DispatchRequest       → agency.Receipt
+//	street_triage.outcome  StreetOutcomeRequest  → agency.Receipt
+//	s136.consult           ConsultRequest        → agency.Receipt
+//	s136.detain            DetainRequest         → agency.Receipt
+//	pos.request            PlaceRequest          → agency.Receipt
+//	pos.arrive             ArriveRequest         → agency.Receipt
+//	s136.welfare           WelfareRequest        → agency.Receipt
+//	s136.release           ReleaseRequest        → agency.Receipt
+package police
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/agency"
+	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/rpc"
+)
+
+// TriageRequest: the control room asks its mental health worker for advice.
+type TriageRequest struct {
+	agency.Base
+	events.TriageRequested
+}
+
+// AdviceRequest: the control-room mental health worker's advice. Health
+// history given here is clinical: police views never show it.
+type AdviceRequest struct {
+	agency.Base
+	events.TriageAdviceGiven
+}
+
+// RCRPRequest: the Right Care, Right Person decision.
+type RCRPRequest struct {
+	agency.Base
+	events.RcrpDecided
+}
+
+// DispatchRequest: street triage (an officer and a nurse) is sent.
+type DispatchRequest struct {
+	agency.Base
+	events.StreetTriageDispatched
+}
+
+// StreetOutcomeRequest: what street triage achieved.
+type StreetOutcomeRequest struct {
+	agency.Base
+	events.StreetTriageOutcome
+}
+
+// ConsultRequest: the consultation before an s136 decision (s136(1C)).
+type ConsultRequest struct {
+	agency.Base
+	events.S136Consulted
+}
+
+// DetainRequest: an s136 detention. Consulted is taken from the recorded
+// consultation, which must come first.
+type DetainRequest struct {
+	agency.Base
+	DetainedAt       time.Time `json:"detainedAt"`
+	LocationType     string    `json:"locationType"` // public_place, workplace, hospital, school_or_college, transport, other_non_dwelling
+	AgeYears         int       `json:"ageYears"`
+	KeptWhereTheyAre bool      `json:"keptWhereTheyAre"`
+}
+
+// PlaceRequest: a place of safety is asked for.
+type PlaceRequest struct {
+	agency.Base
+	events.PlaceOfSafetyRequested
+}
+
+// ArriveRequest: the person arrives at the place of safety (the s136 clock starts).
+type ArriveRequest struct {
+	agency.Base
+	events.PlaceOfSafetyArrived
+}
+
+// WelfareRequest: a welfare check of a person held in a police station.
+type WelfareRequest struct {
+	agency.Base
+	events.S136WelfareChecked
+}
+
+// ReleaseRequest: the s136 detention ends without an assessment outcome.
+type ReleaseRequest struct {
+	agency.Base
+	events.S136Released
+}
+
+func validate(b agency.Base) error { return errors.Join(b.Check()...) }
+
+// Validate names what is missing.
+func (r *TriageRequest) Validate() error { return validate(r.Base) }
+
+// Validate names what is missing.
+func (r *AdviceRequest) Validate() error { return validate(r.Base) }
+
+// Validate names what is missing.
+func (r *RCRPRequest) Validate() error { return validate(r.Base) }
+
+// Validate names what is missing.
+func (r *DispatchRequest) Validate() error { return validate(r.Base) }
+
+// Validate names what is missing.
+func (r *StreetOutcomeRequest) Validate() error { return validate(r.Base) }
+
+// Validate names what is missing.
+func (r *ConsultRequest) Validate() error { return validate(r.Base) }
+
+// Validate names what is missing.
+func (r *PlaceRequest) Validate() error { return validate(r.Base) }
+
+// Validate names what is missing.
+func (r *ArriveRequest) Validate() error { return validate(r.Base) }
+
+// Validate names what is missing.
+func (r *WelfareRequest) Validate() error { return validate(r.Base) }
+
+// Validate names what is missing.
+func (r *ReleaseRequest) Validate() error { return validate(r.Base) }
+
+// Validate names what is missing.
+func (r *DetainRequest) Validate() error {
+	errs := r.Check()
+	if r.DetainedAt.IsZero() || r.LocationType == "" {
+		errs = append(errs, errors.New("detainedAt and locationType are required"))
+	}
+	if r.AgeYears <= 0 {
+		errs = append(errs, errors.New("ageYears is required (under 18: never a police station)"))
+	}
+	return errors.Join(errs...)
+}
+
+// Service is the police control room's service.
+type Service struct{ k *agency.Kit }
+
+// Start runs the police service: its inbox and its commands.
+func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
+	s := &Service{k: k}
+	return k.Serve(ctx, "crisisbus police control room: triage, Right Care Right Person, street triage, s136", nil, func(g micro.Group) []error {
+		l := k.Log
+		return []error{
+			rpc.Endpoint(ctx, l, g, "triage_request", "triage.request", agency.Recorder(k, func(r TriageRequest) any { return &r.TriageRequested })),
+			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r AdviceRequest) any { return &r.TriageAdviceGiven })),
+			rpc.Endpoint(ctx, l, g, "rcrp_decide", "rcrp.decide", agency.Recorder(k, func(r RCRPRequest) any { return &r.RcrpDecided })),
+			rpc.Endpoint(ctx, l, g, "street_triage_dispatch", "street_triage.dispatch", agency.Recorder(k, func(r DispatchRequest) any { return &r.StreetTriageDispatched })),
+			rpc.Endpoint(ctx, l, g, "street_triage_outcome", "street_triage.outcome", agency.Recorder(k, func(r StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
+			rpc.Endpoint(ctx, l, g, "s136_consult", "s136.consult", agency.Recorder(k, func(r ConsultRequest) any { return &r.S136Consulted })),
+			rpc.Endpoint(ctx, l, g, "s136_detain", "s136.detain", s.Detain),
+			rpc.Endpoint(ctx, l, g, "pos_request", "pos.request", agency.Recorder(k, func(r PlaceRequest) any { return &r.PlaceOfSafetyRequested })),
+			rpc.Endpoint(ctx, l, g, "pos_arrive", "pos.arrive", s.Arrive),
+			rpc.Endpoint(ctx, l, g, "s136_welfare", "s136.welfare", s.Welfare),
+			rpc.Endpoint(ctx, l, g, "s136_release", "s136.release", s.Release),
+		}
+	})
+}
+
+// Detain records an s136 detention: refused at a private dwelling (s136(1))
+// and before the consultation is recorded (s136(1C)).
+func (s *Service) Detain(ctx context.Context, r DetainRequest) (agency.Receipt, error) {
+	if err := checkNotPrivateDwelling(r.LocationType); err != nil {
+		return agency.Receipt{}, err
+	}
+	return s.k.Do(ctx, r.Episode, r.Actor, func(v *episode.View) ([]agency.Out, error) {
+		if err := v.CheckActive(); err != nil {
+			return nil, err
+		}
+		if v.S136 != nil && !v.S136.Ended {
+			return nil, rpc.Errorf(rpc.Conflict, "the person is already detained under s136 since %s", v.S136.DetainedAt.Format(time.RFC3339))
+		}
+		consulted, err := checkConsulted(v)
+		if err != nil {
+			return nil, err
+		}
+		return []agency.Out{agency.Fact(&events.S136Detained{DetainedAt: r.DetainedAt.UTC(), LocationType: r.LocationType, AgeYears: r.AgeYears,
+			KeptWhereTheyAre: r.KeptWhereTheyAre, Consulted: consulted})}, nil
+	})
+}
+
+// Arrive records arrival at the place of safety: refused at a police
+// station for anyone under 18 (s136A(1)), and for an adult without the
+// recorded conditions (s136A(2)(b), Places of Safety Regulations 2017).
+func (s *Service) Arrive(ctx context.Context, r ArriveRequest) (agency.Receipt, error) {
+	return s.k.Do(ctx, r.Episode, r.Actor, func(v *episode.View) ([]agency.Out, error) {
+		if err := v.CheckActive(); err != nil {
+			return nil, err
+		}
+		if err := checkDetained(v); err != nil {
+			return nil, err
+		}
+		if err := checkPoliceStation(r.PlaceType, personAge(v, 0), r.PoliceStation); err != nil {
+			return nil, err
+		}
+		d := r.PlaceOfSafetyArrived
+		return []agency.Out{agency.Fact(&d)}, nil
+	})
+}
+
+// Welfare records a welfare check of a person held in a police station.
+func (s *Service) Welfare(ctx context.Context, r WelfareRequest) (agency.Receipt, error) {
+	return s.k.Do(ctx, r.Episode, r.Actor, func(v *episode.View) ([]agency.Out, error) {
+		if err := checkDetained(v); err != nil {
+			return nil, err
+		}
+		d := r.S136WelfareChecked
+		return []agency.Out{agency.Fact(&d)}, nil
+	})
+}
+
+// Release ends the s136 detention without an assessment outcome.
+func (s *Service) Release(ctx context.Context, r ReleaseRequest) (agency.Receipt, error) {
+	return s.k.Do(ctx, r.Episode, r.Actor, func(v *episode.View) ([]agency.Out, error) {
+		if err := checkDetained(v); err != nil {
+			return nil, err
+		}
+		d := r.S136Released
+		return []agency.Out{agency.Fact(&d)}, nil
+	})
+}

@@ -1,0 +1,140 @@
+// Package rpc is how crisisbus services answer commands and queries: NATS
+// request-reply through the `micro` framework (so every service is found by
+// `nats micro ls`, with its endpoints and stats), one typed Go struct for
+// each request and response, JSON on the wire, and refusals as errors with a
+// code and a sentence saying what was wrong.
+//
+// On the wire a refusal is a reply with the headers Nats-Service-Error-Code
+// (400 bad input, 403 forbidden by law, 404 unknown episode or handoff, 409
+// forbidden by the episode's state, 500 a fault) and Nats-Service-Error (the
+// sentence), and an empty body.
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+	"go.uber.org/zap"
+)
+
+// Codes of a refusal.
+const (
+	BadRequest = 400 // the request is malformed or incomplete
+	Forbidden  = 403 // the law forbids it
+	NotFound   = 404 // unknown episode or handoff
+	Conflict   = 409 // the episode's state forbids it
+	Internal   = 500 // a fault, not the caller's mistake
+)
+
+// Error is a refusal with a code. Wrap one with %w to keep its code.
+type Error struct {
+	Code    int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// New returns a refusal sentinel.
+func New(code int, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+// Errorf returns a refusal with a code.
+func Errorf(code int, format string, args ...any) error {
+	return &codedError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+type codedError struct {
+	code int
+	err  error
+}
+
+func (c *codedError) Error() string { return c.err.Error() }
+func (c *codedError) Unwrap() error { return c.err }
+
+// CodeOf returns the code of err: the outermost code given with Errorf,
+// else that of a wrapped *Error, else Internal.
+func CodeOf(err error) int {
+	var c *codedError
+	if errors.As(err, &c) {
+		return c.code
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// Validator is a request that can say what is wrong with it.
+type Validator interface{ Validate() error }
+
+// Endpoint adds a typed endpoint to g, answering on the group's prefix plus
+// subject. A request that does not decode (or has unknown fields), or whose
+// Validate fails, is refused with BadRequest before h runs.
+func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group, name, subject string, h func(context.Context, Req) (Resp, error)) error {
+	return g.AddEndpoint(name, micro.HandlerFunc(func(r micro.Request) {
+		var req Req
+		dec := json.NewDecoder(bytes.NewReader(r.Data()))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&req)
+		if err != nil {
+			err = Errorf(BadRequest, "bad request to %s: %v", r.Subject(), err)
+		} else if v, ok := any(&req).(Validator); ok {
+			if verr := v.Validate(); verr != nil {
+				err = Errorf(BadRequest, "%s: %v", r.Subject(), verr)
+			}
+		}
+		var resp Resp
+		if err == nil {
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			resp, err = h(cctx, req)
+			cancel()
+		}
+		if err != nil {
+			code := CodeOf(err)
+			lvl := log.Info
+			if code == Internal {
+				lvl = log.Error
+			}
+			lvl("refused", zap.String("subject", r.Subject()), zap.Int("code", code), zap.Error(err))
+			_ = r.Error(strconv.Itoa(code), oneLine(err.Error()), nil)
+			return
+		}
+		_ = r.RespondJSON(resp)
+	}), micro.WithEndpointSubject(subject))
+}
+
+func oneLine(s string) string { return string(bytes.ReplaceAll([]byte(s), []byte("\n"), []byte(" "))) }
+
+// Call sends req to subject and decodes the reply into Resp; a refusal comes
+// back as an *Error with its code and sentence.
+func Call[Req, Resp any](ctx context.Context, nc *nats.Conn, subject string, req Req) (Resp, error) {
+	var resp Resp
+	raw, err := json.Marshal(req)
+	if err != nil {
+		return resp, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+	}
+	msg, err := nc.RequestWithContext(ctx, subject, raw)
+	if err != nil {
+		return resp, fmt.Errorf("%s: %w", subject, err)
+	}
+	if c := msg.Header.Get(micro.ErrorCodeHeader); c != "" {
+		code, _ := strconv.Atoi(c)
+		return resp, &Error{Code: code, Message: msg.Header.Get(micro.ErrorHeader)}
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return resp, fmt.Errorf("%s: decode reply: %w", subject, err)
+	}
+	return resp, nil
+}

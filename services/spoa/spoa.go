@@ -1,0 +1,110 @@
+// Package spoa is the mental health trust's single point of access: it
+// receives urgent and emergency referrals from every agency (acknowledged
+// on arrival by its inbox), accepts or declines them, gives triage advice,
+// allocates health-based places of safety, and routes the person to the
+// service that fits (crisis resolution and home treatment, liaison
+// psychiatry, the community mental health team, a safe haven).
+//
+// Commands on crisisbus.spoa.<command>, besides the common ones of package
+// agency (handoff.accept / decline of referrals, ...):
+//
+//	triage.advice  AdviceRequest    → agency.Receipt
+//	pos.allocate   AllocateRequest  → agency.Receipt
+//	route          RouteRequest     → agency.Receipt
+package spoa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/agency"
+	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/rpc"
+)
+
+// Routes are where SPoA sends a person.
+var Routes = []string{"crisis_team", "home_treatment", "liaison_psychiatry", "cmht", "safe_haven", "crisis_cafe", "gp", "no_further_action"}
+
+// AdviceRequest: triage advice from the trust (health history is clinical).
+type AdviceRequest struct {
+	agency.Base
+	events.TriageAdviceGiven
+}
+
+// Validate names what is missing.
+func (r *AdviceRequest) Validate() error { return errors.Join(r.Check()...) }
+
+// AllocateRequest: a health-based place of safety is allocated.
+type AllocateRequest struct {
+	agency.Base
+	events.PlaceOfSafetyAllocated
+}
+
+// Validate names what is missing.
+func (r *AllocateRequest) Validate() error { return errors.Join(r.Check()...) }
+
+// RouteRequest routes an accepted referral and completes it.
+type RouteRequest struct {
+	agency.Base
+	HandoffID string `json:"handoffId,omitempty"` // default: the referral SPoA has accepted
+	Route     string `json:"route"`               // one of Routes
+	Detail    string `json:"detail"`              // e.g. which safe haven, which team
+}
+
+// Validate names what is missing.
+func (r *RouteRequest) Validate() error {
+	errs := r.Check()
+	if !slices.Contains(Routes, r.Route) {
+		errs = append(errs, fmt.Errorf("route %q is not one of %v", r.Route, Routes))
+	}
+	if r.Detail == "" {
+		errs = append(errs, errors.New("detail is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Service is SPoA's service.
+type Service struct{ k *agency.Kit }
+
+// Start runs SPoA's service: its inbox and its commands.
+func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
+	s := &Service{k: k}
+	return k.Serve(ctx, "crisisbus single point of access: referrals, triage advice, places of safety, routing", nil, func(g micro.Group) []error {
+		l := k.Log
+		return []error{
+			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r AdviceRequest) any { return &r.TriageAdviceGiven })),
+			rpc.Endpoint(ctx, l, g, "pos_allocate", "pos.allocate", s.Allocate),
+			rpc.Endpoint(ctx, l, g, "route", "route", s.Route),
+		}
+	})
+}
+
+// Allocate allocates a health-based place of safety. A police station is
+// never SPoA's to allocate: police use one only under s136A's conditions.
+func (s *Service) Allocate(ctx context.Context, r AllocateRequest) (agency.Receipt, error) {
+	if r.PlaceType == events.PoliceStation {
+		return agency.Receipt{}, rpc.Errorf(rpc.Forbidden, "SPoA allocates health-based places of safety; a police station is used only by police under the conditions of MHA 1983 s136A")
+	}
+	d := r.PlaceOfSafetyAllocated
+	return s.k.Record(ctx, r.Episode, r.Actor, agency.Fact(&d))
+}
+
+// Route completes an accepted referral with where the person was routed.
+func (s *Service) Route(ctx context.Context, r RouteRequest) (agency.Receipt, error) {
+	return s.k.Do(ctx, r.Episode, r.Actor, func(v *episode.View) ([]agency.Out, error) {
+		id := r.HandoffID
+		if id == "" {
+			h := agency.Accepted(v, events.SPoA, events.SPoAReferral)
+			if h == nil {
+				return nil, rpc.Errorf(rpc.Conflict, "SPoA has no accepted referral on episode %s to route: accept it first", r.Episode)
+			}
+			id = h.ID
+		}
+		return s.k.CompleteOut(v, id, "routed to "+r.Route+": "+r.Detail)
+	})
+}
