@@ -37,7 +37,6 @@ func newWorld(t *testing.T, dir string, clk *fakeclock.Clock, cfg clock.Config) 
 	t.Helper()
 	w := &world{t: t, clk: clk, cfg: cfg, buses: map[events.Agency]*events.Bus{}}
 	w.start(dir)
-	t.Cleanup(w.stop)
 	return w
 }
 
@@ -45,6 +44,7 @@ func newWorld(t *testing.T, dir string, clk *fakeclock.Clock, cfg clock.Config) 
 func (w *world) start(dir string) {
 	w.t.Helper()
 	w.b = bustest.Start(w.t, dir)
+	w.t.Cleanup(w.stop) // before the server's own cleanup shuts it down
 	for _, a := range []events.Agency{events.Police, events.AMHP, events.Crisisline, events.Clock} {
 		nc, err := w.b.Connect(a)
 		if err != nil {
@@ -241,6 +241,8 @@ func (w *world) wantAlarms(episode string, want ...string) {
 }
 
 func at(t time.Time) string { return t.Format(time.DateTime) }
+
+func contactRefOf(ep string, n int) string { return fmt.Sprintf("%s/followup/contact-%d", ep, n) }
 
 func detain(w *world, ep string, age int, kept bool) {
 	w.emit(events.Police, ep, friday, &events.S136Detained{DetainedAt: friday, LocationType: "public_place",
@@ -462,6 +464,7 @@ func TestMissedFollowUpContactIsABreachNotSilence(t *testing.T) {
 	clk := fakeclock.New(friday)
 	w := newWorld(t, "", clk, clock.Config{FollowUp: clock.FollowUpTimes{
 		Contacts: []time.Duration{24 * time.Hour, 48 * time.Hour, 72 * time.Hour, 96 * time.Hour},
+		Grace:    time.Hour, // a call not made within the hour it is due is missed
 		Timing:   clock.Timing{WarnBefore: time.Hour, RepeatEvery: 2 * time.Hour}}})
 	ep := events.NewEpisodeID()
 	handoff := events.NewEpisodeID()
@@ -472,7 +475,7 @@ func TestMissedFollowUpContactIsABreachNotSilence(t *testing.T) {
 		Reason: "assessed under s136, not detained: 4 days of telephone follow-up", Urgency: "urgent", Summary: events.Summary{Facts: []events.Fact{}}})
 	w.emit(events.Crisisline, ep, referred.Add(10*time.Minute), &events.HandoffAcknowledged{HandoffID: handoff}, events.To(events.AMHP))
 	w.emit(events.Crisisline, ep, referred.Add(20*time.Minute), &events.HandoffAccepted{HandoffID: handoff, AcceptedBy: "Helpline T. Ward"}, events.To(events.AMHP))
-	w.waitDue(ep, events.FollowUpClock, "", referred.Add(24*time.Hour))
+	w.waitDue(ep, events.FollowUpClock, contactRefOf(ep, 1), referred.Add(25*time.Hour))
 	w.waitStopped(ep, events.HandoffAcceptClock)
 
 	// Day 1: the helpline calls before it is due and speaks to him.
@@ -493,18 +496,21 @@ func TestMissedFollowUpContactIsABreachNotSilence(t *testing.T) {
 	w.advanceTo(referred.Add(25 * time.Hour))
 	w.wantAlarms(ep)
 
-	// Day 2: nobody calls. The helpline is told before and after.
-	w.advanceTo(referred.Add(47 * time.Hour))
+	// Day 2: nobody calls. When the call is due the helpline is warned; an
+	// hour later it is missed, and the breach repeats until the call is made.
+	w.advanceTo(referred.Add(48*time.Hour - time.Second))
+	w.wantAlarms(ep)
 	w.advanceTo(referred.Add(48 * time.Hour))
+	w.advanceTo(referred.Add(49 * time.Hour))
 	alarms := w.alarms(ep)
-	want := []string{"warning followup_contact crisisline at " + at(referred.Add(47*time.Hour)) + " (3600s left)",
-		"breach followup_contact crisisline at " + at(referred.Add(48*time.Hour)) + " (0s over, repeat 0)"}
+	want := []string{"warning followup_contact crisisline at " + at(referred.Add(48*time.Hour)) + " (3600s left)",
+		"breach followup_contact crisisline at " + at(referred.Add(49*time.Hour)) + " (0s over, repeat 0)"}
 	w.wantAlarms(ep, want...)
-	if ref := alarms[1].breach.Ref; !strings.Contains(ref, "contact-2") {
+	if ref := alarms[1].breach.Ref; ref != contactRefOf(ep, 2) {
 		t.Fatalf("breach ref %q does not name contact 2", ref)
 	}
-	w.advanceTo(referred.Add(50 * time.Hour))
-	want = append(want, "breach followup_contact crisisline at "+at(referred.Add(50*time.Hour))+" (7200s over, repeat 1)")
+	w.advanceTo(referred.Add(51 * time.Hour))
+	want = append(want, "breach followup_contact crisisline at "+at(referred.Add(51*time.Hour))+" (7200s over, repeat 1)")
 	w.wantAlarms(ep, want...)
 
 	// The call is made late; the follow-up completes; nothing more alarms.

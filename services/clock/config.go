@@ -33,6 +33,11 @@ type FollowUpTimes struct {
 	// contact 1 at Contacts[0], and so on. The helpline may move a call with
 	// followup.contact_scheduled.
 	Contacts []time.Duration
+	// Grace is how long after a call is due it counts as missed: the
+	// clock's breach is at the due time plus Grace, and its warning
+	// WarnBefore that (default 2h: a call due at 10:00 is overdue by 10:00,
+	// warned at 11:00, missed at 12:00).
+	Grace time.Duration
 	Timing
 }
 
@@ -52,6 +57,13 @@ type Config struct {
 	Replicas int
 	// Durable is the name of the service's consumer (default "clock").
 	Durable string
+	// MaxLag is how long, in real time, the scanner waits for the consumer
+	// to catch up before it publishes anyway (default 2s). A clock is
+	// judged only once every fact published before the time read has been
+	// handled, so a handoff accepted a moment before its breach time never
+	// breaches because the acceptance was still in flight; a consumer stuck
+	// behind a failing event delays breaches by at most MaxLag.
+	MaxLag time.Duration
 
 	// S136 is the s136 permitted period clock (default: warn 2h before,
 	// repeat the breach every hour until release or the assessment concludes).
@@ -96,6 +108,9 @@ func (c *Config) setDefaults() {
 	if c.Durable == "" {
 		c.Durable = "clock"
 	}
+	if c.MaxLag == 0 {
+		c.MaxLag = 2 * time.Second
+	}
 	if c.S136 == (Timing{}) {
 		c.S136 = Timing{WarnBefore: 2 * time.Hour, RepeatEvery: time.Hour}
 	}
@@ -113,6 +128,9 @@ func (c *Config) setDefaults() {
 	if len(c.FollowUp.Contacts) == 0 {
 		c.FollowUp.Contacts = []time.Duration{24 * time.Hour, 48 * time.Hour, 72 * time.Hour, 96 * time.Hour}
 	}
+	if c.FollowUp.Grace == 0 {
+		c.FollowUp.Grace = 2 * time.Hour
+	}
 	if c.FollowUp.Timing == (Timing{}) {
 		c.FollowUp.Timing = Timing{WarnBefore: time.Hour, RepeatEvery: time.Hour}
 	}
@@ -127,6 +145,8 @@ func (c Config) Validate() error {
 		}
 	}
 	neg("Tick", c.Tick)
+	neg("MaxLag", c.MaxLag)
+	neg("FollowUp.Grace", c.FollowUp.Grace)
 	if c.Workers < 0 {
 		errs = append(errs, fmt.Errorf("Workers must not be negative (is %d)", c.Workers))
 	}

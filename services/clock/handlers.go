@@ -82,7 +82,7 @@ func (s *Service) handle(ctx context.Context, e events.Event) error {
 			if !c.StoppedAt.IsZero() {
 				return false
 			}
-			return c.setDue(d.DueAt, e.ID)
+			return c.setDue(d.DueAt.Add(s.cfg.FollowUp.Grace), e.ID)
 		})
 	case *events.FollowupContactAttempted:
 		return s.update(ctx, contactKey(ep, d.ContactNumber), func(c *Clock) bool {
@@ -235,7 +235,7 @@ func (s *Service) offered(ctx context.Context, e events.Event, d *events.Handoff
 				return false
 			}
 			*c = s.contactClock(e.Subject, n)
-			c.setDue(e.Time.Add(off), e.ID)
+			c.setDue(e.Time.Add(off+s.cfg.FollowUp.Grace), e.ID)
 			return true
 		}); err != nil {
 			return err

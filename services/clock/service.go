@@ -13,7 +13,8 @@
 //   - handoff_acknowledge, handoff_accept: each handoff's configured times
 //     from the offer. Owner: the agency the handoff is addressed to.
 //   - followup_contact: each call of the 4-day follow-up of a person
-//     referred to the helpline. Owner: the helpline.
+//     referred to the helpline, missed when not made within a grace period
+//     of its due time. Owner: the helpline.
 //
 // Durable and exact. Each clock is a record in a JetStream KV bucket, written
 // (with revision checks) by the handlers of a durable consumer. A scanner,
@@ -22,7 +23,10 @@
 // is due the scanner publishes the event first and then marks it fired in
 // the record; the event id is a UUIDv5 of the clock, due time and repeat, so
 // if the process dies between the two the publish after restart is dropped by
-// the stream's duplicate window: no lost breach, no second breach.
+// the stream's duplicate window: no lost breach, no second breach. The
+// scanner judges clocks only when the consumer has handled every fact stored
+// (or has been behind for MaxLag), so a handoff accepted just before its
+// breach time does not breach because the acceptance was still in flight.
 //
 // Why not JetStream message schedules (Nats-Schedule): they fire on the
 // server's real time, so a test cannot run a 24-hour period in milliseconds,
@@ -61,7 +65,11 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	sub    *events.Subscription
+	cons   jetstream.Consumer // the subscription's consumer, to see whether it has caught up
 	once   sync.Once
+
+	behind    time.Time // scanner only: since when the consumer has been behind
+	lagLogged bool
 }
 
 // Start provisions the KV bucket, loads every stored clock, and starts the
@@ -92,9 +100,8 @@ func Start(ctx context.Context, bus *events.Bus, cfg Config) (*Service, error) {
 		cancel()
 		return nil, fmt.Errorf("watch clock bucket: %w", err)
 	}
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go s.watch(rctx, w)
-	go s.scan(rctx)
 	select {
 	case <-s.ready:
 	case <-ctx.Done():
@@ -106,6 +113,12 @@ func Start(ctx context.Context, bus *events.Bus, cfg Config) (*Service, error) {
 		s.Stop()
 		return nil, err
 	}
+	if s.cons, err = bus.JetStream().Consumer(ctx, events.Stream, cfg.Durable); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("clock consumer: %w", err)
+	}
+	s.wg.Add(1)
+	go s.scan(rctx)
 	go func() { // a caller's cancellation stops the service too
 		select {
 		case <-ctx.Done():
@@ -212,6 +225,22 @@ func (s *Service) scan(ctx context.Context) {
 
 func (s *Service) scanOnce(ctx context.Context) {
 	now := s.cfg.Now()
+	// Judge clocks only once every fact stored before now was read has been
+	// handled: a fact in flight must not let its clock breach.
+	if s.caughtUp(ctx) {
+		s.behind, s.lagLogged = time.Time{}, false
+	} else {
+		if s.behind.IsZero() {
+			s.behind = time.Now()
+		}
+		if time.Since(s.behind) < s.cfg.MaxLag {
+			return
+		}
+		if !s.lagLogged {
+			s.log.Warn("the clock consumer is behind; publishing due clocks without waiting for it", zap.Duration("behind_for", time.Since(s.behind)))
+			s.lagLogged = true
+		}
+	}
 	for {
 		due := s.idx.popDue(now, 4096)
 		if len(due) == 0 {
@@ -249,6 +278,15 @@ func (s *Service) scanOnce(ctx context.Context) {
 		}
 	}
 	s.scanned.Store(now.UnixNano())
+}
+
+// caughtUp reports whether the consumer has handled every event stored so far.
+func (s *Service) caughtUp(ctx context.Context) bool {
+	info, err := s.cons.Info(ctx)
+	if err != nil {
+		return false
+	}
+	return info.NumPending == 0 && info.NumAckPending == 0
 }
 
 // fire publishes what is due on one clock, then records it as fired. The
