@@ -122,9 +122,21 @@ func agencyNames() []string {
 
 // Permissions returns the NATS permissions of an agency's user: publish
 // events only under its own subject prefix, use JetStream consumers and
-// key-value buckets, answer and call request-reply services. Destroying
-// streams is denied. The same rules are written in deploy/ for a cluster.
+// key-value buckets, answer and call request-reply services. It may not call
+// another agency's commands (crisisbus.<other>.>) nor ask the episode record
+// for another agency's view (crisisbus.record.<other>.>): police cannot act
+// as the AMHP service nor read the clinical record. Destroying streams is
+// denied. deploy/cluster/users.conf holds the same rules for a cluster.
 func Permissions(a events.Agency) *server.Permissions {
+	deny := []string{
+		"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.UPDATE." + events.Stream,
+		"$JS.API.STREAM.MSG.DELETE.>",
+	}
+	for _, other := range events.Agencies {
+		if other != a {
+			deny = append(deny, "crisisbus."+string(other)+".>", "crisisbus.record."+string(other)+".>")
+		}
+	}
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
 			Allow: []string{
@@ -133,10 +145,7 @@ func Permissions(a events.Agency) *server.Permissions {
 				"$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$KV.>",
 				"_INBOX.>", "$SRV.>", "crisisbus.>",
 			},
-			Deny: []string{
-				"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.UPDATE." + events.Stream,
-				"$JS.API.STREAM.MSG.DELETE.>",
-			},
+			Deny: deny,
 		},
 		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
 	}
