@@ -25,7 +25,7 @@ func TestCommandsRefuseWhatTheMentalHealthActForbids(t *testing.T) {
 		Person: &events.PersonIdentified{GivenName: "Alan", FamilyName: "Price", AgeYears: 45}}).Episode
 
 	refused(p, events.Police, "s136.detain", police.DetainRequest{Base: base(ep, pc), DetainedAt: p.clock.Now(), LocationType: "private_dwelling_garden", AgeYears: 45},
-		403, "s136(1) excludes any private dwelling")
+		403, "s136(1): s136 may not be used in a private dwelling")
 	refused(p, events.Police, "s136.detain", police.DetainRequest{Base: base(ep, pc), DetainedAt: p.clock.Now(), LocationType: "public_place", AgeYears: 45},
 		403, "s136(1C)")
 	do[police.ConsultRequest, agency.Receipt](p, events.Police, "s136.consult", police.ConsultRequest{Base: base(ep, pc),
@@ -36,7 +36,7 @@ func TestCommandsRefuseWhatTheMentalHealthActForbids(t *testing.T) {
 	refused(p, events.Police, "pos.arrive", police.ArriveRequest{Base: base(ep, pc), PlaceOfSafetyArrived: station}, 403, "Places of Safety Regulations 2017")
 	station.PoliceStation = &events.PoliceStationConditions{ImminentRiskOfSeriousHarm: true, NoOtherPlaceAvailable: false, InspectorAuthorisation: "Insp. Cole"}
 	refused(p, events.Police, "pos.arrive", police.ArriveRequest{Base: base(ep, pc), PlaceOfSafetyArrived: station}, 403,
-		"without no other place of safety available (reg 2), a health professional consulted (reg 3)")
+		"not recorded: no other place of safety can reasonably be expected to detain the person; a health professional consulted where practicable")
 	station.PoliceStation.NoOtherPlaceAvailable, station.PoliceStation.HealthProfessionalConsulted = true, true
 	do[police.ArriveRequest, agency.Receipt](p, events.Police, "pos.arrive", police.ArriveRequest{Base: base(ep, pc), PlaceOfSafetyArrived: station})
 
@@ -52,17 +52,17 @@ func TestCommandsRefuseWhatTheMentalHealthActForbids(t *testing.T) {
 
 	p.clock.Advance(20 * time.Hour)
 	ext := amhp.ExtendRequest{Base: base(ep, "AMHP Jo"), Hours: 13, Doctor: "Dr Lee", Reason: "too intoxicated to assess", SuperintendentApproval: "Supt. Grant"}
-	refused(p, events.AMHP, "s136.extend", ext, 403, "1 to 12 hours, not 13: MHA 1983 s136B(1)")
+	refused(p, events.AMHP, "s136.extend", ext, 403, "s136B: an extension is for at most 12 hours (asked for 13h0m0s)")
 	ext.Hours, ext.Doctor = 6, "Dr Someone Else"
-	refused(p, events.AMHP, "s136.extend", ext, 403, "only the registered medical practitioner responsible for the examination")
+	refused(p, events.AMHP, "s136.extend", ext, 403, "only the registered medical practitioner responsible for the person's examination may extend")
 	ext.Doctor, ext.SuperintendentApproval = "Dr Lee", ""
-	refused(p, events.AMHP, "s136.extend", ext, 403, "a superintendent must approve the extension, MHA 1983 s136B(3)")
+	refused(p, events.AMHP, "s136.extend", ext, 403, "s136B: when the person is held at a police station, an extension needs the approval of an officer of the rank of superintendent")
 	p.clock.Advance(4*time.Hour + time.Minute)
 	ext.SuperintendentApproval = "Supt. Grant"
 	refused(p, events.AMHP, "s136.extend", ext, 403, "expired")
 	p.clock.Advance(-2 * time.Hour)
 	do[amhp.ExtendRequest, agency.Receipt](p, events.AMHP, "s136.extend", ext)
-	refused(p, events.AMHP, "s136.extend", ext, 403, "one extension")
+	refused(p, events.AMHP, "s136.extend", ext, 403, "may be extended only once")
 	v := p.record(ep, p.caughtUp(ep))
 	if len(v.S136.Extensions) != 1 || v.S136.Extensions[0].Hours != 6 {
 		t.Fatalf("extensions = %+v, want the one of 6 hours", v.S136.Extensions)

@@ -181,7 +181,7 @@ func TestSixteenYearOldDetainedUnderS136IsNeverHeldInAPoliceStation(t *testing.T
 
 	allMet := &events.PoliceStationConditions{ImminentRiskOfSeriousHarm: true, NoOtherPlaceAvailable: true, InspectorAuthorisation: "Insp. Cole", HealthProfessionalConsulted: true}
 	refused(p, events.Police, "pos.arrive", police.ArriveRequest{Base: base(ep, pc), PlaceOfSafetyArrived: events.PlaceOfSafetyArrived{
-		ArrivedAt: p.clock.Now(), PlaceType: events.PoliceStation, PlaceName: "Medway police station", PoliceStation: allMet}}, 403, "under 18 (aged 16): MHA 1983 s136A(1)")
+		ArrivedAt: p.clock.Now(), PlaceType: events.PoliceStation, PlaceName: "Medway police station", PoliceStation: allMet}}, 403, "s136A(1): a police station may never be used as a place of safety for a person under 18 (the person is 16)")
 	refused(p, events.SPoA, "pos.allocate", spoa.AllocateRequest{Base: base(ep, "SPoA bed manager"), PlaceOfSafetyAllocated: events.PlaceOfSafetyAllocated{
 		PlaceType: events.PoliceStation, PlaceName: "Medway police station"}}, 403, "s136A")
 	do[spoa.AllocateRequest, agency.Receipt](p, events.SPoA, "pos.allocate", spoa.AllocateRequest{Base: base(ep, "SPoA bed manager"),

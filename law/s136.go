@@ -228,11 +228,37 @@ func MissingPoliceStationConditions(c *events.PoliceStationConditions) []string 
 	return missing
 }
 
-// CheckDetentionLocation refuses s136 in a private dwelling (s136(1)).
+// dwellingWords mark a location type that is a private dwelling or part of
+// one: any house, flat or room where a person lives, its yard, garden,
+// garage or outhouse (s136(1), (1A)).
+var dwellingWords = []string{"dwelling", "home", "house", "flat", "garden", "outbuilding", "residence"}
+
+// CheckDetentionLocation refuses s136 in a private dwelling, its garden or
+// outbuildings (s136(1)): consider a s135 warrant instead.
 func CheckDetentionLocation(locationType string) error {
-	switch locationType {
-	case "private_dwelling", "dwelling", "garden", "outbuilding":
-		return fmt.Errorf("%w (location: %s)", ErrPrivateDwelling, locationType)
+	lt := strings.ToLower(locationType)
+	for _, w := range dwellingWords {
+		if strings.Contains(lt, w) {
+			return fmt.Errorf("%w (location: %s; consider a s135 warrant)", ErrPrivateDwelling, strings.ReplaceAll(locationType, "_", " "))
+		}
+	}
+	return nil
+}
+
+// ErrRecommendations: an application for admission under s2 or s3 needs two
+// medical recommendations, one of them from a doctor approved under s12.
+var ErrRecommendations = &Rule{"s2(3), s3(3), s12(2)",
+	"detention under s2 or s3 needs two medical recommendations, one from an s12-approved doctor"}
+
+// CheckRecommendations reports whether an assessment outcome may be
+// detention, given how many doctors recommended it and how many of them are
+// s12-approved. Outcomes other than detained_s2 and detained_s3 need none.
+func CheckRecommendations(outcome string, doctors, s12Approved int) error {
+	if outcome != "detained_s2" && outcome != "detained_s3" {
+		return nil
+	}
+	if doctors < 2 || s12Approved < 1 {
+		return fmt.Errorf("%w (have %d doctors, %d s12-approved)", ErrRecommendations, doctors, s12Approved)
 	}
 	return nil
 }

@@ -63,11 +63,18 @@ func New(t *testing.T) context.Context {
 	return ctx
 }
 
-// NewTab opens another tab (its own page, sharing the browser) for a second person.
+// NewTab opens a tab for one more person: its own page and its own cookies
+// (a separate browser context, like a private window), so each person's
+// sign-in is their own.
 func NewTab(t *testing.T, browser context.Context) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser)
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
+	// Open the tab now, on a context without a timeout: a tab lives as long
+	// as the context of the first call made on it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
 	return ctx
 }
 
@@ -77,7 +84,24 @@ func Do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 	c, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := chromedp.Do(c, steps...); err != nil {
+		failed(t, ctx, what)
 		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// failed saves what the page showed when a step failed, for the person
+// reading the test's artefacts.
+func failed(t *testing.T, ctx context.Context, what string) {
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
+	if err != nil {
+		return
+	}
+	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name() + "-FAILED-" + what)
+	file := filepath.Join(ArtefactDir(), name+".png")
+	if os.MkdirAll(ArtefactDir(), 0o755) == nil && os.WriteFile(file, png, 0o644) == nil {
+		t.Logf("screenshot of the failure: %s", file)
 	}
 }
 

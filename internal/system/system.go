@@ -104,7 +104,9 @@ type System struct {
 }
 
 // Start starts the server (unless external), provisions the streams and
-// starts the services. On error everything started is stopped.
+// starts the services. ctx bounds the services' lives, not only their
+// start: consumers and request handlers run until it is done or Close is
+// called. On error everything started is stopped.
 func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()

@@ -152,7 +152,7 @@ func (s *Service) Extend(ctx context.Context, r ExtendRequest) (agency.Receipt, 
 		if _, err := s.assessing(v); err != nil {
 			return nil, err
 		}
-		if err := checkExtension(v, now, r.Hours, r.Doctor, r.SuperintendentApproval); err != nil {
+		if err := checkExtension(v, now, r); err != nil {
 			return nil, err
 		}
 		return []agency.Out{agency.Fact(&events.S136Extended{Hours: r.Hours, Doctor: r.Doctor, Reason: r.Reason,

@@ -1,11 +1,157 @@
 package console
 
-import "net/http"
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/rpc"
+)
 
 // agencyRoutes adds the pages of each agency's people.
-func (c *Server) agencyRoutes(mux *http.ServeMux) {}
+func (c *Server) agencyRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /new/{action}", func(w http.ResponseWriter, r *http.Request) {
+		c.doAction(w, r, r.PathValue("action"), "", func(status int, p page) { c.renderHome(w, r, status, p) })
+	})
+	mux.HandleFunc("GET /episodes/{id}", func(w http.ResponseWriter, r *http.Request) {
+		c.renderEpisode(w, r, r.PathValue("id"), http.StatusOK, page{})
+	})
+	mux.HandleFunc("POST /episodes/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		c.doAction(w, r, r.PathValue("action"), id, func(status int, p page) { c.renderEpisode(w, r, id, status, p) })
+	})
+}
 
-// home is each agency's worklist.
+// homeData is an agency's worklist.
+type homeData struct {
+	Items []episode.WorkItem
+	Err   string
+}
+
+// home is each agency's worklist: the AMHP's assessment queue, the
+// helpline's follow-up list, the control room's episodes, SPoA's and the
+// EOC's inboxes.
 func (c *Server) home(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, "home", http.StatusOK, page{Title: "Worklist"})
+	c.renderHome(w, r, http.StatusOK, page{})
+}
+
+func (c *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, p page) {
+	s, _ := sessionFrom(r.Context())
+	var d homeData
+	resp, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](r.Context(), c.nc, episode.WorklistSubject(s.Agency), episode.WorklistRequest{Agency: s.Agency})
+	if err != nil {
+		c.log.Error("worklist", zap.String("agency", string(s.Agency)), zap.Error(err))
+		d.Err = "The worklist could not be loaded just now. It will load again by itself; if it does not, reload the page."
+	}
+	d.Items = resp.Items
+	p.Title = worklistTitle(s.Agency)
+	p.Data = d
+	c.render(w, r, "home", status, p)
+}
+
+func worklistTitle(a events.Agency) string {
+	switch a {
+	case events.Police:
+		return "Control room"
+	case events.AMHP:
+		return "Assessment queue"
+	case events.Crisisline:
+		return "Follow-up calls"
+	case events.SPoA:
+		return "Referrals inbox"
+	case events.Ambulance:
+		return "EOC mental health"
+	}
+	return "Worklist"
+}
+
+// episodeData is what the episode page shows: the agency's own view.
+type episodeData struct {
+	V           episode.View
+	Fields      []string // disclosed to this agency
+	Disclosures []episode.Disclosure
+	Clinical    bool              // the agency's view includes the clinical record
+	Mine        bool              // the agency owns the episode
+	Offers      []episode.Handoff // open offers to this agency
+	Outgoing    []episode.Handoff // open offers from this agency
+	S136Due     time.Time
+	FollowUps   []followUpCall
+	Agencies    []events.Agency
+}
+
+type followUpCall struct {
+	Number int
+	Due    time.Time
+	Done   string // the outcome, once made
+}
+
+func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string, status int, p page) {
+	s, _ := sessionFrom(r.Context())
+	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](r.Context(), c.nc, episode.ViewSubject(s.Agency), episode.ViewRequest{
+		Episode: id, Agency: s.Agency, Viewer: s.Name + " (" + s.Username + ")",
+		Purpose: "direct care: " + s.Role + " working on the episode in the console"})
+	if err != nil {
+		var re *rpc.Error
+		if errors.As(err, &re) && (re.Code == rpc.NotFound || re.Code == rpc.BadRequest) {
+			http.Error(w, "There is no episode "+id+".", http.StatusNotFound)
+			return
+		}
+		c.log.Error("episode view", zap.String("episode", id), zap.Error(err))
+		http.Error(w, "The episode could not be loaded just now. Reload the page to try again.", http.StatusServiceUnavailable)
+		return
+	}
+	var d episodeData
+	raw, _ := json.Marshal(resp.View)
+	if err := json.Unmarshal(raw, &d.V); err != nil {
+		c.log.Error("decode view", zap.String("episode", id), zap.Error(err))
+	}
+	d.Fields = resp.Fields
+	_, d.Clinical = resp.View["clinical"]
+	d.Mine = d.V.Owner == s.Agency && !d.V.Closed
+	for _, h := range d.V.Handoffs {
+		if !h.State.Open() {
+			continue
+		}
+		if h.To == s.Agency {
+			d.Offers = append(d.Offers, h)
+		}
+		if h.From == s.Agency {
+			d.Outgoing = append(d.Outgoing, h)
+		}
+	}
+	if d.V.S136 != nil {
+		d.S136Due, _ = d.V.S136.DueAt()
+	}
+	if f := d.V.FollowUp; f != nil {
+		for i, due := range f.Scheduled {
+			call := followUpCall{Number: i + 1, Due: due}
+			for _, a := range f.Attempts {
+				if a.Number == i+1 {
+					call.Done = a.Outcome
+				}
+			}
+			d.FollowUps = append(d.FollowUps, call)
+		}
+	}
+	d.Agencies = slices.DeleteFunc(slices.Clone(events.Agencies), func(a events.Agency) bool { return a == s.Agency })
+	if dr, err := rpc.Call[episode.EpisodeRequest, episode.DisclosuresResponse](r.Context(), c.nc, episode.SubjectDisclosures, episode.EpisodeRequest{Episode: id}); err == nil {
+		d.Disclosures = dr.Disclosures
+		slices.Reverse(d.Disclosures)
+	}
+	p.Title = "Episode: " + personName(d.V.Person)
+	p.Data = d
+	c.render(w, r, "episode", status, p)
+}
+
+func personName(p episode.Person) string {
+	if p.GivenName == "" && p.FamilyName == "" {
+		return "person not yet identified"
+	}
+	return p.GivenName + " " + p.FamilyName
 }

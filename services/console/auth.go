@@ -32,6 +32,7 @@ type User struct {
 // trying crisisbus out, never for real use.
 func DemoUsers() []DemoUser {
 	return []DemoUser{
+		{"police.handler", "Chris Morgan", events.Police, "Control-room call handler", "crisisbus-police"},
 		{"police.mhw", "Alex Reid", events.Police, "Control-room mental health worker", "crisisbus-police"},
 		{"eoc.mhw", "Priya Shah", events.Ambulance, "EOC mental health worker", "crisisbus-ambulance"},
 		{"spoa.clinician", "Morgan Lee", events.SPoA, "SPoA clinician", "crisisbus-spoa"},

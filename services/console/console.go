@@ -27,6 +27,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/episode"
 )
 
 //go:embed web
@@ -89,8 +90,13 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	// Every stored event is a reason for open pages to refresh their live regions.
+	// (Not a disclosure: opening a page records one, and that must not make
+	// every open page read the record again, and again.)
+	disclosed := events.TypePrefix + "record.disclosed.v1"
 	c.sub, err = nc.Subscribe(events.AllSubjects(), func(m *nats.Msg) {
-		c.live.publish(liveEvent{Episode: m.Header.Get(events.HeaderEpisode), Type: m.Header.Get(events.HeaderType)})
+		if t := m.Header.Get(events.HeaderType); t != disclosed {
+			c.live.publish(liveEvent{Episode: m.Header.Get(events.HeaderEpisode), Type: t})
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("live updates: %w", err)
@@ -163,11 +169,12 @@ var funcs = template.FuncMap{
 		}
 		return t.In(london).Format("Mon 2 Jan 15:04")
 	},
-	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"timeLeft": timeLeft,
-	"words":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-	"dict":     fieldArgs,
-	"clockOf":  func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due} },
+	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"timeLeft":   timeLeft,
+	"words":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"dict":       fieldArgs,
+	"clockOf":    func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due} },
+	"workItemOf": func(p page, it episode.WorkItem) workItemArgs { return workItemArgs{p, it} },
 }
 
 var london = func() *time.Location {
@@ -201,6 +208,12 @@ func timeLeft(now, due time.Time) string {
 
 type clockArgs struct{ Now, Due time.Time }
 
+// workItemArgs gives the "workitem" template the page and one item.
+type workItemArgs struct {
+	Page page
+	Item episode.WorkItem
+}
+
 // parsePages parses each page with the layout.
 func parsePages() (map[string]*template.Template, error) {
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html", "web/partials.html")
@@ -230,6 +243,7 @@ type page struct {
 	Flash   string
 	Errors  []fieldError // the error summary; each also shown by its field
 	Form    url.Values   // what was typed, kept when there are errors
+	Action  string       // the form that was posted, when its errors are shown
 	Data    any
 }
 

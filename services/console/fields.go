@@ -1,12 +1,15 @@
 package console
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // formField is what the "field" template renders: a labelled input with its
 // hint and, when the last submit failed, its inline error.
 type formField struct {
-	Name, Label, Hint, Type, Value, Error, Autocomplete, Width, Rows string
-	Options                                                          []option
+	ID, Name, Label, Hint, Type, Value, Error, Autocomplete, Width, Rows string
+	Options                                                              []option
 }
 
 type option struct{ Value, Label string }
@@ -35,6 +38,11 @@ func fieldArgs(kv ...any) (formField, error) {
 		switch k {
 		case "Name":
 			f.Name = v
+			if f.ID == "" {
+				f.ID = v
+			}
+		case "ID":
+			f.ID = v
 		case "Label":
 			f.Label = v
 		case "Hint":
@@ -56,4 +64,37 @@ func fieldArgs(kv ...any) (formField, error) {
 		}
 	}
 	return f, nil
+}
+
+// Field is a field of an action's form: its id is "<action>-<name>", and it
+// carries back what was typed and its error when that form was just posted.
+func (p page) Field(action, name, label, typ, hint string) formField {
+	f := formField{ID: action + "-" + name, Name: name, Label: label, Type: typ, Hint: hint}
+	if p.Action == action {
+		f.Value = p.Form.Get(name)
+		f.Error = p.ErrorFor(f.ID)
+	}
+	return f
+}
+
+// Select is a select field; each option is "value|Label".
+func (p page) Select(action, name, label, hint string, opts ...string) formField {
+	f := p.Field(action, name, label, "select", hint)
+	for _, o := range opts {
+		v, l, ok := strings.Cut(o, "|")
+		if !ok {
+			l = strings.ReplaceAll(v, "_", " ")
+		}
+		f.Options = append(f.Options, option{Value: v, Label: l})
+	}
+	return f
+}
+
+// Checked reports whether a checkbox of the action's form was ticked (or,
+// before any post, whether it is ticked by default).
+func (p page) Checked(action, name string, byDefault bool) bool {
+	if p.Action != action {
+		return byDefault
+	}
+	return p.Form.Get(name) != ""
 }

@@ -140,6 +140,10 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 		rpc.Endpoint(ctx, cfg.Log, g, "match", "match", r.match),
 	}
 	for _, a := range events.Agencies {
+		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "worklist_"+string(a), string(a)+".worklist", func(ctx context.Context, _ WorklistRequest) (WorklistResponse, error) {
+			items, err := store.Worklist(ctx, a)
+			return WorklistResponse{Agency: a, Items: items}, err
+		}))
 		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "view_"+string(a), string(a)+".view", func(ctx context.Context, req ViewRequest) (ViewResponse, error) {
 			if req.Agency != "" && req.Agency != a {
 				return ViewResponse{}, rpc.Errorf(rpc.BadRequest, "this is the %s view; agency %s asks on %s", a, req.Agency, ViewSubject(req.Agency))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/law"
 )
 
 // View is what is known about one crisis episode.
@@ -94,14 +95,34 @@ type S136 struct {
 	EndedBy          string                          `json:"endedBy,omitempty"`
 }
 
+// Detention is the detention as the law reads it (package law).
+func (s *S136) Detention() law.Detention {
+	d := law.Detention{DetainedAt: s.DetainedAt, KeptWhereTheyAre: s.KeptWhereTheyAre, AgeYears: s.AgeYears,
+		ArrivedAt: s.ArrivedAt, Place: s.PlaceType}
+	for _, x := range s.Extensions {
+		d.Extension += time.Duration(x.Hours) * time.Hour
+	}
+	if s.Ended {
+		d.EndedAt = s.EndedAt
+	}
+	return d
+}
+
 // ClockStart is when the s136 permitted period began (s136(2A)): arrival at
 // the place of safety, or the decision to keep the person where they are.
 // Zero while neither has happened.
 func (s *S136) ClockStart() time.Time {
-	if s.KeptWhereTheyAre {
-		return s.DetainedAt
+	start, _ := s.Detention().Start()
+	return start
+}
+
+// DueAt is when the permitted period ends, extension included (s136(2A),
+// s136B). ok is false when no period runs.
+func (s *S136) DueAt() (time.Time, bool) {
+	if s.Ended {
+		return time.Time{}, false
 	}
-	return s.ArrivedAt
+	return s.Detention().Expiry()
 }
 
 // Extension is one s136B extension.
@@ -373,7 +394,12 @@ func (v *View) fold(e events.Event, data any) {
 		}
 	case *events.PlaceOfSafetyArrived:
 		if v.S136 != nil {
-			v.S136.PlaceType, v.S136.PlaceName, v.S136.ArrivedAt, v.S136.PoliceStation = d.PlaceType, d.PlaceName, d.ArrivedAt, d.PoliceStation
+			v.S136.PlaceType, v.S136.PlaceName, v.S136.PoliceStation = d.PlaceType, d.PlaceName, d.PoliceStation
+			// The period runs from the first arrival: a transfer moves the
+			// person, not the start (s136(2A), s136(3)).
+			if v.S136.ArrivedAt.IsZero() {
+				v.S136.ArrivedAt = d.ArrivedAt
+			}
 		}
 	case *events.S136Extended:
 		if v.S136 != nil {

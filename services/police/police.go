@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/law"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/rpc"
@@ -174,7 +175,7 @@ func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
 // Detain records an s136 detention: refused at a private dwelling (s136(1))
 // and before the consultation is recorded (s136(1C)).
 func (s *Service) Detain(ctx context.Context, r DetainRequest) (agency.Receipt, error) {
-	if err := checkNotPrivateDwelling(r.LocationType); err != nil {
+	if err := refuse(law.CheckDetentionLocation(r.LocationType)); err != nil {
 		return agency.Receipt{}, err
 	}
 	return s.k.Do(ctx, r.Episode, r.Actor, func(v *episode.View) ([]agency.Out, error) {
@@ -204,7 +205,7 @@ func (s *Service) Arrive(ctx context.Context, r ArriveRequest) (agency.Receipt, 
 		if err := checkDetained(v); err != nil {
 			return nil, err
 		}
-		if err := checkPoliceStation(r.PlaceType, personAge(v, 0), r.PoliceStation); err != nil {
+		if err := refuse(law.CheckPlaceOfSafety(personAge(v, 0), r.PlaceType, r.PoliceStation)); err != nil {
 			return nil, err
 		}
 		d := r.PlaceOfSafetyArrived

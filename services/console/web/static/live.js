@@ -8,7 +8,7 @@
   function leftText(ms) {
     var over = ms < 0, s = Math.floor(Math.abs(ms) / 1000);
     var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
-    var t = h > 0 ? h + " h " + m + " min" : m + " min " + pad(s % 60) + " s";
+    var t = (h > 0 ? h + " h " : "") + m + " min " + pad(s % 60) + " s";
     return over ? "overdue by " + t : t + " left";
   }
   function tick() {

@@ -1,0 +1,446 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/law"
+	"github.com/crisisbus/crisisbus/services/agency"
+	"github.com/crisisbus/crisisbus/services/ambulance"
+	"github.com/crisisbus/crisisbus/services/amhp"
+	"github.com/crisisbus/crisisbus/services/crisisline"
+	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/rpc"
+	"github.com/crisisbus/crisisbus/services/spoa"
+)
+
+// An action is one thing a person does from a form: it checks what was
+// typed, names every missing field, and sends one or more commands to the
+// person's own agency service. The service has the last word: what the law
+// or the episode's state forbids comes back as a refusal, shown on the form.
+type action struct {
+	// who may do it
+	agencies []events.Agency
+	// required fields and the message when one is empty, in form order
+	required [][2]string
+	// first is the field a refusal that names no field is shown against
+	first string
+	// run sends the commands; it returns the episode id (new for an opening
+	// action) and the words of the confirmation shown afterwards
+	run func(ctx context.Context, c *Server, in input) (episode, done string, err error)
+}
+
+// input is what an action runs with.
+type input struct {
+	form    url.Values
+	episode string
+	agency  events.Agency
+	actor   string
+	now     time.Time
+}
+
+func (in input) base() agency.Base      { return agency.Base{Episode: in.episode, Actor: in.actor} }
+func (in input) get(name string) string { return strings.TrimSpace(in.form.Get(name)) }
+func (in input) yes(name string) bool {
+	v := in.get(name)
+	return v == "yes" || v == "on" || v == "true"
+}
+func (in input) int(name string) int          { n, _ := strconv.Atoi(in.get(name)); return n }
+func (in input) risk(name string) events.Risk { return events.Risk(in.get(name)) }
+
+// when reads a datetime-local field as London time; empty means now.
+func (in input) when(name string) (time.Time, error) {
+	v := in.get(name)
+	if v == "" {
+		return in.now.UTC().Truncate(time.Second), nil
+	}
+	t, err := time.ParseInLocation("2006-01-02T15:04", v, london)
+	if err != nil {
+		return time.Time{}, fieldErr(name, "Enter the date and time as day, month, year, hour and minute")
+	}
+	return t.UTC(), nil
+}
+
+// fieldError as an error: a problem with one field of the posted form.
+type formError struct{ field, msg string }
+
+func (e formError) Error() string { return e.msg }
+
+func fieldErr(field, msg string) error { return formError{field, msg} }
+
+// call sends one command as the person's agency.
+func call[Req any](ctx context.Context, c *Server, a events.Agency, command string, req Req) error {
+	_, err := rpc.Call[Req, json.RawMessage](ctx, c.nc, agency.Subject(a, command), req)
+	return err
+}
+
+var pathway = events.Agencies
+
+var actions = map[string]action{
+	// The control room raises a triage request mid-call: the episode opens
+	// with what the caller said, the person's details and their own words.
+	"triage": {
+		agencies: []events.Agency{events.Police},
+		required: [][2]string{{"callerAccount", "Enter what the caller says is happening"}, {"location", "Enter where the person is"}, {"concern", "Enter what you need advice on"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			open := agency.OpenRequest{Actor: in.actor, Channel: orDefault(in.get("channel"), "999"), Summary: in.get("callerAccount"),
+				Location: in.get("location"), Reference: in.get("reference"), Person: person(in), Voice: voice(in)}
+			resp, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "open"), open)
+			if err != nil {
+				return "", "", err
+			}
+			in.episode = resp.Episode
+			err = call(ctx, c, in.agency, "triage.request", police.TriageRequest{Base: in.base(), TriageRequested: events.TriageRequested{
+				CallerAccount: in.get("callerAccount"), Location: in.get("location"), Concern: in.get("concern"), Risk: in.risk("risk")}})
+			return in.episode, "Triage request raised. The mental health worker's advice will appear here.", err
+		},
+	},
+	// The ambulance EOC takes a call with a mental health element.
+	"call": {
+		agencies: []events.Agency{events.Ambulance},
+		required: [][2]string{{"summary", "Enter what the caller says is happening"}, {"response", "Choose the response"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			resp, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "open"), agency.OpenRequest{
+				Actor: in.actor, Channel: "999", Summary: in.get("summary"), Location: in.get("location"), Person: person(in), Voice: voice(in)})
+			if err != nil {
+				return "", "", err
+			}
+			in.episode = resp.Episode
+			err = call(ctx, c, in.agency, "call.triage", ambulance.CallRequest{Base: in.base(), AmbulanceCallTriaged: events.AmbulanceCallTriaged{
+				Response: in.get("response"), PhysicalHealthConcern: in.yes("physicalHealthConcern"), MentalHealthWorkerInvolved: true, Notes: in.get("notes")}})
+			return in.episode, "Call recorded.", err
+		},
+	},
+	"advice": {
+		agencies: []events.Agency{events.Police, events.Ambulance, events.SPoA},
+		required: [][2]string{{"advice", "Enter your advice"}, {"recommendedAction", "Choose what you recommend"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			d := events.TriageAdviceGiven{Advice: in.get("advice"), KnownToServices: in.yes("knownToServices"),
+				HealthHistory: in.get("healthHistory"), RecommendedAction: in.get("recommendedAction")}
+			var err error
+			switch in.agency {
+			case events.Police:
+				err = call(ctx, c, in.agency, "triage.advice", police.AdviceRequest{Base: in.base(), TriageAdviceGiven: d})
+			case events.Ambulance:
+				err = call(ctx, c, in.agency, "triage.advice", ambulance.AdviceRequest{Base: in.base(), TriageAdviceGiven: d})
+			default:
+				err = call(ctx, c, in.agency, "triage.advice", spoa.AdviceRequest{Base: in.base(), TriageAdviceGiven: d})
+			}
+			return in.episode, "Advice recorded.", err
+		},
+	},
+	"rcrp": {
+		agencies: []events.Agency{events.Police},
+		required: [][2]string{{"policeAttend", "Choose whether police attend"}, {"grounds", "Choose the ground for the decision"}, {"rationale", "Enter why"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "rcrp.decide", police.RCRPRequest{Base: in.base(), RcrpDecided: events.RcrpDecided{
+				PoliceAttend: in.yes("policeAttend"), Grounds: in.get("grounds"), RespondingAgency: in.get("respondingAgency"), Rationale: in.get("rationale")}})
+			return in.episode, "Right Care, Right Person decision recorded.", err
+		},
+	},
+	"street": {
+		agencies: []events.Agency{events.Police},
+		required: [][2]string{{"s136Avoided", "Choose whether an s136 detention was avoided"}, {"outcome", "Choose what happened"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "street_triage.outcome", police.StreetOutcomeRequest{Base: in.base(), StreetTriageOutcome: events.StreetTriageOutcome{
+				S136Avoided: in.yes("s136Avoided"), Outcome: in.get("outcome"), Notes: in.get("notes")}})
+			return in.episode, "Street triage outcome recorded.", err
+		},
+	},
+	// An s136 detention: the consultation that preceded it, the detention,
+	// the arrival at the place of safety and the request to the AMHP
+	// service, as the officer records them at the place of safety.
+	"detain": {
+		agencies: []events.Agency{events.Police},
+		required: [][2]string{{"practicable", "Choose whether consulting a health professional was practicable"}, {"consultAdvice", "Enter the advice given, or why consultation was not practicable"},
+			{"locationType", "Choose where the person was detained"}, {"ageYears", "Enter the person's age in years"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			detainedAt, err := in.when("detainedAt")
+			if err != nil {
+				return in.episode, "", err
+			}
+			age, err := strconv.Atoi(in.get("ageYears"))
+			if err != nil || age < 0 || age > 130 {
+				return in.episode, "", fieldErr("ageYears", "Enter the age as a whole number of years, like 34")
+			}
+			var arrivedAt time.Time
+			if in.get("placeType") != "" {
+				if in.get("placeName") == "" {
+					return in.episode, "", fieldErr("placeName", "Enter the name of the place of safety")
+				}
+				if arrivedAt, err = in.when("arrivedAt"); err != nil {
+					return in.episode, "", err
+				}
+			}
+			// Check the law before storing anything, so a refused place of
+			// safety leaves the form as typed rather than half recorded.
+			if err := law.CheckDetentionLocation(in.get("locationType")); err != nil {
+				return in.episode, "", fieldErr("locationType", "The Mental Health Act does not allow this: MHA 1983 "+err.Error())
+			}
+			var cond *events.PoliceStationConditions
+			if in.get("placeType") == string(events.PoliceStation) {
+				cond = &events.PoliceStationConditions{ImminentRiskOfSeriousHarm: in.yes("imminentRisk"),
+					NoOtherPlaceAvailable: in.yes("noOtherPlace"), InspectorAuthorisation: in.get("inspector"), HealthProfessionalConsulted: in.yes("healthConsulted")}
+			}
+			if err := law.CheckPlaceOfSafety(age, events.PlaceType(in.get("placeType")), cond); err != nil {
+				return in.episode, "", fieldErr("placeType", "The Mental Health Act does not allow this: MHA 1983 "+err.Error())
+			}
+			if err := call(ctx, c, in.agency, "s136.consult", police.ConsultRequest{Base: in.base(), S136Consulted: events.S136Consulted{
+				Practicable: in.yes("practicable"), Professional: in.get("professional"), Advice: in.get("consultAdvice")}}); err != nil {
+				return in.episode, "", err
+			}
+			if err := call(ctx, c, in.agency, "s136.detain", police.DetainRequest{Base: in.base(), DetainedAt: detainedAt,
+				LocationType: in.get("locationType"), AgeYears: age, KeptWhereTheyAre: in.get("placeType") == string(events.KeptWhereTheyAre)}); err != nil {
+				return in.episode, "", err
+			}
+			done := "Detention under s136 recorded."
+			if pt := in.get("placeType"); pt != "" {
+				arrive := events.PlaceOfSafetyArrived{ArrivedAt: arrivedAt, PlaceType: events.PlaceType(pt), PlaceName: in.get("placeName"), PoliceStation: cond}
+				if err := call(ctx, c, in.agency, "pos.arrive", police.ArriveRequest{Base: in.base(), PlaceOfSafetyArrived: arrive}); err != nil {
+					return in.episode, "", fmt.Errorf("the detention is recorded, the arrival is not: %w", err)
+				}
+				done += " The 24-hour clock is running."
+			}
+			if in.yes("requestAssessment") {
+				if err := call(ctx, c, in.agency, "handoff.offer", agency.OfferRequest{Base: in.base(), Kind: events.MHAAssessment, To: events.AMHP,
+					Reason: "Detained under s136: Mental Health Act assessment needed", Urgency: "emergency"}); err != nil {
+					return in.episode, "", fmt.Errorf("the detention is recorded, the request to the AMHP service is not: %w", err)
+				}
+				done += " The AMHP service has been asked for an assessment."
+			}
+			return in.episode, done, nil
+		},
+	},
+	"offer": {
+		agencies: pathway,
+		required: [][2]string{{"to", "Choose who to hand the episode to"}, {"kind", "Choose what you are asking for"}, {"reason", "Enter why"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "handoff.offer", agency.OfferRequest{Base: in.base(), Kind: events.HandoffKind(in.get("kind")),
+				To: events.Agency(in.get("to")), Reason: in.get("reason"), Urgency: orDefault(in.get("urgency"), "urgent")})
+			return in.episode, "Offered to " + events.Agency(in.get("to")).Title() + ", with everything known so far.", err
+		},
+	},
+	"accept": {
+		agencies: pathway,
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "handoff.accept", agency.HandoffRequest{Base: in.base(), HandoffID: in.get("handoffId")})
+			return in.episode, "Accepted: the episode is now yours.", err
+		},
+	},
+	"decline": {
+		agencies: pathway,
+		required: [][2]string{{"reason", "Choose why you decline"}, {"detail", "Enter the reason in words"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "handoff.decline", agency.DeclineRequest{HandoffRequest: agency.HandoffRequest{Base: in.base(), HandoffID: in.get("handoffId")},
+				Reason: in.get("reason"), Detail: in.get("detail")})
+			return in.episode, "Declined. The offering agency keeps the episode and has been told why.", err
+		},
+	},
+	"cancel": {
+		agencies: pathway,
+		required: [][2]string{{"reason", "Enter why you withdraw the offer"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "handoff.cancel", agency.CancelRequest{HandoffRequest: agency.HandoffRequest{Base: in.base(), HandoffID: in.get("handoffId")},
+				Reason: in.get("reason")})
+			return in.episode, "Offer withdrawn.", err
+		},
+	},
+	"doctor": {
+		agencies: []events.Agency{events.AMHP},
+		required: [][2]string{{"doctor", "Enter the doctor's name"}, {"role", "Choose the doctor's role"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "doctor", amhp.DoctorRequest{Base: in.base(), AssessmentDoctorAllocated: events.AssessmentDoctorAllocated{
+				Doctor: in.get("doctor"), S12Approved: in.yes("s12Approved"), Role: in.get("role")}})
+			return in.episode, "Doctor recorded.", err
+		},
+	},
+	"delay": {
+		agencies: []events.Agency{events.AMHP},
+		required: [][2]string{{"cause", "Choose the cause of the delay"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "delay", amhp.DelayRequest{Base: in.base(), AssessmentDelayed: events.AssessmentDelayed{Cause: in.get("cause"), Detail: in.get("detail")}})
+			return in.episode, "Delay recorded.", err
+		},
+	},
+	"extend": {
+		agencies: []events.Agency{events.AMHP},
+		required: [][2]string{{"hours", "Enter the length of the extension in hours"}, {"doctor", "Enter the examining doctor"}, {"reason", "Enter why the assessment cannot be completed in time"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			hours, err := strconv.Atoi(in.get("hours"))
+			if err != nil {
+				return in.episode, "", fieldErr("hours", "Enter the hours as a whole number, from 1 to 12")
+			}
+			err = call(ctx, c, in.agency, "s136.extend", amhp.ExtendRequest{Base: in.base(), Hours: hours, Doctor: in.get("doctor"),
+				Reason: in.get("reason"), SuperintendentApproval: in.get("superintendentApproval")})
+			return in.episode, "Extension recorded.", err
+		},
+	},
+	"outcome": {
+		agencies: []events.Agency{events.AMHP},
+		required: [][2]string{{"outcome", "Choose the outcome of the assessment"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			at, err := in.when("completedAt")
+			if err != nil {
+				return in.episode, "", err
+			}
+			err = call(ctx, c, in.agency, "outcome", amhp.OutcomeRequest{Base: in.base(), Outcome: in.get("outcome"), CompletedAt: at, Notes: in.get("notes")})
+			done := "Outcome recorded."
+			if in.get("outcome") == "not_admitted" {
+				done += " The helpline has been offered 4 days of follow-up calls."
+			}
+			return in.episode, done, err
+		},
+	},
+	"contact": {
+		agencies: []events.Agency{events.Crisisline},
+		required: [][2]string{{"contactNumber", "Choose which call this is"}, {"outcome", "Choose what happened on the call"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "followup.contact", crisisline.ContactRequest{Base: in.base(), FollowupContactAttempted: events.FollowupContactAttempted{
+				ContactNumber: in.int("contactNumber"), Outcome: in.get("outcome"), Risk: in.risk("risk"), Notes: in.get("notes")}})
+			return in.episode, "Call recorded.", err
+		},
+	},
+	"escalate": {
+		agencies: []events.Agency{events.Crisisline},
+		required: [][2]string{{"risk", "Choose the risk"}, {"reason", "Enter why you are escalating"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "followup.escalate", crisisline.EscalateRequest{Base: in.base(), Risk: in.risk("risk"), Reason: in.get("reason")})
+			return in.episode, "Escalated: SPoA has been offered a referral with everything known.", err
+		},
+	},
+	"finish": {
+		agencies: []events.Agency{events.Crisisline},
+		required: [][2]string{{"summary", "Enter a summary of the follow-up"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "followup.complete", crisisline.FinishRequest{Base: in.base(), Summary: in.get("summary"), CloseEpisode: in.yes("closeEpisode")})
+			return in.episode, "Follow-up completed.", err
+		},
+	},
+	"route": {
+		agencies: []events.Agency{events.SPoA},
+		required: [][2]string{{"route", "Choose where the person goes"}, {"detail", "Enter which team or place"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "route", spoa.RouteRequest{Base: in.base(), Route: in.get("route"), Detail: in.get("detail")})
+			return in.episode, "Routed.", err
+		},
+	},
+	"conveyance": {
+		agencies: []events.Agency{events.Ambulance},
+		required: [][2]string{{"conveyed", "Choose whether the person was conveyed"}, {"reason", "Enter why"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			err := call(ctx, c, in.agency, "conveyance", ambulance.ConveyanceRequest{Base: in.base(), AmbulanceConveyance: events.AmbulanceConveyance{
+				Conveyed: in.yes("conveyed"), Destination: in.get("destination"), DestinationName: in.get("destinationName"), Reason: in.get("reason")}})
+			return in.episode, "Conveyance recorded.", err
+		},
+	},
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func person(in input) *events.PersonIdentified {
+	p := events.PersonIdentified{GivenName: in.get("givenName"), FamilyName: in.get("familyName"), NHSNumber: strings.ReplaceAll(in.get("nhsNumber"), " ", "")}
+	if p == (events.PersonIdentified{}) {
+		return nil
+	}
+	return &p
+}
+
+func voice(in input) *events.PersonVoiceRecorded {
+	if in.get("ownWords") == "" {
+		return nil
+	}
+	v := events.PersonVoiceRecorded{OwnWords: in.get("ownWords"), WhoToContact: in.get("whoToContact"), Language: in.get("language")}
+	if n := in.get("communicationNeed"); n != "" {
+		v.CommunicationNeeds = []string{n}
+	}
+	return &v
+}
+
+// dataPointer finds "/data/<field>" in a refusal, to show it by its field.
+var dataPointer = regexp.MustCompile(`/data/([A-Za-z0-9]+)`)
+
+// doAction runs the named action for the signed-in person. On success it
+// redirects to the episode with a confirmation; otherwise it shows the page
+// again with each problem by its field and what was typed kept.
+func (c *Server) doAction(w http.ResponseWriter, r *http.Request, name, episode string, again func(status int, p page)) {
+	s, _ := sessionFrom(r.Context())
+	act, ok := actions[name]
+	if !ok || !contains(act.agencies, s.Agency) {
+		http.Error(w, "Your agency cannot do that.", http.StatusForbidden)
+		return
+	}
+	in := input{form: r.PostForm, episode: episode, agency: s.Agency, actor: s.Name + " (" + s.Role + ")", now: c.cfg.Now()}
+	var errs []fieldError
+	for _, req := range act.required {
+		if in.get(req[0]) == "" {
+			errs = append(errs, fieldError{name + "-" + req[0], req[1]})
+		}
+	}
+	first := act.first
+	if first == "" && len(act.required) > 0 {
+		first = act.required[0][0]
+	}
+	if len(errs) == 0 {
+		ep, done, err := act.run(r.Context(), c, in)
+		if err == nil {
+			http.Redirect(w, r, "/episodes/"+ep+"?done="+url.QueryEscape(done), http.StatusSeeOther)
+			return
+		}
+		errs = c.explain(name, first, err)
+		c.log.Info("action refused", zap.String("action", name), zap.String("episode", ep), zap.String("agency", string(s.Agency)), zap.Error(err))
+	}
+	again(http.StatusUnprocessableEntity, page{Errors: errs, Form: r.PostForm, Action: name})
+}
+
+// explain turns an error into the messages shown by the form's fields.
+func (c *Server) explain(action, first string, err error) []fieldError {
+	var fe formError
+	if errors.As(err, &fe) {
+		return []fieldError{{action + "-" + fe.field, fe.msg}}
+	}
+	var re *rpc.Error
+	if !errors.As(err, &re) {
+		c.log.Error("command failed", zap.String("action", action), zap.Error(err))
+		return []fieldError{{action + "-" + first, "crisisbus could not record this just now: nothing was stored. Try again; if it keeps failing, phone the service."}}
+	}
+	msg := re.Message
+	field := first
+	if m := dataPointer.FindStringSubmatch(msg); m != nil {
+		field = m[1]
+	}
+	prefix := ""
+	switch re.Code {
+	case rpc.Forbidden:
+		prefix = "The Mental Health Act does not allow this: "
+	case rpc.Conflict:
+		prefix = "This cannot be done now: "
+	case rpc.NotFound:
+		prefix = "Not found: "
+	}
+	return []fieldError{{action + "-" + field, prefix + strings.TrimPrefix(msg, "invalid event: ")}}
+}
+
+func contains(as []events.Agency, a events.Agency) bool {
+	for _, x := range as {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}

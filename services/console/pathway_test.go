@@ -1,0 +1,278 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/crisisbus/crisisbus/internal/browsertest"
+	"github.com/crisisbus/crisisbus/internal/bustest"
+	"github.com/crisisbus/crisisbus/internal/system"
+)
+
+// startSystem runs all of crisisbus, console included, and returns the console's URL.
+func startSystem(t *testing.T) string {
+	t.Helper()
+	// The context bounds the services' lives, not just their start.
+	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, HTTPAddr: "127.0.0.1:0", Log: bustest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Close)
+	for _, u := range sys.URLs {
+		if rest, ok := strings.CutPrefix(u, "console: "); ok {
+			return rest
+		}
+	}
+	t.Fatalf("no console among %v", sys.URLs)
+	return ""
+}
+
+// person is one of the people at work, in their own browser tab.
+type person struct {
+	t    *testing.T
+	tab  context.Context
+	base string
+}
+
+func signIn(t *testing.T, browser context.Context, base, username, password string) *person {
+	p := &person{t: t, tab: browsertest.NewTab(t, browser), base: base}
+	browsertest.Do(t, p.tab, "sign in as "+username,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), username),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(".header-user")),
+	)
+	return p
+}
+
+func (p *person) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	browsertest.Do(p.t, p.tab, what, steps...)
+}
+
+func (p *person) text(sel string) string {
+	p.t.Helper()
+	return browsertest.Get(p.t, p.tab, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
+}
+
+func (p *person) html() string {
+	p.t.Helper()
+	return browsertest.Get(p.t, p.tab, "read the page", chromedp.OuterHTML(chromedp.CSS("html")))
+}
+
+// flash waits until the page confirms what was done (the green box after a
+// form is stored) with words containing want.
+func (p *person) flash(want string) {
+	p.t.Helper()
+	var got string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		got, _ = chromedp.Run(p.tab, chromedp.Evaluate[string](`(document.querySelector(".flash")||{}).textContent||""`))
+		if strings.Contains(got, want) {
+			return
+		}
+	}
+	browsertest.Screenshot(p.t, p.tab, "FAILED-waiting-for-"+strings.Fields(want)[0])
+	p.t.Fatalf("the page confirms %q, want %q", strings.TrimSpace(got), want)
+}
+
+// markPage sets a marker that a reload would lose, so a test can tell a
+// live update from a reload.
+func (p *person) markPage() {
+	p.t.Helper()
+	browsertest.Get(p.t, p.tab, "mark the page", chromedp.Evaluate[bool]("window.__notReloaded = true"))
+}
+
+func (p *person) notReloaded() bool {
+	p.t.Helper()
+	return browsertest.Get(p.t, p.tab, "check the mark", chromedp.Evaluate[bool]("window.__notReloaded === true"))
+}
+
+// waitFor polls the page until cond holds for its main text.
+func (p *person) waitFor(what string, total time.Duration, cond func(main string) bool) {
+	p.t.Helper()
+	bustest.CheckFor(p.t, total, 50*time.Millisecond, func() error {
+		main := browsertest.Get(p.t, p.tab, "read main", chromedp.Text(chromedp.CSS("main")))
+		if !cond(main) {
+			return fmt.Errorf("%s: not yet; the page says:\n%s", what, main)
+		}
+		return nil
+	})
+}
+
+func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
+	base := startSystem(t)
+	browser := browsertest.New(t)
+
+	amhp := signIn(t, browser, base, "amhp.duty", "crisisbus-amhp")
+	amhp.markPage()
+	helpline := signIn(t, browser, base, "helpline.worker", "crisisbus-crisisline")
+
+	// (1) The call handler raises a triage request mid-call.
+	handler := signIn(t, browser, base, "police.handler", "crisisbus-police")
+	handler.do("raise a triage request",
+		chromedp.SendKeys(chromedp.CSS("#triage-callerAccount"), "Man on the outside of the railings of Rochester bridge, says he has had enough"),
+		chromedp.SendKeys(chromedp.CSS("#triage-location"), "Rochester bridge, east side"),
+		chromedp.SendKeys(chromedp.CSS("#triage-concern"), "Is he known to services? Should we use s136?"),
+		chromedp.SetValue(chromedp.CSS("#triage-risk"), "high"),
+		chromedp.SendKeys(chromedp.CSS("#triage-givenName"), "Daniel"),
+		chromedp.SendKeys(chromedp.CSS("#triage-familyName"), "Brook"),
+		chromedp.SendKeys(chromedp.CSS("#triage-ownWords"), "Ring my sister Jo. Please don't take me to A&E."),
+		chromedp.Click(chromedp.CSS(`form[action="/new/triage"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+	)
+	browsertest.Screenshot(t, handler.tab, "1-control-room-episode")
+	if w := handler.text(".own-words"); !strings.Contains(w, "Ring my sister Jo") {
+		t.Fatalf("the person's own words are not first on the episode page: %q", w)
+	}
+	episodeURL := browsertest.Get(t, handler.tab, "url", chromedp.Location())
+	handler.markPage()
+
+	// The control-room mental health worker gives advice from the same episode.
+	mhw := signIn(t, browser, base, "police.mhw", "crisisbus-police")
+	mhw.do("give advice",
+		chromedp.Navigate(episodeURL),
+		chromedp.Click(chromedp.CSS(`details:has(form[action$="/advice"]) > summary`)),
+		chromedp.SendKeys(chromedp.CSS("#advice-advice"), "Known to the Medway CMHT. Use s136 to the health-based place of safety if he will not come away."),
+		chromedp.SetValue(chromedp.CSS("#advice-recommendedAction"), "consider_s136"),
+		chromedp.Click(chromedp.CSS(`input[name=knownToServices]`)),
+		chromedp.SendKeys(chromedp.CSS("#advice-healthHistory"), "Bipolar disorder; lithium; admitted 2024"),
+		chromedp.Click(chromedp.CSS(`form[action$="/advice"] button`)),
+	)
+	mhw.flash("Advice recorded")
+
+	// ... and the advice appears on the call handler's page without a reload.
+	handler.waitFor("advice on the call handler's page", 10*time.Second, func(main string) bool {
+		return strings.Contains(main, "Known to the Medway CMHT")
+	})
+	if !handler.notReloaded() {
+		t.Fatal("the call handler's page was reloaded to show the advice")
+	}
+	browsertest.Screenshot(t, handler.tab, "2-advice-arrived-live")
+
+	// The officer records the s136 detention at the place of safety and asks the AMHP service.
+	handler.do("record the detention",
+		chromedp.Click(chromedp.CSS("#detention > summary")),
+		chromedp.SetValue(chromedp.CSS("#detain-practicable"), "yes"),
+		chromedp.SetValue(chromedp.CSS("#detain-professional"), "nurse"),
+		chromedp.SendKeys(chromedp.CSS("#detain-consultAdvice"), "Control-room nurse advised s136 to the suite"),
+		chromedp.SetValue(chromedp.CSS("#detain-locationType"), "public_place"),
+		chromedp.SendKeys(chromedp.CSS("#detain-ageYears"), "34"),
+		chromedp.SetValue(chromedp.CSS("#detain-placeType"), "health_based_place_of_safety"),
+		chromedp.SendKeys(chromedp.CSS("#detain-placeName"), "Medway s136 suite"),
+		chromedp.Click(chromedp.CSS(`form[action$="/detain"] button`)),
+	)
+	handler.flash("The AMHP service has been asked for an assessment")
+	detained := time.Now()
+
+	// (2) The AMHP's queue shows it, live, with the 24-hour clock counting.
+	amhp.waitFor("the detention in the AMHP queue", 10*time.Second, func(main string) bool { return strings.Contains(main, "Daniel Brook") })
+	t.Logf("the AMHP queue showed the detention %s after the officer's page confirmed it", time.Since(detained).Round(time.Millisecond))
+	if !amhp.notReloaded() {
+		t.Fatal("the AMHP's queue was reloaded")
+	}
+	first := amhp.text(".card time.clock")
+	if !strings.Contains(first, "left") || !strings.HasPrefix(first, "23 h") && !strings.HasPrefix(first, "24 h") {
+		t.Fatalf("the s136 clock reads %q, want about 24 hours left", first)
+	}
+	bustest.CheckFor(t, 5*time.Second, 200*time.Millisecond, func() error {
+		if now := amhp.text(".card time.clock"); now == first {
+			return fmt.Errorf("the clock still reads %q", now)
+		}
+		return nil
+	})
+	browsertest.Screenshot(t, amhp.tab, "3-amhp-queue")
+	amhp.do("accept the assessment",
+		chromedp.Click(chromedp.CSS(`.card form[action$="/accept"] button`)),
+	)
+	amhp.flash("Accepted")
+	if owner := amhp.text("#ep-status"); !strings.Contains(owner, "AMHP service (you)") {
+		t.Fatalf("after accepting, the owner reads %q", owner)
+	}
+	if html := amhp.html(); !strings.Contains(html, "Clinical record") || !strings.Contains(html, "Bipolar disorder; lithium") {
+		t.Fatal("the AMHP does not see the clinical record")
+	}
+	browsertest.Screenshot(t, amhp.tab, "4-amhp-episode")
+
+	// (3) Not admitted: the helpline's list shows the person, with calls due once accepted.
+	amhp.do("record the outcome",
+		chromedp.Click(chromedp.CSS("#outcome > summary")),
+		chromedp.SetValue(chromedp.CSS("#outcome-outcome"), "not_admitted"),
+		chromedp.SendKeys(chromedp.CSS("#outcome-notes"), "No detainable illness today; safety plan with his sister"),
+		chromedp.Click(chromedp.CSS(`form[action$="/outcome"] button`)),
+	)
+	amhp.flash("The helpline has been offered 4 days of follow-up calls")
+	helpline.do("open the follow-up list", chromedp.Navigate(base+"/"))
+	helpline.waitFor("the person on the helpline's list", 10*time.Second, func(main string) bool { return strings.Contains(main, "Daniel Brook") })
+	helpline.do("accept the follow-up",
+		chromedp.Click(chromedp.CSS(`.card form[action$="/accept"] button`)),
+	)
+	helpline.flash("Accepted")
+	helpline.do("back to the list", chromedp.Navigate(base+"/"))
+	helpline.waitFor("calls due", 10*time.Second, func(main string) bool { return strings.Count(main, "Call due") == 4 })
+	browsertest.Screenshot(t, helpline.tab, "5-helpline-calls-due")
+
+	// (4) The police mental health worker opens the episode: nothing clinical.
+	mhw.do("open the episode again", chromedp.Navigate(episodeURL), chromedp.WaitVisible(chromedp.CSS("#ep-timeline")))
+	html := mhw.html()
+	for _, clinical := range []string{"Clinical record", "Bipolar disorder", "lithium", "No detainable illness"} {
+		if strings.Contains(html, clinical) {
+			t.Errorf("the police view shows clinical content %q", clinical)
+		}
+	}
+	if !strings.Contains(html, "Ring my sister Jo") {
+		t.Error("the police view lacks the person's own words")
+	}
+	browsertest.Screenshot(t, mhw.tab, "6-police-view")
+}
+
+func TestAnInvalidFormShowsInlineErrorsAndKeepsWhatWasTyped(t *testing.T) {
+	base := startSystem(t)
+	browser := browsertest.New(t)
+	handler := signIn(t, browser, base, "police.handler", "crisisbus-police")
+
+	// Nothing typed in the caller's account.
+	handler.do("submit without the caller's account",
+		chromedp.SendKeys(chromedp.CSS("#triage-location"), "Margate seafront"),
+		chromedp.SendKeys(chromedp.CSS("#triage-concern"), "Teenager in distress"),
+		chromedp.Click(chromedp.CSS(`form[action="/new/triage"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".error-summary")),
+	)
+	browsertest.Screenshot(t, handler.tab, "triage-missing-account")
+	if e := handler.text("#triage-callerAccount-error"); !strings.Contains(e, "Enter what the caller says is happening") {
+		t.Errorf("inline error = %q", e)
+	}
+	if v := browsertest.Get(t, handler.tab, "kept", chromedp.Value(chromedp.CSS("#triage-location"))); v != "Margate seafront" {
+		t.Errorf("location holds %q after the error", v)
+	}
+
+	// The law: a 16-year-old is never held in a police station.
+	handler.do("raise it properly",
+		chromedp.SendKeys(chromedp.CSS("#triage-callerAccount"), "Girl of 16 on the harbour arm, distressed"),
+		chromedp.Click(chromedp.CSS(`form[action="/new/triage"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		chromedp.Click(chromedp.CSS("#detention > summary")),
+		chromedp.SetValue(chromedp.CSS("#detain-practicable"), "no"),
+		chromedp.SendKeys(chromedp.CSS("#detain-consultAdvice"), "No one reachable in time"),
+		chromedp.SetValue(chromedp.CSS("#detain-locationType"), "public_place"),
+		chromedp.SendKeys(chromedp.CSS("#detain-ageYears"), "16"),
+		chromedp.SetValue(chromedp.CSS("#detain-placeType"), "police_station"),
+		chromedp.SendKeys(chromedp.CSS("#detain-placeName"), "Margate police station"),
+		chromedp.Click(chromedp.CSS(`form[action$="/detain"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".error-summary")),
+	)
+	browsertest.Screenshot(t, handler.tab, "under-18-police-station-refused")
+	summary := handler.text(".error-summary")
+	if !strings.Contains(summary, "s136A") {
+		t.Errorf("the refusal does not cite s136A: %q", summary)
+	}
+	if v := browsertest.Get(t, handler.tab, "kept", chromedp.Value(chromedp.CSS("#detain-placeName"))); v != "Margate police station" {
+		t.Errorf("place name holds %q after the refusal", v)
+	}
+}

@@ -1,0 +1,152 @@
+package episode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// WorklistSubject is where agency a asks what is waiting for it:
+// WorklistRequest → WorklistResponse. Like the view, it is on the agency's
+// own subject, so NATS permissions keep each agency to its own list.
+func WorklistSubject(a events.Agency) string { return "crisisbus.record." + string(a) + ".worklist" }
+
+// WorklistRequest asks for an agency's worklist.
+type WorklistRequest struct {
+	Agency events.Agency `json:"agency"`
+}
+
+// WorklistResponse lists what is waiting for an agency, most urgent first.
+type WorklistResponse struct {
+	Agency events.Agency `json:"agency"`
+	Items  []WorkItem    `json:"items"`
+}
+
+// WorkItem is one episode on an agency's worklist: enough to choose what to
+// do next, nothing clinical. Opening the episode is a read of the record,
+// recorded as a disclosure; the worklist is the agency's own queue.
+type WorkItem struct {
+	Episode     string        `json:"episode"`
+	Person      string        `json:"person"` // name as known, or "Person not yet identified"
+	AgeYears    int           `json:"ageYears,omitempty"`
+	Owner       events.Agency `json:"owner,omitempty"`
+	LegalStatus string        `json:"legalStatus,omitempty"`
+	OpenedAt    time.Time     `json:"openedAt,omitzero"`
+	Location    string        `json:"location,omitempty"`
+	// Offers are the handoffs addressed to the agency still waiting for its answer.
+	Offers []Handoff `json:"offers,omitempty"`
+	// S136DueAt is when the s136 permitted period ends (zero when none runs).
+	S136DueAt time.Time `json:"s136DueAt,omitzero"`
+	PlaceName string    `json:"placeName,omitempty"`
+	// FollowUpDue are the follow-up calls scheduled and not yet made.
+	FollowUpDue []time.Time `json:"followUpDue,omitempty"`
+	Escalated   bool        `json:"escalated,omitempty"` // a clock broke on this episode
+	LastAt      time.Time   `json:"lastAt"`
+	// DueAt is the earliest deadline of the item, the order of the list.
+	DueAt time.Time `json:"dueAt,omitzero"`
+}
+
+// Worklist returns the episodes waiting for agency a: those it owns and has
+// not closed, and those with a handoff offered to it and not yet answered.
+// It reads every view in the record, which suits the thousands of open
+// episodes of one area; an index bucket would replace the scan beyond that.
+func (s *Store) Worklist(ctx context.Context, a events.Agency) ([]WorkItem, error) {
+	if !a.Pathway() {
+		return nil, fmt.Errorf("%s has no worklist (want one of %v)", a, events.Agencies)
+	}
+	keys, err := s.views.ListKeys(ctx)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return []WorkItem{}, nil
+		}
+		return nil, fmt.Errorf("list episodes: %w", err)
+	}
+	items := []WorkItem{}
+	for k := range keys.Keys() {
+		v, _, ok, err := s.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || v.Closed {
+			continue
+		}
+		item, ok := workItem(v, a)
+		if ok {
+			items = append(items, item)
+		}
+	}
+	slices.SortFunc(items, func(x, y WorkItem) int {
+		switch {
+		case x.DueAt.IsZero() && !y.DueAt.IsZero():
+			return 1
+		case !x.DueAt.IsZero() && y.DueAt.IsZero():
+			return -1
+		case !x.DueAt.Equal(y.DueAt):
+			return x.DueAt.Compare(y.DueAt)
+		}
+		return y.LastAt.Compare(x.LastAt)
+	})
+	return items, nil
+}
+
+func workItem(v View, a events.Agency) (WorkItem, bool) {
+	it := WorkItem{Episode: v.Episode, Person: personName(v.Person), AgeYears: v.Person.AgeYears, Owner: v.Owner,
+		LegalStatus: v.LegalStatus, OpenedAt: v.OpenedAt, Location: v.Location}
+	for _, h := range v.Handoffs {
+		if h.To == a && h.State.Open() {
+			it.Offers = append(it.Offers, h)
+			if h.Escalated {
+				it.Escalated = true
+			}
+		}
+	}
+	if v.Owner != a && len(it.Offers) == 0 {
+		return it, false
+	}
+	if n := len(v.Timeline); n > 0 {
+		it.LastAt = v.Timeline[n-1].Time
+	}
+	if v.S136 != nil {
+		it.AgeYears = v.S136.AgeYears
+		it.PlaceName = v.S136.PlaceName
+		if due, ok := v.S136.DueAt(); ok {
+			it.S136DueAt = due
+			it.DueAt = due
+		}
+	}
+	if f := v.FollowUp; f != nil && !f.Completed {
+		made := map[int]bool{}
+		for _, at := range f.Attempts {
+			made[at.Number] = true
+		}
+		for i, due := range f.Scheduled {
+			if !made[i+1] {
+				it.FollowUpDue = append(it.FollowUpDue, due)
+			}
+		}
+		if len(it.FollowUpDue) > 0 && (it.DueAt.IsZero() || it.FollowUpDue[0].Before(it.DueAt)) {
+			it.DueAt = it.FollowUpDue[0]
+		}
+	}
+	for _, c := range v.Clocks {
+		if c.Breached {
+			it.Escalated = true
+		}
+	}
+	return it, true
+}
+
+func personName(p Person) string {
+	name := strings.TrimSpace(p.GivenName + " " + p.FamilyName)
+	if name == "" {
+		return "Person not yet identified"
+	}
+	return name
+}
