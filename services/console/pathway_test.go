@@ -199,6 +199,9 @@ func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
 		t.Fatal("the AMHP does not see the clinical record")
 	}
 	browsertest.Screenshot(t, amhp.tab, "4-amhp-episode")
+	amhp.do("turn to a tablet", chromedp.EmulateViewport(820, 1180))
+	browsertest.Screenshot(t, amhp.tab, "4b-amhp-episode-tablet")
+	amhp.do("back to the desk", chromedp.EmulateViewport(1280, 800))
 
 	// (3) Not admitted: the helpline's list shows the person, with calls due once accepted.
 	amhp.do("record the outcome",
