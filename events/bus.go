@@ -129,6 +129,14 @@ func (b *Bus) message(e Event) (*nats.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
+	return b.messageOf(e, raw)
+}
+
+// messageOf is the message carrying raw, the JSON of the validated event e.
+func (b *Bus) messageOf(e Event, raw []byte) (*nats.Msg, error) {
+	if b.agency != "" && e.Source != b.agency {
+		return nil, fmt.Errorf("%w: %s cannot publish an event whose source is %s", ErrNotAuthor, b.agency, e.Source)
+	}
 	subj, err := Subject(e)
 	if err != nil {
 		return nil, err
@@ -270,20 +278,41 @@ type BatchResult struct {
 // does; results are in the order of events.
 func (b *Bus) PublishBatch(ctx context.Context, events []Event) []BatchResult {
 	res := make([]BatchResult, len(events))
-	futures := make([]jetstream.PubAckFuture, len(events))
+	msgs := make([]*nats.Msg, len(events))
 	for i, e := range events {
-		m, err := b.message(e)
-		if err != nil {
-			res[i].Err = err
+		msgs[i], res[i].Err = b.message(e)
+	}
+	b.publishPipelined(ctx, msgs, res)
+	return res
+}
+
+// publishPipelined publishes msgs in order with acknowledgements pipelined,
+// skipping those whose result already holds an error.
+func (b *Bus) publishPipelined(ctx context.Context, msgs []*nats.Msg, res []BatchResult) {
+	futures := make([]jetstream.PubAckFuture, len(msgs))
+	b.sendAsync(msgs, res, futures, 0, len(msgs))
+	b.awaitAcks(ctx, msgs, res, futures)
+}
+
+// sendAsync sends msgs[lo:hi] without waiting for their acknowledgements.
+func (b *Bus) sendAsync(msgs []*nats.Msg, res []BatchResult, futures []jetstream.PubAckFuture, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		if res[i].Err != nil {
 			continue
 		}
-		f, err := b.js.PublishMsgAsync(m, jetstream.WithExpectStream(Stream), jetstream.WithStallWait(time.Minute))
+		// Wait for room when the client has many acknowledgements outstanding
+		// (every write is fsynced) rather than fail the rest of the batch.
+		f, err := b.js.PublishMsgAsync(msgs[i], jetstream.WithExpectStream(Stream), jetstream.WithStallWait(time.Minute))
 		if err != nil {
-			res[i].Err = fmt.Errorf("publish %s: %w", e.ID, err)
+			res[i].Err = fmt.Errorf("publish %s: %w", msgs[i].Header.Get(jetstream.MsgIDHeader), err)
 			continue
 		}
 		futures[i] = f
 	}
+}
+
+// awaitAcks waits for the acknowledgement of each message sent.
+func (b *Bus) awaitAcks(ctx context.Context, msgs []*nats.Msg, res []BatchResult, futures []jetstream.PubAckFuture) {
 	for i, f := range futures {
 		if f == nil {
 			continue
@@ -292,12 +321,11 @@ func (b *Bus) PublishBatch(ctx context.Context, events []Event) []BatchResult {
 		case ack := <-f.Ok():
 			res[i].Ack = PubAck{Sequence: ack.Sequence, Duplicate: ack.Duplicate}
 		case err := <-f.Err():
-			res[i].Err = fmt.Errorf("publish %s: %w", events[i].ID, err)
+			res[i].Err = fmt.Errorf("publish %s: %w", msgs[i].Header.Get(jetstream.MsgIDHeader), err)
 		case <-ctx.Done():
 			res[i].Err = ctx.Err()
 		}
 	}
-	return res
 }
 
 // Handler handles one valid event. Returning an error asks for redelivery

@@ -28,6 +28,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/reports"
 )
 
 //go:embed web
@@ -69,6 +70,7 @@ type Server struct {
 	http     *http.Server
 	ln       net.Listener
 	sub      *nats.Subscription
+	reports  *reports.Service // the report tables, following the stream
 	wg       sync.WaitGroup
 }
 
@@ -89,6 +91,13 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 	if c.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
+	// The report tables are a projection of the stream, kept up to date here
+	// (the console's user may read the stream, not publish to it).
+	bus, err := events.NewBus(nc, "", cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	c.reports = reports.Start(ctx, bus, cfg.Log.Named("reports"))
 	// Every stored event is a reason for open pages to refresh their live regions.
 	// (Not a disclosure: opening a page records one, and that must not make
 	// every open page read the record again, and again.)
@@ -104,6 +113,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 	c.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		c.sub.Unsubscribe()
+		c.reports.Stop()
 		return nil, fmt.Errorf("console: listen on %s: %w", cfg.Addr, err)
 	}
 	c.http = &http.Server{Handler: c.routes(), ReadHeaderTimeout: 10 * time.Second}
@@ -128,6 +138,7 @@ func (c *Server) Stop() {
 	defer cancel()
 	_ = c.http.Shutdown(ctx)
 	_ = c.sub.Unsubscribe()
+	c.reports.Stop()
 	c.wg.Wait()
 }
 
@@ -144,6 +155,7 @@ func (c *Server) routes() http.Handler {
 	authed.HandleFunc("POST /signout", c.signout)
 	authed.HandleFunc("GET /live", c.liveStream)
 	authed.HandleFunc("GET /{$}", c.home)
+	authed.HandleFunc("GET /reports", c.reportsPage)
 	c.agencyRoutes(authed)
 	mux.Handle("/", c.requireSession(authed))
 	return securityHeaders(mux)
@@ -285,6 +297,28 @@ func (c *Server) render(w http.ResponseWriter, r *http.Request, name string, sta
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// reportsPage shows the partnership's tables, built from the stream, with a
+// chart each; ?report=NAME&format=csv|json downloads one table.
+func (c *Server) reportsPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("report") != "" {
+		c.reports.Handler(c.cfg.Now).ServeHTTP(w, r)
+		return
+	}
+	rng, err := reports.RangeFromQuery(q, c.cfg.Now())
+	if err != nil {
+		c.render(w, r, "reports", http.StatusBadRequest, page{Title: "Reports", Errors: []fieldError{{"from", err.Error()}}})
+		return
+	}
+	frag, err := reports.Fragment(c.reports.Projection(), rng)
+	if err != nil {
+		c.log.Error("reports", zap.Error(err))
+		http.Error(w, "The reports could not be drawn just now.", http.StatusInternalServerError)
+		return
+	}
+	c.render(w, r, "reports", http.StatusOK, page{Title: "Reports", Data: frag})
+}
 
 func (c *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 	c.renderSignin(w, r, http.StatusOK, nil, url.Values{"next": {r.URL.Query().Get("next")}})

@@ -233,7 +233,21 @@ func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
 		t.Error("the police view lacks the person's own words")
 	}
 	browsertest.Screenshot(t, mhw.tab, "6-police-view")
+
+	// The report page counts the assessment: one "not admitted" this month.
+	month := time.Now().In(london).Format("2006-01")
+	bustest.CheckFor(t, 10*time.Second, 200*time.Millisecond, func() error {
+		amhp.do("open the reports", chromedp.Navigate(base+"/reports?from="+month+"&to="+month))
+		row := browsertest.Get(t, amhp.tab, "read the s136 table", chromedp.Text(chromedp.CSS("#s136-table")))
+		if !strings.Contains(row, "Not Admitted\t1") && !strings.Contains(row, "Not Admitted 1") {
+			return fmt.Errorf("the s136 report reads %q", row)
+		}
+		return nil
+	})
+	browsertest.Screenshot(t, amhp.tab, "7-reports")
 }
+
+var london, _ = time.LoadLocation("Europe/London")
 
 func TestAnInvalidFormShowsInlineErrorsAndKeepsWhatWasTyped(t *testing.T) {
 	base := startSystem(t)

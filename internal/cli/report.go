@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/crisisbus/crisisbus/services/reports"
+)
+
+func init() {
+	commands["report"] = command{"report NAME --from YYYY-MM --to YYYY-MM: a partnership table (" + strings.Join(reports.Names, ", ") + ", or all) rebuilt from the stream", cmdReport}
+}
+
+// maxReportMonths bounds a report's columns.
+const maxReportMonths = 600
+
+func cmdReport(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "report", "NAME --from YYYY-MM --to YYYY-MM [--format table|csv|json]\n  NAME is one of "+strings.Join(reports.Names, ", ")+", or all")
+	var cf connFlags
+	cf.register(fs)
+	from := fs.String("from", "", "first month, YYYY-MM (Europe/London)")
+	to := fs.String("to", "", "last month, YYYY-MM (Europe/London)")
+	format := fs.String("format", "table", "table, csv or json")
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if name == "" && fs.NArg() == 1 {
+		name = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	names := []string{name}
+	switch {
+	case name == "":
+		return usageError{"name a report: " + strings.Join(reports.Names, ", ") + ", or all"}
+	case name == "all":
+		names = reports.Names
+	case !slices.Contains(reports.Names, name):
+		return usageError{fmt.Sprintf("unknown report %q (want one of %s, or all)", name, strings.Join(reports.Names, ", "))}
+	}
+	if !slices.Contains(reports.Formats, *format) {
+		return usageError{fmt.Sprintf("--format %q: want one of %s", *format, strings.Join(reports.Formats, ", "))}
+	}
+	if *from == "" || *to == "" {
+		return usageError{"give --from and --to (YYYY-MM)"}
+	}
+	rng, err := reports.ParseRange(*from, *to)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if rng.Len() > maxReportMonths {
+		return usageError{fmt.Sprintf("%s to %s is %d months; at most %d", rng.From, rng.To, rng.Len(), maxReportMonths)}
+	}
+	bus, err := toolBus(&cf)
+	if err != nil {
+		return err
+	}
+	defer bus.Conn().Close()
+	proj, err := reports.Rebuild(ctx, bus)
+	if err != nil {
+		return err
+	}
+	if n := proj.Duplicates(); n > 0 {
+		fmt.Fprintf(e.stderr, "%d event(s) stored more than once (loaded again after the stream's duplicate window) were counted once\n", n)
+	}
+	for _, s := range proj.Skipped() {
+		fmt.Fprintf(e.stderr, "stream sequence %d not counted: %s\n", s.Seq, s.Reason)
+	}
+	for i, n := range names {
+		t, err := proj.Report(n, rng)
+		if err != nil {
+			return err
+		}
+		if i > 0 && *format != "json" {
+			fmt.Fprintln(e.stdout)
+		}
+		if err := reports.Write(e.stdout, t, *format); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,349 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/reports"
+	"github.com/crisisbus/crisisbus/services/reports/reportgen"
+)
+
+func init() {
+	commands["reportbench"] = command{"measure import against raw JetStream async publish, and building every report over 1,000,000 events", cmdReportBench}
+}
+
+func cmdReportBench(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "reportbench", "[flags]")
+	importN := fs.Int("import-events", 20000, "events per path for import against raw publish on the fsync-always server")
+	fastN := fs.Int("fast-import-events", 100000, "events per path for the same comparison with fsync left to the OS")
+	total := fs.Int("report-events", 1000000, "events in the stream the reports are built from")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the report build to this file")
+	serveDir := fs.String("serve-fast", "", "(internal) run the no-fsync server in DIR, print its URL, stop when stdin closes")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *serveDir != "" {
+		srv, err := fastServer(*serveDir)
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown()
+		fmt.Fprintln(e.stdout, srv.ClientURL())
+		_, _ = io.Copy(io.Discard, e.stdin)
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "crisisbus-reportbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	out := e.stdout
+	fmt.Fprintf(out, "crisisbus reportbench: %d cores, %s\n\n", runtime.NumCPU(), runtime.Version())
+
+	// 1. The production setting: the embedded broker fsyncs every write.
+	b, err := broker.Start(ctx, broker.Config{DataDir: filepath.Join(dir, "fsync"), Port: -1})
+	if err != nil {
+		return err
+	}
+	nc, err := b.Connect("")
+	if err != nil {
+		b.Shutdown()
+		return err
+	}
+	raw, imp, err := importAgainstRaw(ctx, nc, *importN, 1, e.stderr)
+	nc.Close()
+	b.Shutdown()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "import, fsync on every write (the embedded default), %d events per path:\n", *importN)
+	printRatio(out, raw, imp)
+
+	// 2. Fsync left to the OS, so the client's work shows: and the stream
+	// the reports are built from (the load is not what is measured; a
+	// replay reads the same whatever the sync policy).
+	url, stop, err := fastServerProcess(filepath.Join(dir, "fast"))
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fnc, err := nats.Connect(url)
+	if err != nil {
+		return err
+	}
+	defer fnc.Close()
+	raw, imp, err = importAgainstRaw(ctx, fnc, *fastN, 2, e.stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nimport, fsync left to the OS, %d events per path:\n", *fastN)
+	printRatio(out, raw, imp)
+
+	bus, _ := events.NewBus(fnc, "", nil)
+	stored := 2 * *fastN
+	rng := reports.Range{From: reports.MonthFor(2015, time.January), To: reports.MonthFor(2024, time.December)}
+	if stored < *total {
+		fmt.Fprintf(e.stderr, "loading %d more events for the report build…\n", *total-stored)
+		n, err := load(ctx, bus.JetStream(), reportgen.New(3), rng, *total-stored)
+		if err != nil {
+			return err
+		}
+		stored += n
+	}
+	// The floor: reading every stored event without counting anything.
+	start := time.Now()
+	read := 0
+	if err := bus.ReplayRaw(ctx, events.ReplayConfig{}, func(events.Stored) error { read++; return nil }); err != nil {
+		return err
+	}
+	readOnly := time.Since(start)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start = time.Now()
+	proj, err := reports.Rebuild(ctx, bus)
+	if err != nil {
+		return err
+	}
+	replayed := time.Since(start)
+	tables := proj.All(rng)
+	elapsed := time.Since(start)
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	fmt.Fprintf(out, "\nevery report (%d tables, %d months) over %d stored events:\n", len(tables), rng.Len(), stored)
+	fmt.Fprintf(out, "  read only:        %s (%.0f events/s; reading the stream, counting nothing)\n", readOnly.Round(time.Millisecond), float64(read)/readOnly.Seconds())
+	fmt.Fprintf(out, "  replay and count: %s (%.0f events/s)\n", replayed.Round(time.Millisecond), float64(proj.Applied())/replayed.Seconds())
+	fmt.Fprintf(out, "  build the tables: %s\n", (elapsed - replayed).Round(time.Millisecond))
+	fmt.Fprintf(out, "  total:            %s (target under 10s)\n", elapsed.Round(time.Millisecond))
+	fmt.Fprintf(out, "  heap after build: %d MiB (the report's process; the server runs in another)\n", after.HeapAlloc>>20)
+	if len(proj.Skipped()) > 0 {
+		return fmt.Errorf("%d stored events were not counted", len(proj.Skipped()))
+	}
+	return nil
+}
+
+func printRatio(w io.Writer, raw, imp float64) {
+	fmt.Fprintf(w, "  raw JetStream async publish: %8.0f events/s\n", raw)
+	fmt.Fprintf(w, "  crisisbus import:            %8.0f events/s\n", imp)
+	fmt.Fprintf(w, "  import / raw:                %8.2f× (target ≥ 0.50×)\n", imp/raw)
+}
+
+// fastServerProcess runs fastServer in a child process, as `crisisbus up`
+// runs apart from `crisisbus report`: the report's process then holds (and
+// garbage-collects) only its own memory, not the server's.
+func fastServerProcess(dir string) (url string, stop func(), err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(exe, "reportbench", "--serve-fast", dir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop = func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("bench server: %w", err)
+	}
+	return strings.TrimSpace(line), stop, nil
+}
+
+// fastServer is an embedded server like the broker's but without fsync on
+// every write and without users.
+func fastServer(dir string) (*server.Server, error) {
+	srv, err := server.NewServer(&server.Options{ServerName: "reportbench", Host: "127.0.0.1", Port: -1,
+		JetStream: true, StoreDir: dir, NoSigs: true, MaxPayload: 4 << 20})
+	if err != nil {
+		return nil, err
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("bench server not ready")
+	}
+	return srv, nil
+}
+
+// pathwayNDJSON generates n pathway events as NDJSON, exactly as an export
+// writes them.
+func pathwayNDJSON(g *reportgen.Gen, rng reports.Range, n int) ([]byte, error) {
+	var buf bytes.Buffer
+	count := 0
+	for count < n {
+		evs := genPathway(g, rng)
+		for _, ev := range evs {
+			if count == n {
+				break
+			}
+			raw, err := json.Marshal(ev)
+			if err != nil {
+				return nil, err
+			}
+			buf.Write(raw)
+			buf.WriteByte('\n')
+			count++
+		}
+	}
+	return buf.Bytes(), g.Err()
+}
+
+func genPathway(g *reportgen.Gen, rng reports.Range) []events.Event {
+	m := rng.From + reports.Month(g.Rand().IntN(rng.Len()))
+	if g.Rand().IntN(3) == 0 {
+		return g.StreetTriage(g.InMonth(m), g.Rand().IntN(3) == 0)
+	}
+	return g.Detention(g.RandomDetention(g.InMonth(m), reportgen.Outcomes[g.Rand().IntN(len(reportgen.Outcomes))]))
+}
+
+// rawMessages turns NDJSON lines into plain JetStream messages: the subject
+// and message id only, prepared before any timing.
+func rawMessages(nd []byte) ([]*nats.Msg, error) {
+	var out []*nats.Msg
+	for line := range bytes.Lines(nd) {
+		line = bytes.TrimSuffix(line, []byte("\n"))
+		var e events.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, err
+		}
+		subj, err := events.Subject(e)
+		if err != nil {
+			return nil, err
+		}
+		m := nats.NewMsg(subj)
+		m.Data = line
+		m.Header.Set(jetstream.MsgIDHeader, e.ID)
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// rawPublish is JetStream async publish with nothing added: no validation.
+func rawPublish(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		f, err := js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute))
+		if err != nil {
+			return err
+		}
+		futures = append(futures, f)
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return err
+		}
+	}
+	return nil
+}
+
+// importAgainstRaw measures raw async publish and crisisbus import of the
+// same number of pathway events (two different sets, so neither is a
+// duplicate of the other), in the same run on the same server.
+func importAgainstRaw(ctx context.Context, nc *nats.Conn, n int, seed uint64, progress io.Writer) (raw, imp float64, err error) {
+	rng := reports.Range{From: reports.MonthFor(2015, time.January), To: reports.MonthFor(2024, time.December)}
+	fmt.Fprintf(progress, "generating 2 × %d events…\n", n)
+	a, err := pathwayNDJSON(reportgen.New(seed*1000+1), rng, n)
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := pathwayNDJSON(reportgen.New(seed*1000+2), rng, n)
+	if err != nil {
+		return 0, 0, err
+	}
+	bus, err := events.NewBus(nc, "", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := events.Provision(ctx, bus.JetStream(), events.StreamConfig{}); err != nil {
+		return 0, 0, err
+	}
+	msgs, err := rawMessages(a)
+	if err != nil {
+		return 0, 0, err
+	}
+	fmt.Fprintf(progress, "raw JetStream async publish of %d events…\n", n)
+	start := time.Now()
+	if err := rawPublish(ctx, bus.JetStream(), msgs); err != nil {
+		return 0, 0, fmt.Errorf("raw publish: %w", err)
+	}
+	raw = float64(n) / time.Since(start).Seconds()
+	fmt.Fprintf(progress, "crisisbus import of %d events…\n", n)
+	im := &importer{bus: bus, batch: 4000, errOut: progress}
+	st, err := im.run(ctx, bytes.NewReader(b))
+	if err != nil {
+		return 0, 0, err
+	}
+	if st.Loaded != n {
+		return 0, 0, fmt.Errorf("import loaded %d of %d (%d duplicates, %d rejected)", st.Loaded, n, st.Duplicates, st.Rejected)
+	}
+	return raw, float64(n) / st.Elapsed.Seconds(), nil
+}
+
+// load publishes n generated events with raw async publish (setting up the
+// stream the reports are built from).
+func load(ctx context.Context, js jetstream.JetStream, g *reportgen.Gen, rng reports.Range, n int) (int, error) {
+	done := 0
+	for done < n {
+		chunk := min(50000, n-done)
+		nd, err := pathwayNDJSON(g, rng, chunk)
+		if err != nil {
+			return done, err
+		}
+		msgs, err := rawMessages(nd)
+		if err != nil {
+			return done, err
+		}
+		if err := rawPublish(ctx, js, msgs); err != nil {
+			return done, err
+		}
+		done += chunk
+	}
+	return done, nil
+}

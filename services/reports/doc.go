@@ -1,0 +1,54 @@
+// Package reports draws the partnership's crisis pathway tables from the
+// event stream: s136 assessments by outcome with the conversion rate (seed
+// 003 §4.3.6), street triage referrals and s136 avoided (003 §4.4.7), length
+// of detention, assessment delays by cause, helpline follow-up, and places of
+// safety used.
+//
+// The tables are a projection of the stream, never a second record: a
+// Projection is built only by applying stored events in stream order, so
+// `crisisbus report` rebuilds it by replaying the stream (Rebuild) and the
+// report page's Service keeps one up to date event by event. Applying the
+// same stream sequence twice counts it once.
+//
+// Months are calendar months in Europe/London time (GMT or BST), whatever
+// the zone of the timestamp. What is counted, and when:
+//
+//   - s136: each assessment.completed, in the month of its completedAt, in
+//     the row of its outcome. Rows are the outcomes found in the data,
+//     labelled as the partnership's table labels them (detained_s2 and
+//     detained_s3: "Admitted Sectioned"; informal_admission: "Admitted
+//     Informal"; not_admitted: "Not Admitted"), in alphabetical order, then
+//     "Grand Total" and "Conversion Rate": the share of assessments ending in
+//     admission, under section or informally.
+//   - triage: "Total Referrals" counts street_triage.dispatched and "Total
+//     S136 Avoided" counts street_triage.outcome with s136Avoided, each in
+//     the month of the event's time.
+//   - detention: a detention runs from arrival at the first place of safety
+//     (place_of_safety.arrived arrivedAt), or from the decision to keep the
+//     person where they are (s136.detained with keptWhereTheyAre, detainedAt),
+//     whichever is earlier, to the first assessment.completed completedAt or
+//     s136.released releasedAt; it is counted in the month it ended (median,
+//     90th percentile and longest, nearest-rank). Extensions are
+//     s136.extended, in the month of extendedAt. A 24h breach is counted once
+//     per episode, in the month the permitted period ran out: when the clock
+//     service publishes clock.breached for clock s136 (its ref is the
+//     episode; month of dueAt), or when the measured detention outlasted 24
+//     hours plus its extensions.
+//   - delays: each assessment.delayed, by cause, in the month of its time.
+//   - followup: "Referred" counts handoff.offered of kind followup;
+//     "Contacted" the first followup.contact_attempted answered ("spoke") per
+//     episode; "Completed" followup.completed and "Escalated"
+//     followup.escalated, once per episode; each in the month of the event's
+//     time.
+//   - places: each place_of_safety.arrived by placeType in the month of
+//     arrivedAt (the police station row is always shown); "Under 18" counts
+//     arrivals of people whose s136.detained ageYears is under 18, whichever
+//     of the two events is stored first.
+//
+// A replay reads the whole stream and passes over the types it does not
+// count, decoding only the fields it counts. Every event entered the stream
+// through events' validation; the reader still checks each message's subject
+// against its envelope, and lists what it could not read (Skipped) instead
+// of counting it. An event id is counted once, even if the same event was
+// loaded again after the stream's duplicate window and so stored twice.
+package reports

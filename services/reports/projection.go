@@ -1,0 +1,448 @@
+package reports
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// Types are the event types the reports count; a replay reads the whole
+// stream and passes over every other type. (Asking the server to filter by
+// these thirteen types made it about twice as slow per message as reading
+// everything, measured with crisisbus reportbench.)
+var Types = []string{
+	"assessment.completed", "assessment.delayed",
+	"street_triage.dispatched", "street_triage.outcome",
+	"s136.detained", "place_of_safety.arrived", "s136.extended", "s136.released",
+	"clock.breached",
+	"handoff.offered", "followup.contact_attempted", "followup.escalated", "followup.completed",
+}
+
+// counted holds the CloudEvents types of Types.
+var counted = func() map[string]bool {
+	m := map[string]bool{}
+	for _, name := range Types {
+		spec, ok := events.Lookup(events.TypePrefix + name + ".v1")
+		if !ok {
+			panic("reports count an event type the catalogue does not have: " + name)
+		}
+		m[spec.Type()] = true
+	}
+	return m
+}()
+
+// Projection holds the counts every report is drawn from. It is built only
+// by applying stored events in stream order (Apply), so it can always be
+// rebuilt by replaying the stream and is updated one event at a time as the
+// stream grows. It is safe for concurrent use.
+type Projection struct {
+	mu      sync.RWMutex
+	last    uint64 // last stream sequence applied: a replayed event is applied once
+	applied int
+	skipped []Skip
+	// ids are the event ids counted. The stream drops a repeated id only
+	// within its duplicate window; an event loaded again after that is
+	// stored twice but counted once.
+	ids        map[uuid.UUID]struct{}
+	duplicates int
+
+	s136      map[Month]map[string]int // assessment outcome -> count
+	referrals map[Month]int
+	avoided   map[Month]int
+	detention map[Month]*detentionMonth
+	delays    map[Month]map[string]int // cause -> count
+	followup  map[Month]*[4]int        // referred, contacted, completed, escalated
+	places    map[Month]map[events.PlaceType]int
+	under18   map[Month]int
+	u18Police map[Month]int
+	episodes  map[uuid.UUID]*episodeState
+}
+
+// Skip is a stored message the projection could not read, with the reason.
+type Skip struct {
+	Seq    uint64
+	Reason string
+}
+
+type detentionMonth struct {
+	durations  []time.Duration // of detentions that ended in the month
+	extensions int
+	breaches   int
+}
+
+// episodeState is what one episode contributes across events. Whatever
+// order its events are applied in, the counts come out the same: a figure
+// that depends on several events is moved when a later-applied event
+// changes it.
+type episodeState struct {
+	arrived, keptAt time.Time // zero until known
+	end             time.Time // assessment completed or released (the earliest)
+	extHours        int
+	measured        bool          // a duration is counted, in month mMonth
+	mDur            time.Duration // the duration counted
+	mMonth          Month
+	breach          breachState
+	age             int // from s136.detained; -1 until known
+	arrivals        []arrival
+	contacted       first
+	completed       first
+	escalated       first
+}
+
+// breachState is how an episode's 24h breach is counted.
+type breachState struct {
+	counted bool
+	month   Month
+	byClock bool // the clock service reported it: its due time wins
+}
+
+// first is the earliest time something happened to an episode.
+type first struct {
+	set bool
+	at  time.Time
+}
+
+type arrival struct {
+	month  Month
+	police bool
+}
+
+// Follow-up columns.
+const (
+	fuReferred = iota
+	fuContacted
+	fuCompleted
+	fuEscalated
+)
+
+// NewProjection returns an empty projection.
+func NewProjection() *Projection {
+	return &Projection{
+		s136: map[Month]map[string]int{}, referrals: map[Month]int{}, avoided: map[Month]int{},
+		detention: map[Month]*detentionMonth{}, delays: map[Month]map[string]int{},
+		followup: map[Month]*[4]int{}, places: map[Month]map[events.PlaceType]int{},
+		under18: map[Month]int{}, u18Police: map[Month]int{}, episodes: map[uuid.UUID]*episodeState{},
+		ids: map[uuid.UUID]struct{}{},
+	}
+}
+
+// envelope is the part of a stored event the reports read: one decode per
+// event, fields of every type they count side by side (unused ones stay
+// zero). The json tags say which member each field is; decode reads them.
+type envelope struct {
+	ID       string        `json:"id"`
+	Source   events.Agency `json:"source"`
+	Type     string        `json:"type"`
+	Subject  string        `json:"subject"`
+	Time     time.Time     `json:"time"`
+	ToAgency events.Agency `json:"toagency"`
+	episode  uuid.UUID     // Subject, parsed
+	Data     struct {
+		Outcome          string             `json:"outcome"`
+		CompletedAt      time.Time          `json:"completedAt"`
+		Cause            string             `json:"cause"`
+		S136Avoided      bool               `json:"s136Avoided"`
+		DetainedAt       time.Time          `json:"detainedAt"`
+		AgeYears         *int               `json:"ageYears"`
+		KeptWhereTheyAre bool               `json:"keptWhereTheyAre"`
+		ArrivedAt        time.Time          `json:"arrivedAt"`
+		PlaceType        events.PlaceType   `json:"placeType"`
+		Hours            int                `json:"hours"`
+		ExtendedAt       time.Time          `json:"extendedAt"`
+		ReleasedAt       time.Time          `json:"releasedAt"`
+		Clock            events.ClockKind   `json:"clock"`
+		Ref              string             `json:"ref"`
+		DueAt            time.Time          `json:"dueAt"`
+		Kind             events.HandoffKind `json:"kind"`
+	} `json:"data"`
+}
+
+// Last is the stream sequence of the last event applied.
+func (p *Projection) Last() uint64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.last
+}
+
+// Applied is how many events of the counted types the projection has applied.
+func (p *Projection) Applied() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.applied
+}
+
+// Duplicates is how many stored events repeated the id of one already
+// counted (and were not counted again).
+func (p *Projection) Duplicates() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.duplicates
+}
+
+// Skipped lists stored messages that could not be read.
+func (p *Projection) Skipped() []Skip {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return append([]Skip(nil), p.skipped...)
+}
+
+// Apply counts one stored event. Events at or before the last sequence
+// applied are ignored, so replaying over a live projection is harmless, and
+// an event whose id was already counted is counted once. A
+// message that does not decode, or whose subject does not match its
+// envelope, is recorded in Skipped rather than counted.
+func (p *Projection) Apply(s events.Stored) { p.apply1(s, true) }
+
+// apply1 applies s; in order, it skips a sequence already passed. Rebuild
+// applies disjoint ranges of the stream side by side (ordered false): the
+// counts do not depend on the order events are applied in.
+func (p *Projection) apply1(s events.Stored, ordered bool) {
+	var e envelope
+	var id uuid.UUID
+	err := decode(s.Raw, &e)
+	if err == errNotCounted {
+		p.mu.Lock()
+		p.last = max(p.last, s.Seq)
+		p.mu.Unlock()
+		return
+	}
+	if err == nil {
+		id, err = uuid.Parse(e.ID)
+	}
+	if err == nil {
+		e.episode, err = uuid.Parse(e.Subject)
+	}
+	if err == nil {
+		var subj string
+		subj, err = events.Subject(events.Event{ID: e.ID, Source: e.Source, Type: e.Type, Subject: e.Subject, ToAgency: e.ToAgency})
+		if err == nil && subj != s.Subject {
+			err = fmt.Errorf("published on %s but its envelope belongs on %s", s.Subject, subj)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ordered && s.Seq != 0 && s.Seq <= p.last {
+		return
+	}
+	p.last = max(p.last, s.Seq)
+	if err != nil {
+		p.skipped = append(p.skipped, Skip{Seq: s.Seq, Reason: err.Error()})
+		return
+	}
+	if _, dup := p.ids[id]; dup {
+		p.duplicates++
+		return
+	}
+	p.ids[id] = struct{}{}
+	p.applied++
+	p.apply(&e)
+}
+
+func (p *Projection) episode(id uuid.UUID) *episodeState {
+	ep := p.episodes[id]
+	if ep == nil {
+		ep = &episodeState{age: -1}
+		p.episodes[id] = ep
+	}
+	return ep
+}
+
+func (p *Projection) det(m Month) *detentionMonth {
+	d := p.detention[m]
+	if d == nil {
+		d = &detentionMonth{}
+		p.detention[m] = d
+	}
+	return d
+}
+
+func (p *Projection) fu(m Month) *[4]int {
+	f := p.followup[m]
+	if f == nil {
+		f = &[4]int{}
+		p.followup[m] = f
+	}
+	return f
+}
+
+func inc[K comparable](m map[Month]map[K]int, month Month, k K) {
+	row := m[month]
+	if row == nil {
+		row = map[K]int{}
+		m[month] = row
+	}
+	row[k]++
+}
+
+const (
+	typeCompleted   = events.TypePrefix + "assessment.completed.v1"
+	typeDelayed     = events.TypePrefix + "assessment.delayed.v1"
+	typeDispatched  = events.TypePrefix + "street_triage.dispatched.v1"
+	typeSTOutcome   = events.TypePrefix + "street_triage.outcome.v1"
+	typeDetained    = events.TypePrefix + "s136.detained.v1"
+	typeArrived     = events.TypePrefix + "place_of_safety.arrived.v1"
+	typeExtended    = events.TypePrefix + "s136.extended.v1"
+	typeReleased    = events.TypePrefix + "s136.released.v1"
+	typeBreached    = events.TypePrefix + "clock.breached.v1"
+	typeOffered     = events.TypePrefix + "handoff.offered.v1"
+	typeAttempted   = events.TypePrefix + "followup.contact_attempted.v1"
+	typeEscalated   = events.TypePrefix + "followup.escalated.v1"
+	typeFUCompleted = events.TypePrefix + "followup.completed.v1"
+)
+
+// s136Period is the permitted period of an s136 detention (MHA s136(2A)).
+const s136Period = 24 * time.Hour
+
+func (p *Projection) apply(e *envelope) {
+	d := &e.Data
+	switch e.Type {
+	case typeCompleted:
+		inc(p.s136, MonthOf(d.CompletedAt), d.Outcome)
+		p.ended(e.episode, d.CompletedAt)
+	case typeReleased:
+		p.ended(e.episode, d.ReleasedAt)
+	case typeDelayed:
+		inc(p.delays, MonthOf(e.Time), d.Cause)
+	case typeDispatched:
+		p.referrals[MonthOf(e.Time)]++
+	case typeSTOutcome:
+		if d.S136Avoided {
+			p.avoided[MonthOf(e.Time)]++
+		}
+	case typeDetained:
+		ep := p.episode(e.episode)
+		if d.AgeYears != nil && ep.age < 0 {
+			ep.age = *d.AgeYears
+			if ep.age < 18 {
+				for _, a := range ep.arrivals {
+					p.countUnder18(a)
+				}
+			}
+		}
+		if d.KeptWhereTheyAre && (ep.keptAt.IsZero() || d.DetainedAt.Before(ep.keptAt)) {
+			ep.keptAt = d.DetainedAt
+		}
+		p.measure(ep)
+	case typeArrived:
+		ep := p.episode(e.episode)
+		a := arrival{month: MonthOf(d.ArrivedAt), police: d.PlaceType == events.PoliceStation}
+		inc(p.places, a.month, d.PlaceType)
+		ep.arrivals = append(ep.arrivals, a)
+		if ep.age >= 0 && ep.age < 18 {
+			p.countUnder18(a)
+		}
+		if ep.arrived.IsZero() || d.ArrivedAt.Before(ep.arrived) {
+			ep.arrived = d.ArrivedAt
+		}
+		p.measure(ep)
+	case typeExtended:
+		p.det(MonthOf(d.ExtendedAt)).extensions++
+		ep := p.episode(e.episode)
+		ep.extHours += d.Hours
+		p.measure(ep)
+	case typeBreached:
+		if d.Clock != events.S136Clock {
+			return
+		}
+		// The s136 clock's ref is the episode it keeps.
+		ref, err := uuid.Parse(d.Ref)
+		if err != nil {
+			return
+		}
+		ep := p.episode(ref)
+		if !ep.breach.byClock {
+			p.setBreach(ep, true, MonthOf(d.DueAt))
+			ep.breach.byClock = true
+		}
+	case typeOffered:
+		if d.Kind == events.FollowUp {
+			p.fu(MonthOf(e.Time))[fuReferred]++
+		}
+	case typeAttempted:
+		if d.Outcome == "spoke" {
+			p.first(&p.episode(e.episode).contacted, e.Time, fuContacted)
+		}
+	case typeFUCompleted:
+		p.first(&p.episode(e.episode).completed, e.Time, fuCompleted)
+	case typeEscalated:
+		p.first(&p.episode(e.episode).escalated, e.Time, fuEscalated)
+	}
+}
+
+func (p *Projection) countUnder18(a arrival) {
+	p.under18[a.month]++
+	if a.police {
+		p.u18Police[a.month]++
+	}
+}
+
+// first counts a follow-up step once per episode, in the month of its
+// earliest occurrence.
+func (p *Projection) first(f *first, at time.Time, col int) {
+	if f.set && !at.Before(f.at) {
+		return
+	}
+	if f.set {
+		p.fu(MonthOf(f.at))[col]--
+	}
+	f.set, f.at = true, at
+	p.fu(MonthOf(at))[col]++
+}
+
+// setBreach counts (or uncounts) an episode's breach in month m.
+func (p *Projection) setBreach(ep *episodeState, breached bool, m Month) {
+	b := &ep.breach
+	if b.counted && (!breached || b.month != m) {
+		p.det(b.month).breaches--
+		b.counted = false
+	}
+	if breached && !b.counted {
+		p.det(m).breaches++
+		b.counted, b.month = true, m
+	}
+}
+
+// ended records the end of an episode's detention (the first end counts).
+func (p *Projection) ended(episode uuid.UUID, at time.Time) {
+	ep := p.episode(episode)
+	if ep.end.IsZero() || at.Before(ep.end) {
+		ep.end = at
+	}
+	p.measure(ep)
+}
+
+// measure counts a detention's duration once its start and end are both
+// known, in the month it ended, and a breach if it ran past the permitted
+// period plus extensions, in the month the period ran out (unless the clock
+// service reported the breach). Called again when an event changes the
+// start, end or extensions, it moves what it counted.
+func (p *Projection) measure(ep *episodeState) {
+	start := ep.arrived
+	if !ep.keptAt.IsZero() && (start.IsZero() || ep.keptAt.Before(start)) {
+		start = ep.keptAt
+	}
+	if ep.end.IsZero() || start.IsZero() {
+		return
+	}
+	dur, month := ep.end.Sub(start), MonthOf(ep.end)
+	if !ep.measured || dur != ep.mDur || month != ep.mMonth {
+		if ep.measured {
+			dm := p.det(ep.mMonth)
+			if i := slices.Index(dm.durations, ep.mDur); i >= 0 {
+				dm.durations = slices.Delete(dm.durations, i, i+1)
+			}
+		}
+		dm := p.det(month)
+		dm.durations = append(dm.durations, dur)
+		ep.measured, ep.mDur, ep.mMonth = true, dur, month
+	}
+	if !ep.breach.byClock {
+		permitted := s136Period + time.Duration(ep.extHours)*time.Hour
+		p.setBreach(ep, dur > permitted, MonthOf(start.Add(permitted)))
+	}
+}
