@@ -90,14 +90,29 @@ func newFlags(e env, name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
+// parse parses flags wherever they stand among the arguments, so
+// `crisisbus publish FILE --nats URL` works as people type it; fs.Args() are
+// then the other arguments, in order ("--" ends the flags).
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{err.Error()}
 		}
-		return usageError{err.Error()}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
 	}
-	return nil
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 // newLogger logs to w: readable lines, with the level given (debug, info, warn, error).

@@ -177,3 +177,11 @@ func TestBenchPrintsRawAndCrisisbusFiguresWithRatios(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagsMayFollowTheFile(t *testing.T) {
+	b := bustest.Start(t, "")
+	code, out, errOut := run("publish", "../../schemas/testdata/valid/episode.opened.json", "--nats", b.URL(), "--data", b.DataDir())
+	if code != 0 || !strings.Contains(out, "1 published") {
+		t.Fatalf("publish FILE --nats URL: exit %d: %s%s", code, out, errOut)
+	}
+}
