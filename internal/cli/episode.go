@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/rpc"
@@ -30,17 +29,10 @@ func cmdCall(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "call", "AGENCY COMMAND JSON|- [flags]")
 	var cf connFlags
 	cf.register(fs)
-	var pos []string
-	rest := args
-	for {
-		if err := parse(fs, rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	if err := parse(fs, args); err != nil {
+		return err
 	}
+	pos := fs.Args()
 	if len(pos) != 3 {
 		return usageError{"usage: crisisbus call AGENCY COMMAND JSON|-   (AGENCY: " + agencyList() + ", or record)"}
 	}
@@ -57,15 +49,7 @@ func cmdCall(ctx context.Context, e env, args []string) error {
 	if !json.Valid(body) {
 		return usageError{"the request is not valid JSON"}
 	}
-	creds, err := cf.credentials()
-	if err != nil {
-		return err
-	}
-	user := a
-	if cf.user != "" {
-		user = events.Agency(cf.user)
-	}
-	nc, err := broker.ConnectAs(cf.url, creds, user)
+	nc, err := cf.connect(a)
 	if err != nil {
 		return err
 	}
@@ -98,37 +82,18 @@ func cmdEpisode(ctx context.Context, e env, args []string) error {
 	viewer := fs.String("viewer", currentUser(), "who is looking (recorded in the disclosure)")
 	purpose := fs.String("purpose", "reviewing the episode record", "why they are looking (recorded in the disclosure)")
 	asJSON := fs.Bool("json", false, "print the view as JSON")
-	// Flags may come before or after the episode id.
-	var id string
-	rest := args[1:]
-	for {
-		if err := parse(fs, rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		if id != "" {
-			return usageError{fmt.Sprintf("give one episode id (got %q and %q)", id, fs.Arg(0))}
-		}
-		id, rest = fs.Arg(0), fs.Args()[1:]
+	if err := parse(fs, args[1:]); err != nil {
+		return err
 	}
-	if id == "" {
-		return usageError{"give the episode id"}
+	if fs.NArg() != 1 {
+		return usageError{fmt.Sprintf("give one episode id (got %d: %q)", fs.NArg(), fs.Args())}
 	}
+	id := fs.Arg(0)
 	a, err := events.ParseAgency(*as)
 	if err != nil || !a.Pathway() {
 		return usageError{fmt.Sprintf("--as: give the agency whose view to show: %s", agencyList())}
 	}
-	creds, err := cf.credentials()
-	if err != nil {
-		return err
-	}
-	user := a
-	if cf.user != "" {
-		user = events.Agency(cf.user)
-	}
-	nc, err := broker.ConnectAs(cf.url, creds, user)
+	nc, err := cf.connect(a)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 )
@@ -106,6 +108,19 @@ func (c *connFlags) credentials() (broker.Credentials, error) {
 		return broker.Credentials{c.user: c.password}, nil
 	}
 	return broker.LoadCredentials(c.data)
+}
+
+// connect opens a connection as agency a's user, or as --user when given.
+func (c *connFlags) connect(a events.Agency) (*nats.Conn, error) {
+	creds, err := c.credentials()
+	if err != nil {
+		return nil, err
+	}
+	user := a
+	if c.user != "" {
+		user = events.Agency(c.user)
+	}
+	return broker.ConnectAs(c.url, creds, user)
 }
 
 // buses opens one bus per agency on demand (each connects as that agency's
