@@ -74,8 +74,8 @@ func worklistTitle(a events.Agency) string {
 // episodeData is what the episode page shows: the agency's own view.
 type episodeData struct {
 	V           episode.View
-	Fields      []string // disclosed to this agency
-	Disclosures []episode.Disclosure
+	Fields      []string          // disclosed to this agency
+	Disclosures []viewing         // who viewed, latest first
 	Clinical    bool              // the agency's view includes the clinical record
 	Mine        bool              // the agency owns the episode
 	Offers      []episode.Handoff // open offers to this agency
@@ -141,12 +141,39 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 	}
 	d.Agencies = slices.DeleteFunc(slices.Clone(events.Agencies), func(a events.Agency) bool { return a == s.Agency })
 	if dr, err := rpc.Call[episode.EpisodeRequest, episode.DisclosuresResponse](r.Context(), c.nc, episode.SubjectDisclosures, episode.EpisodeRequest{Episode: id}); err == nil {
-		d.Disclosures = dr.Disclosures
-		slices.Reverse(d.Disclosures)
+		d.Disclosures = viewings(dr.Disclosures)
 	}
 	p.Title = "Episode: " + personName(d.V.Person)
 	p.Data = d
 	c.render(w, r, "episode", status, p)
+}
+
+// viewing is one person's views of the record for one purpose: every read
+// is recorded, and a page that refreshes itself reads again, so the page
+// lists each viewer once with how often and when last.
+type viewing struct {
+	episode.Disclosure
+	Times int
+	First time.Time
+}
+
+func viewings(ds []episode.Disclosure) []viewing {
+	var out []viewing
+	at := map[string]int{}
+	for _, d := range ds {
+		k := d.Viewer + "\x00" + string(d.Agency) + "\x00" + d.Purpose
+		if i, ok := at[k]; ok {
+			out[i].Times++
+			if d.Time.After(out[i].Time) {
+				out[i].Time = d.Time
+			}
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, viewing{Disclosure: d, Times: 1, First: d.Time})
+	}
+	slices.SortFunc(out, func(a, b viewing) int { return b.Time.Compare(a.Time) })
+	return out
 }
 
 func personName(p episode.Person) string {

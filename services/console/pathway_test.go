@@ -132,6 +132,9 @@ func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
 		t.Fatalf("the person's own words are not first on the episode page: %q", w)
 	}
 	episodeURL := browsertest.Get(t, handler.tab, "url", chromedp.Location())
+	if strings.Contains(episodeURL, "done=") {
+		t.Fatalf("the confirmation stays in the address: %s", episodeURL)
+	}
 	handler.markPage()
 
 	// The control-room mental health worker gives advice from the same episode.

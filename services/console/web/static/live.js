@@ -19,6 +19,12 @@
       el.classList.toggle("clock--over", ms < 0);
     });
   }
+  // The confirmation after a form (?done=) is shown once: take it out of the
+  // address, so a reload or a shared link does not show it again.
+  if (window.history && window.history.replaceState && /[?&]done=/.test(window.location.search)) {
+    window.history.replaceState(null, "", window.location.pathname + window.location.hash);
+  }
+
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
 
