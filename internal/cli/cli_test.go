@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 )
 
@@ -184,4 +185,38 @@ func TestFlagsMayFollowTheFile(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "1 published") {
 		t.Fatalf("publish FILE --nats URL: exit %d: %s%s", code, out, errOut)
 	}
+}
+
+// An event an integrator published around crisisbus's checks is kept in the
+// dead-letter stream, and the operator can see it and why.
+func TestDeadLetterListShowsWhatWasRejectedAndWhy(t *testing.T) {
+	b := bustest.Start(t, "")
+	police := bustest.Bus(t, b, events.Police)
+	bad, _ := os.ReadFile("../../schemas/testdata/invalid/s136-in-a-private-dwelling.json")
+	ev, err := events.New(events.Police, "5b0f9d4e-8a51-4c4e-9d0e-2f1c3a7b6e01", &events.S136Detained{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj, _ := events.Subject(ev)
+	if _, err := police.JetStream().Publish(t.Context(), subj, bad); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := bustest.Bus(t, b, events.AMHP).Consume(t.Context(), events.ConsumerConfig{Durable: "amhp-inbox"},
+		func(context.Context, events.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	bustest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		code, out, errOut := run("deadletter", "list", "--nats", b.URL(), "--data", b.DataDir(), "--body")
+		if code != 0 {
+			return fmt.Errorf("exit %d: %s", code, errOut)
+		}
+		for _, want := range []string{"1 message(s)", "consumer amhp-inbox", "/data/locationType", "private_dwelling"} {
+			if !strings.Contains(out, want) {
+				return fmt.Errorf("the list lacks %q:\n%s", want, out)
+			}
+		}
+		return nil
+	})
 }

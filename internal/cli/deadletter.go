@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+func init() {
+	commands["deadletter"] = command{"deadletter list: the messages consumers could not handle, with why (newest last)", cmdDeadLetter}
+}
+
+// cmdDeadLetter lists the dead-letter stream: every message a consumer
+// rejected (invalid) or gave up on (its handler kept failing), with the
+// reason, so an operator can see what did not reach an agency and why.
+func cmdDeadLetter(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || args[0] != "list" {
+		return usageError{"usage: crisisbus deadletter list [--last N] [--consumer NAME] [--body]"}
+	}
+	fs := newFlags(e, "deadletter list", "[flags]")
+	var cf connFlags
+	cf.register(fs)
+	last := fs.Int("last", 50, "how many of the newest messages to list")
+	consumer := fs.String("consumer", "", "only this consumer's (e.g. amhp-inbox)")
+	body := fs.Bool("body", false, "print each message's original body too")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	nc, err := cf.connect("")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	s, err := js.Stream(ctx, events.DeadLetterStream)
+	if err != nil {
+		return fmt.Errorf("dead-letter stream: %w", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	st := info.State
+	fmt.Fprintf(e.stdout, "%d message(s) in %s\n", st.Msgs, events.DeadLetterStream)
+	first := st.FirstSeq
+	if st.LastSeq >= uint64(*last) && st.LastSeq-uint64(*last)+1 > first {
+		first = st.LastSeq - uint64(*last) + 1
+	}
+	for seq := first; st.Msgs > 0 && seq <= st.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("dead letter %d: %w", seq, err)
+		}
+		h := m.Header
+		if *consumer != "" && h.Get(events.HeaderDeadConsumer) != *consumer {
+			continue
+		}
+		fmt.Fprintf(e.stdout, "\n#%d  %s  consumer %s  deliveries %s\n  subject: %s (stream sequence %s)\n  episode: %s  type: %s\n  reason:  %s\n",
+			seq, m.Time.UTC().Format("2006-01-02 15:04:05Z"), h.Get(events.HeaderDeadConsumer), h.Get(events.HeaderDeadDeliveries),
+			h.Get(events.HeaderDeadSubject), h.Get(events.HeaderDeadSequence),
+			orDash(h.Get(events.HeaderEpisode)), orDash(h.Get(events.HeaderType)), h.Get(events.HeaderDeadReason))
+		if *body {
+			fmt.Fprintf(e.stdout, "  body:    %s\n", strings.TrimSpace(string(m.Data)))
+		}
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
