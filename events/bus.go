@@ -212,59 +212,36 @@ func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...Option
 // (for example EpisodeSubjects(id)), and returns the stream sequence of the
 // last one (0 if none). It reads what was stored when it started; it is how
 // a view is rebuilt from the source of truth. Each event is validated as
-// Consume does; an invalid one is an error, never skipped silently.
+// Consume validates it; an invalid one is an error, never skipped silently.
 func (b *Bus) Replay(ctx context.Context, filter string, fn func(e Event, seq uint64) error) (uint64, error) {
-	cons, err := b.js.CreateConsumer(ctx, Stream, jetstream.ConsumerConfig{
-		FilterSubjects:    []string{filter},
-		AckPolicy:         jetstream.AckNonePolicy,
-		DeliverPolicy:     jetstream.DeliverAllPolicy,
-		InactiveThreshold: time.Minute,
-		MemoryStorage:     true,
-	})
-	if err != nil {
-		return 0, fmt.Errorf("replay %s: %w", filter, err)
-	}
-	name := cons.CachedInfo().Name
-	// The consumer is removed without waiting (and by the server after a
-	// minute unused should that fail): the caller has what it needs.
-	defer func() {
-		go func() {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			_ = b.js.DeleteConsumer(dctx, Stream, name)
-		}()
-	}()
-	pending := cons.CachedInfo().NumPending
 	var last uint64
-	for pending > 0 {
-		batch, err := cons.Fetch(int(min(pending, 512)), jetstream.FetchMaxWait(5*time.Second))
+	err := b.ReplayRaw(ctx, ReplayConfig{Filters: []string{filter}}, func(s Stored) error {
+		e, err := parseStored(s.Subject, s.Raw)
 		if err != nil {
-			return last, fmt.Errorf("replay %s: %w", filter, err)
+			return fmt.Errorf("replay %s at sequence %d: %w", filter, s.Seq, err)
 		}
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			md, err := msg.Metadata()
-			if err != nil {
-				return last, fmt.Errorf("replay %s: %w", filter, err)
-			}
-			e, err := Parse(msg.Data())
-			if err != nil {
-				return last, fmt.Errorf("replay %s at sequence %d: %w", filter, md.Sequence.Stream, err)
-			}
-			last, pending = md.Sequence.Stream, md.NumPending
-			if err := fn(e, last); err != nil {
-				return last, err
-			}
-		}
-		if err := batch.Error(); err != nil && got == 0 {
-			return last, fmt.Errorf("replay %s: %w", filter, err)
-		}
-		if got == 0 {
-			return last, fmt.Errorf("replay %s: %d events stored but none delivered", filter, pending)
-		}
+		last = s.Seq
+		return fn(e, s.Seq)
+	})
+	return last, err
+}
+
+// parseStored validates an event read from the stream, including that it
+// was published on the subject its envelope belongs on (so its source is the
+// agency the server let publish it).
+func parseStored(subject string, raw []byte) (Event, error) {
+	e, err := Parse(raw)
+	if err != nil {
+		return e, err
 	}
-	return last, nil
+	subj, err := Subject(e)
+	if err != nil {
+		return e, err
+	}
+	if subj != subject {
+		return e, fmt.Errorf("%w: event %s was published on %s but its envelope belongs on %s", ErrInvalid, e.ID, subject, subj)
+	}
+	return e, nil
 }
 
 // BatchResult is the outcome of one event of PublishBatch.
@@ -457,14 +434,7 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 		_ = msg.Term()
 		return
 	}
-	e, err := Parse(msg.Data())
-	if err == nil {
-		if subj, serr := Subject(e); serr != nil {
-			err = serr
-		} else if subj != msg.Subject() {
-			err = fmt.Errorf("%w: event %s was published on %s but its envelope belongs on %s", ErrInvalid, e.ID, msg.Subject(), subj)
-		}
-	}
+	e, err := parseStored(msg.Subject(), msg.Data())
 	if err != nil {
 		b.deadLetter(ctx, log, cfg.Durable, msg, md, "rejected: "+err.Error())
 		return
