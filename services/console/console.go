@@ -98,9 +98,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	c.reports = reports.Start(ctx, bus, cfg.Log.Named("reports"))
-	// Every stored event is a reason for open pages to refresh their live regions.
-	// (Not a disclosure: opening a page records one, and that must not make
-	// every open page read the record again, and again.)
+	// Every stored event is a reason for open pages to refresh their live
+	// regions, except a disclosure: reading a page records one, which must
+	// not make every open page read the record again, and again.
 	disclosed := events.TypePrefix + "record.disclosed.v1"
 	c.sub, err = nc.Subscribe(events.AllSubjects(), func(m *nats.Msg) {
 		if t := m.Header.Get(events.HeaderType); t != disclosed {

@@ -26,7 +26,13 @@
   }
 
   setInterval(tick, 1000);
-  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("DOMContentLoaded", function () {
+    tick();
+    // After a failed submit, take the keyboard and the screen reader to the
+    // error summary first, as the NHS.UK design system does.
+    var summary = document.querySelector(".error-summary");
+    if (summary) { summary.focus(); }
+  });
 
   function refresh() {
     fetch(window.location.href, { credentials: "same-origin", headers: { "X-Requested-With": "live" } })
