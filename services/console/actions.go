@@ -94,6 +94,12 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.Police},
 		required: [][2]string{{"callerAccount", "Enter what the caller says is happening"}, {"location", "Enter where the person is"}, {"concern", "Enter what you need advice on"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			request := events.TriageRequested{CallerAccount: in.get("callerAccount"), Location: in.get("location"), Concern: in.get("concern"), Risk: in.risk("risk")}
+			// Check the request against the contract before the episode is
+			// opened, so a mistake in it does not leave an episode without it.
+			if err := precheck(in.agency, &request); err != nil {
+				return "", "", err
+			}
 			open := agency.OpenRequest{Actor: in.actor, Channel: orDefault(in.get("channel"), "999"), Summary: in.get("callerAccount"),
 				Location: in.get("location"), Reference: in.get("reference"), Person: person(in), Voice: voice(in)}
 			resp, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "open"), open)
@@ -101,9 +107,10 @@ var actions = map[string]action{
 				return "", "", err
 			}
 			in.episode = resp.Episode
-			err = call(ctx, c, in.agency, "triage.request", police.TriageRequest{Base: in.base(), TriageRequested: events.TriageRequested{
-				CallerAccount: in.get("callerAccount"), Location: in.get("location"), Concern: in.get("concern"), Risk: in.risk("risk")}})
-			return in.episode, "Triage request raised. The mental health worker's advice will appear here.", err
+			if err := call(ctx, c, in.agency, "triage.request", police.TriageRequest{Base: in.base(), TriageRequested: request}); err != nil {
+				return "", "", fmt.Errorf("the episode %s is open but the triage request is not stored: %w", in.episode, err)
+			}
+			return in.episode, "Triage request raised. The mental health worker's advice will appear here.", nil
 		},
 	},
 	// The ambulance EOC takes a call with a mental health element.
@@ -344,6 +351,19 @@ var actions = map[string]action{
 			return in.episode, "Conveyance recorded.", err
 		},
 	},
+}
+
+// precheck validates the data of an event an action is about to ask for,
+// as the bus will, before anything is stored.
+func precheck(a events.Agency, data any) error {
+	e, err := events.New(a, events.NewEpisodeID(), data)
+	if err != nil {
+		return err
+	}
+	if err := events.Validate(e); err != nil {
+		return &rpc.Error{Code: rpc.BadRequest, Message: err.Error()}
+	}
+	return nil
 }
 
 func orDefault(v, d string) string {
