@@ -296,3 +296,63 @@ func TestAnInvalidFormShowsInlineErrorsAndKeepsWhatWasTyped(t *testing.T) {
 		t.Errorf("place name holds %q after the refusal", v)
 	}
 }
+
+// The ambulance EOC takes a call, does not convey, and refers the person to
+// SPoA, whose inbox shows the referral; SPoA accepts and routes it.
+func TestEOCRefersToSPoAWhoAcceptsAndRoutesInTheConsole(t *testing.T) {
+	base := startSystem(t)
+	browser := browsertest.New(t)
+	spoa := signIn(t, browser, base, "spoa.clinician", "crisisbus-spoa")
+	spoa.markPage()
+
+	eoc := signIn(t, browser, base, "eoc.mhw", "crisisbus-ambulance")
+	eoc.do("record the call",
+		chromedp.SendKeys(chromedp.CSS("#call-summary"), "Woman at home in Margate, low mood, took extra tablets an hour ago, now wants to talk to someone"),
+		chromedp.SendKeys(chromedp.CSS("#call-location"), "Margate"),
+		chromedp.SetValue(chromedp.CSS("#call-response"), "hear_and_treat"),
+		chromedp.SendKeys(chromedp.CSS("#call-givenName"), "Ruth"),
+		chromedp.SendKeys(chromedp.CSS("#call-familyName"), "Ames"),
+		chromedp.SendKeys(chromedp.CSS("#call-ownWords"), "I don't want to go to A&E again."),
+		chromedp.Click(chromedp.CSS(`form[action="/new/call"] button`)),
+	)
+	eoc.flash("Call recorded")
+	eoc.do("record not conveyed",
+		chromedp.Click(chromedp.CSS(`details:has(form[action$="/conveyance"]) > summary`)),
+		chromedp.SetValue(chromedp.CSS("#conveyance-conveyed"), "no"),
+		chromedp.SendKeys(chromedp.CSS("#conveyance-reason"), "No physical health concern after clinical triage; needs mental health follow-up tonight"),
+		chromedp.Click(chromedp.CSS(`form[action$="/conveyance"] button`)),
+	)
+	eoc.flash("Conveyance recorded")
+	eoc.do("refer to SPoA",
+		chromedp.Click(chromedp.CSS(`details:has(form[action$="/offer"]) > summary`)),
+		chromedp.SetValue(chromedp.CSS("#offer-to"), "spoa"),
+		chromedp.SetValue(chromedp.CSS("#offer-kind"), "spoa_referral"),
+		chromedp.SetValue(chromedp.CSS("#offer-urgency"), "urgent"),
+		chromedp.SendKeys(chromedp.CSS("#offer-reason"), "Not conveyed; please arrange crisis team contact tonight"),
+		chromedp.Click(chromedp.CSS(`form[action$="/offer"] button`)),
+	)
+	eoc.flash("Offered to Single point of access")
+	browsertest.Screenshot(t, eoc.tab, "1-eoc-episode")
+
+	spoa.waitFor("the referral in SPoA's inbox", 10*time.Second, func(main string) bool { return strings.Contains(main, "Ruth Ames") })
+	if !spoa.notReloaded() {
+		t.Fatal("SPoA's inbox was reloaded")
+	}
+	browsertest.Screenshot(t, spoa.tab, "2-spoa-inbox")
+	spoa.do("accept the referral", chromedp.Click(chromedp.CSS(`.card form[action$="/accept"] button`)))
+	spoa.flash("Accepted")
+	if words := spoa.text(".own-words"); !strings.Contains(words, "I don't want to go to A&E again.") {
+		t.Fatalf("SPoA does not see the person's own words first: %q", words)
+	}
+	spoa.do("route to the crisis team",
+		chromedp.Click(chromedp.CSS(`details:has(form[action$="/route"]) > summary`)),
+		chromedp.SetValue(chromedp.CSS("#route-route"), "crisis_team"),
+		chromedp.SendKeys(chromedp.CSS("#route-detail"), "East Kent crisis resolution team, visit tonight"),
+		chromedp.Click(chromedp.CSS(`form[action$="/route"] button`)),
+	)
+	spoa.flash("Routed")
+	if tl := spoa.text("#ep-timeline"); !strings.Contains(tl, "crisis") {
+		t.Fatalf("the routing is not on the timeline: %q", tl)
+	}
+	browsertest.Screenshot(t, spoa.tab, "3-spoa-routed")
+}
