@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,4 +221,39 @@ func TestDeadLetterListShowsWhatWasRejectedAndWhy(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestServeConsoleAloneAgainstAnExternalServer(t *testing.T) {
+	b := bustest.Start(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, logs syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- Run(ctx, []string{"serve", "console", "--nats", b.URL(), "--data", b.DataDir(), "--http", "127.0.0.1:0"}, nil, &out, &logs)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve console exited %d: %s", code, logs.String())
+		}
+	}()
+	var url string
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		for _, line := range strings.Split(out.String(), "\n") {
+			if u, ok := strings.CutPrefix(strings.TrimSpace(line), "console: "); ok {
+				url = u
+				return nil
+			}
+		}
+		return fmt.Errorf("no console address yet: %q %s", out.String(), logs.String())
+	})
+	resp, err := http.Get(url + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Sign in") {
+		t.Fatalf("GET /signin: %d\n%s", resp.StatusCode, body)
+	}
 }
