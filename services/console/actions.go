@@ -79,11 +79,28 @@ func (e formError) Error() string { return e.msg }
 
 func fieldErr(field, msg string) error { return formError{field, msg} }
 
-// call sends one command as the person's agency.
+// call sends one command as the person's agency. The events it stored are
+// remembered in ctx (see lastEvent), so the page shown next includes them.
 func call[Req any](ctx context.Context, c *Server, a events.Agency, command string, req Req) error {
-	_, err := rpc.Call[Req, json.RawMessage](ctx, c.nc, agency.Subject(a, command), req)
+	raw, err := rpc.Call[Req, json.RawMessage](ctx, c.nc, agency.Subject(a, command), req)
+	if err == nil {
+		var rec struct {
+			Events  []string       `json:"events"`
+			Receipt agency.Receipt `json:"receipt"`
+		}
+		if json.Unmarshal(raw, &rec) == nil {
+			ids := append(rec.Events, rec.Receipt.Events...)
+			if n := len(ids); n > 0 {
+				if last, ok := ctx.Value(lastEventKey{}).(*string); ok {
+					*last = ids[n-1]
+				}
+			}
+		}
+	}
 	return err
 }
+
+type lastEventKey struct{}
 
 var pathway = events.Agencies
 
@@ -263,6 +280,38 @@ var actions = map[string]action{
 			return in.episode, "Offer withdrawn.", err
 		},
 	},
+	// Who the person is: an NHS number (its check digit is verified), name,
+	// date of birth, phone; what lets the record find their other episodes.
+	"identify": {
+		agencies: pathway,
+		first:    "nhsNumber",
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			p := person(in)
+			if p == nil {
+				p = &events.PersonIdentified{}
+			}
+			p.DateOfBirth, p.Phone = in.get("dateOfBirth"), in.get("phone")
+			if *p == (events.PersonIdentified{}) {
+				return in.episode, "", fieldErr("nhsNumber", "Enter at least one of the NHS number, the name, the date of birth or a phone number")
+			}
+			if p.NHSNumber != "" && !events.ValidNHSNumber(p.NHSNumber) {
+				return in.episode, "", fieldErr("nhsNumber", "Enter a valid NHS number: 10 digits whose last is the check digit, like 943 476 5919")
+			}
+			err := call(ctx, c, in.agency, "identify", agency.IdentifyRequest{Base: in.base(), PersonIdentified: *p})
+			return in.episode, "Identity recorded.", err
+		},
+	},
+	// Two episodes found to be one person are linked, never merged.
+	"link": {
+		agencies: pathway,
+		required: [][2]string{{"match", "Choose which episode is the same person"}, {"reason", "Enter why you believe this is the same person"}},
+		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			other, on, _ := strings.Cut(in.get("match"), "|")
+			err := call(ctx, c, in.agency, "link", agency.LinkRequest{Base: in.base(), OtherEpisode: other,
+				MatchedOn: strings.Split(on, ","), Reason: in.get("reason")})
+			return in.episode, "Linked: both episodes keep their own timelines.", err
+		},
+	},
 	"doctor": {
 		agencies: []events.Agency{events.AMHP},
 		required: [][2]string{{"doctor", "Enter the doctor's name"}, {"role", "Choose the doctor's role"}},
@@ -417,9 +466,15 @@ func (c *Server) doAction(w http.ResponseWriter, r *http.Request, name, episode 
 		first = act.required[0][0]
 	}
 	if len(errs) == 0 {
-		ep, done, err := act.run(r.Context(), c, in)
+		var last string
+		ctx := context.WithValue(r.Context(), lastEventKey{}, &last)
+		ep, done, err := act.run(ctx, c, in)
 		if err == nil {
-			http.Redirect(w, r, "/episodes/"+ep+"?done="+url.QueryEscape(done), http.StatusSeeOther)
+			to := "/episodes/" + ep + "?done=" + url.QueryEscape(done)
+			if last != "" {
+				to += "&after=" + url.QueryEscape(last)
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
 		errs = c.explain(name, first, err)

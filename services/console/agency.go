@@ -83,6 +83,7 @@ type episodeData struct {
 	S136Due     time.Time
 	FollowUps   []followUpCall
 	Agencies    []events.Agency
+	Matches     []episode.Match // other episodes that may be the same person (owner only)
 }
 
 type followUpCall struct {
@@ -95,7 +96,7 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 	s, _ := sessionFrom(r.Context())
 	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](r.Context(), c.nc, episode.ViewSubject(s.Agency), episode.ViewRequest{
 		Episode: id, Agency: s.Agency, Viewer: s.Name + " (" + s.Username + ")",
-		Purpose: "direct care: " + s.Role + " working on the episode in the console"})
+		Purpose: "direct care: " + s.Role + " working on the episode in the console", After: r.URL.Query().Get("after")})
 	if err != nil {
 		var re *rpc.Error
 		if errors.As(err, &re) && (re.Code == rpc.NotFound || re.Code == rpc.BadRequest) {
@@ -140,6 +141,11 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 		}
 	}
 	d.Agencies = slices.DeleteFunc(slices.Clone(events.Agencies), func(a events.Agency) bool { return a == s.Agency })
+	if d.Mine {
+		if mr, err := rpc.Call[episode.EpisodeRequest, episode.MatchResponse](r.Context(), c.nc, episode.SubjectMatch, episode.EpisodeRequest{Episode: id}); err == nil {
+			d.Matches = mr.Matches
+		}
+	}
 	if dr, err := rpc.Call[episode.EpisodeRequest, episode.DisclosuresResponse](r.Context(), c.nc, episode.SubjectDisclosures, episode.EpisodeRequest{Episode: id}); err == nil {
 		d.Disclosures = viewings(dr.Disclosures)
 	}

@@ -218,6 +218,16 @@ func timeLeft(now, due time.Time) string {
 	return s + suffix
 }
 
+// words turns a code of the contract into words ("nhs_number" → "NHS number").
+func words(s string) string {
+	s = strings.ReplaceAll(s, "_", " ")
+	for _, w := range []string{"nhs", "amhp", "spoa", "bsl", "cmht", "s12"} {
+		s = strings.ReplaceAll(" "+s+" ", " "+w+" ", " "+strings.ToUpper(w)+" ")
+		s = strings.TrimSpace(s)
+	}
+	return strings.Replace(s, "SPOA", "SPoA", 1)
+}
+
 type clockArgs struct{ Now, Due time.Time }
 
 // workItemArgs gives the "workitem" template the page and one item.

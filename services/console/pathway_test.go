@@ -98,7 +98,13 @@ func (p *person) notReloaded() bool {
 func (p *person) waitFor(what string, total time.Duration, cond func(main string) bool) {
 	p.t.Helper()
 	bustest.CheckFor(p.t, total, 50*time.Millisecond, func() error {
-		main := browsertest.Get(p.t, p.tab, "read main", chromedp.Text(chromedp.CSS("main")))
+		// The page may be between two loads: try again rather than fail.
+		read, cancel := context.WithTimeout(p.tab, 2*time.Second)
+		defer cancel()
+		main, err := chromedp.Run(read, chromedp.Text(chromedp.CSS("main")))
+		if err != nil {
+			return err
+		}
 		if !cond(main) {
 			return fmt.Errorf("%s: not yet; the page says:\n%s", what, main)
 		}
@@ -355,4 +361,57 @@ func TestEOCRefersToSPoAWhoAcceptsAndRoutesInTheConsole(t *testing.T) {
 		t.Fatalf("the routing is not on the timeline: %q", tl)
 	}
 	browsertest.Screenshot(t, spoa.tab, "3-spoa-routed")
+}
+
+// The EOC hears from the same person twice; SPoA, taking the second
+// referral, is shown the first episode as the same person and links them.
+func TestSPoALinksTwoEpisodesOfOnePersonInTheConsole(t *testing.T) {
+	base := startSystem(t)
+	browser := browsertest.New(t)
+	eoc := signIn(t, browser, base, "eoc.mhw", "crisisbus-ambulance")
+	call := func(summary string) {
+		eoc.do("open the call form", chromedp.Navigate(base+"/"))
+		browsertest.Get(t, eoc.tab, "open the form", chromedp.Evaluate[bool](`document.querySelector('details:has(form[action="/new/call"])').open = true`))
+		eoc.do("record a call",
+			chromedp.SendKeys(chromedp.CSS("#call-summary"), summary),
+			chromedp.SetValue(chromedp.CSS("#call-response"), "hear_and_treat"),
+			chromedp.SendKeys(chromedp.CSS("#call-givenName"), "Ruth"),
+			chromedp.SendKeys(chromedp.CSS("#call-familyName"), "Ames"),
+			chromedp.Click(chromedp.CSS(`form[action="/new/call"] button`)))
+		eoc.flash("Call recorded")
+		eoc.do("record her date of birth",
+			chromedp.Click(chromedp.CSS(`details:has(form[action$="/identify"]) > summary`)),
+			chromedp.SendKeys(chromedp.CSS("#identify-nhsNumber"), "943 476 5910"),
+			chromedp.Click(chromedp.CSS(`form[action$="/identify"] button`)))
+		eoc.waitFor("the check digit refused", 10*time.Second, func(main string) bool { return strings.Contains(main, "Enter a valid NHS number") })
+		eoc.do("correct the number and add the date of birth",
+			chromedp.Clear(chromedp.CSS("#identify-nhsNumber")),
+			chromedp.SendKeys(chromedp.CSS("#identify-nhsNumber"), "943 476 5919"),
+			chromedp.Click(chromedp.CSS(`form[action$="/identify"] button`)))
+		eoc.flash("Identity recorded")
+	}
+	call("Ruth, low mood, wants to talk to someone")
+	call("Ruth again, took extra tablets an hour ago")
+	eoc.do("refer to SPoA",
+		chromedp.Click(chromedp.CSS(`details:has(form[action$="/offer"]) > summary`)),
+		chromedp.SetValue(chromedp.CSS("#offer-to"), "spoa"),
+		chromedp.SetValue(chromedp.CSS("#offer-kind"), "spoa_referral"),
+		chromedp.SendKeys(chromedp.CSS("#offer-reason"), "Second call tonight"),
+		chromedp.Click(chromedp.CSS(`form[action$="/offer"] button`)))
+	eoc.flash("Offered to Single point of access")
+
+	spoa := signIn(t, browser, base, "spoa.clinician", "crisisbus-spoa")
+	spoa.waitFor("the referral", 10*time.Second, func(main string) bool { return strings.Contains(main, "Ruth Ames") })
+	spoa.do("accept", chromedp.Click(chromedp.CSS(`.card form[action$="/accept"] button`)))
+	spoa.flash("Accepted")
+	spoa.waitFor("the possible match", 10*time.Second, func(main string) bool { return strings.Contains(main, "Possibly the same person") })
+	browsertest.Screenshot(t, spoa.tab, "1-possible-match")
+	spoa.do("link",
+		chromedp.Click(chromedp.CSS(`input[name=match]`)),
+		chromedp.SendKeys(chromedp.CSS("#link-reason"), "Same NHS number; the EOC took both calls tonight"),
+		chromedp.Click(chromedp.CSS(`form[action$="/link"] button`)))
+	spoa.flash("Linked")
+	if links := spoa.text("#ep-timeline"); !strings.Contains(links, "Linked episodes (the same person)") {
+		t.Fatalf("no link on the episode: %q", links)
+	}
 }

@@ -39,7 +39,14 @@ type ViewRequest struct {
 	Agency  events.Agency `json:"agency,omitempty"` // optional: the subject names the agency`
 	Viewer  string        `json:"viewer"`
 	Purpose string        `json:"purpose"`
+	// After is an event the view must already hold: a person who has just
+	// recorded something sees it (read your own writes). The record waits
+	// up to AfterWait for its projection to apply it, then answers anyway.
+	After string `json:"after,omitempty"`
 }
+
+// AfterWait bounds how long a view waits for ViewRequest.After.
+const AfterWait = 3 * time.Second
 
 // Validate names what is missing.
 func (r *ViewRequest) Validate() error {
@@ -174,6 +181,14 @@ func (r *Record) Store() *Store { return r.store }
 
 func (r *Record) view(ctx context.Context, req ViewRequest) (ViewResponse, error) {
 	v, _, ok, err := r.store.Get(ctx, req.Episode)
+	for deadline := time.Now().Add(AfterWait); err == nil && req.After != "" && !v.Has(req.After) && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return ViewResponse{}, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+		v, _, ok, err = r.store.Get(ctx, req.Episode)
+	}
 	if err != nil {
 		return ViewResponse{}, err
 	}

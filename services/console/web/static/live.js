@@ -21,7 +21,7 @@
   }
   // The confirmation after a form (?done=) is shown once: take it out of the
   // address, so a reload or a shared link does not show it again.
-  if (window.history && window.history.replaceState && /[?&]done=/.test(window.location.search)) {
+  if (window.history && window.history.replaceState && /[?&](done|after)=/.test(window.location.search)) {
     window.history.replaceState(null, "", window.location.pathname + window.location.hash);
   }
 
