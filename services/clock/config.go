@@ -148,7 +148,7 @@ func (c Config) Validate() error {
 	neg("MaxLag", c.MaxLag)
 	neg("FollowUp.Grace", c.FollowUp.Grace)
 	if c.Workers < 0 {
-		errs = append(errs, fmt.Errorf("Workers must not be negative (is %d)", c.Workers))
+		errs = append(errs, fmt.Errorf("workers must not be negative (is %d)", c.Workers))
 	}
 	for name, t := range map[string]Timing{"S136": c.S136, "Welfare": c.Welfare, "FollowUp": c.FollowUp.Timing} {
 		neg(name+".WarnBefore", t.WarnBefore)

@@ -183,7 +183,7 @@ var funcs = template.FuncMap{
 	},
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"timeLeft":   timeLeft,
-	"words":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"words":      words,
 	"dict":       fieldArgs,
 	"clockOf":    func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due} },
 	"workItemOf": func(p page, it episode.WorkItem) workItemArgs { return workItemArgs{p, it} },
