@@ -370,7 +370,7 @@ func TestSPoALinksTwoEpisodesOfOnePersonInTheConsole(t *testing.T) {
 	browser := browsertest.New(t)
 	eoc := signIn(t, browser, base, "eoc.mhw", "crisisbus-ambulance")
 	call := func(summary string) {
-		eoc.do("open the call form", chromedp.Navigate(base+"/"))
+		eoc.do("open the call form", chromedp.Navigate(base+"/"), chromedp.WaitReady(chromedp.CSS(`form[action="/new/call"]`)))
 		browsertest.Get(t, eoc.tab, "open the form", chromedp.Evaluate[bool](`document.querySelector('details:has(form[action="/new/call"])').open = true`))
 		eoc.do("record a call",
 			chromedp.SendKeys(chromedp.CSS("#call-summary"), summary),
