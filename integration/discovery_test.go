@@ -19,19 +19,22 @@ import (
 func TestEveryServiceIsDiscoverableWithItsCommands(t *testing.T) {
 	p := start(t)
 	nc := p.admin.Conn()
-	inbox := nc.NewRespInbox()
-	sub, err := nc.SubscribeSync(inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	if err := nc.PublishRequest("$SRV.INFO", inbox, nil); err != nil {
-		t.Fatal(err)
-	}
-	found := map[string][]string{}
-	bustest.CheckFor(t, 5*time.Second, time.Millisecond, func() error {
+	var found map[string][]string
+	// Ask again on each try: under load a reply may come late, and a fresh
+	// question gathers every service's answer afresh.
+	bustest.CheckFor(t, 15*time.Second, time.Millisecond, func() error {
+		found = map[string][]string{}
+		inbox := nc.NewRespInbox()
+		sub, err := nc.SubscribeSync(inbox)
+		if err != nil {
+			return err
+		}
+		defer sub.Unsubscribe()
+		if err := nc.PublishRequest("$SRV.INFO", inbox, nil); err != nil {
+			return err
+		}
 		for {
-			m, err := sub.NextMsg(10 * time.Millisecond)
+			m, err := sub.NextMsg(300 * time.Millisecond)
 			if err != nil {
 				break
 			}

@@ -129,7 +129,21 @@ func ArtefactDir() string {
 // Screenshot saves a full-page PNG named after the test and step.
 func Screenshot(t *testing.T, ctx context.Context, step string) string {
 	t.Helper()
-	png := Get(t, ctx, "screenshot "+step, chromedp.FullScreenshot(100))
+	// A page still being laid out has no size yet: try again for a moment.
+	var png []byte
+	var err error
+	for try := 0; try < 20; try++ {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		png, err = chromedp.Run(c, chromedp.FullScreenshot(100))
+		cancel()
+		if err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", step, err)
+	}
 	dir := ArtefactDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -48,7 +48,9 @@ func startUp(t *testing.T, dir string) (url string, logs *syncBuffer) {
 	var out syncBuffer
 	logs = &syncBuffer{}
 	done := make(chan int)
-	go func() { done <- Run(ctx, []string{"up", "--data", dir, "--port", fmt.Sprint(port), "--http", "127.0.0.1:0"}, nil, &out, logs) }()
+	go func() {
+		done <- Run(ctx, []string{"up", "--data", dir, "--port", fmt.Sprint(port), "--http", "127.0.0.1:0"}, nil, &out, logs)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != 0 {
