@@ -1,7 +1,9 @@
 // Package broker runs crisisbus's embedded default: a NATS server with
-// JetStream on a local data directory, with one user per agency whose publish
-// permissions make authorship impossible to fake (police can publish only on
-// crisis.police.>). Acknowledged means fsynced: the server syncs every write.
+// JetStream on a local data directory, with one user per identity of the
+// table of rights (broker/rights): what each may publish, subscribe to, and
+// which consumers and buckets it owns. Police can publish only on
+// crisis.police.> and read only what is addressed to police. Acknowledged
+// means fsynced: the server syncs every write.
 package broker
 
 import (
@@ -21,16 +23,17 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 )
 
-// Admin is the user for provisioning and bulk tools; it may publish for any agency.
-const Admin = "admin"
+// Admin is the user for provisioning and bulk tools; it may do everything.
+const Admin = rights.Admin
 
 // Console is the web console's user: it publishes no events itself (people
-// act through their agency's service), it only calls services and keeps its
+// act through their agency's service), it calls services and keeps its
 // sign-in sessions in a key-value bucket.
-const Console = "console"
+const Console = rights.Console
 
 // Config configures the embedded server.
 type Config struct {
@@ -93,7 +96,7 @@ func loadOrCreateCredentials(dataDir string) (Credentials, error) {
 		c = Credentials{}
 	}
 	changed := false
-	for _, u := range append([]string{Admin, Console}, agencyNames()...) {
+	for _, u := range rights.Users() {
 		if c[u] != "" {
 			continue
 		}
@@ -112,55 +115,25 @@ func loadOrCreateCredentials(dataDir string) (Credentials, error) {
 	return c, nil
 }
 
-func agencyNames() []string {
-	var out []string
-	for _, a := range events.Publishers {
-		out = append(out, string(a))
+// Permissions are the NATS permissions of a user, from the one table of
+// rights (broker/rights); nil for the admin user, who may do everything.
+func Permissions(user string) (*server.Permissions, error) {
+	id, err := rights.Lookup(user)
+	if err != nil {
+		return nil, err
 	}
-	return out
-}
-
-// Permissions returns the NATS permissions of an agency's user: publish
-// events only under its own subject prefix, use JetStream consumers and
-// key-value buckets, answer and call request-reply services. It may not call
-// another agency's commands (crisisbus.<other>.>) nor ask the episode record
-// for another agency's view (crisisbus.record.<other>.>): police cannot act
-// as the AMHP service nor read the clinical record. Destroying streams is
-// denied. deploy/cluster/users.conf holds the same rules for a cluster.
-func Permissions(a events.Agency) *server.Permissions {
-	deny := []string{
-		"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.UPDATE." + events.Stream,
-		"$JS.API.STREAM.MSG.DELETE.>",
+	if id.All {
+		return nil, nil
 	}
-	for _, other := range events.Agencies {
-		if other != a {
-			deny = append(deny, "crisisbus."+string(other)+".>", "crisisbus.record."+string(other)+".>")
-		}
+	s := id.Subjects()
+	p := &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: s.PublishAllow, Deny: s.PublishDeny},
+		Subscribe: &server.SubjectPermission{Allow: s.SubscribeAllow},
 	}
-	return &server.Permissions{
-		Publish: &server.SubjectPermission{
-			Allow: []string{
-				events.PublishedBy(a),
-				events.DeadLetterRoot + ".>",
-				"$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$KV.>",
-				"_INBOX.>", "$SRV.>", "crisisbus.>",
-			},
-			Deny: deny,
-		},
-		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+	if s.Responds {
+		p.Response = &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute}
 	}
-}
-
-// ConsolePermissions returns the console user's permissions: request-reply
-// calls to crisisbus services and its own key-value bucket; no events.
-func ConsolePermissions() *server.Permissions {
-	return &server.Permissions{
-		Publish: &server.SubjectPermission{
-			Allow: []string{"crisisbus.>", "_INBOX.>", "$JS.API.>", "$KV.console_sessions.>"},
-			Deny:  []string{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.UPDATE." + events.Stream, "$JS.API.STREAM.MSG.DELETE.>"},
-		},
-		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
-	}
+	return p, nil
 }
 
 // Broker is a running embedded server.
@@ -185,21 +158,17 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		h, err := bcrypt.GenerateFromPassword([]byte(creds[u]), bcrypt.MinCost)
 		return string(h), err
 	}
-	adminHash, err := hash(Admin)
-	if err != nil {
-		return nil, err
-	}
-	consoleHash, err := hash(Console)
-	if err != nil {
-		return nil, err
-	}
-	users := []*server.User{{Username: Admin, Password: adminHash}, {Username: Console, Password: consoleHash, Permissions: ConsolePermissions()}}
-	for _, a := range events.Publishers {
-		h, err := hash(string(a))
+	var users []*server.User
+	for _, u := range rights.Users() {
+		h, err := hash(u)
 		if err != nil {
 			return nil, err
 		}
-		users = append(users, &server.User{Username: string(a), Password: h, Permissions: Permissions(a)})
+		perms, err := Permissions(u)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, &server.User{Username: u, Password: h, Permissions: perms})
 	}
 	opts := &server.Options{
 		ServerName:         "crisisbus",
@@ -261,7 +230,8 @@ func ConnectAs(u string, creds Credentials, a events.Agency, opts ...nats.Option
 		return nil, fmt.Errorf("no credentials for user %q", user)
 	}
 	name := "crisisbus-" + user
-	all := append([]nats.Option{nats.UserInfo(user, pw), nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}, opts...)
+	all := append([]nats.Option{nats.UserInfo(user, pw), nats.Name(name), nats.CustomInboxPrefix(rights.InboxPrefix(user)),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}, opts...)
 	nc, err := nats.Connect(u, all...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s as %s: %w", redact(u), user, err)

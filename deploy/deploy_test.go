@@ -11,13 +11,14 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,75 +29,71 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 )
+
+var update = flag.Bool("update", false, "rewrite cluster/users.conf from the table of rights")
 
 // passwords sets each user's bcrypt hash in the environment, as an operator
 // would, and returns the plain passwords the services use.
 func passwords(t *testing.T) broker.Credentials {
 	creds := broker.Credentials{}
-	for _, u := range append([]string{broker.Admin, broker.Console}, publisherNames()...) {
+	for _, u := range rights.Users() {
 		creds[u] = "pw-" + u
 		h, err := bcrypt.GenerateFromPassword([]byte(creds[u]), bcrypt.MinCost)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Setenv("CRISISBUS_"+strings.ToUpper(u)+"_PASSWORD", string(h))
+		t.Setenv(rights.PasswordEnv(u), string(h))
 	}
 	return creds
 }
 
-func publisherNames() []string {
-	var out []string
-	for _, a := range events.Publishers {
-		out = append(out, string(a))
-	}
-	return out
-}
-
+// The cluster's users are generated from the one table of rights, and the
+// server reads from the file exactly the permissions the embedded default gives.
 func TestClusterUsersHaveTheEmbeddedPermissions(t *testing.T) {
+	const file = "cluster/users.conf"
+	if *update {
+		if err := os.WriteFile(file, []byte(rights.UsersConf()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != rights.UsersConf() {
+		t.Fatalf("%s differs from the table of rights in broker/rights; run: go test ./deploy -run TestClusterUsers -update", file)
+	}
 	passwords(t)
-	opts, err := server.ProcessConfigFile("cluster/users.conf")
+	opts, err := server.ProcessConfigFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
 	for _, u := range opts.Users {
 		seen[u.Username] = true
-		if u.Username == broker.Admin {
+		want, err := broker.Permissions(u.Username)
+		if err != nil {
+			t.Errorf("users.conf: %v", err)
 			continue
 		}
-		a := events.Agency(u.Username)
-		var want *server.Permissions
-		if u.Username == broker.Console {
-			want = broker.ConsolePermissions()
-		} else if _, err := events.ParseAgency(u.Username); err == nil {
-			want = broker.Permissions(a)
-		} else {
-			t.Errorf("user %q is neither an agency nor the console", u.Username)
-			continue
-		}
-		if u.Permissions == nil {
-			t.Errorf("%s has no permissions", a)
-			continue
-		}
-		same := func(x, y []string) bool {
-			x, y = slices.Sorted(slices.Values(x)), slices.Sorted(slices.Values(y))
-			return slices.Equal(x, y)
-		}
-		if !same(u.Permissions.Publish.Allow, want.Publish.Allow) || !same(u.Permissions.Publish.Deny, want.Publish.Deny) {
-			t.Errorf("%s publish permissions %+v differ from the embedded default's %+v", a, u.Permissions.Publish, want.Publish)
-		}
-		if !same(u.Permissions.Subscribe.Allow, want.Subscribe.Allow) {
-			t.Errorf("%s subscribe permissions differ", a)
+		if dump(u.Permissions) != dump(want) {
+			t.Errorf("%s: the server reads permissions %s from users.conf, the embedded default gives %s", u.Username, dump(u.Permissions), dump(want))
 		}
 	}
-	for _, u := range append([]string{broker.Admin, broker.Console}, publisherNames()...) {
+	for _, u := range rights.Users() {
 		if !seen[u] {
 			t.Errorf("users.conf has no user %s", u)
 		}
 	}
+}
+
+func dump(p *server.Permissions) string {
+	b, _ := json.Marshal(p)
+	return string(b)
 }
 
 func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) {
@@ -177,7 +174,7 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 	defer cancel()
 	admin := connect("")
 	bustest.CheckFor(t, 20*time.Second, 200*time.Millisecond, func() error {
-		return events.Provision(ctx, admin.JetStream(), events.StreamConfig{Replicas: 3})
+		return rights.Provision(ctx, admin.JetStream(), events.StreamConfig{Replicas: 3})
 	})
 	stream, err := admin.JetStream().Stream(ctx, events.Stream)
 	if err != nil {
@@ -191,7 +188,7 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 		t.Fatalf("stream %s: replicas %d, cluster %+v; want a leader and two replicas", events.Stream, info.Config.Replicas, info.Cluster)
 	}
 
-	police, amhp := connect(events.Police), connect(events.AMHP)
+	police, record := connect(events.Police), connect(events.Record)
 	ev, err := events.New(events.Police, events.NewEpisodeID(), &events.S136Detained{
 		DetainedAt: time.Now().UTC(), LocationType: "public_place", AgeYears: 40, Consulted: true})
 	if err != nil {
@@ -201,7 +198,7 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 		t.Fatalf("police publish on the cluster: %v", err)
 	}
 	got := make(chan string, 1)
-	sub, err := amhp.Consume(ctx, events.ConsumerConfig{Durable: "amhp-cluster-check", Filters: []string{events.EpisodeSubjects(ev.Subject)}},
+	sub, err := record.Consume(ctx, events.ConsumerConfig{Durable: "record-cluster-check", Filters: []string{events.EpisodeSubjects(ev.Subject)}},
 		func(_ context.Context, e events.Event) error { got <- e.ID; return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -210,10 +207,10 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 	select {
 	case id := <-got:
 		if id != ev.ID {
-			t.Fatalf("amhp consumed %s, want %s", id, ev.ID)
+			t.Fatalf("the record consumed %s, want %s", id, ev.ID)
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatal("amhp did not receive the detention from the cluster")
+		t.Fatal("the record did not receive the detention from the cluster")
 	}
 }
 

@@ -50,7 +50,7 @@ func TestPublishBatchRawStoresTheGivenBytesAndReplaysThemInOrder(t *testing.T) {
 	}
 
 	var got [][]byte
-	err := police.ReplayRaw(context.Background(), events.ReplayConfig{}, func(s events.Stored) error {
+	err := bustest.Bus(t, b, events.Record).ReplayRaw(context.Background(), events.ReplayConfig{}, func(s events.Stored) error {
 		if s.Seq != uint64(len(got)+1) {
 			return fmt.Errorf("sequence %d after %d events", s.Seq, len(got))
 		}
@@ -70,7 +70,7 @@ func TestPublishBatchRawStoresTheGivenBytesAndReplaysThemInOrder(t *testing.T) {
 	}
 	// Replaying an empty selection returns at once.
 	n := 0
-	if err := police.ReplayRaw(context.Background(), events.ReplayConfig{Filters: []string{events.PublishedBy(events.AMHP)}}, func(events.Stored) error { n++; return nil }); err != nil || n != 0 {
+	if err := bustest.Bus(t, b, events.Record).ReplayRaw(context.Background(), events.ReplayConfig{Filters: []string{events.PublishedBy(events.AMHP)}}, func(events.Stored) error { n++; return nil }); err != nil || n != 0 {
 		t.Fatalf("replay of nothing: %d events, %v", n, err)
 	}
 }

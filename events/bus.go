@@ -393,14 +393,22 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subs
 		return nil, err
 	}
 	cfg.setDefaults()
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, Stream, jetstream.ConsumerConfig{
-		Durable:        cfg.Durable,
-		FilterSubjects: cfg.Filters,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        cfg.AckWait,
-		MaxDeliver:     cfg.MaxDeliver,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
+	ccfg := jetstream.ConsumerConfig{
+		Durable:       cfg.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    cfg.MaxDeliver,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+	// A single filter travels in the create request's subject, where the
+	// server's permissions can check it (an agency may create its inbox
+	// consumer only with its inbox filter).
+	if len(cfg.Filters) == 1 {
+		ccfg.FilterSubject = cfg.Filters[0]
+	} else {
+		ccfg.FilterSubjects = cfg.Filters
+	}
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, Stream, ccfg)
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", cfg.Durable, err)
 	}

@@ -75,7 +75,7 @@ func (p *pathway) up() {
 			p.t.Fatalf("crisisbus started %v, without %s", sys.Started, want)
 		}
 	}
-	if p.store, err = episode.OpenStore(ctx, p.admin.JetStream(), false); err != nil {
+	if p.store, err = episode.OpenStore(ctx, p.admin.JetStream()); err != nil {
 		p.t.Fatal(err)
 	}
 }

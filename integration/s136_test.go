@@ -145,16 +145,27 @@ func TestS136DetentionAssessedNotAdmittedFollowedUpForFourDays(t *testing.T) {
 	p.noClinicalInPoliceView(ep, events.AMHP)
 
 	// Two reads at the two handoffs, one police and one AMHP read just now:
-	// each is on the record of who saw what.
+	// each is on the record of who saw what. So is each agency service's
+	// read of the episode to decide the commands its people gave.
 	bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 		disc := do[episode.EpisodeRequest, episode.DisclosuresResponse](p, events.Record, "disclosures", episode.EpisodeRequest{Episode: ep})
 		var who []string
+		services := map[events.Agency]bool{}
 		for _, d := range disc.Disclosures {
+			if d.Purpose == episode.StatePurpose {
+				services[d.Agency] = true
+				continue
+			}
 			who = append(who, string(d.Agency)+":"+d.Viewer)
 		}
 		want := []string{"amhp:receiving amhp worker", "crisisline:receiving crisisline worker", "police:control room mental health worker", "amhp:clinician"}
 		if !slices.Equal(who, want) {
 			return fmt.Errorf("disclosures %v, want %v", who, want)
+		}
+		for _, a := range []events.Agency{events.Police, events.AMHP, events.Crisisline} {
+			if !services[a] {
+				return fmt.Errorf("no disclosure of the %s service's reads to decide its commands", a)
+			}
 		}
 		return nil
 	})

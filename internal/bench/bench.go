@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -55,15 +56,24 @@ func Run(ctx context.Context, dir string, cfg Config, progress io.Writer) ([]Res
 	}
 	defer adminNC.Close()
 	admin, _ := events.NewBus(adminNC, "", nil)
-	if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
+	if err := rights.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
 		return nil, err
 	}
 	bus, err := events.NewBus(nc, events.Police, nil)
 	if err != nil {
 		return nil, err
 	}
+	rnc, err := b.Connect(events.Record)
+	if err != nil {
+		return nil, err
+	}
+	defer rnc.Close()
+	reader, err := events.NewBus(rnc, events.Record, nil)
+	if err != nil {
+		return nil, err
+	}
 	var out []Result
-	for _, p := range []path{rawPath{bus.JetStream()}, busPath{bus}} {
+	for _, p := range []path{rawPath{bus.JetStream(), reader.JetStream()}, busPath{bus, reader}} {
 		fmt.Fprintf(progress, "measuring %s: %d messages one at a time, %d pipelined…\n", p.name(), cfg.LatencyMessages, cfg.ThroughputMessages)
 		r, err := measure(ctx, p, cfg)
 		if err != nil {
@@ -82,7 +92,9 @@ type path interface {
 	consume(ctx context.Context, durable, filter string, delivered func(id string)) (stop func(), err error)
 }
 
-type rawPath struct{ js jetstream.JetStream }
+// Both paths publish as the police and consume as the episode record,
+// each connected as its own user with its own rights, as in a real run.
+type rawPath struct{ js, reader jetstream.JetStream }
 
 func (rawPath) name() string { return "raw JetStream" }
 
@@ -114,7 +126,7 @@ func (r rawPath) publishAsync(ctx context.Context, es []events.Event, raws [][]b
 }
 
 func (r rawPath) consume(ctx context.Context, durable, filter string, delivered func(string)) (func(), error) {
-	c, err := r.js.CreateOrUpdateConsumer(ctx, events.Stream, jetstream.ConsumerConfig{
+	c, err := r.reader.CreateOrUpdateConsumer(ctx, events.Stream, jetstream.ConsumerConfig{
 		Durable: durable, FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		return nil, err
@@ -129,7 +141,7 @@ func (r rawPath) consume(ctx context.Context, durable, filter string, delivered 
 	return cc.Stop, nil
 }
 
-type busPath struct{ bus *events.Bus }
+type busPath struct{ bus, reader *events.Bus }
 
 func (busPath) name() string { return "crisisbus" }
 
@@ -148,7 +160,7 @@ func (p busPath) publishAsync(ctx context.Context, es []events.Event, _ [][]byte
 }
 
 func (p busPath) consume(ctx context.Context, durable, filter string, delivered func(string)) (func(), error) {
-	s, err := p.bus.Consume(ctx, events.ConsumerConfig{Durable: durable, Filters: []string{filter}},
+	s, err := p.reader.Consume(ctx, events.ConsumerConfig{Durable: durable, Filters: []string{filter}},
 		func(_ context.Context, e events.Event) error { delivered(e.ID); return nil })
 	if err != nil {
 		return nil, err

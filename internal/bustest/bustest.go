@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -34,7 +35,7 @@ func Start(t testing.TB, dir string) *broker.Broker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := events.Provision(ctx, bus.JetStream(), events.StreamConfig{}); err != nil {
+	if err := rights.Provision(ctx, bus.JetStream(), events.StreamConfig{}); err != nil {
 		t.Fatalf("provision: %v", err)
 	}
 	return b

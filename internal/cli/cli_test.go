@@ -205,7 +205,7 @@ func TestDeadLetterListShowsWhatWasRejectedAndWhy(t *testing.T) {
 	if _, err := police.JetStream().Publish(t.Context(), subj, bad); err != nil {
 		t.Fatal(err)
 	}
-	sub, err := bustest.Bus(t, b, events.AMHP).Consume(t.Context(), events.ConsumerConfig{Durable: "amhp-inbox"},
+	sub, err := bustest.Bus(t, b, events.Record).Consume(t.Context(), events.ConsumerConfig{Durable: "record-check"},
 		func(context.Context, events.Event) error { return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestDeadLetterListShowsWhatWasRejectedAndWhy(t *testing.T) {
 		if code != 0 {
 			return fmt.Errorf("exit %d: %s", code, errOut)
 		}
-		for _, want := range []string{"1 message(s)", "consumer amhp-inbox", "/data/locationType", "private_dwelling"} {
+		for _, want := range []string{"1 message(s)", "consumer record-check", "/data/locationType", "private_dwelling"} {
 			if !strings.Contains(out, want) {
 				return fmt.Errorf("the list lacks %q:\n%s", want, out)
 			}

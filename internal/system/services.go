@@ -5,6 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -16,7 +17,7 @@ func init() {
 // startAuditLog logs every event the bus stores, so the person running
 // crisisbus sees the pathway move (and an integrator sees their event land).
 func startAuditLog(ctx context.Context, d Deps) (Stopper, error) {
-	return d.Bus.Consume(ctx, events.ConsumerConfig{Durable: "audit-log"}, func(_ context.Context, e events.Event) error {
+	return d.Bus.Consume(ctx, events.ConsumerConfig{Durable: rights.AuditDurable}, func(_ context.Context, e events.Event) error {
 		d.Log.Info("event", zap.String("episode", e.Subject), zap.String("type", e.Type),
 			zap.String("source", string(e.Source)), zap.String("to", string(e.ToAgency)), zap.String("event_id", e.ID))
 		return nil

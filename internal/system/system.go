@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -136,7 +137,7 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{Replicas: cfg.Replicas}); err != nil {
+		if err := rights.Provision(ctx, admin.JetStream(), events.StreamConfig{Replicas: cfg.Replicas}); err != nil {
 			return nil, err
 		}
 	}

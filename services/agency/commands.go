@@ -269,7 +269,7 @@ func (k *Kit) Voice(ctx context.Context, req VoiceRequest) (Receipt, error) {
 
 // Link records on both episodes that they are the same person.
 func (k *Kit) Link(ctx context.Context, req LinkRequest) (Receipt, error) {
-	other, _, err := episode.Load(ctx, k.Bus, req.OtherEpisode)
+	other, _, err := k.load(ctx, req.OtherEpisode, req.Actor)
 	if err != nil {
 		return Receipt{}, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/rpc"
@@ -28,6 +29,11 @@ type Kit struct {
 	Bus *events.Bus // connected as the agency's own NATS user
 	Log *zap.Logger
 	Now func() time.Time // injectable, so tests run days in milliseconds
+
+	// Loader reads an episode as the agency may know it (default: ask the
+	// episode record, episode.RecordLoader; the agency's user may not read
+	// the event stream itself).
+	Loader episode.Loader
 
 	// OnAccept, when set, adds facts to an acceptance (the helpline schedules
 	// its follow-up calls as it accepts a follow-up referral).
@@ -50,6 +56,13 @@ func (k *Kit) log() *zap.Logger {
 		return zap.NewNop()
 	}
 	return k.Log
+}
+
+func (k *Kit) load(ctx context.Context, ep, actor string) (episode.View, uint64, error) {
+	if k.Loader == nil {
+		return episode.RecordLoader{Bus: k.Bus}.Load(ctx, ep, actor)
+	}
+	return k.Loader.Load(ctx, ep, actor)
 }
 
 // Out is one fact a command decided to publish.
@@ -82,7 +95,7 @@ const maxAttempts = 10
 // a command retried after a crash does not store them twice.
 func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (Receipt, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		v, seq, err := episode.Load(ctx, k.Bus, ep)
+		v, seq, err := k.load(ctx, ep, actor)
 		if err != nil {
 			return Receipt{}, err
 		}
@@ -219,7 +232,7 @@ type InboxHook func(ctx context.Context, e events.Event) error
 // agency as soon as it arrives, so the offering agency sees it was received.
 func (k *Kit) Inbox(ctx context.Context, hook InboxHook) (*events.Subscription, error) {
 	me := k.Agency()
-	return k.Bus.Consume(ctx, events.ConsumerConfig{Durable: string(me) + "-inbox", Filters: []string{events.InboxSubjects(me)},
+	return k.Bus.Consume(ctx, events.ConsumerConfig{Durable: rights.InboxDurable(me), Filters: []string{events.InboxSubjects(me)},
 		Backoff: []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second}},
 		func(ctx context.Context, e events.Event) error {
 			var offer events.HandoffOffered

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -100,13 +101,13 @@ func (c *Config) setDefaults() {
 		c.Workers = 8
 	}
 	if c.Bucket == "" {
-		c.Bucket = "crisis_clocks"
+		c.Bucket = rights.ClocksBucket
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1
 	}
 	if c.Durable == "" {
-		c.Durable = "clock"
+		c.Durable = rights.ClockDurable
 	}
 	if c.MaxLag == 0 {
 		c.MaxLag = 2 * time.Second

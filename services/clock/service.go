@@ -46,6 +46,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -72,7 +73,7 @@ type Service struct {
 	lagLogged bool
 }
 
-// Start provisions the KV bucket, loads every stored clock, and starts the
+// Start opens the KV bucket (provisioned by the admin), loads every stored clock, and starts the
 // consumer and the scanner. bus must be connected as events.Clock.
 func Start(ctx context.Context, bus *events.Bus, cfg Config) (*Service, error) {
 	if bus.Agency() != events.Clock {
@@ -82,15 +83,9 @@ func Start(ctx context.Context, bus *events.Bus, cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("clock service config: %w", err)
 	}
-	kv, err := bus.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      cfg.Bucket,
-		Description: "crisisbus clocks: one record per legal or handoff clock, with what has fired",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-	})
+	kv, err := rights.OpenBucket(ctx, bus.JetStream(), cfg.Bucket)
 	if err != nil {
-		return nil, fmt.Errorf("clock bucket %s: %w", cfg.Bucket, err)
+		return nil, fmt.Errorf("clock service: %w", err)
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Service{bus: bus, kv: kv, cfg: cfg, log: bus.Logger().Named("clock"), idx: newIndex(),

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -74,8 +75,8 @@ type session struct {
 
 const (
 	sessionCookie = "crisisbus_session"
-	sessionBucket = "console_sessions"
-	sessionTTL    = 12 * time.Hour // one long shift
+	sessionBucket = rights.SessionsBucket
+	sessionTTL    = rights.SessionTTL // one long shift
 )
 
 func randomToken() string {
@@ -87,12 +88,9 @@ func randomToken() string {
 type sessions struct{ kv jetstream.KeyValue }
 
 func openSessions(ctx context.Context, js jetstream.JetStream) (*sessions, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: sessionBucket, Description: "crisisbus console sign-in sessions", TTL: sessionTTL,
-		Storage: jetstream.FileStorage,
-	})
+	kv, err := rights.OpenBucket(ctx, js, sessionBucket)
 	if err != nil {
-		return nil, fmt.Errorf("sessions bucket: %w", err)
+		return nil, fmt.Errorf("console sessions: %w", err)
 	}
 	return &sessions{kv: kv}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
@@ -20,12 +21,12 @@ import (
 //
 // An agency's view is served on its own subject, crisisbus.record.<agency>.view
 // (ViewSubject), so that NATS permissions can let each agency's user ask
-// only for its own view (see broker.Permissions).
+// only for its own view (see broker/rights).
 const (
 	ServiceName         = "crisisbus-record"
 	SubjectDisclosures  = "crisisbus.record.disclosures" // EpisodeRequest → DisclosuresResponse
 	SubjectMatch        = "crisisbus.record.match"       // EpisodeRequest → MatchResponse
-	Durable             = "episode-record"               // the projection's durable consumer
+	Durable             = rights.RecordDurable           // the projection's durable consumer
 	disclosureLegalBase = "UK GDPR 6(1)(e), 9(2)(h): direct care"
 )
 
@@ -125,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	store, err := OpenStore(ctx, cfg.Bus.JetStream(), true)
+	store, err := OpenStore(ctx, cfg.Bus.JetStream())
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +151,9 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "worklist_"+string(a), string(a)+".worklist", func(ctx context.Context, _ WorklistRequest) (WorklistResponse, error) {
 			items, err := store.Worklist(ctx, a)
 			return WorklistResponse{Agency: a, Items: items}, err
+		}))
+		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "state_"+string(a), string(a)+".state", func(ctx context.Context, req StateRequest) (StateResponse, error) {
+			return r.state(ctx, a, req)
 		}))
 		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "view_"+string(a), string(a)+".view", func(ctx context.Context, req ViewRequest) (ViewResponse, error) {
 			if req.Agency != "" && req.Agency != a {

@@ -11,15 +11,18 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 )
 
 // Key-value buckets of the episode record. They are projections: delete them
 // and replay the stream (Rebuild) and the same views come back.
+// The admin provisions them (rights.Provision); only the record's user may
+// read or write them.
 const (
-	ViewsBucket       = "EPISODES"            // episode id → View
-	DisclosuresBucket = "EPISODE_DISCLOSURES" // episode id → []Disclosure
-	PeopleBucket      = "EPISODE_PEOPLE"      // person key → episode ids, for matching
+	ViewsBucket       = rights.EpisodesBucket    // episode id → View
+	DisclosuresBucket = rights.DisclosuresBucket // episode id → []Disclosure
+	PeopleBucket      = rights.PeopleBucket      // person key → episode ids, for matching
 )
 
 // Disclosure is one read of the record: who saw which agency's view, and why.
@@ -39,25 +42,18 @@ type Store struct {
 	views, disclosures, people jetstream.KeyValue
 }
 
-// OpenStore opens the buckets, creating them when create is set.
-func OpenStore(ctx context.Context, js jetstream.JetStream, create bool) (*Store, error) {
-	open := func(name, desc string) (jetstream.KeyValue, error) {
-		if !create {
-			return js.KeyValue(ctx, name)
-		}
-		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Description: desc,
-			Storage: jetstream.FileStorage, History: 1})
-	}
+// OpenStore opens the record's buckets, which the admin provisioned.
+func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 	var s Store
 	var err error
-	if s.views, err = open(ViewsBucket, "crisisbus episode record: one view per episode"); err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", ViewsBucket, err)
+	if s.views, err = rights.OpenBucket(ctx, js, ViewsBucket); err != nil {
+		return nil, err
 	}
-	if s.disclosures, err = open(DisclosuresBucket, "crisisbus episode record: who saw what, why"); err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", DisclosuresBucket, err)
+	if s.disclosures, err = rights.OpenBucket(ctx, js, DisclosuresBucket); err != nil {
+		return nil, err
 	}
-	if s.people, err = open(PeopleBucket, "crisisbus episode record: person keys to episodes"); err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", PeopleBucket, err)
+	if s.people, err = rights.OpenBucket(ctx, js, PeopleBucket); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
@@ -309,7 +305,7 @@ func Rebuild(ctx context.Context, js jetstream.JetStream) error {
 	if err := js.DeleteConsumer(ctx, events.Stream, Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return fmt.Errorf("delete consumer %s: %w", Durable, err)
 	}
-	s, err := OpenStore(ctx, js, true)
+	s, err := OpenStore(ctx, js)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,319 @@
+// Package rights is the one table of who may do what on crisisbus's bus.
+//
+// Each identity (an agency's service and its integrators, the episode
+// record, the clock, the console, the admin tools) has one row: the events
+// it may publish, the request-reply subjects it answers and may call, the
+// durable consumers and key-value buckets it owns, and whether it may read
+// the whole event stream. The embedded server's users (broker.Start) and the
+// cluster's deploy/cluster/users.conf are both generated from this table,
+// and a test fails when the file drifts from it.
+//
+// Why per-user subject permissions in one account rather than an account
+// per agency: every agency writes to one event stream (the source of truth,
+// with an expected-sequence check per episode across all its subjects), and
+// JetStream's API is per account. With an account per agency each would
+// need a service import of the stream's API, which the server cannot limit
+// by consumer name or filter as finely as subject permissions can. In one
+// account, the server checks every publish and every subscription against
+// the user's allow-list, the create-consumer subject names the consumer and
+// its filter, and a responder may answer only the requests it received.
+//
+// Subscribing is as much a right as publishing: an identity subscribes only
+// to its own inbox prefix (_INBOX_<user>), the commands it serves, and (the
+// console alone) the live notices of new events.
+package rights
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// The non-agency users.
+const (
+	Admin   = "admin"   // provisioning and bulk tools: every right
+	Console = "console" // the web console: calls services for the people signed in
+)
+
+// Durable consumers on the event stream, each owned by one identity.
+const (
+	RecordDurable = "episode-record" // the episode record's projection
+	AuditDurable  = "audit-log"      // the operator's log of every event
+	ClockDurable  = "clock"          // the clock service
+)
+
+// InboxDurable is agency a's inbox consumer: every event addressed to it.
+func InboxDurable(a events.Agency) string { return string(a) + "-inbox" }
+
+// Key-value buckets, each owned by one identity.
+const (
+	EpisodesBucket    = "EPISODES"            // the record: episode id → view
+	DisclosuresBucket = "EPISODE_DISCLOSURES" // the record: who saw what, why
+	PeopleBucket      = "EPISODE_PEOPLE"      // the record: person keys → episodes
+	ClocksBucket      = "crisis_clocks"       // the clock: one record per clock
+	SessionsBucket    = "console_sessions"    // the console: sign-in sessions
+)
+
+// SessionTTL is how long a console session lives: one long shift.
+const SessionTTL = 12 * time.Hour
+
+// InboxPrefix is the prefix of the reply subjects of user's requests; the
+// user alone may subscribe under it. A client in any language must set it
+// (nats.go: nats.CustomInboxPrefix), or it receives no replies.
+func InboxPrefix(user string) string { return "_INBOX_" + user }
+
+// Durable is a durable consumer an identity owns on the event stream.
+type Durable struct {
+	Name string
+	// Filter is the only filter the consumer may have; "" lets the owner
+	// choose (only for identities that read the whole stream anyway).
+	Filter string
+}
+
+// Bucket is a key-value bucket an identity owns.
+type Bucket struct {
+	Name        string
+	Description string
+	TTL         time.Duration // 0: values live until deleted
+}
+
+// Identity is one row of the table.
+type Identity struct {
+	User  string
+	About string
+	// Publishes is the agency whose events it publishes (crisis.<agency>.>); "" none.
+	Publishes events.Agency
+	// Serves are the request-reply subject prefixes it answers
+	// (crisisbus.police answers crisisbus.police.>), and Services the names
+	// of its `micro` services (for $SRV discovery).
+	Serves   []string
+	Services []string
+	// Calls are the request subjects it may send (wildcards allowed).
+	Calls []string
+	// Durables are its consumers on the event stream.
+	Durables []Durable
+	// ReadsStream lets it read every stored event (the record folds them,
+	// the clock keeps time by them, the console's reports count them).
+	ReadsStream bool
+	// Live lets it subscribe to new events as they are stored (the console
+	// nudges open pages to refresh).
+	Live bool
+	// Buckets are the key-value buckets it owns.
+	Buckets []Bucket
+	// All is every right: the admin user alone.
+	All bool
+}
+
+// Agency returns the row of a pathway agency: it publishes its own facts,
+// answers its own commands, calls its own commands and its own view of the
+// record, and reads only what is addressed to it (its inbox).
+func Agency(a events.Agency) Identity {
+	return Identity{
+		User:      string(a),
+		About:     a.Title() + ": its service and its own systems",
+		Publishes: a,
+		Serves:    []string{"crisisbus." + string(a)},
+		Services:  []string{"crisisbus-" + string(a)},
+		Calls:     []string{"crisisbus." + string(a) + ".>", "crisisbus.record." + string(a) + ".>"},
+		Durables:  []Durable{{Name: InboxDurable(a), Filter: events.InboxSubjects(a)}},
+	}
+}
+
+// Table is every identity, the admin first.
+func Table() []Identity {
+	t := []Identity{
+		{User: Admin, About: "provisioning, import, export, reports and recovery from the command line", All: true},
+		{User: Console, About: "the web console: calls each agency's services for the people signed in to it",
+			Calls: []string{"crisisbus.>"}, ReadsStream: true, Live: true,
+			Buckets: []Bucket{{Name: SessionsBucket, Description: "crisisbus console sign-in sessions", TTL: SessionTTL}}},
+		{User: string(events.Record), About: "the episode record: each agency's view, every read recorded as a disclosure",
+			Publishes: events.Record, Serves: []string{"crisisbus.record"}, Services: []string{"crisisbus-record"},
+			Durables:    []Durable{{Name: RecordDurable}, {Name: AuditDurable}},
+			ReadsStream: true,
+			Buckets: []Bucket{
+				{Name: EpisodesBucket, Description: "crisisbus episode record: one view per episode"},
+				{Name: DisclosuresBucket, Description: "crisisbus episode record: who saw what, why"},
+				{Name: PeopleBucket, Description: "crisisbus episode record: person keys to episodes"},
+			}},
+		{User: string(events.Clock), About: "the clocks: s136, welfare checks, handoffs, follow-up calls",
+			Publishes: events.Clock, Durables: []Durable{{Name: ClockDurable}}, ReadsStream: true,
+			Buckets: []Bucket{{Name: ClocksBucket, Description: "crisisbus clocks: one record per legal or handoff clock, with what has fired"}}},
+	}
+	for _, a := range events.Agencies {
+		t = append(t, Agency(a))
+	}
+	return t
+}
+
+// Lookup returns the row of user.
+func Lookup(user string) (Identity, error) {
+	for _, id := range Table() {
+		if id.User == user {
+			return id, nil
+		}
+	}
+	return Identity{}, fmt.Errorf("no identity %q on the bus (want one of %v)", user, Users())
+}
+
+// Users lists every user of the table.
+func Users() []string {
+	var out []string
+	for _, id := range Table() {
+		out = append(out, id.User)
+	}
+	return out
+}
+
+// Buckets lists every bucket of the table, for provisioning.
+func Buckets() []Bucket {
+	var out []Bucket
+	for _, id := range Table() {
+		out = append(out, id.Buckets...)
+	}
+	return out
+}
+
+// Subjects are an identity's rights as NATS subject permissions.
+type Subjects struct {
+	PublishAllow, PublishDeny, SubscribeAllow []string
+	// Responds: it may answer the requests it receives (one reply each).
+	Responds bool
+}
+
+const api = "$JS.API."
+
+// Subjects derives the identity's NATS permissions. An identity with All
+// has none: it may do everything.
+func (id Identity) Subjects() Subjects {
+	if id.All {
+		return Subjects{}
+	}
+	var s Subjects
+	pub := func(subj ...string) { s.PublishAllow = append(s.PublishAllow, subj...) }
+	sub := func(subj ...string) { s.SubscribeAllow = append(s.SubscribeAllow, subj...) }
+
+	sub(InboxPrefix(id.User) + ".>")
+	if id.Publishes != "" {
+		pub(events.PublishedBy(id.Publishes))
+	}
+	for _, p := range id.Serves {
+		sub(p + ".>")
+		s.Responds = true
+	}
+	for _, name := range id.Services {
+		sub("$SRV.PING", "$SRV.INFO", "$SRV.STATS", "$SRV.*."+name, "$SRV.*."+name+".>")
+	}
+	pub(id.Calls...)
+	for _, name := range id.Services {
+		pub("$SRV.*." + name) // ask its own service's stats, as an operator would
+	}
+	if id.Live {
+		sub(events.AllSubjects())
+	}
+	stream := events.Stream
+	for _, d := range id.Durables {
+		if d.Filter != "" {
+			pub(api + "CONSUMER.CREATE." + stream + "." + d.Name + "." + d.Filter)
+		} else {
+			pub(api+"CONSUMER.CREATE."+stream+"."+d.Name, api+"CONSUMER.CREATE."+stream+"."+d.Name+".>")
+		}
+		pub(api+"CONSUMER.INFO."+stream+"."+d.Name, api+"CONSUMER.MSG.NEXT."+stream+"."+d.Name,
+			"$JS.ACK."+stream+"."+d.Name+".>", events.DeadLetterRoot+"."+d.Name)
+	}
+	if id.ReadsStream {
+		// Ordered, ephemeral consumers over the stream, and direct reads;
+		// never another identity's durable consumer.
+		pub(api+"STREAM.INFO."+stream, api+"STREAM.MSG.GET."+stream, api+"DIRECT.GET."+stream, api+"DIRECT.GET."+stream+".>",
+			api+"CONSUMER.CREATE."+stream+".*", api+"CONSUMER.CREATE."+stream+".*.>",
+			api+"CONSUMER.INFO."+stream+".*", api+"CONSUMER.MSG.NEXT."+stream+".*",
+			api+"CONSUMER.DELETE."+stream+".*", "$JS.FC."+stream+".>")
+		pub(events.DeadLetterRoot + ".*") // the consumers it makes may dead-letter too
+		for _, other := range Table() {
+			if other.User == id.User {
+				continue
+			}
+			for _, d := range other.Durables {
+				s.PublishDeny = append(s.PublishDeny,
+					api+"CONSUMER.CREATE."+stream+"."+d.Name, api+"CONSUMER.CREATE."+stream+"."+d.Name+".>",
+					api+"CONSUMER.DELETE."+stream+"."+d.Name, api+"CONSUMER.MSG.NEXT."+stream+"."+d.Name,
+					events.DeadLetterRoot+"."+d.Name)
+			}
+		}
+	}
+	for _, b := range id.Buckets {
+		ks := "KV_" + b.Name
+		pub("$KV."+b.Name+".>",
+			api+"STREAM.INFO."+ks, api+"STREAM.MSG.GET."+ks, api+"DIRECT.GET."+ks, api+"DIRECT.GET."+ks+".>",
+			api+"CONSUMER.CREATE."+ks+".>", api+"CONSUMER.CREATE."+ks+".*", api+"CONSUMER.INFO."+ks+".*",
+			api+"CONSUMER.MSG.NEXT."+ks+".*", api+"CONSUMER.DELETE."+ks+".*", "$JS.FC."+ks+".>")
+	}
+	s.PublishAllow = uniq(s.PublishAllow)
+	s.PublishDeny = uniq(s.PublishDeny)
+	s.SubscribeAllow = uniq(s.SubscribeAllow)
+	return s
+}
+
+func uniq(x []string) []string {
+	out := []string{}
+	for _, v := range x {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// UsersConf renders the cluster's authorization block from the table:
+// deploy/cluster/users.conf is this text, and a test fails when it is not.
+// Passwords are bcrypt hashes from the environment
+// (CRISISBUS_<USER>_PASSWORD), which nats-server expands.
+func UsersConf() string {
+	var b strings.Builder
+	b.WriteString(`# Generated from broker/rights (the one table of who may do what): do not
+# edit by hand; run ` + "`go test ./deploy -run TestClusterUsers -update`" + `.
+# deploy/deploy_test.go fails when this file and the table differ.
+#
+# Passwords are bcrypt hashes taken from the environment (nats-server expands
+# $VARIABLES): generate each with a bcrypt tool and give each service its own
+# plain password (crisisbus serve --password, or --credentials).
+# Every client must use its own inbox prefix, _INBOX_<user>.
+authorization {
+  users = [
+`)
+	list := func(x []string) string {
+		q := make([]string, len(x))
+		for i, v := range x {
+			q[i] = fmt.Sprintf("%q", v)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
+	for _, id := range Table() {
+		fmt.Fprintf(&b, "    # %s: %s\n", id.User, id.About)
+		fmt.Fprintf(&b, "    { user: %s, password: $%s", id.User, PasswordEnv(id.User))
+		if id.All {
+			b.WriteString(" }\n")
+			continue
+		}
+		s := id.Subjects()
+		b.WriteString("\n      permissions: {\n")
+		fmt.Fprintf(&b, "        publish: {\n          allow: %s\n", list(s.PublishAllow))
+		if len(s.PublishDeny) > 0 {
+			fmt.Fprintf(&b, "          deny: %s\n", list(s.PublishDeny))
+		}
+		b.WriteString("        }\n")
+		fmt.Fprintf(&b, "        subscribe: { allow: %s }\n", list(s.SubscribeAllow))
+		if s.Responds {
+			b.WriteString("        allow_responses: { max: 1, expires: \"1m\" }\n")
+		}
+		b.WriteString("      }\n    }\n")
+	}
+	b.WriteString("  ]\n}\n")
+	return b.String()
+}
+
+// PasswordEnv is the environment variable holding user's bcrypt hash in the
+// cluster configuration.
+func PasswordEnv(user string) string { return "CRISISBUS_" + strings.ToUpper(user) + "_PASSWORD" }

@@ -1,0 +1,136 @@
+package episode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/rpc"
+)
+
+// An agency's service decides each command on the episode as it stands,
+// and agency users may not read the event stream: what a police user can
+// reach, the police service can reach, and police may not read clinical
+// facts. So the service asks the record for the episode's state on its own
+// subject, crisisbus.record.<agency>.state: the record reads the episode
+// from the stream at that moment (not its projection, which may lag) and
+// answers with the fields on the agency's allowlist and the stream
+// sequence to publish against (events.ExpectEpisodeSeq).
+//
+// Reading the state is a read of the person's record, so it is recorded as
+// a disclosure like any view: by the agency's service for the person who
+// acted, once per quarter hour (repeats in the window are the same event
+// id, which the server drops), so a busy episode's audit does not grow with
+// every command.
+
+// StateSubject is where agency a's service reads an episode to decide.
+func StateSubject(a events.Agency) string { return "crisisbus.record." + string(a) + ".state" }
+
+// StateRequest asks for an episode's state on behalf of actor (who acted;
+// empty for the service's own work, such as acknowledging an offer).
+type StateRequest struct {
+	Episode string `json:"episode"`
+	Actor   string `json:"actor,omitempty"`
+}
+
+// Validate names what is missing.
+func (r *StateRequest) Validate() error {
+	if r.Episode == "" {
+		return errors.New("episode is required")
+	}
+	return nil
+}
+
+// StateResponse is the episode as the agency may know it, and the stream
+// sequence of its last event (0: nothing recorded yet).
+type StateResponse struct {
+	Episode  string          `json:"episode"`
+	Sequence uint64          `json:"sequence"`
+	Fields   []string        `json:"fields"`
+	View     json.RawMessage `json:"view"`
+}
+
+// stateWindow is how long repeated state reads by one actor are one disclosure.
+const stateWindow = 15 * time.Minute
+
+// StatePurpose is the purpose of a state read's disclosure.
+const StatePurpose = "to decide a command on the episode"
+
+func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (StateResponse, error) {
+	viewer := a.Title()
+	if req.Actor != "" {
+		viewer += ", for " + req.Actor
+	}
+	for attempt := 0; attempt < maxStateAttempts; attempt++ {
+		v, seq, err := Load(ctx, r.cfg.Bus, req.Episode)
+		if err != nil {
+			return StateResponse{}, err
+		}
+		view, fields, err := ForAgency(v, a)
+		if err != nil {
+			return StateResponse{}, rpc.Errorf(rpc.BadRequest, "%v", err)
+		}
+		raw, err := json.Marshal(view)
+		if err != nil {
+			return StateResponse{}, err
+		}
+		resp := StateResponse{Episode: req.Episode, Sequence: seq, Fields: fields, View: raw}
+		if seq == 0 {
+			return resp, nil // nothing recorded, nothing disclosed
+		}
+		window := r.cfg.Now().UTC().Truncate(stateWindow).Unix()
+		id := DeterministicID("state/" + string(a) + "/" + req.Episode + "/" + req.Actor + "/" + strconv.FormatInt(window, 10))
+		e, err := events.New(events.Record, req.Episode, &events.RecordDisclosed{Viewer: viewer, Agency: a, Purpose: StatePurpose, Fields: fields},
+			events.At(r.cfg.Now()), events.By(viewer), events.Disclosure(StatePurpose, disclosureLegalBase), events.WithID(id))
+		if err != nil {
+			return StateResponse{}, err
+		}
+		// Published only if nothing else landed since the read, so the
+		// sequence returned is still the episode's last.
+		ack, err := r.cfg.Bus.Publish(ctx, e, events.ExpectEpisodeSeq(seq))
+		if errors.Is(err, events.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return StateResponse{}, fmt.Errorf("record the disclosure: %w", err)
+		}
+		if !ack.Duplicate {
+			resp.Sequence = ack.Sequence
+			r.cfg.Log.Debug("disclosed state", zap.String("episode", req.Episode), zap.String("event_id", e.ID), zap.String("agency", string(a)))
+		}
+		return resp, nil
+	}
+	return StateResponse{}, rpc.Errorf(rpc.Conflict, "episode %s kept changing while it was read; try again", req.Episode)
+}
+
+const maxStateAttempts = 10
+
+// Loader reads an episode as one agency may know it, with the stream
+// sequence of its last event.
+type Loader interface {
+	Load(ctx context.Context, episode, actor string) (View, uint64, error)
+}
+
+// RecordLoader asks the record for the state, over NATS request-reply.
+type RecordLoader struct {
+	Bus *events.Bus // connected as the agency
+}
+
+// Load asks the record for the episode's state as the bus's agency may know it.
+func (l RecordLoader) Load(ctx context.Context, episode, actor string) (View, uint64, error) {
+	resp, err := rpc.Call[StateRequest, StateResponse](ctx, l.Bus.Conn(), StateSubject(l.Bus.Agency()), StateRequest{Episode: episode, Actor: actor})
+	if err != nil {
+		return View{}, 0, err
+	}
+	v := New(episode)
+	if err := json.Unmarshal(resp.View, &v); err != nil {
+		return View{}, 0, fmt.Errorf("decode the state of episode %s: %w", episode, err)
+	}
+	return v, resp.Sequence, nil
+}
