@@ -247,14 +247,14 @@ func needed(t *testing.T, sys *system.System, c *client, id rights.Identity) map
 			return err
 		}
 		n["read its own worklist"] = func(ctx context.Context) error {
-			_, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](ctx, c.nc, "crisisbus.record."+string(a)+".worklist", episode.WorklistRequest{})
+			_, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](ctx, c.nc, episode.WorklistSubject(a), episode.WorklistRequest{Viewer: "rights check", Purpose: "rights check"})
 			return err
 		}
 	}
 	if id.User == rights.Console {
 		for _, a := range events.Agencies {
 			n["call "+string(a)+"'s worklist for its people"] = func(ctx context.Context) error {
-				_, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](ctx, c.nc, "crisisbus.record."+string(a)+".worklist", episode.WorklistRequest{})
+				_, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](ctx, c.nc, episode.WorklistSubject(a), episode.WorklistRequest{Viewer: "rights check", Purpose: "rights check"})
 				return err
 			}
 		}

@@ -44,7 +44,10 @@ func (c *Server) home(w http.ResponseWriter, r *http.Request) {
 func (c *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, p page) {
 	s, _ := sessionFrom(r.Context())
 	var d homeData
-	resp, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](r.Context(), c.nc, episode.WorklistSubject(s.Agency), episode.WorklistRequest{Agency: s.Agency})
+	// Each episode on the list is a disclosure to this person, recorded by the record.
+	resp, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](r.Context(), c.nc, episode.WorklistSubject(s.Agency), episode.WorklistRequest{
+		Agency: s.Agency, Viewer: s.Name + " (" + s.Username + ")",
+		Purpose: "direct care: " + s.Role + " choosing what to work on from the worklist"})
 	if err != nil {
 		c.log.Error("worklist", zap.String("agency", string(s.Agency)), zap.Error(err))
 		d.Err = "The worklist could not be loaded just now. It will load again by itself; if it does not, reload the page."
@@ -74,16 +77,19 @@ func worklistTitle(a events.Agency) string {
 // episodeData is what the episode page shows: the agency's own view.
 type episodeData struct {
 	V           episode.View
-	Fields      []string          // disclosed to this agency
-	Disclosures []viewing         // who viewed, latest first
-	Clinical    bool              // the agency's view includes the clinical record
-	Mine        bool              // the agency owns the episode
-	Offers      []episode.Handoff // open offers to this agency
-	Outgoing    []episode.Handoff // open offers from this agency
-	S136Due     time.Time
-	FollowUps   []followUpCall
-	Agencies    []events.Agency
-	Matches     []episode.Match // other episodes that may be the same person (owner only)
+	Fields      []string             // disclosed to this agency
+	Disclosures []episode.Disclosure // who viewed, most recent first
+	// Dropped is how many earlier disclosures the record no longer
+	// summarises (they are in the full audit, the stream).
+	Dropped   int
+	Clinical  bool              // the agency's view includes the clinical record
+	Mine      bool              // the agency owns the episode
+	Offers    []episode.Handoff // open offers to this agency
+	Outgoing  []episode.Handoff // open offers from this agency
+	S136Due   time.Time
+	FollowUps []followUpCall
+	Agencies  []events.Agency
+	Matches   []episode.Match // other episodes that may be the same person (owner only)
 }
 
 type followUpCall struct {
@@ -147,38 +153,20 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 		}
 	}
 	if dr, err := rpc.Call[episode.EpisodeRequest, episode.DisclosuresResponse](r.Context(), c.nc, episode.SubjectDisclosures, episode.EpisodeRequest{Episode: id}); err == nil {
-		d.Disclosures = viewings(dr.Disclosures)
+		d.Disclosures, d.Dropped = viewings(dr.Disclosures), dr.Dropped
 	}
 	p.Title = "Episode: " + personName(d.V.Person)
 	p.Data = d
 	c.render(w, r, "episode", status, p)
 }
 
-// viewing is one person's views of the record for one purpose: every read
-// is recorded, and a page that refreshes itself reads again, so the page
-// lists each viewer once with how often and when last.
-type viewing struct {
-	episode.Disclosure
-	Times int
-	First time.Time
-}
-
-func viewings(ds []episode.Disclosure) []viewing {
-	var out []viewing
-	at := map[string]int{}
-	for _, d := range ds {
-		k := d.Viewer + "\x00" + string(d.Agency) + "\x00" + d.Purpose
-		if i, ok := at[k]; ok {
-			out[i].Times++
-			if d.Time.After(out[i].Time) {
-				out[i].Time = d.Time
-			}
-			continue
-		}
-		at[k] = len(out)
-		out = append(out, viewing{Disclosure: d, Times: 1, First: d.Time})
-	}
-	slices.SortFunc(out, func(a, b viewing) int { return b.Time.Compare(a.Time) })
+// viewings orders the record's summary of who viewed, most recent first.
+// The record keeps one entry per viewer, agency and purpose with how often
+// and when first and last (a page that refreshes itself reads again, and
+// identical reads within 15 minutes are one disclosure).
+func viewings(ds []episode.Disclosure) []episode.Disclosure {
+	out := slices.Clone(ds)
+	slices.SortStableFunc(out, func(a, b episode.Disclosure) int { return b.Last.Compare(a.Last) })
 	return out
 }
 

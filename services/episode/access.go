@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -48,8 +47,10 @@ func Allowlist(a events.Agency) ([]string, error) {
 }
 
 // ForAgency returns agency a's view of v: the JSON object with only the
-// fields on a's allowlist, and the names of the fields it discloses (those
-// present and non-empty), for the disclosure record.
+// fields on a's allowlist, and the names of every field it holds, for the
+// disclosure record. An empty field is listed too (clocks: [], closed:
+// false): it is sent, and that a person has no links or no running clock is
+// itself something disclosed.
 func ForAgency(v View, a events.Agency) (map[string]any, []string, error) {
 	fields, err := Allowlist(a)
 	if err != nil {
@@ -64,34 +65,12 @@ func ForAgency(v View, a events.Agency) (map[string]any, []string, error) {
 		return nil, nil, err
 	}
 	out := map[string]any{}
-	var disclosed []string
 	for k, val := range all {
-		if !slices.Contains(fields, k) {
-			continue
-		}
-		out[k] = val
-		if !empty(val) {
-			disclosed = append(disclosed, k)
+		if slices.Contains(fields, k) {
+			out[k] = val
 		}
 	}
-	sort.Strings(disclosed)
-	return out, disclosed, nil
-}
-
-func empty(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case string:
-		return x == ""
-	case bool:
-		return !x
-	case []any:
-		return len(x) == 0
-	case map[string]any:
-		return len(x) == 0
-	}
-	return false
+	return out, fieldNames(out, ""), nil
 }
 
 // ClinicalLeaks lists the clinical fields present in an agency's view, by

@@ -34,7 +34,8 @@ const (
 func ViewSubject(a events.Agency) string { return "crisisbus.record." + string(a) + ".view" }
 
 // ViewRequest asks for one agency's view of an episode. Viewer and purpose
-// are required: who looks, and why, is recorded before anything is shown.
+// are required, one line of at most MaxViewerLen and MaxPurposeLen
+// characters: who looks, and why, is recorded before anything is shown.
 type ViewRequest struct {
 	Episode string        `json:"episode"`
 	Agency  events.Agency `json:"agency,omitempty"` // optional: the subject names the agency`
@@ -58,21 +59,18 @@ func (r *ViewRequest) Validate() error {
 	if r.Agency != "" && !r.Agency.Pathway() {
 		errs = append(errs, fmt.Errorf("agency %q is not one of %v", r.Agency, events.Agencies))
 	}
-	if r.Viewer == "" {
-		errs = append(errs, errors.New("viewer is required (who is looking)"))
-	}
-	if r.Purpose == "" {
-		errs = append(errs, errors.New("purpose is required (why they are looking)"))
-	}
+	errs = append(errs, checkViewer(r.Viewer), checkPurpose(r.Purpose))
 	return errors.Join(errs...)
 }
 
 // ViewResponse is the agency's view: only the fields on its allowlist.
 type ViewResponse struct {
-	Episode      string         `json:"episode"`
-	Agency       events.Agency  `json:"agency"`
-	Fields       []string       `json:"fields"`       // the fields disclosed
-	DisclosureID string         `json:"disclosureId"` // the record.disclosed event
+	Episode string        `json:"episode"`
+	Agency  events.Agency `json:"agency"`
+	Fields  []string      `json:"fields"` // every field sent in View: what the disclosure names
+	// DisclosureID is the record.disclosed event: the same for identical
+	// reads within DisclosureWindow, which are one disclosure.
+	DisclosureID string         `json:"disclosureId"`
 	View         map[string]any `json:"view"`
 }
 
@@ -89,10 +87,15 @@ func (r *EpisodeRequest) Validate() error {
 	return nil
 }
 
-// DisclosuresResponse lists who saw the episode's record.
+// DisclosuresResponse lists who saw the episode's record: one entry per
+// viewer, agency and purpose, in the order they first looked, at most
+// MaxDisclosureEntries (the least recently viewed are dropped from this
+// summary and counted in Dropped; every disclosure is in the stream).
 type DisclosuresResponse struct {
 	Episode     string       `json:"episode"`
 	Disclosures []Disclosure `json:"disclosures"`
+	Dropped     int          `json:"dropped,omitempty"`
+	DroppedUpTo time.Time    `json:"droppedUpTo,omitzero"`
 }
 
 // MatchResponse lists other episodes that may be the same person. Linking
@@ -148,9 +151,8 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 		rpc.Endpoint(ctx, cfg.Log, g, "match", "match", r.match),
 	}
 	for _, a := range events.Agencies {
-		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "worklist_"+string(a), string(a)+".worklist", func(ctx context.Context, _ WorklistRequest) (WorklistResponse, error) {
-			items, err := store.Worklist(ctx, a)
-			return WorklistResponse{Agency: a, Items: items}, err
+		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "worklist_"+string(a), string(a)+".worklist", func(ctx context.Context, req WorklistRequest) (WorklistResponse, error) {
+			return r.worklist(ctx, a, req)
 		}))
 		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "state_"+string(a), string(a)+".state", func(ctx context.Context, req StateRequest) (StateResponse, error) {
 			return r.state(ctx, a, req)
@@ -205,22 +207,19 @@ func (r *Record) view(ctx context.Context, req ViewRequest) (ViewResponse, error
 	}
 	// The disclosure is stored before the view is sent: a view whose
 	// disclosure could not be recorded is not shown.
-	e, _, err := r.cfg.Bus.Emit(ctx, req.Episode, &events.RecordDisclosed{Viewer: req.Viewer, Agency: req.Agency, Purpose: req.Purpose, Fields: fields},
-		events.At(r.cfg.Now()), events.By(req.Viewer), events.Disclosure(req.Purpose, disclosureLegalBase))
+	ids, err := r.disclose(ctx, req.Viewer, req.Agency, req.Purpose, []disclosure{{episode: req.Episode, fields: fields}})
 	if err != nil {
-		return ViewResponse{}, fmt.Errorf("record the disclosure: %w", err)
+		return ViewResponse{}, err
 	}
-	r.cfg.Log.Info("disclosed", zap.String("episode", req.Episode), zap.String("event_id", e.ID),
-		zap.String("agency", string(req.Agency)), zap.String("viewer", req.Viewer))
-	return ViewResponse{Episode: req.Episode, Agency: req.Agency, Fields: fields, DisclosureID: e.ID, View: view}, nil
+	return ViewResponse{Episode: req.Episode, Agency: req.Agency, Fields: fields, DisclosureID: ids[0], View: view}, nil
 }
 
 func (r *Record) disclosures(ctx context.Context, req EpisodeRequest) (DisclosuresResponse, error) {
 	d, err := r.store.Disclosures(ctx, req.Episode)
-	if d == nil {
-		d = []Disclosure{}
+	if d.Entries == nil {
+		d.Entries = []Disclosure{}
 	}
-	return DisclosuresResponse{Episode: req.Episode, Disclosures: d}, err
+	return DisclosuresResponse{Episode: req.Episode, Disclosures: d.Entries, Dropped: d.Dropped, DroppedUpTo: d.DroppedUpTo}, err
 }
 
 func (r *Record) match(ctx context.Context, req EpisodeRequest) (MatchResponse, error) {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -25,9 +23,9 @@ import (
 //
 // Reading the state is a read of the person's record, so it is recorded as
 // a disclosure like any view: by the agency's service for the person who
-// acted, once per quarter hour (repeats in the window are the same event
-// id, which the server drops), so a busy episode's audit does not grow with
-// every command.
+// acted, once per DisclosureWindow (repeats in the window are the same
+// event id, which the server drops), so a busy episode's audit does not
+// grow with every command.
 
 // StateSubject is where agency a's service reads an episode to decide.
 func StateSubject(a events.Agency) string { return "crisisbus.record." + string(a) + ".state" }
@@ -56,9 +54,6 @@ type StateResponse struct {
 	View     json.RawMessage `json:"view"`
 }
 
-// stateWindow is how long repeated state reads by one actor are one disclosure.
-const stateWindow = 15 * time.Minute
-
 // StatePurpose is the purpose of a state read's disclosure.
 const StatePurpose = "to decide a command on the episode"
 
@@ -66,6 +61,9 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 	viewer := a.Title()
 	if req.Actor != "" {
 		viewer += ", for " + req.Actor
+	}
+	if r := []rune(viewer); len(r) > MaxViewerLen {
+		viewer = string(r[:MaxViewerLen])
 	}
 	for attempt := 0; attempt < maxStateAttempts; attempt++ {
 		v, seq, err := Load(ctx, r.cfg.Bus, req.Episode)
@@ -84,8 +82,7 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 		if seq == 0 {
 			return resp, nil // nothing recorded, nothing disclosed
 		}
-		window := r.cfg.Now().UTC().Truncate(stateWindow).Unix()
-		id := DeterministicID("state/" + string(a) + "/" + req.Episode + "/" + req.Actor + "/" + strconv.FormatInt(window, 10))
+		id := disclosureID(req.Episode, viewer, a, StatePurpose, fields, r.cfg.Now())
 		e, err := events.New(events.Record, req.Episode, &events.RecordDisclosed{Viewer: viewer, Agency: a, Purpose: StatePurpose, Fields: fields},
 			events.At(r.cfg.Now()), events.By(viewer), events.Disclosure(StatePurpose, disclosureLegalBase), events.WithID(id))
 		if err != nil {

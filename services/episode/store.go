@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -21,19 +20,9 @@ import (
 // read or write them.
 const (
 	ViewsBucket       = rights.EpisodesBucket    // episode id → View
-	DisclosuresBucket = rights.DisclosuresBucket // episode id → []Disclosure
+	DisclosuresBucket = rights.DisclosuresBucket // episode id → Disclosures, a bounded summary
 	PeopleBucket      = rights.PeopleBucket      // person key → episode ids, for matching
 )
-
-// Disclosure is one read of the record: who saw which agency's view, and why.
-type Disclosure struct {
-	EventID string        `json:"eventId"`
-	Viewer  string        `json:"viewer"`
-	Agency  events.Agency `json:"agency"`
-	Purpose string        `json:"purpose"`
-	Fields  []string      `json:"fields"`
-	Time    time.Time     `json:"time"`
-}
 
 // Store holds the projected views. Every write is optimistic: it states the
 // revision it read, and on a conflict (another instance of the record
@@ -77,11 +66,20 @@ func (s *Store) Get(ctx context.Context, episode string) (v View, rev uint64, ok
 	return v, ent.Revision(), true, nil
 }
 
-// Disclosures returns who saw the episode's record.
-func (s *Store) Disclosures(ctx context.Context, episode string) ([]Disclosure, error) {
-	var out []Disclosure
-	_, err := getJSON(ctx, s.disclosures, episode, &out)
-	return out, err
+// Disclosures returns who saw the episode's record, summarised (see
+// Disclosures).
+func (s *Store) Disclosures(ctx context.Context, episode string) (Disclosures, error) {
+	if !validKey(episode) {
+		return Disclosures{}, fmt.Errorf("%w: %q is not an episode id", ErrUnknownEpisode, episode)
+	}
+	ent, err := s.disclosures.Get(ctx, episode)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return Disclosures{}, nil
+	}
+	if err != nil {
+		return Disclosures{}, fmt.Errorf("read disclosures of %s: %w", episode, err)
+	}
+	return decodeDisclosures(ent.Value())
 }
 
 // Apply folds one event into the store, idempotently.
@@ -135,16 +133,14 @@ func (s *Store) disclose(ctx context.Context, e events.Event) error {
 		return err
 	}
 	return s.update(ctx, s.disclosures, e.Subject, func(raw []byte) ([]byte, error) {
-		var list []Disclosure
-		if raw != nil {
-			if err := json.Unmarshal(raw, &list); err != nil {
-				return nil, err
-			}
+		sum, err := decodeDisclosures(raw)
+		if err != nil {
+			return nil, err
 		}
-		if slices.ContainsFunc(list, func(x Disclosure) bool { return x.EventID == e.ID }) {
+		if !sum.fold(e.ID, e.Time, d) && len(raw) > 0 && raw[0] != '[' {
 			return nil, nil
 		}
-		return json.Marshal(append(list, Disclosure{EventID: e.ID, Viewer: d.Viewer, Agency: d.Agency, Purpose: d.Purpose, Fields: d.Fields, Time: e.Time}))
+		return json.Marshal(sum)
 	})
 }
 

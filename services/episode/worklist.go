@@ -2,6 +2,7 @@ package episode
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
 // WorklistSubject is where agency a asks what is waiting for it:
@@ -18,9 +20,23 @@ import (
 // own subject, so NATS permissions keep each agency to its own list.
 func WorklistSubject(a events.Agency) string { return "crisisbus.record." + string(a) + ".worklist" }
 
-// WorklistRequest asks for an agency's worklist.
+// WorklistRequest asks for an agency's worklist. Like a view, it needs a
+// viewer and a purpose: each episode it lists is a disclosure of that
+// person's details, recorded before the list is sent.
 type WorklistRequest struct {
-	Agency events.Agency `json:"agency"`
+	Agency  events.Agency `json:"agency,omitempty"` // optional: the subject names the agency
+	Viewer  string        `json:"viewer"`
+	Purpose string        `json:"purpose"`
+}
+
+// Validate names what is missing or too long.
+func (r *WorklistRequest) Validate() error {
+	var errs []error
+	if r.Agency != "" && !r.Agency.Pathway() {
+		errs = append(errs, fmt.Errorf("agency %q is not one of %v", r.Agency, events.Agencies))
+	}
+	errs = append(errs, checkViewer(r.Viewer), checkPurpose(r.Purpose))
+	return errors.Join(errs...)
 }
 
 // WorklistResponse lists what is waiting for an agency, most urgent first.
@@ -30,8 +46,10 @@ type WorklistResponse struct {
 }
 
 // WorkItem is one episode on an agency's worklist: enough to choose what to
-// do next, nothing clinical. Opening the episode is a read of the record,
-// recorded as a disclosure; the worklist is the agency's own queue.
+// do next, nothing clinical. Showing it is a read of the person's record,
+// recorded as a disclosure of that episode naming the item's fields
+// (prefixed "worklist.": worklist.person is the name only); opening the
+// episode is another.
 type WorkItem struct {
 	Episode     string        `json:"episode"`
 	Person      string        `json:"person"` // name as known, or "Person not yet identified"
@@ -51,6 +69,45 @@ type WorkItem struct {
 	LastAt      time.Time   `json:"lastAt"`
 	// DueAt is the earliest deadline of the item, the order of the list.
 	DueAt time.Time `json:"dueAt,omitzero"`
+}
+
+// worklist serves agency a's worklist, each episode on it recorded as a
+// disclosure to the viewer before the list is sent.
+func (r *Record) worklist(ctx context.Context, a events.Agency, req WorklistRequest) (WorklistResponse, error) {
+	if req.Agency != "" && req.Agency != a {
+		return WorklistResponse{}, rpc.Errorf(rpc.BadRequest, "this is the %s worklist; agency %s asks on %s", a, req.Agency, WorklistSubject(req.Agency))
+	}
+	items, err := r.store.Worklist(ctx, a)
+	if err != nil {
+		return WorklistResponse{}, err
+	}
+	reads := make([]disclosure, 0, len(items))
+	for _, it := range items {
+		fields, err := itemFields(it)
+		if err != nil {
+			return WorklistResponse{}, fmt.Errorf("worklist item of episode %s: %w", it.Episode, err)
+		}
+		reads = append(reads, disclosure{episode: it.Episode, fields: fields})
+	}
+	if len(reads) > 0 {
+		if _, err := r.disclose(ctx, req.Viewer, a, req.Purpose, reads); err != nil {
+			return WorklistResponse{}, err
+		}
+	}
+	return WorklistResponse{Agency: a, Items: items}, nil
+}
+
+// itemFields names every field of a work item as sent.
+func itemFields(it WorkItem) ([]string, error) {
+	raw, err := json.Marshal(it)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return fieldNames(m, "worklist."), nil
 }
 
 // Worklist returns the episodes waiting for agency a: those it owns and has
