@@ -41,6 +41,9 @@ type Config struct {
 	Host    string      // default 127.0.0.1
 	Port    int         // default 4222; -1 picks a free port
 	Log     *zap.Logger // default no logging
+	// StoreKey is the file holding the key the JetStream store is encrypted
+	// with; default DefaultStoreKeyFile(DataDir), beside the data directory.
+	StoreKey string
 }
 
 func (c *Config) setDefaults() {
@@ -138,9 +141,10 @@ func Permissions(user string) (*server.Permissions, error) {
 
 // Broker is a running embedded server.
 type Broker struct {
-	srv   *server.Server
-	creds Credentials
-	cfg   Config
+	srv    *server.Server
+	creds  Credentials
+	cfg    Config
+	unlock func()
 }
 
 // Start starts the server and waits until it takes connections.
@@ -149,6 +153,15 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
 	creds, err := loadOrCreateCredentials(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -182,6 +195,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		MaxPayload:         4 << 20,
 		JetStreamMaxMemory: 256 << 20,
 	}
+	if err := encryptStore(cfg, opts); err != nil {
+		return nil, err
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
@@ -196,7 +212,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("nats server not ready after %s", deadline)
 	}
-	return &Broker{srv: srv, creds: creds, cfg: cfg}, nil
+	if err := checkStoreOpened(srv, cfg); err != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, err
+	}
+	b := &Broker{srv: srv, creds: creds, cfg: cfg, unlock: unlock}
+	unlock = nil
+	return b, nil
 }
 
 // URL is the client URL (without credentials).
@@ -217,6 +240,7 @@ func (b *Broker) Connect(a events.Agency, opts ...nats.Option) (*nats.Conn, erro
 func (b *Broker) Shutdown() {
 	b.srv.Shutdown()
 	b.srv.WaitForShutdown()
+	b.unlock()
 }
 
 // ConnectAs connects to url as agency a ("" for Admin) using creds.

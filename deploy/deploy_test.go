@@ -124,9 +124,15 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 		)
 		file := filepath.Join(dir, fmt.Sprintf("nats-%d.conf", i))
 		os.WriteFile(file, []byte(r.Replace(c)), 0o600)
+		// Each node's store key comes from its environment, as an operator
+		// gives it; the variable is read when the file is.
+		t.Setenv("CRISISBUS_STORE_KEY", fmt.Sprintf("%064x", i*7919))
 		opts, err := server.ProcessConfigFile(file)
 		if err != nil {
 			t.Fatalf("node %d config: %v", i, err)
+		}
+		if opts.JetStreamKey != os.Getenv("CRISISBUS_STORE_KEY") || opts.JetStreamCipher != server.AES {
+			t.Fatalf("node %d: store key %q cipher %v; want the key from CRISISBUS_STORE_KEY and AES", i, opts.JetStreamKey, opts.JetStreamCipher)
 		}
 		opts.NoSigs, opts.NoLog = true, true
 		s, err := server.NewServer(opts)
@@ -212,6 +218,90 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 	case <-time.After(15 * time.Second):
 		t.Fatal("the record did not receive the detention from the cluster")
 	}
+
+	// What a caller said is on every node's disk, encrypted: no file of any
+	// node's store holds it in plain text.
+	const said = "says the voices told him to jump from the Medway bridge tonight"
+	call, err := events.New(events.Police, ev.Subject, &events.TriageRequested{CallerAccount: said, Concern: "known to services?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := police.Publish(ctx, call)
+	if err != nil {
+		t.Fatalf("police publish on the cluster: %v", err)
+	}
+	bustest.CheckFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		for i, s := range servers {
+			// every node has stored it (the stream's last sequence)
+			if n := streamLastSeq(s); n < ack.Sequence {
+				return fmt.Errorf("node %d has stored up to %d, want %d", i+1, n, ack.Sequence)
+			}
+		}
+		return nil
+	})
+	for i := 1; i <= 3; i++ {
+		if hits := filesHolding(t, filepath.Join(dir, fmt.Sprintf("js-%d", i)), said); len(hits) > 0 {
+			t.Errorf("node %d holds the caller's words in plain text in %v", i, hits)
+		}
+	}
+}
+
+// TestClusterNodeDoesNotStartWithoutAStoreKey: a node whose environment
+// lacks the key is refused when its configuration is read, rather than
+// starting unencrypted.
+func TestClusterNodeDoesNotStartWithoutAStoreKey(t *testing.T) {
+	passwords(t)
+	dir := t.TempDir()
+	users, _ := os.ReadFile("cluster/users.conf")
+	os.WriteFile(filepath.Join(dir, "users.conf"), users, 0o600)
+	conf, _ := os.ReadFile("cluster/nats-1.conf")
+	file := filepath.Join(dir, "nats-1.conf")
+	os.WriteFile(file, conf, 0o600)
+	t.Setenv("CRISISBUS_STORE_KEY", "")
+	os.Unsetenv("CRISISBUS_STORE_KEY")
+	_, err := server.ProcessConfigFile(file)
+	if err == nil || !strings.Contains(err.Error(), "CRISISBUS_STORE_KEY") {
+		t.Fatalf("config read without CRISISBUS_STORE_KEY: %v, want an error naming it", err)
+	}
+}
+
+func streamLastSeq(s *server.Server) uint64 {
+	js, err := s.Jsz(&server.JSzOptions{Streams: true})
+	if err != nil {
+		return 0
+	}
+	var last uint64
+	for _, a := range js.AccountDetails {
+		for _, st := range a.Streams {
+			if st.Name == events.Stream {
+				last = st.State.LastSeq
+			}
+		}
+	}
+	return last
+}
+
+// filesHolding lists the files under dir whose bytes contain s.
+func filesHolding(t *testing.T, dir, s string) []string {
+	t.Helper()
+	var hits []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), s) {
+			hits = append(hits, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
 }
 
 func freePorts(t *testing.T, n int) []int {

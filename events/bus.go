@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/internal/logsafe"
 )
 
 // Stream names.
@@ -444,7 +446,7 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 	}
 	e, err := parseStored(msg.Subject(), msg.Data())
 	if err != nil {
-		b.deadLetter(ctx, log, cfg.Durable, msg, md, "rejected: "+err.Error())
+		b.deadLetter(ctx, log, cfg.Durable, msg, md, "rejected: "+err.Error(), "rejected: not a valid event")
 		return
 	}
 	elog := log.With(zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type))
@@ -464,18 +466,20 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 	var perm permanentError
 	if errors.As(herr, &perm) || int(md.NumDelivered) >= cfg.MaxDeliver {
 		b.deadLetter(ctx, elog, cfg.Durable, msg, md,
-			fmt.Sprintf("handler failed on delivery %d of %d: %v", md.NumDelivered, cfg.MaxDeliver, herr))
+			fmt.Sprintf("handler failed on delivery %d of %d: %v", md.NumDelivered, cfg.MaxDeliver, herr),
+			fmt.Sprintf("handler failed on delivery %d of %d: %s", md.NumDelivered, cfg.MaxDeliver, logsafe.Cause(herr)))
 		return
 	}
 	delay := cfg.Backoff[min(int(md.NumDelivered)-1, len(cfg.Backoff)-1)]
-	elog.Warn("handler failed; will retry", zap.Error(herr), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
+	elog.Warn("handler failed; will retry", zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
 	_ = msg.NakWithDelay(delay)
 }
 
 // deadLetter stores the message with the reason, then terminates it. If the
 // dead-letter stream cannot take it, the message is redelivered later rather
-// than lost.
-func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, msg jetstream.Msg, md *jetstream.MsgMetadata, reason string) {
+// than lost. The stored reason is whole (`crisisbus deadletter list` shows it);
+// the log gets logReason, which holds none of the event's values.
+func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, msg jetstream.Msg, md *jetstream.MsgMetadata, reason, logReason string) {
 	dl := nats.NewMsg(DeadLetterRoot + "." + consumer)
 	dl.Data = msg.Data()
 	for k, v := range msg.Headers() {
@@ -490,11 +494,11 @@ func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, 
 	dl.Header.Set(HeaderDeadDeliveries, strconv.FormatUint(md.NumDelivered, 10))
 	dl.Header.Set(jetstream.MsgIDHeader, consumer+":"+strconv.FormatUint(md.Sequence.Stream, 10))
 	if _, err := b.js.PublishMsg(ctx, dl, jetstream.WithExpectStream(DeadLetterStream)); err != nil {
-		log.Error("dead-letter stream refused a message; it will be redelivered", zap.Error(err), zap.String("reason", reason))
+		log.Error("dead-letter stream refused a message; it will be redelivered", zap.String("cause", logsafe.Cause(err)), zap.String("reason", logReason))
 		_ = msg.NakWithDelay(5 * time.Second)
 		return
 	}
-	log.Warn("dead-lettered", zap.String("reason", reason), zap.String("subject", msg.Subject()), zap.Uint64("stream_seq", md.Sequence.Stream))
+	log.Warn("dead-lettered", zap.String("reason", logReason), zap.String("subject", msg.Subject()), zap.Uint64("stream_seq", md.Sequence.Stream))
 	_ = msg.Term()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 
+	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/internal/bench"
 )
 
@@ -23,6 +24,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	defer os.Remove(broker.DefaultStoreKeyFile(dir))
 	rs, err := bench.Run(ctx, dir, bench.Config{LatencyMessages: *lat, ThroughputMessages: *thr}, e.stderr)
 	if err != nil {
 		return err

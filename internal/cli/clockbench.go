@@ -60,6 +60,7 @@ func cmdClockBench(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer os.RemoveAll(d)
+		defer os.Remove(broker.DefaultStoreKeyFile(d))
 		dir = d
 	}
 	// The NATS server runs in a child process, so this process's resident

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	port := fs.Int("port", 4222, "NATS client port")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address the web console listens on")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	storeKey := fs.String("store-key", os.Getenv(broker.StoreKeyEnv), "file holding the key the data directory's store is encrypted with, made on first start (default $"+broker.StoreKeyEnv+", else DATA.key beside the data directory)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -28,7 +30,7 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	start := time.Now()
-	sys, err := system.Start(ctx, system.Config{DataDir: *data, Host: *host, Port: *port, HTTPAddr: *httpAddr, Log: log})
+	sys, err := system.Start(ctx, system.Config{DataDir: *data, StoreKey: *storeKey, Host: *host, Port: *port, HTTPAddr: *httpAddr, Log: log})
 	if err != nil {
 		return err
 	}
@@ -37,6 +39,11 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "crisisbus is up (ready in %s)\n", time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "  NATS:        %s (JetStream, fsync on every write)\n", sys.URL)
 	fmt.Fprintf(e.stdout, "  data:        %s\n", abs)
+	keyFile := *storeKey
+	if keyFile == "" {
+		keyFile = broker.DefaultStoreKeyFile(abs)
+	}
+	fmt.Fprintf(e.stdout, "  store key:   %s (the store is encrypted with it: keep a copy apart from the data's backups)\n", keyFile)
 	fmt.Fprintf(e.stdout, "  credentials: %s (a NATS user per agency)\n", broker.CredentialsFile(abs))
 	fmt.Fprintf(e.stdout, "  services:    %s\n", strings.Join(sys.Started, ", "))
 	for _, u := range sys.URLs {

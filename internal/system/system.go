@@ -76,6 +76,8 @@ type Config struct {
 	DataDir string
 	Host    string
 	Port    int
+	// StoreKey is the file with the store's encryption key (default beside DataDir).
+	StoreKey string
 	// NATSURL connects to an external NATS instead; Credentials are its users.
 	NATSURL     string
 	Credentials broker.Credentials
@@ -122,7 +124,7 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		}
 	}()
 	if cfg.NATSURL == "" {
-		s.Broker, err = broker.Start(ctx, broker.Config{DataDir: cfg.DataDir, Host: cfg.Host, Port: cfg.Port, Log: cfg.Log})
+		s.Broker, err = broker.Start(ctx, broker.Config{DataDir: cfg.DataDir, Host: cfg.Host, Port: cfg.Port, Log: cfg.Log, StoreKey: cfg.StoreKey})
 		if err != nil {
 			return nil, err
 		}

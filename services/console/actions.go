@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/logsafe"
 	"github.com/crisisbus/crisisbus/law"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/ambulance"
@@ -478,7 +479,13 @@ func (c *Server) doAction(w http.ResponseWriter, r *http.Request, name, episode 
 			return
 		}
 		errs = c.explain(name, first, err)
-		c.log.Info("action refused", zap.String("action", name), zap.String("episode", ep), zap.String("agency", string(s.Agency)), zap.Error(err))
+		// The form shows the person what was wrong with what they typed; the
+		// log says only which action on which episode, and why in kind.
+		reason := "form input"
+		if !errors.As(err, new(formError)) {
+			reason = rpc.Reason(rpc.CodeOf(err), err)
+		}
+		c.log.Info("action refused", zap.String("action", name), zap.String("episode", logsafe.ID(ep)), zap.String("agency", string(s.Agency)), zap.String("reason", reason))
 	}
 	again(http.StatusUnprocessableEntity, page{Errors: errs, Form: r.PostForm, Action: name})
 }
@@ -491,7 +498,7 @@ func (c *Server) explain(action, first string, err error) []fieldError {
 	}
 	var re *rpc.Error
 	if !errors.As(err, &re) {
-		c.log.Error("command failed", zap.String("action", action), zap.Error(err))
+		c.log.Error("command failed", zap.String("action", action), zap.String("cause", logsafe.Cause(err)))
 		return []fieldError{{action + "-" + first, "crisisbus could not record this just now: nothing was stored. Try again; if it keeps failing, phone the service."}}
 	}
 	msg := re.Message

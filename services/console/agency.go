@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/logsafe"
 	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
@@ -49,7 +50,7 @@ func (c *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, 
 		Agency: s.Agency, Viewer: s.Name + " (" + s.Username + ")",
 		Purpose: "direct care: " + s.Role + " choosing what to work on from the worklist"})
 	if err != nil {
-		c.log.Error("worklist", zap.String("agency", string(s.Agency)), zap.Error(err))
+		c.log.Error("worklist", zap.String("agency", string(s.Agency)), zap.String("cause", logsafe.Cause(err)))
 		d.Err = "The worklist could not be loaded just now. It will load again by itself; if it does not, reload the page."
 	}
 	d.Items = resp.Items
@@ -109,14 +110,14 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 			http.Error(w, "There is no episode "+id+".", http.StatusNotFound)
 			return
 		}
-		c.log.Error("episode view", zap.String("episode", id), zap.Error(err))
+		c.log.Error("episode view", zap.String("episode", logsafe.ID(id)), zap.String("cause", logsafe.Cause(err)))
 		http.Error(w, "The episode could not be loaded just now. Reload the page to try again.", http.StatusServiceUnavailable)
 		return
 	}
 	var d episodeData
 	raw, _ := json.Marshal(resp.View)
 	if err := json.Unmarshal(raw, &d.V); err != nil {
-		c.log.Error("decode view", zap.String("episode", id), zap.Error(err))
+		c.log.Error("decode view", zap.String("episode", logsafe.ID(id)), zap.String("cause", logsafe.Cause(err)))
 	}
 	d.Fields = resp.Fields
 	_, d.Clinical = resp.View["clinical"]

@@ -22,6 +22,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/internal/logsafe"
 )
 
 // Codes of a refusal.
@@ -102,12 +104,48 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 			if code == Internal {
 				lvl = log.Error
 			}
-			lvl("refused", zap.String("subject", r.Subject()), zap.Int("code", code), zap.Error(err))
+			// The caller gets the whole sentence (it is their own input); the
+			// log gets what an operator needs and none of the values.
+			lvl("refused", append(requestIDs(r.Data()), zap.String("subject", r.Subject()), zap.Int("code", code), zap.String("reason", Reason(code, err)))...)
 			_ = r.Error(strconv.Itoa(code), oneLine(err.Error()), nil)
 			return
 		}
 		_ = r.RespondJSON(resp)
 	}), micro.WithEndpointSubject(subject))
+}
+
+// Reason says why a request was refused without quoting what it held: the
+// code's meaning, and for a fault its kind (a timeout, a JetStream error).
+func Reason(code int, err error) string {
+	switch code {
+	case BadRequest:
+		return "bad input"
+	case Forbidden:
+		return "forbidden by law"
+	case NotFound:
+		return "unknown episode or handoff"
+	case Conflict:
+		return "forbidden by the episode's state"
+	}
+	return "fault: " + logsafe.Cause(err)
+}
+
+// requestIDs returns the ids a request names (episode, handoff, event), as
+// log fields, leaving out any that is not an id.
+func requestIDs(data []byte) []zap.Field {
+	var ids struct {
+		Episode   string `json:"episode"`
+		HandoffID string `json:"handoffId"`
+		EventID   string `json:"eventId"`
+	}
+	_ = json.Unmarshal(data, &ids)
+	var out []zap.Field
+	for _, f := range []struct{ key, v string }{{"episode", ids.Episode}, {"handoff_id", ids.HandoffID}, {"event_id", ids.EventID}} {
+		if id := logsafe.ID(f.v); id != "" {
+			out = append(out, zap.String(f.key, id))
+		}
+	}
+	return out
 }
 
 func oneLine(s string) string { return string(bytes.ReplaceAll([]byte(s), []byte("\n"), []byte(" "))) }
