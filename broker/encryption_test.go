@@ -260,9 +260,9 @@ func TestRotateKeyKeepsEventsAndConsumerPositions(t *testing.T) {
 	keyFile := data + ".key"
 	b := start(t, broker.Config{DataDir: data})
 	ev := publishOwnWords(t, b)
-	// A service's durable consumer that has handled the event.
-	js := bus(t, b, events.AMHP).JetStream()
-	c, err := js.CreateOrUpdateConsumer(t.Context(), events.Stream, jetstream.ConsumerConfig{Durable: "amhp-rotation", AckPolicy: jetstream.AckExplicitPolicy})
+	// A durable consumer (the record's) that has handled the event.
+	js := bus(t, b, events.Record).JetStream()
+	c, err := js.CreateOrUpdateConsumer(t.Context(), events.Stream, jetstream.ConsumerConfig{Durable: "record-rotation", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestRotateKeyKeepsEventsAndConsumerPositions(t *testing.T) {
 	if got := readBack(t, b, ev); got != ownWords {
 		t.Errorf("after rotation the own words read %q", got)
 	}
-	c, err = bus(t, b, events.AMHP).JetStream().Consumer(t.Context(), events.Stream, "amhp-rotation")
+	c, err = bus(t, b, events.Record).JetStream().Consumer(t.Context(), events.Stream, "record-rotation")
 	if err != nil {
 		t.Fatalf("the service's consumer did not survive the rotation: %v", err)
 	}
