@@ -1,0 +1,133 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/rpc"
+)
+
+// An outside client holding only the police password listens on every
+// subject the server lets it, asks for everything police may ask for, and
+// tries to read the stream and rewrite the record, all through an s136
+// pathway that ends with the helpline's follow-up. It finds none of the
+// clinical text the health agencies recorded, and changes nothing.
+func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNothing(t *testing.T) {
+	p := start(t)
+	var mu sync.Mutex
+	var heard []string
+	refusals := make(chan error, 256)
+	nc, err := broker.ConnectAs(p.sys.URL, p.sys.Broker.Credentials(), events.Police,
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { refusals <- err }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	listen := func(m *nats.Msg) {
+		mu.Lock()
+		heard = append(heard, m.Subject+" "+string(m.Data))
+		mu.Unlock()
+	}
+	// Everything police may subscribe to: its replies, the requests its own
+	// service answers (outside the service's queue group, so it hears them
+	// all) and its service's discovery subjects.
+	for _, s := range rights.Agency(events.Police).Subjects().SubscribeAllow {
+		if _, err := nc.Subscribe(s, listen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What it may not: everything, the stream, other agencies' replies.
+	for _, s := range []string{">", "crisis.>", "_INBOX.>", "_INBOX_amhp.>", "crisisbus.amhp.>", "$KV.>"} {
+		if _, err := nc.Subscribe(s, listen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc.Flush()
+
+	ep := s136Pathway(t, p, "not_admitted", func() {})
+	full := p.record(ep, p.caughtUp(ep))
+	var clinical []string
+	for _, n := range full.Clinical {
+		if n.Agency != events.Police {
+			clinical = append(clinical, n.Text)
+		}
+	}
+	if len(clinical) < 3 {
+		t.Fatalf("the pathway recorded %d clinical notes by health agencies; the check would prove little", len(clinical))
+	}
+
+	// Then it asks for all police may see, and tries the stream and the record.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	ask := func(subject string, req any) {
+		raw, _ := json.Marshal(req)
+		m, err := nc.RequestWithContext(ctx, subject, raw)
+		if err != nil {
+			t.Fatalf("%s: %v", subject, err)
+		}
+		listen(m)
+	}
+	ask(episode.ViewSubject(events.Police), episode.ViewRequest{Episode: ep, Viewer: "outside client", Purpose: "looking"})
+	ask(episode.WorklistSubject(events.Police), episode.WorklistRequest{Viewer: "outside client", Purpose: "looking"})
+	ask(episode.StateSubject(events.Police), episode.StateRequest{Episode: ep})
+	// A refused request is never answered: the client gives up after its timeout.
+	short, cancelShort := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelShort()
+	if _, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](short, nc, episode.ViewSubject(events.AMHP),
+		episode.ViewRequest{Episode: ep, Viewer: "outside client", Purpose: "looking"}); err == nil {
+		t.Error("police were given the AMHP service's view of the record")
+	}
+	js, _ := jetstream.New(nc)
+	if c, err := js.OrderedConsumer(short, events.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.EpisodeSubjects(ep)}}); err == nil {
+		if _, err := c.Fetch(1, jetstream.FetchMaxWait(time.Second)); err == nil {
+			t.Error("police read the episode's events from the stream")
+		}
+	}
+	if _, err := js.KeyValue(short, rights.EpisodesBucket); err == nil {
+		t.Error("police opened the record's bucket")
+	}
+	owner := full.Owner
+	nc.Publish("$KV."+rights.EpisodesBucket+"."+ep, []byte(`{"owner":"police","ownWords":"forged"}`))
+	nc.Publish("$JS.API.CONSUMER.DELETE."+events.Stream+"."+rights.InboxDurable(events.AMHP), nil)
+	nc.Flush()
+
+	mu.Lock()
+	defer mu.Unlock()
+	all := strings.Join(heard, "\n")
+	if !strings.Contains(all, "Daniel") {
+		t.Fatalf("the client heard nothing of the episode police may see (%d messages): the check would prove nothing", len(heard))
+	}
+	for _, c := range clinical {
+		if strings.Contains(all, c) {
+			t.Errorf("a client with the police password read clinical text %q", c)
+		}
+	}
+	v, _ := p.view(ep, events.AMHP, "clinician")
+	if v["owner"] != string(owner) || strings.Contains(v["ownWords"].(string), "forged") {
+		t.Errorf("the AMHP service's view changed: owner %v, own words %v", v["owner"], v["ownWords"])
+	}
+	if _, err := p.admin.JetStream().Consumer(ctx, events.Stream, rights.InboxDurable(events.AMHP)); err != nil {
+		t.Errorf("the AMHP inbox consumer is gone: %v", err)
+	}
+	n := 0
+	for done := false; !done; {
+		select {
+		case <-refusals:
+			n++
+		default:
+			done = true
+		}
+	}
+	t.Logf("%d messages heard, %d clinical notes by health agencies, none among them; %d acts refused by the server", len(heard), len(clinical), n)
+}
