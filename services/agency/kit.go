@@ -89,7 +89,7 @@ type Decide func(v *episode.View) ([]Out, error)
 // maxAttempts bounds how often a command re-reads a busy episode.
 const maxAttempts = 10
 
-// Do runs a command on an episode: replay the episode, decide, publish the
+// Do runs a command on an episode: read the episode's state (Loader), decide, publish the
 // first fact only if the episode is still as it was read (else read and
 // decide again), then the rest. The rest get ids derived from the first, so
 // a command retried after a crash does not store them twice.
