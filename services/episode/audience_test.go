@@ -1,0 +1,105 @@
+package episode_test
+
+import (
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"testing"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/schemas"
+	"github.com/crisisbus/crisisbus/services/episode"
+)
+
+// AudienceKeyword marks a data field in the published schemas with who may
+// read it; "health" fields are the clinical record.
+const audienceKeyword = "x-crisisbus-audience"
+
+// Each field's audience is stated once, in the schema. Every field marked
+// for health agencies only lands in the record's clinical section, which
+// health agencies see and police never do, on any view built from the fold.
+func TestEveryHealthOnlyFieldOfTheContractReachesHealthAgenciesAndNeverPolice(t *testing.T) {
+	marked := 0
+	err := fs.WalkDir(schemas.FS, "v1", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path.Base(p) == "common.json" {
+			return err
+		}
+		raw, err := fs.ReadFile(schemas.FS, p)
+		if err != nil {
+			return err
+		}
+		var schema struct {
+			Properties map[string]map[string]any `json:"properties"`
+		}
+		if err := json.Unmarshal(raw, &schema); err != nil {
+			return err
+		}
+		for field, prop := range schema.Properties {
+			audience, ok := prop[audienceKeyword]
+			if !ok {
+				continue
+			}
+			if audience != "health" {
+				t.Errorf("%s: %s has audience %v; the contract knows only \"health\"", p, field, audience)
+				continue
+			}
+			marked++
+			checkHealthOnly(t, path.Base(p), field)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if marked < 5 {
+		t.Fatalf("%d fields marked for health agencies only; the contract has at least 5 (health history, street triage, ambulance, assessment and follow-up notes)", marked)
+	}
+}
+
+func checkHealthOnly(t *testing.T, file, field string) {
+	t.Helper()
+	raw, err := os.ReadFile("../../schemas/testdata/valid/" + file)
+	if err != nil {
+		t.Fatalf("%s: no valid example to check %s with: %v", file, field, err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	marker := "clinical text of " + file + " " + field
+	doc["data"].(map[string]any)[field] = marker
+	raw, _ = json.Marshal(doc)
+	e, err := events.Parse(raw)
+	if err != nil {
+		t.Fatalf("%s with %s set: %v", file, field, err)
+	}
+	v := episode.New(e.Subject)
+	if _, err := v.Apply(e); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	found := 0
+	for _, n := range v.Clinical {
+		if n.Text == marker {
+			found++
+		}
+	}
+	if found != 1 {
+		t.Errorf("%s %s is for health agencies only, but the record's clinical section holds it %d times", file, field, found)
+	}
+	for _, a := range events.Agencies {
+		view, _, err := episode.ForAgency(v, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(view)
+		sees := strings.Contains(string(b), marker)
+		if a == events.Police && sees {
+			t.Errorf("%s %s reaches the police view", file, field)
+		}
+		if a != events.Police && !sees {
+			t.Errorf("%s %s does not reach the %s view", file, field, a)
+		}
+	}
+}
