@@ -121,7 +121,8 @@ const smallObject = 16
 
 func (s *strictScanner) object(depth int) error {
 	s.i++ // {
-	var keys [][]byte
+	var small [smallObject + 1][]byte
+	keys := small[:0]
 	var seen map[string]struct{}
 	for {
 		s.ws()
