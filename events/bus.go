@@ -89,6 +89,9 @@ type Bus struct {
 	js     jetstream.JetStream
 	agency Agency // "" publishes as any agency (bulk import, tools)
 	log    *zap.Logger
+	// deadStored holds the stream sequences this bus knows are in the
+	// dead-letter stream, so re-reading an episode costs no round trip.
+	deadStored sync.Map
 }
 
 // NewBus wraps a NATS connection authenticated as agency. An empty agency
@@ -269,6 +272,9 @@ func unreadableOf(subject string, seq uint64, err error) Unreadable {
 // nothing, whenever it happens. A failure is logged and tried again at the
 // next read; it never stops the read.
 func (b *Bus) deadLetterStored(ctx context.Context, s Stored, u Unreadable) {
+	if _, done := b.deadStored.Load(s.Seq); done {
+		return
+	}
 	seq := strconv.FormatUint(s.Seq, 10)
 	dl := nats.NewMsg(DeadLetterRoot + "." + ReplayConsumer + "." + seq)
 	dl.Data = s.Raw
@@ -287,9 +293,11 @@ func (b *Bus) deadLetterStored(ctx context.Context, s Stored, u Unreadable) {
 	var apiErr *jetstream.APIError
 	switch {
 	case err == nil:
+		b.deadStored.Store(s.Seq, true)
 		log.Warn("unreadable stored message skipped and dead-lettered", zap.String("reason", u.Reason), zap.String("subject", s.Subject))
 	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+		b.deadStored.Store(s.Seq, true)
 		log.Debug("unreadable stored message skipped; already dead-lettered")
 	default:
 		log.Error("unreadable stored message skipped; the dead-letter stream refused it", zap.Error(err))
