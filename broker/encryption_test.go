@@ -78,7 +78,7 @@ func readBack(t *testing.T, b *broker.Broker, ev events.Event) string {
 			got = d.OwnWords
 		}
 		return nil
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatalf("replay: %v", err)
 	}
 	return got

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,6 +91,9 @@ type Bus struct {
 	js     jetstream.JetStream
 	agency Agency // "" publishes as any agency (bulk import, tools)
 	log    *zap.Logger
+	// deadStored holds the stream sequences this bus knows are in the
+	// dead-letter stream, so re-reading an episode costs no round trip.
+	deadStored sync.Map
 }
 
 // NewBus wraps a NATS connection authenticated as agency. An empty agency
@@ -212,20 +216,94 @@ func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...Option
 
 // Replay calls fn, in stream order, with every stored event matching filter
 // (for example EpisodeSubjects(id)), and returns the stream sequence of the
-// last one (0 if none). It reads what was stored when it started; it is how
-// a view is rebuilt from the source of truth. Each event is validated as
-// Consume validates it; an invalid one is an error, never skipped silently.
-func (b *Bus) Replay(ctx context.Context, filter string, fn func(e Event, seq uint64) error) (uint64, error) {
+// last message read (0 if none). It reads what was stored when it started;
+// it is how a view is rebuilt from the source of truth. Each event is
+// validated as Consume validates it.
+//
+// A stored message that is not a usable event (not JSON, against the
+// contract, or on a subject its envelope does not belong on) is never
+// silently dropped and never blocks what follows: it is skipped, stored once
+// in the dead-letter stream under the consumer name ReplayConsumer with the
+// reason (however often it is read again), and passed to skipped if that is
+// not nil. The sequence returned counts it, so a publish conditioned on the
+// episode as read (ExpectEpisodeSeq) still succeeds after it.
+func (b *Bus) Replay(ctx context.Context, filter string, fn func(e Event, seq uint64) error, skipped func(Unreadable)) (uint64, error) {
 	var last uint64
 	err := b.ReplayRaw(ctx, ReplayConfig{Filters: []string{filter}}, func(s Stored) error {
+		last = s.Seq
 		e, err := parseStored(s.Subject, s.Raw)
 		if err != nil {
-			return fmt.Errorf("replay %s at sequence %d: %w", filter, s.Seq, err)
+			u := unreadableOf(s.Subject, s.Seq, err)
+			b.deadLetterStored(ctx, s, u)
+			if skipped != nil {
+				skipped(u)
+			}
+			return nil
 		}
-		last = s.Seq
 		return fn(e, s.Seq)
 	})
 	return last, err
+}
+
+// ReplayConsumer is the consumer name under which Replay dead-letters a
+// stored message it could not use.
+const ReplayConsumer = "replay"
+
+// Unreadable is a stored message that is not a usable event. Its agency and
+// episode come from the subject it was stored on, which the server's
+// per-agency permissions vouch for even when the body is garbage.
+type Unreadable struct {
+	Seq     uint64 `json:"seq"`
+	Subject string `json:"subject"`
+	Agency  Agency `json:"agency"`
+	Episode string `json:"episode"`
+	Reason  string `json:"reason"`
+}
+
+func unreadableOf(subject string, seq uint64, err error) Unreadable {
+	u := Unreadable{Seq: seq, Subject: subject, Reason: err.Error()}
+	if tok := strings.Split(subject, "."); len(tok) >= 3 && tok[0] == SubjectRoot {
+		u.Agency, u.Episode = Agency(tok[1]), tok[2]
+	}
+	return u
+}
+
+// deadLetterStored stores an unreadable message read by Replay in the
+// dead-letter stream, once: its subject is per stream sequence and the
+// publish expects that subject to be empty, so a second read stores
+// nothing, whenever it happens. A failure is logged and tried again at the
+// next read; it never stops the read.
+func (b *Bus) deadLetterStored(ctx context.Context, s Stored, u Unreadable) {
+	if _, done := b.deadStored.Load(s.Seq); done {
+		return
+	}
+	seq := strconv.FormatUint(s.Seq, 10)
+	dl := nats.NewMsg(DeadLetterRoot + "." + ReplayConsumer + "." + seq)
+	dl.Data = s.Raw
+	dl.Header.Set(HeaderDeadReason, "unreadable: "+u.Reason)
+	dl.Header.Set(HeaderDeadConsumer, ReplayConsumer)
+	dl.Header.Set(HeaderDeadSubject, s.Subject)
+	dl.Header.Set(HeaderDeadSequence, seq)
+	dl.Header.Set(HeaderDeadDeliveries, "0")
+	if u.Episode != "" {
+		dl.Header.Set(HeaderEpisode, u.Episode)
+	}
+	dl.Header.Set(jetstream.MsgIDHeader, ReplayConsumer+":"+seq)
+	log := b.log.With(zap.String("episode", u.Episode), zap.Uint64("stream_seq", s.Seq))
+	_, err := b.js.PublishMsg(ctx, dl, jetstream.WithExpectStream(DeadLetterStream),
+		jetstream.WithExpectLastSequenceForSubject(0, dl.Subject))
+	var apiErr *jetstream.APIError
+	switch {
+	case err == nil:
+		b.deadStored.Store(s.Seq, true)
+		log.Warn("unreadable stored message skipped and dead-lettered", zap.String("reason", u.Reason), zap.String("subject", s.Subject))
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+		b.deadStored.Store(s.Seq, true)
+		log.Debug("unreadable stored message skipped; already dead-lettered")
+	default:
+		log.Error("unreadable stored message skipped; the dead-letter stream refused it", zap.Error(err))
+	}
 }
 
 // parseStored validates an event read from the stream, including that it
@@ -334,6 +412,10 @@ type ConsumerConfig struct {
 	Backoff []time.Duration
 	// AckWait is how long a delivery may take before the server redelivers (default 30s).
 	AckWait time.Duration
+	// Rejected, if set, is told of each message that is not a usable event
+	// before it is dead-lettered (a view shows that a fact could not be
+	// read). Its error asks for redelivery, as a handler's does.
+	Rejected func(ctx context.Context, u Unreadable) error
 }
 
 func (c *ConsumerConfig) setDefaults() {
@@ -446,7 +528,17 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 	}
 	e, err := parseStored(msg.Subject(), msg.Data())
 	if err != nil {
-		b.deadLetter(ctx, log, cfg.Durable, msg, md, "rejected: "+err.Error(), "rejected: not a valid event")
+		u := unreadableOf(msg.Subject(), md.Sequence.Stream, err)
+		if cfg.Rejected != nil {
+			if rerr := cfg.Rejected(ctx, u); rerr != nil && int(md.NumDelivered) < cfg.MaxDeliver {
+				delay := cfg.Backoff[min(int(md.NumDelivered)-1, len(cfg.Backoff)-1)]
+				log.Warn("could not note a rejected message; will retry", zap.String("episode", u.Episode),
+					zap.Error(rerr), zap.Duration("retry_in", delay))
+				_ = msg.NakWithDelay(delay)
+				return
+			}
+		}
+		b.deadLetter(ctx, log.With(zap.String("episode", u.Episode)), cfg.Durable, msg, md, "rejected: "+err.Error(), "rejected: not a valid event")
 		return
 	}
 	elog := log.With(zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type))

@@ -25,7 +25,7 @@ func TestPublishExpectingTheEpisodeSequenceRefusesWhenSomethingSlippedIn(t *test
 		t.Fatal(err)
 	}
 	var seen []string
-	last, err := record.Replay(ctx, events.EpisodeSubjects(ep), func(e events.Event, _ uint64) error { seen = append(seen, e.ID); return nil })
+	last, err := record.Replay(ctx, events.EpisodeSubjects(ep), func(e events.Event, _ uint64) error { seen = append(seen, e.ID); return nil }, nil)
 	if err != nil || len(seen) != 1 || seen[0] != first.ID {
 		t.Fatalf("replay: %v, %v", seen, err)
 	}
@@ -38,14 +38,14 @@ func TestPublishExpectingTheEpisodeSequenceRefusesWhenSomethingSlippedIn(t *test
 		t.Fatalf("publish on a stale sequence: %v, want ErrConflict", err)
 	}
 	seen = nil
-	if _, err := record.Replay(ctx, events.EpisodeSubjects(ep), func(e events.Event, _ uint64) error { seen = append(seen, e.ID); return nil }); err != nil {
+	if _, err := record.Replay(ctx, events.EpisodeSubjects(ep), func(e events.Event, _ uint64) error { seen = append(seen, e.ID); return nil }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(seen) != 2 || seen[1] != second.ID {
 		t.Fatalf("after the refused publish the episode holds %v, want the two facts", seen)
 	}
 	n := 0
-	if last, err := record.Replay(ctx, events.EpisodeSubjects(events.NewEpisodeID()), func(events.Event, uint64) error { n++; return nil }); err != nil || last != 0 || n != 0 {
+	if last, err := record.Replay(ctx, events.EpisodeSubjects(events.NewEpisodeID()), func(events.Event, uint64) error { n++; return nil }, nil); err != nil || last != 0 || n != 0 {
 		t.Fatalf("replay of an empty episode: last %d, %d events, %v", last, n, err)
 	}
 }

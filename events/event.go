@@ -112,14 +112,15 @@ func New(source Agency, episode string, data any, opts ...Option) (Event, error)
 // NewEpisodeID returns a fresh episode id.
 func NewEpisodeID() string { return uuid.NewString() }
 
-// Decode unmarshals the event's data into its Go type and returns it as a pointer.
+// Decode unmarshals the event's data into its Go type and returns it as a
+// pointer. An integer written as 3.4e1 or 34.0 reads as 34 (see numbers.go).
 func (e Event) Decode() (any, error) {
 	spec, ok := Lookup(e.Type)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown event type %q", ErrUnknownType, e.Type)
 	}
 	v := spec.Data()
-	if err := json.Unmarshal(e.Data, v); err != nil {
+	if err := unmarshalData(e.Data, v); err != nil {
 		return nil, fmt.Errorf("decode %s data of event %s: %w", spec.Name, e.ID, err)
 	}
 	return v, nil
@@ -134,7 +135,7 @@ func (e Event) DecodeInto(v any) error {
 	if spec.Type() != e.Type {
 		return fmt.Errorf("event %s is %s, not %s", e.ID, e.Type, spec.Type())
 	}
-	return json.Unmarshal(e.Data, v)
+	return unmarshalData(e.Data, v)
 }
 
 // Sentinel errors of the contract.

@@ -158,7 +158,7 @@ func (p *pathway) stored(ep string) []storedEvent {
 	_, err := p.admin.Replay(context.Background(), events.EpisodeSubjects(ep), func(e events.Event, seq uint64) error {
 		out = append(out, storedEvent{e, seq})
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -61,6 +62,7 @@ func Load() (*Registry, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
+	c.RegisterFormat(&jsonschema.Format{Name: "date-time", Validate: validateDateTime})
 	var names []string
 	err := fs.WalkDir(FS, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
@@ -113,11 +115,19 @@ func (r *Registry) Types() []string {
 // Has reports whether a versioned name has a data schema.
 func (r *Registry) Has(versioned string) bool { _, ok := r.data[versioned]; return ok }
 
-// Decode parses JSON into the form the validators take (numbers kept exact).
+// Decode parses JSON into the form the validators take (numbers kept
+// exact). It refuses JSON that readers could read differently: invalid
+// UTF-8, a key twice in one object, a lone surrogate (see checkStrict).
 func Decode(raw []byte) (any, error) {
+	if err := checkUTF8(raw); err != nil {
+		return nil, err
+	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, &Error{Schema: EnvelopeURL, Problems: []string{"not valid JSON: " + err.Error()}}
+	}
+	if err := checkStrict(raw); err != nil {
+		return nil, err
 	}
 	return inst, nil
 }
@@ -176,7 +186,7 @@ func validate(s *jsonschema.Schema, url string, inst any, prefix string) error {
 					at = "/"
 				}
 			}
-			e.Problems = append(e.Problems, at+": "+v.ErrorKind.LocalizedString(printer))
+			e.Problems = append(e.Problems, at+": "+problem(v.ErrorKind))
 			return
 		}
 		for _, c := range v.Causes {
@@ -187,6 +197,24 @@ func validate(s *jsonschema.Schema, url string, inst any, prefix string) error {
 	slices.Sort(e.Problems)
 	e.Problems = slices.Compact(e.Problems)
 	return e
+}
+
+// problem says what is wrong without repeating the offending value: reasons
+// go to logs, dead letters and every agency's view of an episode, and a
+// value that fails a pattern or a format may be personal (a phone number, a
+// name typed in the wrong field).
+func problem(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Format:
+		msg := "is not a valid " + k.Want
+		if k.Err != nil {
+			msg += ": " + k.Err.Error()
+		}
+		return msg
+	case *kind.Pattern:
+		return "does not match the pattern " + k.Want
+	}
+	return k.LocalizedString(printer)
 }
 
 // Description returns the description of a versioned type's schema.

@@ -230,7 +230,9 @@ func (id Identity) Subjects() Subjects {
 			api+"CONSUMER.CREATE."+stream+".*", api+"CONSUMER.CREATE."+stream+".*.>",
 			api+"CONSUMER.INFO."+stream+".*", api+"CONSUMER.MSG.NEXT."+stream+".*",
 			api+"CONSUMER.DELETE."+stream+".*", "$JS.FC."+stream+".>")
-		pub(events.DeadLetterRoot + ".*") // the consumers it makes may dead-letter too
+		// The consumers it makes may dead-letter too, and a read of an
+		// episode sets aside, once, a stored message it cannot use.
+		pub(events.DeadLetterRoot+".*", events.DeadLetterRoot+"."+events.ReplayConsumer+".*")
 		for _, other := range Table() {
 			if other.User == id.User {
 				continue

@@ -103,7 +103,7 @@ func (r *recordOn) disclosed(ep string) []events.RecordDisclosed {
 		}
 		out = append(out, d)
 		return nil
-	}); err != nil {
+	}, nil); err != nil {
 		r.t.Fatal(err)
 	}
 	return out

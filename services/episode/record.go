@@ -134,7 +134,8 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 		return nil, err
 	}
 	r := &Record{cfg: cfg, store: store}
-	r.sub, err = cfg.Bus.Consume(ctx, events.ConsumerConfig{Durable: Durable, Backoff: []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second}},
+	r.sub, err = cfg.Bus.Consume(ctx, events.ConsumerConfig{Durable: Durable, Backoff: []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second},
+		Rejected: store.MarkUnreadable},
 		func(ctx context.Context, e events.Event) error { return store.Apply(ctx, e) })
 	if err != nil {
 		return nil, err

@@ -282,7 +282,9 @@ func isWrongLastSeq(err error) bool {
 // Load rebuilds an episode's view by replaying its timeline from the stream,
 // and returns the stream sequence of its last event, for a publish that must
 // not race with another (events.ExpectEpisodeSeq). It is always current,
-// unlike the projection, which follows the stream a moment behind.
+// unlike the projection, which follows the stream a moment behind. A stored
+// message that is not a usable event is skipped and listed in
+// View.Unreadable (and dead-lettered), so it never blocks the episode.
 func Load(ctx context.Context, bus *events.Bus, episode string) (View, uint64, error) {
 	if !validKey(episode) {
 		return View{}, 0, fmt.Errorf("%w: %q is not an episode id", ErrUnknownEpisode, episode)
@@ -291,7 +293,7 @@ func Load(ctx context.Context, bus *events.Bus, episode string) (View, uint64, e
 	seq, err := bus.Replay(ctx, events.EpisodeSubjects(episode), func(e events.Event, _ uint64) error {
 		_, err := v.Apply(e)
 		return err
-	})
+	}, func(u events.Unreadable) { v.MarkUnreadable(u) })
 	return v, seq, err
 }
 

@@ -57,7 +57,37 @@ type View struct {
 	// visible, never applied. Commands refuse these before publishing; only
 	// a raw publish can produce one.
 	Conflicts []string `json:"conflicts,omitempty"`
+	// Unreadable are messages stored on the episode's timeline that are not
+	// usable events (not JSON, against the contract): skipped, so one bad
+	// message never blocks the episode, but shown, so nobody takes the
+	// view for the whole story. Each is in the dead-letter stream too.
+	Unreadable []UnreadableFact `json:"unreadable,omitempty"`
 }
+
+// UnreadableFact is a stored message the record could not read.
+type UnreadableFact struct {
+	Seq    uint64        `json:"seq"`    // where it is on the stream
+	Agency events.Agency `json:"agency"` // who stored it (the subject's publisher)
+	Reason string        `json:"reason"` // what is wrong with it, naming no value
+}
+
+// MarkUnreadable notes a stored message of the episode that could not be
+// read. Like Apply it is pure and idempotent; it returns false when the
+// view already has it.
+func (v *View) MarkUnreadable(u events.Unreadable) bool {
+	if u.Episode != v.Episode || slices.ContainsFunc(v.Unreadable, func(f UnreadableFact) bool { return f.Seq == u.Seq }) {
+		return false
+	}
+	reason := u.Reason
+	if len(reason) > maxReason {
+		reason = reason[:maxReason] + "…"
+	}
+	v.Unreadable = append(v.Unreadable, UnreadableFact{Seq: u.Seq, Agency: u.Agency, Reason: strings.ToValidUTF8(reason, "")})
+	return true
+}
+
+// maxReason bounds the reason kept in the view; the dead letter has it whole.
+const maxReason = 300
 
 // Person is who the person is, as far as known.
 type Person struct {

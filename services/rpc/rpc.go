@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -81,17 +82,15 @@ type Validator interface{ Validate() error }
 // Validate fails, is refused with BadRequest before h runs.
 func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group, name, subject string, h func(context.Context, Req) (Resp, error)) error {
 	return g.AddEndpoint(name, micro.HandlerFunc(func(r micro.Request) {
-		var req Req
-		dec := json.NewDecoder(bytes.NewReader(r.Data()))
-		dec.DisallowUnknownFields()
-		err := dec.Decode(&req)
-		if err != nil {
-			err = Errorf(BadRequest, "bad request to %s: %v", r.Subject(), err)
-		} else if v, ok := any(&req).(Validator); ok {
-			if verr := v.Validate(); verr != nil {
-				err = Errorf(BadRequest, "%s: %v", r.Subject(), verr)
+		// A fault in one request is refused as one, never the end of the
+		// service every agency relies on.
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("request handler panicked", zap.String("subject", r.Subject()), zap.String("panic", fmt.Sprint(p)), zap.Stack("stack"))
+				_ = r.Error(strconv.Itoa(Internal), "internal fault handling "+r.Subject(), nil)
 			}
-		}
+		}()
+		req, err := Decode[Req](r.Subject(), r.Data())
 		var resp Resp
 		if err == nil {
 			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -146,6 +145,28 @@ func requestIDs(data []byte) []zap.Field {
 		}
 	}
 	return out
+}
+
+// Decode reads a request as Endpoint does, before any handler runs: one
+// JSON object of type Req with no unknown fields and nothing after it, then
+// Req's Validate. Any failure is a BadRequest refusal that says what was
+// wrong. It needs no server, so it can be tested and fuzzed alone.
+func Decode[Req any](subject string, data []byte) (Req, error) {
+	var req Req
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, Errorf(BadRequest, "bad request to %s: %v", subject, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, Errorf(BadRequest, "bad request to %s: more than one JSON value", subject)
+	}
+	if v, ok := any(&req).(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return req, Errorf(BadRequest, "%s: %v", subject, err)
+		}
+	}
+	return req, nil
 }
 
 func oneLine(s string) string { return string(bytes.ReplaceAll([]byte(s), []byte("\n"), []byte(" "))) }
