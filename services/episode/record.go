@@ -134,8 +134,11 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 		return nil, err
 	}
 	r := &Record{cfg: cfg, store: store}
+	// Applying an event takes milliseconds; one whose acknowledgement was
+	// lost when the record stopped mid-event is delivered again after
+	// AckWait, so keep it short: every agency's view waits on it.
 	r.sub, err = cfg.Bus.Consume(ctx, events.ConsumerConfig{Durable: Durable, Backoff: []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second},
-		Rejected: store.MarkUnreadable},
+		AckWait: 5 * time.Second, Rejected: store.MarkUnreadable},
 		func(ctx context.Context, e events.Event) error { return store.Apply(ctx, e) })
 	if err != nil {
 		return nil, err
