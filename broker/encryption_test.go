@@ -16,6 +16,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/bustest"
 )
 
 // ownWords is what a person said in crisis: it must never lie on disk in
@@ -84,29 +85,6 @@ func readBack(t *testing.T, b *broker.Broker, ev events.Event) string {
 	return got
 }
 
-// filesHolding lists the files under dir whose bytes contain s.
-func filesHolding(t *testing.T, dir, s string) []string {
-	t.Helper()
-	var hits []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if strings.Contains(string(b), s) {
-			hits = append(hits, p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hits
-}
-
 func startErr(t *testing.T, cfg broker.Config) (time.Duration, error) {
 	t.Helper()
 	cfg.Port = -1
@@ -124,7 +102,7 @@ func TestTheStoreIsEncryptedAtRestAndOpensOnlyWithItsKey(t *testing.T) {
 	ev := publishOwnWords(t, b)
 	b.Shutdown()
 
-	if hits := filesHolding(t, data, "walk into the sea"); len(hits) > 0 {
+	if hits := bustest.FilesHolding(t, data, "walk into the sea"); len(hits) > 0 {
 		t.Fatalf("the person's own words lie in plain text in %v", hits)
 	}
 	keyFile := data + ".key"
@@ -136,7 +114,7 @@ func TestTheStoreIsEncryptedAtRestAndOpensOnlyWithItsKey(t *testing.T) {
 		t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
 	}
 	key, _ := os.ReadFile(keyFile)
-	if hits := filesHolding(t, data, strings.TrimSpace(string(key))); len(hits) > 0 {
+	if hits := bustest.FilesHolding(t, data, strings.TrimSpace(string(key))); len(hits) > 0 {
 		t.Errorf("the key lies in the data directory, in %v", hits)
 	}
 
@@ -236,7 +214,7 @@ func TestAnUnencryptedStoreFromAnEarlierVersionIsEncryptedOnStart(t *testing.T) 
 	nc.Close()
 	old.Shutdown()
 	old.WaitForShutdown()
-	if len(filesHolding(t, data, "walk into the sea")) == 0 {
+	if len(bustest.FilesHolding(t, data, "walk into the sea")) == 0 {
 		t.Fatal("the earlier store does not hold the own words in plain text: this test proves nothing")
 	}
 
@@ -245,7 +223,7 @@ func TestAnUnencryptedStoreFromAnEarlierVersionIsEncryptedOnStart(t *testing.T) 
 		t.Errorf("after encryption the own words read %q", got)
 	}
 	b.Shutdown()
-	if hits := filesHolding(t, data, "walk into the sea"); len(hits) > 0 {
+	if hits := bustest.FilesHolding(t, data, "walk into the sea"); len(hits) > 0 {
 		t.Errorf("the own words still lie in plain text in %v", hits)
 	}
 	b = start(t, broker.Config{DataDir: data})
@@ -302,7 +280,7 @@ func TestRotateKeyKeepsEventsAndConsumerPositions(t *testing.T) {
 		t.Errorf("rotation %+v: want the streams and the one consumer", r)
 	}
 	for _, dir := range []string{broker.StoreDir(data), r.OldStore} {
-		if hits := filesHolding(t, dir, "walk into the sea"); len(hits) > 0 {
+		if hits := bustest.FilesHolding(t, dir, "walk into the sea"); len(hits) > 0 {
 			t.Errorf("the own words lie in plain text in %v", hits)
 		}
 	}

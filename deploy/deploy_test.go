@@ -240,7 +240,7 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 		return nil
 	})
 	for i := 1; i <= 3; i++ {
-		if hits := filesHolding(t, filepath.Join(dir, fmt.Sprintf("js-%d", i)), said); len(hits) > 0 {
+		if hits := bustest.FilesHolding(t, filepath.Join(dir, fmt.Sprintf("js-%d", i)), said); len(hits) > 0 {
 			t.Errorf("node %d holds the caller's words in plain text in %v", i, hits)
 		}
 	}
@@ -279,29 +279,6 @@ func streamLastSeq(s *server.Server) uint64 {
 		}
 	}
 	return last
-}
-
-// filesHolding lists the files under dir whose bytes contain s.
-func filesHolding(t *testing.T, dir, s string) []string {
-	t.Helper()
-	var hits []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if strings.Contains(string(b), s) {
-			hits = append(hits, p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hits
 }
 
 func freePorts(t *testing.T, n int) []int {

@@ -4,6 +4,9 @@ package bustest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +87,28 @@ func Logger() *zap.Logger {
 	cfg.Level = zap.NewAtomicLevelAt(zap.WarnLevel)
 	l, _ := cfg.Build()
 	return l
+}
+
+// FilesHolding lists the files under dir whose bytes contain s (to show
+// that a store holds no plain text of what was written to it).
+func FilesHolding(t testing.TB, dir, s string) []string {
+	t.Helper()
+	var hits []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), s) {
+			hits = append(hits, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
 }
