@@ -35,24 +35,10 @@ func start(t *testing.T, cfg broker.Config) *broker.Broker {
 	return b
 }
 
-func bus(t *testing.T, b *broker.Broker, a events.Agency) *events.Bus {
-	t.Helper()
-	nc, err := b.Connect(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	bus, err := events.NewBus(nc, a, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bus
-}
-
 // publishOwnWords provisions the streams and stores the person's own words.
 func publishOwnWords(t *testing.T, b *broker.Broker) events.Event {
 	t.Helper()
-	admin := bus(t, b, "")
+	admin := bustest.Bus(t, b, "")
 	if err := events.Provision(t.Context(), admin.JetStream(), events.StreamConfig{}); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +46,7 @@ func publishOwnWords(t *testing.T, b *broker.Broker) events.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bus(t, b, events.SPoA).Publish(t.Context(), ev); err != nil {
+	if _, err := bustest.Bus(t, b, events.SPoA).Publish(t.Context(), ev); err != nil {
 		t.Fatal(err)
 	}
 	return ev
@@ -70,7 +56,7 @@ func publishOwnWords(t *testing.T, b *broker.Broker) events.Event {
 func readBack(t *testing.T, b *broker.Broker, ev events.Event) string {
 	t.Helper()
 	var got string
-	if _, err := bus(t, b, "").Replay(t.Context(), events.EpisodeSubjects(ev.Subject), func(e events.Event, _ uint64) error {
+	if _, err := bustest.Bus(t, b, "").Replay(t.Context(), events.EpisodeSubjects(ev.Subject), func(e events.Event, _ uint64) error {
 		if e.ID == ev.ID {
 			var d events.PersonVoiceRecorded
 			if err := e.DecodeInto(&d); err != nil {
@@ -239,7 +225,7 @@ func TestRotateKeyKeepsEventsAndConsumerPositions(t *testing.T) {
 	b := start(t, broker.Config{DataDir: data})
 	ev := publishOwnWords(t, b)
 	// A durable consumer (the record's) that has handled the event.
-	js := bus(t, b, events.Record).JetStream()
+	js := bustest.Bus(t, b, events.Record).JetStream()
 	c, err := js.CreateOrUpdateConsumer(t.Context(), events.Stream, jetstream.ConsumerConfig{Durable: "record-rotation", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +285,7 @@ func TestRotateKeyKeepsEventsAndConsumerPositions(t *testing.T) {
 	if got := readBack(t, b, ev); got != ownWords {
 		t.Errorf("after rotation the own words read %q", got)
 	}
-	c, err = bus(t, b, events.Record).JetStream().Consumer(t.Context(), events.Stream, "record-rotation")
+	c, err = bustest.Bus(t, b, events.Record).JetStream().Consumer(t.Context(), events.Stream, "record-rotation")
 	if err != nil {
 		t.Fatalf("the service's consumer did not survive the rotation: %v", err)
 	}
