@@ -68,6 +68,8 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) er
 		Discard:     jetstream.DiscardNew,
 		DenyDelete:  true,
 		DenyPurge:   true,
+		// An episode is read with direct gets (Replay): no consumer per read.
+		AllowDirect: true,
 	}, {
 		Name:        DeadLetterStream,
 		Description: "crisisbus: messages a consumer could not handle, with the reason",
@@ -216,7 +218,8 @@ func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...Option
 
 // Replay calls fn, in stream order, with every stored event matching filter
 // (for example EpisodeSubjects(id)), and returns the stream sequence of the
-// last message read (0 if none). It reads what was stored when it started;
+// last message read (0 if none). It reads what was stored when it started,
+// with direct gets (no consumer is made, however often episodes are read);
 // it is how a view is rebuilt from the source of truth. Each event is
 // validated as Consume validates it.
 //
@@ -228,9 +231,7 @@ func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...Option
 // not nil. The sequence returned counts it, so a publish conditioned on the
 // episode as read (ExpectEpisodeSeq) still succeeds after it.
 func (b *Bus) Replay(ctx context.Context, filter string, fn func(e Event, seq uint64) error, skipped func(Unreadable)) (uint64, error) {
-	var last uint64
-	err := b.ReplayRaw(ctx, ReplayConfig{Filters: []string{filter}}, func(s Stored) error {
-		last = s.Seq
+	return b.readDirect(ctx, filter, func(s Stored) error {
 		e, err := parseStored(s.Subject, s.Raw)
 		if err != nil {
 			u := unreadableOf(s.Subject, s.Seq, err)
@@ -242,7 +243,6 @@ func (b *Bus) Replay(ctx context.Context, filter string, fn func(e Event, seq ui
 		}
 		return fn(e, s.Seq)
 	})
-	return last, err
 }
 
 // ReplayConsumer is the consumer name under which Replay dead-letters a

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -47,5 +48,65 @@ func TestPublishExpectingTheEpisodeSequenceRefusesWhenSomethingSlippedIn(t *test
 	n := 0
 	if last, err := record.Replay(ctx, events.EpisodeSubjects(events.NewEpisodeID()), func(events.Event, uint64) error { n++; return nil }, nil); err != nil || last != 0 || n != 0 {
 		t.Fatalf("replay of an empty episode: last %d, %d events, %v", last, n, err)
+	}
+}
+
+// An episode longer than one read's batch, amid other episodes' facts, is
+// read whole and in order, and reading it, however often, leaves no
+// consumer on the stream: reads cost the same at any volume of traffic.
+func TestReadingAnEpisodeReadsItWholeAndMakesNoConsumer(t *testing.T) {
+	ctx := t.Context()
+	b := bustest.Start(t, "")
+	police := bustest.Bus(t, b, events.Police)
+	record := bustest.Bus(t, b, events.Record)
+	ep := events.NewEpisodeID()
+	var want []string
+	for i := range 600 {
+		e := detention(t, ep)
+		if _, err := police.Publish(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, e.ID)
+		if i%3 == 0 {
+			if _, err := police.Publish(ctx, detention(t, events.NewEpisodeID())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Every consumer made, info asked or message fetched is a JetStream
+	// API request the server counts; a direct get is not one.
+	admin := bustest.Bus(t, b, "")
+	apiRequests := func() uint64 {
+		info, err := admin.JetStream().AccountInfo(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.API.Total
+	}
+	before := apiRequests()
+	for range 20 {
+		var got []string
+		var prev uint64
+		last, err := record.Replay(ctx, events.EpisodeSubjects(ep), func(e events.Event, seq uint64) error {
+			if seq <= prev {
+				t.Fatalf("sequence %d read after %d", seq, prev)
+			}
+			prev = seq
+			got = append(got, e.ID)
+			return nil
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("read %d facts of the episode, want its %d in order", len(got), len(want))
+		}
+		if last != prev {
+			t.Fatalf("read returned sequence %d, its last fact is at %d", last, prev)
+		}
+	}
+	// One request: the account information asked for after the reads.
+	if after := apiRequests(); after != before+1 {
+		t.Fatalf("20 reads of an episode made %d JetStream API requests (consumers, fetches), want none", after-before-1)
 	}
 }
