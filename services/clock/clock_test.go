@@ -2,6 +2,8 @@ package clock_test
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"fmt"
 	"strings"
 	"testing"
@@ -637,5 +639,126 @@ func TestTwoInstancesOfTheClockServicePublishEachBreachOnce(t *testing.T) {
 		w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-time.Hour))+" (3600s left)",
 			"breach s136 amhp at "+at(due)+" (0s over, repeat 0)",
 			"breach s136 amhp at "+at(due.Add(time.Hour))+" (3600s over, repeat 1)")
+	}
+}
+
+// A year of past detentions is imported while the clock runs, as an area
+// bringing its history onto crisisbus would: the facts arrive in time
+// order, a detention's release often thousands of facts after its
+// detention. The clock reports as breached exactly the detentions whose
+// permitted period ran out before they ended: none that ended in time
+// (a false alarm teaches people to ignore the alarm), none missed.
+func TestImportingAYearOfPastDetentionsRaisesNoFalseBreachAndMissesNone(t *testing.T) {
+	now := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	clk := fakeclock.New(now)
+	w := newWorld(t, "", clk, clock.Config{S136: clock.Timing{WarnBefore: 2 * time.Hour, RepeatEvery: time.Hour}, MaxLag: 500 * time.Millisecond})
+	nc, err := w.b.Connect("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	importer, err := events.NewBus(nc, "", bustest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// 365 detentions, one a day; arrival at the suite 40 minutes later; the
+	// detention ends between 2 and 29 hours after arrival, so about one in
+	// five ran past the 24-hour permitted period.
+	type fact struct {
+		at   time.Time
+		ep   string
+		data any
+	}
+	var facts []fact
+	breached := map[string]bool{}
+	start := now.AddDate(-1, 0, 0)
+	for d := range 365 {
+		ep := events.NewEpisodeID()
+		detained := start.Add(time.Duration(d)*24*time.Hour + time.Duration(d%13)*time.Hour)
+		arrived := detained.Add(40 * time.Minute)
+		held := time.Duration(2+(d*5)%28) * time.Hour
+		ended := arrived.Add(held)
+		facts = append(facts,
+			fact{detained, ep, &events.S136Detained{DetainedAt: detained, LocationType: "public_place", AgeYears: 30 + d%40, Consulted: true}},
+			fact{arrived, ep, &events.PlaceOfSafetyArrived{ArrivedAt: arrived, PlaceType: events.HealthBasedPlaceOfSafety, PlaceName: "s136 suite"}})
+		if d%2 == 0 {
+			facts = append(facts, fact{ended, ep, &events.S136Released{ReleasedAt: ended, Reason: "no mental disorder found"}})
+		} else {
+			facts = append(facts, fact{ended, ep, &events.AssessmentCompleted{Outcome: "not_admitted", CompletedAt: ended}})
+		}
+		if held > 24*time.Hour {
+			breached[ep] = true
+		}
+	}
+	slices.SortStableFunc(facts, func(a, b fact) int { return a.at.Compare(b.at) })
+	var docs [][]byte
+	for _, f := range facts {
+		source := events.Police
+		if _, ok := f.data.(*events.AssessmentCompleted); ok {
+			source = events.AMHP
+		}
+		e, err := events.New(source, f.ep, f.data, events.At(f.at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, doc)
+	}
+	// Imported as `crisisbus import` does, a batch at a time.
+	for lo := 0; lo < len(docs); lo += 64 {
+		for _, r := range importer.PublishBatchRaw(t.Context(), docs[lo:min(lo+64, len(docs))]) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+	}
+	if len(breached) < 30 {
+		t.Fatalf("the history holds %d detentions past their period; the test needs more", len(breached))
+	}
+
+	// Once the clock has handled the history and the stream has been quiet,
+	// every breach it will publish for it is published.
+	w.handled()
+	time.Sleep(4 * w.cfg.MaxLag)
+	w.advanceTo(now.Add(time.Second))
+	spec, err := events.SpecOf(&events.ClockBreached{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	err = importer.ReplayRaw(t.Context(), events.ReplayConfig{Filters: events.TypeSubjects(spec)}, func(s events.Stored) error {
+		e, err := events.Parse(s.Raw)
+		if err != nil {
+			return err
+		}
+		v, err := e.Decode()
+		if err != nil {
+			return err
+		}
+		if b := v.(*events.ClockBreached); b.Clock == events.S136Clock {
+			got[e.Subject] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var falseAlarms, missed int
+	for ep := range got {
+		if !breached[ep] {
+			falseAlarms++
+		}
+	}
+	for ep := range breached {
+		if !got[ep] {
+			missed++
+		}
+	}
+	if falseAlarms != 0 || missed != 0 {
+		t.Fatalf("importing 365 past detentions (%d past their period): %d false breaches, %d missed", len(breached), falseAlarms, missed)
 	}
 }

@@ -21,6 +21,16 @@ var consumed = []any{
 	&events.EpisodeClosed{},
 }
 
+// consumes reports whether events of type t start, move or stop clocks.
+func consumes(t string) bool {
+	for _, d := range consumed {
+		if spec, err := events.SpecOf(d); err == nil && spec.Type() == t {
+			return true
+		}
+	}
+	return false
+}
+
 func filters() []string {
 	var f []string
 	for _, d := range consumed {

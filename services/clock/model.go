@@ -28,6 +28,12 @@ type Clock struct {
 	StoppedAt    time.Time `json:"stoppedAt,omitzero"`
 	StopReason   string    `json:"stopReason,omitempty"`
 	Cause        string    `json:"cause,omitempty"` // id of the event that set the due time
+	// Late: what is next due on the clock was already past when the clock
+	// last changed, so its facts are history (an import, or a fact entered
+	// long after it happened), and facts that stop it may still be on their
+	// way into the stream. The scanner judges a late clock only once the
+	// facts handled have passed its due time (see Service.judge).
+	Late bool `json:"late,omitempty"`
 
 	// s136 and welfare clocks: the detention as the law sees it.
 	Detention  *law.Detention `json:"detention,omitempty"`

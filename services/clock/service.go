@@ -23,10 +23,18 @@
 // is due the scanner publishes the event first and then marks it fired in
 // the record; the event id is a UUIDv5 of the clock, due time and repeat, so
 // if the process dies between the two the publish after restart is dropped by
-// the stream's duplicate window: no lost breach, no second breach. The
-// scanner judges clocks only when the consumer has handled every fact stored
-// (or has been behind for MaxLag), so a handoff accepted just before its
-// breach time does not breach because the acceptance was still in flight.
+// the stream's duplicate window: no lost breach, no second breach.
+//
+// Never a false alarm. Before a clock is judged, the clock knows every fact
+// stored for its episode: when its consumer is behind, the scanner reads the
+// episode's facts directly (a direct get, no consumer) and applies them
+// first, so a handoff accepted or a person released just before the due time
+// never breaches because the fact was still in flight. A clock whose due
+// time had already passed when its facts arrived (history being imported) is
+// judged only once the facts handled have passed its due time, or the stream
+// has been quiet for MaxLag: a detention that ended before its period ran
+// out is never reported as a breach because its release was still further
+// down the import.
 //
 // Why not JetStream message schedules (Nats-Schedule): they fire on the
 // server's real time, so a test cannot run a 24-hour period in milliseconds,
@@ -69,8 +77,13 @@ type Service struct {
 	cons   jetstream.Consumer // the subscription's consumer, to see whether it has caught up
 	once   sync.Once
 
-	behind    time.Time // scanner only: since when the consumer has been behind
-	lagLogged bool
+	// handledThrough is the latest envelope time of the facts the consumer
+	// has handled (UnixNano): facts reach the stream in time order, so every
+	// fact of a clock due by then has been handled.
+	handledThrough atomic.Int64
+	lastThrough    int64     // scanner only: handledThrough at the last scan
+	still          time.Time // scanner only: since when handledThrough has not moved
+	lagLogged      bool
 }
 
 // Start opens the KV bucket (provisioned by the admin), loads every stored clock, and starts the
@@ -103,7 +116,7 @@ func Start(ctx context.Context, bus *events.Bus, cfg Config) (*Service, error) {
 		s.Stop()
 		return nil, ctx.Err()
 	}
-	s.sub, err = bus.Consume(rctx, events.ConsumerConfig{Durable: cfg.Durable, Filters: filters()}, s.handle)
+	s.sub, err = bus.Consume(rctx, events.ConsumerConfig{Durable: cfg.Durable, Filters: filters()}, s.consume)
 	if err != nil {
 		s.Stop()
 		return nil, err
@@ -218,24 +231,34 @@ func (s *Service) scan(ctx context.Context) {
 	}
 }
 
+// judging is how the scanner judges the clocks due in one scan.
+type judging struct {
+	now            time.Time
+	caughtUp       bool      // the consumer has handled every fact stored
+	handledThrough time.Time // the latest fact time the consumer has handled
+	quiet          bool      // handledThrough has not moved for MaxLag
+}
+
 func (s *Service) scanOnce(ctx context.Context) {
 	now := s.cfg.Now()
-	// Judge clocks only once every fact stored before now was read has been
-	// handled: a fact in flight must not let its clock breach.
-	if s.caughtUp(ctx) {
-		s.behind, s.lagLogged = time.Time{}, false
-	} else {
-		if s.behind.IsZero() {
-			s.behind = time.Now()
-		}
-		if time.Since(s.behind) < s.cfg.MaxLag {
-			return
-		}
-		if !s.lagLogged {
-			s.log.Warn("the clock consumer is behind; publishing due clocks without waiting for it", zap.Duration("behind_for", time.Since(s.behind)))
-			s.lagLogged = true
-		}
+	j := judging{now: now, caughtUp: s.caughtUp(ctx)}
+	through := s.handledThrough.Load()
+	if through != s.lastThrough || s.still.IsZero() {
+		s.lastThrough, s.still = through, time.Now()
 	}
+	j.handledThrough = time.Unix(0, through)
+	j.quiet = time.Since(s.still) >= s.cfg.MaxLag
+	if j.caughtUp || !j.quiet {
+		s.lagLogged = false
+	} else if !s.lagLogged {
+		s.log.Warn("the clock consumer is behind and not moving; judging due clocks on each episode's facts read directly",
+			zap.Duration("still_for", time.Since(s.still)))
+		s.lagLogged = true
+	}
+	// Clocks to look at again at the next scan (put back in the index only
+	// once this scan is over, or it would pop them again at once).
+	var later sync.Map
+	defer later.Range(func(k, at any) bool { s.idx.set(k.(string), at.(time.Time), true); return true })
 	for {
 		due := s.idx.popDue(now, 4096)
 		if len(due) == 0 {
@@ -248,12 +271,16 @@ func (s *Service) scanOnce(ctx context.Context) {
 			go func() {
 				defer wg.Done()
 				for k := range work {
-					if err := s.fire(ctx, k, now); err != nil {
+					wait, err := s.judge(ctx, k, j)
+					if err != nil {
 						if ctx.Err() != nil {
 							return
 						}
 						s.log.Error("clock not fired; will retry", zap.String("key", k), zap.Error(err))
-						s.idx.set(k, now, true) // look again next tick
+						wait = now
+					}
+					if !wait.IsZero() {
+						later.Store(k, wait)
 					}
 				}
 			}()
@@ -282,6 +309,59 @@ func (s *Service) caughtUp(ctx context.Context) bool {
 		return false
 	}
 	return info.NumPending == 0 && info.NumAckPending == 0
+}
+
+// consume handles a fact delivered by the consumer and moves the time the
+// consumer has handled facts through.
+func (s *Service) consume(ctx context.Context, e events.Event) error {
+	if err := s.handle(ctx, e); err != nil {
+		return err
+	}
+	t := e.Time.UnixNano()
+	for {
+		cur := s.handledThrough.Load()
+		if t <= cur || s.handledThrough.CompareAndSwap(cur, t) {
+			return nil
+		}
+	}
+}
+
+// judge decides whether a due clock may be judged now, bringing it up to
+// date with its episode's stored facts first when the consumer is behind,
+// and fires it if so; otherwise it returns when to look at it again.
+func (s *Service) judge(ctx context.Context, key string, j judging) (later time.Time, err error) {
+	c, _, err := s.get(ctx, key)
+	if err != nil || c == nil {
+		return time.Time{}, err
+	}
+	at, ok := c.next()
+	if !ok {
+		return time.Time{}, nil
+	}
+	if c.Late && at.After(j.handledThrough) && !j.quiet {
+		return at, nil // facts that stop it may still be coming
+	}
+	if !j.caughtUp {
+		if err := s.catchUpEpisode(ctx, c.Episode); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return time.Time{}, s.fire(ctx, key, j.now)
+}
+
+// catchUpEpisode applies every stored fact of an episode to its clocks, read
+// directly from the stream (handling a fact again changes nothing).
+func (s *Service) catchUpEpisode(ctx context.Context, episode string) error {
+	_, err := s.bus.Replay(ctx, events.EpisodeSubjects(episode), func(e events.Event, _ uint64) error {
+		if !consumes(e.Type) {
+			return nil
+		}
+		return s.handle(ctx, e)
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("read the facts of episode %s: %w", episode, err)
+	}
+	return nil
 }
 
 // fire publishes what is due on one clock, then records it as fired. The
@@ -382,9 +462,17 @@ func (s *Service) update(ctx context.Context, key string, fn func(c *Clock) bool
 		if c == nil {
 			c = &Clock{}
 		}
+		wasRunning := c.Running()
 		if !fn(c) {
 			return nil
 		}
+		if wasRunning && !c.Running() && c.Breaches == 0 && c.StoppedAt.After(c.DueAt) {
+			if err := s.breachFoundLate(ctx, key, c); err != nil {
+				return err
+			}
+		}
+		at, ok := c.next()
+		c.Late = ok && !at.After(s.cfg.Now())
 		raw, err := json.Marshal(c)
 		if err != nil {
 			return err
@@ -404,6 +492,31 @@ func (s *Service) update(ctx context.Context, key string, fn func(c *Clock) bool
 		}
 	}
 	return fmt.Errorf("clock %s: too many concurrent changes", key)
+}
+
+// breachFoundLate publishes the breach of a clock that stopped after its due
+// time without a breach published: the facts arrived after the time was over
+// (history imported, or the clock was down). The law was broken all the
+// same, so it is on the record, with how long over. Its id is the one the
+// scanner would have given it, so it is never published twice.
+func (s *Service) breachFoundLate(ctx context.Context, key string, c *Clock) error {
+	b := &events.ClockBreached{Clock: c.Kind, Ref: c.Ref, Owner: c.Owner, DueAt: c.DueAt,
+		SecondsOver: int(c.StoppedAt.Sub(c.DueAt) / time.Second)}
+	opts := []events.Option{events.WithID(eventID(key, "breach", c.DueAt, 0)), events.At(s.cfg.Now())}
+	if c.Cause != "" {
+		cause := c.Cause
+		opts = append(opts, func(e *events.Event) { e.CausationID = cause })
+	}
+	e, ack, err := s.bus.Emit(ctx, c.Episode, b, opts...)
+	if err != nil {
+		return fmt.Errorf("publish the breach of clock %s found when it stopped: %w", key, err)
+	}
+	c.Breaches = 1
+	s.fired.Add(1)
+	s.log.Warn("clock breached (found when it stopped, after its due time)", zap.String("episode", c.Episode),
+		zap.String("event_id", e.ID), zap.String("owner", string(c.Owner)), zap.String("clock", string(c.Kind)),
+		zap.Time("due", c.DueAt), zap.Time("stopped", c.StoppedAt), zap.Bool("duplicate", ack.Duplicate))
+	return nil
 }
 
 func conflict(err error) bool {
