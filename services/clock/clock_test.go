@@ -3,8 +3,8 @@ package clock_test
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
