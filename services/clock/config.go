@@ -58,12 +58,12 @@ type Config struct {
 	Replicas int
 	// Durable is the name of the service's consumer (default "clock").
 	Durable string
-	// MaxLag is how long, in real time, the scanner waits for the consumer
-	// to catch up before it publishes anyway (default 2s). A clock is
-	// judged only once every fact published before the time read has been
-	// handled, so a handoff accepted a moment before its breach time never
-	// breaches because the acceptance was still in flight; a consumer stuck
-	// behind a failing event delays breaches by at most MaxLag.
+	// MaxLag is how long, in real time, the facts the consumer handles may
+	// stand still before the scanner judges a late clock (one whose due
+	// time had passed when its facts arrived: history being imported)
+	// without waiting for facts that would stop it (default 2s). A live
+	// clock is never held back: when the consumer is behind, the scanner
+	// reads the clock's episode directly before judging it.
 	MaxLag time.Duration
 
 	// S136 is the s136 permitted period clock (default: warn 2h before,
