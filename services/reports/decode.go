@@ -81,13 +81,6 @@ func decodeData(key, val []byte, e *envelope) error {
 		d.ExtendedAt, err = timestamp(val)
 	case "releasedAt":
 		d.ReleasedAt, err = timestamp(val)
-	case "clock":
-		s, err = str(val)
-		d.Clock = events.ClockKind(s)
-	case "ref":
-		d.Ref, err = str(val)
-	case "dueAt":
-		d.DueAt, err = timestamp(val)
 	case "kind":
 		s, err = str(val)
 		d.Kind = events.HandoffKind(s)

@@ -30,10 +30,11 @@
 //     s136.released releasedAt; it is counted in the month it ended (median,
 //     90th percentile and longest, nearest-rank). Extensions are
 //     s136.extended, in the month of extendedAt. A 24h breach is counted once
-//     per episode, in the month the permitted period ran out: when the clock
-//     service publishes clock.breached for clock s136 (its ref is the
-//     episode; month of dueAt), or when the measured detention outlasted 24
-//     hours plus its extensions.
+//     per episode, from the facts alone (never from clock.breached, so the
+//     same data gives the same table with or without a clock service), in
+//     the month the permitted period (24 hours plus extensions) ran out:
+//     when the measured detention outlasted it, or, for a detention not
+//     recorded as ended, when it ran out before the report was run.
 //   - delays: each assessment.delayed, by cause, in the month of its time.
 //   - followup: "Referred" counts handoff.offered of kind followup;
 //     "Contacted" the first followup.contact_attempted answered ("spoke") per

@@ -89,6 +89,7 @@ func RangeFromQuery(q url.Values, now time.Time) (Range, error) {
 		}
 	}
 	rng, err := ParseRange(from, to)
+	rng.AsOf = now
 	if err == nil && rng.Len() > maxPageMonths {
 		err = fmt.Errorf("%s to %s is %d months; the page shows at most %d", rng.From, rng.To, rng.Len(), maxPageMonths)
 	}

@@ -54,7 +54,12 @@ func (m Month) Start() time.Time { return time.Date(m.Year(), m.Calendar(), 1, 0
 func (m Month) End() time.Time { return (m + 1).Start() }
 
 // Range is the months from..to inclusive.
-type Range struct{ From, To Month }
+type Range struct {
+	From, To Month
+	// AsOf is when the report is run (zero: now): a detention not recorded
+	// as ended counts as a 24h breach when its period ran out before it.
+	AsOf time.Time
+}
 
 // ParseRange reads --from and --to, both YYYY-MM, from not after to.
 func ParseRange(from, to string) (Range, error) {
@@ -69,7 +74,7 @@ func ParseRange(from, to string) (Range, error) {
 	if t < f {
 		return Range{}, fmt.Errorf("--to %s is before --from %s", t, f)
 	}
-	return Range{f, t}, nil
+	return Range{From: f, To: t}, nil
 }
 
 // Months lists the range's months in order.

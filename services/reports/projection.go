@@ -13,13 +13,12 @@ import (
 
 // Types are the event types the reports count; a replay reads the whole
 // stream and passes over every other type. (Asking the server to filter by
-// these thirteen types made it about twice as slow per message as reading
+// these types made it about twice as slow per message as reading
 // everything, measured with crisisbus reportbench.)
 var Types = []string{
 	"assessment.completed", "assessment.delayed",
 	"street_triage.dispatched", "street_triage.outcome",
 	"s136.detained", "place_of_safety.arrived", "s136.extended", "s136.released",
-	"clock.breached",
 	"handoff.offered", "followup.contact_attempted", "followup.escalated", "followup.completed",
 }
 
@@ -61,6 +60,10 @@ type Projection struct {
 	under18   map[Month]int
 	u18Police map[Month]int
 	episodes  map[uuid.UUID]*episodeState
+	// open holds the detentions whose start is known and whose end is not:
+	// a report counts one as a breach when its period ran out before the
+	// report's time (Range.AsOf).
+	open map[*episodeState]struct{}
 }
 
 // Skip is a stored message the projection could not read, with the reason.
@@ -94,11 +97,10 @@ type episodeState struct {
 	escalated       first
 }
 
-// breachState is how an episode's 24h breach is counted.
+// breachState is how an ended detention's 24h breach is counted.
 type breachState struct {
 	counted bool
 	month   Month
-	byClock bool // the clock service reported it: its due time wins
 }
 
 // first is the earliest time something happened to an episode.
@@ -127,7 +129,8 @@ func NewProjection() *Projection {
 		detention: map[Month]*detentionMonth{}, delays: map[Month]map[string]int{},
 		followup: map[Month]*[4]int{}, places: map[Month]map[events.PlaceType]int{},
 		under18: map[Month]int{}, u18Police: map[Month]int{}, episodes: map[uuid.UUID]*episodeState{},
-		ids: map[uuid.UUID]struct{}{},
+		open: map[*episodeState]struct{}{},
+		ids:  map[uuid.UUID]struct{}{},
 	}
 }
 
@@ -155,9 +158,6 @@ type envelope struct {
 		Hours            int                `json:"hours"`
 		ExtendedAt       time.Time          `json:"extendedAt"`
 		ReleasedAt       time.Time          `json:"releasedAt"`
-		Clock            events.ClockKind   `json:"clock"`
-		Ref              string             `json:"ref"`
-		DueAt            time.Time          `json:"dueAt"`
 		Kind             events.HandoffKind `json:"kind"`
 	} `json:"data"`
 }
@@ -288,7 +288,6 @@ const (
 	typeArrived     = events.TypePrefix + "place_of_safety.arrived.v1"
 	typeExtended    = events.TypePrefix + "s136.extended.v1"
 	typeReleased    = events.TypePrefix + "s136.released.v1"
-	typeBreached    = events.TypePrefix + "clock.breached.v1"
 	typeOffered     = events.TypePrefix + "handoff.offered.v1"
 	typeAttempted   = events.TypePrefix + "followup.contact_attempted.v1"
 	typeEscalated   = events.TypePrefix + "followup.escalated.v1"
@@ -345,20 +344,6 @@ func (p *Projection) apply(e *envelope) {
 		ep := p.episode(e.episode)
 		ep.extHours += d.Hours
 		p.measure(ep)
-	case typeBreached:
-		if d.Clock != events.S136Clock {
-			return
-		}
-		// The s136 clock's ref is the episode it keeps.
-		ref, err := uuid.Parse(d.Ref)
-		if err != nil {
-			return
-		}
-		ep := p.episode(ref)
-		if !ep.breach.byClock {
-			p.setBreach(ep, true, MonthOf(d.DueAt))
-			ep.breach.byClock = true
-		}
 	case typeOffered:
 		if d.Kind == events.FollowUp {
 			p.fu(MonthOf(e.Time))[fuReferred]++
@@ -416,19 +401,38 @@ func (p *Projection) ended(episode uuid.UUID, at time.Time) {
 	p.measure(ep)
 }
 
-// measure counts a detention's duration once its start and end are both
-// known, in the month it ended, and a breach if it ran past the permitted
-// period plus extensions, in the month the period ran out (unless the clock
-// service reported the breach). Called again when an event changes the
-// start, end or extensions, it moves what it counted.
-func (p *Projection) measure(ep *episodeState) {
+// start is when an episode's detention began, as the law counts it: arrival
+// at the first place of safety or the decision to keep the person where
+// they are, whichever is earlier (zero until known).
+func (ep *episodeState) start() time.Time {
 	start := ep.arrived
 	if !ep.keptAt.IsZero() && (start.IsZero() || ep.keptAt.Before(start)) {
 		start = ep.keptAt
 	}
-	if ep.end.IsZero() || start.IsZero() {
+	return start
+}
+
+// permitted is the detention's lawful period: 24 hours plus extensions.
+func (ep *episodeState) permitted() time.Duration {
+	return s136Period + time.Duration(ep.extHours)*time.Hour
+}
+
+// measure counts a detention's duration once its start and end are both
+// known, in the month it ended, and a breach if it ran past the permitted
+// period plus extensions, in the month the period ran out: from the facts
+// alone, so the same events give the same tables with or without a clock
+// service. Called again when an event changes the start, end or
+// extensions, it moves what it counted.
+func (p *Projection) measure(ep *episodeState) {
+	start := ep.start()
+	if start.IsZero() {
 		return
 	}
+	if ep.end.IsZero() {
+		p.open[ep] = struct{}{}
+		return
+	}
+	delete(p.open, ep)
 	dur, month := ep.end.Sub(start), MonthOf(ep.end)
 	if !ep.measured || dur != ep.mDur || month != ep.mMonth {
 		if ep.measured {
@@ -441,8 +445,17 @@ func (p *Projection) measure(ep *episodeState) {
 		dm.durations = append(dm.durations, dur)
 		ep.measured, ep.mDur, ep.mMonth = true, dur, month
 	}
-	if !ep.breach.byClock {
-		permitted := s136Period + time.Duration(ep.extHours)*time.Hour
-		p.setBreach(ep, dur > permitted, MonthOf(start.Add(permitted)))
+	p.setBreach(ep, dur > ep.permitted(), MonthOf(start.Add(ep.permitted())))
+}
+
+// openBreaches counts, by the month the period ran out, the detentions not
+// recorded as ended whose permitted period had run out by asOf.
+func (p *Projection) openBreaches(asOf time.Time) map[Month]int {
+	out := map[Month]int{}
+	for ep := range p.open {
+		if due := ep.start().Add(ep.permitted()); due.Before(asOf) {
+			out[MonthOf(due)]++
+		}
 	}
+	return out
 }

@@ -59,7 +59,7 @@ func TestRebuildInRangesEqualsApplyingInOrder(t *testing.T) {
 	if ranged.Applied() != len(docs) || inOrder.Applied() != len(docs) || ranged.Last() != uint64(len(docs)) {
 		t.Fatalf("applied %d in ranges (last %d), %d in order, of %d", ranged.Applied(), ranged.Last(), inOrder.Applied(), len(docs))
 	}
-	rng := Range{MonthFor(2016, time.March), MonthFor(2016, time.May)}
+	rng := Range{From: MonthFor(2016, time.March), To: MonthFor(2016, time.May)}
 	for _, name := range Names {
 		a, _ := ranged.Report(name, rng)
 		o, _ := inOrder.Report(name, rng)

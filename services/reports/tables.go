@@ -219,8 +219,13 @@ func Hours(d time.Duration) string {
 }
 
 func (p *Projection) detentionTable(r Range) Table {
+	asOf := r.AsOf
+	if asOf.IsZero() {
+		asOf = time.Now()
+	}
+	open := p.openBreaches(asOf)
 	t := Table{Name: "detention", Title: "Length of s136 detention",
-		Caption: "Detentions by the month they ended (Europe/London): from arrival at the first place of safety, or the decision to keep the person where they were, to the assessment's completion or release. Durations in hours:minutes (nearest-rank percentiles). Extensions by the month granted; a 24h breach is counted once per detention when the s136 clock reports it or the detention outlasted 24 hours plus its extensions, in the month the period ran out.",
+		Caption: "Detentions by the month they ended (Europe/London): from arrival at the first place of safety, or the decision to keep the person where they were, to the assessment's completion or release. Durations in hours:minutes (nearest-rank percentiles). Extensions by the month granted; a 24h breach is counted once per detention, from the facts alone, when the detention outlasted 24 hours plus its extensions (or, not recorded as ended, its period ran out before the report was run), in the month the period ran out.",
 		Corner:  "Measure", Columns: columns(r, "All"), Unit: "hours"}
 	var all []time.Duration
 	stat := func(label string, chart bool, f func([]time.Duration) time.Duration) Row {
@@ -263,10 +268,11 @@ func (p *Projection) detentionTable(r Range) Table {
 			return 0
 		}),
 		countRow("24h breaches", r, false, func(m Month) int {
+			n := open[m]
 			if d := p.detention[m]; d != nil {
-				return d.breaches
+				n += d.breaches
 			}
-			return 0
+			return n
 		}),
 	}
 	return t
