@@ -1,0 +1,238 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/agency"
+	"github.com/crisisbus/crisisbus/services/police"
+)
+
+// BenchmarkAtVolume measures, with every service running, a police command's
+// round trip (request, the episode's state from the record, the decision,
+// the fsynced publish, the reply) and the police view of an episode of
+// about 50 facts, as the stream grows from a thousand events to a million
+// (other people's episodes of 50 facts each). It prints p50 and p99 for
+// each size, and the same round trip over raw NATS (a request answered by
+// an fsynced JetStream publish) with the ratio.
+//
+// Sizes come from CRISISBUS_BENCH_VOLUMES (default 1000,100000,1000000).
+// Before measuring at each size it waits until every service's consumer has
+// caught up, so the figures are of a system at rest at that volume.
+//
+//	go test ./integration -run '^$' -bench AtVolume -benchtime 400x -timeout 2h
+func BenchmarkAtVolume(b *testing.B) {
+	p := start(b)
+	sizes := volumes(b)
+	raw := rawRoundTrip(b, p)
+	for _, size := range sizes {
+		fill(b, p, size)
+		settle(b, p)
+		eps := fiftyFactEpisodes(p, 8)
+		b.Run(fmt.Sprintf("events=%d/command", size), func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			i := 0
+			for b.Loop() {
+				t0 := time.Now()
+				do[police.TriageRequest, agency.Receipt](p, events.Police, "triage.request", police.TriageRequest{Base: base(eps[i%len(eps)], "bench"),
+					TriageRequested: events.TriageRequested{CallerAccount: "bench", Concern: "bench"}})
+				lat = append(lat, time.Since(t0))
+				i++
+			}
+			report(b, size, "command", lat, raw)
+		})
+		b.Run(fmt.Sprintf("events=%d/view", size), func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			i := 0
+			for b.Loop() {
+				t0 := time.Now()
+				p.view(eps[i%len(eps)], events.Police, "bench")
+				lat = append(lat, time.Since(t0))
+				i++
+			}
+			report(b, size, "view", lat, raw)
+		})
+	}
+}
+
+func volumes(b *testing.B) []int {
+	spec := os.Getenv("CRISISBUS_BENCH_VOLUMES")
+	if spec == "" {
+		spec = "1000,100000,1000000"
+	}
+	var out []int
+	for _, f := range strings.Split(spec, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			b.Fatalf("CRISISBUS_BENCH_VOLUMES: %q is not a number of events", f)
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// fill publishes other people's 50-fact episodes until the stream holds
+// size events.
+func fill(b *testing.B, p *pathway, size int) {
+	b.Helper()
+	ctx := context.Background()
+	stream, err := p.admin.JetStream().Stream(ctx, events.Stream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	have := int(info.State.Msgs)
+	started, last := time.Now(), time.Now()
+	for have < size {
+		var docs [][]byte
+		for len(docs) < min(10_000, size-have) {
+			ep := events.NewEpisodeID()
+			for j := range 50 {
+				var data any = events.TriageRequested{CallerAccount: "volume", Concern: "volume"}
+				if j == 0 {
+					data = events.EpisodeOpened{Channel: "999", Summary: "volume"}
+				}
+				e, err := events.New(events.Police, ep, data, events.At(p.clock.Now()), events.By("volume"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				doc, err := json.Marshal(e)
+				if err != nil {
+					b.Fatal(err)
+				}
+				docs = append(docs, doc)
+			}
+		}
+		docs = docs[:min(len(docs), size-have)]
+		for i, r := range p.admin.PublishBatchRaw(ctx, docs) {
+			if r.Err != nil {
+				b.Fatalf("filling the stream, document %d: %v", i, r.Err)
+			}
+		}
+		have += len(docs)
+		if time.Since(last) > 10*time.Second {
+			b.Logf("stream holds %d of %d events (%.0f events/s)", have, size, float64(have)/time.Since(started).Seconds())
+			last = time.Now()
+		}
+	}
+}
+
+// settle waits until every durable consumer has delivered and had
+// acknowledged every event, saying how far behind they are meanwhile.
+func settle(b *testing.B, p *pathway) {
+	b.Helper()
+	ctx := context.Background()
+	durables := []string{rights.RecordDurable, rights.ClockDurable, rights.AuditDurable}
+	started, last := time.Now(), time.Now()
+	for {
+		behind := map[string]uint64{}
+		for _, d := range durables {
+			c, err := p.admin.JetStream().Consumer(ctx, events.Stream, d)
+			if err != nil {
+				b.Fatalf("consumer %s: %v", d, err)
+			}
+			info, err := c.Info(ctx)
+			if err != nil {
+				b.Fatalf("consumer %s: %v", d, err)
+			}
+			if n := info.NumPending + uint64(info.NumAckPending); n > 0 {
+				behind[d] = n
+			}
+		}
+		if len(behind) == 0 {
+			b.Logf("every service caught up in %s", time.Since(started).Round(time.Second))
+			return
+		}
+		if time.Since(last) > 10*time.Second {
+			b.Logf("waiting for the services to catch up: %v events behind", behind)
+			last = time.Now()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// fiftyFactEpisodes opens n episodes of 50 facts each through the police
+// service, the episodes the benchmark's commands and views act on.
+func fiftyFactEpisodes(p *pathway, n int) []string {
+	var eps []string
+	for range n {
+		ep := do[agency.OpenRequest, agency.OpenResponse](p, events.Police, "open", agency.OpenRequest{Actor: "bench", Channel: "999", Summary: "bench"}).Episode
+		for range 49 {
+			do[police.TriageRequest, agency.Receipt](p, events.Police, "triage.request", police.TriageRequest{Base: base(ep, "bench"),
+				TriageRequested: events.TriageRequested{CallerAccount: "bench", Concern: "bench"}})
+		}
+		eps = append(eps, ep)
+	}
+	return eps
+}
+
+// rawRoundTrip is the floor crisisbus is compared with: over the same
+// server, a request answered by a responder that publishes one fsynced
+// message to a stream of its own and replies. It returns the p50.
+func rawRoundTrip(b *testing.B, p *pathway) time.Duration {
+	b.Helper()
+	ctx := context.Background()
+	js := p.admin.JetStream()
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "RAW_BENCH", Subjects: []string{"rawbench.store"}, Storage: jetstream.FileStorage}); err != nil {
+		b.Fatal(err)
+	}
+	nc := p.admin.Conn()
+	sub, err := nc.Subscribe("rawbench.request", func(m *nats.Msg) {
+		if _, err := js.Publish(ctx, "rawbench.store", m.Data); err != nil {
+			b.Error(err)
+		}
+		_ = m.Respond([]byte(`{}`))
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	lat := make([]time.Duration, 0, 400)
+	for range 400 {
+		t0 := time.Now()
+		if _, err := nc.Request("rawbench.request", []byte(`{"concern":"bench"}`), 5*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	p50, p99 := percentiles(lat)
+	b.Logf("raw NATS request + fsynced publish + reply: p50 %s, p99 %s", p50, p99)
+	return p50
+}
+
+func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	return s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
+}
+
+func report(b *testing.B, size int, what string, lat []time.Duration, raw time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	p50, p99 := percentiles(lat)
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(p50)/float64(raw), "x-raw-p50")
+	if len(lat) >= 100 {
+		fmt.Printf("%-8s at %8d events: p50 %6.2f ms, p99 %6.2f ms, %.1fx raw NATS (p50 %.2f ms), %d operations\n",
+			what, size, float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, float64(p50)/float64(raw),
+			float64(raw.Microseconds())/1000, len(lat))
+	}
+}
