@@ -110,3 +110,39 @@ func TestReadingAnEpisodeReadsItWholeAndMakesNoConsumer(t *testing.T) {
 		t.Fatalf("20 reads of an episode made %d JetStream API requests (consumers, fetches), want none", after-before-1)
 	}
 }
+
+// A bulk read (a report, an export) removes its consumer when it finishes,
+// so reports run all day leave the stream's consumer count where it was.
+func TestABulkReadLeavesNoConsumerBehind(t *testing.T) {
+	ctx := t.Context()
+	b := bustest.Start(t, "")
+	police := bustest.Bus(t, b, events.Police)
+	reader := bustest.Bus(t, b, events.Record) // an identity that reads the stream
+	for range 20 {
+		if _, err := police.Publish(ctx, detention(t, events.NewEpisodeID())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin := bustest.Bus(t, b, "")
+	stream, err := admin.JetStream().Stream(ctx, events.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := func() int {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Consumers
+	}
+	before := consumers()
+	for range 10 {
+		n := 0
+		if err := reader.ReplayRaw(ctx, events.ReplayConfig{}, func(events.Stored) error { n++; return nil }); err != nil || n != 20 {
+			t.Fatalf("read %d of 20 events: %v", n, err)
+		}
+	}
+	if after := consumers(); after != before {
+		t.Fatalf("10 reads of the whole stream left %d consumers behind", after-before)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 )
 
 // Stored is one event as the stream holds it: its sequence, the subject it
@@ -43,7 +45,9 @@ func (b *Bus) ReplayRaw(ctx context.Context, cfg ReplayConfig, f func(Stored) er
 	if len(cfg.Filters) == 0 {
 		cfg.Filters = []string{AllSubjects()}
 	}
-	occ := jetstream.OrderedConsumerConfig{FilterSubjects: cfg.Filters}
+	// A reader that dies leaves its consumer for the server to remove
+	// after a short while; one that finishes removes it at once (below).
+	occ := jetstream.OrderedConsumerConfig{FilterSubjects: cfg.Filters, InactiveThreshold: 30 * time.Second}
 	if cfg.From > 0 {
 		occ.DeliverPolicy, occ.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.From
 	}
@@ -51,6 +55,20 @@ func (b *Bus) ReplayRaw(ctx context.Context, cfg ReplayConfig, f func(Stored) er
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
+	defer func() {
+		// The read is over: its consumer goes now, not minutes later, so
+		// reports and exports leave the stream's consumer count as it was.
+		info := cons.CachedInfo()
+		if info == nil {
+			return // no consumer was made
+		}
+		name := info.Name
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := b.js.DeleteConsumer(dctx, Stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			b.log.Warn("a finished read's consumer was not removed; the server removes it after 30 s", zap.String("consumer", name), zap.Error(err))
+		}
+	}()
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
