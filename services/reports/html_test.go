@@ -71,7 +71,7 @@ func TestReportPageShowsEveryTableWithItsFiguresAndAChart(t *testing.T) {
 		}
 	}
 	s136 := section(t, page, "s136")
-	if !strings.Contains(s136, `<caption>MHA assessments of people detained under s136`) ||
+	if !strings.Contains(s136, `<caption>MHA assessments completed (every assessment.completed`) ||
 		!strings.Contains(s136, `<thead><tr><th scope="col">Outcome</th><th scope="col">2015-07</th>`) ||
 		!strings.Contains(s136, `<th scope="col">2016-06</th><th scope="col">Grand Total</th></tr></thead>`) {
 		t.Errorf("s136 table headings:\n%s", s136)

@@ -133,7 +133,7 @@ func admitted(label string) bool { return strings.HasPrefix(label, "Admitted ") 
 
 func (p *Projection) s136Table(r Range) Table {
 	t := Table{Name: "s136", Title: "Section 136 assessments by outcome",
-		Caption: "MHA assessments of people detained under s136, by the month they were completed (Europe/London) and their recorded outcome; conversion rate is the share admitted, under section or informally.",
+		Caption: "MHA assessments completed (every assessment.completed, with or without an s136 detention in the episode), by the month they were completed (Europe/London) and their recorded outcome; conversion rate is the share admitted, under section or informally.",
 		Corner:  "Outcome", Columns: columns(r, "Grand Total"), Unit: "count"}
 	// Rows are labelled from the outcomes in the data, in the order of a
 	// pivot table: alphabetical by label.
@@ -172,7 +172,7 @@ func (p *Projection) s136Table(r Range) Table {
 }
 
 // rateRow shows part/whole per month and over the range, as a percentage to
-// one decimal place ("-" where nothing was counted).
+// one decimal place, halves rounded up ("-" where nothing was counted).
 func rateRow(label string, r Range, part, whole func(Month) int) Row {
 	row := Row{Label: label}
 	var pt, wt int
@@ -182,9 +182,11 @@ func rateRow(label string, r Range, part, whole func(Month) int) Row {
 			row.Values = append(row.Values, nil)
 			return
 		}
-		v := 100 * float64(a) / float64(b)
-		row.Cells = append(row.Cells, fmt.Sprintf("%.1f%%", v))
-		row.Values = append(row.Values, num(math.Round(v*10)/10))
+		// Tenths of a percent, rounded half up in integers, so the cell and
+		// its value always agree (56.25% is 56.3 in both).
+		tenths := (2000*a + b) / (2 * b)
+		row.Cells = append(row.Cells, fmt.Sprintf("%d.%d%%", tenths/10, tenths%10))
+		row.Values = append(row.Values, num(float64(tenths)/10))
 	}
 	for _, m := range r.Months() {
 		a, b := part(m), whole(m)
