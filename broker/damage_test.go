@@ -1,0 +1,284 @@
+package broker_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/bustest"
+)
+
+// stored is an event as the stream holds it, with where its record lies in
+// the block file.
+type stored struct {
+	id       string
+	seq      uint64
+	off, len int
+}
+
+// storeEpisodes opens a crisis episode for each of n people (what the SPoA
+// records of their own words), and returns the events in stream order with
+// the span of each one's record in the stream's first block file (the
+// server's record: 22 bytes of length, sequence, time and subject length,
+// the subject, 4 bytes of headers length, the headers, the message, an
+// 8-byte hash).
+func storeEpisodes(t *testing.T, b *broker.Broker, n int) []stored {
+	t.Helper()
+	admin := bustest.Bus(t, b, "")
+	if err := events.Provision(t.Context(), admin.JetStream(), events.StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	spoa := bustest.Bus(t, b, events.SPoA)
+	var out []stored
+	for i := range n {
+		ev, err := events.New(events.SPoA, events.NewEpisodeID(), &events.PersonVoiceRecorded{OwnWords: fmt.Sprintf("caller %d: I cannot keep myself safe tonight", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ack, err := spoa.Publish(t.Context(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, stored{id: ev.ID, seq: ack.Sequence})
+	}
+	s, err := admin.JetStream().Stream(t.Context(), events.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 0
+	for i := range out {
+		m, err := s.GetMsg(t.Context(), out[i].seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr := 0
+		if len(m.Header) > 0 {
+			hdr = len("NATS/1.0\r\n") + len("\r\n") + 4
+			for k, vs := range m.Header {
+				for _, v := range vs {
+					hdr += len(k) + len(": ") + len(v) + len("\r\n")
+				}
+			}
+		}
+		out[i].off, out[i].len = off, 22+len(m.Subject)+hdr+len(m.Data)+8
+		off += out[i].len
+	}
+	return out
+}
+
+func blockFile(data string) string {
+	return filepath.Join(broker.StoreDir(data), "jetstream", "$G", "streams", events.Stream, "msgs", "1.blk")
+}
+
+// damage XORs the block file's bytes at off with x (the store is AES-CTR:
+// a changed byte on disk is the same change to the record).
+func damage(t *testing.T, file string, off int, x []byte) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range x {
+		b[off+i] ^= x[i]
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// storedIDs are the ids of the events the stream holds, and the sequence of a
+// new event published after them.
+func storedIDs(t *testing.T, b *broker.Broker) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	if _, err := bustest.Bus(t, b, "").Replay(t.Context(), events.AllSubjects(), func(e events.Event, _ uint64) error {
+		ids[e.ID] = true
+		return nil
+	}, func(u events.Unreadable) { t.Errorf("unreadable event at sequence %d: %v", u.Seq, u) }); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	return ids
+}
+
+func checkBlockSpans(t *testing.T, data string, all []stored) {
+	t.Helper()
+	fi, err := os.Stat(blockFile(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := all[len(all)-1]
+	if int(fi.Size()) != last.off+last.len {
+		t.Fatalf("the block file is %d bytes, the records add up to %d: the test's record sizes are wrong", fi.Size(), last.off+last.len)
+	}
+}
+
+func TestADamagedEventBlockIsNamedAtStartAndRepairKeepsEveryIntactEvent(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	b := start(t, broker.Config{DataDir: data})
+	all := storeEpisodes(t, b, 60)
+	b.Shutdown()
+	checkBlockSpans(t, data, all)
+
+	// Twenty flipped bytes in the middle of the event stream's block file.
+	file := blockFile(data)
+	fi, _ := os.Stat(file)
+	mid := int(fi.Size()) / 2
+	damage(t, file, mid, []byte(strings.Repeat("\xff", 20)))
+	var lost []uint64
+	lostIDs := map[string]bool{}
+	for _, s := range all {
+		if s.off < mid+20 && mid < s.off+s.len {
+			lost = append(lost, s.seq)
+			lostIDs[s.id] = true
+		}
+	}
+	damaged, _ := os.ReadFile(file)
+
+	_, err := startErr(t, broker.Config{DataDir: data})
+	var de *broker.DamagedStoreError
+	if !errors.As(err, &de) {
+		t.Fatalf("start on a damaged block: %v; want the damaged store named", err)
+	}
+	for _, want := range []string{file, "is damaged", "a message's", fmt.Sprintf("holding sequences %d", lost[0]), "crisisbus repair --data " + data} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("start on a damaged block says %q; want it to say %q", err, want)
+		}
+	}
+	if !slices.Equal(de.Damage[0].Lost, lost) {
+		t.Errorf("start names the lost sequences %v, want %v", de.Damage[0].Lost, lost)
+	}
+
+	r, err := broker.RepairStore(t.Context(), data, "", bustest.Logger())
+	if err != nil {
+		t.Fatalf("repair: %v", err)
+	}
+	if len(r.Streams) != 1 || r.Streams[0].Stream != events.Stream || !slices.Equal(r.Streams[0].Lost, lost) || r.Streams[0].Kept != uint64(len(all)-len(lost)) {
+		t.Fatalf("repair did %+v; want stream %s with %d kept and %v lost", r.Streams, events.Stream, len(all)-len(lost), lost)
+	}
+	if kept, err := os.ReadFile(strings.Replace(file, broker.StoreDir(data), r.OldStore, 1)); err != nil || string(kept) != string(damaged) {
+		t.Errorf("the damaged block is not kept aside as it was in %s: %v", r.OldStore, err)
+	}
+
+	b = start(t, broker.Config{DataDir: data})
+	defer b.Shutdown()
+	ids := storedIDs(t, b)
+	for _, s := range all {
+		if lostIDs[s.id] == ids[s.id] {
+			t.Errorf("event %s (sequence %d): stored %v after the repair, lost in the damage %v", s.id, s.seq, ids[s.id], lostIDs[s.id])
+		}
+	}
+
+	// The stream goes on after its last sequence: a new episode's event
+	// takes a new number, and the episodes kept take new events.
+	spoa := bustest.Bus(t, b, events.SPoA)
+	ev, _ := events.New(events.SPoA, events.NewEpisodeID(), &events.PersonVoiceRecorded{OwnWords: "a new caller after the repair"})
+	ack, err := spoa.Publish(t.Context(), ev)
+	if err != nil || ack.Sequence != all[len(all)-1].seq+1 {
+		t.Errorf("publish after the repair: sequence %d, %v; want %d", ack.Sequence, err, all[len(all)-1].seq+1)
+	}
+	if !storedIDs(t, b)[ev.ID] {
+		t.Errorf("the event published after the repair is not stored")
+	}
+}
+
+func TestACorruptedLengthIsRefusedWithoutAllocatingFromIt(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	b := start(t, broker.Config{DataDir: data})
+	all := storeEpisodes(t, b, 30)
+	b.Shutdown()
+	checkBlockSpans(t, data, all)
+
+	// The length of the 11th record reads 1.8 GB.
+	victim := all[10]
+	var was, now [4]byte
+	binary.LittleEndian.PutUint32(was[:], uint32(victim.len)|1<<31)
+	binary.LittleEndian.PutUint32(now[:], 0x70000000|1<<31)
+	damage(t, blockFile(data), victim.off, []byte{was[0] ^ now[0], was[1] ^ now[1], was[2] ^ now[2], was[3] ^ now[3]})
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := startErr(t, broker.Config{DataDir: data})
+	runtime.ReadMemStats(&after)
+	if !errors.As(err, new(*broker.DamagedStoreError)) || !strings.Contains(err.Error(), blockFile(data)) || !strings.Contains(err.Error(), "length field reads 1879048192 bytes") {
+		t.Fatalf("start with a corrupted length: %v; want the block file and its length named", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+		t.Errorf("start allocated %d MB with a length of 1.8 GB in the store", grew>>20)
+	}
+
+	r, err := broker.RepairStore(t.Context(), data, "", zap.NewNop())
+	if err != nil {
+		t.Fatalf("repair: %v", err)
+	}
+	if len(r.Streams) != 1 || !slices.Equal(r.Streams[0].Lost, []uint64{victim.seq}) {
+		t.Fatalf("repair did %+v; want only sequence %d lost", r.Streams, victim.seq)
+	}
+	b = start(t, broker.Config{DataDir: data})
+	defer b.Shutdown()
+	ids := storedIDs(t, b)
+	for _, s := range all {
+		if ids[s.id] == (s.seq == victim.seq) {
+			t.Errorf("event at sequence %d: stored %v after the repair", s.seq, ids[s.id])
+		}
+	}
+}
+
+func TestRepairLeavesAnIntactStoreAsItIs(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	b := start(t, broker.Config{DataDir: data})
+	all := storeEpisodes(t, b, 5)
+	b.Shutdown()
+	r, err := broker.RepairStore(context.Background(), data, "", zap.NewNop())
+	if err != nil || len(r.Streams) != 0 {
+		t.Fatalf("repair of an intact store: %+v, %v; want nothing done", r, err)
+	}
+	if _, err := os.Stat(r.OldStore); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("repair of an intact store set it aside: %v", err)
+	}
+	b = start(t, broker.Config{DataDir: data})
+	defer b.Shutdown()
+	if ids := storedIDs(t, b); len(ids) != len(all) {
+		t.Errorf("after repair of an intact store %d events, want %d", len(ids), len(all))
+	}
+}
+
+// Damage to the last event of the stream: the stream's state file says how
+// far the stream went, so the lost sequence is named and never reused.
+func TestDamageToTheLastEventKeepsItsSequenceTaken(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	b := start(t, broker.Config{DataDir: data})
+	all := storeEpisodes(t, b, 12)
+	b.Shutdown()
+	checkBlockSpans(t, data, all)
+	last := all[len(all)-1]
+	damage(t, blockFile(data), last.off+last.len-40, []byte(strings.Repeat("\x5a", 20)))
+
+	_, err := startErr(t, broker.Config{DataDir: data})
+	if !errors.As(err, new(*broker.DamagedStoreError)) || !strings.Contains(err.Error(), fmt.Sprintf("holding sequences %d", last.seq)) {
+		t.Fatalf("start with the last event damaged: %v; want its sequence %d named", err, last.seq)
+	}
+	r, err := broker.RepairStore(t.Context(), data, "", zap.NewNop())
+	if err != nil || len(r.Streams) != 1 || !slices.Equal(r.Streams[0].Lost, []uint64{last.seq}) || r.Streams[0].LostUnknown {
+		t.Fatalf("repair: %+v, %v; want sequence %d lost", r.Streams, err, last.seq)
+	}
+	b = start(t, broker.Config{DataDir: data})
+	defer b.Shutdown()
+	if ids := storedIDs(t, b); len(ids) != len(all)-1 || ids[last.id] {
+		t.Errorf("after the repair %d events stored (the damaged one: %v), want %d without it", len(ids), ids[last.id], len(all)-1)
+	}
+	ev, _ := events.New(events.SPoA, events.NewEpisodeID(), &events.PersonVoiceRecorded{OwnWords: "a new caller after the repair"})
+	if ack, err := bustest.Bus(t, b, events.SPoA).Publish(t.Context(), ev); err != nil || ack.Sequence != last.seq+1 {
+		t.Errorf("publish after the repair: sequence %d, %v; want %d (the lost one's number stays taken)", ack.Sequence, err, last.seq+1)
+	}
+}
