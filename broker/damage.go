@@ -202,10 +202,15 @@ type record struct {
 type blockScan struct {
 	index   uint32
 	file    string
-	plain   []byte // decrypted contents
-	records []record
-	damage  []BlockDamage
-	skipped string // why the block was not read, if it was not
+	size    int      // bytes in the file
+	plain   []byte   // decrypted contents (kept only for a damaged block)
+	records []record // its intact records (kept only for a damaged block)
+	// What the block holds: first and last sequence (tombstones aside),
+	// messages, and the sequences its tombstones delete.
+	first, last, live uint64
+	tombs             []uint64
+	damage            []BlockDamage
+	skipped           string // why the block was not read, if it was not
 }
 
 // readBlock reads and decrypts a block file.
@@ -223,6 +228,7 @@ func (c storeCrypto) readBlock(stream, msgsDir string, index uint32, encrypted b
 	if b.plain, err = os.ReadFile(b.file); err != nil {
 		return nil, fmt.Errorf("block file: %w", err)
 	}
+	b.size = len(b.plain)
 	if encrypted && len(b.plain) > 0 {
 		keyFile := filepath.Join(msgsDir, fmt.Sprintf("%d.key", index))
 		ekey, err := os.ReadFile(keyFile)
@@ -349,15 +355,25 @@ func (b *blockScan) scan(stream string, lastSeq uint64) {
 	}
 }
 
-// lastSeq is the highest sequence the block's records hold (tombstones aside).
-func (b *blockScan) lastSeq() uint64 {
-	var s uint64
+// summarise notes what the block holds and, when it is intact, lets go of
+// its contents: the check holds one block at a time.
+func (b *blockScan) summarise() {
 	for _, r := range b.records {
-		if !r.tomb && r.seq > s {
-			s = r.seq
+		switch {
+		case r.tomb:
+			b.tombs = append(b.tombs, r.seq)
+			continue
+		case !r.erased:
+			b.live++
 		}
+		if b.first == 0 {
+			b.first = r.seq
+		}
+		b.last = max(b.last, r.seq)
 	}
-	return s
+	if len(b.damage) == 0 {
+		b.plain, b.records = nil, nil
+	}
 }
 
 // streamScan is what a stream's blocks hold.
@@ -420,9 +436,8 @@ func scanStream(dir, account, key string) (*streamScan, error) {
 			return nil, fmt.Errorf("stream %s: %w", s.name, err)
 		}
 		b.scan(s.name, last)
-		if l := b.lastSeq(); l > last {
-			last = l
-		}
+		b.summarise()
+		last = max(last, b.last)
 		s.blocks = append(s.blocks, b)
 	}
 	s.account()
@@ -451,14 +466,8 @@ func (s *streamScan) account() {
 				}
 			}
 			for _, nb := range s.blocks[bi+1:] {
-				if after != 0 {
-					break
-				}
-				for _, r := range nb.records {
-					if !r.tomb {
-						after = r.seq
-						break
-					}
+				if after == 0 {
+					after = nb.first
 				}
 			}
 			lastBlock := bi == len(s.blocks)-1
@@ -466,7 +475,7 @@ func (s *streamScan) account() {
 				after = max(s.stateLast, before) + 1
 			}
 			// Nothing after it, and the stream's state knows no message after it.
-			if lastBlock && d.short && d.End == len(b.plain) && (after == 0 || after == before+1) {
+			if lastBlock && d.short && d.End == b.size && (after == 0 || after == before+1) {
 				s.tornTail = fmt.Sprintf("%s: %s, at byte %d", b.file, d.Problem, d.Offset)
 				b.damage = b.damage[:di]
 				break
@@ -478,9 +487,7 @@ func (s *streamScan) account() {
 				d.Lost = append(d.Lost, q)
 			}
 		}
-		if l := b.lastSeq(); l > prev {
-			prev = l
-		}
+		prev = max(prev, b.last)
 		s.damage = append(s.damage, b.damage...)
 	}
 }

@@ -37,7 +37,7 @@ type Repair struct {
 type StreamRepair struct {
 	Stream string
 	Blocks []string // the damaged block files (in the old store)
-	Kept   uint64   // messages the repaired stream holds
+	Kept   uint64   // messages the repaired stream holds (as its server counts them)
 	Lost   []uint64 // sequences whose messages were damaged
 	// LostUnknownAfter is set when the damage ran to the end of the stream
 	// and its state file could not say how many messages followed: the
@@ -109,7 +109,7 @@ func RepairStore(ctx context.Context, dataDir, keyFile string, log *zap.Logger) 
 	if err := copyTree(StoreDir(dataDir), newDir); err != nil {
 		return r, fmt.Errorf("copy the store: %w", err)
 	}
-	want := map[string]uint64{}
+	want := map[string]liveCount{}
 	for _, s := range damaged {
 		rel, _ := filepath.Rel(StoreDir(dataDir), s.dir)
 		dir := filepath.Join(newDir, rel)
@@ -133,8 +133,9 @@ func RepairStore(ctx context.Context, dataDir, keyFile string, log *zap.Logger) 
 		if err := os.Remove(filepath.Join(dir, "msgs", "index.db")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return r, err
 		}
-		want[s.name] = s.liveMessages()
-		sr.Kept = want[s.name]
+		n, exact := s.liveMessages()
+		want[s.name] = liveCount{n, exact}
+		sr.Kept = n
 		r.Streams = append(r.Streams, sr)
 		log.Info("stream repaired", zap.String("stream", s.name), zap.Strings("blocks", sr.Blocks), zap.Int("lost", len(sr.Lost)))
 	}
@@ -185,26 +186,21 @@ func repairKey(cfg Config) (string, error) {
 	return key, nil
 }
 
-// liveMessages counts the intact messages of the stream that no tombstone
-// deletes: what the repaired stream must hold.
-func (s *streamScan) liveMessages() uint64 {
-	deleted := map[uint64]bool{}
+// liveMessages counts the intact messages of the stream: what the repaired
+// stream must hold, exactly when no tombstone deletes any of them (as in the
+// event stream, which denies deletes), at most otherwise.
+func (s *streamScan) liveMessages() (n uint64, exact bool) {
+	exact = true
 	for _, b := range s.blocks {
-		for _, r := range b.records {
-			if r.tomb {
-				deleted[r.seq] = true
-			}
-		}
+		n += b.live
+		exact = exact && len(b.tombs) == 0
 	}
-	var n uint64
-	for _, b := range s.blocks {
-		for _, r := range b.records {
-			if !r.tomb && !r.erased && !deleted[r.seq] {
-				n++
-			}
-		}
-	}
-	return n
+	return n, exact
+}
+
+type liveCount struct {
+	n     uint64
+	exact bool
 }
 
 // rewriteBlock writes block b of the stream into the stream directory dir:
@@ -336,7 +332,7 @@ func copyTree(from, to string) error {
 // checkRepaired opens the repaired store on a server taking no connections
 // and checks it opened every stream, each repaired stream with the messages
 // kept and its last sequence no lower than the last one lost.
-func checkRepaired(ctx context.Context, dir, key string, streams int, want map[string]uint64, repaired []StreamRepair, log *zap.Logger) error {
+func checkRepaired(ctx context.Context, dir, key string, streams int, want map[string]liveCount, repaired []StreamRepair, log *zap.Logger) error {
 	srv, err := startOffline(dir, key, log.Named("repaired"))
 	if err != nil {
 		return fmt.Errorf("open the repaired store: %w", err)
@@ -356,14 +352,16 @@ func checkRepaired(ctx context.Context, dir, key string, streams int, want map[s
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	for _, sr := range repaired {
+	for i := range repaired {
+		sr := &repaired[i]
 		info, err := streamInfo(ctx, js, sr.Stream)
 		if err != nil {
 			return fmt.Errorf("repaired stream %s: %w", sr.Stream, err)
 		}
-		if info.State.Msgs != want[sr.Stream] {
-			return fmt.Errorf("repaired stream %s holds %d messages, want the %d intact ones", sr.Stream, info.State.Msgs, want[sr.Stream])
+		if w := want[sr.Stream]; info.State.Msgs > w.n || w.exact && info.State.Msgs != w.n {
+			return fmt.Errorf("repaired stream %s holds %d messages, want the %d intact ones", sr.Stream, info.State.Msgs, w.n)
 		}
+		sr.Kept = info.State.Msgs
 		lost := append([]uint64(nil), sr.Lost...)
 		sort.Slice(lost, func(a, b int) bool { return lost[a] < lost[b] })
 		if len(lost) > 0 && info.State.LastSeq < lost[len(lost)-1] {
