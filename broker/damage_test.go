@@ -355,3 +355,74 @@ func BenchmarkStartCheck(b *testing.B) {
 		}
 	}
 }
+
+// Damage at the end of one block, with more blocks after it: the next
+// block's first sequence says what was lost.
+func TestDamageAtTheEndOfABlockBeforeAnother(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	b := start(t, broker.Config{DataDir: data})
+	admin := bustest.Bus(t, b, "")
+	if err := events.Provision(t.Context(), admin.JetStream(), events.StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	words := strings.Repeat("I have not slept for days and the voices will not stop. ", 30)
+	var evs []events.Event
+	for range 1500 { // about 3.5 MB: two blocks of the encrypted store's 2 MB
+		ev, _ := events.New(events.SPoA, events.NewEpisodeID(), &events.PersonVoiceRecorded{OwnWords: words})
+		evs = append(evs, ev)
+	}
+	seqOf := map[string]uint64{}
+	for i, r := range admin.PublishBatch(t.Context(), evs) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		seqOf[evs[i].ID] = r.Ack.Sequence
+	}
+	b.Shutdown()
+	second := filepath.Join(filepath.Dir(blockFile(data)), "2.blk")
+	if _, err := os.Stat(second); err != nil {
+		t.Fatalf("the stream has one block: %v", err)
+	}
+	fi, _ := os.Stat(blockFile(data))
+	damage(t, blockFile(data), int(fi.Size())-30, []byte(strings.Repeat("\xff", 20))) // the first block's last event
+
+	_, err := startErr(t, broker.Config{DataDir: data})
+	var de *broker.DamagedStoreError
+	if !errors.As(err, &de) || len(de.Damage) != 1 || len(de.Damage[0].Lost) != 1 || de.Damage[0].File != blockFile(data) {
+		t.Fatalf("start with the end of the first block damaged: %v; want one event of %s named", err, blockFile(data))
+	}
+	lost := de.Damage[0].Lost[0]
+	r, err := broker.RepairStore(t.Context(), data, "", zap.NewNop())
+	if err != nil || len(r.Streams) != 1 || !slices.Equal(r.Streams[0].Lost, []uint64{lost}) || r.Streams[0].Kept != uint64(len(evs)-1) {
+		t.Fatalf("repair: %+v, %v; want sequence %d lost, %d kept", r.Streams, err, lost, len(evs)-1)
+	}
+	b = start(t, broker.Config{DataDir: data})
+	defer b.Shutdown()
+	ids := storedIDs(t, b)
+	for id, seq := range seqOf {
+		if ids[id] == (seq == lost) {
+			t.Errorf("event at sequence %d: stored %v after the repair", seq, ids[id])
+		}
+	}
+}
+
+// Rotating the key of a damaged store is refused before anything is copied.
+func TestRotatingTheKeyOfADamagedStoreIsRefused(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	b := start(t, broker.Config{DataDir: data})
+	storeEpisodes(t, b, 6)
+	b.Shutdown()
+	fi, _ := os.Stat(blockFile(data))
+	damage(t, blockFile(data), int(fi.Size())/2, []byte(strings.Repeat("\xff", 20)))
+	key, _ := os.ReadFile(data + ".key")
+	_, err := broker.RotateStoreKey(t.Context(), data, "", zap.NewNop())
+	if !errors.As(err, new(*broker.DamagedStoreError)) || !strings.Contains(err.Error(), "crisisbus repair") {
+		t.Fatalf("rotate-key on a damaged store: %v; want it refused naming the repair", err)
+	}
+	if now, _ := os.ReadFile(data + ".key"); string(now) != string(key) {
+		t.Errorf("rotate-key on a damaged store changed the key")
+	}
+	if _, err := os.Stat(broker.StoreDir(data) + ".before-rotation"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("rotate-key on a damaged store set the store aside: %v", err)
+	}
+}
