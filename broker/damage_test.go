@@ -145,11 +145,12 @@ func TestADamagedEventBlockIsNamedAtStartAndRepairKeepsEveryIntactEvent(t *testi
 	}
 	damaged, _ := os.ReadFile(file)
 
-	_, err := startErr(t, broker.Config{DataDir: data})
+	took, err := startErr(t, broker.Config{DataDir: data})
 	var de *broker.DamagedStoreError
 	if !errors.As(err, &de) {
 		t.Fatalf("start on a damaged block: %v; want the damaged store named", err)
 	}
+	t.Logf("start refused after %s: %v", took, err)
 	for _, want := range []string{file, "is damaged", "a message's", fmt.Sprintf("holding sequences %d", lost[0]), "crisisbus repair --data " + data} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("start on a damaged block says %q; want it to say %q", err, want)
