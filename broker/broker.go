@@ -198,6 +198,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := encryptStore(cfg, opts); err != nil {
 		return nil, err
 	}
+	if err := checkStore(cfg, opts.JetStreamKey); err != nil {
+		return nil, err
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)

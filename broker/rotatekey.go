@@ -64,6 +64,9 @@ func RotateStoreKey(ctx context.Context, dataDir, keyFile string, log *zap.Logge
 	} else if checked && !match {
 		return r, fmt.Errorf("store key file %s does not hold the key the event store in %s was encrypted with", file, StoreDir(dataDir))
 	}
+	if err := checkStore(cfg, oldKey); err != nil { // repair first: a copy would carry or drop the damage
+		return r, err
+	}
 	newDir := StoreDir(dataDir) + ".rotating"
 	if err := os.RemoveAll(newDir); err != nil { // a copy left by an interrupted rotation
 		return r, fmt.Errorf("remove %s: %w", newDir, err)
