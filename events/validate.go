@@ -37,14 +37,24 @@ func Encode(e Event) ([]byte, error) {
 }
 
 // Parse decodes and validates one event from JSON.
+//
+// The envelope schema states every rule of the contract a JSON Schema can
+// (schemas/cloudevent.json, generated from the catalogue): the data schema
+// of each type, who may publish it, its addressing. Parse checks the
+// per-type rules from the catalogue in words, naming the type and the
+// agency, validates the envelope, then the data with its type's schema,
+// then decodes the data into its Go type and runs the checks JSON Schema
+// cannot express.
 func Parse(raw []byte) (Event, error) {
 	reg, err := registry()
 	if err != nil {
 		return Event{}, fmt.Errorf("load schemas: %w", err)
 	}
-	// Decode once for the validators: the envelope, then its data member.
 	inst, err := schemas.Decode(raw)
 	if err != nil {
+		return Event{}, err
+	}
+	if err := catalogueRules(inst); err != nil {
 		return Event{}, err
 	}
 	if err := reg.ValidateEnvelopeValue(inst); err != nil {
@@ -55,25 +65,10 @@ func Parse(raw []byte) (Event, error) {
 		return Event{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	spec, ok := Lookup(e.Type)
-	if !ok {
+	if !ok { // the envelope's type enum is the catalogue: a broken build
 		return e, fmt.Errorf("%w: event %s: type %q is not in the catalogue", ErrUnknownType, e.ID, e.Type)
 	}
 	var problems []string
-	if want := schemas.DataSchemaURL(spec.Name, spec.Version); e.DataSchema != want {
-		problems = append(problems, fmt.Sprintf("/dataschema: is %q, want %q", e.DataSchema, want))
-	}
-	if !spec.MayPublish(e.Source) {
-		return e, fmt.Errorf("%w: event %s: %s may not publish %s (only %v)", ErrNotAuthor, e.ID, e.Source, spec.Name, spec.Publishers)
-	}
-	if spec.Addressed && e.ToAgency == "" {
-		problems = append(problems, "/toagency: required: "+spec.Name+" is addressed to an agency")
-	}
-	if !spec.Addressed && e.ToAgency != "" {
-		problems = append(problems, "/toagency: "+spec.Name+" is not addressed to an agency")
-	}
-	if e.ToAgency != "" && e.ToAgency == e.Source {
-		problems = append(problems, "/toagency: an agency cannot hand off to itself")
-	}
 	if err := reg.ValidateDataValue(spec.Versioned(), inst.(map[string]any)["data"]); err != nil {
 		if se, ok := err.(*schemas.Error); ok {
 			problems = append(problems, se.Problems...)
@@ -87,6 +82,47 @@ func Parse(raw []byte) (Event, error) {
 		return e, fmt.Errorf("%w: event %s (%s): %s", ErrInvalid, e.ID, spec.Name, strings.Join(problems, "; "))
 	}
 	return e, nil
+}
+
+// catalogueRules checks, in words, the rules the envelope schema states per
+// type: the type is in the catalogue, its source may publish it, and it is
+// addressed to another agency exactly when its type is addressed.
+func catalogueRules(inst any) error {
+	m, ok := inst.(map[string]any)
+	if !ok {
+		return nil // the envelope schema says what is wrong
+	}
+	id, _ := m["id"].(string)
+	typ, ok := m["type"].(string)
+	if !ok {
+		return nil
+	}
+	spec, ok := Lookup(typ)
+	if !ok {
+		return fmt.Errorf("%w: event %s: type %q is not in the catalogue", ErrUnknownType, id, typ)
+	}
+	src, _ := m["source"].(string)
+	if src != "" && !spec.MayPublish(Agency(src)) {
+		return fmt.Errorf("%w: event %s: %s may not publish %s (only %v)", ErrNotAuthor, id, src, spec.Name, spec.Publishers)
+	}
+	to, _ := m["toagency"].(string)
+	var problems []string
+	if want := schemas.DataSchemaURL(spec.Name, spec.Version); m["dataschema"] != nil && m["dataschema"] != want {
+		problems = append(problems, fmt.Sprintf("/dataschema: is %q, want %q", m["dataschema"], want))
+	}
+	if spec.Addressed && to == "" {
+		problems = append(problems, "/toagency: required: "+spec.Name+" is addressed to an agency")
+	}
+	if !spec.Addressed && to != "" {
+		problems = append(problems, "/toagency: "+spec.Name+" is not addressed to an agency")
+	}
+	if to != "" && to == src {
+		problems = append(problems, "/toagency: an agency cannot hand off to itself")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: event %s (%s): %s", ErrInvalid, id, spec.Name, strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // checks are the rules JSON Schema cannot state, by event type.

@@ -31,7 +31,7 @@ type command struct {
 var commands = map[string]command{
 	"up":      {"run the whole system on an embedded NATS server (the default)", cmdUp},
 	"publish": {"validate and publish CloudEvents JSON (one event or NDJSON) from FILE or -", cmdPublish},
-	"schema":  {"schema validate FILE|-: check events against the contract offline; schema asyncapi: print the AsyncAPI document", cmdSchema},
+	"schema":  {"schema validate FILE|-: check events against the contract offline; schema asyncapi: print the AsyncAPI document; schema envelope: print the envelope schema (schemas/cloudevent.json)", cmdSchema},
 }
 
 // usageError is a mistake in the command line: printed with the usage, exit 2.

@@ -213,6 +213,14 @@ func cmdPublish(ctx context.Context, e env, args []string) error {
 }
 
 func cmdSchema(ctx context.Context, e env, args []string) error {
+	if len(args) == 1 && args[0] == "envelope" {
+		doc, err := events.EnvelopeSchema()
+		if err != nil {
+			return err
+		}
+		_, err = e.stdout.Write(doc)
+		return err
+	}
 	if len(args) == 1 && args[0] == "asyncapi" {
 		doc, err := asyncAPI()
 		if err != nil {
@@ -222,7 +230,7 @@ func cmdSchema(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if len(args) == 0 || args[0] != "validate" {
-		return usageError{"usage: crisisbus schema validate FILE|-   or   crisisbus schema asyncapi"}
+		return usageError{"usage: crisisbus schema validate FILE|-   or   crisisbus schema asyncapi   or   crisisbus schema envelope"}
 	}
 	fs := newFlags(e, "schema validate", "FILE|-")
 	if err := parse(fs, args[1:]); err != nil {

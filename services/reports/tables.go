@@ -172,7 +172,7 @@ func (p *Projection) s136Table(r Range) Table {
 }
 
 // rateRow shows part/whole per month and over the range, as a percentage to
-// one decimal place, halves rounded up ("-" where nothing was counted).
+// one decimal place, halves to even ("-" where nothing was counted).
 func rateRow(label string, r Range, part, whole func(Month) int) Row {
 	row := Row{Label: label}
 	var pt, wt int
@@ -182,9 +182,13 @@ func rateRow(label string, r Range, part, whole func(Month) int) Row {
 			row.Values = append(row.Values, nil)
 			return
 		}
-		// Tenths of a percent, rounded half up in integers, so the cell and
-		// its value always agree (56.25% is 56.3 in both).
-		tenths := (2000*a + b) / (2 * b)
+		// Tenths of a percent, rounded in integers, half to even as the
+		// partnership's tables are (9 of 80, 11.25%, is 11.2), so the cell
+		// and its value always agree.
+		tenths, rem := 1000*a/b, 1000*a%b
+		if 2*rem > b || (2*rem == b && tenths%2 == 1) {
+			tenths++
+		}
 		row.Cells = append(row.Cells, fmt.Sprintf("%d.%d%%", tenths/10, tenths%10))
 		row.Values = append(row.Values, num(float64(tenths)/10))
 	}
