@@ -56,7 +56,9 @@ func EnvelopeSchema() ([]byte, error) {
 	for _, s := range catalogue {
 		types = append(types, s.Type())
 	}
-	str := func(desc string, more ...kv) obj { return append(obj{{"type", "string"}}, append(more, kv{"description", desc})...) }
+	str := func(desc string, more ...kv) obj {
+		return append(obj{{"type", "string"}}, append(more, kv{"description", desc})...)
+	}
 	props := obj{
 		{"specversion", obj{{"const", SpecVersion}}},
 		{"id", obj{{"$ref", "v1/common.json#/$defs/uuid"}, {"description", "Event id: a UUID, also the Nats-Msg-Id so JetStream drops a repeat."}}},
