@@ -62,7 +62,12 @@ func cmdReport(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer bus.Conn().Close()
-	proj, err := reports.Rebuild(ctx, bus)
+	wctx, stop := watchServer(ctx, bus.Conn(), cf.url, cf.timeout)
+	defer stop()
+	proj, err := reports.Rebuild(wctx, bus)
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return fmt.Errorf("%w while the report was read from the stream: no table was made", serverGone(wctx, cf.url, cf.timeout, err))
+	}
 	if err != nil {
 		return err
 	}
