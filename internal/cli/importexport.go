@@ -85,8 +85,8 @@ func (s *importStopped) Unwrap() error { return s.gone }
 type importer struct {
 	bus      *events.Bus
 	batch    int
-	url      string        // the server, as the operator named it
-	timeout  time.Duration // how long the server may go without answering
+	url      string        // the server, as the operator named it (default: the one connected)
+	timeout  time.Duration // how long the server may go without answering (default defaultServerTimeout)
 	errOut   io.Writer     // each rejected line, as it is found
 	progress func(done int64, st ImportStats)
 }
@@ -94,6 +94,12 @@ type importer struct {
 func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 	start := time.Now()
 	var st ImportStats
+	if im.timeout <= 0 {
+		im.timeout = defaultServerTimeout
+	}
+	if im.url == "" {
+		im.url = im.bus.Conn().ConnectedUrlRedacted()
+	}
 	parent := ctx
 	ctx, stopWatch := watchServer(ctx, im.bus.Conn(), im.url, im.timeout)
 	defer stopWatch()
@@ -259,6 +265,7 @@ func cmdImport(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "import", "[flags] FILE.ndjson|-")
 	var cf connFlags
 	cf.register(fs)
+	cf.registerTimeout(fs)
 	batch := fs.Int("batch", 4000, "events handed to the bus together (validated a slice at a time while the last is stored)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -338,6 +345,7 @@ func cmdExport(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "export", "[--from YYYY-MM --to YYYY-MM] [-o FILE.ndjson]")
 	var cf connFlags
 	cf.register(fs)
+	cf.registerTimeout(fs)
 	from := fs.String("from", "", "first month (YYYY-MM, Europe/London) of the events' time; default the first stored")
 	to := fs.String("to", "", "last month (YYYY-MM, Europe/London); default the last stored")
 	out := fs.String("o", "-", "output file (- for standard output)")

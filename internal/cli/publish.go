@@ -117,12 +117,18 @@ type connFlags struct {
 
 func (c *connFlags) register(fs interface {
 	StringVar(*string, string, string, string)
-	DurationVar(*time.Duration, string, time.Duration, string)
 }) {
 	fs.StringVar(&c.url, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma-separated")
 	fs.StringVar(&c.data, "data", "data", "data directory of `crisisbus up` (its credentials.json gives each agency's user)")
 	fs.StringVar(&c.user, "user", "", "NATS user (instead of the data directory's credentials; an agency user publishes only its own events)")
 	fs.StringVar(&c.password, "password", "", "NATS password for --user")
+}
+
+// registerTimeout adds --timeout, for the tools whose every wait on the
+// server it bounds (import, publish, export, report).
+func (c *connFlags) registerTimeout(fs interface {
+	DurationVar(*time.Duration, string, time.Duration, string)
+}) {
 	fs.DurationVar(&c.timeout, "timeout", defaultServerTimeout, "how long the NATS server may go without answering (an acknowledgement, a PING) before the command stops and says how far it got")
 }
 
@@ -200,6 +206,7 @@ func cmdPublish(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "publish", "[flags] FILE|-")
 	var cf connFlags
 	cf.register(fs)
+	cf.registerTimeout(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

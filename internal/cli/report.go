@@ -20,6 +20,7 @@ func cmdReport(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "report", "NAME --from YYYY-MM --to YYYY-MM [--format table|csv|json]\n  NAME is one of "+strings.Join(reports.Names, ", ")+", or all")
 	var cf connFlags
 	cf.register(fs)
+	cf.registerTimeout(fs)
 	from := fs.String("from", "", "first month, YYYY-MM (Europe/London)")
 	to := fs.String("to", "", "last month, YYYY-MM (Europe/London)")
 	format := fs.String("format", "table", "table, csv or json")
