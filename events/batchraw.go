@@ -38,12 +38,12 @@ func (b *Bus) PublishBatchRaw(ctx context.Context, docs [][]byte) []BatchResult 
 					if err == nil {
 						msgs[i], err = b.messageOf(e, docs[i])
 					}
-					res[i].Err = err
+					res[i].Err, res[i].Refused = err, err != nil
 				}
 			}()
 		}
 		wg.Wait()
-		b.sendAsync(msgs, res, futures, lo, hi)
+		b.sendAsync(ctx, msgs, res, futures, lo, hi)
 	}
 	b.awaitAcks(ctx, msgs, res, futures)
 	return res

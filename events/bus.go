@@ -100,8 +100,10 @@ type Bus struct {
 
 // NewBus wraps a NATS connection authenticated as agency. An empty agency
 // may publish for any agency (the server still checks its permissions).
-func NewBus(nc *nats.Conn, agency Agency, log *zap.Logger) (*Bus, error) {
-	js, err := jetstream.New(nc)
+// opts tune the JetStream client, for example how long a tool waits for
+// an acknowledgement (jetstream.WithPublishAsyncTimeout, WithDefaultTimeout).
+func NewBus(nc *nats.Conn, agency Agency, log *zap.Logger, opts ...jetstream.JetStreamOpt) (*Bus, error) {
+	js, err := jetstream.New(nc, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
@@ -328,6 +330,12 @@ func parseStored(subject string, raw []byte) (Event, error) {
 type BatchResult struct {
 	Ack PubAck
 	Err error
+	// Refused says the event itself was refused (by the contract, or by the
+	// server's answer about it): publishing it again cannot succeed. An
+	// error that is not a refusal is the server not answering (no
+	// acknowledgement in time, a lost connection): the event may or may not
+	// be stored, and publishing it again is safe (its id is its message id).
+	Refused bool
 }
 
 // PublishBatch publishes many events with the server's acknowledgements
@@ -338,6 +346,7 @@ func (b *Bus) PublishBatch(ctx context.Context, events []Event) []BatchResult {
 	msgs := make([]*nats.Msg, len(events))
 	for i, e := range events {
 		msgs[i], res[i].Err = b.message(e)
+		res[i].Refused = res[i].Err != nil
 	}
 	b.publishPipelined(ctx, msgs, res)
 	return res
@@ -347,19 +356,32 @@ func (b *Bus) PublishBatch(ctx context.Context, events []Event) []BatchResult {
 // skipping those whose result already holds an error.
 func (b *Bus) publishPipelined(ctx context.Context, msgs []*nats.Msg, res []BatchResult) {
 	futures := make([]jetstream.PubAckFuture, len(msgs))
-	b.sendAsync(msgs, res, futures, 0, len(msgs))
+	b.sendAsync(ctx, msgs, res, futures, 0, len(msgs))
 	b.awaitAcks(ctx, msgs, res, futures)
 }
 
 // sendAsync sends msgs[lo:hi] without waiting for their acknowledgements.
-func (b *Bus) sendAsync(msgs []*nats.Msg, res []BatchResult, futures []jetstream.PubAckFuture, lo, hi int) {
+// Once ctx is done it sends nothing more: the rest get ctx's error.
+func (b *Bus) sendAsync(ctx context.Context, msgs []*nats.Msg, res []BatchResult, futures []jetstream.PubAckFuture, lo, hi int) {
 	for i := lo; i < hi; i++ {
 		if res[i].Err != nil {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			res[i].Err = fmt.Errorf("publish %s: %w", msgs[i].Header.Get(jetstream.MsgIDHeader), err)
+			continue
+		}
 		// Wait for room when the client has many acknowledgements outstanding
-		// (every write is fsynced) rather than fail the rest of the batch.
-		f, err := b.js.PublishMsgAsync(msgs[i], jetstream.WithExpectStream(Stream), jetstream.WithStallWait(time.Minute))
+		// (every write is fsynced) rather than fail the rest of the batch,
+		// a second at a time so that a cancelled ctx ends the wait.
+		var f jetstream.PubAckFuture
+		var err error
+		for {
+			f, err = b.js.PublishMsgAsync(msgs[i], jetstream.WithExpectStream(Stream), jetstream.WithStallWait(time.Second))
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || ctx.Err() != nil {
+				break
+			}
+		}
 		if err != nil {
 			res[i].Err = fmt.Errorf("publish %s: %w", msgs[i].Header.Get(jetstream.MsgIDHeader), err)
 			continue
@@ -368,7 +390,8 @@ func (b *Bus) sendAsync(msgs []*nats.Msg, res []BatchResult, futures []jetstream
 	}
 }
 
-// awaitAcks waits for the acknowledgement of each message sent.
+// awaitAcks waits for the acknowledgement of each message sent, or until
+// ctx is done.
 func (b *Bus) awaitAcks(ctx context.Context, msgs []*nats.Msg, res []BatchResult, futures []jetstream.PubAckFuture) {
 	for i, f := range futures {
 		if f == nil {
@@ -378,9 +401,11 @@ func (b *Bus) awaitAcks(ctx context.Context, msgs []*nats.Msg, res []BatchResult
 		case ack := <-f.Ok():
 			res[i].Ack = PubAck{Sequence: ack.Sequence, Duplicate: ack.Duplicate}
 		case err := <-f.Err():
+			var apiErr *jetstream.APIError
+			res[i].Refused = errors.As(err, &apiErr) // the server answered about this event
 			res[i].Err = fmt.Errorf("publish %s: %w", msgs[i].Header.Get(jetstream.MsgIDHeader), err)
 		case <-ctx.Done():
-			res[i].Err = ctx.Err()
+			res[i].Err = fmt.Errorf("publish %s: %w", msgs[i].Header.Get(jetstream.MsgIDHeader), context.Cause(ctx))
 		}
 	}
 }

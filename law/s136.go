@@ -71,7 +71,21 @@ var (
 		"an adult may be held in a police station only when every recorded condition is met"}
 	ErrPrivateDwelling = &Rule{"s136(1)",
 		"s136 may not be used in a private dwelling, its garden or its outbuildings"}
+	ErrNotConsulted = &Rule{"s136(1C)",
+		"record the consultation before the s136 decision, or that it was not practicable"}
 )
+
+// CheckConsulted reports whether an s136 decision may be made (s136(1C)):
+// before deciding to remove or keep a person the officer must, if
+// practicable, consult a registered medical practitioner, nurse, AMHP,
+// occupational therapist or paramedic; the consultation, or that it was not
+// practicable, is recorded first. recorded says whether it is.
+func CheckConsulted(recorded bool) error {
+	if !recorded {
+		return ErrNotConsulted
+	}
+	return nil
+}
 
 // Role is the role of the person making a decision.
 type Role string
@@ -197,6 +211,9 @@ func Extend(d Detention, x ExtensionRequest) (Detention, error) {
 func CheckPlaceOfSafety(ageYears int, place events.PlaceType, cond *events.PoliceStationConditions) error {
 	if place != events.PoliceStation {
 		return nil
+	}
+	if ageYears <= 0 {
+		return fmt.Errorf("%w (the person's age is not recorded)", ErrChildInPoliceStation)
 	}
 	if ageYears < AdultAge {
 		return fmt.Errorf("%w (the person is %d)", ErrChildInPoliceStation, ageYears)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,8 +24,11 @@ func init() {
 
 // toolBus connects as --user, or as the admin user of the data directory's
 // credentials (which may publish any agency's events; the server still
-// checks every subject).
+// checks every subject). Every wait on the server is bounded by --timeout.
 func toolBus(cf *connFlags) (*events.Bus, error) {
+	if err := cf.check(); err != nil {
+		return nil, err
+	}
 	creds, err := cf.credentials()
 	if err != nil {
 		return nil, err
@@ -35,7 +39,7 @@ func toolBus(cf *connFlags) (*events.Bus, error) {
 		return nil, err
 	}
 	as, _ := events.ParseAgency(cf.user) // "" for admin: publishes for any agency
-	return events.NewBus(nc, as, nil)
+	return events.NewBus(nc, as, nil, cf.busOptions()...)
 }
 
 // ImportStats is the outcome of an import.
@@ -44,34 +48,66 @@ type ImportStats struct {
 	Elapsed                      time.Duration
 }
 
-// importChunk is a run of non-blank lines published as one batch.
+// importChunk is a run of non-blank lines published as one batch, with the
+// over-long lines among them (named, never read into memory).
 type importChunk struct {
-	lines []int // 1-based line numbers
-	docs  [][]byte
-	bytes int64 // input bytes the chunk covers
+	lines   []int // 1-based line numbers of docs
+	docs    [][]byte
+	tooLong []*lineTooLongError
+	bytes   int64 // input bytes the chunk covers
 }
+
+// importStopped is an import the server stopped answering: how far it got.
+type importStopped struct {
+	gone        *serverGoneError
+	stored, new int // lines acknowledged as stored, and how many of them were new
+	firstUnsure int // the first line not acknowledged
+}
+
+func (s *importStopped) Error() string {
+	unsure := "every line sent was acknowledged"
+	if s.firstUnsure > 0 {
+		unsure = fmt.Sprintf("line %d and some after it were not acknowledged", s.firstUnsure)
+	}
+	return fmt.Sprintf("%v: %d line(s) stored (acknowledged) before it stopped, %d of them new; %s. "+
+		"Run the same import again to resume: a line already stored is counted as a duplicate and stores nothing new "+
+		"(the server remembers event ids for 24 hours)", s.gone, s.stored, s.new, unsure)
+}
+
+func (s *importStopped) Unwrap() error { return s.gone }
 
 // importer loads NDJSON through Bus.PublishBatchRaw, which validates each
 // line against the contract (on every core) and stores its bytes unchanged,
 // in file order: an export reproduces the file. Reading the next chunk
-// overlaps publishing the current one.
+// overlaps publishing the current one. Every wait on the server is
+// bounded: a server that stops answering for timeout stops the import with
+// an *importStopped.
 type importer struct {
 	bus      *events.Bus
 	batch    int
-	errOut   io.Writer // each rejected line, as it is found
+	url      string        // the server, as the operator named it (default: the one connected)
+	timeout  time.Duration // how long the server may go without answering (default defaultServerTimeout)
+	errOut   io.Writer     // each rejected line, as it is found
 	progress func(done int64, st ImportStats)
 }
 
 func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 	start := time.Now()
 	var st ImportStats
+	if im.timeout <= 0 {
+		im.timeout = defaultServerTimeout
+	}
+	if im.url == "" {
+		im.url = im.bus.Conn().ConnectedUrlRedacted()
+	}
+	parent := ctx
+	ctx, stopWatch := watchServer(ctx, im.bus.Conn(), im.url, im.timeout)
+	defer stopWatch()
 	chunks := make(chan *importChunk, 2)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(chunks)
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64*1024), maxEventSize)
-		n := 0
+		lr := newLineReader(r, maxEventSize)
 		c := &importChunk{}
 		send := func() bool {
 			select {
@@ -82,40 +118,64 @@ func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 				return false
 			}
 		}
-		for sc.Scan() {
-			n++
-			c.bytes += int64(len(sc.Bytes())) + 1
-			line := bytes.TrimSpace(sc.Bytes())
+		for {
+			raw, covered, err := lr.next()
+			if err == io.EOF {
+				break
+			}
+			c.bytes += covered
+			var long *lineTooLongError
+			switch {
+			case errors.As(err, &long):
+				c.tooLong = append(c.tooLong, long)
+				continue
+			case err != nil:
+				readErr <- err
+				return
+			}
+			line := bytes.TrimSpace(raw)
 			if len(line) == 0 {
 				continue
 			}
-			c.lines = append(c.lines, n)
+			c.lines = append(c.lines, lr.line())
 			c.docs = append(c.docs, bytes.Clone(line))
 			if len(c.docs) == im.batch && !send() {
-				readErr <- ctx.Err()
+				readErr <- context.Cause(ctx)
 				return
 			}
 		}
-		if err := sc.Err(); err != nil {
-			readErr <- fmt.Errorf("line %d: %w", n+1, err)
-			return
-		}
-		if len(c.docs) > 0 || c.bytes > 0 {
+		if len(c.docs) > 0 || len(c.tooLong) > 0 || c.bytes > 0 {
 			send()
 		}
 		readErr <- nil
 	}()
 	var done int64
-	for c := range chunks {
+	var stopped *importStopped
+	for stopped == nil {
+		var c *importChunk
+		select {
+		case c = <-chunks:
+		case <-ctx.Done(): // the server went while the input was slow to come
+		}
+		if c == nil {
+			break
+		}
+		for _, long := range c.tooLong {
+			st.Rejected++
+			fmt.Fprintf(im.errOut, "line %d: rejected: %v\n", long.line, long)
+		}
 		for i, res := range im.bus.PublishBatchRaw(ctx, c.docs) {
 			switch {
-			case res.Err != nil:
+			case res.Err == nil && res.Ack.Duplicate:
+				st.Duplicates++
+			case res.Err == nil:
+				st.Loaded++
+			case res.Refused:
 				st.Rejected++
 				fmt.Fprintf(im.errOut, "line %d: rejected: %v\n", c.lines[i], res.Err)
-			case res.Ack.Duplicate:
-				st.Duplicates++
-			default:
-				st.Loaded++
+			case stopped == nil:
+				// Not the line's fault: the server did not acknowledge it.
+				stopped = &importStopped{gone: serverGone(ctx, im.url, im.timeout, res.Err), firstUnsure: c.lines[i]}
 			}
 		}
 		done += c.bytes
@@ -123,17 +183,22 @@ func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 		if im.progress != nil {
 			im.progress(done, st)
 		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	for range chunks { // let the reader finish after a cancel
 	}
 	st.Elapsed = time.Since(start)
-	if err := <-readErr; err != nil {
-		return st, err
+	if parent.Err() != nil { // interrupted by the operator
+		return st, parent.Err()
 	}
-	return st, ctx.Err()
+	if gone := new(serverGoneError); stopped == nil && errors.As(context.Cause(ctx), &gone) {
+		stopped = &importStopped{gone: gone}
+	}
+	if stopped != nil {
+		stopped.stored, stopped.new = st.Loaded+st.Duplicates, st.Loaded
+		return st, stopped
+	}
+	if ctx.Err() != nil {
+		return st, context.Cause(ctx)
+	}
+	return st, <-readErr
 }
 
 // isTerminal reports whether w is a character device (a person watching).
@@ -200,6 +265,7 @@ func cmdImport(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "import", "[flags] FILE.ndjson|-")
 	var cf connFlags
 	cf.register(fs)
+	cf.registerTimeout(fs)
 	batch := fs.Int("batch", 4000, "events handed to the bus together (validated a slice at a time while the last is stored)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -229,7 +295,7 @@ func cmdImport(ctx context.Context, e env, args []string) error {
 			pp.total = fi.Size()
 		}
 	}
-	im := &importer{bus: bus, batch: *batch, errOut: lineWriter{pp}, progress: pp.update}
+	im := &importer{bus: bus, batch: *batch, url: cf.url, timeout: cf.timeout, errOut: lineWriter{pp}, progress: pp.update}
 	st, err := im.run(ctx, in)
 	if pp.drawn {
 		fmt.Fprintln(e.stderr)
@@ -279,6 +345,7 @@ func cmdExport(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "export", "[--from YYYY-MM --to YYYY-MM] [-o FILE.ndjson]")
 	var cf connFlags
 	cf.register(fs)
+	cf.registerTimeout(fs)
 	from := fs.String("from", "", "first month (YYYY-MM, Europe/London) of the events' time; default the first stored")
 	to := fs.String("to", "", "last month (YYYY-MM, Europe/London); default the last stored")
 	out := fs.String("o", "-", "output file (- for standard output)")
@@ -316,7 +383,12 @@ func cmdExport(ctx context.Context, e env, args []string) error {
 		defer f.Close()
 		w = f
 	}
-	n, err := exportEvents(ctx, bus, rng, w)
+	wctx, stop := watchServer(ctx, bus.Conn(), cf.url, cf.timeout)
+	defer stop()
+	n, err := exportEvents(wctx, bus, rng, w)
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return fmt.Errorf("export: %w: %d event(s) written before it stopped; the output is incomplete, export again", serverGone(wctx, cf.url, cf.timeout, err), n)
+	}
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

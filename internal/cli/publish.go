@@ -1,55 +1,76 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 )
 
-// maxEventSize bounds one line of input (the server's max payload is 4 MiB).
-const maxEventSize = 4 << 20
-
 // readEvents calls f for each event in r: a single JSON document (which may
 // span lines) or NDJSON (one event per line; blank lines are skipped). line is
-// the 1-based line the event starts on.
-func readEvents(r io.Reader, f func(line int, raw []byte) error) error {
-	all, err := io.ReadAll(io.LimitReader(r, 1<<30))
-	if err != nil {
-		return err
-	}
-	trimmed := bytes.TrimSpace(all)
-	if len(trimmed) == 0 {
-		return errors.New("no events in input")
-	}
-	// One pretty-printed document: the first line alone is not a whole event.
-	first, _, _ := bytes.Cut(trimmed, []byte("\n"))
-	if bytes.Count(trimmed, []byte("\n")) > 0 && !jsonComplete(first) {
-		return f(1, trimmed)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(all))
-	sc.Buffer(make([]byte, 64*1024), maxEventSize)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
+// the 1-based line the event starts on. A line (or a document) longer than
+// maxEventSize is not read into memory: f gets a *lineTooLongError for it
+// instead of its bytes, and the lines after it are read as usual.
+func readEvents(r io.Reader, f func(line int, raw []byte, tooLong error) error) error {
+	lr := newLineReader(r, maxEventSize)
+	var doc []byte // a pretty-printed document, read whole
+	docLine, docSize, seen := 0, int64(0), false
+	for {
+		line, covered, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		var long *lineTooLongError
+		if errors.As(err, &long) && doc == nil {
+			seen = true
+			if err := f(long.line, nil, long); err != nil {
+				return err
+			}
 			continue
 		}
-		if err := f(n, append([]byte(nil), line...)); err != nil {
+		if err != nil && !errors.As(err, &long) {
+			return err
+		}
+		if doc != nil { // the rest of one document
+			docSize += covered
+			if docSize <= maxEventSize {
+				doc = append(append(doc, '\n'), line...)
+			}
+			continue
+		}
+		trimmed := bytes.TrimSpace(line)
+		if len(trimmed) == 0 {
+			continue
+		}
+		if !seen && !jsonComplete(trimmed) {
+			// One pretty-printed document: its first line alone is not a
+			// whole event.
+			doc, docLine, docSize = append([]byte(nil), trimmed...), lr.line(), covered
+			continue
+		}
+		seen = true
+		if err := f(lr.line(), append([]byte(nil), trimmed...), nil); err != nil {
 			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("line %d: %w", n+1, err)
+	if doc != nil {
+		if docSize > maxEventSize {
+			return f(docLine, nil, &lineTooLongError{line: docLine, size: docSize, limit: maxEventSize})
+		}
+		return f(docLine, bytes.TrimSpace(doc), nil)
+	}
+	if !seen {
+		return errors.New("no events in input")
 	}
 	return nil
 }
@@ -91,6 +112,7 @@ func openInput(e env, name string) (io.ReadCloser, error) {
 // directory (for its credentials) or an external URL with a user.
 type connFlags struct {
 	url, data, user, password string
+	timeout                   time.Duration
 }
 
 func (c *connFlags) register(fs interface {
@@ -100,6 +122,28 @@ func (c *connFlags) register(fs interface {
 	fs.StringVar(&c.data, "data", "data", "data directory of `crisisbus up` (its credentials.json gives each agency's user)")
 	fs.StringVar(&c.user, "user", "", "NATS user (instead of the data directory's credentials; an agency user publishes only its own events)")
 	fs.StringVar(&c.password, "password", "", "NATS password for --user")
+}
+
+// registerTimeout adds --timeout, for the tools whose every wait on the
+// server it bounds (import, publish, export, report).
+func (c *connFlags) registerTimeout(fs interface {
+	DurationVar(*time.Duration, string, time.Duration, string)
+}) {
+	fs.DurationVar(&c.timeout, "timeout", defaultServerTimeout, "how long the NATS server may go without answering (an acknowledgement, a PING) before the command stops and says how far it got")
+}
+
+// busOptions bound every wait of a tool's bus on the server: an
+// acknowledgement, a request.
+func (c *connFlags) busOptions() []jetstream.JetStreamOpt {
+	return []jetstream.JetStreamOpt{jetstream.WithPublishAsyncTimeout(c.timeout), jetstream.WithDefaultTimeout(c.timeout)}
+}
+
+// check refuses a --timeout that cannot be waited.
+func (c *connFlags) check() error {
+	if c.timeout <= 0 {
+		return usageError{"--timeout must be positive"}
+	}
+	return nil
 }
 
 // credentials returns the users this tool may connect as.
@@ -144,7 +188,7 @@ func (b *buses) get(a events.Agency) (*events.Bus, error) {
 	if err != nil {
 		return nil, err
 	}
-	bus, err := events.NewBus(nc, as, nil)
+	bus, err := events.NewBus(nc, as, nil, b.cf.busOptions()...)
 	if err != nil {
 		return nil, err
 	}
@@ -162,11 +206,15 @@ func cmdPublish(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "publish", "[flags] FILE|-")
 	var cf connFlags
 	cf.register(fs)
+	cf.registerTimeout(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usageError{"give one FILE, or - for standard input"}
+	}
+	if err := cf.check(); err != nil {
+		return err
 	}
 	in, err := openInput(e, fs.Arg(0))
 	if err != nil {
@@ -180,32 +228,51 @@ func cmdPublish(ctx context.Context, e env, args []string) error {
 	bs := &buses{cf: &cf, creds: creds, open: map[events.Agency]*events.Bus{}}
 	defer bs.close()
 	var published, duplicates, failed int
-	err = readEvents(in, func(line int, raw []byte) error {
-		ev, err := events.Parse(raw)
-		if err == nil {
-			var bus *events.Bus
-			if bus, err = bs.get(ev.Source); err == nil {
-				var ack events.PubAck
-				if ack, err = bus.Publish(ctx, ev); err == nil {
-					if ack.Duplicate {
-						duplicates++
-						fmt.Fprintf(e.stdout, "line %d: %s %s already stored at sequence %d (duplicate, not stored again)\n", line, ev.ID, ev.Type, ack.Sequence)
-					} else {
-						published++
-						fmt.Fprintf(e.stdout, "line %d: %s %s stored at sequence %d\n", line, ev.ID, ev.Type, ack.Sequence)
-					}
-					return nil
-				}
-			}
+	err = readEvents(in, func(line int, raw []byte, tooLong error) error {
+		if tooLong != nil {
+			failed++
+			fmt.Fprintf(e.stderr, "line %d: rejected: %v\n", line, tooLong)
+			return nil
 		}
-		failed++
-		fmt.Fprintf(e.stderr, "line %d: rejected: %v\n", line, err)
-		return ctx.Err()
+		ev, err := events.Parse(raw)
+		if err != nil {
+			failed++
+			fmt.Fprintf(e.stderr, "line %d: rejected: %v\n", line, err)
+			return nil
+		}
+		bus, err := bs.get(ev.Source)
+		if err != nil {
+			return err
+		}
+		// Each event waits for the server under a watch of its connection,
+		// so a server that dies ends the wait within --timeout.
+		wctx, stop := watchServer(ctx, bus.Conn(), cf.url, cf.timeout)
+		ack, err := bus.Publish(wctx, ev)
+		stop()
+		var apiErr *jetstream.APIError
+		switch {
+		case err == nil && ack.Duplicate:
+			duplicates++
+			fmt.Fprintf(e.stdout, "line %d: %s %s already stored at sequence %d (duplicate, not stored again)\n", line, ev.ID, ev.Type, ack.Sequence)
+		case err == nil:
+			published++
+			fmt.Fprintf(e.stdout, "line %d: %s %s stored at sequence %d\n", line, ev.ID, ev.Type, ack.Sequence)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, events.ErrNotAuthor), errors.As(err, &apiErr):
+			failed++ // this event is refused; the next may be stored
+			fmt.Fprintf(e.stderr, "line %d: rejected: %v\n", line, err)
+		default:
+			return fmt.Errorf("%w: %d event(s) stored (acknowledged) before it stopped, %d of them new; line %d was not acknowledged and nothing after it was sent; "+
+				"publish the same file again to resume: an event already stored is a duplicate and stores nothing new",
+				serverGone(wctx, cf.url, cf.timeout, err), published+duplicates, published, line)
+		}
+		return nil
 	})
+	fmt.Fprintf(e.stdout, "%d published, %d duplicates, %d rejected\n", published, duplicates, failed)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%d published, %d duplicates, %d rejected\n", published, duplicates, failed)
 	if failed > 0 {
 		return fmt.Errorf("%d event(s) rejected", failed)
 	}
@@ -245,7 +312,12 @@ func cmdSchema(ctx context.Context, e env, args []string) error {
 	}
 	defer in.Close()
 	var ok, bad int
-	err = readEvents(in, func(line int, raw []byte) error {
+	err = readEvents(in, func(line int, raw []byte, tooLong error) error {
+		if tooLong != nil {
+			bad++
+			fmt.Fprintf(e.stderr, "line %d: invalid: %v\n", line, tooLong)
+			return nil
+		}
 		ev, err := events.Parse(raw)
 		if err != nil {
 			bad++

@@ -20,6 +20,7 @@ func cmdReport(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "report", "NAME --from YYYY-MM --to YYYY-MM [--format table|csv|json]\n  NAME is one of "+strings.Join(reports.Names, ", ")+", or all")
 	var cf connFlags
 	cf.register(fs)
+	cf.registerTimeout(fs)
 	from := fs.String("from", "", "first month, YYYY-MM (Europe/London)")
 	to := fs.String("to", "", "last month, YYYY-MM (Europe/London)")
 	format := fs.String("format", "table", "table, csv or json")
@@ -62,7 +63,12 @@ func cmdReport(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer bus.Conn().Close()
-	proj, err := reports.Rebuild(ctx, bus)
+	wctx, stop := watchServer(ctx, bus.Conn(), cf.url, cf.timeout)
+	defer stop()
+	proj, err := reports.Rebuild(wctx, bus)
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return fmt.Errorf("%w while the report was read from the stream: no table was made", serverGone(wctx, cf.url, cf.timeout, err))
+	}
 	if err != nil {
 		return err
 	}

@@ -19,15 +19,7 @@ func checkExtension(v *episode.View, now time.Time, r ExtendRequest) error {
 	if s == nil || s.Ended {
 		return rpc.Errorf(rpc.Conflict, "no s136 detention is in force on episode %s", v.Episode)
 	}
-	by := law.Role("someone who is not an allocated doctor")
-	if v.Assessment != nil {
-		for _, d := range v.Assessment.Doctors {
-			if strings.EqualFold(strings.TrimSpace(d.Name), strings.TrimSpace(r.Doctor)) {
-				by = law.ExaminingDoctor
-			}
-		}
-	}
-	err := law.CheckExtension(s.Detention(), law.ExtensionRequest{By: by, Doctor: r.Doctor, Length: time.Duration(r.Hours) * time.Hour,
+	err := law.CheckExtension(s.Detention(), law.ExtensionRequest{By: v.RoleOf(r.Doctor), Doctor: r.Doctor, Length: time.Duration(r.Hours) * time.Hour,
 		Reason: r.Reason, SuperintendentApproval: r.SuperintendentApproval, At: now})
 	if err != nil {
 		return rpc.Errorf(rpc.Forbidden, "MHA 1983 %v", strings.ReplaceAll(err.Error(), "\n", "; "))
@@ -38,15 +30,7 @@ func checkExtension(v *episode.View, now time.Time, r ExtendRequest) error {
 // checkRecommendations: detention under s2 or s3 needs two medical
 // recommendations, one s12-approved (law.CheckRecommendations).
 func checkRecommendations(outcome string, a *episode.Assessment) error {
-	var n, s12 int
-	if a != nil {
-		n = len(a.Doctors)
-		for _, d := range a.Doctors {
-			if d.S12Approved {
-				s12++
-			}
-		}
-	}
+	n, s12 := a.Recommendations()
 	if err := law.CheckRecommendations(outcome, n, s12); err != nil {
 		return rpc.Errorf(rpc.Forbidden, "MHA 1983 %v", err)
 	}

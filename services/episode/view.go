@@ -62,6 +62,10 @@ type View struct {
 	// message never blocks the episode, but shown, so nobody takes the
 	// view for the whole story. Each is in the dead-letter stream too.
 	Unreadable []UnreadableFact `json:"unreadable,omitempty"`
+	// Alerts are facts on the timeline that the Mental Health Act forbids
+	// and a command would have refused: kept, applied, and raised here
+	// (alerts.go).
+	Alerts []Alert `json:"alerts,omitempty"`
 }
 
 // UnreadableFact is a stored message the record could not read.
@@ -290,6 +294,9 @@ func (v *View) Apply(e events.Event) (bool, error) {
 	if err := v.checkProtocol(e, data); err != nil {
 		v.Conflicts = append(v.Conflicts, fmt.Sprintf("%s %s by %s not applied: %v", e.ID, spec.Name, e.Source, err))
 		return true, nil
+	}
+	if err := v.lawBroken(data); err != nil {
+		v.alert(e, spec.Name, err)
 	}
 	v.Timeline = append(v.Timeline, Entry{EventID: e.ID, Type: spec.Name, Agency: e.Source, Actor: e.Actor, Time: e.Time, Text: describe(e, data)})
 	v.fold(e, data)

@@ -205,7 +205,7 @@ func (s *Service) Arrive(ctx context.Context, r ArriveRequest) (agency.Receipt, 
 		if err := checkDetained(v); err != nil {
 			return nil, err
 		}
-		if err := refuse(law.CheckPlaceOfSafety(personAge(v, 0), r.PlaceType, r.PoliceStation)); err != nil {
+		if err := refuse(law.CheckPlaceOfSafety(v.Age(), r.PlaceType, r.PoliceStation)); err != nil {
 			return nil, err
 		}
 		d := r.PlaceOfSafetyArrived

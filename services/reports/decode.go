@@ -75,6 +75,11 @@ func decodeData(key, val []byte, e *envelope) error {
 	case "placeType":
 		s, err = str(val)
 		d.PlaceType = events.PlaceType(s)
+	case "policeStation": // rare (an arrival at a police station): read whole
+		var c events.PoliceStationConditions
+		if err = json.Unmarshal(val, &c); err == nil {
+			d.PoliceStation = &c
+		}
 	case "hours":
 		d.Hours, err = strconv.Atoi(string(val))
 	case "extendedAt":

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/law"
 )
 
 // Types are the event types the reports count; a replay reads the whole
@@ -59,6 +60,7 @@ type Projection struct {
 	places    map[Month]map[events.PlaceType]int
 	under18   map[Month]int
 	u18Police map[Month]int
+	forbidden map[Month]int // arrivals at a place the Act forbids for the person (law.CheckPlaceOfSafety)
 	episodes  map[uuid.UUID]*episodeState
 	// open holds the detentions whose start is known and whose end is not:
 	// a report counts one as a breach when its period ran out before the
@@ -91,7 +93,7 @@ type episodeState struct {
 	mMonth          Month
 	breach          breachState
 	age             int // from s136.detained; -1 until known
-	arrivals        []arrival
+	arrivals        []*arrival
 	contacted       first
 	completed       first
 	escalated       first
@@ -110,8 +112,11 @@ type first struct {
 }
 
 type arrival struct {
-	month  Month
-	police bool
+	month     Month
+	police    bool
+	place     events.PlaceType
+	cond      *events.PoliceStationConditions
+	forbidden bool // counted in forbidden
 }
 
 // Follow-up columns.
@@ -128,7 +133,7 @@ func NewProjection() *Projection {
 		s136: map[Month]map[string]int{}, referrals: map[Month]int{}, avoided: map[Month]int{},
 		detention: map[Month]*detentionMonth{}, delays: map[Month]map[string]int{},
 		followup: map[Month]*[4]int{}, places: map[Month]map[events.PlaceType]int{},
-		under18: map[Month]int{}, u18Police: map[Month]int{}, episodes: map[uuid.UUID]*episodeState{},
+		under18: map[Month]int{}, u18Police: map[Month]int{}, forbidden: map[Month]int{}, episodes: map[uuid.UUID]*episodeState{},
 		open: map[*episodeState]struct{}{},
 		ids:  map[uuid.UUID]struct{}{},
 	}
@@ -146,19 +151,20 @@ type envelope struct {
 	ToAgency events.Agency `json:"toagency"`
 	episode  uuid.UUID     // Subject, parsed
 	Data     struct {
-		Outcome          string             `json:"outcome"`
-		CompletedAt      time.Time          `json:"completedAt"`
-		Cause            string             `json:"cause"`
-		S136Avoided      bool               `json:"s136Avoided"`
-		DetainedAt       time.Time          `json:"detainedAt"`
-		AgeYears         *int               `json:"ageYears"`
-		KeptWhereTheyAre bool               `json:"keptWhereTheyAre"`
-		ArrivedAt        time.Time          `json:"arrivedAt"`
-		PlaceType        events.PlaceType   `json:"placeType"`
-		Hours            int                `json:"hours"`
-		ExtendedAt       time.Time          `json:"extendedAt"`
-		ReleasedAt       time.Time          `json:"releasedAt"`
-		Kind             events.HandoffKind `json:"kind"`
+		Outcome          string                          `json:"outcome"`
+		CompletedAt      time.Time                       `json:"completedAt"`
+		Cause            string                          `json:"cause"`
+		S136Avoided      bool                            `json:"s136Avoided"`
+		DetainedAt       time.Time                       `json:"detainedAt"`
+		AgeYears         *int                            `json:"ageYears"`
+		KeptWhereTheyAre bool                            `json:"keptWhereTheyAre"`
+		ArrivedAt        time.Time                       `json:"arrivedAt"`
+		PlaceType        events.PlaceType                `json:"placeType"`
+		PoliceStation    *events.PoliceStationConditions `json:"policeStation"`
+		Hours            int                             `json:"hours"`
+		ExtendedAt       time.Time                       `json:"extendedAt"`
+		ReleasedAt       time.Time                       `json:"releasedAt"`
+		Kind             events.HandoffKind              `json:"kind"`
 	} `json:"data"`
 }
 
@@ -319,8 +325,11 @@ func (p *Projection) apply(e *envelope) {
 			ep.age = *d.AgeYears
 			if ep.age < 18 {
 				for _, a := range ep.arrivals {
-					p.countUnder18(a)
+					p.countUnder18(*a)
 				}
+			}
+			for _, a := range ep.arrivals {
+				p.judge(ep, a)
 			}
 		}
 		if d.KeptWhereTheyAre && (ep.keptAt.IsZero() || d.DetainedAt.Before(ep.keptAt)) {
@@ -329,12 +338,13 @@ func (p *Projection) apply(e *envelope) {
 		p.measure(ep)
 	case typeArrived:
 		ep := p.episode(e.episode)
-		a := arrival{month: MonthOf(d.ArrivedAt), police: d.PlaceType == events.PoliceStation}
+		a := &arrival{month: MonthOf(d.ArrivedAt), police: d.PlaceType == events.PoliceStation, place: d.PlaceType, cond: d.PoliceStation}
 		inc(p.places, a.month, d.PlaceType)
 		ep.arrivals = append(ep.arrivals, a)
 		if ep.age >= 0 && ep.age < 18 {
-			p.countUnder18(a)
+			p.countUnder18(*a)
 		}
+		p.judge(ep, a)
 		if ep.arrived.IsZero() || d.ArrivedAt.Before(ep.arrived) {
 			ep.arrived = d.ArrivedAt
 		}
@@ -357,6 +367,18 @@ func (p *Projection) apply(e *envelope) {
 	case typeEscalated:
 		p.first(&p.episode(e.episode).escalated, e.Time, fuEscalated)
 	}
+}
+
+// judge counts an arrival at a place the Act forbids for the person, by the
+// rule the police command refuses it with (law.CheckPlaceOfSafety), once the
+// person's age is known. Such an arrival can only have been published
+// directly; the episode record raises it as an alert.
+func (p *Projection) judge(ep *episodeState, a *arrival) {
+	if a.forbidden || ep.age < 0 || law.CheckPlaceOfSafety(ep.age, a.place, a.cond) == nil {
+		return
+	}
+	a.forbidden = true
+	p.forbidden[a.month]++
 }
 
 func (p *Projection) countUnder18(a arrival) {

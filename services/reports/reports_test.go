@@ -308,7 +308,10 @@ func checkAll(t *testing.T, p *reports.Projection, rng reports.Range, x *expecte
 	checkTable(t, p, "delays", rng, keyed(x.delays))
 	checkTable(t, p, "places", rng, append(keyed(x.places, "Police station"),
 		wantRow{"Under 18", cells(rng, func(m reports.Month) int { return x.under18[m] })},
-		wantRow{"Under 18 at a police station", cells(rng, func(m reports.Month) int { return x.u18Police[m] })}))
+		wantRow{"Under 18 at a police station", cells(rng, func(m reports.Month) int { return x.u18Police[m] })},
+		// Adults at a police station have every condition recorded in the
+		// generated data, so the arrivals the Act forbids are the under-18s there.
+		wantRow{reports.ForbiddenPlaceLabel, cells(rng, func(m reports.Month) int { return x.u18Police[m] })}))
 	fu := func(i int) []string {
 		return cells(rng, func(m reports.Month) int {
 			if f := x.followup[m]; f != nil {

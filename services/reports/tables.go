@@ -352,6 +352,9 @@ func (p *Projection) followupTable(r Range) Table {
 		}}
 }
 
+// ForbiddenPlaceLabel is the places report's row of arrivals the Act forbids.
+const ForbiddenPlaceLabel = "Held where the Act forbids (s136A)"
+
 // PlaceLabel is the row label of a place of safety type.
 func PlaceLabel(t events.PlaceType) string {
 	switch t {
@@ -371,7 +374,7 @@ func PlaceLabel(t events.PlaceType) string {
 
 func (p *Projection) placesTable(r Range) Table {
 	t := Table{Name: "places", Title: "Places of safety used",
-		Caption: "Arrivals at a place of safety by type and the month of arrival (Europe/London); police stations are always shown; under-18s by the age recorded at detention (a police station is never a place of safety for them, s136A).",
+		Caption: "Arrivals at a place of safety by type and the month of arrival (Europe/London); police stations are always shown; under-18s by the age recorded at detention (a police station is never a place of safety for them, s136A). The last row counts arrivals the Act forbids (s136A: an under-18 at a police station, an adult there without every recorded condition): a command refuses them, so each was published directly, and the episode record raises an alert for it.",
 		Corner:  "Place of safety", Columns: columns(r, "Grand Total"), Unit: "count"}
 	types := keysInRange(p.places, r)
 	if !slices.Contains(types, events.PoliceStation) {
@@ -391,6 +394,7 @@ func (p *Projection) placesTable(r Range) Table {
 		}),
 		countRow("Under 18", r, false, func(m Month) int { return p.under18[m] }),
 		countRow("Under 18 at a police station", r, false, func(m Month) int { return p.u18Police[m] }),
+		countRow(ForbiddenPlaceLabel, r, false, func(m Month) int { return p.forbidden[m] }),
 	)
 	return t
 }
