@@ -90,7 +90,8 @@ func openInput(e env, name string) (io.ReadCloser, error) {
 // connFlags are how a tool reaches NATS: the embedded default's data
 // directory (for its credentials) or an external URL with a user.
 type connFlags struct {
-	url, data, user, password string
+	url, data, user string
+	password        passwordFlag
 }
 
 func (c *connFlags) register(fs interface {
@@ -99,13 +100,20 @@ func (c *connFlags) register(fs interface {
 	fs.StringVar(&c.url, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma-separated")
 	fs.StringVar(&c.data, "data", "data", "data directory of `crisisbus up` (its credentials.json gives each agency's user)")
 	fs.StringVar(&c.user, "user", "", "NATS user (instead of the data directory's credentials; an agency user publishes only its own events)")
-	fs.StringVar(&c.password, "password", "", "NATS password for --user")
+	c.password.register(fs, "NATS password for --user")
 }
 
 // credentials returns the users this tool may connect as.
 func (c *connFlags) credentials() (broker.Credentials, error) {
 	if c.user != "" {
-		return broker.Credentials{c.user: c.password}, nil
+		pw, ok, err := c.password.get()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, usageError{fmt.Sprintf("--user %s needs its password: --password-file FILE or $%s", c.user, PasswordEnv)}
+		}
+		return broker.Credentials{c.user: pw}, nil
 	}
 	return broker.LoadCredentials(c.data)
 }
