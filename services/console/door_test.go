@@ -237,6 +237,7 @@ func TestPasswordGuessingIsThrottledWithoutLockingThePersonOutForLong(t *testing
 	// A guesser elsewhere tries 320 passwords for the duty AMHP.
 	elsewhere := newAttacker(t, c.URL(), "203.0.113.9")
 	checked, refused := 0, 0
+	start := time.Now()
 	for i := range 320 {
 		code, body := elsewhere.try("amhp.duty", fmt.Sprintf("%s%d", guess, i))
 		switch {
@@ -248,6 +249,7 @@ func TestPasswordGuessingIsThrottledWithoutLockingThePersonOutForLong(t *testing
 			t.Fatalf("guess %d: %d %s", i, code, body)
 		}
 	}
+	t.Logf("320 guesses answered in %s (3 checked with bcrypt, 317 refused without)", time.Since(start).Round(time.Millisecond))
 	if checked != 3 || refused != 317 {
 		t.Fatalf("of 320 guesses %d were checked and %d refused; want 3 checked (then each must wait)", checked, refused)
 	}
