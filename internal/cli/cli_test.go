@@ -227,11 +227,19 @@ func TestDeadLetterListShowsWhatWasRejectedAndWhy(t *testing.T) {
 
 func TestServeConsoleAloneAgainstAnExternalServer(t *testing.T) {
 	b := bustest.Start(t, "")
+	// Against an external NATS the demo people are not there: it needs a users file.
+	if code, _, errOut := run("serve", "console", "--nats", b.URL(), "--data", b.DataDir(), "--http", "127.0.0.1:0"); code != 1 || !strings.Contains(errOut, "needs a users file") {
+		t.Fatalf("serve console without a users file: exit %d: %s", code, errOut)
+	}
+	users := filepath.Join(t.TempDir(), "users.json")
+	if code, _, errOut := runIn("correct horse battery\n", "users", "add", "amhp.duty", "--file", users, "--name", "Jordan Taylor", "--agency", "amhp", "--role", "Duty AMHP"); code != 0 {
+		t.Fatalf("users add: %d %s", code, errOut)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, logs syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- Run(ctx, []string{"serve", "console", "--nats", b.URL(), "--data", b.DataDir(), "--http", "127.0.0.1:0"}, nil, &out, &logs)
+		done <- Run(ctx, []string{"serve", "console", "--nats", b.URL(), "--data", b.DataDir(), "--http", "127.0.0.1:0", "--users", users}, nil, &out, &logs)
 	}()
 	defer func() {
 		cancel()
@@ -257,5 +265,8 @@ func TestServeConsoleAloneAgainstAnExternalServer(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Sign in") {
 		t.Fatalf("GET /signin: %d\n%s", resp.StatusCode, body)
+	}
+	if strings.Contains(string(body), "Demo people") {
+		t.Fatal("the sign-in page lists the demo people with a users file")
 	}
 }

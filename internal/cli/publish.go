@@ -111,8 +111,9 @@ func openInput(e env, name string) (io.ReadCloser, error) {
 // connFlags are how a tool reaches NATS: the embedded default's data
 // directory (for its credentials) or an external URL with a user.
 type connFlags struct {
-	url, data, user, password string
-	timeout                   time.Duration
+	url, data, user string
+	password        passwordFlag
+	timeout         time.Duration
 }
 
 func (c *connFlags) register(fs interface {
@@ -121,7 +122,7 @@ func (c *connFlags) register(fs interface {
 	fs.StringVar(&c.url, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma-separated")
 	fs.StringVar(&c.data, "data", "data", "data directory of `crisisbus up` (its credentials.json gives each agency's user)")
 	fs.StringVar(&c.user, "user", "", "NATS user (instead of the data directory's credentials; an agency user publishes only its own events)")
-	fs.StringVar(&c.password, "password", "", "NATS password for --user")
+	c.password.register(fs, "NATS password for --user")
 }
 
 // registerTimeout adds --timeout, for the tools whose every wait on the
@@ -149,7 +150,14 @@ func (c *connFlags) check() error {
 // credentials returns the users this tool may connect as.
 func (c *connFlags) credentials() (broker.Credentials, error) {
 	if c.user != "" {
-		return broker.Credentials{c.user: c.password}, nil
+		pw, ok, err := c.password.get()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, usageError{fmt.Sprintf("--user %s needs its password: --password-file FILE or $%s", c.user, PasswordEnv)}
+		}
+		return broker.Credentials{c.user: pw}, nil
 	}
 	return broker.LoadCredentials(c.data)
 }

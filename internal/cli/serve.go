@@ -20,9 +20,12 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	url := fs.String("nats", "nats://127.0.0.1:4222", "NATS URL(s), comma-separated")
 	credFile := fs.String("credentials", "", "credentials file (JSON: user → password), default DATA/credentials.json")
 	data := fs.String("data", "data", "data directory whose credentials.json to use when --credentials is not given")
-	password := fs.String("password", "", "password of the service's own agency user (instead of a credentials file)")
+	var password passwordFlag
+	password.register(fs, "password of the service's own agency user (instead of a credentials file)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address the console listens on (serve console)")
+	var cons consoleFlags
+	cons.register(fs, "required by serve console")
 	replicas := fs.Int("replicas", 1, "stream replicas when provisioning with the admin user (3 in a 3-node cluster)")
 	caFile := fs.String("tls-ca", "", "CA certificate to verify the NATS servers' TLS certificates")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -38,9 +41,13 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		return usageError{err.Error()}
 	}
 	var creds broker.Credentials
+	pw, given, err := password.get()
+	if err != nil {
+		return err
+	}
 	switch {
-	case *password != "":
-		creds = broker.Credentials{string(svc.Agency): *password}
+	case given:
+		creds = broker.Credentials{string(svc.Agency): pw}
 	case *credFile != "":
 		creds, err = broker.ReadCredentials(*credFile)
 	default:
@@ -58,7 +65,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		opts = append(opts, nats.RootCAs(*caFile))
 	}
 	sys, err := system.Start(ctx, system.Config{NATSURL: *url, Credentials: creds, Only: []string{name}, Log: log,
-		Replicas: *replicas, NATSOptions: opts, HTTPAddr: *httpAddr})
+		Replicas: *replicas, NATSOptions: opts, HTTPAddr: *httpAddr, Console: cons.cfg})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	port := fs.Int("port", 4222, "NATS client port")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address the web console listens on")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	var cons consoleFlags
+	cons.register(fs, "default DATA/users.json when it exists; without one the console has the demo people")
 	storeKey := fs.String("store-key", os.Getenv(broker.StoreKeyEnv), "file holding the key the data directory's store is encrypted with, made on first start (default $"+broker.StoreKeyEnv+", else DATA.key beside the data directory)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -29,8 +31,13 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cons.cfg.UsersFile == "" {
+		if _, err := os.Stat(defaultUsersFile(*data)); err == nil {
+			cons.cfg.UsersFile = defaultUsersFile(*data)
+		}
+	}
 	start := time.Now()
-	sys, err := system.Start(ctx, system.Config{DataDir: *data, StoreKey: *storeKey, Host: *host, Port: *port, HTTPAddr: *httpAddr, Log: log})
+	sys, err := system.Start(ctx, system.Config{DataDir: *data, StoreKey: *storeKey, Host: *host, Port: *port, HTTPAddr: *httpAddr, Log: log, Console: cons.cfg})
 	if err != nil {
 		return err
 	}
@@ -46,6 +53,11 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "  store key:   %s (the store is encrypted with it: keep a copy apart from the data's backups)\n", keyFile)
 	fmt.Fprintf(e.stdout, "  credentials: %s (a NATS user per agency)\n", broker.CredentialsFile(abs))
 	fmt.Fprintf(e.stdout, "  services:    %s\n", strings.Join(sys.Started, ", "))
+	if cons.cfg.UsersFile != "" {
+		fmt.Fprintf(e.stdout, "  people:      %s (the console's users file)\n", cons.cfg.UsersFile)
+	} else {
+		fmt.Fprintf(e.stdout, "  people:      the demo people (no users file: make one with `crisisbus users add`)\n")
+	}
 	for _, u := range sys.URLs {
 		fmt.Fprintf(e.stdout, "  %s\n", u)
 	}

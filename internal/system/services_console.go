@@ -13,5 +13,7 @@ func init() {
 }
 
 func startConsole(ctx context.Context, d Deps) (Stopper, error) {
-	return console.Start(ctx, d.Bus.Conn(), console.Config{Addr: d.HTTPAddr, Log: d.Log, Now: d.Now})
+	cfg := d.Console
+	cfg.Addr, cfg.Log, cfg.Now = d.HTTPAddr, d.Log, d.Now
+	return console.Start(ctx, d.Bus.Conn(), cfg)
 }

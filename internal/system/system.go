@@ -17,6 +17,7 @@ import (
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/services/console"
 )
 
 // Deps is what a service is started with.
@@ -26,6 +27,9 @@ type Deps struct {
 	Now func() time.Time // injectable time
 	// HTTPAddr is where a service with a web page listens (the console).
 	HTTPAddr string
+	// Console is the console's people and cookies (its Addr, Log and Now
+	// are the ones above).
+	Console console.Config
 }
 
 // Stopper stops a running service.
@@ -87,6 +91,10 @@ type Config struct {
 	NATSOptions []nats.Option
 	// HTTPAddr is the console's listen address (default 127.0.0.1:8080).
 	HTTPAddr string
+	// Console is the console's users file, cookies and idle timeout.
+	// Without a users file it has the demo people: the embedded default
+	// only; against an external NATS it needs one.
+	Console console.Config
 	// Only runs just these services (default all).
 	Only []string
 	Log  *zap.Logger
@@ -116,6 +124,9 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.NATSURL != "" && cfg.Console.UsersFile == "" && (len(cfg.Only) == 0 || slices.Contains(cfg.Only, "console")) {
+		return nil, fmt.Errorf("the console against an external NATS needs a users file (--users FILE, made with `crisisbus users add`): its demo people are for the embedded default only")
 	}
 	s := &System{log: cfg.Log, opts: cfg.NATSOptions}
 	defer func() {
@@ -152,7 +163,7 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 		}
-		st, err := svc.Start(ctx, Deps{Bus: bus, Log: log, Now: cfg.Now, HTTPAddr: cfg.HTTPAddr})
+		st, err := svc.Start(ctx, Deps{Bus: bus, Log: log, Now: cfg.Now, HTTPAddr: cfg.HTTPAddr, Console: cfg.Console})
 		if err != nil {
 			return nil, fmt.Errorf("start service %s: %w", svc.Name, err)
 		}

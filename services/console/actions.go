@@ -450,6 +450,10 @@ var dataPointer = regexp.MustCompile(`/data/([A-Za-z0-9]+)`)
 // again with each problem by its field and what was typed kept.
 func (c *Server) doAction(w http.ResponseWriter, r *http.Request, name, episode string, again func(status int, p page)) {
 	s, _ := sessionFrom(r.Context())
+	if len(name) > maxActionLen {
+		badRequest(w, fmt.Sprintf("The action in the address is %d characters long; the console's are at most %d.", len(name), maxActionLen))
+		return
+	}
 	act, ok := actions[name]
 	if !ok || !contains(act.agencies, s.Agency) {
 		http.Error(w, "Your agency cannot do that.", http.StatusForbidden)
@@ -471,9 +475,14 @@ func (c *Server) doAction(w http.ResponseWriter, r *http.Request, name, episode 
 		ctx := context.WithValue(r.Context(), lastEventKey{}, &last)
 		ep, done, err := act.run(ctx, c, in)
 		if err == nil {
-			to := "/episodes/" + ep + "?done=" + url.QueryEscape(done)
+			// The confirmation is kept in the session for the next page,
+			// never put in the address where anyone could write it.
+			if ferr := c.setFlash(r.Context(), done); ferr != nil {
+				c.log.Warn("keep the confirmation", zap.String("episode", logsafe.ID(ep)), zap.Error(ferr))
+			}
+			to := "/episodes/" + ep
 			if last != "" {
-				to += "&after=" + url.QueryEscape(last)
+				to += "?after=" + url.QueryEscape(last)
 			}
 			http.Redirect(w, r, to, http.StatusSeeOther)
 			return

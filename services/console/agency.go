@@ -3,9 +3,12 @@ package console
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -20,13 +23,74 @@ func (c *Server) agencyRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /new/{action}", func(w http.ResponseWriter, r *http.Request) {
 		c.doAction(w, r, r.PathValue("action"), "", func(status int, p page) { c.renderHome(w, r, status, p) })
 	})
-	mux.HandleFunc("GET /episodes/{id}", func(w http.ResponseWriter, r *http.Request) {
-		c.renderEpisode(w, r, r.PathValue("id"), http.StatusOK, page{})
-	})
-	mux.HandleFunc("POST /episodes/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
+	// Every episode id in an address is checked before it is used in a
+	// request to the record.
+	withID := func(h func(w http.ResponseWriter, r *http.Request, id string)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			id := r.PathValue("id")
+			if !validEpisodeID(id) {
+				badRequest(w, episodeIDError(id))
+				return
+			}
+			if after := r.URL.Query().Get("after"); after != "" && !validEpisodeID(after) {
+				badRequest(w, "The address's \"after\" is not an event id: it is a UUID, like 5b0f9d4e-8a51-4c4e-9d0e-2f1c3a7b6e01.")
+				return
+			}
+			h(w, r, id)
+		}
+	}
+	mux.HandleFunc("GET /episodes/{id}", withID(func(w http.ResponseWriter, r *http.Request, id string) {
+		c.renderEpisode(w, r, id, http.StatusOK, page{})
+	}))
+	mux.HandleFunc("POST /episodes/{id}/reason", withID(c.giveReason))
+	mux.HandleFunc("POST /episodes/{id}/{action}", withID(func(w http.ResponseWriter, r *http.Request, id string) {
 		c.doAction(w, r, r.PathValue("action"), id, func(status int, p page) { c.renderEpisode(w, r, id, status, p) })
+	}))
+}
+
+// reasonData is the form that asks why a person opens an episode their
+// agency has no part in.
+type reasonData struct {
+	Episode string
+	Agency  events.Agency
+	Max     int
+}
+
+// giveReason keeps the reason in the session and opens the episode with
+// it: the record stores it as the purpose of the disclosure.
+func (c *Server) giveReason(w http.ResponseWriter, r *http.Request, id string) {
+	reason := strings.Join(strings.Fields(r.PostForm.Get("reason")), " ")
+	var msg string
+	switch n := utf8.RuneCountInString(reason); {
+	case reason == "":
+		msg = "Enter why you need to open this episode"
+	case n > maxReasonLen:
+		msg = fmt.Sprintf("Your reason is %d characters; it can be at most %d", n, maxReasonLen)
+	}
+	if msg != "" {
+		s, _ := sessionFrom(r.Context())
+		c.render(w, r, "reason", http.StatusUnprocessableEntity, page{Title: "Why do you need this episode?",
+			Errors: []fieldError{{"reason", msg}}, Form: r.PostForm, Data: reasonData{id, s.Agency, maxReasonLen}})
+		return
+	}
+	_, err := c.sessions.update(r.Context(), sessionIDFrom(r.Context()), func(s *session) {
+		if s.Reasons == nil {
+			s.Reasons = map[string]string{}
+		}
+		if len(s.Reasons) >= maxReasons {
+			for k := range s.Reasons { // forget one: the person is asked again for it
+				delete(s.Reasons, k)
+				break
+			}
+		}
+		s.Reasons[id] = reason
 	})
+	if err != nil {
+		c.log.Error("keep the reason", zap.String("episode", logsafe.ID(id)), zap.Error(err))
+		http.Error(w, "Your reason could not be kept just now: nothing was opened. Go back and try again.", http.StatusServiceUnavailable)
+		return
+	}
+	http.Redirect(w, r, "/episodes/"+id, http.StatusSeeOther)
 }
 
 // homeData is an agency's worklist.
@@ -54,6 +118,9 @@ func (c *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, 
 		d.Err = "The worklist could not be loaded just now. It will load again by itself; if it does not, reload the page."
 	}
 	d.Items = resp.Items
+	for _, it := range d.Items {
+		c.parties.add(it.Episode, s.Agency)
+	}
 	p.Title = worklistTitle(s.Agency)
 	p.Data = d
 	c.render(w, r, "home", status, p)
@@ -91,6 +158,7 @@ type episodeData struct {
 	FollowUps []followUpCall
 	Agencies  []events.Agency
 	Matches   []episode.Match // other episodes that may be the same person (owner only)
+	Reason    string          // why the person opened an episode their agency has no part in
 }
 
 type followUpCall struct {
@@ -101,11 +169,18 @@ type followUpCall struct {
 
 func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string, status int, p page) {
 	s, _ := sessionFrom(r.Context())
+	reason := s.Reasons[id]
 	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](r.Context(), c.nc, episode.ViewSubject(s.Agency), episode.ViewRequest{
 		Episode: id, Agency: s.Agency, Viewer: s.Name + " (" + s.Username + ")",
-		Purpose: "direct care: " + s.Role + " working on the episode in the console", After: r.URL.Query().Get("after")})
+		Purpose: "direct care: " + s.Role + " working on the episode in the console", After: r.URL.Query().Get("after"),
+		PartOnly: true, Reason: reason})
 	if err != nil {
 		var re *rpc.Error
+		if errors.As(err, &re) && re.Code == rpc.Forbidden && strings.HasPrefix(re.Message, episode.NoPartMessage) {
+			c.log.Info("episode needs a reason", zap.String("episode", logsafe.ID(id)), zap.String("agency", string(s.Agency)))
+			c.render(w, r, "reason", http.StatusForbidden, page{Title: "Why do you need this episode?", Data: reasonData{id, s.Agency, maxReasonLen}})
+			return
+		}
 		if errors.As(err, &re) && (re.Code == rpc.NotFound || re.Code == rpc.BadRequest) {
 			http.Error(w, "There is no episode "+id+".", http.StatusNotFound)
 			return
@@ -114,7 +189,11 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 		http.Error(w, "The episode could not be loaded just now. Reload the page to try again.", http.StatusServiceUnavailable)
 		return
 	}
+	if reason == "" {
+		c.parties.add(id, s.Agency) // the record found the agency has a part in it
+	}
 	var d episodeData
+	d.Reason = reason
 	raw, _ := json.Marshal(resp.View)
 	if err := json.Unmarshal(raw, &d.V); err != nil {
 		c.log.Error("decode view", zap.String("episode", logsafe.ID(id)), zap.String("cause", logsafe.Cause(err)))

@@ -3,64 +3,22 @@ package console
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
+	"net/url"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/crypto/bcrypt"
+	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 )
-
-// User is a person who signs in to the console, on behalf of one agency.
-type User struct {
-	Username string        `json:"username"`
-	Name     string        `json:"name"`   // shown on the page and recorded as the actor
-	Agency   events.Agency `json:"agency"` // what they see and may do follows it
-	Role     string        `json:"role"`   // e.g. "Control-room mental health worker"
-	Hash     []byte        `json:"-"`      // bcrypt hash of the password
-}
-
-// DemoUsers are the people of the embedded default, one per agency, with
-// the password "crisisbus-<agency>" (documented in the README). They are for
-// trying crisisbus out, never for real use.
-func DemoUsers() []DemoUser {
-	return []DemoUser{
-		{"police.handler", "Chris Morgan", events.Police, "Control-room call handler", "crisisbus-police"},
-		{"police.mhw", "Alex Reid", events.Police, "Control-room mental health worker", "crisisbus-police"},
-		{"eoc.mhw", "Priya Shah", events.Ambulance, "EOC mental health worker", "crisisbus-ambulance"},
-		{"spoa.clinician", "Morgan Lee", events.SPoA, "SPoA clinician", "crisisbus-spoa"},
-		{"amhp.duty", "Jordan Taylor", events.AMHP, "Duty AMHP", "crisisbus-amhp"},
-		{"helpline.worker", "Sam Okafor", events.Crisisline, "Follow-up helpline worker", "crisisbus-crisisline"},
-	}
-}
-
-// DemoUser is a demo person with their plain password.
-type DemoUser struct {
-	Username, Name string
-	Agency         events.Agency
-	Role, Password string
-}
-
-// hashUsers hashes demo users' passwords.
-func hashUsers(demo []DemoUser) (map[string]User, error) {
-	out := map[string]User{}
-	for _, d := range demo {
-		h, err := bcrypt.GenerateFromPassword([]byte(d.Password), bcrypt.DefaultCost)
-		if err != nil {
-			return nil, err
-		}
-		out[d.Username] = User{Username: d.Username, Name: d.Name, Agency: d.Agency, Role: d.Role, Hash: h}
-	}
-	return out, nil
-}
 
 // session is what the console remembers of a signed-in person, kept in a
 // NATS key-value bucket so the console itself holds no state.
@@ -71,18 +29,55 @@ type session struct {
 	Role     string        `json:"role"`
 	CSRF     string        `json:"csrf"`
 	Created  time.Time     `json:"created"`
+	// Key tells which password the session was opened with: a new
+	// password (crisisbus users reset) ends the sessions of the old one.
+	Key string `json:"key"`
+	// LastSeen is the last time the person did something (a page they
+	// opened, a form they sent; not a live refresh): the idle timeout
+	// counts from it.
+	LastSeen time.Time `json:"lastSeen"`
+	// Flash is the confirmation shown once on the next page (the green box
+	// after a form is stored): kept here, never taken from the address.
+	Flash string `json:"flash,omitempty"`
+	// Reasons are the episodes the person's agency has no part in that
+	// they gave a reason to open, episode → reason, at most maxReasons.
+	Reasons map[string]string `json:"reasons,omitempty"`
 }
 
 const (
 	sessionCookie = "crisisbus_session"
 	sessionBucket = rights.SessionsBucket
-	sessionTTL    = rights.SessionTTL // one long shift
+	// sessionTTL is the absolute limit of a session: one long shift.
+	sessionTTL = rights.SessionTTL
+	// DefaultIdleTimeout signs a person out after this long without doing anything.
+	DefaultIdleTimeout = 30 * time.Minute
+	// touchEvery bounds the writes that keep LastSeen current.
+	touchEvery = time.Minute
+	// maxReasons bounds the reasons a session keeps.
+	maxReasons = 50
 )
+
+// A token is 32 random bytes, base64url without padding: 43 characters.
+const tokenLen = 43
 
 func randomToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// validToken reports whether s is a token the console could have issued,
+// so that nothing else is ever used as a key of the bucket.
+func validToken(s string) bool {
+	if len(s) != tokenLen {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 type sessions struct{ kv jetstream.KeyValue }
@@ -95,9 +90,10 @@ func openSessions(ctx context.Context, js jetstream.JetStream) (*sessions, error
 	return &sessions{kv: kv}, nil
 }
 
-func (s *sessions) create(ctx context.Context, u User) (string, error) {
+func (s *sessions) create(ctx context.Context, u User, now time.Time) (string, error) {
 	id := randomToken()
-	b, _ := json.Marshal(session{Username: u.Username, Name: u.Name, Agency: u.Agency, Role: u.Role, CSRF: randomToken(), Created: time.Now().UTC()})
+	b, _ := json.Marshal(session{Username: u.Username, Name: u.Name, Agency: u.Agency, Role: u.Role, CSRF: randomToken(),
+		Created: now.UTC(), LastSeen: now.UTC(), Key: passwordKey(u)})
 	if _, err := s.kv.Create(ctx, id, b); err != nil {
 		return "", fmt.Errorf("store session: %w", err)
 	}
@@ -106,33 +102,70 @@ func (s *sessions) create(ctx context.Context, u User) (string, error) {
 
 var errNoSession = errors.New("not signed in")
 
-func (s *sessions) get(ctx context.Context, id string) (session, error) {
+func (s *sessions) get(ctx context.Context, id string) (session, uint64, error) {
 	var out session
-	if id == "" || strings.ContainsAny(id, ".*> ") {
-		return out, errNoSession
+	if !validToken(id) {
+		return out, 0, errNoSession
 	}
 	e, err := s.kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return out, errNoSession
+		return out, 0, errNoSession
 	}
 	if err != nil {
-		return out, fmt.Errorf("read session: %w", err)
+		return out, 0, fmt.Errorf("read session: %w", err)
 	}
 	err = json.Unmarshal(e.Value(), &out)
-	return out, err
+	return out, e.Revision(), err
+}
+
+// update changes a session, reading it again when another request changed
+// it in between; it returns the session as stored.
+func (s *sessions) update(ctx context.Context, id string, change func(*session)) (session, error) {
+	for attempt := 0; ; attempt++ {
+		cur, rev, err := s.get(ctx, id)
+		if err != nil {
+			return cur, err
+		}
+		change(&cur)
+		b, _ := json.Marshal(cur)
+		if _, err = s.kv.Update(ctx, id, b, rev); err == nil {
+			return cur, nil
+		}
+		if attempt == 4 {
+			return cur, fmt.Errorf("update session: %w", err)
+		}
+	}
 }
 
 func (s *sessions) delete(ctx context.Context, id string) { _ = s.kv.Delete(ctx, id) }
 
 type ctxKey struct{}
 
-func sessionFrom(ctx context.Context) (session, bool) {
-	s, ok := ctx.Value(ctxKey{}).(session)
-	return s, ok
+// signedIn is the session of a request, and its id.
+type signedIn struct {
+	id string
+	s  session
 }
 
-// requireSession sends people who are not signed in to the sign-in page, and
-// checks the CSRF token on every form post.
+func sessionFrom(ctx context.Context) (session, bool) {
+	s, ok := ctx.Value(ctxKey{}).(signedIn)
+	return s.s, ok
+}
+
+func sessionIDFrom(ctx context.Context) string {
+	s, _ := ctx.Value(ctxKey{}).(signedIn)
+	return s.id
+}
+
+// isLive reports whether a request is the page refreshing itself rather
+// than the person doing something.
+func isLive(r *http.Request) bool {
+	return r.Header.Get("X-Requested-With") == "live" || r.URL.Path == "/live"
+}
+
+// requireSession sends people who are not signed in to the sign-in page,
+// ends sessions past their idle or absolute limit or of a person since
+// disabled, and checks the CSRF token on every form post.
 func (c *Server) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ck, _ := r.Cookie(sessionCookie)
@@ -140,17 +173,50 @@ func (c *Server) requireSession(next http.Handler) http.Handler {
 		if ck != nil {
 			id = ck.Value
 		}
-		s, err := c.sessions.get(r.Context(), id)
+		if len(id) > maxCookieLen {
+			// Never looked up: clear it, and say so.
+			c.setSessionCookie(w, r, "", -1)
+			c.log.Info("refused an over-long session cookie", zap.Int("length", len(id)))
+			badRequest(w, fmt.Sprintf("The session cookie sent is %d characters long; the console's are %d. It was not used and has been cleared: sign in again.", len(id), tokenLen))
+			return
+		}
+		toSignin := func(why string) {
+			to := "/signin?next=" + url.QueryEscape(r.URL.RequestURI())
+			if why != "" {
+				to += "&why=" + why
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
+		}
+		s, _, err := c.sessions.get(r.Context(), id)
 		if err != nil {
 			if !errors.Is(err, errNoSession) {
-				c.log.Error("session lookup")
+				c.log.Error("session lookup", zap.Error(err))
 			}
-			http.Redirect(w, r, "/signin?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			if ck != nil {
+				c.setSessionCookie(w, r, "", -1)
+			}
+			toSignin("")
+			return
+		}
+		now := c.cfg.Now()
+		u, known := c.users.get(s.Username)
+		switch {
+		case now.Sub(s.Created) > sessionTTL:
+			c.endSession(w, r, id, s, "session past its absolute limit")
+			toSignin("expired")
+			return
+		case now.Sub(s.LastSeen) > c.cfg.IdleTimeout:
+			c.endSession(w, r, id, s, "session idle too long")
+			toSignin("idle")
+			return
+		case !known || u.Disabled || u.Agency != s.Agency || passwordKey(u) != s.Key:
+			c.endSession(w, r, id, s, "user disabled or removed")
+			toSignin("")
 			return
 		}
 		if r.Method == http.MethodPost {
-			if err := r.ParseForm(); err != nil {
-				http.Error(w, "The form could not be read.", http.StatusBadRequest)
+			if err := parseForm(w, r); err != nil {
+				badRequest(w, err.Error())
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.CSRF)) != 1 {
@@ -158,24 +224,53 @@ func (c *Server) requireSession(next http.Handler) http.Handler {
 				return
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
+		if !isLive(r) && now.Sub(s.LastSeen) > touchEvery {
+			if t, err := c.sessions.update(r.Context(), id, func(x *session) { x.LastSeen = now.UTC() }); err == nil {
+				s = t
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, signedIn{id: id, s: s})))
 	})
 }
 
-func (c *Server) setSessionCookie(w http.ResponseWriter, id string, maxAge int) {
+// passwordKey names a user's password without revealing it.
+func passwordKey(u User) string {
+	sum := sha256.Sum256([]byte(u.Hash))
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
+func (c *Server) endSession(w http.ResponseWriter, r *http.Request, id string, s session, why string) {
+	c.sessions.delete(r.Context(), id)
+	c.setSessionCookie(w, r, "", -1)
+	c.log.Info("signed out", zap.String("user", s.Username), zap.String("reason", why))
+}
+
+func (c *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, id string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: c.cfg.SecureCookies, MaxAge: maxAge,
+		Secure: c.secure(r), MaxAge: maxAge,
 	})
 }
 
-// dummyHash keeps a wrong username as slow as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+// secure reports whether cookies get the Secure flag: when configured (the
+// console is behind a TLS proxy) or when the request itself came over TLS.
+func (c *Server) secure(r *http.Request) bool { return c.cfg.SecureCookies || r.TLS != nil }
 
-func passwordMatches(u User, known bool, password string) bool {
-	h := u.Hash
-	if !known {
-		h = dummyHash
+// setFlash keeps the confirmation for the next page of this session.
+func (c *Server) setFlash(ctx context.Context, done string) error {
+	_, err := c.sessions.update(ctx, sessionIDFrom(ctx), func(s *session) { s.Flash = done })
+	return err
+}
+
+// takeFlash returns the session's confirmation and clears it, so it is
+// shown once. A live refresh never takes it.
+func (c *Server) takeFlash(r *http.Request) string {
+	s, ok := sessionFrom(r.Context())
+	if !ok || s.Flash == "" || isLive(r) {
+		return ""
 	}
-	return bcrypt.CompareHashAndPassword(h, []byte(password)) == nil && known
+	if _, err := c.sessions.update(r.Context(), sessionIDFrom(r.Context()), func(s *session) { s.Flash = "" }); err != nil {
+		c.log.Warn("clear the confirmation", zap.Error(err))
+	}
+	return s.Flash
 }

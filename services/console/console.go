@@ -10,6 +10,7 @@ package console
 
 import (
 	"context"
+	"crypto/subtle"
 	"embed"
 	"errors"
 	"fmt"
@@ -36,19 +37,38 @@ var webFS embed.FS
 
 // Config configures the console.
 type Config struct {
-	Addr          string      // listen address, default 127.0.0.1:8080
-	Users         []DemoUser  // who may sign in (the embedded default's demo users)
-	SecureCookies bool        // set the Secure flag (behind TLS)
-	Log           *zap.Logger //
-	Now           func() time.Time
+	Addr string // listen address, default 127.0.0.1:8080
+	// UsersFile is who may sign in (see UsersFile; `crisisbus users`).
+	// Without one the console has the demo people (Demo), and lists them on
+	// the sign-in page: the embedded default only.
+	UsersFile string
+	Demo      []DemoUser // default DemoUsers(), when there is no users file
+	// SecureCookies sets the Secure flag on cookies: for a console served
+	// behind a TLS proxy (a request over TLS to the console gets it anyway).
+	SecureCookies bool
+	// BehindProxy takes the client's address from the proxy's
+	// X-Forwarded-For (sign-in throttling counts by address).
+	BehindProxy bool
+	// IdleTimeout signs a person out after this long without doing
+	// anything (default DefaultIdleTimeout); a session ends after
+	// rights.SessionTTL whatever they do.
+	IdleTimeout time.Duration
+	Log         *zap.Logger //
+	Now         func() time.Time
 }
 
 func (c *Config) setDefaults() {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
-	if c.Users == nil {
-		c.Users = DemoUsers()
+	if c.UsersFile == "" && c.Demo == nil {
+		c.Demo = DemoUsers()
+	}
+	if c.UsersFile != "" {
+		c.Demo = nil
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.Log == nil {
 		c.Log = zap.NewNop()
@@ -63,7 +83,9 @@ type Server struct {
 	cfg      Config
 	log      *zap.Logger
 	nc       *nats.Conn
-	users    map[string]User
+	users    *users
+	throttle *throttle
+	parties  *parties // which agencies have a part in which episodes, for live updates
 	sessions *sessions
 	pages    map[string]*template.Template
 	live     *hub
@@ -81,8 +103,10 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Server{cfg: cfg, log: cfg.Log, nc: nc, live: newHub()}
-	if c.users, err = hashUsers(cfg.Users); err != nil {
+	c := &Server{cfg: cfg, log: cfg.Log, nc: nc, live: newHub(), throttle: newThrottle(), parties: newParties()}
+	if c.users, err = newUsers(cfg.UsersFile, cfg.Demo, func(err error) {
+		cfg.Log.Error("users file unreadable: keeping the people last read", zap.Error(err))
+	}); err != nil {
 		return nil, err
 	}
 	if c.sessions, err = openSessions(ctx, js); err != nil {
@@ -104,7 +128,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 	disclosed := events.TypePrefix + "record.disclosed.v1"
 	c.sub, err = nc.Subscribe(events.AllSubjects(), func(m *nats.Msg) {
 		if t := m.Header.Get(events.HeaderType); t != disclosed {
-			c.live.publish(liveEvent{Episode: m.Header.Get(events.HeaderEpisode), Type: t})
+			ep := m.Header.Get(events.HeaderEpisode)
+			c.parties.learn(ep, m.Data)
+			c.live.publish(liveEvent{Episode: ep, Type: t})
 		}
 	})
 	if err != nil {
@@ -116,7 +142,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 		c.reports.Stop()
 		return nil, fmt.Errorf("console: listen on %s: %w", cfg.Addr, err)
 	}
-	c.http = &http.Server{Handler: c.routes(), ReadHeaderTimeout: 10 * time.Second}
+	c.http = &http.Server{Handler: c.routes(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -158,7 +184,7 @@ func (c *Server) routes() http.Handler {
 	authed.HandleFunc("GET /reports", c.reportsPage)
 	c.agencyRoutes(authed)
 	mux.Handle("/", c.requireSession(authed))
-	return securityHeaders(mux)
+	return securityHeaders(bound(mux))
 }
 
 // securityHeaders: no framing, no sniffing, scripts and styles only from the console.
@@ -297,7 +323,7 @@ func (c *Server) render(w http.ResponseWriter, r *http.Request, name string, sta
 	}
 	p.Now = c.cfg.Now()
 	if p.Flash == "" {
-		p.Flash = r.URL.Query().Get("done")
+		p.Flash = c.takeFlash(r)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -305,8 +331,6 @@ func (c *Server) render(w http.ResponseWriter, r *http.Request, name string, sta
 		c.log.Error("render", zap.String("page", name), zap.Error(err))
 	}
 }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // reportsPage shows the partnership's tables, built from the stream, with a
 // chart each; ?report=NAME&format=csv|json downloads one table.
@@ -330,71 +354,105 @@ func (c *Server) reportsPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, "reports", http.StatusOK, page{Title: "Reports", Data: frag})
 }
 
-func (c *Server) signinPage(w http.ResponseWriter, r *http.Request) {
-	c.renderSignin(w, r, http.StatusOK, nil, url.Values{"next": {r.URL.Query().Get("next")}})
+// signinWhy are the reasons a person was sent to sign in again, by the
+// code in the address (never words from it).
+var signinWhy = map[string]string{
+	"idle":    "You were signed out because you had done nothing for a while. Sign in again to carry on.",
+	"expired": "Your session reached the end of a shift and has ended. Sign in again to carry on.",
 }
 
-func (c *Server) renderSignin(w http.ResponseWriter, r *http.Request, status int, errs []fieldError, form url.Values) {
+func (c *Server) signinPage(w http.ResponseWriter, r *http.Request) {
+	var note string
+	if why, ok := signinWhy[r.URL.Query().Get("why")]; ok {
+		note = why
+	}
+	c.renderSignin(w, r, http.StatusOK, nil, url.Values{"next": {r.URL.Query().Get("next")}}, note)
+}
+
+// signinData is what the sign-in page shows.
+type signinData struct {
+	Token string
+	Note  string     // why the person is here again
+	Demo  []DemoUser // the demo people, in the embedded default only
+}
+
+func (c *Server) renderSignin(w http.ResponseWriter, r *http.Request, status int, errs []fieldError, form url.Values, note string) {
 	// Reuse the browser's token if it has one, so a second tab or a stray
 	// request for the sign-in page does not expire the form already open.
 	token := randomToken()
-	if ck, err := r.Cookie("crisisbus_signin"); err == nil && len(ck.Value) >= 40 {
+	if ck, err := r.Cookie("crisisbus_signin"); err == nil && validToken(ck.Value) {
 		token = ck.Value
 	}
 	http.SetCookie(w, &http.Cookie{Name: "crisisbus_signin", Value: token, Path: "/signin", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: c.cfg.SecureCookies, MaxAge: 3600})
-	c.render(w, r, "signin", status, page{Title: "Sign in", Errors: errs, Form: form, Data: struct {
-		Token string
-		Users []DemoUser
-	}{token, c.cfg.Users}})
+		SameSite: http.SameSiteStrictMode, Secure: c.secure(r), MaxAge: 3600})
+	c.render(w, r, "signin", status, page{Title: "Sign in", Errors: errs, Form: form, Data: signinData{token, note, c.cfg.Demo}})
 }
 
 func (c *Server) signin(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "The form could not be read.", http.StatusBadRequest)
+	if err := parseForm(w, r); err != nil {
+		badRequest(w, err.Error())
 		return
 	}
 	ck, _ := r.Cookie("crisisbus_signin")
-	if ck == nil || ck.Value == "" || ck.Value != r.PostForm.Get("csrf") {
-		c.renderSignin(w, r, http.StatusForbidden, []fieldError{{"username", "Your sign-in form expired. Enter your username and password again."}}, r.PostForm)
+	if ck == nil || !validToken(ck.Value) || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
+		c.renderSignin(w, r, http.StatusForbidden, []fieldError{{"username", "Your sign-in form expired. Enter your username and password again."}}, r.PostForm, "")
 		return
 	}
 	username, password := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
+	next := r.PostForm.Get("next")
+	form := url.Values{"username": {username}, "next": {next}}
 	var errs []fieldError
-	if username == "" {
+	switch {
+	case username == "":
 		errs = append(errs, fieldError{"username", "Enter your username"})
+	case len(username) > MaxUsernameLen:
+		errs = append(errs, fieldError{"username", fmt.Sprintf("A username is at most %d characters", MaxUsernameLen)})
+		form.Set("username", "")
 	}
-	if password == "" {
+	switch {
+	case password == "":
 		errs = append(errs, fieldError{"password", "Enter your password"})
-	}
-	u, ok := c.users[username]
-	if len(errs) == 0 && !passwordMatches(u, ok, password) {
-		errs = append(errs, fieldError{"password", "The username or password is not right"})
+	case len(password) > MaxPasswordLen:
+		errs = append(errs, fieldError{"password", fmt.Sprintf("A password is at most %d characters", MaxPasswordLen)})
 	}
 	if len(errs) > 0 {
-		form := url.Values{"username": {username}, "next": {r.PostForm.Get("next")}}
-		c.renderSignin(w, r, http.StatusUnprocessableEntity, errs, form)
+		c.renderSignin(w, r, http.StatusUnprocessableEntity, errs, form, "")
 		return
 	}
-	id, err := c.sessions.create(r.Context(), u)
+	addr, now := c.clientAddr(r), c.cfg.Now()
+	u, known := c.users.get(username)
+	// Usernames are logged only when they are people's: a password typed
+	// into the username box stays out of the log.
+	logUser := zap.String("user", username)
+	if !known {
+		logUser = zap.String("user", "(not a username)")
+	}
+	if ref, wait := c.throttle.check(username, addr, now); wait {
+		c.log.Warn("sign-in refused: too many failures", logUser, zap.String("address", addr),
+			zap.Int("failures", ref.failures), zap.Duration("wait", ref.wait), zap.Bool("by_address", ref.byAddr))
+		c.renderSignin(w, r, http.StatusTooManyRequests, []fieldError{{"password", ref.message()}}, form, "")
+		return
+	}
+	if !passwordMatches(u, known, password) {
+		n := c.throttle.fail(username, addr, now)
+		c.log.Warn("sign-in failed", logUser, zap.String("address", addr), zap.Int("failures", n), zap.Bool("disabled", known && u.Disabled))
+		c.renderSignin(w, r, http.StatusUnprocessableEntity, []fieldError{{"password", "The username or password is not right"}}, form, "")
+		return
+	}
+	c.throttle.succeed(username, addr)
+	id, err := c.sessions.create(r.Context(), u, now)
 	if err != nil {
 		c.log.Error("sign in", zap.Error(err))
 		http.Error(w, "Signing in failed: the console could not reach the bus. Try again.", http.StatusServiceUnavailable)
 		return
 	}
-	c.setSessionCookie(w, id, int(sessionTTL.Seconds()))
-	c.log.Info("signed in", zap.String("user", u.Username), zap.String("agency", string(u.Agency)))
-	next := r.PostForm.Get("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-		next = "/"
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	c.setSessionCookie(w, r, id, int(sessionTTL.Seconds()))
+	c.log.Info("signed in", zap.String("user", u.Username), zap.String("agency", string(u.Agency)), zap.String("address", addr))
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }
 
 func (c *Server) signout(w http.ResponseWriter, r *http.Request) {
-	if ck, _ := r.Cookie(sessionCookie); ck != nil {
-		c.sessions.delete(r.Context(), ck.Value)
-	}
-	c.setSessionCookie(w, "", -1)
+	s, _ := sessionFrom(r.Context())
+	c.endSession(w, r, sessionIDFrom(r.Context()), s, "signed out")
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }

@@ -93,3 +93,51 @@ func ClinicalLeaks(view map[string]any, full View) []string {
 	}
 	return leaks
 }
+
+// Who has a part in an episode. An agency has a part in an episode it
+// opened, owns, has recorded anything on, or has been offered or has
+// offered a handoff of. A person of an agency with no part in it may still
+// need to open it (a police officer checking a name that came up), but
+// must say why: the view then asks for a reason (ViewRequest.PartOnly and
+// Reason), recorded as the disclosure's purpose.
+
+// Parties are the agencies an event makes party to its episode: the
+// agency that recorded it, and the agency a handoff is offered to.
+func Parties(e events.Event) []events.Agency {
+	var out []events.Agency
+	if e.Source.Pathway() {
+		out = append(out, e.Source)
+	}
+	if e.Type == typeOf(&events.HandoffOffered{}) {
+		var d struct {
+			To events.Agency `json:"to"`
+		}
+		if json.Unmarshal(e.Data, &d) == nil && d.To.Pathway() {
+			out = append(out, d.To)
+		}
+	}
+	return out
+}
+
+// HasPart reports whether agency a has a part in the episode: the union of
+// Parties over the events of its timeline.
+func (v *View) HasPart(a events.Agency) bool {
+	if v.OpenedBy == a || v.Owner == a {
+		return true
+	}
+	for _, h := range v.Handoffs {
+		if h.From == a || h.To == a {
+			return true
+		}
+	}
+	return slices.ContainsFunc(v.Timeline, func(e Entry) bool { return e.Agency == a })
+}
+
+// MaxReasonLen bounds the reason given to open an episode with no part in it.
+const MaxReasonLen = 150
+
+// NoPartPurpose prefixes the recorded purpose of a view given with a reason.
+const NoPartPurpose = "no part in the episode; reason given: "
+
+// NoPartMessage starts the refusal (403) of a view that needs a reason.
+const NoPartMessage = "this agency has no part in the episode: say why you need to open it"

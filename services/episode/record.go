@@ -45,6 +45,14 @@ type ViewRequest struct {
 	// recorded something sees it (read your own writes). The record waits
 	// up to AfterWait for its projection to apply it, then answers anyway.
 	After string `json:"after,omitempty"`
+	// PartOnly asks the record to refuse (403, NoPartMessage) a view of an
+	// episode the agency has no part in (View.HasPart) unless Reason says
+	// why; the console sets it for every person.
+	PartOnly bool `json:"partOnly,omitempty"`
+	// Reason is why a person opens an episode their agency has no part in,
+	// one line of at most MaxReasonLen characters: recorded as the
+	// disclosure's purpose, after NoPartPurpose, instead of Purpose.
+	Reason string `json:"reason,omitempty"`
 }
 
 // AfterWait bounds how long a view waits for ViewRequest.After.
@@ -60,6 +68,9 @@ func (r *ViewRequest) Validate() error {
 		errs = append(errs, fmt.Errorf("agency %q is not one of %v", r.Agency, events.Agencies))
 	}
 	errs = append(errs, checkViewer(r.Viewer), checkPurpose(r.Purpose))
+	if r.Reason != "" {
+		errs = append(errs, checkText("reason", "why an agency with no part in the episode opens it", r.Reason, MaxReasonLen))
+	}
 	return errors.Join(errs...)
 }
 
@@ -205,13 +216,20 @@ func (r *Record) view(ctx context.Context, req ViewRequest) (ViewResponse, error
 	if !ok {
 		return ViewResponse{}, fmt.Errorf("%w %s", ErrUnknownEpisode, req.Episode)
 	}
+	purpose := req.Purpose
+	if req.PartOnly && !v.HasPart(req.Agency) {
+		if req.Reason == "" {
+			return ViewResponse{}, rpc.Errorf(rpc.Forbidden, "%s (%s has no part in episode %s)", NoPartMessage, req.Agency, req.Episode)
+		}
+		purpose = NoPartPurpose + req.Reason
+	}
 	view, fields, err := ForAgency(v, req.Agency)
 	if err != nil {
 		return ViewResponse{}, rpc.Errorf(rpc.BadRequest, "%v", err)
 	}
 	// The disclosure is stored before the view is sent: a view whose
 	// disclosure could not be recorded is not shown.
-	ids, err := r.disclose(ctx, req.Viewer, req.Agency, req.Purpose, []disclosure{{episode: req.Episode, fields: fields}})
+	ids, err := r.disclose(ctx, req.Viewer, req.Agency, purpose, []disclosure{{episode: req.Episode, fields: fields}})
 	if err != nil {
 		return ViewResponse{}, err
 	}

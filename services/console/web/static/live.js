@@ -19,9 +19,10 @@
       el.classList.toggle("clock--over", ms < 0);
     });
   }
-  // The confirmation after a form (?done=) is shown once: take it out of the
-  // address, so a reload or a shared link does not show it again.
-  if (window.history && window.history.replaceState && /[?&](done|after)=/.test(window.location.search)) {
+  // The page after a form waits for what was just recorded (?after=): take
+  // it out of the address, so a reload or a shared link does not wait again.
+  // (The confirmation itself is kept in the session and shown once.)
+  if (window.history && window.history.replaceState && /[?&]after=/.test(window.location.search)) {
     window.history.replaceState(null, "", window.location.pathname + window.location.hash);
   }
 
@@ -36,7 +37,14 @@
 
   function refresh() {
     fetch(window.location.href, { credentials: "same-origin", headers: { "X-Requested-With": "live" } })
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (r) {
+        // Signed out meanwhile (idle, or disabled): show the sign-in page.
+        if (r.redirected && new URL(r.url).pathname === "/signin") {
+          window.location.reload();
+          return Promise.reject("signed out");
+        }
+        return r.ok ? r.text() : Promise.reject(r.status);
+      })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         document.querySelectorAll("[data-live]").forEach(function (el) {

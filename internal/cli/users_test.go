@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/internal/bustest"
+	"github.com/crisisbus/crisisbus/services/console"
+)
+
+func runIn(stdin string, args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = Run(context.Background(), args, strings.NewReader(stdin), &o, &e)
+	return code, o.String(), e.String()
+}
+
+// The console's people are added, reset and disabled with `crisisbus
+// users`; a password is read from the terminal, stdin or the environment,
+// never from the command line, and only its bcrypt hash is kept.
+func TestUsersAddResetAndDisableKeepOnlyHashes(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "people", "users.json")
+	add := []string{"users", "add", "j.okoye", "--file", file, "--name", "Jade Okoye", "--agency", "amhp", "--role", "Duty AMHP"}
+	if code, out, errOut := runIn("correct horse battery\n", add...); code != 0 || !strings.Contains(out, "added: j.okoye") {
+		t.Fatalf("users add: exit %d: %s%s", code, out, errOut)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "correct horse battery") {
+		t.Fatal("the users file holds the password itself")
+	}
+	if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
+		t.Fatalf("the users file is mode %v, want 0600", st.Mode().Perm())
+	}
+	f, err := console.ReadUsersFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := f.Users[0]
+	if u.Name != "Jade Okoye" || u.Agency != "amhp" || u.Role != "Duty AMHP" || bcrypt.CompareHashAndPassword([]byte(u.Hash), []byte("correct horse battery")) != nil {
+		t.Fatalf("the user stored is %+v", u)
+	}
+
+	// Refused, naming why, and nothing changed.
+	if code, _, errOut := runIn("correct horse battery\n", add...); code == 0 || !strings.Contains(errOut, "already in") {
+		t.Fatalf("adding j.okoye twice: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runIn("short\n", "users", "add", "a.n.other", "--file", file, "--name", "A N Other", "--agency", "spoa", "--role", "Clinician"); code == 0 || !strings.Contains(errOut, "needs at least 12") {
+		t.Fatalf("a short password: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runIn("", "users", "add", "x.y", "--file", file, "--name", "X Y", "--agency", "fire", "--role", "R"); code != 2 || !strings.Contains(errOut, `agency "fire" is not one of`) {
+		t.Fatalf("an unknown agency: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runIn("", "users", "reset", "j.okoye", "--file", file, "--password", "on the command line"); code != 2 || !strings.Contains(errOut, "flag provided but not defined: -password") {
+		t.Fatalf("a password on the command line: exit %d: %s", code, errOut)
+	}
+
+	// A new password from the environment.
+	t.Setenv(UserPasswordEnv, "a new password for jade")
+	if code, out, errOut := runIn("", "users", "reset", "j.okoye", "--file", file); code != 0 || !strings.Contains(out, "new password set") {
+		t.Fatalf("users reset: exit %d: %s%s", code, out, errOut)
+	}
+	f, _ = console.ReadUsersFile(file)
+	if bcrypt.CompareHashAndPassword([]byte(f.Users[0].Hash), []byte("a new password for jade")) != nil {
+		t.Fatal("reset did not store the new password's hash")
+	}
+	if code, _, errOut := runIn("", "users", "disable", "j.okoye", "--file", file); code != 0 {
+		t.Fatalf("users disable: exit %d: %s", code, errOut)
+	}
+	code, out, _ := runIn("", "users", "list", "--file", file)
+	if code != 0 || !strings.Contains(out, "j.okoye") || !strings.Contains(out, "disabled") {
+		t.Fatalf("users list: exit %d:\n%s", code, out)
+	}
+}
+
+// A NATS password comes from a file or the environment; --password still
+// works, with a warning that it shows in ps.
+func TestNATSPasswordFromAFileOrTheEnvironment(t *testing.T) {
+	b := bustest.Start(t, "")
+	creds, err := broker.LoadCredentials(b.DataDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwFile := filepath.Join(t.TempDir(), "police.password")
+	if err := os.WriteFile(pwFile, []byte(creds["police"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	example := "../../schemas/testdata/valid/s136.detained.json"
+	if code, out, errOut := runIn("", "publish", "--nats", b.URL(), "--user", "police", "--password-file", pwFile, example); code != 0 || !strings.Contains(out, "1 published") {
+		t.Fatalf("--password-file: exit %d: %s%s", code, out, errOut)
+	}
+	if code, out, errOut := runIn("", "publish", "--nats", b.URL(), "--user", "police", "--password", creds["police"], example); code != 0 || !strings.Contains(errOut, "warning: --password shows the password") {
+		t.Fatalf("--password: exit %d: %s%s", code, out, errOut)
+	}
+	if code, _, errOut := runIn("", "publish", "--nats", b.URL(), "--user", "police", example); code != 2 || !strings.Contains(errOut, "needs its password") {
+		t.Fatalf("no password: exit %d: %s", code, errOut)
+	}
+	t.Setenv(PasswordEnv, creds["police"])
+	if code, out, errOut := runIn("", "publish", "--nats", b.URL(), "--user", "police", example); code != 0 || strings.Contains(errOut, "warning") {
+		t.Fatalf("$%s: exit %d: %s%s", PasswordEnv, code, out, errOut)
+	}
+}

@@ -1,0 +1,264 @@
+package console
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// User is a person who signs in to the console, on behalf of one agency.
+type User struct {
+	Username string        `json:"username"`
+	Name     string        `json:"name"`   // shown on the page and recorded as the actor
+	Agency   events.Agency `json:"agency"` // what they see and may do follows it
+	Role     string        `json:"role"`   // e.g. "Control-room mental health worker"
+	Hash     string        `json:"hash"`   // bcrypt hash of the password
+	Disabled bool          `json:"disabled,omitempty"`
+}
+
+// UsersFile is the console's people: who may sign in, for which agency, as
+// bcrypt hashes. `crisisbus users` writes it; the console reads it again
+// when it changes, so a person disabled is signed out at their next click.
+type UsersFile struct {
+	Users []User `json:"users"`
+}
+
+// Bounds of what a users file and a sign-in form may hold.
+const (
+	MaxUsernameLen = 64
+	MaxNameLen     = 100
+	MaxRoleLen     = 100
+	MinPasswordLen = 12
+	MaxPasswordLen = 72 // bcrypt reads no more
+)
+
+// CheckUser names what is wrong with a user's details.
+func CheckUser(u User) error {
+	var errs []error
+	if u.Username == "" || len(u.Username) > MaxUsernameLen || strings.IndexFunc(u.Username, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_')
+	}) >= 0 {
+		errs = append(errs, fmt.Errorf("username %q: 1 to %d characters of a-z, 0-9, '.', '-' and '_'", u.Username, MaxUsernameLen))
+	}
+	if err := line("name", u.Name, MaxNameLen); err != nil {
+		errs = append(errs, err)
+	}
+	if err := line("role", u.Role, MaxRoleLen); err != nil {
+		errs = append(errs, err)
+	}
+	if !u.Agency.Pathway() {
+		errs = append(errs, fmt.Errorf("agency %q is not one of %v", u.Agency, events.Agencies))
+	}
+	if _, err := bcrypt.Cost([]byte(u.Hash)); err != nil {
+		errs = append(errs, fmt.Errorf("user %s: the password hash is not a bcrypt hash", u.Username))
+	}
+	return errors.Join(errs...)
+}
+
+func line(field, s string, limit int) error {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return fmt.Errorf("%s is required", field)
+	case utf8.RuneCountInString(s) > limit:
+		return fmt.Errorf("%s is too long: at most %d characters", field, limit)
+	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return fmt.Errorf("%s must be one line of text", field)
+	}
+	return nil
+}
+
+// CheckPassword names what is wrong with a new password.
+func CheckPassword(p string) error {
+	switch n := utf8.RuneCountInString(p); {
+	case n < MinPasswordLen:
+		return fmt.Errorf("the password is %d characters; it needs at least %d", n, MinPasswordLen)
+	case len(p) > MaxPasswordLen:
+		return fmt.Errorf("the password is %d bytes; at most %d are used, so it must be no longer", len(p), MaxPasswordLen)
+	}
+	return nil
+}
+
+// HashPassword returns the bcrypt hash of a password.
+func HashPassword(p string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(p), bcrypt.DefaultCost)
+	return string(h), err
+}
+
+// ReadUsersFile reads and checks a users file.
+func ReadUsersFile(path string) (UsersFile, error) {
+	var f UsersFile
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return f, fmt.Errorf("users file: %w", err)
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return f, fmt.Errorf("users file %s: %w", path, err)
+	}
+	seen := map[string]bool{}
+	for i, u := range f.Users {
+		if err := CheckUser(u); err != nil {
+			return f, fmt.Errorf("users file %s, user %d: %w", path, i+1, err)
+		}
+		if seen[u.Username] {
+			return f, fmt.Errorf("users file %s: %s is there twice", path, u.Username)
+		}
+		seen[u.Username] = true
+	}
+	return f, nil
+}
+
+// WriteUsersFile writes the file whole (readable by its owner only),
+// replacing the old one in one step, so the console never reads half of it.
+func WriteUsersFile(path string, f UsersFile) error {
+	slices.SortFunc(f.Users, func(a, b User) int { return strings.Compare(a.Username, b.Username) })
+	raw, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".users-*.json")
+	if err != nil {
+		return fmt.Errorf("users file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(append(raw, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("users file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Find returns the index of the user, or -1.
+func (f *UsersFile) Find(username string) int {
+	return slices.IndexFunc(f.Users, func(u User) bool { return u.Username == username })
+}
+
+// DemoUsers are the people of the embedded default, one per agency, with
+// the password "crisisbus-<agency>" (documented in the README). They are for
+// trying crisisbus out, never for real use: the console has them only when
+// it runs with no users file in the embedded default (`crisisbus up`).
+func DemoUsers() []DemoUser {
+	return []DemoUser{
+		{"police.handler", "Chris Morgan", events.Police, "Control-room call handler", "crisisbus-police"},
+		{"police.mhw", "Alex Reid", events.Police, "Control-room mental health worker", "crisisbus-police"},
+		{"eoc.mhw", "Priya Shah", events.Ambulance, "EOC mental health worker", "crisisbus-ambulance"},
+		{"spoa.clinician", "Morgan Lee", events.SPoA, "SPoA clinician", "crisisbus-spoa"},
+		{"amhp.duty", "Jordan Taylor", events.AMHP, "Duty AMHP", "crisisbus-amhp"},
+		{"helpline.worker", "Sam Okafor", events.Crisisline, "Follow-up helpline worker", "crisisbus-crisisline"},
+	}
+}
+
+// DemoUser is a demo person with their plain password.
+type DemoUser struct {
+	Username, Name string
+	Agency         events.Agency
+	Role, Password string
+}
+
+// hashDemo hashes the demo users' passwords.
+func hashDemo(demo []DemoUser) (map[string]User, error) {
+	out := map[string]User{}
+	for _, d := range demo {
+		h, err := HashPassword(d.Password)
+		if err != nil {
+			return nil, err
+		}
+		out[d.Username] = User{Username: d.Username, Name: d.Name, Agency: d.Agency, Role: d.Role, Hash: h}
+	}
+	return out, nil
+}
+
+// users is who may sign in: the demo people, or a users file read again
+// when it changes (checked at most once a second).
+type users struct {
+	path string
+
+	mu      sync.Mutex
+	byName  map[string]User
+	modTime time.Time
+	size    int64
+	checked time.Time
+	onError func(error)
+}
+
+func newUsers(path string, demo []DemoUser, onError func(error)) (*users, error) {
+	u := &users{path: path, onError: onError}
+	if path == "" {
+		var err error
+		u.byName, err = hashDemo(demo)
+		return u, err
+	}
+	if err := u.reload(); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (u *users) reload() error {
+	st, err := os.Stat(u.path)
+	if err != nil {
+		return fmt.Errorf("users file: %w", err)
+	}
+	if st.ModTime().Equal(u.modTime) && st.Size() == u.size && u.byName != nil {
+		return nil
+	}
+	f, err := ReadUsersFile(u.path)
+	if err != nil {
+		return err
+	}
+	m := make(map[string]User, len(f.Users))
+	for _, x := range f.Users {
+		m[x.Username] = x
+	}
+	u.byName, u.modTime, u.size = m, st.ModTime(), st.Size()
+	return nil
+}
+
+// get returns the user as the file says now.
+func (u *users) get(username string) (User, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.path != "" && time.Since(u.checked) > time.Second {
+		u.checked = time.Now()
+		// A file that cannot be read keeps the people last read: the
+		// console goes on, and says so in its log.
+		if err := u.reload(); err != nil && u.onError != nil {
+			u.onError(err)
+		}
+	}
+	x, ok := u.byName[username]
+	return x, ok
+}
+
+// dummyHash keeps a wrong username as slow as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+
+func passwordMatches(u User, known bool, password string) bool {
+	h := []byte(u.Hash)
+	if !known || u.Disabled {
+		h = dummyHash
+	}
+	return bcrypt.CompareHashAndPassword(h, []byte(password)) == nil && known && !u.Disabled
+}
