@@ -43,6 +43,11 @@ func (b *Bus) ReplayRaw(ctx context.Context, cfg ReplayConfig, f func(Stored) er
 	if len(cfg.Filters) == 0 {
 		cfg.Filters = []string{AllSubjects()}
 	}
+	for _, f := range cfg.Filters {
+		if err := CheckSubject("replay filter", f); err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+	}
 	occ := jetstream.OrderedConsumerConfig{FilterSubjects: cfg.Filters}
 	if cfg.From > 0 {
 		occ.DeliverPolicy, occ.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.From
