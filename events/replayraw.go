@@ -45,6 +45,11 @@ func (b *Bus) ReplayRaw(ctx context.Context, cfg ReplayConfig, f func(Stored) er
 	if len(cfg.Filters) == 0 {
 		cfg.Filters = []string{AllSubjects()}
 	}
+	for _, f := range cfg.Filters {
+		if err := CheckSubject("replay filter", f); err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+	}
 	// A reader that dies leaves its consumer for the server to remove
 	// after a short while; one that finishes removes it at once (below).
 	occ := jetstream.OrderedConsumerConfig{FilterSubjects: cfg.Filters, InactiveThreshold: 30 * time.Second}

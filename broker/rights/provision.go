@@ -27,10 +27,12 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg events.StreamCon
 }
 
 // OpenBucket opens a provisioned bucket, or says who must provision it.
+// The bucket refuses a key longer than events.MaxKeyLen before it reaches
+// the server (see guardedBucket).
 func OpenBucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream.KeyValue, error) {
 	kv, err := js.KeyValue(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s (provisioned by the admin user: `crisisbus up`, or `crisisbus serve` with the admin's credentials): %w", name, err)
 	}
-	return kv, nil
+	return guardedBucket{kv}, nil
 }

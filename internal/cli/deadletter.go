@@ -31,6 +31,14 @@ func cmdDeadLetter(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
+	if *consumer != "" {
+		if err := events.CheckToken("--consumer", *consumer); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	if *last < 1 {
+		return usageError{fmt.Sprintf("--last %d: give how many of the newest messages to list (1 or more)", *last)}
+	}
 	nc, err := cf.connect("")
 	if err != nil {
 		return err

@@ -49,12 +49,22 @@ func cmdCall(ctx context.Context, e env, args []string) error {
 	if !json.Valid(body) {
 		return usageError{"the request is not valid JSON"}
 	}
+	// Checked before connecting: a command name or an id the bus cannot
+	// carry is the caller's mistake, said in words, never sent.
+	for _, tok := range strings.Split(pos[1], ".") {
+		if err := events.CheckToken("command", tok); err != nil {
+			return usageError{fmt.Sprintf("%v (a command is like s136.detain or handoff.accept)", err)}
+		}
+	}
+	subject := "crisisbus." + string(a) + "." + pos[1]
+	if err := rpc.Check(subject, body); err != nil {
+		return usageError{err.Error()}
+	}
 	nc, err := cf.connect(a)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	subject := "crisisbus." + string(a) + "." + pos[1]
 	reply, err := rpc.Call[json.RawMessage, json.RawMessage](ctx, nc, subject, json.RawMessage(body))
 	if err != nil {
 		var re *rpc.Error
@@ -93,13 +103,19 @@ func cmdEpisode(ctx context.Context, e env, args []string) error {
 	if err != nil || !a.Pathway() {
 		return usageError{fmt.Sprintf("--as: give the agency whose view to show: %s", agencyList())}
 	}
+	if err := events.CheckID("episode id", id); err != nil {
+		return usageError{err.Error()}
+	}
+	req := episode.ViewRequest{Episode: id, Viewer: *viewer, Purpose: *purpose}
+	if err := req.Validate(); err != nil {
+		return usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
+	}
 	nc, err := cf.connect(a)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, nc, episode.ViewSubject(a),
-		episode.ViewRequest{Episode: id, Viewer: *viewer, Purpose: *purpose})
+	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, nc, episode.ViewSubject(a), req)
 	if err != nil {
 		return err
 	}

@@ -103,21 +103,26 @@ type Config struct {
 
 // System is a running crisisbus.
 type System struct {
-	Broker  *broker.Broker // nil against an external NATS
-	URL     string
-	creds   broker.Credentials
-	opts    []nats.Option
-	stops   []Stopper
-	conns   []*nats.Conn
-	log     *zap.Logger
-	Started []string
-	URLs    []string // "console: http://127.0.0.1:8080" for services with a web page
+	Broker *broker.Broker // nil against an external NATS
+	URL    string
+	creds  broker.Credentials
+	opts   []nats.Option
+	stops  []Stopper
+	conns  []*nats.Conn // opened by Connect; each service's own is its supervisor's
+	// services run each service on its own connection, and start it again
+	// when that connection is closed (see supervise.go).
+	services []*supervisor
+	log      *zap.Logger
+	Started  []string
+	URLs     []string // "console: http://127.0.0.1:8080" for services with a web page
 }
 
 // Start starts the server (unless external), provisions the streams and
-// starts the services. ctx bounds the services' lives, not only their
-// start: consumers and request handlers run until it is done or Close is
-// called. On error everything started is stopped.
+// starts the services, each under a supervisor that starts it again on a
+// new connection if the server closes its connection for good. ctx bounds
+// the services' lives, not only their start: consumers and request
+// handlers run until it is done or Close is called. On error everything
+// started is stopped.
 func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
@@ -158,18 +163,14 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, svc.Name) {
 			continue
 		}
-		log := cfg.Log.Named(svc.Name)
-		bus, err := s.connect(svc.Agency, log)
+		sv, err := s.supervise(ctx, svc, Deps{Log: cfg.Log.Named(svc.Name), Now: cfg.Now, HTTPAddr: cfg.HTTPAddr, Console: cfg.Console})
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 		}
-		st, err := svc.Start(ctx, Deps{Bus: bus, Log: log, Now: cfg.Now, HTTPAddr: cfg.HTTPAddr, Console: cfg.Console})
-		if err != nil {
-			return nil, fmt.Errorf("start service %s: %w", svc.Name, err)
-		}
-		s.stops = append(s.stops, st)
-		if u, ok := st.(interface{ URL() string }); ok {
-			s.URLs = append(s.URLs, svc.Name+": "+u.URL())
+		s.stops = append(s.stops, sv)
+		s.services = append(s.services, sv)
+		if u := sv.URL(); u != "" {
+			s.URLs = append(s.URLs, svc.Name+": "+u)
 		}
 		s.Started = append(s.Started, svc.Name)
 	}
@@ -194,7 +195,7 @@ func (s *System) Close() {
 	for i := len(s.stops) - 1; i >= 0; i-- {
 		s.stops[i].Stop()
 	}
-	s.stops = nil
+	s.stops, s.services = nil, nil
 	for _, nc := range s.conns {
 		_ = nc.Drain()
 	}

@@ -94,6 +94,9 @@ const maxAttempts = 10
 // decide again), then the rest. The rest get ids derived from the first, so
 // a command retried after a crash does not store them twice.
 func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (Receipt, error) {
+	if err := events.CheckID("episode", ep); err != nil {
+		return Receipt{}, err // a 400: the episode id cannot go into a subject
+	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		v, seq, err := k.load(ctx, ep, actor)
 		if err != nil {

@@ -50,8 +50,8 @@ func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 // Get returns the view of an episode and its revision; ok is false if the
 // record has no event of it.
 func (s *Store) Get(ctx context.Context, episode string) (v View, rev uint64, ok bool, err error) {
-	if !validKey(episode) {
-		return View{}, 0, false, fmt.Errorf("%w: %q is not an episode id", ErrUnknownEpisode, episode)
+	if err := events.CheckID("episode", episode); err != nil {
+		return View{}, 0, false, err
 	}
 	ent, err := s.views.Get(ctx, episode)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
@@ -69,8 +69,8 @@ func (s *Store) Get(ctx context.Context, episode string) (v View, rev uint64, ok
 // Disclosures returns who saw the episode's record, summarised (see
 // Disclosures).
 func (s *Store) Disclosures(ctx context.Context, episode string) (Disclosures, error) {
-	if !validKey(episode) {
-		return Disclosures{}, fmt.Errorf("%w: %q is not an episode id", ErrUnknownEpisode, episode)
+	if err := events.CheckID("episode", episode); err != nil {
+		return Disclosures{}, err
 	}
 	ent, err := s.disclosures.Get(ctx, episode)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
@@ -214,17 +214,8 @@ func keyPart(s string) string {
 	return b.String()
 }
 
-func validKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for _, r := range k {
-		if !((r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
-}
+// validKey says whether k can be an episode's key (events.CheckID).
+func validKey(k string) bool { return events.CheckID("episode", k) == nil }
 
 func getJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
 	ent, err := kv.Get(ctx, key)
@@ -286,8 +277,8 @@ func isWrongLastSeq(err error) bool {
 // message that is not a usable event is skipped and listed in
 // View.Unreadable (and dead-lettered), so it never blocks the episode.
 func Load(ctx context.Context, bus *events.Bus, episode string) (View, uint64, error) {
-	if !validKey(episode) {
-		return View{}, 0, fmt.Errorf("%w: %q is not an episode id", ErrUnknownEpisode, episode)
+	if err := events.CheckID("episode", episode); err != nil {
+		return View{}, 0, err
 	}
 	v := New(episode)
 	seq, err := bus.Replay(ctx, events.EpisodeSubjects(episode), func(e events.Event, _ uint64) error {

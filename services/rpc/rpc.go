@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 )
 
@@ -61,7 +64,9 @@ func (c *codedError) Error() string { return c.err.Error() }
 func (c *codedError) Unwrap() error { return c.err }
 
 // CodeOf returns the code of err: the outermost code given with Errorf,
-// else that of a wrapped *Error, else Internal.
+// else that of a wrapped *Error, else BadRequest for a value that cannot go
+// into a subject or key (events.ErrBadToken: it came from the caller), else
+// Internal.
 func CodeOf(err error) int {
 	var c *codedError
 	if errors.As(err, &c) {
@@ -70,6 +75,9 @@ func CodeOf(err error) int {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
+	}
+	if errors.Is(err, events.ErrBadToken) {
+		return BadRequest
 	}
 	return Internal
 }
@@ -153,6 +161,9 @@ func requestIDs(data []byte) []zap.Field {
 // wrong. It needs no server, so it can be tested and fuzzed alone.
 func Decode[Req any](subject string, data []byte) (Req, error) {
 	var req Req
+	if err := Check(subject, data); err != nil {
+		return req, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -169,6 +180,71 @@ func Decode[Req any](subject string, data []byte) (Req, error) {
 	return req, nil
 }
 
+// MaxRequestBytes bounds a request's body: the largest command (an episode
+// opened with the person and their own words, each text at most the
+// contract's 4,000 characters) is a few tens of kilobytes.
+const MaxRequestBytes = 256 << 10
+
+// The request fields, at any depth, that name an id or an agency: what a
+// service puts into a subject or a key-value key.
+var (
+	idFields    = []string{"episode", "otherEpisode", "handoffId", "eventId", "after"}
+	tokenFields = []string{"agency", "to"}
+)
+
+// Check is the edge every request passes, in the client before it is sent
+// (Call) and in the service before any handler runs (Decode): it refuses
+// with BadRequest a subject that cannot go on the bus, a body over
+// MaxRequestBytes, and an id (episode, otherEpisode, handoffId, eventId,
+// after) or agency (agency, to) that could not go into a subject or key,
+// naming the field and the limit. One over-long id would otherwise make a
+// protocol line the NATS server closes the connection on, for good (see
+// events.MaxIDLen). A body that is not JSON is left to Decode to refuse.
+func Check(subject string, body []byte) error {
+	if err := events.CheckSubject("subject", subject); err != nil {
+		return Errorf(BadRequest, "bad request: %w", err)
+	}
+	if len(body) > MaxRequestBytes {
+		return Errorf(BadRequest, "bad request to %s: the body is too large: %d bytes, at most %d", subject, len(body), MaxRequestBytes)
+	}
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	if err := checkFields(v); err != nil {
+		return Errorf(BadRequest, "bad request to %s: %w", subject, err)
+	}
+	return nil
+}
+
+func checkFields(v any) error {
+	switch v := v.(type) {
+	case map[string]any:
+		var errs []error
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			val := v[k]
+			if s, ok := val.(string); ok && s != "" {
+				switch {
+				case slices.Contains(idFields, k):
+					errs = append(errs, events.CheckID(k, s))
+				case slices.Contains(tokenFields, k):
+					errs = append(errs, events.CheckToken(k, s))
+				}
+				continue
+			}
+			errs = append(errs, checkFields(val))
+		}
+		return errors.Join(errs...)
+	case []any:
+		for _, e := range v {
+			if err := checkFields(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func oneLine(s string) string { return string(bytes.ReplaceAll([]byte(s), []byte("\n"), []byte(" "))) }
 
 // Call sends req to subject and decodes the reply into Resp; a refusal comes
@@ -178,6 +254,9 @@ func Call[Req, Resp any](ctx context.Context, nc *nats.Conn, subject string, req
 	raw, err := json.Marshal(req)
 	if err != nil {
 		return resp, err
+	}
+	if err := Check(subject, raw); err != nil {
+		return resp, &Error{Code: BadRequest, Message: err.Error()}
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
