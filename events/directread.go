@@ -37,8 +37,8 @@ type directGetRequest struct {
 // conditioned on what was read (ExpectEpisodeSeq) is refused as a conflict
 // then, never stored on a stale decision.
 func (b *Bus) readDirect(ctx context.Context, filter string, f func(Stored) error) (uint64, error) {
-	if err := CheckSubject("read filter", filter); err != nil {
-		return 0, fmt.Errorf("read: %w", err)
+	if err := CheckSubject("replay filter", filter); err != nil {
+		return 0, fmt.Errorf("replay: %w", err)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
