@@ -224,6 +224,29 @@ func TestHandlerFailuresAreRetriedThenDeadLettered(t *testing.T) {
 	}
 }
 
+// Every read of an episode (an agency deciding a command reads its state)
+// uses a consumer of its own; a stream takes at most 1000 consumers. A busy
+// hour's reads in a burst must not use them up.
+func TestABurstOfEpisodeReadsDoesNotUseUpTheStreamsConsumers(t *testing.T) {
+	ctx := t.Context()
+	b := bustest.Start(t, "")
+	police := bustest.Bus(t, b, events.Police)
+	e := detention(t, events.NewEpisodeID())
+	if _, err := police.Publish(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	record := bustest.Bus(t, b, events.Record)
+	for i := range 1200 {
+		n := 0
+		if _, err := record.Replay(ctx, events.EpisodeSubjects(e.Subject), func(events.Event, uint64) error { n++; return nil }, nil); err != nil {
+			t.Fatalf("read %d of the episode: %v", i+1, err)
+		}
+		if n != 1 {
+			t.Fatalf("read %d of the episode found %d events, want 1", i+1, n)
+		}
+	}
+}
+
 func TestAcknowledgedEventsSurviveARestartOfTheServer(t *testing.T) {
 	dir := t.TempDir()
 	b := bustest.Start(t, dir)

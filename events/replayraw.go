@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -27,6 +28,9 @@ type ReplayConfig struct {
 	From, To uint64
 }
 
+// replayIdle is how long the server keeps the consumer of a finished read.
+const replayIdle = 5 * time.Second
+
 // ReplayRaw reads the stream in order, from the first event, and calls f
 // with each stored event's bytes, unchanged and not validated again: the
 // bulk read behind reports over millions of events and export (Replay
@@ -43,7 +47,14 @@ func (b *Bus) ReplayRaw(ctx context.Context, cfg ReplayConfig, f func(Stored) er
 	if len(cfg.Filters) == 0 {
 		cfg.Filters = []string{AllSubjects()}
 	}
-	occ := jetstream.OrderedConsumerConfig{FilterSubjects: cfg.Filters}
+	// A stream takes at most 1000 consumers, and the server keeps a
+	// finished reader's consumer until it has been idle for
+	// InactiveThreshold (the client's default is 5 minutes): 1000 reads of
+	// episodes' state in a burst refused every command after them. So a
+	// read deletes its consumer when it ends, and a short threshold clears
+	// what a stopped process leaves. A reader is never idle while it reads
+	// (it always has a pull waiting).
+	occ := jetstream.OrderedConsumerConfig{FilterSubjects: cfg.Filters, InactiveThreshold: replayIdle}
 	if cfg.From > 0 {
 		occ.DeliverPolicy, occ.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.From
 	}
@@ -51,6 +62,16 @@ func (b *Bus) ReplayRaw(ctx context.Context, cfg ReplayConfig, f func(Stored) er
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
+	defer func() {
+		if info := cons.CachedInfo(); info != nil {
+			// In the background: the read is done, nobody waits for this.
+			go func(name string) {
+				dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = b.js.DeleteConsumer(dctx, Stream, name)
+			}(info.Name)
+		}
+	}()
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
