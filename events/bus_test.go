@@ -224,6 +224,62 @@ func TestHandlerFailuresAreRetriedThenDeadLettered(t *testing.T) {
 	}
 }
 
+// When the dead-letter stream cannot take a message (its store is full), the
+// message is not skipped once the server has delivered it MaxDeliver times:
+// it stays on the consumer and is handled again until it succeeds.
+func TestAMessageTheDeadLetterStreamRefusesIsKeptAndHandledLater(t *testing.T) {
+	ctx := t.Context()
+	b := bustest.Start(t, "")
+	admin := bustest.Bus(t, b, "")
+	// A full dead-letter stream: it holds one message and refuses more.
+	if _, err := admin.JetStream().UpdateStream(ctx, jetstream.StreamConfig{Name: events.DeadLetterStream,
+		Subjects: []string{events.DeadLetterRoot + ".>"}, Storage: jetstream.FileStorage, Duplicates: time.Hour,
+		MaxMsgs: 1, Discard: jetstream.DiscardNew}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.JetStream().Publish(ctx, events.DeadLetterRoot+".earlier", []byte("an earlier dead letter")); err != nil {
+		t.Fatal(err)
+	}
+	police := bustest.Bus(t, b, events.Police)
+	e := detention(t, events.NewEpisodeID())
+	if _, err := police.Publish(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	attempts, handled := 0, false
+	sub, err := bustest.Bus(t, b, events.Record).Consume(ctx, events.ConsumerConfig{
+		Durable: "record-dlq-full", MaxDeliver: 2, Backoff: []time.Duration{10 * time.Millisecond},
+	}, func(_ context.Context, got events.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		if attempts <= 5 {
+			return errors.New("AMHP rota unavailable")
+		}
+		handled = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !handled {
+			return fmt.Errorf("after %d attempts the event is not handled (MaxDeliver 2, dead-letter stream full)", attempts)
+		}
+		return nil
+	})
+	s, err := admin.JetStream().Stream(ctx, events.DeadLetterStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Msgs; n != 1 {
+		t.Fatalf("the dead-letter stream holds %d messages, want only the earlier one", n)
+	}
+}
+
 // Every read of an episode (an agency deciding a command reads its state)
 // uses a consumer of its own; a stream takes at most 1000 consumers. A busy
 // hour's reads in a burst must not use them up.
