@@ -13,5 +13,5 @@ func init() {
 }
 
 func startConsole(ctx context.Context, d Deps) (Stopper, error) {
-	return console.Start(ctx, d.Bus.Conn(), console.Config{Addr: d.HTTPAddr, Log: d.Log, Now: d.Now})
+	return console.Start(ctx, d.Bus.Conn(), console.Config{Addr: d.HTTPAddr, Log: d.Log, Now: d.Now, StoreAlert: d.StoreAlert})
 }

@@ -26,6 +26,9 @@ type Deps struct {
 	Now func() time.Time // injectable time
 	// HTTPAddr is where a service with a web page listens (the console).
 	HTTPAddr string
+	// StoreAlert says, while the embedded server's store is full, what the
+	// people using crisisbus should be told; nil against an external NATS.
+	StoreAlert func() string
 }
 
 // Stopper stops a running service.
@@ -152,7 +155,11 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 		}
-		st, err := svc.Start(ctx, Deps{Bus: bus, Log: log, Now: cfg.Now, HTTPAddr: cfg.HTTPAddr})
+		d := Deps{Bus: bus, Log: log, Now: cfg.Now, HTTPAddr: cfg.HTTPAddr}
+		if s.Broker != nil {
+			d.StoreAlert = s.Broker.StoreAlert
+		}
+		st, err := svc.Start(ctx, d)
 		if err != nil {
 			return nil, fmt.Errorf("start service %s: %w", svc.Name, err)
 		}
