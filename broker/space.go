@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"sync"
@@ -22,6 +23,12 @@ import (
 //   - When the disk fills anyway (other files grew), a write fails with "no
 //     space left on device" and the server stops writing to that stream for
 //     good, or stops JetStream.
+//
+// And the store uses more of the disk than it counts (indexes, keys, the
+// record's buckets), so the disk may fill before the share does. When less
+// than a twentieth of the disk is free, the broker restarts JetStream with
+// the share set to what the store holds: publishes are then refused at once
+// with "insufficient resources", not left to fail in a write.
 //
 // The broker checks the disk every SpaceCheckEvery. While the store is full
 // it says so, in words, in the log and through StoreStatus (the console
@@ -69,7 +76,10 @@ type space struct {
 	writeFailed atomic.Bool
 	lastRestart time.Time
 	restartFree int64 // the disk's free space at the last restart
-	stop, done  chan struct{}
+	// capped: JetStream was restarted with its share set to what the store
+	// held, because the disk was nearly full.
+	capped     bool
+	stop, done chan struct{}
 }
 
 // noteLog is told every warning and error the server logs.
@@ -116,7 +126,7 @@ func (b *Broker) checkSpace() {
 		}
 	}
 	st := StoreStatus{Used: used, Limit: limit, Free: free}
-	restart := ""
+	restart, uncap, capAt := "", false, int64(0)
 	switch {
 	case !enabled || sp.writeFailed.Load():
 		st.Full = true
@@ -126,6 +136,19 @@ func (b *Broker) checkSpace() {
 		if free >= minFree(total) {
 			restart = fmt.Sprintf("the disk holding the store has room again (%s free)", mb(free))
 		}
+	case sp.capped:
+		st.Full = true
+		st.Message = fmt.Sprintf("the disk holding the store (%s) is nearly full (%s free): new facts are refused before a write fails. "+
+			"Free space on that disk: crisisbus takes writes again by itself once %s are free, with no restart", storeDir, mb(free), mb(2*minFree(total)))
+		if free >= 2*minFree(total) {
+			restart, uncap = fmt.Sprintf("the disk holding the store has room again (%s free)", mb(free)), true
+		}
+	case free < minFree(total):
+		// The store's share is worked out from free space it shares with
+		// other files, and it uses more of the disk than it counts: stop it
+		// where it is, so that publishes are refused at once with
+		// "insufficient resources" rather than fail in a write.
+		restart, capAt = fmt.Sprintf("the disk holding the store is nearly full (%s free): the store takes no new facts, before a write fails", mb(free)), max(used, 1)
 	default:
 		// The share JetStream would take if it started now.
 		share := (free + used) / 4 * 3
@@ -140,11 +163,16 @@ func (b *Broker) checkSpace() {
 	}
 	if restart != "" && time.Since(sp.lastRestart) >= minRestartGap {
 		sp.lastRestart, sp.restartFree = time.Now(), free
-		if err := b.restartJetStream(); err != nil {
-			b.cfg.Log.Error("could not restart JetStream after space returned; will try again", zap.String("why", restart), zap.Error(err))
+		if err := b.restartJetStream(capAt); err != nil {
+			b.cfg.Log.Error("could not restart JetStream; will try again", zap.String("why", restart), zap.Error(err))
 		} else {
 			b.cfg.Log.Info("JetStream restarted in the running server: "+restart, zap.String("store", storeDir))
 			sp.writeFailed.Store(false)
+			if capAt > 0 {
+				sp.capped = true
+			} else if uncap || !enabled {
+				sp.capped = false
+			}
 			return // the next check reports the store as it now is
 		}
 	}
@@ -177,8 +205,8 @@ func (b *Broker) setStatus(st StoreStatus) {
 // restartJetStream stops JetStream (if it runs) and starts it again with
 // the server's configuration: the same store directory, sync and store key
 // (the server reads the key from its options), and a share of the disk
-// worked out afresh.
-func (b *Broker) restartJetStream() error {
+// worked out afresh, or capAt bytes if that is not 0.
+func (b *Broker) restartJetStream(capAt int64) error {
 	if b.srv.JetStreamEnabled() {
 		if err := b.srv.ShutdownJetStream(); err != nil {
 			return fmt.Errorf("stop JetStream: %w", err)
@@ -188,7 +216,7 @@ func (b *Broker) restartJetStream() error {
 		StoreDir:   b.opts.StoreDir,
 		SyncAlways: b.opts.SyncAlways,
 		MaxMemory:  b.opts.JetStreamMaxMemory,
-		MaxStore:   b.opts.JetStreamMaxStore, // 0: three quarters of the disk's room, as at start
+		MaxStore:   cmp.Or(capAt, b.opts.JetStreamMaxStore), // 0: three quarters of the disk's room, as at start
 		Strict:     !b.opts.NoJetStreamStrict,
 	})
 }

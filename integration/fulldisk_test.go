@@ -24,31 +24,6 @@ import (
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
-// smallDisk mounts a file system of the given size (tmpfs, "30m") on a new
-// directory and unmounts it when the test ends. Mounting needs root, which
-// CI has: there a failure to mount fails the test; elsewhere it skips.
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "disk")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		msg := fmt.Sprintf("cannot mount a %s file system to fill (mount -t tmpfs needs root): %v: %s", size, err, strings.TrimSpace(string(out)))
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
 // startIn runs crisisbus on a data directory of the caller's choosing.
 func startIn(t *testing.T, dir string) *pathway {
 	t.Helper()
@@ -84,7 +59,7 @@ const fillText = "caller worried about her neighbour, who has not been seen for 
 // every episode acknowledged (indeed every fact stored) is in the record,
 // then and after a restart; the pathway then works as on any day.
 func TestAFullDiskLosesNothingAcknowledged(t *testing.T) {
-	disk := smallDisk(t, "30m")
+	disk := bustest.SmallDisk(t, "30m")
 	// Files of the operator's on the same disk, which they delete to make room.
 	ballast := filepath.Join(disk, "old-logs.tar")
 	if err := os.WriteFile(ballast, make([]byte, 8<<20), 0o600); err != nil {
