@@ -230,6 +230,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b.unlock, unlock = unlock, nil
+	b.space.restartFree, _, _ = diskSpace(opts.StoreDir)
 	go b.watchSpace(cfg.SpaceCheckEvery)
 	return b, nil
 }

@@ -75,7 +75,7 @@ type space struct {
 	// JetStream restarts.
 	writeFailed atomic.Bool
 	lastRestart time.Time
-	restartFree int64 // the disk's free space at the last restart
+	restartFree int64 // the disk's free space at start or the last restart
 	// capped: JetStream was restarted with its share set to what the store
 	// held, because the disk was nearly full.
 	capped     bool
@@ -152,7 +152,8 @@ func (b *Broker) checkSpace() {
 	default:
 		// The share JetStream would take if it started now.
 		share := (free + used) / 4 * 3
-		if share > limit+growStep(limit) && free > sp.restartFree+growStep(limit) {
+		// Restarting is worth it only when the store nears its share.
+		if limit-used < limit/4 && share > limit+growStep(limit) && free > sp.restartFree+growStep(limit) {
 			restart = fmt.Sprintf("the disk holding the store has more room (%s free): the store may grow from %s to about %s", mb(free), mb(limit), mb(share))
 		}
 		if limit > 0 && limit-used < fullMargin(limit) {
@@ -166,7 +167,7 @@ func (b *Broker) checkSpace() {
 		if err := b.restartJetStream(capAt); err != nil {
 			b.cfg.Log.Error("could not restart JetStream; will try again", zap.String("why", restart), zap.Error(err))
 		} else {
-			b.cfg.Log.Info("JetStream restarted in the running server: "+restart, zap.String("store", storeDir))
+			b.cfg.Log.Warn("JetStream restarted in the running server: "+restart, zap.String("store", storeDir))
 			sp.writeFailed.Store(false)
 			if capAt > 0 {
 				sp.capped = true
