@@ -280,6 +280,30 @@ func TestAMessageTheDeadLetterStreamRefusesIsKeptAndHandledLater(t *testing.T) {
 	}
 }
 
+// A consumer made by an earlier crisisbus, which let the server skip a
+// message after five deliveries, is updated to redeliver without limit.
+func TestAConsumerWithADeliveryLimitIsUpdatedToKeepEveryMessage(t *testing.T) {
+	ctx := t.Context()
+	b := bustest.Start(t, "")
+	record := bustest.Bus(t, b, events.Record)
+	if _, err := record.JetStream().CreateOrUpdateConsumer(ctx, events.Stream, jetstream.ConsumerConfig{Durable: "record-earlier",
+		AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 5, FilterSubject: events.AllSubjects()}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := record.Consume(ctx, events.ConsumerConfig{Durable: "record-earlier"}, func(context.Context, events.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	c, err := record.JetStream().Consumer(ctx, events.Stream, "record-earlier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := c.CachedInfo().Config.MaxDeliver; md != -1 {
+		t.Fatalf("the server's consumer gives up after %d deliveries, want never (-1)", md)
+	}
+}
+
 // Every read of an episode (an agency deciding a command reads its state)
 // uses a consumer of its own; a stream takes at most 1000 consumers. A busy
 // hour's reads in a burst must not use them up.
