@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -44,6 +45,9 @@ type Config struct {
 	// StoreKey is the file holding the key the JetStream store is encrypted
 	// with; default DefaultStoreKeyFile(DataDir), beside the data directory.
 	StoreKey string
+	// SpaceCheckEvery is how often the broker checks the store's disk (see
+	// StoreStatus); default 2s.
+	SpaceCheckEvery time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -58,6 +62,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Log == nil {
 		c.Log = zap.NewNop()
+	}
+	if c.SpaceCheckEvery == 0 {
+		c.SpaceCheckEvery = 2 * time.Second
 	}
 }
 
@@ -142,9 +149,13 @@ func Permissions(user string) (*server.Permissions, error) {
 // Broker is a running embedded server.
 type Broker struct {
 	srv    *server.Server
+	opts   *server.Options
 	creds  Credentials
 	cfg    Config
 	unlock func()
+	space  space
+	// shutdown makes Shutdown run once.
+	shutdown sync.Once
 }
 
 // Start starts the server and waits until it takes connections.
@@ -205,7 +216,8 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
-	srv.SetLoggerV2(&zapLogger{cfg.Log.Named("nats").Sugar()}, false, false, false)
+	b := &Broker{srv: srv, opts: opts, creds: creds, cfg: cfg, space: space{stop: make(chan struct{}), done: make(chan struct{})}}
+	srv.SetLoggerV2(&zapLogger{s: cfg.Log.Named("nats").Sugar(), note: b.space.noteLog}, false, false, false)
 	go srv.Start()
 	deadline := 10 * time.Second
 	if d, ok := ctx.Deadline(); ok {
@@ -220,8 +232,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		srv.WaitForShutdown()
 		return nil, err
 	}
-	b := &Broker{srv: srv, creds: creds, cfg: cfg, unlock: unlock}
-	unlock = nil
+	b.unlock, unlock = unlock, nil
+	b.space.restartFree, _, _ = diskSpace(opts.StoreDir)
+	go b.watchSpace(cfg.SpaceCheckEvery)
 	return b, nil
 }
 
@@ -239,11 +252,15 @@ func (b *Broker) Connect(a events.Agency, opts ...nats.Option) (*nats.Conn, erro
 	return ConnectAs(b.URL(), b.creds, a, opts...)
 }
 
-// Shutdown stops the server and waits until it has.
+// Shutdown stops the server and waits until it has. It may be called again.
 func (b *Broker) Shutdown() {
-	b.srv.Shutdown()
-	b.srv.WaitForShutdown()
-	b.unlock()
+	b.shutdown.Do(func() {
+		close(b.space.stop)
+		<-b.space.done
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+		b.unlock()
+	})
 }
 
 // ConnectAs connects to url as agency a ("" for Admin) using creds.
@@ -275,11 +292,16 @@ func redact(u string) string {
 	return p.String()
 }
 
-type zapLogger struct{ s *zap.SugaredLogger }
+// zapLogger logs the server's lines with zap, and tells note its warnings
+// and errors (how the broker learns a write failed for lack of space).
+type zapLogger struct {
+	s    *zap.SugaredLogger
+	note func(string)
+}
 
 func (l *zapLogger) Noticef(f string, v ...any) { l.s.Debugf(f, v...) }
-func (l *zapLogger) Warnf(f string, v ...any)   { l.s.Warnf(f, v...) }
-func (l *zapLogger) Fatalf(f string, v ...any)  { l.s.Errorf(f, v...) }
-func (l *zapLogger) Errorf(f string, v ...any)  { l.s.Errorf(f, v...) }
+func (l *zapLogger) Warnf(f string, v ...any)   { l.note(fmt.Sprintf(f, v...)); l.s.Warnf(f, v...) }
+func (l *zapLogger) Fatalf(f string, v ...any)  { l.note(fmt.Sprintf(f, v...)); l.s.Errorf(f, v...) }
+func (l *zapLogger) Errorf(f string, v ...any)  { l.note(fmt.Sprintf(f, v...)); l.s.Errorf(f, v...) }
 func (l *zapLogger) Debugf(f string, v ...any)  { l.s.Debugf(f, v...) }
 func (l *zapLogger) Tracef(f string, v ...any)  {}

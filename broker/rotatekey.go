@@ -160,7 +160,7 @@ func startOffline(storeDir, key string, log *zap.Logger) (*server.Server, error)
 	if err != nil {
 		return nil, fmt.Errorf("nats server on %s: %w", storeDir, err)
 	}
-	srv.SetLoggerV2(&zapLogger{log.Sugar()}, false, false, false)
+	srv.SetLoggerV2(&zapLogger{s: log.Sugar(), note: func(string) {}}, false, false, false)
 	go srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()

@@ -223,7 +223,8 @@ func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...Option
 // last message read (0 if none). It reads what was stored when it started,
 // with direct gets (no consumer is made, however often episodes are read);
 // it is how a view is rebuilt from the source of truth. Each event is
-// validated as Consume validates it.
+// validated as Consume validates it. ReplayEvents reads a range of the
+// stream the same way.
 //
 // A stored message that is not a usable event (not JSON, against the
 // contract, or on a subject its envelope does not belong on) is never
@@ -233,7 +234,27 @@ func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...Option
 // not nil. The sequence returned counts it, so a publish conditioned on the
 // episode as read (ExpectEpisodeSeq) still succeeds after it.
 func (b *Bus) Replay(ctx context.Context, filter string, fn func(e Event, seq uint64) error, skipped func(Unreadable)) (uint64, error) {
-	return b.readDirect(ctx, filter, func(s Stored) error {
+	return b.readDirect(ctx, filter, b.usable(ctx, fn, skipped))
+}
+
+// ReplayEvents is Replay over what cfg selects (filters, a range of
+// sequences), read through a consumer as ReplayRaw reads; cfg.Follow is not
+// for it.
+func (b *Bus) ReplayEvents(ctx context.Context, cfg ReplayConfig, fn func(e Event, seq uint64) error, skipped func(Unreadable)) (uint64, error) {
+	var last uint64
+	cfg.Follow = false
+	use := b.usable(ctx, fn, skipped)
+	err := b.ReplayRaw(ctx, cfg, func(s Stored) error {
+		last = s.Seq
+		return use(s)
+	})
+	return last, err
+}
+
+// usable passes each stored event to fn, and skips (and dead-letters once)
+// a stored message that is not a usable event.
+func (b *Bus) usable(ctx context.Context, fn func(e Event, seq uint64) error, skipped func(Unreadable)) func(Stored) error {
+	return func(s Stored) error {
 		e, err := parseStored(s.Subject, s.Raw)
 		if err != nil {
 			u := unreadableOf(s.Subject, s.Seq, err)
@@ -244,7 +265,7 @@ func (b *Bus) Replay(ctx context.Context, filter string, fn func(e Event, seq ui
 			return nil
 		}
 		return fn(e, s.Seq)
-	})
+	}
 }
 
 // ReplayConsumer is the consumer name under which Replay dead-letters a
@@ -429,8 +450,13 @@ func Permanent(err error) error { return permanentError{err} }
 type ConsumerConfig struct {
 	Durable string   // the consumer's durable name, e.g. "amhp-inbox"
 	Filters []string // subject filters; default every event
-	// MaxDeliver is how many times a message is tried before it is
-	// dead-lettered (default 5).
+	// MaxDeliver is how many times a handler may fail on a message before
+	// it is dead-lettered (default 5). It is counted by crisisbus, not by
+	// the server, whose consumer redelivers without limit: a message the
+	// dead-letter stream cannot take (the store is full) stays on the
+	// consumer and is tried again, never skipped. A failure because the
+	// store is full or stopped (StoreUnavailable) is retried however often
+	// it happens and is never dead-lettered.
 	MaxDeliver int
 	// Backoff is the delay before each redelivery after a handler error
 	// (default 1s, 5s, 30s, 2m; the last repeats).
@@ -495,18 +521,26 @@ func (s *Subscription) Stop() {
 // match its envelope) is moved to the dead-letter stream with the reason and
 // never reaches h; an event already handled by this consumer is acknowledged
 // without calling h again; a handler error is redelivered after a back-off,
-// and after MaxDeliver deliveries the message is dead-lettered. Nothing is
-// dropped silently and a bad message never blocks the ones behind it.
+// and after MaxDeliver failures the message is dead-lettered, unless the
+// failure is the store's (StoreUnavailable), which is retried until the
+// store takes writes again. A message leaves the consumer only once handled
+// or stored in the dead-letter stream: nothing is dropped, silently or
+// not, and a bad message never blocks the ones behind it. h's context
+// carries the message's stream sequence (StreamSeq).
 func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subscription, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.setDefaults()
 	ccfg := jetstream.ConsumerConfig{
-		Durable:       cfg.Durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.AckWait,
-		MaxDeliver:    cfg.MaxDeliver,
+		Durable:   cfg.Durable,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   cfg.AckWait,
+		// The server never gives up on a message (a consumer made with a
+		// limit by an earlier crisisbus is updated): once it had delivered
+		// a message MaxDeliver times it would skip it, even when the
+		// dead-letter stream had refused it. handle counts instead.
+		MaxDeliver:    -1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
 	// A single filter travels in the create request's subject, where the
@@ -551,19 +585,20 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 		_ = msg.Term()
 		return
 	}
+	ctx = context.WithValue(ctx, streamSeqKey{}, md.Sequence.Stream)
+	delay := cfg.Backoff[min(int(md.NumDelivered)-1, len(cfg.Backoff)-1)]
 	e, err := parseStored(msg.Subject(), msg.Data())
 	if err != nil {
 		u := unreadableOf(msg.Subject(), md.Sequence.Stream, err)
 		if cfg.Rejected != nil {
-			if rerr := cfg.Rejected(ctx, u); rerr != nil && int(md.NumDelivered) < cfg.MaxDeliver {
-				delay := cfg.Backoff[min(int(md.NumDelivered)-1, len(cfg.Backoff)-1)]
+			if rerr := cfg.Rejected(ctx, u); rerr != nil && (int(md.NumDelivered) < cfg.MaxDeliver || StoreUnavailable(rerr)) {
 				log.Warn("could not note a rejected message; will retry", zap.String("episode", u.Episode),
 					zap.Error(rerr), zap.Duration("retry_in", delay))
 				_ = msg.NakWithDelay(delay)
 				return
 			}
 		}
-		b.deadLetter(ctx, log.With(zap.String("episode", u.Episode)), cfg.Durable, msg, md, "rejected: "+err.Error(), "rejected: not a valid event")
+		b.deadLetter(ctx, log.With(zap.String("episode", u.Episode)), cfg.Durable, msg, md, delay, "rejected: "+err.Error(), "rejected: not a valid event")
 		return
 	}
 	elog := log.With(zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type))
@@ -581,22 +616,68 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 		return
 	}
 	var perm permanentError
-	if errors.As(herr, &perm) || int(md.NumDelivered) >= cfg.MaxDeliver {
-		b.deadLetter(ctx, elog, cfg.Durable, msg, md,
+	switch {
+	case StoreUnavailable(herr):
+		// Not the message's fault: it waits, in place, for the store.
+		elog.Warn("handler failed: the store is full or stopped; will retry until it takes writes again",
+			zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
+		_ = msg.NakWithDelay(delay)
+	case errors.As(herr, &perm) || int(md.NumDelivered) >= cfg.MaxDeliver:
+		b.deadLetter(ctx, elog, cfg.Durable, msg, md, delay,
 			fmt.Sprintf("handler failed on delivery %d of %d: %v", md.NumDelivered, cfg.MaxDeliver, herr),
 			fmt.Sprintf("handler failed on delivery %d of %d: %s", md.NumDelivered, cfg.MaxDeliver, logsafe.Cause(herr)))
-		return
+	default:
+		elog.Warn("handler failed; will retry", zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
+		_ = msg.NakWithDelay(delay)
 	}
-	delay := cfg.Backoff[min(int(md.NumDelivered)-1, len(cfg.Backoff)-1)]
-	elog.Warn("handler failed; will retry", zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
-	_ = msg.NakWithDelay(delay)
 }
 
+type streamSeqKey struct{}
+
+// StreamSeq is the stream sequence of the message a Handler (or a
+// ConsumerConfig.Rejected) was called with; ok is false outside one.
+func StreamSeq(ctx context.Context) (seq uint64, ok bool) {
+	seq, ok = ctx.Value(streamSeqKey{}).(uint64)
+	return seq, ok
+}
+
+// StoreUnavailable reports whether err is the server's store refusing or
+// failing a write, or JetStream being stopped: the disk or the store's
+// share of it is full, or the server stopped JetStream after a write
+// failed. It is a condition of the server, not of the message; retrying
+// once the operator has made room succeeds.
+func StoreUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case errCodeInsufficientResources, errCodeStorageResourcesExceeded, errCodeStreamStoreFailed,
+			jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
+			return true
+		}
+	}
+	return errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrNoResponders) || strings.Contains(err.Error(), "no space left on device")
+}
+
+// JetStream error codes for a store that cannot take a write (nats-server's
+// JSInsufficientResourcesErr, JSStorageResourcesExceededErr,
+// JSStreamStoreFailedF).
+const (
+	errCodeInsufficientResources    jetstream.ErrorCode = 10023
+	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047
+	errCodeStreamStoreFailed        jetstream.ErrorCode = 10077
+)
+
 // deadLetter stores the message with the reason, then terminates it. If the
-// dead-letter stream cannot take it, the message is redelivered later rather
-// than lost. The stored reason is whole (`crisisbus deadletter list` shows it);
-// the log gets logReason, which holds none of the event's values.
-func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, msg jetstream.Msg, md *jetstream.MsgMetadata, reason, logReason string) {
+// dead-letter stream cannot take it (the store is full), the message stays
+// on the consumer and is delivered again after delay: it is handled again
+// then, and dead-lettered only if it fails again. The stored reason is whole
+// (`crisisbus deadletter list` shows it); the log gets logReason, which
+// holds none of the event's values.
+func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, msg jetstream.Msg, md *jetstream.MsgMetadata, delay time.Duration, reason, logReason string) {
 	dl := nats.NewMsg(DeadLetterRoot + "." + consumer)
 	dl.Data = msg.Data()
 	for k, v := range msg.Headers() {
@@ -611,8 +692,10 @@ func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, 
 	dl.Header.Set(HeaderDeadDeliveries, strconv.FormatUint(md.NumDelivered, 10))
 	dl.Header.Set(jetstream.MsgIDHeader, consumer+":"+strconv.FormatUint(md.Sequence.Stream, 10))
 	if _, err := b.js.PublishMsg(ctx, dl, jetstream.WithExpectStream(DeadLetterStream)); err != nil {
-		log.Error("dead-letter stream refused a message; it will be redelivered", zap.String("cause", logsafe.Cause(err)), zap.String("reason", logReason))
-		_ = msg.NakWithDelay(5 * time.Second)
+		log.Error("dead-letter stream refused a message; it stays on the consumer and will be handled again",
+			zap.String("cause", logsafe.Cause(err)), zap.String("reason", logReason),
+			zap.Uint64("stream_seq", md.Sequence.Stream), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
+		_ = msg.NakWithDelay(delay)
 		return
 	}
 	log.Warn("dead-lettered", zap.String("reason", logReason), zap.String("subject", msg.Subject()), zap.Uint64("stream_seq", md.Sequence.Stream))

@@ -224,6 +224,109 @@ func TestHandlerFailuresAreRetriedThenDeadLettered(t *testing.T) {
 	}
 }
 
+// When the dead-letter stream cannot take a message (its store is full), the
+// message is not skipped once the server has delivered it MaxDeliver times:
+// it stays on the consumer and is handled again until it succeeds.
+func TestAMessageTheDeadLetterStreamRefusesIsKeptAndHandledLater(t *testing.T) {
+	ctx := t.Context()
+	b := bustest.Start(t, "")
+	admin := bustest.Bus(t, b, "")
+	// A full dead-letter stream: it holds one message and refuses more.
+	if _, err := admin.JetStream().UpdateStream(ctx, jetstream.StreamConfig{Name: events.DeadLetterStream,
+		Subjects: []string{events.DeadLetterRoot + ".>"}, Storage: jetstream.FileStorage, Duplicates: time.Hour,
+		MaxMsgs: 1, Discard: jetstream.DiscardNew}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.JetStream().Publish(ctx, events.DeadLetterRoot+".earlier", []byte("an earlier dead letter")); err != nil {
+		t.Fatal(err)
+	}
+	police := bustest.Bus(t, b, events.Police)
+	e := detention(t, events.NewEpisodeID())
+	if _, err := police.Publish(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	attempts, handled := 0, false
+	sub, err := bustest.Bus(t, b, events.Record).Consume(ctx, events.ConsumerConfig{
+		Durable: "record-dlq-full", MaxDeliver: 2, Backoff: []time.Duration{10 * time.Millisecond},
+	}, func(_ context.Context, got events.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		if attempts <= 5 {
+			return errors.New("AMHP rota unavailable")
+		}
+		handled = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !handled {
+			return fmt.Errorf("after %d attempts the event is not handled (MaxDeliver 2, dead-letter stream full)", attempts)
+		}
+		return nil
+	})
+	s, err := admin.JetStream().Stream(ctx, events.DeadLetterStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Msgs; n != 1 {
+		t.Fatalf("the dead-letter stream holds %d messages, want only the earlier one", n)
+	}
+}
+
+// A consumer made by an earlier crisisbus, which let the server skip a
+// message after five deliveries, is updated to redeliver without limit.
+func TestAConsumerWithADeliveryLimitIsUpdatedToKeepEveryMessage(t *testing.T) {
+	ctx := t.Context()
+	b := bustest.Start(t, "")
+	record := bustest.Bus(t, b, events.Record)
+	if _, err := record.JetStream().CreateOrUpdateConsumer(ctx, events.Stream, jetstream.ConsumerConfig{Durable: "record-earlier",
+		AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 5, FilterSubject: events.AllSubjects()}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := record.Consume(ctx, events.ConsumerConfig{Durable: "record-earlier"}, func(context.Context, events.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	c, err := record.JetStream().Consumer(ctx, events.Stream, "record-earlier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := c.CachedInfo().Config.MaxDeliver; md != -1 {
+		t.Fatalf("the server's consumer gives up after %d deliveries, want never (-1)", md)
+	}
+}
+
+// Every read of an episode (an agency deciding a command reads its state)
+// uses a consumer of its own; a stream takes at most 1000 consumers. A busy
+// hour's reads in a burst must not use them up.
+func TestABurstOfEpisodeReadsDoesNotUseUpTheStreamsConsumers(t *testing.T) {
+	ctx := t.Context()
+	b := bustest.Start(t, "")
+	police := bustest.Bus(t, b, events.Police)
+	e := detention(t, events.NewEpisodeID())
+	if _, err := police.Publish(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	record := bustest.Bus(t, b, events.Record)
+	for i := range 1200 {
+		n := 0
+		if _, err := record.Replay(ctx, events.EpisodeSubjects(e.Subject), func(events.Event, uint64) error { n++; return nil }, nil); err != nil {
+			t.Fatalf("read %d of the episode: %v", i+1, err)
+		}
+		if n != 1 {
+			t.Fatalf("read %d of the episode found %d events, want 1", i+1, n)
+		}
+	}
+}
+
 func TestAcknowledgedEventsSurviveARestartOfTheServer(t *testing.T) {
 	dir := t.TempDir()
 	b := bustest.Start(t, dir)

@@ -29,6 +29,9 @@ type ReplayConfig struct {
 	From, To uint64
 }
 
+// replayIdle is how long the server keeps the consumer of a finished read.
+const replayIdle = 5 * time.Second
+
 // ReplayRaw reads the stream in order, from the first event, and calls f
 // with each stored event's bytes, unchanged and not validated again: the
 // bulk read behind reports over millions of events and export (Replay
@@ -50,9 +53,14 @@ func (b *Bus) ReplayRaw(ctx context.Context, cfg ReplayConfig, f func(Stored) er
 			return fmt.Errorf("replay: %w", err)
 		}
 	}
-	// A reader that dies leaves its consumer for the server to remove
-	// after a short while; one that finishes removes it at once (below).
-	occ := jetstream.OrderedConsumerConfig{FilterSubjects: cfg.Filters, InactiveThreshold: 30 * time.Second}
+	// A stream takes at most 1000 consumers, and the server keeps a
+	// finished reader's consumer until it has been idle for
+	// InactiveThreshold (the client's default is 5 minutes): reports run
+	// one after another piled them up. So a read deletes its consumer when
+	// it ends, and a short threshold clears what a stopped process leaves.
+	// A reader is never idle while it reads (it always has a pull waiting).
+	// (An episode is read with direct gets, without a consumer: Replay.)
+	occ := jetstream.OrderedConsumerConfig{FilterSubjects: cfg.Filters, InactiveThreshold: replayIdle}
 	if cfg.From > 0 {
 		occ.DeliverPolicy, occ.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.From
 	}
@@ -61,17 +69,14 @@ func (b *Bus) ReplayRaw(ctx context.Context, cfg ReplayConfig, f func(Stored) er
 		return fmt.Errorf("replay: %w", err)
 	}
 	defer func() {
-		// The read is over: its consumer goes now, not minutes later, so
-		// reports and exports leave the stream's consumer count as it was.
-		info := cons.CachedInfo()
-		if info == nil {
-			return // no consumer was made
-		}
-		name := info.Name
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := b.js.DeleteConsumer(dctx, Stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			b.log.Warn("a finished read's consumer was not removed; the server removes it after 30 s", zap.String("consumer", name), zap.Error(err))
+		// The read is over: its consumer goes now, so the stream's
+		// consumer count is as it was when the read returns.
+		if info := cons.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := b.js.DeleteConsumer(dctx, Stream, info.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				b.log.Warn("a finished read's consumer was not removed; the server removes it when idle", zap.String("consumer", info.Name), zap.Error(err))
+			}
 		}
 	}()
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))

@@ -4,7 +4,9 @@ package bustest
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,4 +113,30 @@ func FilesHolding(t testing.TB, dir, s string) []string {
 		t.Fatal(err)
 	}
 	return hits
+}
+
+// SmallDisk mounts a file system of the given size (tmpfs, "30m") on a new
+// directory, to fill, and unmounts it when the test ends. Mounting needs
+// root, which CI has: there a failure to mount fails the test; elsewhere
+// the test is skipped, saying why.
+func SmallDisk(t testing.TB, size string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		msg := fmt.Sprintf("cannot mount a %s file system to fill (mount -t tmpfs needs root): %v: %s", size, err, strings.TrimSpace(string(out)))
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
 }

@@ -14,6 +14,6 @@ func init() {
 
 func startConsole(ctx context.Context, d Deps) (Stopper, error) {
 	cfg := d.Console
-	cfg.Addr, cfg.Log, cfg.Now = d.HTTPAddr, d.Log, d.Now
+	cfg.Addr, cfg.Log, cfg.Now, cfg.StoreAlert = d.HTTPAddr, d.Log, d.Now, d.StoreAlert
 	return console.Start(ctx, d.Bus.Conn(), cfg)
 }

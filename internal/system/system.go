@@ -30,6 +30,9 @@ type Deps struct {
 	// Console is the console's people and cookies (its Addr, Log and Now
 	// are the ones above).
 	Console console.Config
+	// StoreAlert says, while the embedded server's store is full, what the
+	// people using crisisbus should be told; nil against an external NATS.
+	StoreAlert func() string
 }
 
 // Stopper stops a running service.
@@ -163,7 +166,11 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, svc.Name) {
 			continue
 		}
-		sv, err := s.supervise(ctx, svc, Deps{Log: cfg.Log.Named(svc.Name), Now: cfg.Now, HTTPAddr: cfg.HTTPAddr, Console: cfg.Console})
+		d := Deps{Log: cfg.Log.Named(svc.Name), Now: cfg.Now, HTTPAddr: cfg.HTTPAddr, Console: cfg.Console}
+		if s.Broker != nil {
+			d.StoreAlert = s.Broker.StoreAlert
+		}
+		sv, err := s.supervise(ctx, svc, d)
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 		}

@@ -55,6 +55,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	Log         *zap.Logger //
 	Now         func() time.Time
+	// StoreAlert, if set, says what to tell everyone while the bus's store
+	// is full ("" while it is not); every page shows it as a banner.
+	StoreAlert func() string
 }
 
 func (c *Config) setDefaults() {
@@ -285,14 +288,15 @@ func parsePages() (map[string]*template.Template, error) {
 
 // page is what every page template gets.
 type page struct {
-	Title   string
-	Session session
-	Now     time.Time
-	Flash   string
-	Errors  []fieldError // the error summary; each also shown by its field
-	Form    url.Values   // what was typed, kept when there are errors
-	Action  string       // the form that was posted, when its errors are shown
-	Data    any
+	Title      string
+	StoreAlert string // the store is full: shown on every page
+	Session    session
+	Now        time.Time
+	Flash      string
+	Errors     []fieldError // the error summary; each also shown by its field
+	Form       url.Values   // what was typed, kept when there are errors
+	Action     string       // the form that was posted, when its errors are shown
+	Data       any
 }
 
 type fieldError struct {
@@ -322,6 +326,9 @@ func (c *Server) render(w http.ResponseWriter, r *http.Request, name string, sta
 		p.Session = s
 	}
 	p.Now = c.cfg.Now()
+	if c.cfg.StoreAlert != nil {
+		p.StoreAlert = c.cfg.StoreAlert()
+	}
 	if p.Flash == "" {
 		p.Flash = c.takeFlash(r)
 	}

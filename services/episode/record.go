@@ -121,6 +121,9 @@ type Config struct {
 	Bus *events.Bus // connected as events.Record
 	Log *zap.Logger
 	Now func() time.Time
+	// CatchUpEvery is how often the record checks that it missed no fact
+	// of the stream (default DefaultCatchUpEvery; see catchup.go).
+	CatchUpEvery time.Duration
 }
 
 // Record is the running episode record: the projection and its API.
@@ -129,10 +132,17 @@ type Record struct {
 	store *Store
 	sub   *events.Subscription
 	svc   micro.Service
+	// progress is what the projection applied; saved, its checkpoint as
+	// stored; the catch-up loop closes caughtUpDone when it ends.
+	progress     *progress
+	saved        uint64
+	stopCatchUp  context.CancelFunc
+	caughtUpDone chan struct{}
 }
 
-// Start provisions the buckets, starts the projection (which catches up from
-// wherever its durable consumer left off) and serves the API.
+// Start opens the buckets, starts the projection (which carries on from
+// wherever its durable consumer left off, and checks from its checkpoint
+// that it missed no fact: see catchup.go) and serves the API.
 func Start(ctx context.Context, cfg Config) (*Record, error) {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
@@ -144,16 +154,40 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Record{cfg: cfg, store: store}
+	if cfg.CatchUpEvery == 0 {
+		cfg.CatchUpEvery = DefaultCatchUpEvery
+	}
+	checkpoint, err := store.loadCheckpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &Record{cfg: cfg, store: store, progress: newProgress(checkpoint), saved: checkpoint}
 	// Applying an event takes milliseconds; one whose acknowledgement was
 	// lost when the record stopped mid-event is delivered again after
 	// AckWait, so keep it short: every agency's view waits on it.
 	r.sub, err = cfg.Bus.Consume(ctx, events.ConsumerConfig{Durable: Durable, Backoff: []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second},
-		AckWait: 5 * time.Second, Rejected: store.MarkUnreadable},
-		func(ctx context.Context, e events.Event) error { return store.Apply(ctx, e) })
+		AckWait: 5 * time.Second, Rejected: func(ctx context.Context, u events.Unreadable) error {
+			if err := store.MarkUnreadable(ctx, u); err != nil {
+				return err
+			}
+			r.progress.add(u.Seq)
+			return nil
+		}},
+		func(ctx context.Context, e events.Event) error {
+			if err := store.Apply(ctx, e); err != nil {
+				return err
+			}
+			if seq, ok := events.StreamSeq(ctx); ok {
+				r.progress.add(seq)
+			}
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
+	cctx, cancel := context.WithCancel(ctx)
+	r.stopCatchUp, r.caughtUpDone = cancel, make(chan struct{})
+	go r.keepCaughtUp(cctx, cfg.CatchUpEvery)
 	r.svc, err = micro.AddService(cfg.Bus.Conn(), micro.Config{Name: ServiceName, Version: "1.0.0",
 		Description: "crisisbus episode record: each agency's view of a crisis episode; every read recorded as a disclosure"})
 	if err != nil {
@@ -194,6 +228,10 @@ func (r *Record) Stop() {
 	}
 	if r.sub != nil {
 		r.sub.Stop()
+	}
+	if r.stopCatchUp != nil {
+		r.stopCatchUp()
+		<-r.caughtUpDone
 	}
 }
 

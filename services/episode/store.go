@@ -108,7 +108,13 @@ func (s *Store) Apply(ctx context.Context, e events.Event) error {
 	if err != nil || person == nil {
 		return err
 	}
-	for _, k := range PersonKeys(*person) {
+	return s.indexPerson(ctx, e.Subject, *person)
+}
+
+// indexPerson lists the episode under each key of the person (PersonKeys),
+// for matching.
+func (s *Store) indexPerson(ctx context.Context, episode string, person Person) error {
+	for _, k := range PersonKeys(person) {
 		if err := s.update(ctx, s.people, k, func(raw []byte) ([]byte, error) {
 			var ids []string
 			if raw != nil {
@@ -116,10 +122,10 @@ func (s *Store) Apply(ctx context.Context, e events.Event) error {
 					return nil, err
 				}
 			}
-			if slices.Contains(ids, e.Subject) {
+			if slices.Contains(ids, episode) {
 				return nil, nil
 			}
-			return json.Marshal(append(ids, e.Subject))
+			return json.Marshal(append(ids, episode))
 		}); err != nil {
 			return err
 		}

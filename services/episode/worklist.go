@@ -127,6 +127,9 @@ func (s *Store) Worklist(ctx context.Context, a events.Agency) ([]WorkItem, erro
 	}
 	items := []WorkItem{}
 	for k := range keys.Keys() {
+		if !validKey(k) {
+			continue // not an episode: the projection's checkpoint
+		}
 		v, _, ok, err := s.Get(ctx, k)
 		if err != nil {
 			return nil, err

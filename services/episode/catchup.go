@@ -1,0 +1,217 @@
+package episode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/logsafe"
+)
+
+// The projection's progress: the record knows which facts of the stream it
+// has applied, so it can tell when it missed one and take it from the
+// stream.
+//
+// Its consumer never skips a message (events.Consume), yet a fact can leave
+// the consumer unapplied: dead-lettered after repeated failures, or skipped
+// by an earlier crisisbus, whose consumer gave up after five deliveries
+// while the store was full. So the record keeps, in its views bucket under
+// CheckpointKey, the stream sequence up to which every fact is in the
+// projection. Every CatchUpEvery it compares what it applied with how far
+// its consumer has got (the consumer's acknowledgement floor: every message
+// at or below it was acknowledged or given up). A fact at or below that
+// floor which it did not apply is checked against the projection, and if
+// the projection lacks it, the episode's view is rebuilt from the stream,
+// in order. At start the same check covers every fact after the
+// checkpoint, so a fact missed before a restart is found too.
+
+// CheckpointKey is the key of the projection's checkpoint in the views
+// bucket; it is not an episode id (an episode id has no dot).
+const CheckpointKey = "projection.applied-through"
+
+// DefaultCatchUpEvery is how often the record checks it has missed nothing.
+const DefaultCatchUpEvery = 5 * time.Second
+
+// progress is which stream sequences the projection has applied.
+type progress struct {
+	mu      sync.Mutex
+	floor   uint64              // every fact up to floor is in the projection
+	applied map[uint64]struct{} // facts after floor applied
+}
+
+func newProgress(floor uint64) *progress {
+	return &progress{floor: floor, applied: map[uint64]struct{}{}}
+}
+
+// add notes that the fact at seq is in the projection.
+func (p *progress) add(seq uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if seq <= p.floor {
+		return
+	}
+	p.applied[seq] = struct{}{}
+	for {
+		if _, ok := p.applied[p.floor+1]; !ok {
+			return
+		}
+		delete(p.applied, p.floor+1)
+		p.floor++
+	}
+}
+
+func (p *progress) has(seq uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.applied[seq]
+	return ok || seq <= p.floor
+}
+
+func (p *progress) through() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.floor
+}
+
+// loadCheckpoint reads the projection's checkpoint (0 when it has none).
+func (s *Store) loadCheckpoint(ctx context.Context) (uint64, error) {
+	ent, err := s.views.Get(ctx, CheckpointKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the projection's checkpoint: %w", err)
+	}
+	seq, err := strconv.ParseUint(string(ent.Value()), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("the projection's checkpoint %q: %w", ent.Value(), err)
+	}
+	return seq, nil
+}
+
+func (s *Store) saveCheckpoint(ctx context.Context, seq uint64) error {
+	if _, err := s.views.Put(ctx, CheckpointKey, []byte(strconv.FormatUint(seq, 10))); err != nil {
+		return fmt.Errorf("write the projection's checkpoint: %w", err)
+	}
+	return nil
+}
+
+// ensure makes sure the projection holds e, read from the stream, and says
+// whether it lacked it. A fact on an episode's timeline that the view lacks
+// is restored by rebuilding the view from the stream, so the view folds
+// every fact in stream order; other facts (disclosures) are applied, which
+// is idempotent.
+func (s *Store) ensure(ctx context.Context, bus *events.Bus, e events.Event) (restored bool, err error) {
+	if !OnTimeline(e) {
+		return false, s.Apply(ctx, e)
+	}
+	v, _, ok, err := s.Get(ctx, e.Subject)
+	if err != nil {
+		return false, err
+	}
+	if ok && v.Has(e.ID) {
+		return false, nil
+	}
+	return true, s.restore(ctx, bus, e.Subject)
+}
+
+// restore replaces an episode's view with the one its timeline in the
+// stream gives (Load), and indexes its person.
+func (s *Store) restore(ctx context.Context, bus *events.Bus, episode string) error {
+	var person Person
+	err := s.update(ctx, s.views, episode, func([]byte) ([]byte, error) {
+		v, _, err := Load(ctx, bus, episode)
+		if err != nil {
+			return nil, err
+		}
+		person = v.Person
+		return json.Marshal(v)
+	})
+	if err != nil {
+		return err
+	}
+	return s.indexPerson(ctx, episode, person)
+}
+
+// catchUp checks every fact between the projection's checkpoint and its
+// consumer's acknowledgement floor that this record did not apply, restores
+// what the projection lacks, and moves the checkpoint on.
+func (r *Record) catchUp(ctx context.Context) error {
+	bus := r.cfg.Bus
+	cons, err := bus.JetStream().Consumer(ctx, events.Stream, Durable)
+	if err != nil {
+		return fmt.Errorf("the projection's consumer: %w", err)
+	}
+	upTo := cons.CachedInfo().AckFloor.Stream
+	from := r.progress.through()
+	if upTo > from {
+		var checked, restored int
+		_, err = bus.ReplayEvents(ctx, events.ReplayConfig{From: from + 1, To: upTo}, func(e events.Event, seq uint64) error {
+			if r.progress.has(seq) {
+				return nil
+			}
+			checked++
+			lacked, err := r.store.ensure(ctx, bus, e)
+			if err != nil {
+				return fmt.Errorf("fact at sequence %d: %w", seq, err)
+			}
+			if lacked {
+				restored++
+				r.cfg.Log.Warn("the record had missed a fact; rebuilt the episode's view from the stream",
+					zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type), zap.Uint64("stream_seq", seq))
+			}
+			r.progress.add(seq)
+			return nil
+		}, func(u events.Unreadable) {
+			if r.store.MarkUnreadable(ctx, u) == nil {
+				r.progress.add(u.Seq)
+			}
+		})
+		if checked > 0 {
+			r.cfg.Log.Info("checked the record against the stream", zap.Uint64("from_seq", from+1), zap.Uint64("to_seq", upTo),
+				zap.Int("facts_checked", checked), zap.Int("facts_restored", restored))
+		}
+		if err != nil {
+			return fmt.Errorf("catch up from the stream: %w", err)
+		}
+	}
+	if through := r.progress.through(); through != r.saved {
+		if err := r.store.saveCheckpoint(ctx, through); err != nil {
+			return err
+		}
+		r.saved = through
+	}
+	return nil
+}
+
+// keepCaughtUp runs catchUp now and every interval until ctx is done.
+func (r *Record) keepCaughtUp(ctx context.Context, every time.Duration) {
+	defer close(r.caughtUpDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	failing := false
+	for {
+		if err := r.catchUp(ctx); err != nil && ctx.Err() == nil {
+			if !failing || !events.StoreUnavailable(err) {
+				r.cfg.Log.Warn("could not yet check the record against the stream; will try again",
+					zap.String("cause", logsafe.Cause(err)), zap.Bool("store_unavailable", events.StoreUnavailable(err)), zap.Duration("retry_in", every))
+			}
+			failing = true
+		} else {
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
