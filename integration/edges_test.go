@@ -90,7 +90,7 @@ func TestA5000CharacterEpisodeIDIsRefusedByTheRecordWhichStaysOnTheBus(t *testin
 		"episode must be an id of letters, digits, '-' and '_'")
 	// A client using rpc.Call is refused before anything is sent.
 	_, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](context.Background(), p.admin.Conn(), episode.ViewSubject(events.Police),
-		episode.ViewRequest{Episode: longID, Viewer: "PC 4471", Purpose: "checking"})
+		episode.ViewRequest{Episode: longID, Viewer: "PC 4471", Purpose: "checking", Reason: "a test reads every agency's view"})
 	var re *rpc.Error
 	if !errors.As(err, &re) || re.Code != 400 || !strings.Contains(re.Message, tooLong) {
 		t.Fatalf("rpc.Call with a 5,000-character episode id: %v, want a 400 saying %q", err, tooLong)

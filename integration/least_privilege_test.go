@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,8 @@ import (
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/bustest"
+	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
@@ -130,4 +134,44 @@ func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNoth
 		}
 	}
 	t.Logf("%d messages heard, %d clinical notes by health agencies, none among them; %d acts refused by the server", len(heard), len(clinical), n)
+}
+
+// The record, not the console, decides that an agency with no part in an
+// episode must say why it opens it: a client holding the police password
+// asks for the police view of an ambulance call police never touched. It
+// is refused until it gives a reason, and the reason is what the record
+// then shows as why police looked.
+func TestAnAgencyWithNoPartInAnEpisodeMustSayWhyItOpensItWhoeverAsks(t *testing.T) {
+	p := start(t)
+	ep := do[agency.OpenRequest, agency.OpenResponse](p, events.Ambulance, "open", agency.OpenRequest{
+		Actor: "EOC call handler 77", Channel: "999", Summary: "son says his mother hears voices telling her to hurt herself"}).Episode
+	nc, err := broker.ConnectAs(p.sys.URL, p.sys.Broker.Credentials(), events.Police)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req := episode.ViewRequest{Episode: ep, Viewer: "PC 4471", Purpose: "direct care"}
+	_, err = rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, nc, episode.ViewSubject(events.Police), req)
+	var re *rpc.Error
+	if !errors.As(err, &re) || re.Code != rpc.Forbidden || !strings.Contains(re.Message, episode.NoPartMessage) {
+		t.Fatalf("police view of an episode police have no part in, without a reason: %v, want 403 %q", err, episode.NoPartMessage)
+	}
+	req.Reason = "her son called 101 as well; checking it is the same person"
+	if _, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, nc, episode.ViewSubject(events.Police), req); err != nil {
+		t.Fatalf("with a reason: %v", err)
+	}
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		d, err := p.store.Disclosures(ctx, ep)
+		if err != nil {
+			return err
+		}
+		for _, e := range d.Entries {
+			if e.Agency == events.Police && e.Purpose == episode.NoPartPurpose+req.Reason {
+				return nil
+			}
+		}
+		return fmt.Errorf("the record's disclosures %+v lack police's reason", d.Entries)
+	})
 }

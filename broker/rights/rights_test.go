@@ -240,7 +240,7 @@ func needed(t *testing.T, sys *system.System, c *client, id rights.Identity) map
 		}
 		n["read its own view of the record"] = func(ctx context.Context) error {
 			_, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, c.nc, episode.ViewSubject(a),
-				episode.ViewRequest{Episode: ep, Viewer: "rights check", Purpose: "direct care"})
+				episode.ViewRequest{Episode: ep, Viewer: "rights check", Purpose: "direct care", Reason: "a test reads every agency's view"})
 			if rpc.CodeOf(err) == rpc.NotFound {
 				return nil // answered: the episode is not yet in the record's projection
 			}

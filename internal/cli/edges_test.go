@@ -62,7 +62,7 @@ func TestCallWithA5000CharacterIDSaysWhatIsWrongAndTheSystemGoesOn(t *testing.T)
 		t.Fatalf("amhp open after the refusal: exit %d: %s", code, errOut)
 	}
 	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		code, o, e := run("episode", "show", opened.Episode, "--as", "amhp", "--data", dir, "--nats", url, "--viewer", "AMHP Jo")
+		code, o, e := run("episode", "show", opened.Episode, "--as", "amhp", "--data", dir, "--nats", url, "--viewer", "AMHP Jo", "--reason", "offered the assessment by phone")
 		if code != 0 || !strings.Contains(o, "man on the bridge") {
 			return fmt.Errorf("exit %d: %s%s", code, o, e)
 		}

@@ -83,7 +83,7 @@ func cmdCall(ctx context.Context, e env, args []string) error {
 
 func cmdEpisode(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] != "show" {
-		return usageError{"usage: crisisbus episode show ID --as AGENCY [--viewer NAME] [--purpose WHY] [--json]"}
+		return usageError{"usage: crisisbus episode show ID --as AGENCY [--viewer NAME] [--purpose WHY] [--reason WHY] [--json]"}
 	}
 	fs := newFlags(e, "episode show", "ID --as AGENCY [flags]")
 	var cf connFlags
@@ -91,6 +91,7 @@ func cmdEpisode(ctx context.Context, e env, args []string) error {
 	as := fs.String("as", "", "the agency whose view to show: "+agencyList())
 	viewer := fs.String("viewer", currentUser(), "who is looking (recorded in the disclosure)")
 	purpose := fs.String("purpose", "reviewing the episode record", "why they are looking (recorded in the disclosure)")
+	reason := fs.String("reason", "", "why, when the agency has no part in the episode (the record refuses without one; recorded in the disclosure)")
 	asJSON := fs.Bool("json", false, "print the view as JSON")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -106,7 +107,7 @@ func cmdEpisode(ctx context.Context, e env, args []string) error {
 	if err := events.CheckID("episode id", id); err != nil {
 		return usageError{err.Error()}
 	}
-	req := episode.ViewRequest{Episode: id, Viewer: *viewer, Purpose: *purpose}
+	req := episode.ViewRequest{Episode: id, Viewer: *viewer, Purpose: *purpose, Reason: *reason}
 	if err := req.Validate(); err != nil {
 		return usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}

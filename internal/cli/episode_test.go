@@ -45,7 +45,7 @@ func TestEpisodeShowPrintsEachAgencysOwnView(t *testing.T) {
 
 	var out string
 	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		code, o, e := run("episode", "show", open.Episode, "--as", "amhp", "--data", dir, "--nats", url, "--viewer", "AMHP Jo")
+		code, o, e := run("episode", "show", open.Episode, "--as", "amhp", "--data", dir, "--nats", url, "--viewer", "AMHP Jo", "--reason", "offered the assessment by phone")
 		if code != 0 || !strings.Contains(o, "bipolar disorder; lithium") {
 			return fmt.Errorf("exit %d: %s%s", code, o, e)
 		}

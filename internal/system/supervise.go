@@ -102,6 +102,13 @@ func (sv *supervisor) startOnce(ctx context.Context) error {
 		nc.Close()
 		return fmt.Errorf("start service %s: %w", sv.svc.Name, err)
 	}
+	// The server has every subscription the service made before it counts
+	// as started, so a request sent the moment start returns finds it.
+	if err := nc.FlushTimeout(10 * time.Second); err != nil {
+		st.Stop()
+		nc.Close()
+		return fmt.Errorf("start service %s: its subscriptions did not reach the server: %w", sv.svc.Name, err)
+	}
 	sv.mu.Lock()
 	sv.nc, sv.st, sv.closed = nc, st, closed
 	sv.starts++

@@ -66,7 +66,7 @@ func call[Req, Resp any](t *testing.T, nc *nats.Conn, subject string, req Req) R
 func view(t *testing.T, nc *nats.Conn, a events.Agency, ep string) episode.View {
 	t.Helper()
 	resp := call[episode.ViewRequest, episode.ViewResponse](t, nc, episode.ViewSubject(a),
-		episode.ViewRequest{Episode: ep, Viewer: "duty worker", Purpose: "checking the service answers again"})
+		episode.ViewRequest{Episode: ep, Viewer: "duty worker", Purpose: "checking the service answers again", Reason: "a test reads every agency's view"})
 	raw, _ := json.Marshal(resp.View)
 	var v episode.View
 	if err := json.Unmarshal(raw, &v); err != nil {

@@ -173,7 +173,7 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](r.Context(), c.nc, episode.ViewSubject(s.Agency), episode.ViewRequest{
 		Episode: id, Agency: s.Agency, Viewer: s.Name + " (" + s.Username + ")",
 		Purpose: "direct care: " + s.Role + " working on the episode in the console", After: r.URL.Query().Get("after"),
-		PartOnly: true, Reason: reason})
+		Reason: reason})
 	if err != nil {
 		var re *rpc.Error
 		if errors.As(err, &re) && re.Code == rpc.Forbidden && strings.HasPrefix(re.Message, episode.NoPartMessage) {

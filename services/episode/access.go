@@ -98,8 +98,9 @@ func ClinicalLeaks(view map[string]any, full View) []string {
 // opened, owns, has recorded anything on, or has been offered or has
 // offered a handoff of. A person of an agency with no part in it may still
 // need to open it (a police officer checking a name that came up), but
-// must say why: the view then asks for a reason (ViewRequest.PartOnly and
-// Reason), recorded as the disclosure's purpose.
+// must say why: the record refuses the view without a reason
+// (ViewRequest.Reason), whoever asks, and records the reason as the
+// disclosure's purpose.
 
 // Parties are the agencies an event makes party to its episode: the
 // agency that recorded it, and the agency a handoff is offered to.

@@ -45,13 +45,10 @@ type ViewRequest struct {
 	// recorded something sees it (read your own writes). The record waits
 	// up to AfterWait for its projection to apply it, then answers anyway.
 	After string `json:"after,omitempty"`
-	// PartOnly asks the record to refuse (403, NoPartMessage) a view of an
-	// episode the agency has no part in (View.HasPart) unless Reason says
-	// why; the console sets it for every person.
-	PartOnly bool `json:"partOnly,omitempty"`
-	// Reason is why a person opens an episode their agency has no part in,
-	// one line of at most MaxReasonLen characters: recorded as the
-	// disclosure's purpose, after NoPartPurpose, instead of Purpose.
+	// Reason is why a person opens an episode their agency has no part in
+	// (View.HasPart), one line of at most MaxReasonLen characters: without
+	// one such a view is refused (403, NoPartMessage), whoever asks; with
+	// one it is recorded as the disclosure's purpose, after NoPartPurpose.
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -255,7 +252,7 @@ func (r *Record) view(ctx context.Context, req ViewRequest) (ViewResponse, error
 		return ViewResponse{}, fmt.Errorf("%w %s", ErrUnknownEpisode, req.Episode)
 	}
 	purpose := req.Purpose
-	if req.PartOnly && !v.HasPart(req.Agency) {
+	if !v.HasPart(req.Agency) {
 		if req.Reason == "" {
 			return ViewResponse{}, rpc.Errorf(rpc.Forbidden, "%s (%s has no part in episode %s)", NoPartMessage, req.Agency, req.Episode)
 		}
