@@ -88,7 +88,13 @@ func writeNewFile(file string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	return writeFileSynced(file, b, os.O_EXCL)
+}
+
+// writeFileSynced writes b to file (mode 0600, created if need be, with
+// flag's extra open flags) and syncs it to disk before it returns.
+func writeFileSynced(file string, b []byte, flag int) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|flag, 0o600)
 	if err != nil {
 		return err
 	}

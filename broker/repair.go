@@ -277,21 +277,7 @@ func (c storeCrypto) newBlockKey(stream string, index uint32) (seed, nonce, ekey
 	return seed, nonce, kek.Seal(append([]byte(nil), nonce...), nonce, seed, nil), nil
 }
 
-func writeSynced(file string, b []byte) error {
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
+func writeSynced(file string, b []byte) error { return writeFileSynced(file, b, os.O_TRUNC) }
 
 // copyTree copies the directory from to to, file by file (not linked: the
 // server appends to blocks in place, which would change the kept original).
