@@ -6,17 +6,9 @@ package deploy_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,10 +18,10 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/deploy/internal/clustertest"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 )
@@ -39,14 +31,12 @@ var update = flag.Bool("update", false, "rewrite cluster/users.conf from the tab
 // passwords sets each user's bcrypt hash in the environment, as an operator
 // would, and returns the plain passwords the services use.
 func passwords(t *testing.T) broker.Credentials {
-	creds := broker.Credentials{}
-	for _, u := range rights.Users() {
-		creds[u] = "pw-" + u
-		h, err := bcrypt.GenerateFromPassword([]byte(creds[u]), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv(rights.PasswordEnv(u), string(h))
+	creds, env, err := clustertest.Passwords()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
 	}
 	return creds
 }
@@ -99,34 +89,17 @@ func dump(p *server.Permissions) string {
 func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) {
 	creds := passwords(t)
 	dir := t.TempDir()
-	tlsDir := filepath.Join(dir, "tls")
-	writeCerts(t, tlsDir)
-	users, _ := os.ReadFile("cluster/users.conf")
-	os.WriteFile(filepath.Join(dir, "users.conf"), users, 0o600)
-
-	clientPorts, routePorts := freePorts(t, 3), freePorts(t, 3)
+	layout, err := clustertest.Write("cluster", dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsDir := layout.TLSDir
 	var servers []*server.Server
 	for i := 1; i <= 3; i++ {
-		conf, err := os.ReadFile(fmt.Sprintf("cluster/nats-%d.conf", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := string(conf)
-		r := strings.NewReplacer(
-			"/etc/crisisbus/tls/", tlsDir+"/",
-			"/var/lib/crisisbus/jetstream", filepath.Join(dir, fmt.Sprintf("js-%d", i)),
-			"listen: 0.0.0.0:4222", fmt.Sprintf("listen: 127.0.0.1:%d", clientPorts[i-1]),
-			"listen: 0.0.0.0:6222", fmt.Sprintf("listen: 127.0.0.1:%d", routePorts[i-1]),
-			"http: 127.0.0.1:8222", "",
-			"crisisbus-1:6222", fmt.Sprintf("127.0.0.1:%d", routePorts[0]),
-			"crisisbus-2:6222", fmt.Sprintf("127.0.0.1:%d", routePorts[1]),
-			"crisisbus-3:6222", fmt.Sprintf("127.0.0.1:%d", routePorts[2]),
-		)
-		file := filepath.Join(dir, fmt.Sprintf("nats-%d.conf", i))
-		os.WriteFile(file, []byte(r.Replace(c)), 0o600)
+		file := layout.Conf[i-1]
 		// Each node's store key comes from its environment, as an operator
 		// gives it; the variable is read when the file is.
-		t.Setenv("CRISISBUS_STORE_KEY", fmt.Sprintf("%064x", i*7919))
+		t.Setenv("CRISISBUS_STORE_KEY", clustertest.StoreKey(i-1))
 		opts, err := server.ProcessConfigFile(file)
 		if err != nil {
 			t.Fatalf("node %d config: %v", i, err)
@@ -163,7 +136,7 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 		return nil
 	})
 
-	urls := fmt.Sprintf("tls://127.0.0.1:%d,tls://127.0.0.1:%d,tls://127.0.0.1:%d", clientPorts[0], clientPorts[1], clientPorts[2])
+	urls := layout.URLs()
 	connect := func(a events.Agency) *events.Bus {
 		nc, err := broker.ConnectAs(urls, creds, a, nats.RootCAs(filepath.Join(tlsDir, "ca.pem")))
 		if err != nil {
@@ -279,60 +252,4 @@ func streamLastSeq(s *server.Server) uint64 {
 		}
 	}
 	return last
-}
-
-func freePorts(t *testing.T, n int) []int {
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
-// writeCerts makes a CA and one server certificate (for 127.0.0.1 and the
-// node names) in dir, as ca.pem, server.pem and server-key.pem.
-func writeCerts(t *testing.T, dir string) {
-	os.MkdirAll(dir, 0o700)
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "crisisbus test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "crisisbus"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames:    []string{"localhost", "crisisbus-1", "crisisbus-2", "crisisbus-3"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	write := func(name, typ string, b []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("ca.pem", "CERTIFICATE", caDER)
-	write("server.pem", "CERTIFICATE", der)
-	write("server-key.pem", "EC PRIVATE KEY", keyDER)
 }
