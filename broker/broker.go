@@ -275,11 +275,16 @@ func ConnectAs(u string, creds Credentials, a events.Agency, opts ...nats.Option
 	}
 	name := "crisisbus-" + user
 	all := append([]nats.Option{nats.UserInfo(user, pw), nats.Name(name), nats.CustomInboxPrefix(rights.InboxPrefix(user)),
-		nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}, opts...)
-	nc, err := nats.Connect(u, all...)
+		nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		// A server that stops answering (a frozen node) is noticed within
+		// about 15 s and the client moves to another, not after minutes.
+		nats.PingInterval(5 * time.Second), nats.MaxPingsOutstanding(3)}, opts...)
+	watch, d := watchDenials(all)
+	nc, err := nats.Connect(u, append(all, watch)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s as %s: %w", redact(u), user, err)
 	}
+	byConn.Store(nc, d)
 	return nc, nil
 }
 

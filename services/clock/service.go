@@ -152,7 +152,8 @@ func (s *Service) Stop() {
 func (s *Service) Live() int { return s.idx.len() }
 
 // ScannedThrough is the (injected) time up to which every due clock has been
-// published: the time of the last complete scan.
+// published: the time of the last complete scan (a scan in which a clock
+// could not be fired, and will be tried again, is not complete).
 func (s *Service) ScannedThrough() time.Time { return time.Unix(0, s.scanned.Load()).UTC() }
 
 // Clocks returns the stored clocks of an episode, running or stopped.
@@ -259,6 +260,7 @@ func (s *Service) scanOnce(ctx context.Context) {
 	// once this scan is over, or it would pop them again at once).
 	var later sync.Map
 	defer later.Range(func(k, at any) bool { s.idx.set(k.(string), at.(time.Time), true); return true })
+	var failed atomic.Bool // a clock could not be fired: the scan is not complete
 	for {
 		due := s.idx.popDue(now, 4096)
 		if len(due) == 0 {
@@ -278,6 +280,7 @@ func (s *Service) scanOnce(ctx context.Context) {
 						}
 						s.log.Error("clock not fired; will retry", zap.String("key", k), zap.Error(err))
 						wait = now
+						failed.Store(true)
 					}
 					if !wait.IsZero() {
 						later.Store(k, wait)
@@ -299,7 +302,9 @@ func (s *Service) scanOnce(ctx context.Context) {
 			return
 		}
 	}
-	s.scanned.Store(now.UnixNano())
+	if !failed.Load() {
+		s.scanned.Store(now.UnixNano())
+	}
 }
 
 // caughtUp reports whether the consumer has handled every event stored so far.

@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 )
@@ -247,8 +248,13 @@ func checkFields(v any) error {
 
 func oneLine(s string) string { return string(bytes.ReplaceAll([]byte(s), []byte("\n"), []byte(" "))) }
 
+// errDenied is why a request was stopped when the server refused it.
+var errDenied = errors.New("refused by the server's permissions")
+
 // Call sends req to subject and decodes the reply into Resp; a refusal comes
-// back as an *Error with its code and sentence.
+// back as an *Error with its code and sentence. A request the caller's user
+// may not send is refused at once (403), on a connection made by
+// broker.ConnectAs.
 func Call[Req, Resp any](ctx context.Context, nc *nats.Conn, subject string, req Req) (Resp, error) {
 	var resp Resp
 	raw, err := json.Marshal(req)
@@ -263,8 +269,24 @@ func Call[Req, Resp any](ctx context.Context, nc *nats.Conn, subject string, req
 		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 	}
-	msg, err := nc.RequestWithContext(ctx, subject, raw)
+	// A request the server refuses to pass on (the caller's user may not
+	// send to subject) is answered at once with 403, not left to time out.
+	denied, unwatch := broker.WatchDenied(nc, subject)
+	defer unwatch()
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-denied:
+			cancel(errDenied)
+		case <-rctx.Done():
+		}
+	}()
+	msg, err := nc.RequestWithContext(rctx, subject, raw)
 	if err != nil {
+		if errors.Is(context.Cause(rctx), errDenied) {
+			return resp, &Error{Code: Forbidden, Message: fmt.Sprintf("the server refused to pass on %s: this connection's user may not send it", subject)}
+		}
 		return resp, fmt.Errorf("%s: %w", subject, err)
 	}
 	if c := msg.Header.Get(micro.ErrorCodeHeader); c != "" {

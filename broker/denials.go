@@ -1,0 +1,96 @@
+package broker
+
+import (
+	"errors"
+	"regexp"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+)
+
+// The server refuses a publish its user may not make by telling the
+// client, not the subject's listeners: a request to a subject its user may
+// not send to is never answered, and would wait its whole timeout. So every
+// connection made here notes each refusal, and WatchDenied lets a request
+// learn at once that the server refused it.
+
+// denials holds one connection's waiters, by subject.
+type denials struct {
+	mu      sync.Mutex
+	waiters map[string]map[chan struct{}]struct{}
+}
+
+// byConn maps a *nats.Conn made by ConnectAs to its denials.
+var byConn sync.Map
+
+var deniedPublish = regexp.MustCompile(`Publish to "([^"]+)"`)
+
+// WatchDenied returns a channel closed if the server refuses a publish to
+// subject on nc (a permissions violation), and a function to stop watching.
+// On a connection not made by ConnectAs the channel is never closed.
+func WatchDenied(nc *nats.Conn, subject string) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	v, ok := byConn.Load(nc)
+	if !ok {
+		return ch, func() {}
+	}
+	d := v.(*denials)
+	d.mu.Lock()
+	if d.waiters[subject] == nil {
+		d.waiters[subject] = map[chan struct{}]struct{}{}
+	}
+	d.waiters[subject][ch] = struct{}{}
+	d.mu.Unlock()
+	return ch, func() {
+		d.mu.Lock()
+		delete(d.waiters[subject], ch)
+		if len(d.waiters[subject]) == 0 {
+			delete(d.waiters, subject)
+		}
+		d.mu.Unlock()
+	}
+}
+
+// noteDenied wakes every request waiting on the subject a refusal names.
+func (d *denials) noteDenied(err error) {
+	if !errors.Is(err, nats.ErrPermissionViolation) {
+		return
+	}
+	m := deniedPublish.FindStringSubmatch(err.Error())
+	if m == nil {
+		return
+	}
+	d.mu.Lock()
+	for ch := range d.waiters[m[1]] {
+		close(ch)
+	}
+	delete(d.waiters, m[1])
+	d.mu.Unlock()
+}
+
+// watchDenials wraps the options' error and close handlers so that the
+// connection's refusals reach WatchDenied, and forgets the connection when
+// it closes. It returns the option to add after the caller's options.
+func watchDenials(opts []nats.Option) (nats.Option, *denials) {
+	var o nats.Options
+	for _, opt := range opts {
+		_ = opt(&o)
+	}
+	d := &denials{waiters: map[string]map[chan struct{}]struct{}{}}
+	onErr, onClosed := o.AsyncErrorCB, o.ClosedCB
+	return func(o *nats.Options) error {
+		o.AsyncErrorCB = func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			d.noteDenied(err)
+			if onErr != nil {
+				onErr(nc, sub, err)
+			}
+		}
+		o.ClosedCB = func(nc *nats.Conn) {
+			byConn.Delete(nc)
+			if onClosed != nil {
+				onClosed(nc)
+			}
+		}
+		return nil
+	}, d
+}
