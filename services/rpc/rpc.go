@@ -38,7 +38,15 @@ const (
 	NotFound   = 404 // unknown episode or handoff
 	Conflict   = 409 // the episode's state forbids it
 	Internal   = 500 // a fault, not the caller's mistake
+	// Unavailable: the bus's store cannot take a write now (its disk is
+	// full, or the server stopped its store) or a service it needs is not
+	// answering; nobody's mistake, and it passes once the operator acts.
+	Unavailable = 503
 )
+
+// unavailableMessage is what a caller is told when the store cannot take
+// a write.
+const unavailableMessage = "crisisbus cannot do this just now (its store is full or stopped, or a part of it is not answering; the people who run it are told): try again in a few minutes"
 
 // Error is a refusal with a code. Wrap one with %w to keep its code.
 type Error struct {
@@ -67,7 +75,8 @@ func (c *codedError) Unwrap() error { return c.err }
 // CodeOf returns the code of err: the outermost code given with Errorf,
 // else that of a wrapped *Error, else BadRequest for a value that cannot go
 // into a subject or key (events.ErrBadToken: it came from the caller), else
-// Internal.
+// Unavailable when the store cannot take a write (events.StoreUnavailable),
+// else Internal.
 func CodeOf(err error) int {
 	var c *codedError
 	if errors.As(err, &c) {
@@ -79,6 +88,9 @@ func CodeOf(err error) int {
 	}
 	if errors.Is(err, events.ErrBadToken) {
 		return BadRequest
+	}
+	if events.StoreUnavailable(err) {
+		return Unavailable
 	}
 	return Internal
 }
@@ -109,13 +121,17 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 		if err != nil {
 			code := CodeOf(err)
 			lvl := log.Info
-			if code == Internal {
+			if code == Internal || code == Unavailable {
 				lvl = log.Error
 			}
 			// The caller gets the whole sentence (it is their own input); the
 			// log gets what an operator needs and none of the values.
 			lvl("refused", append(requestIDs(r.Data()), zap.String("subject", r.Subject()), zap.Int("code", code), zap.String("reason", Reason(code, err)))...)
-			_ = r.Error(strconv.Itoa(code), oneLine(err.Error()), nil)
+			msg := oneLine(err.Error())
+			if code == Unavailable {
+				msg = unavailableMessage + " (" + logsafe.Cause(err) + ")"
+			}
+			_ = r.Error(strconv.Itoa(code), msg, nil)
 			return
 		}
 		_ = r.RespondJSON(resp)
@@ -134,6 +150,8 @@ func Reason(code int, err error) string {
 		return "unknown episode or handoff"
 	case Conflict:
 		return "forbidden by the episode's state"
+	case Unavailable:
+		return "store unavailable: " + logsafe.Cause(err)
 	}
 	return "fault: " + logsafe.Cause(err)
 }
