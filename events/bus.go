@@ -93,6 +93,8 @@ type Bus struct {
 	js     jetstream.JetStream
 	agency Agency // "" publishes as any agency (bulk import, tools)
 	log    *zap.Logger
+	// parsed remembers the events it has read back (Replay), by sequence.
+	parsed parsedCache
 	// deadStored holds the stream sequences this bus knows are in the
 	// dead-letter stream, so re-reading an episode costs no round trip.
 	deadStored sync.Map
@@ -255,7 +257,7 @@ func (b *Bus) ReplayEvents(ctx context.Context, cfg ReplayConfig, fn func(e Even
 // a stored message that is not a usable event.
 func (b *Bus) usable(ctx context.Context, fn func(e Event, seq uint64) error, skipped func(Unreadable)) func(Stored) error {
 	return func(s Stored) error {
-		e, err := parseStored(s.Subject, s.Raw)
+		e, err := b.parsed.parse(s)
 		if err != nil {
 			u := unreadableOf(s.Subject, s.Seq, err)
 			b.deadLetterStored(ctx, s, u)
