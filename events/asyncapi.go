@@ -8,17 +8,22 @@ import (
 	"text/template"
 )
 
-// Subscribers says who consumes events of a spec. It is the design the
-// AsyncAPI document publishes; the services' consumers follow it.
-func Subscribers(s Spec) []string {
-	subs := []string{"record (episode record: every event)", "reports (every event)"}
-	switch {
-	case s.Addressed:
-		subs = append(subs, "the agency named in toagency (its inbox: crisis.*.*.*.<agency>)")
-	}
-	switch strings.SplitN(s.Name, ".", 2)[0] {
-	case "s136", "place_of_safety", "handoff", "followup", "assessment":
-		subs = append(subs, "clock (legal and handoff clocks)")
+// Consumer is a service that consumes events from the stream, and which:
+// the services declare it from the filters they consume with
+// (internal/system.Consumers), so the AsyncAPI document says who really
+// consumes each event.
+type Consumer struct {
+	Name     string
+	Consumes func(Spec) bool
+}
+
+// subscribers names the consumers of events of spec.
+func subscribers(s Spec, consumers []Consumer) []string {
+	var subs []string
+	for _, c := range consumers {
+		if c.Consumes(s) {
+			subs = append(subs, c.Name)
+		}
 	}
 	return subs
 }
@@ -103,8 +108,8 @@ components:
 `))
 
 // AsyncAPI renders the AsyncAPI 3.0 document of the catalogue; doc gives
-// each type's description (from its schema).
-func AsyncAPI(doc func(Spec) string) ([]byte, error) {
+// each type's description (from its schema), consumers who consumes it.
+func AsyncAPI(doc func(Spec) string, consumers []Consumer) ([]byte, error) {
 	type row struct {
 		Spec
 		Type, Token, Versioned, Doc string
@@ -112,7 +117,7 @@ func AsyncAPI(doc func(Spec) string) ([]byte, error) {
 	}
 	var rows []row
 	for _, s := range Catalogue() {
-		r := row{Spec: s, Type: s.Type(), Token: s.Token(), Versioned: s.Versioned(), Doc: doc(s), Subs: Subscribers(s)}
+		r := row{Spec: s, Type: s.Type(), Token: s.Token(), Versioned: s.Versioned(), Doc: doc(s), Subs: subscribers(s, consumers)}
 		for _, p := range s.Publishers {
 			r.Pubs = append(r.Pubs, string(p))
 		}

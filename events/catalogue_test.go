@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/system"
 	"github.com/crisisbus/crisisbus/schemas"
 )
 
@@ -90,7 +91,7 @@ func checkGoTypeMatchesSchema(t *testing.T, s events.Spec) {
 
 func TestAsyncAPIDocumentIsUpToDate(t *testing.T) {
 	reg, _ := events.Schemas()
-	want, err := events.AsyncAPI(func(s events.Spec) string { return reg.Description(s.Versioned()) })
+	want, err := events.AsyncAPI(func(s events.Spec) string { return reg.Description(s.Versioned()) }, system.Consumers())
 	if err != nil {
 		t.Fatal(err)
 	}

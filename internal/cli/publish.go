@@ -14,6 +14,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/system"
 )
 
 // readEvents calls f for each event in r: a single JSON document (which may
@@ -352,5 +353,5 @@ func asyncAPI() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return events.AsyncAPI(func(s events.Spec) string { return reg.Description(s.Versioned()) })
+	return events.AsyncAPI(func(s events.Spec) string { return reg.Description(s.Versioned()) }, system.Consumers())
 }

@@ -21,6 +21,10 @@ var consumed = []any{
 	&events.EpisodeClosed{},
 }
 
+// Consumes reports whether the clock service consumes events of spec s:
+// those that start, move or stop clocks (its consumer's filters).
+func Consumes(s events.Spec) bool { return consumes(s.Type()) }
+
 // consumes reports whether events of type t start, move or stop clocks.
 func consumes(t string) bool {
 	for _, d := range consumed {

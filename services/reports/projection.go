@@ -36,6 +36,9 @@ var counted = func() map[string]bool {
 	return m
 }()
 
+// Counts reports whether the reports count events of spec s.
+func Counts(s events.Spec) bool { return counted[s.Type()] }
+
 // Projection holds the counts every report is drawn from. It is built only
 // by applying stored events in stream order (Apply), so it can always be
 // rebuilt by replaying the stream and is updated one event at a time as the
