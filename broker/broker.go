@@ -26,6 +26,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/denied"
 )
 
 // Admin is the user for provisioning and bulk tools; it may do everything.
@@ -279,12 +280,12 @@ func ConnectAs(u string, creds Credentials, a events.Agency, opts ...nats.Option
 		// A server that stops answering (a frozen node) is noticed within
 		// about 15 s and the client moves to another, not after minutes.
 		nats.PingInterval(5 * time.Second), nats.MaxPingsOutstanding(3)}, opts...)
-	watch, d := watchDenials(all)
+	watch, register := denied.Option(all)
 	nc, err := nats.Connect(u, append(all, watch)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s as %s: %w", redact(u), user, err)
 	}
-	byConn.Store(nc, d)
+	register(nc)
 	return nc, nil
 }
 

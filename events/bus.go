@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/internal/denied"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 )
 
@@ -196,8 +197,15 @@ func (b *Bus) Publish(ctx context.Context, e Event, opts ...PublishOption) (PubA
 	if po.episodeSeq != nil {
 		jsOpts = append(jsOpts, jetstream.WithExpectLastSequenceForSubject(*po.episodeSeq, EpisodeSubjects(e.Subject)))
 	}
-	ack, err := b.js.PublishMsg(ctx, m, jsOpts...)
+	// A publish the server refuses for lack of permission fails at once,
+	// saying so, rather than waiting for an acknowledgement that never comes.
+	pctx, release := denied.Cancel(ctx, b.nc, m.Subject)
+	defer release()
+	ack, err := b.js.PublishMsg(pctx, m, jsOpts...)
 	if err != nil {
+		if denied.Refused(pctx) {
+			return PubAck{}, fmt.Errorf("publish %s %s for episode %s on %s: %w", e.Type, e.ID, e.Subject, m.Subject, denied.ErrDenied)
+		}
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {

@@ -12,8 +12,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
+	"github.com/crisisbus/crisisbus/internal/denied"
 )
 
 // received collects what a consumer's handler was given.
@@ -379,4 +381,26 @@ func deadLetters(t *testing.T, bus *events.Bus, consumer string, n int) []jetstr
 		return nil
 	})
 	return out
+}
+
+// A publish the server refuses for lack of permission fails at once,
+// saying so, not after waiting for an acknowledgement that never comes: an
+// integrator who connected as the wrong user is told, not left thinking the
+// server is down.
+func TestAPublishTheServerRefusesFailsAtOnceSayingSo(t *testing.T) {
+	b := bustest.Start(t, "")
+	// The console's user may publish no event; a bus that publishes as any
+	// agency lets the event through the contract, so only the server refuses.
+	wrong, err := events.NewBus(bustest.Conn(t, b, events.Agency(rights.Console)), "", bustest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if _, err := wrong.Publish(ctx, detention(t, events.NewEpisodeID())); !errors.Is(err, denied.ErrDenied) {
+		t.Fatalf("publish as a user who may not: %v, want the server's refusal", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the publish waited until its deadline")
+	}
 }

@@ -26,8 +26,8 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
 
-	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/denied"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 )
 
@@ -266,9 +266,6 @@ func checkFields(v any) error {
 
 func oneLine(s string) string { return string(bytes.ReplaceAll([]byte(s), []byte("\n"), []byte(" "))) }
 
-// errDenied is why a request was stopped when the server refused it.
-var errDenied = errors.New("refused by the server's permissions")
-
 // Call sends req to subject and decodes the reply into Resp; a refusal comes
 // back as an *Error with its code and sentence. A request the caller's user
 // may not send is refused at once (403), on a connection made by
@@ -289,20 +286,11 @@ func Call[Req, Resp any](ctx context.Context, nc *nats.Conn, subject string, req
 	}
 	// A request the server refuses to pass on (the caller's user may not
 	// send to subject) is answered at once with 403, not left to time out.
-	denied, unwatch := broker.WatchDenied(nc, subject)
-	defer unwatch()
-	rctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		select {
-		case <-denied:
-			cancel(errDenied)
-		case <-rctx.Done():
-		}
-	}()
+	rctx, release := denied.Cancel(ctx, nc, subject)
+	defer release()
 	msg, err := nc.RequestWithContext(rctx, subject, raw)
 	if err != nil {
-		if errors.Is(context.Cause(rctx), errDenied) {
+		if denied.Refused(rctx) {
 			return resp, &Error{Code: Forbidden, Message: fmt.Sprintf("the server refused to pass on %s: this connection's user may not send it", subject)}
 		}
 		return resp, fmt.Errorf("%s: %w", subject, err)

@@ -1,6 +1,9 @@
-package broker
+// Package denied tells a request or a publish at once that the server
+// refused it for lack of permission, instead of leaving it to time out.
+package denied
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"sync"
@@ -11,8 +14,8 @@ import (
 // The server refuses a publish its user may not make by telling the
 // client, not the subject's listeners: a request to a subject its user may
 // not send to is never answered, and would wait its whole timeout. So every
-// connection made here notes each refusal, and WatchDenied lets a request
-// learn at once that the server refused it.
+// connection made by broker.ConnectAs notes each refusal (Option), and
+// Watch lets a request or a publish learn at once that the server refused it.
 
 // denials holds one connection's waiters, by subject.
 type denials struct {
@@ -20,15 +23,15 @@ type denials struct {
 	waiters map[string]map[chan struct{}]struct{}
 }
 
-// byConn maps a *nats.Conn made by ConnectAs to its denials.
+// byConn maps a *nats.Conn made with Option to its denials.
 var byConn sync.Map
 
 var deniedPublish = regexp.MustCompile(`Publish to "([^"]+)"`)
 
-// WatchDenied returns a channel closed if the server refuses a publish to
+// Watch returns a channel closed if the server refuses a publish to
 // subject on nc (a permissions violation), and a function to stop watching.
-// On a connection not made by ConnectAs the channel is never closed.
-func WatchDenied(nc *nats.Conn, subject string) (<-chan struct{}, func()) {
+// On a connection made without Option the channel is never closed.
+func Watch(nc *nats.Conn, subject string) (<-chan struct{}, func()) {
 	ch := make(chan struct{})
 	v, ok := byConn.Load(nc)
 	if !ok {
@@ -68,10 +71,11 @@ func (d *denials) noteDenied(err error) {
 	d.mu.Unlock()
 }
 
-// watchDenials wraps the options' error and close handlers so that the
-// connection's refusals reach WatchDenied, and forgets the connection when
-// it closes. It returns the option to add after the caller's options.
-func watchDenials(opts []nats.Option) (nats.Option, *denials) {
+// Option wraps the options' error and close handlers so that the
+// connection's refusals reach Watch, and forgets the connection when it
+// closes. Add it after opts, and call the returned register with the
+// connection once it is made.
+func Option(opts []nats.Option) (nats.Option, func(*nats.Conn)) {
 	var o nats.Options
 	for _, opt := range opts {
 		_ = opt(&o)
@@ -92,5 +96,29 @@ func watchDenials(opts []nats.Option) (nats.Option, *denials) {
 			}
 		}
 		return nil
-	}, d
+	}, func(nc *nats.Conn) { byConn.Store(nc, d) }
 }
+
+// Cancel returns a context derived from ctx that is cancelled, with cause
+// ErrDenied, if the server refuses a publish to subject on nc; and a
+// function to release it.
+func Cancel(ctx context.Context, nc *nats.Conn, subject string) (context.Context, func()) {
+	ch, unwatch := Watch(nc, subject)
+	cctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-ch:
+			cancel(ErrDenied)
+		case <-cctx.Done():
+		}
+	}()
+	return cctx, func() { cancel(nil); unwatch() }
+}
+
+// ErrDenied is the cause of a context Cancel cancelled: the server refused
+// the publish for lack of permission.
+var ErrDenied = errors.New("the server refused it: this connection's user may not publish there")
+
+// Refused reports whether ctx (from Cancel) was cancelled because the
+// server refused the publish.
+func Refused(ctx context.Context) bool { return errors.Is(context.Cause(ctx), ErrDenied) }
