@@ -6,17 +6,17 @@
 // the common ones of package agency (open, identify, voice, link, close,
 // handoff.*):
 //
-//	triage.request         TriageRequest         → agency.Receipt
+//	triage.request         TriageRequest                → agency.Receipt
 //	triage.advice          agency.AdviceRequest         → agency.Receipt
 //	rcrp.decide            RCRPRequest                  → agency.Receipt
 //	street_triage.dispatch DispatchRequest              → agency.Receipt
 //	street_triage.outcome  agency.StreetOutcomeRequest  → agency.Receipt
-//	s136.consult           ConsultRequest        → agency.Receipt
-//	s136.detain            DetainRequest         → agency.Receipt
-//	pos.request            PlaceRequest          → agency.Receipt
-//	pos.arrive             ArriveRequest         → agency.Receipt
-//	s136.welfare           WelfareRequest        → agency.Receipt
-//	s136.release           ReleaseRequest        → agency.Receipt
+//	s136.consult           ConsultRequest               → agency.Receipt
+//	s136.detain            DetainRequest                → agency.Receipt
+//	pos.request            PlaceRequest                 → agency.Receipt
+//	pos.arrive             ArriveRequest                → agency.Receipt
+//	s136.welfare           WelfareRequest               → agency.Receipt
+//	s136.release           ReleaseRequest               → agency.Receipt
 //
 // Police never record clinical text: every command refuses a field the
 // contract marks for health agencies only (schemas.AudienceKeyword), with a
