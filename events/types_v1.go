@@ -65,7 +65,7 @@ type StreetTriageDispatched struct {
 	Team string `json:"team"`
 }
 
-// StreetTriageOutcome is the data of crisisbus.street_triage.outcome.v1: what street triage achieved, including whether an s136 detention was avoided.
+// StreetTriageOutcome is the data of crisisbus.street_triage.outcome.v1: what street triage achieved, including whether an s136 detention was avoided. Recorded by police, or by the trust (SPoA) when it carries the street triage nurse's notes.
 type StreetTriageOutcome struct {
 	S136Avoided bool   `json:"s136Avoided"`
 	Outcome     string `json:"outcome"`
@@ -277,7 +277,7 @@ var catalogue = []Spec{
 	{Name: "triage.requested", Data: func() any { return new(TriageRequested) }, Publishers: []Agency{Police, Ambulance}, Addressed: false},
 	{Name: "triage.advice_given", Data: func() any { return new(TriageAdviceGiven) }, Publishers: []Agency{Police, Ambulance, SPoA}, Addressed: false},
 	{Name: "street_triage.dispatched", Data: func() any { return new(StreetTriageDispatched) }, Publishers: []Agency{Police}, Addressed: false},
-	{Name: "street_triage.outcome", Data: func() any { return new(StreetTriageOutcome) }, Publishers: []Agency{Police}, Addressed: false},
+	{Name: "street_triage.outcome", Data: func() any { return new(StreetTriageOutcome) }, Publishers: []Agency{Police, SPoA}, Addressed: false},
 	{Name: "rcrp.decided", Data: func() any { return new(RcrpDecided) }, Publishers: []Agency{Police}, Addressed: false},
 	{Name: "ambulance.call_triaged", Data: func() any { return new(AmbulanceCallTriaged) }, Publishers: []Agency{Ambulance}, Addressed: false},
 	{Name: "ambulance.conveyance", Data: func() any { return new(AmbulanceConveyance) }, Publishers: []Agency{Ambulance}, Addressed: false},

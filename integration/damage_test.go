@@ -119,7 +119,7 @@ func TestADamagedStoreIsNamedAtStartAndRepairKeepsEveryIntactEvent(t *testing.T)
 			whole = whole && after[id]
 		}
 		if whole {
-			do[ambulance.AdviceRequest, agency.Receipt](p, events.Ambulance, "triage.advice", ambulance.AdviceRequest{Base: base(kept, "EOC MH worker Kay"),
+			do[agency.AdviceRequest, agency.Receipt](p, events.Ambulance, "triage.advice", agency.AdviceRequest{Base: base(kept, "EOC MH worker Kay"),
 				TriageAdviceGiven: events.TriageAdviceGiven{Advice: "urgent crisis team assessment at home", RecommendedAction: "refer_spoa"}})
 			p.record(kept, p.caughtUp(kept))
 			break

@@ -19,6 +19,7 @@ import (
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/police"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -60,15 +61,24 @@ func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNoth
 	nc.Flush()
 
 	ep := s136Pathway(t, p, "not_admitted", func() {})
+	street := streetTriagePathway(t, p)
 	full := p.record(ep, p.caughtUp(ep))
+	// Every clinical note counts, whoever wrote it: the control-room mental
+	// health worker's health history and the street triage nurse's notes
+	// too, which the trust records, so police credentials never carry them.
 	var clinical []string
-	for _, n := range full.Clinical {
-		if n.Agency != events.Police {
+	kinds := map[string]int{}
+	for _, v := range []episode.View{full, p.record(street, p.caughtUp(street))} {
+		for _, n := range v.Clinical {
 			clinical = append(clinical, n.Text)
+			kinds[n.Kind]++
+			if n.Agency == events.Police {
+				t.Errorf("a %s note was recorded under police credentials", n.Kind)
+			}
 		}
 	}
-	if len(clinical) < 3 {
-		t.Fatalf("the pathway recorded %d clinical notes by health agencies; the check would prove little", len(clinical))
+	if len(clinical) < 5 || kinds["health_history"] < 2 || kinds["street_triage_notes"] < 1 {
+		t.Fatalf("the pathways recorded %d clinical notes (%v); the check would prove little without the health history and the street triage notes", len(clinical), kinds)
 	}
 
 	// Then it asks for all police may see, and tries the stream and the record.
@@ -82,9 +92,11 @@ func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNoth
 		}
 		listen(m)
 	}
-	ask(episode.ViewSubject(events.Police), episode.ViewRequest{Episode: ep, Viewer: "outside client", Purpose: "looking"})
+	for _, e := range []string{ep, street} {
+		ask(episode.ViewSubject(events.Police), episode.ViewRequest{Episode: e, Viewer: "outside client", Purpose: "looking"})
+		ask(episode.StateSubject(events.Police), episode.StateRequest{Episode: e})
+	}
 	ask(episode.WorklistSubject(events.Police), episode.WorklistRequest{Viewer: "outside client", Purpose: "looking"})
-	ask(episode.StateSubject(events.Police), episode.StateRequest{Episode: ep})
 	// A request police may not send is refused by the server, and the
 	// caller is told so (403) rather than left waiting for its timeout.
 	short, cancelShort := context.WithTimeout(ctx, 20*time.Second)
@@ -111,7 +123,7 @@ func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNoth
 	mu.Lock()
 	defer mu.Unlock()
 	all := strings.Join(heard, "\n")
-	if !strings.Contains(all, "Daniel") {
+	if !strings.Contains(all, "Daniel") || !strings.Contains(all, streetAdvice) {
 		t.Fatalf("the client heard nothing of the episode police may see (%d messages): the check would prove nothing", len(heard))
 	}
 	for _, c := range clinical {
@@ -135,7 +147,31 @@ func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNoth
 			done = true
 		}
 	}
-	t.Logf("%d messages heard, %d clinical notes by health agencies, none among them; %d acts refused by the server", len(heard), len(clinical), n)
+	t.Logf("%d messages heard, %d clinical notes (%v), none among them; %d acts refused by the server", len(heard), len(clinical), kinds, n)
+}
+
+const streetAdvice = "known to the crisis team; send street triage rather than officers alone"
+
+// streetTriagePathway: a call to the control room; the control-room mental
+// health worker advises, with the person's health history; street triage
+// attends and its nurse records the outcome with their notes. The advice
+// and the notes are the trust's staff's, recorded through the trust's
+// service; the call handler's facts through police's.
+func streetTriagePathway(t *testing.T, p *pathway) string {
+	t.Helper()
+	ep := do[agency.OpenRequest, agency.OpenResponse](p, events.Police, "open", agency.OpenRequest{
+		Actor: "call handler 2210", Channel: "101", Summary: "man shouting in the car park, says people are following him",
+		Person: &events.PersonIdentified{GivenName: "Tom", FamilyName: "Ashby", AgeYears: 29}}).Episode
+	do[police.TriageRequest, agency.Receipt](p, events.Police, "triage.request", police.TriageRequest{Base: base(ep, "call handler 2210"),
+		TriageRequested: events.TriageRequested{CallerAccount: "security guard", Concern: "frightened and shouting", Risk: "medium"}})
+	do[agency.AdviceRequest, agency.Receipt](p, events.SPoA, "triage.advice", agency.AdviceRequest{Base: base(ep, "control-room MH worker Amira"),
+		TriageAdviceGiven: events.TriageAdviceGiven{Advice: streetAdvice, KnownToServices: true,
+			HealthHistory: "first-episode psychosis 2025; stopped olanzapine in the summer", RecommendedAction: "street_triage"}})
+	do[police.DispatchRequest, agency.Receipt](p, events.Police, "street_triage.dispatch", police.DispatchRequest{Base: base(ep, "call handler 2210"),
+		StreetTriageDispatched: events.StreetTriageDispatched{Team: "East Kent street triage: PC and KMPT nurse"}})
+	do[agency.StreetOutcomeRequest, agency.Receipt](p, events.SPoA, "street_triage.outcome", agency.StreetOutcomeRequest{Base: base(ep, "street triage nurse Kemi"),
+		StreetTriageOutcome: events.StreetTriageOutcome{S136Avoided: true, Outcome: "referred_spoa", Notes: "paranoid ideation, no intent to harm; agreed to see the crisis team tomorrow"}})
+	return ep
 }
 
 // The record, not the console, decides that an agency with no part in an

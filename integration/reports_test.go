@@ -23,7 +23,7 @@ func TestReportsCountWhatTheAgencyServicesPublish(t *testing.T) {
 	do[police.DispatchRequest, agency.Receipt](p, events.Police, "street_triage.dispatch", police.DispatchRequest{Base: base(open.Episode, "control-room MH worker Amira"),
 		StreetTriageDispatched: events.StreetTriageDispatched{Team: "East Kent street triage: PC and KMPT nurse"}})
 	p.clock.Advance(40 * time.Minute)
-	do[police.StreetOutcomeRequest, agency.Receipt](p, events.Police, "street_triage.outcome", police.StreetOutcomeRequest{Base: base(open.Episode, "PC 2209 Lowe"),
+	do[agency.StreetOutcomeRequest, agency.Receipt](p, events.Police, "street_triage.outcome", agency.StreetOutcomeRequest{Base: base(open.Episode, "PC 2209 Lowe"),
 		StreetTriageOutcome: events.StreetTriageOutcome{S136Avoided: true, Outcome: "safe_haven"}})
 	s136Pathway(t, p, "not_admitted", func() {})
 	s136Pathway(t, p, "detained_s2", func() {})

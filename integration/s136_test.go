@@ -42,7 +42,7 @@ func detainedUnderS136(t *testing.T, p *pathway, mid func()) (ep string) {
 
 	do[police.TriageRequest, agency.Receipt](p, events.Police, "triage.request", police.TriageRequest{Base: base(ep, pc),
 		TriageRequested: events.TriageRequested{CallerAccount: "passer-by on the bridge", Concern: "threatening to jump", Risk: "immediate"}})
-	do[police.AdviceRequest, agency.Receipt](p, events.Police, "triage.advice", police.AdviceRequest{Base: base(ep, mhw),
+	do[agency.AdviceRequest, agency.Receipt](p, events.SPoA, "triage.advice", agency.AdviceRequest{Base: base(ep, mhw),
 		TriageAdviceGiven: events.TriageAdviceGiven{Advice: "known to services; an s136 to a health-based place of safety is appropriate if he cannot be talked down",
 			KnownToServices: true, HealthHistory: healthHistory, RecommendedAction: "consider_s136"}})
 	do[police.RCRPRequest, agency.Receipt](p, events.Police, "rcrp.decide", police.RCRPRequest{Base: base(ep, "control room inspector"),

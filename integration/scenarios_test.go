@@ -37,7 +37,7 @@ func TestControlRoomTriageStreetTriageAvoidsS136AndSPoARoutesToSafeHaven(t *test
 	pc, mhw := "PC 2209 Lowe", "control-room MH worker Amira"
 	do[police.TriageRequest, agency.Receipt](p, events.Police, "triage.request", police.TriageRequest{Base: base(ep, pc),
 		TriageRequested: events.TriageRequested{CallerAccount: "station staff", Concern: "talking about an overdose", Risk: "high"}})
-	do[police.AdviceRequest, agency.Receipt](p, events.Police, "triage.advice", police.AdviceRequest{Base: base(ep, mhw),
+	do[agency.AdviceRequest, agency.Receipt](p, events.SPoA, "triage.advice", agency.AdviceRequest{Base: base(ep, mhw),
 		TriageAdviceGiven: events.TriageAdviceGiven{Advice: "known to services; send street triage", KnownToServices: true,
 			HealthHistory: healthHistory, RecommendedAction: "street_triage"}})
 	do[police.RCRPRequest, agency.Receipt](p, events.Police, "rcrp.decide", police.RCRPRequest{Base: base(ep, "control room sergeant"),
@@ -45,7 +45,7 @@ func TestControlRoomTriageStreetTriageAvoidsS136AndSPoARoutesToSafeHaven(t *test
 	do[police.DispatchRequest, agency.Receipt](p, events.Police, "street_triage.dispatch", police.DispatchRequest{Base: base(ep, mhw),
 		StreetTriageDispatched: events.StreetTriageDispatched{Team: "East Kent street triage: PC and KMPT nurse"}})
 	p.clock.Advance(40 * time.Minute)
-	do[police.StreetOutcomeRequest, agency.Receipt](p, events.Police, "street_triage.outcome", police.StreetOutcomeRequest{Base: base(ep, pc),
+	do[agency.StreetOutcomeRequest, agency.Receipt](p, events.SPoA, "street_triage.outcome", agency.StreetOutcomeRequest{Base: base(ep, "street triage nurse Kemi"),
 		StreetTriageOutcome: events.StreetTriageOutcome{S136Avoided: true, Outcome: "referred_spoa", Notes: "calmer after talking; no plan; agreed to a safe haven"}})
 
 	offer := do[agency.OfferRequest, agency.OfferResponse](p, events.Police, "handoff.offer", agency.OfferRequest{Base: base(ep, pc),
@@ -134,7 +134,7 @@ func TestAmbulanceCallNotConveyedAndReferredToSPoA(t *testing.T) {
 	do[ambulance.CallRequest, agency.Receipt](p, events.Ambulance, "call.triage", ambulance.CallRequest{Base: base(ep, eoc),
 		AmbulanceCallTriaged: events.AmbulanceCallTriaged{Response: "hear_and_treat", PhysicalHealthConcern: false, MentalHealthWorkerInvolved: true,
 			Notes: "command hallucinations; no injuries; eating and drinking"}})
-	do[ambulance.AdviceRequest, agency.Receipt](p, events.Ambulance, "triage.advice", ambulance.AdviceRequest{Base: base(ep, "EOC MH worker Kay"),
+	do[agency.AdviceRequest, agency.Receipt](p, events.Ambulance, "triage.advice", agency.AdviceRequest{Base: base(ep, "EOC MH worker Kay"),
 		TriageAdviceGiven: events.TriageAdviceGiven{Advice: "no need for A&E; urgent crisis team assessment at home", HealthHistory: healthHistory, RecommendedAction: "refer_spoa"}})
 	do[ambulance.ConveyanceRequest, agency.Receipt](p, events.Ambulance, "conveyance", ambulance.ConveyanceRequest{Base: base(ep, eoc),
 		AmbulanceConveyance: events.AmbulanceConveyance{Conveyed: false, Reason: "no physical health concern; A&E would not help her"}})
@@ -171,7 +171,7 @@ func TestSixteenYearOldDetainedUnderS136IsNeverHeldInAPoliceStation(t *testing.T
 		Actor: "call handler 1123", Channel: "999", Summary: "teenager on the railway footbridge, says she wants to jump",
 		Person: &events.PersonIdentified{GivenName: "Maya", FamilyName: "Harper", AgeYears: 16},
 	}).Episode
-	do[police.AdviceRequest, agency.Receipt](p, events.Police, "triage.advice", police.AdviceRequest{Base: base(ep, "control-room MH worker Amira"),
+	do[agency.AdviceRequest, agency.Receipt](p, events.SPoA, "triage.advice", agency.AdviceRequest{Base: base(ep, "control-room MH worker Amira"),
 		TriageAdviceGiven: events.TriageAdviceGiven{Advice: "known to CAMHS; health-based place of safety for under-18s only", KnownToServices: true,
 			HealthHistory: "CAMHS: self-harm since age 14; on a waiting list", RecommendedAction: "consider_s136"}})
 	do[police.ConsultRequest, agency.Receipt](p, events.Police, "s136.consult", police.ConsultRequest{Base: base(ep, pc),

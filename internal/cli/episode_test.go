@@ -11,13 +11,13 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/police"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
 // The control room opens an episode through the running system's police
-// service; `crisisbus episode show` prints the police view without the
-// health history, and the AMHP view with it.
+// service and its mental health worker advises through the trust's;
+// `crisisbus episode show` prints the police view without the health
+// history, and the AMHP view with it.
 func TestEpisodeShowPrintsEachAgencysOwnView(t *testing.T) {
 	dir := t.TempDir()
 	url, _ := startUp(t, dir)
@@ -37,7 +37,14 @@ func TestEpisodeShowPrintsEachAgencysOwnView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rpc.Call[police.AdviceRequest, agency.Receipt](ctx, nc, agency.Subject(events.Police, "triage.advice"), police.AdviceRequest{
+	// The control-room mental health worker is the trust's: their advice,
+	// with its health history, is recorded through the trust's service.
+	trust, err := broker.ConnectAs(url, creds, events.SPoA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trust.Close()
+	if _, err := rpc.Call[agency.AdviceRequest, agency.Receipt](ctx, trust, agency.Subject(events.SPoA, "triage.advice"), agency.AdviceRequest{
 		Base: agency.Base{Episode: open.Episode, Actor: "MH worker"}, TriageAdviceGiven: events.TriageAdviceGiven{
 			Advice: "consider s136", HealthHistory: "bipolar disorder; lithium", RecommendedAction: "consider_s136"}}); err != nil {
 		t.Fatal(err)

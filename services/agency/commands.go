@@ -45,6 +45,29 @@ func (b Base) Check() []error {
 	return errs
 }
 
+// AdviceRequest: triage advice from a mental health worker (the control
+// room's, the EOC's, the trust's). Health history is clinical: only an
+// agency whose view shows the clinical record may record it (see
+// Kit.CheckClinical).
+type AdviceRequest struct {
+	Base
+	events.TriageAdviceGiven
+}
+
+// Validate names what is missing.
+func (r *AdviceRequest) Validate() error { return errors.Join(r.Check()...) }
+
+// StreetOutcomeRequest: what street triage (an officer and a mental health
+// nurse) achieved. The nurse's notes are clinical: recorded by the trust,
+// never by police.
+type StreetOutcomeRequest struct {
+	Base
+	events.StreetTriageOutcome
+}
+
+// Validate names what is missing.
+func (r *StreetOutcomeRequest) Validate() error { return errors.Join(r.Check()...) }
+
 // OpenRequest opens a crisis episode: the first call or referral.
 type OpenRequest struct {
 	Actor     string                      `json:"actor"`
@@ -430,6 +453,12 @@ type Based interface{ Ref() Base }
 func Recorder[R Based](k *Kit, data func(R) any) func(context.Context, R) (Receipt, error) {
 	return func(ctx context.Context, r R) (Receipt, error) {
 		b := r.Ref()
-		return k.Record(ctx, b.Episode, b.Actor, Fact(data(r)))
+		d := data(r)
+		// Refused before the episode is read: nothing is disclosed for a
+		// command that cannot be recorded.
+		if err := k.CheckClinical(d); err != nil {
+			return Receipt{}, err
+		}
+		return k.Record(ctx, b.Episode, b.Actor, Fact(d))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/micro"
@@ -38,6 +39,42 @@ type Kit struct {
 	// OnAccept, when set, adds facts to an acceptance (the helpline schedules
 	// its follow-up calls as it accepts a follow-up referral).
 	OnAccept func(v *episode.View, h episode.Handoff, actor string) []Out
+
+	// ClinicalElsewhere, for an agency whose view never shows the clinical
+	// record (police), says where a health-only field of event type spec
+	// is recorded instead, for the refusal (see CheckClinical).
+	ClinicalElsewhere func(spec events.Spec, field string) string
+}
+
+// CheckClinical refuses, with a 400 naming the field and where it is
+// recorded instead, event data holding a health-only field
+// (schemas.AudienceKeyword) when the kit's agency may not see the clinical
+// record (episode.SeesClinical): clinical text is never recorded under,
+// nor sent back through, police credentials.
+func (k *Kit) CheckClinical(data any) error {
+	if episode.SeesClinical(k.Agency()) {
+		return nil
+	}
+	fields, err := events.ClinicalIn(data)
+	if err != nil || len(fields) == 0 {
+		return err
+	}
+	spec, err := events.SpecOf(data)
+	if err != nil {
+		return err
+	}
+	says := make([]string, len(fields))
+	for i, f := range fields {
+		instead := ""
+		if k.ClinicalElsewhere != nil {
+			instead = k.ClinicalElsewhere(spec, f)
+		}
+		if instead == "" {
+			instead = "a health agency records it"
+		}
+		says[i] = fmt.Sprintf("%s is clinical, and the %s does not record it (its view of the record never shows it): %s", f, strings.ToLower(k.Agency().Title()), instead)
+	}
+	return rpc.Errorf(rpc.BadRequest, "%s", strings.Join(says, "; "))
 }
 
 // Agency is who the kit acts for.
@@ -125,6 +162,9 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 	// refused whole rather than half stored.
 	evs := make([]events.Event, len(outs))
 	for i, o := range outs {
+		if err := k.CheckClinical(o.Data); err != nil {
+			return r, err
+		}
 		opts := []events.Option{events.At(k.Time())}
 		if actor != "" {
 			opts = append(opts, events.By(actor))

@@ -8,7 +8,7 @@
 // package agency (open, handoff.offer to SPoA, ...):
 //
 //	call.triage    CallRequest        → agency.Receipt
-//	triage.advice  AdviceRequest      → agency.Receipt
+//	triage.advice  agency.AdviceRequest  → agency.Receipt
 //	conveyance     ConveyanceRequest  → agency.Receipt
 //	pos.request    PlaceRequest       → agency.Receipt
 package ambulance
@@ -32,15 +32,6 @@ type CallRequest struct {
 
 // Validate names what is missing.
 func (r *CallRequest) Validate() error { return errors.Join(r.Check()...) }
-
-// AdviceRequest: the EOC mental health worker's advice (health history is clinical).
-type AdviceRequest struct {
-	agency.Base
-	events.TriageAdviceGiven
-}
-
-// Validate names what is missing.
-func (r *AdviceRequest) Validate() error { return errors.Join(r.Check()...) }
 
 // ConveyanceRequest: where the person was taken, or that they were not.
 type ConveyanceRequest struct {
@@ -75,7 +66,7 @@ func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
 		l := k.Log
 		return []error{
 			rpc.Endpoint(ctx, l, g, "call_triage", "call.triage", agency.Recorder(k, func(r CallRequest) any { return &r.AmbulanceCallTriaged })),
-			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r AdviceRequest) any { return &r.TriageAdviceGiven })),
+			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r agency.AdviceRequest) any { return &r.TriageAdviceGiven })),
 			rpc.Endpoint(ctx, l, g, "conveyance", "conveyance", agency.Recorder(k, func(r ConveyanceRequest) any { return &r.AmbulanceConveyance })),
 			rpc.Endpoint(ctx, l, g, "pos_request", "pos.request", agency.Recorder(k, func(r PlaceRequest) any { return &r.PlaceOfSafetyRequested })),
 		}

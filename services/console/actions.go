@@ -21,6 +21,7 @@ import (
 	"github.com/crisisbus/crisisbus/services/ambulance"
 	"github.com/crisisbus/crisisbus/services/amhp"
 	"github.com/crisisbus/crisisbus/services/crisisline"
+	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
 	"github.com/crisisbus/crisisbus/services/rpc"
 	"github.com/crisisbus/crisisbus/services/spoa"
@@ -147,21 +148,18 @@ var actions = map[string]action{
 			return in.episode, "Call recorded.", err
 		},
 	},
+	// Triage advice with its health history. The mental health workers of
+	// the EOC and SPoA record it with their own agency; the control-room
+	// mental health worker is the trust's staff sitting with police, so
+	// their advice is recorded under the trust (SPoA): the police service
+	// never holds the health history, and the call handler still sees the
+	// advice in the police view.
 	"advice": {
 		agencies: []events.Agency{events.Police, events.Ambulance, events.SPoA},
 		required: [][2]string{{"advice", "Enter your advice"}, {"recommendedAction", "Choose what you recommend"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			d := events.TriageAdviceGiven{Advice: in.get("advice"), KnownToServices: in.yes("knownToServices"),
-				HealthHistory: in.get("healthHistory"), RecommendedAction: in.get("recommendedAction")}
-			var err error
-			switch in.agency {
-			case events.Police:
-				err = call(ctx, c, in.agency, "triage.advice", police.AdviceRequest{Base: in.base(), TriageAdviceGiven: d})
-			case events.Ambulance:
-				err = call(ctx, c, in.agency, "triage.advice", ambulance.AdviceRequest{Base: in.base(), TriageAdviceGiven: d})
-			default:
-				err = call(ctx, c, in.agency, "triage.advice", spoa.AdviceRequest{Base: in.base(), TriageAdviceGiven: d})
-			}
+			err := call(ctx, c, clinicalRecorder(in.agency), "triage.advice", agency.AdviceRequest{Base: in.base(), TriageAdviceGiven: events.TriageAdviceGiven{
+				Advice: in.get("advice"), KnownToServices: in.yes("knownToServices"), HealthHistory: in.get("healthHistory"), RecommendedAction: in.get("recommendedAction")}})
 			return in.episode, "Advice recorded.", err
 		},
 	},
@@ -174,11 +172,14 @@ var actions = map[string]action{
 			return in.episode, "Right Care, Right Person decision recorded.", err
 		},
 	},
+	// The street triage team (an officer and the trust's nurse) records
+	// what it achieved with the nurse's notes: under the trust, since the
+	// notes are clinical; police see the outcome, never the notes.
 	"street": {
 		agencies: []events.Agency{events.Police},
 		required: [][2]string{{"s136Avoided", "Choose whether an s136 detention was avoided"}, {"outcome", "Choose what happened"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "street_triage.outcome", police.StreetOutcomeRequest{Base: in.base(), StreetTriageOutcome: events.StreetTriageOutcome{
+			err := call(ctx, c, clinicalRecorder(in.agency), "street_triage.outcome", agency.StreetOutcomeRequest{Base: in.base(), StreetTriageOutcome: events.StreetTriageOutcome{
 				S136Avoided: in.yes("s136Avoided"), Outcome: in.get("outcome"), Notes: in.get("notes")}})
 			return in.episode, "Street triage outcome recorded.", err
 		},
@@ -401,6 +402,18 @@ var actions = map[string]action{
 			return in.episode, "Conveyance recorded.", err
 		},
 	},
+}
+
+// clinicalRecorder is the agency whose service records the clinical text a
+// person of agency a writes: their own, unless a's view never shows the
+// clinical record (police), when it is the mental health trust's single
+// point of access, whose staff they are (the control-room mental health
+// worker, the street triage nurse).
+func clinicalRecorder(a events.Agency) events.Agency {
+	if episode.SeesClinical(a) {
+		return a
+	}
+	return events.SPoA
 }
 
 // precheck validates the data of an event an action is about to ask for,

@@ -47,6 +47,16 @@ func Allowlist(a events.Agency) ([]string, error) {
 	return slices.Clone(f), nil
 }
 
+// SeesClinical reports whether agency a's view shows the clinical record
+// (its allowlist holds the clinical fields). An agency that may not read
+// clinical text may not record it either: its service refuses every
+// health-only field (schemas.AudienceKeyword), so the text never passes
+// through its credentials.
+func SeesClinical(a events.Agency) bool {
+	f := allow[a]
+	return len(f) > 0 && !slices.ContainsFunc(ClinicalFields, func(c string) bool { return !slices.Contains(f, c) })
+}
+
 // ForAgency returns agency a's view of v: the JSON object with only the
 // fields on a's allowlist, and the names of every field it holds, for the
 // disclosure record. An empty field is listed too (clocks: [], closed:

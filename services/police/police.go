@@ -6,17 +6,25 @@
 // the common ones of package agency (open, identify, voice, link, close,
 // handoff.*):
 //
-//	triage.request         TriageRequest         → agency.Receipt
-//	triage.advice          AdviceRequest         → agency.Receipt
-//	rcrp.decide            RCRPRequest           → agency.Receipt
-//	street_triage.dispatch DispatchRequest       → agency.Receipt
-//	street_triage.outcome  StreetOutcomeRequest  → agency.Receipt
-//	s136.consult           ConsultRequest        → agency.Receipt
-//	s136.detain            DetainRequest         → agency.Receipt
-//	pos.request            PlaceRequest          → agency.Receipt
-//	pos.arrive             ArriveRequest         → agency.Receipt
-//	s136.welfare           WelfareRequest        → agency.Receipt
-//	s136.release           ReleaseRequest        → agency.Receipt
+//	triage.request         TriageRequest                → agency.Receipt
+//	triage.advice          agency.AdviceRequest         → agency.Receipt
+//	rcrp.decide            RCRPRequest                  → agency.Receipt
+//	street_triage.dispatch DispatchRequest              → agency.Receipt
+//	street_triage.outcome  agency.StreetOutcomeRequest  → agency.Receipt
+//	s136.consult           ConsultRequest               → agency.Receipt
+//	s136.detain            DetainRequest                → agency.Receipt
+//	pos.request            PlaceRequest                 → agency.Receipt
+//	pos.arrive             ArriveRequest                → agency.Receipt
+//	s136.welfare           WelfareRequest               → agency.Receipt
+//	s136.release           ReleaseRequest               → agency.Receipt
+//
+// Police never record clinical text: every command refuses a field the
+// contract marks for health agencies only (schemas.AudienceKeyword), with a
+// 400 naming the field and where it is recorded instead. The control-room
+// mental health worker and the street triage nurse are the mental health
+// trust's staff: their health history and notes go to the trust's commands
+// (crisisbus.spoa.triage.advice, crisisbus.spoa.street_triage.outcome), and
+// the call handler still sees the advice itself in the police view.
 package police
 
 import (
@@ -39,13 +47,6 @@ type TriageRequest struct {
 	events.TriageRequested
 }
 
-// AdviceRequest: the control-room mental health worker's advice. Health
-// history given here is clinical: police views never show it.
-type AdviceRequest struct {
-	agency.Base
-	events.TriageAdviceGiven
-}
-
 // RCRPRequest: the Right Care, Right Person decision.
 type RCRPRequest struct {
 	agency.Base
@@ -56,12 +57,6 @@ type RCRPRequest struct {
 type DispatchRequest struct {
 	agency.Base
 	events.StreetTriageDispatched
-}
-
-// StreetOutcomeRequest: what street triage achieved.
-type StreetOutcomeRequest struct {
-	agency.Base
-	events.StreetTriageOutcome
 }
 
 // ConsultRequest: the consultation before an s136 decision (s136(1C)).
@@ -110,16 +105,10 @@ func validate(b agency.Base) error { return errors.Join(b.Check()...) }
 func (r *TriageRequest) Validate() error { return validate(r.Base) }
 
 // Validate names what is missing.
-func (r *AdviceRequest) Validate() error { return validate(r.Base) }
-
-// Validate names what is missing.
 func (r *RCRPRequest) Validate() error { return validate(r.Base) }
 
 // Validate names what is missing.
 func (r *DispatchRequest) Validate() error { return validate(r.Base) }
-
-// Validate names what is missing.
-func (r *StreetOutcomeRequest) Validate() error { return validate(r.Base) }
 
 // Validate names what is missing.
 func (r *ConsultRequest) Validate() error { return validate(r.Base) }
@@ -151,17 +140,30 @@ func (r *DetainRequest) Validate() error {
 // Service is the police control room's service.
 type Service struct{ k *agency.Kit }
 
+// ClinicalElsewhere says where the clinical text police refuse is recorded
+// instead: with the trust's command that records the same fact.
+func ClinicalElsewhere(spec events.Spec, field string) string {
+	switch spec.Name {
+	case "triage.advice_given":
+		return "the control-room mental health worker records it with the trust's triage advice, " + agency.Subject(events.SPoA, "triage.advice")
+	case "street_triage.outcome":
+		return "the street triage nurse records it with the trust's street triage outcome, " + agency.Subject(events.SPoA, "street_triage.outcome")
+	}
+	return "a health agency records it"
+}
+
 // Start runs the police service: its inbox and its commands.
 func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
 	s := &Service{k: k}
+	k.ClinicalElsewhere = ClinicalElsewhere
 	return k.Serve(ctx, "crisisbus police control room: triage, Right Care Right Person, street triage, s136", nil, func(g micro.Group) []error {
 		l := k.Log
 		return []error{
 			rpc.Endpoint(ctx, l, g, "triage_request", "triage.request", agency.Recorder(k, func(r TriageRequest) any { return &r.TriageRequested })),
-			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r AdviceRequest) any { return &r.TriageAdviceGiven })),
+			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r agency.AdviceRequest) any { return &r.TriageAdviceGiven })),
 			rpc.Endpoint(ctx, l, g, "rcrp_decide", "rcrp.decide", agency.Recorder(k, func(r RCRPRequest) any { return &r.RcrpDecided })),
 			rpc.Endpoint(ctx, l, g, "street_triage_dispatch", "street_triage.dispatch", agency.Recorder(k, func(r DispatchRequest) any { return &r.StreetTriageDispatched })),
-			rpc.Endpoint(ctx, l, g, "street_triage_outcome", "street_triage.outcome", agency.Recorder(k, func(r StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
+			rpc.Endpoint(ctx, l, g, "street_triage_outcome", "street_triage.outcome", agency.Recorder(k, func(r agency.StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
 			rpc.Endpoint(ctx, l, g, "s136_consult", "s136.consult", agency.Recorder(k, func(r ConsultRequest) any { return &r.S136Consulted })),
 			rpc.Endpoint(ctx, l, g, "s136_detain", "s136.detain", s.Detain),
 			rpc.Endpoint(ctx, l, g, "pos_request", "pos.request", agency.Recorder(k, func(r PlaceRequest) any { return &r.PlaceOfSafetyRequested })),

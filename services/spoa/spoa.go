@@ -8,9 +8,16 @@
 // Commands on crisisbus.spoa.<command>, besides the common ones of package
 // agency (handoff.accept / decline of referrals, ...):
 //
-//	triage.advice  AdviceRequest    → agency.Receipt
-//	pos.allocate   AllocateRequest  → agency.Receipt
-//	route          RouteRequest     → agency.Receipt
+//	triage.advice          agency.AdviceRequest         → agency.Receipt
+//	street_triage.outcome  agency.StreetOutcomeRequest  → agency.Receipt
+//	pos.allocate           AllocateRequest              → agency.Receipt
+//	route                  RouteRequest                 → agency.Receipt
+//
+// The trust's staff outside SPoA record their clinical text here too, under
+// the trust's identity rather than the agency they sit with: the
+// control-room mental health worker's triage advice with its health history
+// (police views show the advice, never the history), and the street triage
+// nurse's outcome with their notes.
 package spoa
 
 import (
@@ -29,15 +36,6 @@ import (
 
 // Routes are where SPoA sends a person.
 var Routes = []string{"crisis_team", "home_treatment", "liaison_psychiatry", "cmht", "safe_haven", "crisis_cafe", "gp", "no_further_action"}
-
-// AdviceRequest: triage advice from the trust (health history is clinical).
-type AdviceRequest struct {
-	agency.Base
-	events.TriageAdviceGiven
-}
-
-// Validate names what is missing.
-func (r *AdviceRequest) Validate() error { return errors.Join(r.Check()...) }
 
 // AllocateRequest: a health-based place of safety is allocated.
 type AllocateRequest struct {
@@ -77,7 +75,8 @@ func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
 	return k.Serve(ctx, "crisisbus single point of access: referrals, triage advice, places of safety, routing", nil, func(g micro.Group) []error {
 		l := k.Log
 		return []error{
-			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r AdviceRequest) any { return &r.TriageAdviceGiven })),
+			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r agency.AdviceRequest) any { return &r.TriageAdviceGiven })),
+			rpc.Endpoint(ctx, l, g, "street_triage_outcome", "street_triage.outcome", agency.Recorder(k, func(r agency.StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
 			rpc.Endpoint(ctx, l, g, "pos_allocate", "pos.allocate", s.Allocate),
 			rpc.Endpoint(ctx, l, g, "route", "route", s.Route),
 		}
