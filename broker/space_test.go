@@ -47,19 +47,29 @@ func TestANearlyFullDiskRefusesPublishesAtOnceAndTakesThemOnceSpaceIsFreed(t *te
 		_, err = police.Publish(ctx, e)
 		return err
 	}
-	stored := 0
+	// Publish until the store refuses with 503. While the broker restarts
+	// JetStream to stop the store where it is (a few seconds), a publish
+	// may find no answer; that is the gap the README names, not a refusal.
+	stored, gaps := 0, 0
 	var refused error
-	for refused == nil {
-		if refused = publish(); refused == nil {
+	for {
+		err := publish()
+		if err == nil {
 			stored++
+		} else {
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.Code == 503 && events.StoreUnavailable(err) {
+				refused = err
+				break
+			}
+			if gaps++; gaps > 5 {
+				t.Fatalf("after %d events stored, publishes failed %d times without the 503 refusal (insufficient resources), last: %v", stored, gaps, err)
+			}
+			t.Logf("a publish during the broker's restart of the store: %v", err)
 		}
 		if stored > 20000 {
 			t.Fatal("20000 events stored on a 20 MB disk without a refusal")
 		}
-	}
-	var apiErr *jetstream.APIError
-	if !errors.As(refused, &apiErr) || apiErr.Code != 503 || !events.StoreUnavailable(refused) {
-		t.Fatalf("after %d events stored, a publish failed with %v; want an immediate 503 refusal (insufficient resources)", stored, refused)
 	}
 	st := b.StoreStatus()
 	if !st.Full || !strings.Contains(st.Message, "nearly full") || b.StoreAlert() == "" {
