@@ -379,6 +379,14 @@ func (v *View) fold(e events.Event, data any) {
 	case *events.TriageAdviceGiven:
 		v.decide(e, "triage advice: "+d.RecommendedAction)
 		v.clinical(e, "health_history", d.HealthHistory)
+	case *events.StreetTriageDispatched:
+		v.decide(e, "street triage sent: "+d.Team)
+	case *events.PlaceOfSafetyRequested:
+		what := "place of safety requested"
+		if d.PreferredType != "" {
+			what += " (preferred: " + strings.ReplaceAll(string(d.PreferredType), "_", " ") + ")"
+		}
+		v.decide(e, what)
 	case *events.StreetTriageOutcome:
 		v.decide(e, "street triage: "+d.Outcome+avoided(d.S136Avoided))
 		v.clinical(e, "street_triage_notes", d.Notes)
