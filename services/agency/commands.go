@@ -33,7 +33,11 @@ type Base struct {
 	Actor   string `json:"actor"` // the person acting, e.g. a staff id
 }
 
-// Check names what is missing.
+// Validate names what is missing from the fields every command has; a
+// request that embeds Base and checks nothing more uses it as its own.
+func (b Base) Validate() error { return errors.Join(b.Check()...) }
+
+// Check names what is missing, for a request's own Validate to add to.
 func (b Base) Check() []error {
 	var errs []error
 	if b.Episode == "" {
@@ -54,9 +58,6 @@ type AdviceRequest struct {
 	events.TriageAdviceGiven
 }
 
-// Validate names what is missing.
-func (r *AdviceRequest) Validate() error { return errors.Join(r.Check()...) }
-
 // StreetOutcomeRequest: what street triage (an officer and a mental health
 // nurse) achieved. The nurse's notes are clinical: recorded by the trust,
 // never by police.
@@ -64,9 +65,6 @@ type StreetOutcomeRequest struct {
 	Base
 	events.StreetTriageOutcome
 }
-
-// Validate names what is missing.
-func (r *StreetOutcomeRequest) Validate() error { return errors.Join(r.Check()...) }
 
 // OpenRequest opens a crisis episode: the first call or referral.
 type OpenRequest struct {
@@ -103,17 +101,11 @@ type IdentifyRequest struct {
 	events.PersonIdentified
 }
 
-// Validate names what is missing.
-func (r *IdentifyRequest) Validate() error { return errors.Join(r.Check()...) }
-
 // VoiceRequest records the person's own words and needs.
 type VoiceRequest struct {
 	Base
 	events.PersonVoiceRecorded
 }
-
-// Validate names what is missing.
-func (r *VoiceRequest) Validate() error { return errors.Join(r.Check()...) }
 
 // LinkRequest records that two episodes are the same person. Both keep
 // their timelines: a link, never a merge.

@@ -30,9 +30,6 @@ type CallRequest struct {
 	events.AmbulanceCallTriaged
 }
 
-// Validate names what is missing.
-func (r *CallRequest) Validate() error { return errors.Join(r.Check()...) }
-
 // ConveyanceRequest: where the person was taken, or that they were not.
 type ConveyanceRequest struct {
 	agency.Base
@@ -56,9 +53,6 @@ type PlaceRequest struct {
 	agency.Base
 	events.PlaceOfSafetyRequested
 }
-
-// Validate names what is missing.
-func (r *PlaceRequest) Validate() error { return errors.Join(r.Check()...) }
 
 // Start runs the EOC's service: its inbox and its commands.
 func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {

@@ -32,18 +32,12 @@ type DoctorRequest struct {
 	events.AssessmentDoctorAllocated
 }
 
-// Validate names what is missing.
-func (r *DoctorRequest) Validate() error { return errors.Join(r.Check()...) }
-
 // DelayRequest: the assessment is delayed, with its cause (amhp_availability,
 // s12_doctor_availability, intoxication, no_bed, interpreter, other).
 type DelayRequest struct {
 	agency.Base
 	events.AssessmentDelayed
 }
-
-// Validate names what is missing.
-func (r *DelayRequest) Validate() error { return errors.Join(r.Check()...) }
 
 // ExtendRequest: the examining doctor extends the s136 period (s136B).
 type ExtendRequest struct {

@@ -37,17 +37,11 @@ type ScheduleRequest struct {
 	events.FollowupContactScheduled
 }
 
-// Validate names what is missing.
-func (r *ScheduleRequest) Validate() error { return errors.Join(r.Check()...) }
-
 // ContactRequest records a follow-up call. Notes are clinical.
 type ContactRequest struct {
 	agency.Base
 	events.FollowupContactAttempted
 }
-
-// Validate names what is missing.
-func (r *ContactRequest) Validate() error { return errors.Join(r.Check()...) }
 
 // EscalateRequest escalates to SPoA because risk has risen.
 type EscalateRequest struct {

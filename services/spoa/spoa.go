@@ -43,9 +43,6 @@ type AllocateRequest struct {
 	events.PlaceOfSafetyAllocated
 }
 
-// Validate names what is missing.
-func (r *AllocateRequest) Validate() error { return errors.Join(r.Check()...) }
-
 // RouteRequest routes an accepted referral and completes it.
 type RouteRequest struct {
 	agency.Base
