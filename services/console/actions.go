@@ -50,6 +50,9 @@ type input struct {
 	agency  events.Agency
 	actor   string
 	now     time.Time
+	// last is where call puts the id of the last event a command stored,
+	// so the page shown next waits for it (?after=).
+	last *string
 }
 
 func (in input) base() agency.Base      { return agency.Base{Episode: in.episode, Actor: in.actor} }
@@ -81,9 +84,9 @@ func (e formError) Error() string { return e.msg }
 
 func fieldErr(field, msg string) error { return formError{field, msg} }
 
-// call sends one command as the person's agency. The events it stored are
-// remembered in ctx (see lastEvent), so the page shown next includes them.
-func call[Req any](ctx context.Context, c *Server, a events.Agency, command string, req Req) error {
+// call sends one command to agency a's service for the person. The last
+// event it stored is put in in.last, so the page shown next includes it.
+func call[Req any](ctx context.Context, c *Server, in input, a events.Agency, command string, req Req) error {
 	raw, err := rpc.Call[Req, json.RawMessage](ctx, c.nc, agency.Subject(a, command), req)
 	if err == nil {
 		var rec struct {
@@ -93,16 +96,14 @@ func call[Req any](ctx context.Context, c *Server, a events.Agency, command stri
 		if json.Unmarshal(raw, &rec) == nil {
 			ids := append(rec.Events, rec.Receipt.Events...)
 			if n := len(ids); n > 0 {
-				if last, ok := ctx.Value(lastEventKey{}).(*string); ok {
-					*last = ids[n-1]
+				if in.last != nil {
+					*in.last = ids[n-1]
 				}
 			}
 		}
 	}
 	return err
 }
-
-type lastEventKey struct{}
 
 var pathway = events.Agencies
 
@@ -126,7 +127,7 @@ var actions = map[string]action{
 				return "", "", err
 			}
 			in.episode = resp.Episode
-			if err := call(ctx, c, in.agency, "triage.request", police.TriageRequest{Base: in.base(), TriageRequested: request}); err != nil {
+			if err := call(ctx, c, in, in.agency, "triage.request", police.TriageRequest{Base: in.base(), TriageRequested: request}); err != nil {
 				return "", "", fmt.Errorf("the episode %s is open but the triage request is not stored: %w", in.episode, err)
 			}
 			return in.episode, "Triage request raised. The mental health worker's advice will appear here.", nil
@@ -143,7 +144,7 @@ var actions = map[string]action{
 				return "", "", err
 			}
 			in.episode = resp.Episode
-			err = call(ctx, c, in.agency, "call.triage", ambulance.CallRequest{Base: in.base(), AmbulanceCallTriaged: events.AmbulanceCallTriaged{
+			err = call(ctx, c, in, in.agency, "call.triage", ambulance.CallRequest{Base: in.base(), AmbulanceCallTriaged: events.AmbulanceCallTriaged{
 				Response: in.get("response"), PhysicalHealthConcern: in.yes("physicalHealthConcern"), MentalHealthWorkerInvolved: true, Notes: in.get("notes")}})
 			return in.episode, "Call recorded.", err
 		},
@@ -158,7 +159,7 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.Police, events.Ambulance, events.SPoA},
 		required: [][2]string{{"advice", "Enter your advice"}, {"recommendedAction", "Choose what you recommend"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, clinicalRecorder(in.agency), "triage.advice", agency.AdviceRequest{Base: in.base(), TriageAdviceGiven: events.TriageAdviceGiven{
+			err := call(ctx, c, in, clinicalRecorder(in.agency), "triage.advice", agency.AdviceRequest{Base: in.base(), TriageAdviceGiven: events.TriageAdviceGiven{
 				Advice: in.get("advice"), KnownToServices: in.yes("knownToServices"), HealthHistory: in.get("healthHistory"), RecommendedAction: in.get("recommendedAction")}})
 			return in.episode, "Advice recorded.", err
 		},
@@ -167,7 +168,7 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.Police},
 		required: [][2]string{{"policeAttend", "Choose whether police attend"}, {"grounds", "Choose the ground for the decision"}, {"rationale", "Enter why"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "rcrp.decide", police.RCRPRequest{Base: in.base(), RcrpDecided: events.RcrpDecided{
+			err := call(ctx, c, in, in.agency, "rcrp.decide", police.RCRPRequest{Base: in.base(), RcrpDecided: events.RcrpDecided{
 				PoliceAttend: in.yes("policeAttend"), Grounds: in.get("grounds"), RespondingAgency: in.get("respondingAgency"), Rationale: in.get("rationale")}})
 			return in.episode, "Right Care, Right Person decision recorded.", err
 		},
@@ -179,7 +180,7 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.Police},
 		required: [][2]string{{"s136Avoided", "Choose whether an s136 detention was avoided"}, {"outcome", "Choose what happened"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, clinicalRecorder(in.agency), "street_triage.outcome", agency.StreetOutcomeRequest{Base: in.base(), StreetTriageOutcome: events.StreetTriageOutcome{
+			err := call(ctx, c, in, clinicalRecorder(in.agency), "street_triage.outcome", agency.StreetOutcomeRequest{Base: in.base(), StreetTriageOutcome: events.StreetTriageOutcome{
 				S136Avoided: in.yes("s136Avoided"), Outcome: in.get("outcome"), Notes: in.get("notes")}})
 			return in.episode, "Street triage outcome recorded.", err
 		},
@@ -222,24 +223,24 @@ var actions = map[string]action{
 			if err := law.CheckPlaceOfSafety(age, events.PlaceType(in.get("placeType")), cond); err != nil {
 				return in.episode, "", fieldErr("placeType", "The Mental Health Act does not allow this: MHA 1983 "+err.Error())
 			}
-			if err := call(ctx, c, in.agency, "s136.consult", police.ConsultRequest{Base: in.base(), S136Consulted: events.S136Consulted{
+			if err := call(ctx, c, in, in.agency, "s136.consult", police.ConsultRequest{Base: in.base(), S136Consulted: events.S136Consulted{
 				Practicable: in.yes("practicable"), Professional: in.get("professional"), Advice: in.get("consultAdvice")}}); err != nil {
 				return in.episode, "", err
 			}
-			if err := call(ctx, c, in.agency, "s136.detain", police.DetainRequest{Base: in.base(), DetainedAt: detainedAt,
+			if err := call(ctx, c, in, in.agency, "s136.detain", police.DetainRequest{Base: in.base(), DetainedAt: detainedAt,
 				LocationType: in.get("locationType"), AgeYears: age, KeptWhereTheyAre: in.get("placeType") == string(events.KeptWhereTheyAre)}); err != nil {
 				return in.episode, "", err
 			}
 			done := "Detention under s136 recorded."
 			if pt := in.get("placeType"); pt != "" {
 				arrive := events.PlaceOfSafetyArrived{ArrivedAt: arrivedAt, PlaceType: events.PlaceType(pt), PlaceName: in.get("placeName"), PoliceStation: cond}
-				if err := call(ctx, c, in.agency, "pos.arrive", police.ArriveRequest{Base: in.base(), PlaceOfSafetyArrived: arrive}); err != nil {
+				if err := call(ctx, c, in, in.agency, "pos.arrive", police.ArriveRequest{Base: in.base(), PlaceOfSafetyArrived: arrive}); err != nil {
 					return in.episode, "", fmt.Errorf("the detention is recorded, the arrival is not: %w", err)
 				}
 				done += " The 24-hour clock is running."
 			}
 			if in.yes("requestAssessment") {
-				if err := call(ctx, c, in.agency, "handoff.offer", agency.OfferRequest{Base: in.base(), Kind: events.MHAAssessment, To: events.AMHP,
+				if err := call(ctx, c, in, in.agency, "handoff.offer", agency.OfferRequest{Base: in.base(), Kind: events.MHAAssessment, To: events.AMHP,
 					Reason: "Detained under s136: Mental Health Act assessment needed", Urgency: "emergency"}); err != nil {
 					return in.episode, "", fmt.Errorf("the detention is recorded, the request to the AMHP service is not: %w", err)
 				}
@@ -252,7 +253,7 @@ var actions = map[string]action{
 		agencies: pathway,
 		required: [][2]string{{"to", "Choose who to hand the episode to"}, {"kind", "Choose what you are asking for"}, {"reason", "Enter why"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "handoff.offer", agency.OfferRequest{Base: in.base(), Kind: events.HandoffKind(in.get("kind")),
+			err := call(ctx, c, in, in.agency, "handoff.offer", agency.OfferRequest{Base: in.base(), Kind: events.HandoffKind(in.get("kind")),
 				To: events.Agency(in.get("to")), Reason: in.get("reason"), Urgency: orDefault(in.get("urgency"), "urgent")})
 			return in.episode, "Offered to " + events.Agency(in.get("to")).Title() + ", with everything known so far.", err
 		},
@@ -260,7 +261,7 @@ var actions = map[string]action{
 	"accept": {
 		agencies: pathway,
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "handoff.accept", agency.HandoffRequest{Base: in.base(), HandoffID: in.get("handoffId")})
+			err := call(ctx, c, in, in.agency, "handoff.accept", agency.HandoffRequest{Base: in.base(), HandoffID: in.get("handoffId")})
 			return in.episode, "Accepted: the episode is now yours.", err
 		},
 	},
@@ -268,7 +269,7 @@ var actions = map[string]action{
 		agencies: pathway,
 		required: [][2]string{{"reason", "Choose why you decline"}, {"detail", "Enter the reason in words"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "handoff.decline", agency.DeclineRequest{HandoffRequest: agency.HandoffRequest{Base: in.base(), HandoffID: in.get("handoffId")},
+			err := call(ctx, c, in, in.agency, "handoff.decline", agency.DeclineRequest{HandoffRequest: agency.HandoffRequest{Base: in.base(), HandoffID: in.get("handoffId")},
 				Reason: in.get("reason"), Detail: in.get("detail")})
 			return in.episode, "Declined. The offering agency keeps the episode and has been told why.", err
 		},
@@ -277,7 +278,7 @@ var actions = map[string]action{
 		agencies: pathway,
 		required: [][2]string{{"reason", "Enter why you withdraw the offer"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "handoff.cancel", agency.CancelRequest{HandoffRequest: agency.HandoffRequest{Base: in.base(), HandoffID: in.get("handoffId")},
+			err := call(ctx, c, in, in.agency, "handoff.cancel", agency.CancelRequest{HandoffRequest: agency.HandoffRequest{Base: in.base(), HandoffID: in.get("handoffId")},
 				Reason: in.get("reason")})
 			return in.episode, "Offer withdrawn.", err
 		},
@@ -299,7 +300,7 @@ var actions = map[string]action{
 			if p.NHSNumber != "" && !events.ValidNHSNumber(p.NHSNumber) {
 				return in.episode, "", fieldErr("nhsNumber", "Enter a valid NHS number: 10 digits whose last is the check digit, like 943 476 5919")
 			}
-			err := call(ctx, c, in.agency, "identify", agency.IdentifyRequest{Base: in.base(), PersonIdentified: *p})
+			err := call(ctx, c, in, in.agency, "identify", agency.IdentifyRequest{Base: in.base(), PersonIdentified: *p})
 			return in.episode, "Identity recorded.", err
 		},
 	},
@@ -309,7 +310,7 @@ var actions = map[string]action{
 		required: [][2]string{{"match", "Choose which episode is the same person"}, {"reason", "Enter why you believe this is the same person"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
 			other, on, _ := strings.Cut(in.get("match"), "|")
-			err := call(ctx, c, in.agency, "link", agency.LinkRequest{Base: in.base(), OtherEpisode: other,
+			err := call(ctx, c, in, in.agency, "link", agency.LinkRequest{Base: in.base(), OtherEpisode: other,
 				MatchedOn: strings.Split(on, ","), Reason: in.get("reason")})
 			return in.episode, "Linked: both episodes keep their own timelines.", err
 		},
@@ -318,7 +319,7 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.AMHP},
 		required: [][2]string{{"doctor", "Enter the doctor's name"}, {"role", "Choose the doctor's role"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "doctor", amhp.DoctorRequest{Base: in.base(), AssessmentDoctorAllocated: events.AssessmentDoctorAllocated{
+			err := call(ctx, c, in, in.agency, "doctor", amhp.DoctorRequest{Base: in.base(), AssessmentDoctorAllocated: events.AssessmentDoctorAllocated{
 				Doctor: in.get("doctor"), S12Approved: in.yes("s12Approved"), Role: in.get("role")}})
 			return in.episode, "Doctor recorded.", err
 		},
@@ -327,7 +328,7 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.AMHP},
 		required: [][2]string{{"cause", "Choose the cause of the delay"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "delay", amhp.DelayRequest{Base: in.base(), AssessmentDelayed: events.AssessmentDelayed{Cause: in.get("cause"), Detail: in.get("detail")}})
+			err := call(ctx, c, in, in.agency, "delay", amhp.DelayRequest{Base: in.base(), AssessmentDelayed: events.AssessmentDelayed{Cause: in.get("cause"), Detail: in.get("detail")}})
 			return in.episode, "Delay recorded.", err
 		},
 	},
@@ -339,7 +340,7 @@ var actions = map[string]action{
 			if err != nil {
 				return in.episode, "", fieldErr("hours", "Enter the hours as a whole number, from 1 to 12")
 			}
-			err = call(ctx, c, in.agency, "s136.extend", amhp.ExtendRequest{Base: in.base(), Hours: hours, Doctor: in.get("doctor"),
+			err = call(ctx, c, in, in.agency, "s136.extend", amhp.ExtendRequest{Base: in.base(), Hours: hours, Doctor: in.get("doctor"),
 				Reason: in.get("reason"), SuperintendentApproval: in.get("superintendentApproval")})
 			return in.episode, "Extension recorded.", err
 		},
@@ -352,7 +353,7 @@ var actions = map[string]action{
 			if err != nil {
 				return in.episode, "", err
 			}
-			err = call(ctx, c, in.agency, "outcome", amhp.OutcomeRequest{Base: in.base(), Outcome: in.get("outcome"), CompletedAt: at, Notes: in.get("notes")})
+			err = call(ctx, c, in, in.agency, "outcome", amhp.OutcomeRequest{Base: in.base(), Outcome: in.get("outcome"), CompletedAt: at, Notes: in.get("notes")})
 			done := "Outcome recorded."
 			if in.get("outcome") == "not_admitted" {
 				done += " The helpline has been offered 4 days of follow-up calls."
@@ -364,7 +365,7 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.Crisisline},
 		required: [][2]string{{"contactNumber", "Choose which call this is"}, {"outcome", "Choose what happened on the call"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "followup.contact", crisisline.ContactRequest{Base: in.base(), FollowupContactAttempted: events.FollowupContactAttempted{
+			err := call(ctx, c, in, in.agency, "followup.contact", crisisline.ContactRequest{Base: in.base(), FollowupContactAttempted: events.FollowupContactAttempted{
 				ContactNumber: in.int("contactNumber"), Outcome: in.get("outcome"), Risk: in.risk("risk"), Notes: in.get("notes")}})
 			return in.episode, "Call recorded.", err
 		},
@@ -373,7 +374,7 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.Crisisline},
 		required: [][2]string{{"risk", "Choose the risk"}, {"reason", "Enter why you are escalating"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "followup.escalate", crisisline.EscalateRequest{Base: in.base(), Risk: in.risk("risk"), Reason: in.get("reason")})
+			err := call(ctx, c, in, in.agency, "followup.escalate", crisisline.EscalateRequest{Base: in.base(), Risk: in.risk("risk"), Reason: in.get("reason")})
 			return in.episode, "Escalated: SPoA has been offered a referral with everything known.", err
 		},
 	},
@@ -381,7 +382,7 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.Crisisline},
 		required: [][2]string{{"summary", "Enter a summary of the follow-up"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "followup.complete", crisisline.FinishRequest{Base: in.base(), Summary: in.get("summary"), CloseEpisode: in.yes("closeEpisode")})
+			err := call(ctx, c, in, in.agency, "followup.complete", crisisline.FinishRequest{Base: in.base(), Summary: in.get("summary"), CloseEpisode: in.yes("closeEpisode")})
 			return in.episode, "Follow-up completed.", err
 		},
 	},
@@ -389,7 +390,7 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.SPoA},
 		required: [][2]string{{"route", "Choose where the person goes"}, {"detail", "Enter which team or place"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "route", spoa.RouteRequest{Base: in.base(), Route: in.get("route"), Detail: in.get("detail")})
+			err := call(ctx, c, in, in.agency, "route", spoa.RouteRequest{Base: in.base(), Route: in.get("route"), Detail: in.get("detail")})
 			return in.episode, "Routed.", err
 		},
 	},
@@ -397,7 +398,7 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.Ambulance},
 		required: [][2]string{{"conveyed", "Choose whether the person was conveyed"}, {"reason", "Enter why"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in.agency, "conveyance", ambulance.ConveyanceRequest{Base: in.base(), AmbulanceConveyance: events.AmbulanceConveyance{
+			err := call(ctx, c, in, in.agency, "conveyance", ambulance.ConveyanceRequest{Base: in.base(), AmbulanceConveyance: events.AmbulanceConveyance{
 				Conveyed: in.yes("conveyed"), Destination: in.get("destination"), DestinationName: in.get("destinationName"), Reason: in.get("reason")}})
 			return in.episode, "Conveyance recorded.", err
 		},
@@ -472,7 +473,8 @@ func (c *Server) doAction(w http.ResponseWriter, r *http.Request, name, episode 
 		http.Error(w, "Your agency cannot do that.", http.StatusForbidden)
 		return
 	}
-	in := input{form: r.PostForm, episode: episode, agency: s.Agency, actor: s.Name + " (" + s.Role + ")", now: c.cfg.Now()}
+	var last string
+	in := input{form: r.PostForm, episode: episode, agency: s.Agency, actor: s.Name + " (" + s.Role + ")", now: c.cfg.Now(), last: &last}
 	var errs []fieldError
 	for _, req := range act.required {
 		if in.get(req[0]) == "" {
@@ -484,9 +486,7 @@ func (c *Server) doAction(w http.ResponseWriter, r *http.Request, name, episode 
 		first = act.required[0][0]
 	}
 	if len(errs) == 0 {
-		var last string
-		ctx := context.WithValue(r.Context(), lastEventKey{}, &last)
-		ep, done, err := act.run(ctx, c, in)
+		ep, done, err := act.run(r.Context(), c, in)
 		if err == nil {
 			// The confirmation is kept in the session for the next page,
 			// never put in the address where anyone could write it.
