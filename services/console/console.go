@@ -137,6 +137,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 		}
 	})
 	if err != nil {
+		c.reports.Stop()
 		return nil, fmt.Errorf("live updates: %w", err)
 	}
 	c.ln, err = net.Listen("tcp", cfg.Addr)
