@@ -9,10 +9,8 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 )
 
-// The services `crisisbus up` runs, in one place.
-func init() {
-	Register(Service{Name: "audit-log", Agency: events.Record, Start: startAuditLog})
-}
+// auditService logs every event the bus stores.
+var auditService = Service{Name: "audit-log", Agency: events.Record, Start: startAuditLog}
 
 // startAuditLog logs every event the bus stores, so the person running
 // crisisbus sees the pathway move (and an integrator sees their event land).

@@ -13,12 +13,16 @@ import (
 	"github.com/crisisbus/crisisbus/services/spoa"
 )
 
-// The episode record and the five agency services, each connected as its
-// own NATS user (so the server enforces who may publish what).
-func init() {
-	Register(Service{Name: "episode-record", Agency: events.Record, Start: func(ctx context.Context, d Deps) (Stopper, error) {
-		return episode.Start(ctx, episode.Config{Bus: d.Bus, Log: d.Log, Now: d.Now})
-	}})
+// recordService is the episode record: the agencies ask it for an
+// episode's state, so it starts before them.
+var recordService = Service{Name: "episode-record", Agency: events.Record, Start: func(ctx context.Context, d Deps) (Stopper, error) {
+	return episode.Start(ctx, episode.Config{Bus: d.Bus, Log: d.Log, Now: d.Now})
+}}
+
+// agencyServices are the five agency services, each connected as its own
+// NATS user (so the server enforces who may publish what).
+func agencyServices() []Service {
+	var out []Service
 	for _, a := range []struct {
 		agency events.Agency
 		start  func(context.Context, *agency.Kit) (*agency.Service, error)
@@ -29,8 +33,9 @@ func init() {
 		{events.AMHP, amhp.Start},
 		{events.Crisisline, crisisline.Start},
 	} {
-		Register(Service{Name: string(a.agency), Agency: a.agency, Start: func(ctx context.Context, d Deps) (Stopper, error) {
+		out = append(out, Service{Name: string(a.agency), Agency: a.agency, Start: func(ctx context.Context, d Deps) (Stopper, error) {
 			return a.start(ctx, &agency.Kit{Bus: d.Bus, Log: d.Log, Now: d.Now})
 		}})
 	}
+	return out
 }

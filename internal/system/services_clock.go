@@ -7,10 +7,9 @@ import (
 	"github.com/crisisbus/crisisbus/services/clock"
 )
 
-// The clock service: s136 permitted period, police-station welfare checks,
-// handoff breach times and the 4-day follow-up, with the default timings.
-func init() {
-	Register(Service{Name: "clock", Agency: events.Clock, Start: func(ctx context.Context, d Deps) (Stopper, error) {
-		return clock.Start(ctx, d.Bus, clock.Config{Now: d.Now})
-	}})
-}
+// clockService is the clock service: s136 permitted period, police-station
+// welfare checks, handoff breach times and the 4-day follow-up, with the
+// default timings.
+var clockService = Service{Name: "clock", Agency: events.Clock, Start: func(ctx context.Context, d Deps) (Stopper, error) {
+	return clock.Start(ctx, d.Bus, clock.Config{Now: d.Now})
+}}

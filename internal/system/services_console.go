@@ -8,9 +8,9 @@ import (
 	"github.com/crisisbus/crisisbus/services/console"
 )
 
-func init() {
-	Register(Service{Name: "console", Agency: events.Agency(broker.Console), Start: startConsole})
-}
+// consoleService is the web console: it calls every other service, so it
+// starts last.
+var consoleService = Service{Name: "console", Agency: events.Agency(broker.Console), Start: startConsole}
 
 func startConsole(ctx context.Context, d Deps) (Stopper, error) {
 	cfg := d.Console

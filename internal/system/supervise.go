@@ -171,7 +171,7 @@ func (sv *supervisor) Stop() {
 		sv.st.Stop()
 		sv.st = nil
 	}
-	_ = sv.nc.Drain()
+	drain(sv.nc)
 }
 
 // conn is the connection the service runs on now.

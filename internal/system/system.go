@@ -51,23 +51,18 @@ type Service struct {
 	Start  func(ctx context.Context, d Deps) (Stopper, error)
 }
 
-var registry []Service
-
-// Register adds a service to the set `crisisbus up` runs. Services register
-// in this package's services.go, so the list is in one place.
-func Register(s Service) { registry = append(registry, s) }
-
-// Services lists the registered services by name.
+// Services lists the services `crisisbus up` runs, in the order they
+// start: the episode record first (the agencies ask it for state), then
+// the agencies, the clock and the audit log, and the console, which calls
+// them all, last. They stop in the reverse order.
 func Services() []Service {
-	out := slices.Clone(registry)
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return slices.Concat([]Service{recordService}, agencyServices(), []Service{clockService, auditService, consoleService})
 }
 
 // Lookup finds a registered service.
 func Lookup(name string) (Service, error) {
 	var names []string
-	for _, s := range registry {
+	for _, s := range Services() {
 		if s.Name == name {
 			return s, nil
 		}
@@ -196,15 +191,16 @@ func (s *System) connect(a events.Agency, log *zap.Logger) (*events.Bus, error) 
 	return events.NewBus(nc, a, log)
 }
 
-// Close stops the services in reverse order, closes connections and stops
-// the embedded server.
+// Close stops the services in reverse order, drains their connections
+// (what they sent reaches the server, what they were given is handled) and
+// then stops the embedded server.
 func (s *System) Close() {
 	for i := len(s.stops) - 1; i >= 0; i-- {
 		s.stops[i].Stop()
 	}
 	s.stops, s.services = nil, nil
 	for _, nc := range s.conns {
-		_ = nc.Drain()
+		drain(nc)
 	}
 	s.conns = nil
 	if s.Broker != nil {
@@ -212,3 +208,22 @@ func (s *System) Close() {
 		s.Broker = nil
 	}
 }
+
+// drain drains a connection and waits, at most drainWait, until it has
+// closed, so the server is not stopped under work in flight.
+func drain(nc *nats.Conn) {
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	deadline := time.Now().Add(drainWait)
+	for !nc.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !nc.IsClosed() {
+		nc.Close()
+	}
+}
+
+// drainWait bounds how long a stop waits for a connection to drain.
+const drainWait = 5 * time.Second
