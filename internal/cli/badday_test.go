@@ -323,3 +323,32 @@ func (r repeatReader) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// An integrator who publishes as a user that may not publish those events
+// is told so at once, naming the user and what it may publish; nothing is
+// stored and the command does not wait on the server.
+func TestPublishAsAUserThatMayNotSaysSoAtOnce(t *testing.T) {
+	lines := eventLines(t, 2)
+	dir := t.TempDir()
+	b := bustest.Start(t, dir)
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ user, says string }{
+		{"console", "user console may publish no events"},
+		{"amhp", "user amhp may publish only amhp's events"},
+	} {
+		pw := filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(pw, []byte(b.Credentials()[c.user]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := run("publish", "--nats", b.URL(), "--user", c.user, "--password-file", pw, "--timeout", "60s", file)
+		if code != 1 || !strings.Contains(out+errOut, c.says) {
+			t.Errorf("publish as %s: exit %d, want 1 saying %q:\n%s%s", c.user, code, c.says, out, errOut)
+		}
+	}
+	if n := stored(t, b); n != 0 {
+		t.Fatalf("%d events stored by users that may not publish them", n)
+	}
+}
