@@ -17,26 +17,29 @@ import (
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/agency"
+	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
 )
 
 // BenchmarkAtVolume measures, with every service running, a police command's
 // round trip (request, the episode's state from the record, the decision,
-// the fsynced publish, the reply) and the police view of an episode of
-// about 50 facts, as the stream grows from a thousand events to a million
+// the fsynced publish, the reply), the police view of an episode of
+// about 50 facts and the AMHP service's worklist, as the stream grows from a thousand events to a million
 // (other people's episodes of 50 facts each). It prints p50 and p99 for
 // each size, and the same round trip over raw NATS (a request answered by
 // an fsynced JetStream publish) with the ratio.
 //
 // Sizes come from CRISISBUS_BENCH_VOLUMES (default 1000,100000,1000000).
 // Before measuring at each size it waits until every service's consumer has
-// caught up, so the figures are of a system at rest at that volume.
+// caught up, so the figures are of a system at rest at that volume; after,
+// it fails if the stream has more consumers than when it started.
 //
 //	go test ./integration -run '^$' -bench AtVolume -benchtime 400x -timeout 2h
 func BenchmarkAtVolume(b *testing.B) {
 	p := start(b)
 	sizes := volumes(b)
 	raw := rawRoundTrip(b, p)
+	consumersAtStart := consumers(b, p)
 	for _, size := range sizes {
 		fill(b, p, size)
 		settle(b, p)
@@ -64,7 +67,35 @@ func BenchmarkAtVolume(b *testing.B) {
 			}
 			report(b, size, "view", lat, raw)
 		})
+		b.Run(fmt.Sprintf("events=%d/worklist", size), func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for b.Loop() {
+				t0 := time.Now()
+				do[episode.WorklistRequest, episode.WorklistResponse](p, events.Record, "amhp.worklist",
+					episode.WorklistRequest{Viewer: "bench", Purpose: "start of shift"})
+				lat = append(lat, time.Since(t0))
+			}
+			report(b, size, "worklist", lat, raw)
+		})
+		// Reads made no consumer: the count is where it started.
+		if n := consumers(b, p); n != consumersAtStart {
+			b.Fatalf("at %d events the stream has %d consumers, %d at the start", size, n, consumersAtStart)
+		}
 	}
+}
+
+// consumers is how many consumers the event stream has.
+func consumers(b *testing.B, p *pathway) int {
+	b.Helper()
+	st, err := p.admin.JetStream().Stream(context.Background(), events.Stream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return info.State.Consumers
 }
 
 func volumes(b *testing.B) []int {
