@@ -24,7 +24,8 @@ import (
 // BenchmarkAtVolume measures, with every service running, a police command's
 // round trip (request, the episode's state from the record, the decision,
 // the fsynced publish, the reply), the police view of an episode of
-// about 50 facts and the AMHP service's worklist, as the stream grows from a thousand events to a million
+// about 50 facts and the AMHP worklist (what waits for the AMHP service:
+// nothing of the other episodes), as the stream grows from a thousand events to a million
 // (other people's episodes of 50 facts each). It prints p50 and p99 for
 // each size, and the same round trip over raw NATS (a request answered by
 // an fsynced JetStream publish) with the ratio.

@@ -135,6 +135,8 @@ type Record struct {
 	saved        uint64
 	stopCatchUp  context.CancelFunc
 	caughtUpDone chan struct{}
+	// stopWorklists ends the watcher that keeps each agency's worklist.
+	stopWorklists func()
 }
 
 // Start opens the buckets, starts the projection (which carries on from
@@ -159,6 +161,9 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 		return nil, err
 	}
 	r := &Record{cfg: cfg, store: store, progress: newProgress(checkpoint), saved: checkpoint}
+	if r.stopWorklists, err = store.watchWorklists(context.WithoutCancel(ctx)); err != nil {
+		return nil, err
+	}
 	// Applying an event takes milliseconds; one whose acknowledgement was
 	// lost when the record stopped mid-event is delivered again after
 	// AckWait, so keep it short: every agency's view waits on it.
@@ -180,6 +185,7 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 			return nil
 		})
 	if err != nil {
+		r.stopWorklists()
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)
@@ -188,7 +194,8 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 	r.svc, err = micro.AddService(cfg.Bus.Conn(), micro.Config{Name: ServiceName, Version: "1.0.0",
 		Description: "crisisbus episode record: each agency's view of a crisis episode; every read recorded as a disclosure"})
 	if err != nil {
-		r.sub.Stop()
+		r.svc = nil
+		r.Stop()
 		return nil, fmt.Errorf("record service: %w", err)
 	}
 	g := r.svc.AddGroup("crisisbus.record")
@@ -229,6 +236,9 @@ func (r *Record) Stop() {
 	if r.stopCatchUp != nil {
 		r.stopCatchUp()
 		<-r.caughtUpDone
+	}
+	if r.stopWorklists != nil {
+		r.stopWorklists()
 	}
 }
 

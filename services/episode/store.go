@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -29,11 +30,14 @@ const (
 // consuming the same durable) it reads again and re-applies.
 type Store struct {
 	views, disclosures, people jetstream.KeyValue
+	// worklists, while the record runs, holds each agency's work items
+	// (see watchWorklists); nil otherwise.
+	worklists atomic.Pointer[worklists]
 }
 
 // OpenStore opens the record's buckets, which the admin provisioned.
 func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
-	var s Store
+	s := &Store{}
 	var err error
 	if s.views, err = rights.OpenBucket(ctx, js, ViewsBucket); err != nil {
 		return nil, err
@@ -44,7 +48,7 @@ func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 	if s.people, err = rights.OpenBucket(ctx, js, PeopleBucket); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	return s, nil
 }
 
 // Get returns the view of an episode and its revision; ok is false if the

@@ -112,12 +112,23 @@ func itemFields(it WorkItem) ([]string, error) {
 
 // Worklist returns the episodes waiting for agency a: those it owns and has
 // not closed, and those with a handoff offered to it and not yet answered.
-// It reads every view in the record, which suits the thousands of open
-// episodes of one area; an index bucket would replace the scan beyond that.
+// While the record runs it reads them from the worklists its watcher keeps
+// (only what waits for a); otherwise it reads every view in the record.
 func (s *Store) Worklist(ctx context.Context, a events.Agency) ([]WorkItem, error) {
 	if !a.Pathway() {
 		return nil, fmt.Errorf("%s has no worklist (want one of %v)", a, events.Agencies)
 	}
+	if x := s.worklists.Load(); x != nil {
+		if items, ok := x.items(a); ok {
+			sortWork(items)
+			return items, nil
+		}
+	}
+	return s.scanWorklist(ctx, a)
+}
+
+// scanWorklist reads every view in the record for agency a's work items.
+func (s *Store) scanWorklist(ctx context.Context, a events.Agency) ([]WorkItem, error) {
 	keys, err := s.views.ListKeys(ctx)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoKeysFound) {
@@ -142,6 +153,13 @@ func (s *Store) Worklist(ctx context.Context, a events.Agency) ([]WorkItem, erro
 			items = append(items, item)
 		}
 	}
+	sortWork(items)
+	return items, nil
+}
+
+// sortWork puts the most urgent first: the earliest due, then the latest
+// touched.
+func sortWork(items []WorkItem) {
 	slices.SortFunc(items, func(x, y WorkItem) int {
 		switch {
 		case x.DueAt.IsZero() && !y.DueAt.IsZero():
@@ -153,7 +171,6 @@ func (s *Store) Worklist(ctx context.Context, a events.Agency) ([]WorkItem, erro
 		}
 		return y.LastAt.Compare(x.LastAt)
 	})
-	return items, nil
 }
 
 func workItem(v View, a events.Agency) (WorkItem, bool) {

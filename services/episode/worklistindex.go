@@ -1,0 +1,93 @@
+package episode
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// worklists holds each agency's work items, kept by a watcher on the views
+// bucket, so a worklist reads only what waits for that agency and never
+// every episode the record has held (a scan grew with the stream: 13.7 ms
+// at 1,000 events, 107.5 ms at 10,000). Each instance of the record keeps
+// its own, from every view written by any instance. Until the watcher has
+// read every stored view, a worklist scans as before.
+type worklists struct {
+	mu     sync.RWMutex
+	ready  bool
+	byAgcy map[events.Agency]map[string]WorkItem // agency → episode → item
+}
+
+// watchWorklists starts keeping the worklists; stop ends it.
+func (s *Store) watchWorklists(ctx context.Context) (stop func(), err error) {
+	w, err := s.views.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch the episode views for the worklists: %w", err)
+	}
+	idx := &worklists{byAgcy: map[events.Agency]map[string]WorkItem{}}
+	for _, a := range events.Agencies {
+		idx.byAgcy[a] = map[string]WorkItem{}
+	}
+	s.worklists.Store(idx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range w.Updates() {
+			if e == nil { // every stored view has been read
+				idx.mu.Lock()
+				idx.ready = true
+				idx.mu.Unlock()
+				continue
+			}
+			idx.update(e)
+		}
+	}()
+	return func() {
+		_ = w.Stop()
+		<-done
+		s.worklists.Store(nil)
+	}, nil
+}
+
+// update files one view (or its deletion) under each agency it waits for.
+func (x *worklists) update(e jetstream.KeyValueEntry) {
+	ep := e.Key()
+	if !validKey(ep) {
+		return // not an episode: the projection's checkpoint
+	}
+	var v View
+	deleted := e.Operation() != jetstream.KeyValuePut
+	if !deleted && json.Unmarshal(e.Value(), &v) != nil {
+		deleted = true // an unreadable view waits for nobody
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, a := range events.Agencies {
+		if !deleted && !v.Closed {
+			if item, ok := workItem(v, a); ok {
+				x.byAgcy[a][ep] = item
+				continue
+			}
+		}
+		delete(x.byAgcy[a], ep)
+	}
+}
+
+// items returns agency a's work items, and whether the index is ready.
+func (x *worklists) items(a events.Agency) ([]WorkItem, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if !x.ready {
+		return nil, false
+	}
+	out := make([]WorkItem, 0, len(x.byAgcy[a]))
+	for _, it := range x.byAgcy[a] {
+		out = append(out, it)
+	}
+	return out, true
+}

@@ -1,0 +1,77 @@
+package episode_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/bustest"
+	"github.com/crisisbus/crisisbus/services/episode"
+)
+
+// The worklists the record keeps (read without a scan of every episode)
+// are exactly what reading every view gives, for every agency, as
+// episodes open, are handed on, accepted and closed.
+func TestTheWorklistsTheRecordKeepsAreWhatEveryViewSays(t *testing.T) {
+	ctx := context.Background()
+	b := bustest.Start(t, "")
+	police := bustest.Bus(t, b, events.Police)
+	amhp := bustest.Bus(t, b, events.AMHP)
+	r, err := episode.Start(ctx, episode.Config{Bus: bustest.Bus(t, b, events.Record), Log: bustest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	publish := func(evs ...events.Event) {
+		for _, e := range evs {
+			bus := police
+			if e.Source == events.AMHP {
+				bus = amhp
+			}
+			if _, err := bus.Publish(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	same := func(when string) {
+		t.Helper()
+		bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+			if !r.Store().WorklistsKept() {
+				return fmt.Errorf("%s: the record does not keep the worklists yet", when)
+			}
+			for _, a := range events.Agencies {
+				kept, err := r.Store().Worklist(ctx, a)
+				if err != nil {
+					return err
+				}
+				scanned, err := r.Store().ScanWorklist(ctx, a)
+				if err != nil {
+					return err
+				}
+				k, _ := json.Marshal(kept)
+				s, _ := json.Marshal(scanned)
+				if string(k) != string(s) {
+					return fmt.Errorf("%s, %s worklist: kept %s, every view says %s", when, a, k, s)
+				}
+			}
+			return nil
+		})
+	}
+	var eps []string
+	for range 3 {
+		ep := events.NewEpisodeID()
+		eps = append(eps, ep)
+		publish(night(t, ep)[:5]...) // offered to the AMHP service, not yet answered
+	}
+	same("three detentions offered to the AMHP service")
+	amhpItems, _ := r.Store().Worklist(ctx, events.AMHP)
+	if len(amhpItems) != 3 {
+		t.Fatalf("the AMHP worklist holds %d episodes, want the 3 offered", len(amhpItems))
+	}
+	publish(night(t, eps[0])...) // the whole night: accepted and assessed
+	publish(fact(t, events.Police, eps[1], &events.EpisodeClosed{Reason: "duplicate of another call"}))
+	same("one accepted, one closed")
+}
