@@ -20,6 +20,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -243,10 +244,13 @@ func checkFields(v any) error {
 		for _, k := range slices.Sorted(maps.Keys(v)) {
 			val := v[k]
 			if s, ok := val.(string); ok && s != "" {
+				// Keys are matched as Go's decoder matches them, whatever
+				// their case ("AftEr" fills After).
+				is := func(f string) bool { return strings.EqualFold(f, k) }
 				switch {
-				case slices.Contains(idFields, k):
+				case slices.ContainsFunc(idFields, is):
 					errs = append(errs, events.CheckID(k, s))
-				case slices.Contains(tokenFields, k):
+				case slices.ContainsFunc(tokenFields, is):
 					errs = append(errs, events.CheckToken(k, s))
 				}
 				continue
