@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/crisisbus/crisisbus/broker"
@@ -16,20 +15,11 @@ func init() {
 }
 
 func cmdRepair(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "repair", "[flags]   (with crisisbus up stopped)")
-	data := fs.String("data", "data", "data directory of the embedded server")
-	storeKey := fs.String("store-key", os.Getenv(broker.StoreKeyEnv), "file holding the store's key (default $"+broker.StoreKeyEnv+", else DATA.key)")
-	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if len(fs.Args()) > 0 {
-		return usageError{fmt.Sprintf("unexpected arguments %v", fs.Args())}
-	}
-	log, err := newLogger(e.stderr, *level)
+	o, err := parseOfflineStore(e, "repair", "file holding the store's key", args)
 	if err != nil {
 		return err
 	}
+	data, storeKey, log := &o.data, &o.storeKey, o.log
 	r, err := broker.RepairStore(ctx, *data, *storeKey, log)
 	if err != nil {
 		return err

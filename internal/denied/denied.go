@@ -15,44 +15,21 @@ import (
 // client, not the subject's listeners: a request to a subject its user may
 // not send to is never answered, and would wait its whole timeout. So every
 // connection made by broker.ConnectAs notes each refusal (Option), and
-// Watch lets a request or a publish learn at once that the server refused it.
+// Cancel lets a request or a publish learn at once that the server refused it.
 
-// denials holds one connection's waiters, by subject.
+// denials holds one connection's waiters, by subject: the cancel function
+// of each request or publish in flight that asked to be told.
 type denials struct {
 	mu      sync.Mutex
-	waiters map[string]map[chan struct{}]struct{}
+	waiters map[string]map[*waiter]struct{}
 }
+
+type waiter struct{ cancel context.CancelCauseFunc }
 
 // byConn maps a *nats.Conn made with Option to its denials.
 var byConn sync.Map
 
 var deniedPublish = regexp.MustCompile(`Publish to "([^"]+)"`)
-
-// Watch returns a channel closed if the server refuses a publish to
-// subject on nc (a permissions violation), and a function to stop watching.
-// On a connection made without Option the channel is never closed.
-func Watch(nc *nats.Conn, subject string) (<-chan struct{}, func()) {
-	ch := make(chan struct{})
-	v, ok := byConn.Load(nc)
-	if !ok {
-		return ch, func() {}
-	}
-	d := v.(*denials)
-	d.mu.Lock()
-	if d.waiters[subject] == nil {
-		d.waiters[subject] = map[chan struct{}]struct{}{}
-	}
-	d.waiters[subject][ch] = struct{}{}
-	d.mu.Unlock()
-	return ch, func() {
-		d.mu.Lock()
-		delete(d.waiters[subject], ch)
-		if len(d.waiters[subject]) == 0 {
-			delete(d.waiters, subject)
-		}
-		d.mu.Unlock()
-	}
-}
 
 // noteDenied wakes every request waiting on the subject a refusal names.
 func (d *denials) noteDenied(err error) {
@@ -64,15 +41,15 @@ func (d *denials) noteDenied(err error) {
 		return
 	}
 	d.mu.Lock()
-	for ch := range d.waiters[m[1]] {
-		close(ch)
+	for w := range d.waiters[m[1]] {
+		w.cancel(ErrDenied)
 	}
 	delete(d.waiters, m[1])
 	d.mu.Unlock()
 }
 
 // Option wraps the options' error and close handlers so that the
-// connection's refusals reach Watch, and forgets the connection when it
+// connection's refusals reach Cancel, and forgets the connection when it
 // closes. Add it after opts, and call the returned register with the
 // connection once it is made.
 func Option(opts []nats.Option) (nats.Option, func(*nats.Conn)) {
@@ -80,7 +57,7 @@ func Option(opts []nats.Option) (nats.Option, func(*nats.Conn)) {
 	for _, opt := range opts {
 		_ = opt(&o)
 	}
-	d := &denials{waiters: map[string]map[chan struct{}]struct{}{}}
+	d := &denials{waiters: map[string]map[*waiter]struct{}{}}
 	onErr, onClosed := o.AsyncErrorCB, o.ClosedCB
 	return func(o *nats.Options) error {
 		o.AsyncErrorCB = func(nc *nats.Conn, sub *nats.Subscription, err error) {
@@ -101,18 +78,30 @@ func Option(opts []nats.Option) (nats.Option, func(*nats.Conn)) {
 
 // Cancel returns a context derived from ctx that is cancelled, with cause
 // ErrDenied, if the server refuses a publish to subject on nc; and a
-// function to release it.
+// function to release it. On a connection made without Option the context
+// is cancelled only with ctx.
 func Cancel(ctx context.Context, nc *nats.Conn, subject string) (context.Context, func()) {
-	ch, unwatch := Watch(nc, subject)
 	cctx, cancel := context.WithCancelCause(ctx)
-	go func() {
-		select {
-		case <-ch:
-			cancel(ErrDenied)
-		case <-cctx.Done():
+	v, ok := byConn.Load(nc)
+	if !ok {
+		return cctx, func() { cancel(nil) }
+	}
+	d, w := v.(*denials), &waiter{cancel: cancel}
+	d.mu.Lock()
+	if d.waiters[subject] == nil {
+		d.waiters[subject] = map[*waiter]struct{}{}
+	}
+	d.waiters[subject][w] = struct{}{}
+	d.mu.Unlock()
+	return cctx, func() {
+		d.mu.Lock()
+		delete(d.waiters[subject], w)
+		if len(d.waiters[subject]) == 0 {
+			delete(d.waiters, subject)
 		}
-	}()
-	return cctx, func() { cancel(nil); unwatch() }
+		d.mu.Unlock()
+		cancel(nil)
+	}
 }
 
 // ErrDenied is the cause of a context Cancel cancelled: the server refused

@@ -3,6 +3,7 @@ package clock
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,14 +27,20 @@ var consumed = []any{
 func Consumes(s events.Spec) bool { return consumes(s.Type()) }
 
 // consumes reports whether events of type t start, move or stop clocks.
-func consumes(t string) bool {
+func consumes(t string) bool { return consumedTypes()[t] }
+
+// consumedTypes is the set of the CloudEvents types of consumed.
+var consumedTypes = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
 	for _, d := range consumed {
-		if spec, err := events.SpecOf(d); err == nil && spec.Type() == t {
-			return true
+		spec, err := events.SpecOf(d)
+		if err != nil {
+			panic(err) // the catalogue is compiled in: a broken build
 		}
+		m[spec.Type()] = true
 	}
-	return false
-}
+	return m
+})
 
 func filters() []string {
 	var f []string
