@@ -66,6 +66,14 @@ func TestTheWorklistsTheRecordKeepsAreWhatEveryViewSays(t *testing.T) {
 		eps = append(eps, ep)
 		publish(night(t, ep)[:5]...) // offered to the AMHP service, not yet answered
 	}
+	// Once the record has applied the three offers, the AMHP worklist
+	// holds them, and it is what every view says.
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if items, _ := r.Store().ScanWorklist(ctx, events.AMHP); len(items) != 3 {
+			return fmt.Errorf("the record shows %d of the 3 offers", len(items))
+		}
+		return nil
+	})
 	same("three detentions offered to the AMHP service")
 	amhpItems, _ := r.Store().Worklist(ctx, events.AMHP)
 	if len(amhpItems) != 3 {
