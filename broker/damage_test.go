@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker"
@@ -36,7 +38,7 @@ type stored struct {
 func storeEpisodes(t *testing.T, b *broker.Broker, n int) []stored {
 	t.Helper()
 	admin := bustest.Bus(t, b, "")
-	if err := events.Provision(t.Context(), admin.JetStream(), events.StreamConfig{}); err != nil {
+	if err := natsbus.Provision(t.Context(), admin.JetStream(), natsbus.StreamConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	spoa := bustest.Bus(t, b, events.SPoA)
@@ -52,7 +54,7 @@ func storeEpisodes(t *testing.T, b *broker.Broker, n int) []stored {
 		}
 		out = append(out, stored{id: ev.ID, seq: ack.Sequence})
 	}
-	s, err := admin.JetStream().Stream(t.Context(), events.Stream)
+	s, err := admin.JetStream().Stream(t.Context(), natsbus.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func storeEpisodes(t *testing.T, b *broker.Broker, n int) []stored {
 }
 
 func blockFile(data string) string {
-	return filepath.Join(broker.StoreDir(data), "jetstream", "$G", "streams", events.Stream, "msgs", "1.blk")
+	return filepath.Join(broker.StoreDir(data), "jetstream", "$G", "streams", natsbus.Stream, "msgs", "1.blk")
 }
 
 // damage XORs the block file's bytes at off with x (the store is AES-CTR:
@@ -109,7 +111,7 @@ func storedIDs(t *testing.T, b *broker.Broker) map[string]bool {
 	if _, err := bustest.Bus(t, b, "").Replay(t.Context(), events.AllSubjects(), func(e events.Event, _ uint64) error {
 		ids[e.ID] = true
 		return nil
-	}, func(u events.Unreadable) { t.Errorf("unreadable event at sequence %d: %v", u.Seq, u) }); err != nil {
+	}, func(u natsbus.Unreadable) { t.Errorf("unreadable event at sequence %d: %v", u.Seq, u) }); err != nil {
 		t.Fatalf("replay: %v", err)
 	}
 	return ids
@@ -168,8 +170,8 @@ func TestADamagedEventBlockIsNamedAtStartAndRepairKeepsEveryIntactEvent(t *testi
 	if err != nil {
 		t.Fatalf("repair: %v", err)
 	}
-	if len(r.Streams) != 1 || r.Streams[0].Stream != events.Stream || !slices.Equal(r.Streams[0].Lost, lost) || r.Streams[0].Kept != uint64(len(all)-len(lost)) {
-		t.Fatalf("repair did %+v; want stream %s with %d kept and %v lost", r.Streams, events.Stream, len(all)-len(lost), lost)
+	if len(r.Streams) != 1 || r.Streams[0].Stream != natsbus.Stream || !slices.Equal(r.Streams[0].Lost, lost) || r.Streams[0].Kept != uint64(len(all)-len(lost)) {
+		t.Fatalf("repair did %+v; want stream %s with %d kept and %v lost", r.Streams, natsbus.Stream, len(all)-len(lost), lost)
 	}
 	if kept, err := os.ReadFile(strings.Replace(file, broker.StoreDir(data), r.OldStore, 1)); err != nil || string(kept) != string(damaged) {
 		t.Errorf("the damaged block is not kept aside as it was in %s: %v", r.OldStore, err)
@@ -327,7 +329,7 @@ func BenchmarkStartCheck(b *testing.B) {
 		b.Fatal(err)
 	}
 	admin := bustest.Bus(b, br, "")
-	if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
+	if err := natsbus.Provision(ctx, admin.JetStream(), natsbus.StreamConfig{}); err != nil {
 		b.Fatal(err)
 	}
 	words := strings.Repeat("I have not slept for days and the voices will not stop. ", 30)
@@ -367,7 +369,7 @@ func TestDamageAtTheEndOfABlockBeforeAnother(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	b := start(t, broker.Config{DataDir: data})
 	admin := bustest.Bus(t, b, "")
-	if err := events.Provision(t.Context(), admin.JetStream(), events.StreamConfig{}); err != nil {
+	if err := natsbus.Provision(t.Context(), admin.JetStream(), natsbus.StreamConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	words := strings.Repeat("I have not slept for days and the voices will not stop. ", 30)

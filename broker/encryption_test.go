@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -39,7 +41,7 @@ func start(t *testing.T, cfg broker.Config) *broker.Broker {
 func publishOwnWords(t *testing.T, b *broker.Broker) events.Event {
 	t.Helper()
 	admin := bustest.Bus(t, b, "")
-	if err := events.Provision(t.Context(), admin.JetStream(), events.StreamConfig{}); err != nil {
+	if err := natsbus.Provision(t.Context(), admin.JetStream(), natsbus.StreamConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	ev, err := events.New(events.SPoA, events.NewEpisodeID(), &events.PersonVoiceRecorded{OwnWords: ownWords})
@@ -189,8 +191,8 @@ func TestAnUnencryptedStoreFromAnEarlierVersionIsEncryptedOnStart(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminBus, _ := events.NewBus(nc, "", nil)
-	if err := events.Provision(t.Context(), adminBus.JetStream(), events.StreamConfig{}); err != nil {
+	adminBus, _ := natsbus.NewBus(nc, "", nil)
+	if err := natsbus.Provision(t.Context(), adminBus.JetStream(), natsbus.StreamConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	ev, _ := events.New(events.SPoA, events.NewEpisodeID(), &events.PersonVoiceRecorded{OwnWords: ownWords})
@@ -226,7 +228,7 @@ func TestRotateKeyKeepsEventsAndConsumerPositions(t *testing.T) {
 	ev := publishOwnWords(t, b)
 	// A durable consumer (the record's) that has handled the event.
 	js := bustest.Bus(t, b, events.Record).JetStream()
-	c, err := js.CreateOrUpdateConsumer(t.Context(), events.Stream, jetstream.ConsumerConfig{Durable: "record-rotation", AckPolicy: jetstream.AckExplicitPolicy})
+	c, err := js.CreateOrUpdateConsumer(t.Context(), natsbus.Stream, jetstream.ConsumerConfig{Durable: "record-rotation", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +287,7 @@ func TestRotateKeyKeepsEventsAndConsumerPositions(t *testing.T) {
 	if got := readBack(t, b, ev); got != ownWords {
 		t.Errorf("after rotation the own words read %q", got)
 	}
-	c, err = bustest.Bus(t, b, events.Record).JetStream().Consumer(t.Context(), events.Stream, "record-rotation")
+	c, err = bustest.Bus(t, b, events.Record).JetStream().Consumer(t.Context(), natsbus.Stream, "record-rotation")
 	if err != nil {
 		t.Fatalf("the service's consumer did not survive the rotation: %v", err)
 	}

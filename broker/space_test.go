@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker"
@@ -29,7 +31,7 @@ func TestANearlyFullDiskRefusesPublishesAtOnceAndTakesThemOnceSpaceIsFreed(t *te
 	t.Cleanup(b.Shutdown)
 	ctx := t.Context()
 	admin := bustest.Bus(t, b, "")
-	if err := rights.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
+	if err := rights.Provision(ctx, admin.JetStream(), natsbus.StreamConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	// The operator's files take most of the disk after crisisbus started.
@@ -58,7 +60,7 @@ func TestANearlyFullDiskRefusesPublishesAtOnceAndTakesThemOnceSpaceIsFreed(t *te
 			stored++
 		} else {
 			var apiErr *jetstream.APIError
-			if errors.As(err, &apiErr) && apiErr.Code == 503 && events.StoreUnavailable(err) {
+			if errors.As(err, &apiErr) && apiErr.Code == 503 && natsbus.StoreUnavailable(err) {
 				refused = err
 				break
 			}
@@ -89,7 +91,7 @@ func TestANearlyFullDiskRefusesPublishesAtOnceAndTakesThemOnceSpaceIsFreed(t *te
 		}
 		return nil
 	})
-	stream, err := admin.JetStream().Stream(context.Background(), events.Stream)
+	stream, err := admin.JetStream().Stream(context.Background(), natsbus.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}

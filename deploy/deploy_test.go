@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
@@ -137,13 +139,13 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 	})
 
 	urls := layout.URLs()
-	connect := func(a events.Agency) *events.Bus {
+	connect := func(a events.Agency) *natsbus.Bus {
 		nc, err := broker.ConnectAs(urls, creds, a, nats.RootCAs(filepath.Join(tlsDir, "ca.pem")))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
-		bus, err := events.NewBus(nc, a, nil)
+		bus, err := natsbus.NewBus(nc, a, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,9 +155,9 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 	defer cancel()
 	admin := connect("")
 	bustest.CheckFor(t, 20*time.Second, 200*time.Millisecond, func() error {
-		return rights.Provision(ctx, admin.JetStream(), events.StreamConfig{Replicas: 3})
+		return rights.Provision(ctx, admin.JetStream(), natsbus.StreamConfig{Replicas: 3})
 	})
-	stream, err := admin.JetStream().Stream(ctx, events.Stream)
+	stream, err := admin.JetStream().Stream(ctx, natsbus.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +166,7 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 		t.Fatal(err)
 	}
 	if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
-		t.Fatalf("stream %s: replicas %d, cluster %+v; want a leader and two replicas", events.Stream, info.Config.Replicas, info.Cluster)
+		t.Fatalf("stream %s: replicas %d, cluster %+v; want a leader and two replicas", natsbus.Stream, info.Config.Replicas, info.Cluster)
 	}
 
 	police, record := connect(events.Police), connect(events.Record)
@@ -177,7 +179,7 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 		t.Fatalf("police publish on the cluster: %v", err)
 	}
 	got := make(chan string, 1)
-	sub, err := record.Consume(ctx, events.ConsumerConfig{Durable: "record-cluster-check", Filters: []string{events.EpisodeSubjects(ev.Subject)}},
+	sub, err := record.Consume(ctx, natsbus.ConsumerConfig{Durable: "record-cluster-check", Filters: []string{events.EpisodeSubjects(ev.Subject)}},
 		func(_ context.Context, e events.Event) error { got <- e.ID; return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +250,7 @@ func streamLastSeq(s *server.Server) uint64 {
 	var last uint64
 	for _, a := range js.AccountDetails {
 		for _, st := range a.Streams {
-			if st.Name == events.Stream {
+			if st.Name == natsbus.Stream {
 				last = st.State.LastSeq
 			}
 		}

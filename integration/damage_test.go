@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -53,7 +55,7 @@ func TestADamagedStoreIsNamedAtStartAndRepairKeepsEveryIntactEvent(t *testing.T)
 	p.sys.Close()
 	p.sys = nil
 
-	block := filepath.Join(broker.StoreDir(p.dir), "jetstream", "$G", "streams", events.Stream, "msgs", "1.blk")
+	block := filepath.Join(broker.StoreDir(p.dir), "jetstream", "$G", "streams", natsbus.Stream, "msgs", "1.blk")
 	b, err := os.ReadFile(block)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -107,7 +109,7 @@ func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNoth
 		t.Errorf("police asked for the AMHP service's view of the record: %v, want 403 from the server's permissions", err)
 	}
 	js, _ := jetstream.New(nc)
-	if c, err := js.OrderedConsumer(short, events.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.EpisodeSubjects(ep)}}); err == nil {
+	if c, err := js.OrderedConsumer(short, natsbus.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.EpisodeSubjects(ep)}}); err == nil {
 		if _, err := c.Fetch(1, jetstream.FetchMaxWait(time.Second)); err == nil {
 			t.Error("police read the episode's events from the stream")
 		}
@@ -117,7 +119,7 @@ func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNoth
 	}
 	owner := full.Owner
 	nc.Publish("$KV."+rights.EpisodesBucket+"."+ep, []byte(`{"owner":"police","ownWords":"forged"}`))
-	nc.Publish("$JS.API.CONSUMER.DELETE."+events.Stream+"."+rights.InboxDurable(events.AMHP), nil)
+	nc.Publish("$JS.API.CONSUMER.DELETE."+natsbus.Stream+"."+rights.InboxDurable(events.AMHP), nil)
 	nc.Flush()
 
 	mu.Lock()
@@ -135,7 +137,7 @@ func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNoth
 	if v["owner"] != string(owner) || strings.Contains(v["ownWords"].(string), "forged") {
 		t.Errorf("the AMHP service's view changed: owner %v, own words %v", v["owner"], v["ownWords"])
 	}
-	if _, err := p.admin.JetStream().Consumer(ctx, events.Stream, rights.InboxDurable(events.AMHP)); err != nil {
+	if _, err := p.admin.JetStream().Consumer(ctx, natsbus.Stream, rights.InboxDurable(events.AMHP)); err != nil {
 		t.Errorf("the AMHP inbox consumer is gone: %v", err)
 	}
 	n := 0

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/internal/system"
@@ -43,7 +45,7 @@ type pathway struct {
 	dir   string
 	clock *clock
 	sys   *system.System
-	admin *events.Bus    // the console's connection
+	admin *natsbus.Bus   // the console's connection
 	store *episode.Store // the record's projection, read without disclosure for polling
 }
 

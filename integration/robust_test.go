@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/episode"
@@ -30,7 +32,7 @@ func (p *pathway) raw(a events.Agency, subject string, body []byte) uint64 {
 		p.t.Fatal(err)
 	}
 	var seq uint64
-	s, err := p.admin.JetStream().Stream(context.Background(), events.Stream)
+	s, err := p.admin.JetStream().Stream(context.Background(), natsbus.Stream)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func personIdentifiedWithAge(t testing.TB, ep, age string) (events.Event, []byte
 func (p *pathway) deadLetters(seq uint64) map[string][]string {
 	p.t.Helper()
 	ctx := context.Background()
-	s, err := p.admin.JetStream().Stream(ctx, events.DeadLetterStream)
+	s, err := p.admin.JetStream().Stream(ctx, natsbus.DeadLetterStream)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -99,9 +101,9 @@ func (p *pathway) deadLetters(seq uint64) map[string][]string {
 		if err != nil {
 			continue
 		}
-		if m.Header.Get(events.HeaderDeadSequence) == strconv.FormatUint(seq, 10) {
-			c := m.Header.Get(events.HeaderDeadConsumer)
-			out[c] = append(out[c], m.Header.Get(events.HeaderDeadReason))
+		if m.Header.Get(natsbus.HeaderDeadSequence) == strconv.FormatUint(seq, 10) {
+			c := m.Header.Get(natsbus.HeaderDeadConsumer)
+			out[c] = append(out[c], m.Header.Get(natsbus.HeaderDeadReason))
 		}
 	}
 	return out
@@ -216,7 +218,7 @@ func TestOneBadMessageNeverBlocksAnEpisode(t *testing.T) {
 	// Dead-lettered: by replay exactly once, although the episode was read
 	// by every command since; by each consumer that reads welfare checks.
 	dl := p.deadLetters(garbageSeq)
-	if n := len(dl[events.ReplayConsumer]); n != 1 {
+	if n := len(dl[natsbus.ReplayConsumer]); n != 1 {
 		t.Fatalf("the unreadable message was dead-lettered %d times by replay, want once: %v", n, dl)
 	}
 	for _, c := range []string{episode.Durable, "clock"} {
@@ -232,7 +234,7 @@ func TestOneBadMessageNeverBlocksAnEpisode(t *testing.T) {
 // lastEpisode is the episode of the newest event stored.
 func (p *pathway) lastEpisode(t testing.TB) string {
 	t.Helper()
-	s, err := p.admin.JetStream().Stream(context.Background(), events.Stream)
+	s, err := p.admin.JetStream().Stream(context.Background(), natsbus.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}

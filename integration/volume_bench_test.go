@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -88,7 +90,7 @@ func BenchmarkAtVolume(b *testing.B) {
 // consumers is how many consumers the event stream has.
 func consumers(b *testing.B, p *pathway) int {
 	b.Helper()
-	st, err := p.admin.JetStream().Stream(context.Background(), events.Stream)
+	st, err := p.admin.JetStream().Stream(context.Background(), natsbus.Stream)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,7 +123,7 @@ func volumes(b *testing.B) []int {
 func fill(b *testing.B, p *pathway, size int) {
 	b.Helper()
 	ctx := context.Background()
-	stream, err := p.admin.JetStream().Stream(ctx, events.Stream)
+	stream, err := p.admin.JetStream().Stream(ctx, natsbus.Stream)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -175,7 +177,7 @@ func settle(b *testing.B, p *pathway) {
 	for {
 		behind := map[string]uint64{}
 		for _, d := range durables {
-			c, err := p.admin.JetStream().Consumer(ctx, events.Stream, d)
+			c, err := p.admin.JetStream().Consumer(ctx, natsbus.Stream, d)
 			if err != nil {
 				b.Fatalf("consumer %s: %v", d, err)
 			}

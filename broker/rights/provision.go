@@ -4,16 +4,16 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 
-	"github.com/crisisbus/crisisbus/events"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Provision creates or updates the streams and every identity's key-value
 // buckets. Only the admin user may: no service creates or changes a stream
 // or a bucket, it opens what the admin provisioned.
-func Provision(ctx context.Context, js jetstream.JetStream, cfg events.StreamConfig) error {
-	if err := events.Provision(ctx, js, cfg); err != nil {
+func Provision(ctx context.Context, js jetstream.JetStream, cfg natsbus.StreamConfig) error {
+	if err := natsbus.Provision(ctx, js, cfg); err != nil {
 		return err
 	}
 	replicas := max(cfg.Replicas, 1)

@@ -29,6 +29,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -213,7 +215,7 @@ func (id Identity) Subjects() Subjects {
 	if id.Live {
 		sub(events.AllSubjects())
 	}
-	stream := events.Stream
+	stream := natsbus.Stream
 	for _, d := range id.Durables {
 		if d.Filter != "" {
 			pub(api + "CONSUMER.CREATE." + stream + "." + d.Name + "." + d.Filter)
@@ -232,7 +234,7 @@ func (id Identity) Subjects() Subjects {
 			api+"CONSUMER.DELETE."+stream+".*", "$JS.FC."+stream+".>")
 		// The consumers it makes may dead-letter too, and a read of an
 		// episode sets aside, once, a stored message it cannot use.
-		pub(events.DeadLetterRoot+".*", events.DeadLetterRoot+"."+events.ReplayConsumer+".*")
+		pub(events.DeadLetterRoot+".*", events.DeadLetterRoot+"."+natsbus.ReplayConsumer+".*")
 		for _, other := range Table() {
 			if other.User == id.User {
 				continue

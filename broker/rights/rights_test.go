@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 
 	"github.com/crisisbus/crisisbus/broker"
@@ -94,34 +96,34 @@ func forbidden(id rights.Identity) []act {
 		sub("read JetStream's API traffic", "$JS.>"),
 		sub("read dead letters as they are written", events.DeadLetterRoot+".>"),
 		pub("create a stream (a copy of the event stream)", api+"STREAM.CREATE.COPY"),
-		pub("change the event stream", api+"STREAM.UPDATE."+events.Stream),
-		pub("delete the event stream", api+"STREAM.DELETE."+events.Stream),
-		pub("purge the event stream", api+"STREAM.PURGE."+events.Stream),
-		pub("delete an event", api+"STREAM.MSG.DELETE."+events.Stream),
+		pub("change the event stream", api+"STREAM.UPDATE."+natsbus.Stream),
+		pub("delete the event stream", api+"STREAM.DELETE."+natsbus.Stream),
+		pub("purge the event stream", api+"STREAM.PURGE."+natsbus.Stream),
+		pub("delete an event", api+"STREAM.MSG.DELETE."+natsbus.Stream),
 		pub("list the streams", api+"STREAM.LIST"),
-		pub("list the consumers", api+"CONSUMER.LIST."+events.Stream),
-		pub("read the dead letters", api+"CONSUMER.CREATE."+events.DeadLetterStream+".peek"),
-		pub("read a dead letter", api+"STREAM.MSG.GET."+events.DeadLetterStream),
-		pub("delete the dead-letter stream", api+"STREAM.DELETE."+events.DeadLetterStream),
+		pub("list the consumers", api+"CONSUMER.LIST."+natsbus.Stream),
+		pub("read the dead letters", api+"CONSUMER.CREATE."+natsbus.DeadLetterStream+".peek"),
+		pub("read a dead letter", api+"STREAM.MSG.GET."+natsbus.DeadLetterStream),
+		pub("delete the dead-letter stream", api+"STREAM.DELETE."+natsbus.DeadLetterStream),
 	)
 	if !id.Live {
 		out = append(out, sub("listen to every event", events.AllSubjects()))
 	}
 	if !id.ReadsStream {
 		out = append(out,
-			pub("read an event by sequence", api+"STREAM.MSG.GET."+events.Stream),
-			pub("read events directly", api+"DIRECT.GET."+events.Stream),
-			pub("read another agency's last event directly", api+"DIRECT.GET."+events.Stream+".crisis.amhp."+ep+".assessment_completed_v1"),
-			pub("read the stream's state", api+"STREAM.INFO."+events.Stream),
-			pub("make a consumer of every event", api+"CONSUMER.CREATE."+events.Stream+"."+id.User+"-copy"),
-			pub("make a consumer of every event, filter named", api+"CONSUMER.CREATE."+events.Stream+"."+id.User+"-copy.crisis.>"),
-			pub("make an ephemeral consumer of an episode", api+"CONSUMER.CREATE."+events.Stream+".x1.crisis.*."+ep+".>"),
+			pub("read an event by sequence", api+"STREAM.MSG.GET."+natsbus.Stream),
+			pub("read events directly", api+"DIRECT.GET."+natsbus.Stream),
+			pub("read another agency's last event directly", api+"DIRECT.GET."+natsbus.Stream+".crisis.amhp."+ep+".assessment_completed_v1"),
+			pub("read the stream's state", api+"STREAM.INFO."+natsbus.Stream),
+			pub("make a consumer of every event", api+"CONSUMER.CREATE."+natsbus.Stream+"."+id.User+"-copy"),
+			pub("make a consumer of every event, filter named", api+"CONSUMER.CREATE."+natsbus.Stream+"."+id.User+"-copy.crisis.>"),
+			pub("make an ephemeral consumer of an episode", api+"CONSUMER.CREATE."+natsbus.Stream+".x1.crisis.*."+ep+".>"),
 		)
 		for _, d := range id.Durables {
 			if d.Filter != "" {
 				out = append(out,
-					pub("widen its own consumer to every event", api+"CONSUMER.CREATE."+events.Stream+"."+d.Name),
-					pub("widen its own consumer to every event, filter named", api+"CONSUMER.CREATE."+events.Stream+"."+d.Name+".crisis.>"))
+					pub("widen its own consumer to every event", api+"CONSUMER.CREATE."+natsbus.Stream+"."+d.Name),
+					pub("widen its own consumer to every event, filter named", api+"CONSUMER.CREATE."+natsbus.Stream+"."+d.Name+".crisis.>"))
 			}
 		}
 	}
@@ -145,7 +147,7 @@ func forbidden(id rights.Identity) []act {
 			out = append(out, pub("publish as "+string(o.Publishes), "crisis."+string(o.Publishes)+"."+ep+".s136_detained_v1"))
 		}
 		for _, d := range o.Durables {
-			s := events.Stream + "." + d.Name
+			s := natsbus.Stream + "." + d.Name
 			out = append(out,
 				pub("delete "+o.User+"'s consumer", api+"CONSUMER.DELETE."+s),
 				pub("take "+o.User+"'s consumer over", api+"CONSUMER.CREATE."+s),
@@ -177,7 +179,7 @@ func forbidden(id rights.Identity) []act {
 // needed lists what the identity must be able to do, each checked for real.
 func needed(t *testing.T, sys *system.System, c *client, id rights.Identity) map[string]func(context.Context) error {
 	n := map[string]func(context.Context) error{}
-	bus, err := events.NewBus(c.nc, id.Publishes, nil)
+	bus, err := natsbus.NewBus(c.nc, id.Publishes, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +197,7 @@ func needed(t *testing.T, sys *system.System, c *client, id rights.Identity) map
 	}
 	for _, d := range id.Durables {
 		n["read its consumer "+d.Name] = func(ctx context.Context) error {
-			cons, err := js.Consumer(ctx, events.Stream, d.Name)
+			cons, err := js.Consumer(ctx, natsbus.Stream, d.Name)
 			if err != nil {
 				return err
 			}
@@ -220,7 +222,7 @@ func needed(t *testing.T, sys *system.System, c *client, id rights.Identity) map
 	}
 	if id.ReadsStream {
 		n["read the event stream"] = func(ctx context.Context) error {
-			return bus.ReplayRaw(ctx, events.ReplayConfig{}, func(events.Stored) error { return nil })
+			return bus.ReplayRaw(ctx, natsbus.ReplayConfig{}, func(natsbus.Stored) error { return nil })
 		}
 	}
 	if a := id.Publishes; a.Pathway() {

@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/deploy/internal/clustertest"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -166,7 +168,7 @@ func runChaos(t testing.TB, sz size) figures {
 	phase("all three restarted")
 	// 2. All three nodes are killed at once and started again.
 	before := p.count(t)
-	want, err := c.nodeState(leader, events.Stream)
+	want, err := c.nodeState(leader, natsbus.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +185,7 @@ func runChaos(t testing.TB, sz size) figures {
 	c.waitReplicated(js, 3*time.Minute)
 	f.restartReady = time.Since(start)
 	for i := range clustertest.Nodes {
-		got, err := c.nodeState(i, events.Stream)
+		got, err := c.nodeState(i, natsbus.Stream)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +300,7 @@ func (c *cluster) waitSame(t testing.TB, within time.Duration) {
 	bustest.CheckFor(t, within, 500*time.Millisecond, func() error {
 		var states []stored
 		for i := range clustertest.Nodes {
-			s, err := c.nodeState(i, events.Stream)
+			s, err := c.nodeState(i, natsbus.Stream)
 			if err != nil {
 				return err
 			}

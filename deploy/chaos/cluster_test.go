@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -109,7 +111,7 @@ func startCluster(t testing.TB) *cluster {
 	bustest.CheckFor(t, 60*time.Second, 250*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return rights.Provision(ctx, admin.JetStream(), events.StreamConfig{Replicas: 3})
+		return rights.Provision(ctx, admin.JetStream(), natsbus.StreamConfig{Replicas: 3})
 	})
 	return c
 }
@@ -265,12 +267,12 @@ func (c *cluster) connect(a events.Agency, urls string) *nats.Conn {
 }
 
 // bus is agency a's bus on the cluster.
-func (c *cluster) bus(a events.Agency, nc *nats.Conn) *events.Bus {
+func (c *cluster) bus(a events.Agency, nc *nats.Conn) *natsbus.Bus {
 	c.t.Helper()
 	if nc == nil {
 		nc = c.connect(a, "")
 	}
-	b, err := events.NewBus(nc, a, bustest.Logger())
+	b, err := natsbus.NewBus(nc, a, bustest.Logger())
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -281,7 +283,7 @@ func (c *cluster) bus(a events.Agency, nc *nats.Conn) *events.Bus {
 func (c *cluster) leader(js jetstream.JetStream) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, events.Stream)
+	s, err := js.Stream(ctx, natsbus.Stream)
 	if err != nil {
 		return 0, err
 	}
@@ -290,7 +292,7 @@ func (c *cluster) leader(js jetstream.JetStream) (int, error) {
 		return 0, err
 	}
 	if info.Cluster == nil || info.Cluster.Leader == "" {
-		return 0, fmt.Errorf("stream %s has no leader", events.Stream)
+		return 0, fmt.Errorf("stream %s has no leader", natsbus.Stream)
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(info.Cluster.Leader, "crisisbus-"))
 	if err != nil {
@@ -307,7 +309,7 @@ func (c *cluster) waitReplicated(js jetstream.JetStream, within time.Duration) i
 	bustest.CheckFor(c.t, within, 250*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		s, err := js.Stream(ctx, events.Stream)
+		s, err := js.Stream(ctx, natsbus.Stream)
 		if err != nil {
 			return err
 		}
@@ -342,7 +344,7 @@ func (c *cluster) digest(i int) (string, uint64, error) {
 		return "", 0, err
 	}
 	defer nc.Close()
-	bus, err := events.NewBus(nc, "", nil)
+	bus, err := natsbus.NewBus(nc, "", nil)
 	if err != nil {
 		return "", 0, err
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -29,7 +31,7 @@ type pathway struct {
 	record *system.System
 	spoa   *system.System // nil while SPoA is offline
 	police *agency.Kit
-	admin  *events.Bus
+	admin  *natsbus.Bus
 }
 
 func startPathway(t testing.TB, c *cluster) *pathway {
@@ -205,7 +207,7 @@ func (p *pathway) waitInboxDrained(t testing.TB, within time.Duration) time.Dura
 	bustest.CheckFor(t, within, 250*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		cons, err := p.admin.JetStream().Consumer(ctx, events.Stream, rights.InboxDurable(events.SPoA))
+		cons, err := p.admin.JetStream().Consumer(ctx, natsbus.Stream, rights.InboxDurable(events.SPoA))
 		if err != nil {
 			return err
 		}
@@ -267,7 +269,7 @@ func (p *pathway) count(t testing.TB) tally {
 				tl.warnings[fmt.Sprintf("%s/%s", e.Subject, d.Clock)]++
 			}
 			return nil
-		}, func(u events.Unreadable) {
+		}, func(u natsbus.Unreadable) {
 			t.Errorf("the stream holds an unreadable message at %d: %s", u.Seq, u.Reason)
 		})
 		if err == nil {

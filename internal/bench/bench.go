@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -55,11 +57,11 @@ func Run(ctx context.Context, dir string, cfg Config, progress io.Writer) ([]Res
 		return nil, err
 	}
 	defer adminNC.Close()
-	admin, _ := events.NewBus(adminNC, "", nil)
-	if err := rights.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
+	admin, _ := natsbus.NewBus(adminNC, "", nil)
+	if err := rights.Provision(ctx, admin.JetStream(), natsbus.StreamConfig{}); err != nil {
 		return nil, err
 	}
-	bus, err := events.NewBus(nc, events.Police, nil)
+	bus, err := natsbus.NewBus(nc, events.Police, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +70,7 @@ func Run(ctx context.Context, dir string, cfg Config, progress io.Writer) ([]Res
 		return nil, err
 	}
 	defer rnc.Close()
-	reader, err := events.NewBus(rnc, events.Record, nil)
+	reader, err := natsbus.NewBus(rnc, events.Record, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +128,7 @@ func (r rawPath) publishAsync(ctx context.Context, es []events.Event, raws [][]b
 }
 
 func (r rawPath) consume(ctx context.Context, durable, filter string, delivered func(string)) (func(), error) {
-	c, err := r.reader.CreateOrUpdateConsumer(ctx, events.Stream, jetstream.ConsumerConfig{
+	c, err := r.reader.CreateOrUpdateConsumer(ctx, natsbus.Stream, jetstream.ConsumerConfig{
 		Durable: durable, FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		return nil, err
@@ -141,7 +143,7 @@ func (r rawPath) consume(ctx context.Context, durable, filter string, delivered 
 	return cc.Stop, nil
 }
 
-type busPath struct{ bus, reader *events.Bus }
+type busPath struct{ bus, reader *natsbus.Bus }
 
 func (busPath) name() string { return "crisisbus" }
 
@@ -160,7 +162,7 @@ func (p busPath) publishAsync(ctx context.Context, es []events.Event, _ [][]byte
 }
 
 func (p busPath) consume(ctx context.Context, durable, filter string, delivered func(string)) (func(), error) {
-	s, err := p.reader.Consume(ctx, events.ConsumerConfig{Durable: durable, Filters: []string{filter}},
+	s, err := p.reader.Consume(ctx, natsbus.ConsumerConfig{Durable: durable, Filters: []string{filter}},
 		func(_ context.Context, e events.Event) error { delivered(e.ID); return nil })
 	if err != nil {
 		return nil, err

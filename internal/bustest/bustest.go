@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
@@ -36,11 +38,11 @@ func Start(t testing.TB, dir string) *broker.Broker {
 	}
 	t.Cleanup(b.Shutdown)
 	nc := Conn(t, b, "")
-	bus, err := events.NewBus(nc, "", nil)
+	bus, err := natsbus.NewBus(nc, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rights.Provision(ctx, bus.JetStream(), events.StreamConfig{}); err != nil {
+	if err := rights.Provision(ctx, bus.JetStream(), natsbus.StreamConfig{}); err != nil {
 		t.Fatalf("provision: %v", err)
 	}
 	return b
@@ -58,9 +60,9 @@ func Conn(t testing.TB, b *broker.Broker, a events.Agency, opts ...nats.Option) 
 }
 
 // Bus connects to b as agency a and returns its bus, logging to the test.
-func Bus(t testing.TB, b *broker.Broker, a events.Agency) *events.Bus {
+func Bus(t testing.TB, b *broker.Broker, a events.Agency) *natsbus.Bus {
 	t.Helper()
-	bus, err := events.NewBus(Conn(t, b, a), a, Logger())
+	bus, err := natsbus.NewBus(Conn(t, b, a), a, Logger())
 	if err != nil {
 		t.Fatal(err)
 	}

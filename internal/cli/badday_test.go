@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -50,11 +52,11 @@ func stored(t *testing.T, b *broker.Broker) uint64 {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	bus, err := events.NewBus(nc, "", nil)
+	bus, err := natsbus.NewBus(nc, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := bus.JetStream().Stream(context.Background(), events.Stream)
+	s, err := bus.JetStream().Stream(context.Background(), natsbus.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 )
@@ -205,7 +207,7 @@ func TestDeadLetterListShowsWhatWasRejectedAndWhy(t *testing.T) {
 	if _, err := police.JetStream().Publish(t.Context(), subj, bad); err != nil {
 		t.Fatal(err)
 	}
-	sub, err := bustest.Bus(t, b, events.Record).Consume(t.Context(), events.ConsumerConfig{Durable: "record-check"},
+	sub, err := bustest.Bus(t, b, events.Record).Consume(t.Context(), natsbus.ConsumerConfig{Durable: "record-check"},
 		func(context.Context, events.Event) error { return nil })
 	if err != nil {
 		t.Fatal(err)

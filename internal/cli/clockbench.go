@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/clock"
@@ -74,19 +76,19 @@ func cmdClockBench(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	bus := func(a events.Agency) (*events.Bus, error) {
+	bus := func(a events.Agency) (*natsbus.Bus, error) {
 		nc, err := broker.ConnectAs(url, creds, a)
 		if err != nil {
 			return nil, err
 		}
-		return events.NewBus(nc, a, nil)
+		return natsbus.NewBus(nc, a, nil)
 	}
 	admin, err := bus("")
 	if err != nil {
 		return err
 	}
 	defer admin.Conn().Close()
-	if err := events.Provision(ctx, admin.JetStream(), events.StreamConfig{}); err != nil {
+	if err := natsbus.Provision(ctx, admin.JetStream(), natsbus.StreamConfig{}); err != nil {
 		return err
 	}
 	police, err := bus(events.Police)
@@ -186,7 +188,7 @@ func cmdClockBench(ctx context.Context, e env, args []string) error {
 }
 
 // publishAll publishes count events made by mk, in pipelined batches.
-func publishAll(ctx context.Context, bus *events.Bus, count int, mk func(i int) events.Event) error {
+func publishAll(ctx context.Context, bus *natsbus.Bus, count int, mk func(i int) events.Event) error {
 	const batch = 1000
 	for i := 0; i < count; i += batch {
 		evs := make([]events.Event, 0, batch)

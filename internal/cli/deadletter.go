@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -48,7 +50,7 @@ func cmdDeadLetter(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := js.Stream(ctx, events.DeadLetterStream)
+	s, err := js.Stream(ctx, natsbus.DeadLetterStream)
 	if err != nil {
 		return fmt.Errorf("dead-letter stream: %w", err)
 	}
@@ -57,7 +59,7 @@ func cmdDeadLetter(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	st := info.State
-	fmt.Fprintf(e.stdout, "%d message(s) in %s\n", st.Msgs, events.DeadLetterStream)
+	fmt.Fprintf(e.stdout, "%d message(s) in %s\n", st.Msgs, natsbus.DeadLetterStream)
 	first := st.FirstSeq
 	if st.LastSeq >= uint64(*last) && st.LastSeq-uint64(*last)+1 > first {
 		first = st.LastSeq - uint64(*last) + 1
@@ -71,13 +73,13 @@ func cmdDeadLetter(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("dead letter %d: %w", seq, err)
 		}
 		h := m.Header
-		if *consumer != "" && h.Get(events.HeaderDeadConsumer) != *consumer {
+		if *consumer != "" && h.Get(natsbus.HeaderDeadConsumer) != *consumer {
 			continue
 		}
 		fmt.Fprintf(e.stdout, "\n#%d  %s  consumer %s  deliveries %s\n  subject: %s (stream sequence %s)\n  episode: %s  type: %s\n  reason:  %s\n",
-			seq, m.Time.UTC().Format("2006-01-02 15:04:05Z"), h.Get(events.HeaderDeadConsumer), h.Get(events.HeaderDeadDeliveries),
-			h.Get(events.HeaderDeadSubject), h.Get(events.HeaderDeadSequence),
-			orDash(h.Get(events.HeaderEpisode)), orDash(h.Get(events.HeaderType)), h.Get(events.HeaderDeadReason))
+			seq, m.Time.UTC().Format("2006-01-02 15:04:05Z"), h.Get(natsbus.HeaderDeadConsumer), h.Get(natsbus.HeaderDeadDeliveries),
+			h.Get(natsbus.HeaderDeadSubject), h.Get(natsbus.HeaderDeadSequence),
+			orDash(h.Get(natsbus.HeaderEpisode)), orDash(h.Get(natsbus.HeaderType)), h.Get(natsbus.HeaderDeadReason))
 		if *body {
 			fmt.Fprintf(e.stdout, "  body:    %s\n", strings.TrimSpace(string(m.Data)))
 		}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/reports"
@@ -25,7 +27,7 @@ func init() {
 // toolBus connects as --user, or as the admin user of the data directory's
 // credentials (which may publish any agency's events; the server still
 // checks every subject). Every wait on the server is bounded by --timeout.
-func toolBus(cf *connFlags) (*events.Bus, error) {
+func toolBus(cf *connFlags) (*natsbus.Bus, error) {
 	if err := cf.check(); err != nil {
 		return nil, err
 	}
@@ -39,7 +41,7 @@ func toolBus(cf *connFlags) (*events.Bus, error) {
 		return nil, err
 	}
 	as, _ := events.ParseAgency(cf.user) // "" for admin: publishes for any agency
-	return events.NewBus(nc, as, nil, cf.busOptions()...)
+	return natsbus.NewBus(nc, as, nil, cf.busOptions()...)
 }
 
 // ImportStats is the outcome of an import.
@@ -83,7 +85,7 @@ func (s *importStopped) Unwrap() error { return s.gone }
 // bounded: a server that stops answering for timeout stops the import with
 // an *importStopped.
 type importer struct {
-	bus      *events.Bus
+	bus      *natsbus.Bus
 	batch    int
 	url      string        // the server, as the operator named it (default: the one connected)
 	timeout  time.Duration // how long the server may go without answering (default defaultServerTimeout)
@@ -314,10 +316,10 @@ func cmdImport(ctx context.Context, e env, args []string) error {
 
 // exportEvents writes every stored event whose time falls in r (all events
 // when r is nil) to w, one per line, exactly as stored, in stream order.
-func exportEvents(ctx context.Context, bus *events.Bus, r *reports.Range, w io.Writer) (int, error) {
+func exportEvents(ctx context.Context, bus *natsbus.Bus, r *reports.Range, w io.Writer) (int, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	n := 0
-	err := bus.ReplayRaw(ctx, events.ReplayConfig{}, func(s events.Stored) error {
+	err := bus.ReplayRaw(ctx, natsbus.ReplayConfig{}, func(s natsbus.Stored) error {
 		if r != nil {
 			var env struct {
 				Time time.Time `json:"time"`

@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -182,10 +184,10 @@ func (c *connFlags) connect(a events.Agency) (*nats.Conn, error) {
 type buses struct {
 	cf    *connFlags
 	creds broker.Credentials
-	open  map[events.Agency]*events.Bus
+	open  map[events.Agency]*natsbus.Bus
 }
 
-func (b *buses) get(a events.Agency) (*events.Bus, error) {
+func (b *buses) get(a events.Agency) (*natsbus.Bus, error) {
 	user, as := a, a
 	if b.cf.user != "" {
 		user = events.Agency(b.cf.user)
@@ -207,7 +209,7 @@ func (b *buses) get(a events.Agency) (*events.Bus, error) {
 	if err != nil {
 		return nil, err
 	}
-	bus, err := events.NewBus(nc, as, nil, b.cf.busOptions()...)
+	bus, err := natsbus.NewBus(nc, as, nil, b.cf.busOptions()...)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +246,7 @@ func cmdPublish(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	bs := &buses{cf: &cf, creds: creds, open: map[events.Agency]*events.Bus{}}
+	bs := &buses{cf: &cf, creds: creds, open: map[events.Agency]*natsbus.Bus{}}
 	defer bs.close()
 	var published, duplicates, failed int
 	err = readEvents(in, func(line int, raw []byte, tooLong error) error {

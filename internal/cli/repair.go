@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/broker"
-	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/episode"
 )
 
@@ -43,7 +44,7 @@ func cmdRepair(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	bus, err := events.NewBus(nc, "", log)
+	bus, err := natsbus.NewBus(nc, "", log)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -96,7 +98,7 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(out, "\nimport, fsync left to the OS, %d events per path:\n", *fastN)
 	printRatio(out, raw, imp)
 
-	bus, _ := events.NewBus(fnc, "", nil)
+	bus, _ := natsbus.NewBus(fnc, "", nil)
 	stored := 2 * *fastN
 	rng := reports.Range{From: reports.MonthFor(2015, time.January), To: reports.MonthFor(2024, time.December)}
 	if stored < *total {
@@ -110,7 +112,7 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 	// The floor: reading every stored event without counting anything.
 	start := time.Now()
 	read := 0
-	if err := bus.ReplayRaw(ctx, events.ReplayConfig{}, func(events.Stored) error { read++; return nil }); err != nil {
+	if err := bus.ReplayRaw(ctx, natsbus.ReplayConfig{}, func(natsbus.Stored) error { read++; return nil }); err != nil {
 		return err
 	}
 	readOnly := time.Since(start)
@@ -297,11 +299,11 @@ func importAgainstRaw(ctx context.Context, nc *nats.Conn, n int, seed uint64, pr
 	if err != nil {
 		return 0, 0, err
 	}
-	bus, err := events.NewBus(nc, "", nil)
+	bus, err := natsbus.NewBus(nc, "", nil)
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := events.Provision(ctx, bus.JetStream(), events.StreamConfig{}); err != nil {
+	if err := natsbus.Provision(ctx, bus.JetStream(), natsbus.StreamConfig{}); err != nil {
 		return 0, 0, err
 	}
 	msgs, err := rawMessages(a)

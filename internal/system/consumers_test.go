@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -51,7 +53,7 @@ func TestConsumersAreWhatTheServicesSubscribeTo(t *testing.T) {
 	} {
 		var filters []string
 		bustest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
-			c, err := admin.JetStream().Consumer(t.Context(), events.Stream, durable.name)
+			c, err := admin.JetStream().Consumer(t.Context(), natsbus.Stream, durable.name)
 			if err != nil {
 				return err
 			}

@@ -7,11 +7,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker"
-	"github.com/crisisbus/crisisbus/events"
 )
 
 // A service's connection can end for good while crisisbus runs: nats.go
@@ -90,7 +91,7 @@ func (sv *supervisor) startOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	bus, err := events.NewBus(nc, sv.svc.Agency, log)
+	bus, err := natsbus.NewBus(nc, sv.svc.Agency, log)
 	if err != nil {
 		nc.Close()
 		return err

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
@@ -22,7 +24,7 @@ import (
 
 // Deps is what a service is started with.
 type Deps struct {
-	Bus *events.Bus // connected as the service's own agency
+	Bus *natsbus.Bus // connected as the service's own agency
 	Log *zap.Logger
 	Now func() time.Time // injectable time
 	// HTTPAddr is where a service with a web page listens (the console).
@@ -153,7 +155,7 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := rights.Provision(ctx, admin.JetStream(), events.StreamConfig{Replicas: cfg.Replicas}); err != nil {
+		if err := rights.Provision(ctx, admin.JetStream(), natsbus.StreamConfig{Replicas: cfg.Replicas}); err != nil {
 			return nil, err
 		}
 	}
@@ -180,15 +182,15 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 }
 
 // Connect opens a bus as agency a ("" for the admin user).
-func (s *System) Connect(a events.Agency) (*events.Bus, error) { return s.connect(a, s.log) }
+func (s *System) Connect(a events.Agency) (*natsbus.Bus, error) { return s.connect(a, s.log) }
 
-func (s *System) connect(a events.Agency, log *zap.Logger) (*events.Bus, error) {
+func (s *System) connect(a events.Agency, log *zap.Logger) (*natsbus.Bus, error) {
 	nc, err := broker.ConnectAs(s.URL, s.creds, a, s.opts...)
 	if err != nil {
 		return nil, err
 	}
 	s.conns = append(s.conns, nc)
-	return events.NewBus(nc, a, log)
+	return natsbus.NewBus(nc, a, log)
 }
 
 // Close stops the services in reverse order, drains their connections

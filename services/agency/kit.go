@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
 
@@ -27,7 +29,7 @@ import (
 
 // Kit is one agency's connection to the pathway.
 type Kit struct {
-	Bus *events.Bus // connected as the agency's own NATS user
+	Bus *natsbus.Bus // connected as the agency's own NATS user
 	Log *zap.Logger
 	Now func() time.Time // injectable, so tests run days in milliseconds
 
@@ -144,7 +146,7 @@ func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (Receipt,
 			return Receipt{}, err
 		}
 		r, err := k.publish(ctx, ep, actor, seq, outs)
-		if errors.Is(err, events.ErrConflict) {
+		if errors.Is(err, natsbus.ErrConflict) {
 			k.log().Debug("episode changed while deciding; deciding again", zap.String("episode", ep), zap.Int("attempt", attempt))
 			continue
 		}
@@ -185,9 +187,9 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 		evs[i] = e
 	}
 	for i, e := range evs {
-		var pubOpts []events.PublishOption
+		var pubOpts []natsbus.PublishOption
 		if i == 0 {
-			pubOpts = append(pubOpts, events.ExpectEpisodeSeq(seq))
+			pubOpts = append(pubOpts, natsbus.ExpectEpisodeSeq(seq))
 		}
 		ack, err := k.Bus.Publish(ctx, e, pubOpts...)
 		if err != nil {
@@ -217,7 +219,7 @@ func (k *Kit) Record(ctx context.Context, ep, actor string, outs ...Out) (Receip
 // Service is a running agency service: its inbox consumer and its API.
 type Service struct {
 	svc micro.Service
-	sub *events.Subscription
+	sub *natsbus.Subscription
 }
 
 // Stop stops the API and the inbox.
@@ -273,9 +275,9 @@ type InboxHook func(ctx context.Context, e events.Event) error
 // Inbox runs the agency's durable inbox consumer (<agency>-inbox, on
 // crisis.*.*.*.<agency>): it acknowledges every handoff offered to the
 // agency as soon as it arrives, so the offering agency sees it was received.
-func (k *Kit) Inbox(ctx context.Context, hook InboxHook) (*events.Subscription, error) {
+func (k *Kit) Inbox(ctx context.Context, hook InboxHook) (*natsbus.Subscription, error) {
 	me := k.Agency()
-	return k.Bus.Consume(ctx, events.ConsumerConfig{Durable: rights.InboxDurable(me), Filters: []string{events.InboxSubjects(me)},
+	return k.Bus.Consume(ctx, natsbus.ConsumerConfig{Durable: rights.InboxDurable(me), Filters: []string{events.InboxSubjects(me)},
 		Backoff: []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second}},
 		func(ctx context.Context, e events.Event) error {
 			var offer events.HandoffOffered

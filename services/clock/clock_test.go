@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker"
@@ -30,14 +32,14 @@ type world struct {
 	clk    *fakeclock.Clock
 	cfg    clock.Config
 	svc    *clock.Service
-	buses  map[events.Agency]*events.Bus
+	buses  map[events.Agency]*natsbus.Bus
 	admin  jetstream.JetStream
 	closer []func()
 }
 
 func newWorld(t *testing.T, dir string, clk *fakeclock.Clock, cfg clock.Config) *world {
 	t.Helper()
-	w := &world{t: t, clk: clk, cfg: cfg, buses: map[events.Agency]*events.Bus{}}
+	w := &world{t: t, clk: clk, cfg: cfg, buses: map[events.Agency]*natsbus.Bus{}}
 	w.start(dir)
 	return w
 }
@@ -53,7 +55,7 @@ func (w *world) start(dir string) {
 			w.t.Fatal(err)
 		}
 		w.closer = append(w.closer, nc.Close)
-		bus, err := events.NewBus(nc, a, bustest.Logger())
+		bus, err := natsbus.NewBus(nc, a, bustest.Logger())
 		if err != nil {
 			w.t.Fatal(err)
 		}
@@ -137,7 +139,7 @@ func (w *world) waitDue(episode string, kind events.ClockKind, ref string, want 
 func (w *world) handled() {
 	w.t.Helper()
 	bustest.CheckFor(w.t, 10*time.Second, 5*time.Millisecond, func() error {
-		c, err := w.admin.Consumer(w.t.Context(), events.Stream, "clock")
+		c, err := w.admin.Consumer(w.t.Context(), natsbus.Stream, "clock")
 		if err != nil {
 			return err
 		}
@@ -190,7 +192,7 @@ func (w *world) alarms(episode string) []alarm {
 	w.t.Helper()
 	ctx, cancel := context.WithTimeout(w.t.Context(), 10*time.Second)
 	defer cancel()
-	cons, err := w.admin.OrderedConsumer(ctx, events.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.EpisodeSubjects(episode)}})
+	cons, err := w.admin.OrderedConsumer(ctx, natsbus.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.EpisodeSubjects(episode)}})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -582,7 +584,7 @@ func TestCrisisbusUpRunsTheClockService(t *testing.T) {
 	}
 	clk.Set(friday.Add(24 * time.Hour))
 	bustest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
-		info, err := admin.JetStream().Stream(t.Context(), events.Stream)
+		info, err := admin.JetStream().Stream(t.Context(), natsbus.Stream)
 		if err != nil {
 			return err
 		}
@@ -657,7 +659,7 @@ func TestImportingAYearOfPastDetentionsRaisesNoFalseBreachAndMissesNone(t *testi
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	importer, err := events.NewBus(nc, "", bustest.Logger())
+	importer, err := natsbus.NewBus(nc, "", bustest.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -730,7 +732,7 @@ func TestImportingAYearOfPastDetentionsRaisesNoFalseBreachAndMissesNone(t *testi
 		t.Fatal(err)
 	}
 	got := map[string]bool{}
-	err = importer.ReplayRaw(t.Context(), events.ReplayConfig{Filters: events.TypeSubjects(spec)}, func(s events.Stored) error {
+	err = importer.ReplayRaw(t.Context(), natsbus.ReplayConfig{Filters: events.TypeSubjects(spec)}, func(s natsbus.Stored) error {
 		e, err := events.Parse(s.Raw)
 		if err != nil {
 			return err

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -60,7 +62,7 @@ func filters() []string {
 func (s *Service) handle(ctx context.Context, e events.Event) error {
 	v, err := e.Decode()
 	if err != nil {
-		return events.Permanent(err)
+		return natsbus.Permanent(err)
 	}
 	ep := e.Subject
 	log := s.log.With(zap.String("episode", ep), zap.String("event_id", e.ID), zap.String("agency", string(e.Source)))

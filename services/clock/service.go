@@ -51,6 +51,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -60,7 +62,7 @@ import (
 
 // Service is a running clock service.
 type Service struct {
-	bus *events.Bus
+	bus *natsbus.Bus
 	kv  jetstream.KeyValue
 	cfg Config
 	log *zap.Logger
@@ -73,7 +75,7 @@ type Service struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	sub    *events.Subscription
+	sub    *natsbus.Subscription
 	cons   jetstream.Consumer // the subscription's consumer, to see whether it has caught up
 	once   sync.Once
 
@@ -88,7 +90,7 @@ type Service struct {
 
 // Start opens the KV bucket (provisioned by the admin), loads every stored clock, and starts the
 // consumer and the scanner. bus must be connected as events.Clock.
-func Start(ctx context.Context, bus *events.Bus, cfg Config) (*Service, error) {
+func Start(ctx context.Context, bus *natsbus.Bus, cfg Config) (*Service, error) {
 	if bus.Agency() != events.Clock {
 		return nil, fmt.Errorf("clock service: bus publishes as %q, want %q", bus.Agency(), events.Clock)
 	}
@@ -116,12 +118,12 @@ func Start(ctx context.Context, bus *events.Bus, cfg Config) (*Service, error) {
 		s.Stop()
 		return nil, ctx.Err()
 	}
-	s.sub, err = bus.Consume(rctx, events.ConsumerConfig{Durable: cfg.Durable, Filters: filters()}, s.consume)
+	s.sub, err = bus.Consume(rctx, natsbus.ConsumerConfig{Durable: cfg.Durable, Filters: filters()}, s.consume)
 	if err != nil {
 		s.Stop()
 		return nil, err
 	}
-	if s.cons, err = bus.JetStream().Consumer(ctx, events.Stream, cfg.Durable); err != nil {
+	if s.cons, err = bus.JetStream().Consumer(ctx, natsbus.Stream, cfg.Durable); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("clock consumer: %w", err)
 	}

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -120,7 +122,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 	}
 	// The report tables are a projection of the stream, kept up to date here
 	// (the console's user may read the stream, not publish to it).
-	bus, err := events.NewBus(nc, "", cfg.Log)
+	bus, err := natsbus.NewBus(nc, "", cfg.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -130,8 +132,8 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 	// not make every open page read the record again, and again.
 	disclosed := events.TypePrefix + "record.disclosed.v1"
 	c.sub, err = nc.Subscribe(events.AllSubjects(), func(m *nats.Msg) {
-		if t := m.Header.Get(events.HeaderType); t != disclosed {
-			ep := m.Header.Get(events.HeaderEpisode)
+		if t := m.Header.Get(natsbus.HeaderType); t != disclosed {
+			ep := m.Header.Get(natsbus.HeaderEpisode)
 			c.parties.learn(ep, m.Data)
 			c.live.publish(liveEvent{Episode: ep, Type: t})
 		}

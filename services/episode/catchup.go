@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -109,7 +111,7 @@ func (s *Store) saveCheckpoint(ctx context.Context, seq uint64) error {
 // is restored by rebuilding the view from the stream, so the view folds
 // every fact in stream order; other facts (disclosures) are applied, which
 // is idempotent.
-func (s *Store) ensure(ctx context.Context, bus *events.Bus, e events.Event) (restored bool, err error) {
+func (s *Store) ensure(ctx context.Context, bus *natsbus.Bus, e events.Event) (restored bool, err error) {
 	if !OnTimeline(e) {
 		return false, s.Apply(ctx, e)
 	}
@@ -125,7 +127,7 @@ func (s *Store) ensure(ctx context.Context, bus *events.Bus, e events.Event) (re
 
 // restore replaces an episode's view with the one its timeline in the
 // stream gives (Load), and indexes its person.
-func (s *Store) restore(ctx context.Context, bus *events.Bus, episode string) error {
+func (s *Store) restore(ctx context.Context, bus *natsbus.Bus, episode string) error {
 	var person Person
 	err := s.update(ctx, s.views, episode, func([]byte) ([]byte, error) {
 		v, _, err := Load(ctx, bus, episode)
@@ -146,7 +148,7 @@ func (s *Store) restore(ctx context.Context, bus *events.Bus, episode string) er
 // what the projection lacks, and moves the checkpoint on.
 func (r *Record) catchUp(ctx context.Context) error {
 	bus := r.cfg.Bus
-	cons, err := bus.JetStream().Consumer(ctx, events.Stream, Durable)
+	cons, err := bus.JetStream().Consumer(ctx, natsbus.Stream, Durable)
 	if err != nil {
 		return fmt.Errorf("the projection's consumer: %w", err)
 	}
@@ -154,7 +156,7 @@ func (r *Record) catchUp(ctx context.Context) error {
 	from := r.progress.through()
 	if upTo > from {
 		var checked, restored int
-		_, err = bus.ReplayEvents(ctx, events.ReplayConfig{From: from + 1, To: upTo}, func(e events.Event, seq uint64) error {
+		_, err = bus.ReplayEvents(ctx, natsbus.ReplayConfig{From: from + 1, To: upTo}, func(e events.Event, seq uint64) error {
 			if r.progress.has(seq) {
 				return nil
 			}
@@ -170,7 +172,7 @@ func (r *Record) catchUp(ctx context.Context) error {
 			}
 			r.progress.add(seq)
 			return nil
-		}, func(u events.Unreadable) {
+		}, func(u natsbus.Unreadable) {
 			if r.store.MarkUnreadable(ctx, u) == nil {
 				r.progress.add(u.Seq)
 			}
@@ -200,9 +202,9 @@ func (r *Record) keepCaughtUp(ctx context.Context, every time.Duration) {
 	failing := false
 	for {
 		if err := r.catchUp(ctx); err != nil && ctx.Err() == nil {
-			if !failing || !events.StoreUnavailable(err) {
+			if !failing || !natsbus.StoreUnavailable(err) {
 				r.cfg.Log.Warn("could not yet check the record against the stream; will try again",
-					zap.String("cause", logsafe.Cause(err)), zap.Bool("store_unavailable", events.StoreUnavailable(err)), zap.Duration("retry_in", every))
+					zap.String("cause", logsafe.Cause(err)), zap.Bool("store_unavailable", natsbus.StoreUnavailable(err)), zap.Duration("retry_in", every))
 			}
 			failing = true
 		} else {

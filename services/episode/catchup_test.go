@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -42,7 +44,7 @@ func TestTheRecordRestoresAFactItsConsumerGaveUpOn(t *testing.T) {
 	}
 	// The consumer's third delivery is given up on (terminated, as the
 	// server does after MaxDeliver); the first two are left to redeliver.
-	cons, err := record.JetStream().Consumer(ctx, events.Stream, episode.Durable)
+	cons, err := record.JetStream().Consumer(ctx, natsbus.Stream, episode.Durable)
 	if err != nil {
 		t.Fatal(err)
 	}

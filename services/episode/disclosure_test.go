@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 
 	"github.com/crisisbus/crisisbus/broker"
@@ -40,7 +42,7 @@ type recordOn struct {
 	b      *broker.Broker
 	clock  *fakeNow
 	rec    *episode.Record
-	bus    *events.Bus // the record's own connection, to replay the stream
+	bus    *natsbus.Bus // the record's own connection, to replay the stream
 	police *nats.Conn
 	eps    []string
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
@@ -115,7 +117,7 @@ type MatchResponse struct {
 
 // Config configures the record.
 type Config struct {
-	Bus *events.Bus // connected as events.Record
+	Bus *natsbus.Bus // connected as events.Record
 	Log *zap.Logger
 	Now func() time.Time
 	// CatchUpEvery is how often the record checks that it missed no fact
@@ -127,7 +129,7 @@ type Config struct {
 type Record struct {
 	cfg   Config
 	store *Store
-	sub   *events.Subscription
+	sub   *natsbus.Subscription
 	svc   micro.Service
 	// progress is what the projection applied; saved, its checkpoint as
 	// stored; the catch-up loop closes caughtUpDone when it ends.
@@ -167,8 +169,8 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 	// Applying an event takes milliseconds; one whose acknowledgement was
 	// lost when the record stopped mid-event is delivered again after
 	// AckWait, so keep it short: every agency's view waits on it.
-	r.sub, err = cfg.Bus.Consume(ctx, events.ConsumerConfig{Durable: Durable, Backoff: []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second},
-		AckWait: 5 * time.Second, Rejected: func(ctx context.Context, u events.Unreadable) error {
+	r.sub, err = cfg.Bus.Consume(ctx, natsbus.ConsumerConfig{Durable: Durable, Backoff: []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second},
+		AckWait: 5 * time.Second, Rejected: func(ctx context.Context, u natsbus.Unreadable) error {
 			if err := store.MarkUnreadable(ctx, u); err != nil {
 				return err
 			}
@@ -179,7 +181,7 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 			if err := store.Apply(ctx, e); err != nil {
 				return err
 			}
-			if seq, ok := events.StreamSeq(ctx); ok {
+			if seq, ok := natsbus.StreamSeq(ctx); ok {
 				r.progress.add(seq)
 			}
 			return nil

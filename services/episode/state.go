@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -19,7 +21,7 @@ import (
 // subject, crisisbus.record.<agency>.state: the record reads the episode
 // from the stream at that moment (not its projection, which may lag) and
 // answers with the fields on the agency's allowlist and the stream
-// sequence to publish against (events.ExpectEpisodeSeq).
+// sequence to publish against (natsbus.ExpectEpisodeSeq).
 //
 // Reading the state is a read of the person's record, so it is recorded as
 // a disclosure like any view: by the agency's service for the person who
@@ -90,8 +92,8 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 		}
 		// Published only if nothing else landed since the read, so the
 		// sequence returned is still the episode's last.
-		ack, err := r.cfg.Bus.Publish(ctx, e, events.ExpectEpisodeSeq(seq))
-		if errors.Is(err, events.ErrConflict) {
+		ack, err := r.cfg.Bus.Publish(ctx, e, natsbus.ExpectEpisodeSeq(seq))
+		if errors.Is(err, natsbus.ErrConflict) {
 			continue
 		}
 		if err != nil {
@@ -116,7 +118,7 @@ type Loader interface {
 
 // RecordLoader asks the record for the state, over NATS request-reply.
 type RecordLoader struct {
-	Bus *events.Bus // connected as the agency
+	Bus *natsbus.Bus // connected as the agency
 }
 
 // Load asks the record for the episode's state as the bus's agency may know it.

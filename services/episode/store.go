@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker/rights"
@@ -282,11 +284,11 @@ func isWrongLastSeq(err error) bool {
 
 // Load rebuilds an episode's view by replaying its timeline from the stream,
 // and returns the stream sequence of its last event, for a publish that must
-// not race with another (events.ExpectEpisodeSeq). It is always current,
+// not race with another (natsbus.ExpectEpisodeSeq). It is always current,
 // unlike the projection, which follows the stream a moment behind. A stored
 // message that is not a usable event is skipped and listed in
 // View.Unreadable (and dead-lettered), so it never blocks the episode.
-func Load(ctx context.Context, bus *events.Bus, episode string) (View, uint64, error) {
+func Load(ctx context.Context, bus *natsbus.Bus, episode string) (View, uint64, error) {
 	if err := events.CheckID("episode", episode); err != nil {
 		return View{}, 0, err
 	}
@@ -294,14 +296,14 @@ func Load(ctx context.Context, bus *events.Bus, episode string) (View, uint64, e
 	seq, err := bus.Replay(ctx, events.EpisodeSubjects(episode), func(e events.Event, _ uint64) error {
 		_, err := v.Apply(e)
 		return err
-	}, func(u events.Unreadable) { v.MarkUnreadable(u) })
+	}, func(u natsbus.Unreadable) { v.MarkUnreadable(u) })
 	return v, seq, err
 }
 
 // Rebuild empties the record's buckets and deletes its durable consumer, so
 // the next Start replays the whole stream into fresh views.
 func Rebuild(ctx context.Context, js jetstream.JetStream) error {
-	if err := js.DeleteConsumer(ctx, events.Stream, Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if err := js.DeleteConsumer(ctx, natsbus.Stream, Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return fmt.Errorf("delete consumer %s: %w", Durable, err)
 	}
 	s, err := OpenStore(ctx, js)

@@ -6,22 +6,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/reports"
 	"github.com/crisisbus/crisisbus/services/reports/reportgen"
 )
 
 // BenchmarkApply is the projection's cost per stored event, without the stream.
-var fixture = sync.OnceValue(func() []events.Stored {
+var fixture = sync.OnceValue(func() []natsbus.Stored {
 	g := reportgen.New(1)
 	rng := reports.Range{From: reports.MonthFor(2015, time.January), To: reports.MonthFor(2024, time.December)}
-	var stored []events.Stored
+	var stored []natsbus.Stored
 	for len(stored) < 100000 {
 		m := rng.From + reports.Month(g.Rand().IntN(rng.Len()))
 		for _, e := range g.Detention(g.RandomDetention(g.InMonth(m), reportgen.Outcomes[g.Rand().IntN(4)])) {
 			raw, _ := json.Marshal(e)
 			subj, _ := events.Subject(e)
-			stored = append(stored, events.Stored{Seq: uint64(len(stored) + 1), Subject: subj, Raw: raw})
+			stored = append(stored, natsbus.Stored{Seq: uint64(len(stored) + 1), Subject: subj, Raw: raw})
 		}
 	}
 	return stored

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -79,11 +81,11 @@ func TestProjectionCountsAnEventOnce(t *testing.T) {
 	raw, _ := json.Marshal(e)
 	subj, _ := events.Subject(e)
 	p := NewProjection()
-	p.Apply(events.Stored{Seq: 1, Subject: subj, Raw: raw})
-	p.Apply(events.Stored{Seq: 1, Subject: subj, Raw: raw}) // the same stream message, replayed
-	p.Apply(events.Stored{Seq: 7, Subject: subj, Raw: raw}) // the same event, stored again later
-	p.Apply(events.Stored{Seq: 8, Subject: "crisis.police." + e.Subject + ".assessment_completed_v1", Raw: raw})
-	p.Apply(events.Stored{Seq: 9, Subject: subj, Raw: []byte("not json")})
+	p.Apply(natsbus.Stored{Seq: 1, Subject: subj, Raw: raw})
+	p.Apply(natsbus.Stored{Seq: 1, Subject: subj, Raw: raw}) // the same stream message, replayed
+	p.Apply(natsbus.Stored{Seq: 7, Subject: subj, Raw: raw}) // the same event, stored again later
+	p.Apply(natsbus.Stored{Seq: 8, Subject: "crisis.police." + e.Subject + ".assessment_completed_v1", Raw: raw})
+	p.Apply(natsbus.Stored{Seq: 9, Subject: subj, Raw: []byte("not json")})
 	jan := MonthFor(2016, time.January)
 	tab, _ := p.Report("s136", Range{From: jan, To: jan})
 	if got := tab.Rows[0]; got.Label != "Not Admitted" || got.Cells[0] != "1" {

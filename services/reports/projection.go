@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/google/uuid"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -205,12 +207,12 @@ func (p *Projection) Skipped() []Skip {
 // an event whose id was already counted is counted once. A
 // message that does not decode, or whose subject does not match its
 // envelope, is recorded in Skipped rather than counted.
-func (p *Projection) Apply(s events.Stored) { p.apply1(s, true) }
+func (p *Projection) Apply(s natsbus.Stored) { p.apply1(s, true) }
 
 // apply1 applies s; in order, it skips a sequence already passed. Rebuild
 // applies disjoint ranges of the stream side by side (ordered false): the
 // counts do not depend on the order events are applied in.
-func (p *Projection) apply1(s events.Stored, ordered bool) {
+func (p *Projection) apply1(s natsbus.Stored, ordered bool) {
 	var e envelope
 	var id uuid.UUID
 	err := decode(s.Raw, &e)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 )
@@ -15,7 +17,7 @@ import (
 // order, event by event.
 func TestRebuildInRangesEqualsApplyingInOrder(t *testing.T) {
 	b := bustest.Start(t, "")
-	bus, err := events.NewBus(bustest.Conn(t, b, ""), "", nil)
+	bus, err := natsbus.NewBus(bustest.Conn(t, b, ""), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestRebuildInRangesEqualsApplyingInOrder(t *testing.T) {
 		}
 	}
 	inOrder := NewProjection()
-	if err := bus.ReplayRaw(context.Background(), events.ReplayConfig{}, func(s events.Stored) error { inOrder.Apply(s); return nil }); err != nil {
+	if err := bus.ReplayRaw(context.Background(), natsbus.ReplayConfig{}, func(s natsbus.Stored) error { inOrder.Apply(s); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	defer func(n uint64) { splitFrom = n }(splitFrom)

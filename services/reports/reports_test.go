@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -136,7 +138,7 @@ func scenario(t *testing.T, seed uint64, rng reports.Range) ([]events.Event, *ex
 	return evs, x
 }
 
-func publish(t *testing.T, bus *events.Bus, evs []events.Event) {
+func publish(t *testing.T, bus *natsbus.Bus, evs []events.Event) {
 	t.Helper()
 	for len(evs) > 0 {
 		n := min(len(evs), 500)
@@ -149,8 +151,8 @@ func publish(t *testing.T, bus *events.Bus, evs []events.Event) {
 	}
 }
 
-func adminBus(t testing.TB, b *broker.Broker) *events.Bus {
-	bus, err := events.NewBus(bustest.Conn(t, b, ""), "", bustest.Logger())
+func adminBus(t testing.TB, b *broker.Broker) *natsbus.Bus {
+	bus, err := natsbus.NewBus(bustest.Conn(t, b, ""), "", bustest.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +398,7 @@ func TestLiveReportsFollowTheStreamAndEqualAReplay(t *testing.T) {
 		}
 	}
 	before := svc.Projection().Applied()
-	bus.ReplayRaw(context.Background(), events.ReplayConfig{}, func(s events.Stored) error {
+	bus.ReplayRaw(context.Background(), natsbus.ReplayConfig{}, func(s natsbus.Stored) error {
 		svc.Projection().Apply(s)
 		return nil
 	})
@@ -469,7 +471,7 @@ func TestBreachesAreCountedFromTheFactsAloneWithOrWithoutAClock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.Apply(events.Stored{Seq: uint64(i + 1), Subject: subj, Raw: raw})
+			p.Apply(natsbus.Stored{Seq: uint64(i + 1), Subject: subj, Raw: raw})
 		}
 		tab, err := p.Report("detention", reports.Range{From: nov, To: nov, AsOf: asOf})
 		if err != nil {

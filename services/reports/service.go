@@ -8,9 +8,9 @@ import (
 	"runtime"
 	"time"
 
-	"go.uber.org/zap"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 
-	"github.com/crisisbus/crisisbus/events"
+	"go.uber.org/zap"
 )
 
 // splitFrom is the stream length from which Rebuild reads ranges side by
@@ -22,9 +22,9 @@ var splitFrom uint64 = 100_000
 // disjoint ranges side by side: the server serves each range
 // from its own consumer and the events are decoded in parallel (the counts
 // do not depend on the order events are applied in).
-func Rebuild(ctx context.Context, bus *events.Bus) (*Projection, error) {
+func Rebuild(ctx context.Context, bus *natsbus.Bus) (*Projection, error) {
 	p := NewProjection()
-	st, err := bus.JetStream().Stream(ctx, events.Stream)
+	st, err := bus.JetStream().Stream(ctx, natsbus.Stream)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild reports: %w", err)
 	}
@@ -40,7 +40,7 @@ func Rebuild(ctx context.Context, bus *events.Bus) (*Projection, error) {
 	errs := make(chan error, parts)
 	for from := first; from <= last; from += size {
 		go func() {
-			errs <- bus.ReplayRaw(ctx, events.ReplayConfig{From: from, To: min(from+size-1, last)}, func(s events.Stored) error {
+			errs <- bus.ReplayRaw(ctx, natsbus.ReplayConfig{From: from, To: min(from+size-1, last)}, func(s natsbus.Stored) error {
 				p.apply1(s, false)
 				return nil
 			})
@@ -67,7 +67,7 @@ type Service struct {
 }
 
 // Start starts following the stream.
-func Start(ctx context.Context, bus *events.Bus, log *zap.Logger) *Service {
+func Start(ctx context.Context, bus *natsbus.Bus, log *zap.Logger) *Service {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -76,7 +76,7 @@ func Start(ctx context.Context, bus *events.Bus, log *zap.Logger) *Service {
 	go func() {
 		defer close(s.done)
 		for ctx.Err() == nil {
-			err := bus.ReplayRaw(ctx, events.ReplayConfig{Follow: true}, func(st events.Stored) error {
+			err := bus.ReplayRaw(ctx, natsbus.ReplayConfig{Follow: true}, func(st natsbus.Stored) error {
 				s.proj.Apply(st)
 				return nil
 			})

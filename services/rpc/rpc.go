@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events/natsbus"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
@@ -76,7 +78,7 @@ func (c *codedError) Unwrap() error { return c.err }
 // CodeOf returns the code of err: the outermost code given with Errorf,
 // else that of a wrapped *Error, else BadRequest for a value that cannot go
 // into a subject or key (events.ErrBadToken: it came from the caller), else
-// Unavailable when the store cannot take a write (events.StoreUnavailable),
+// Unavailable when the store cannot take a write (natsbus.StoreUnavailable),
 // else Internal.
 func CodeOf(err error) int {
 	var c *codedError
@@ -90,7 +92,7 @@ func CodeOf(err error) int {
 	if errors.Is(err, events.ErrBadToken) {
 		return BadRequest
 	}
-	if events.StoreUnavailable(err) {
+	if natsbus.StoreUnavailable(err) {
 		return Unavailable
 	}
 	return Internal

@@ -1,4 +1,4 @@
-package events
+package natsbus
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/crisisbus/crisisbus/events"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,7 +63,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) er
 	streams := []jetstream.StreamConfig{{
 		Name:        Stream,
 		Description: "crisisbus: every crisis episode event, the source of truth",
-		Subjects:    []string{AllSubjects()},
+		Subjects:    []string{events.AllSubjects()},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Replicas:    cfg.Replicas,
@@ -74,7 +76,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) er
 	}, {
 		Name:        DeadLetterStream,
 		Description: "crisisbus: messages a consumer could not handle, with the reason",
-		Subjects:    []string{DeadLetterRoot + ".>"},
+		Subjects:    []string{events.DeadLetterRoot + ".>"},
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.Replicas,
 		Duplicates:  time.Hour,
@@ -92,7 +94,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) er
 type Bus struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
-	agency Agency // "" publishes as any agency (bulk import, tools)
+	agency events.Agency // "" publishes as any agency (bulk import, tools)
 	log    *zap.Logger
 	// parsed remembers the events it has read back (Replay), by sequence.
 	parsed parsedCache
@@ -105,7 +107,7 @@ type Bus struct {
 // may publish for any agency (the server still checks its permissions).
 // opts tune the JetStream client, for example how long a tool waits for
 // an acknowledgement (jetstream.WithPublishAsyncTimeout, WithDefaultTimeout).
-func NewBus(nc *nats.Conn, agency Agency, log *zap.Logger, opts ...jetstream.JetStreamOpt) (*Bus, error) {
+func NewBus(nc *nats.Conn, agency events.Agency, log *zap.Logger, opts ...jetstream.JetStreamOpt) (*Bus, error) {
 	js, err := jetstream.New(nc, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -123,7 +125,7 @@ func (b *Bus) Conn() *nats.Conn { return b.nc }
 func (b *Bus) JetStream() jetstream.JetStream { return b.js }
 
 // Agency is who this bus publishes as.
-func (b *Bus) Agency() Agency { return b.agency }
+func (b *Bus) Agency() events.Agency { return b.agency }
 
 // Logger is the bus's logger.
 func (b *Bus) Logger() *zap.Logger { return b.log }
@@ -134,11 +136,11 @@ type PubAck struct {
 	Duplicate bool   // the server already had an event with this id
 }
 
-func (b *Bus) message(e Event) (*nats.Msg, error) {
+func (b *Bus) message(e events.Event) (*nats.Msg, error) {
 	if b.agency != "" && e.Source != b.agency {
-		return nil, fmt.Errorf("%w: %s cannot publish an event whose source is %s", ErrNotAuthor, b.agency, e.Source)
+		return nil, fmt.Errorf("%w: %s cannot publish an event whose source is %s", events.ErrNotAuthor, b.agency, e.Source)
 	}
-	raw, err := Encode(e)
+	raw, err := events.Encode(e)
 	if err != nil {
 		return nil, err
 	}
@@ -146,11 +148,11 @@ func (b *Bus) message(e Event) (*nats.Msg, error) {
 }
 
 // messageOf is the message carrying raw, the JSON of the validated event e.
-func (b *Bus) messageOf(e Event, raw []byte) (*nats.Msg, error) {
+func (b *Bus) messageOf(e events.Event, raw []byte) (*nats.Msg, error) {
 	if b.agency != "" && e.Source != b.agency {
-		return nil, fmt.Errorf("%w: %s cannot publish an event whose source is %s", ErrNotAuthor, b.agency, e.Source)
+		return nil, fmt.Errorf("%w: %s cannot publish an event whose source is %s", events.ErrNotAuthor, b.agency, e.Source)
 	}
-	subj, err := Subject(e)
+	subj, err := events.Subject(e)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +186,7 @@ func ExpectEpisodeSeq(seq uint64) PublishOption {
 
 // Publish validates the event, publishes it with its id as the message id,
 // and returns once the server has stored it on disk.
-func (b *Bus) Publish(ctx context.Context, e Event, opts ...PublishOption) (PubAck, error) {
+func (b *Bus) Publish(ctx context.Context, e events.Event, opts ...PublishOption) (PubAck, error) {
 	m, err := b.message(e)
 	if err != nil {
 		return PubAck{}, err
@@ -195,7 +197,7 @@ func (b *Bus) Publish(ctx context.Context, e Event, opts ...PublishOption) (PubA
 	}
 	jsOpts := []jetstream.PublishOpt{jetstream.WithExpectStream(Stream)}
 	if po.episodeSeq != nil {
-		jsOpts = append(jsOpts, jetstream.WithExpectLastSequenceForSubject(*po.episodeSeq, EpisodeSubjects(e.Subject)))
+		jsOpts = append(jsOpts, jetstream.WithExpectLastSequenceForSubject(*po.episodeSeq, events.EpisodeSubjects(e.Subject)))
 	}
 	// A publish the server refuses for lack of permission fails at once,
 	// saying so, rather than waiting for an acknowledgement that never comes.
@@ -219,10 +221,10 @@ func (b *Bus) Publish(ctx context.Context, e Event, opts ...PublishOption) (PubA
 }
 
 // Emit builds an event from data, published by this bus's agency, and publishes it.
-func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...Option) (Event, PubAck, error) {
-	e, err := New(b.agency, episode, data, opts...)
+func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...events.Option) (events.Event, PubAck, error) {
+	e, err := events.New(b.agency, episode, data, opts...)
 	if err != nil {
-		return Event{}, PubAck{}, err
+		return events.Event{}, PubAck{}, err
 	}
 	ack, err := b.Publish(ctx, e)
 	return e, ack, err
@@ -243,14 +245,14 @@ func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...Option
 // reason (however often it is read again), and passed to skipped if that is
 // not nil. The sequence returned counts it, so a publish conditioned on the
 // episode as read (ExpectEpisodeSeq) still succeeds after it.
-func (b *Bus) Replay(ctx context.Context, filter string, fn func(e Event, seq uint64) error, skipped func(Unreadable)) (uint64, error) {
+func (b *Bus) Replay(ctx context.Context, filter string, fn func(e events.Event, seq uint64) error, skipped func(Unreadable)) (uint64, error) {
 	return b.readDirect(ctx, filter, b.usable(ctx, fn, skipped))
 }
 
 // ReplayEvents is Replay over what cfg selects (filters, a range of
 // sequences), read through a consumer as ReplayRaw reads; cfg.Follow is not
 // for it.
-func (b *Bus) ReplayEvents(ctx context.Context, cfg ReplayConfig, fn func(e Event, seq uint64) error, skipped func(Unreadable)) (uint64, error) {
+func (b *Bus) ReplayEvents(ctx context.Context, cfg ReplayConfig, fn func(e events.Event, seq uint64) error, skipped func(Unreadable)) (uint64, error) {
 	var last uint64
 	cfg.Follow = false
 	use := b.usable(ctx, fn, skipped)
@@ -263,7 +265,7 @@ func (b *Bus) ReplayEvents(ctx context.Context, cfg ReplayConfig, fn func(e Even
 
 // usable passes each stored event to fn, and skips (and dead-letters once)
 // a stored message that is not a usable event.
-func (b *Bus) usable(ctx context.Context, fn func(e Event, seq uint64) error, skipped func(Unreadable)) func(Stored) error {
+func (b *Bus) usable(ctx context.Context, fn func(e events.Event, seq uint64) error, skipped func(Unreadable)) func(Stored) error {
 	return func(s Stored) error {
 		e, err := b.parsed.parse(s)
 		if err != nil {
@@ -286,17 +288,17 @@ const ReplayConsumer = "replay"
 // episode come from the subject it was stored on, which the server's
 // per-agency permissions vouch for even when the body is garbage.
 type Unreadable struct {
-	Seq     uint64 `json:"seq"`
-	Subject string `json:"subject"`
-	Agency  Agency `json:"agency"`
-	Episode string `json:"episode"`
-	Reason  string `json:"reason"`
+	Seq     uint64        `json:"seq"`
+	Subject string        `json:"subject"`
+	Agency  events.Agency `json:"agency"`
+	Episode string        `json:"episode"`
+	Reason  string        `json:"reason"`
 }
 
 func unreadableOf(subject string, seq uint64, err error) Unreadable {
 	u := Unreadable{Seq: seq, Subject: subject, Reason: err.Error()}
-	if tok := strings.Split(subject, "."); len(tok) >= 3 && tok[0] == SubjectRoot {
-		u.Agency, u.Episode = Agency(tok[1]), tok[2]
+	if tok := strings.Split(subject, "."); len(tok) >= 3 && tok[0] == events.SubjectRoot {
+		u.Agency, u.Episode = events.Agency(tok[1]), tok[2]
 	}
 	return u
 }
@@ -311,7 +313,7 @@ func (b *Bus) deadLetterStored(ctx context.Context, s Stored, u Unreadable) {
 		return
 	}
 	seq := strconv.FormatUint(s.Seq, 10)
-	dl := nats.NewMsg(DeadLetterRoot + "." + ReplayConsumer + "." + seq)
+	dl := nats.NewMsg(events.DeadLetterRoot + "." + ReplayConsumer + "." + seq)
 	dl.Data = s.Raw
 	dl.Header.Set(HeaderDeadReason, "unreadable: "+u.Reason)
 	dl.Header.Set(HeaderDeadConsumer, ReplayConsumer)
@@ -342,17 +344,17 @@ func (b *Bus) deadLetterStored(ctx context.Context, s Stored, u Unreadable) {
 // parseStored validates an event read from the stream, including that it
 // was published on the subject its envelope belongs on (so its source is the
 // agency the server let publish it).
-func parseStored(subject string, raw []byte) (Event, error) {
-	e, err := Parse(raw)
+func parseStored(subject string, raw []byte) (events.Event, error) {
+	e, err := events.Parse(raw)
 	if err != nil {
 		return e, err
 	}
-	subj, err := Subject(e)
+	subj, err := events.Subject(e)
 	if err != nil {
 		return e, err
 	}
 	if subj != subject {
-		return e, fmt.Errorf("%w: event %s was published on %s but its envelope belongs on %s", ErrInvalid, e.ID, subject, subj)
+		return e, fmt.Errorf("%w: event %s was published on %s but its envelope belongs on %s", events.ErrInvalid, e.ID, subject, subj)
 	}
 	return e, nil
 }
@@ -372,7 +374,7 @@ type BatchResult struct {
 // PublishBatch publishes many events with the server's acknowledgements
 // pipelined (for bulk import). Each event is validated exactly as Publish
 // does; results are in the order of events.
-func (b *Bus) PublishBatch(ctx context.Context, events []Event) []BatchResult {
+func (b *Bus) PublishBatch(ctx context.Context, events []events.Event) []BatchResult {
 	res := make([]BatchResult, len(events))
 	msgs := make([]*nats.Msg, len(events))
 	for i, e := range events {
@@ -445,7 +447,7 @@ func (b *Bus) awaitAcks(ctx context.Context, msgs []*nats.Msg, res []BatchResult
 // after a back-off; wrap it with Permanent when retrying cannot help.
 // A handler must be safe to call again with an event it has already handled
 // (after a crash between handling and acknowledging).
-type Handler func(ctx context.Context, e Event) error
+type Handler func(ctx context.Context, e events.Event) error
 
 type permanentError struct{ err error }
 
@@ -481,7 +483,7 @@ type ConsumerConfig struct {
 
 func (c *ConsumerConfig) setDefaults() {
 	if len(c.Filters) == 0 {
-		c.Filters = []string{AllSubjects()}
+		c.Filters = []string{events.AllSubjects()}
 	}
 	if c.MaxDeliver == 0 {
 		c.MaxDeliver = 5
@@ -688,7 +690,7 @@ const (
 // (`crisisbus deadletter list` shows it); the log gets logReason, which
 // holds none of the event's values.
 func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, msg jetstream.Msg, md *jetstream.MsgMetadata, delay time.Duration, reason, logReason string) {
-	dl := nats.NewMsg(DeadLetterRoot + "." + consumer)
+	dl := nats.NewMsg(events.DeadLetterRoot + "." + consumer)
 	dl.Data = msg.Data()
 	for k, v := range msg.Headers() {
 		if k != jetstream.MsgIDHeader {

@@ -1,4 +1,4 @@
-package events_test
+package natsbus_test
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/crisisbus/crisisbus/events/natsbus"
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -50,7 +52,7 @@ func TestPublishBatchRawStoresTheGivenBytesAndReplaysThemInOrder(t *testing.T) {
 	}
 
 	var got [][]byte
-	err := bustest.Bus(t, b, events.Record).ReplayRaw(context.Background(), events.ReplayConfig{}, func(s events.Stored) error {
+	err := bustest.Bus(t, b, events.Record).ReplayRaw(context.Background(), natsbus.ReplayConfig{}, func(s natsbus.Stored) error {
 		if s.Seq != uint64(len(got)+1) {
 			return fmt.Errorf("sequence %d after %d events", s.Seq, len(got))
 		}
@@ -70,7 +72,7 @@ func TestPublishBatchRawStoresTheGivenBytesAndReplaysThemInOrder(t *testing.T) {
 	}
 	// Replaying an empty selection returns at once.
 	n := 0
-	if err := bustest.Bus(t, b, events.Record).ReplayRaw(context.Background(), events.ReplayConfig{Filters: []string{events.PublishedBy(events.AMHP)}}, func(events.Stored) error { n++; return nil }); err != nil || n != 0 {
+	if err := bustest.Bus(t, b, events.Record).ReplayRaw(context.Background(), natsbus.ReplayConfig{Filters: []string{events.PublishedBy(events.AMHP)}}, func(natsbus.Stored) error { n++; return nil }); err != nil || n != 0 {
 		t.Fatalf("replay of nothing: %d events, %v", n, err)
 	}
 }

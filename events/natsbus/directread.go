@@ -1,4 +1,4 @@
-package events
+package natsbus
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/crisisbus/crisisbus/events"
 
 	"github.com/nats-io/nats.go"
 )
@@ -37,7 +39,7 @@ type directGetRequest struct {
 // conditioned on what was read (ExpectEpisodeSeq) is refused as a conflict
 // then, never stored on a stale decision.
 func (b *Bus) readDirect(ctx context.Context, filter string, f func(Stored) error) (uint64, error) {
-	if err := CheckSubject("replay filter", filter); err != nil {
+	if err := events.CheckSubject("replay filter", filter); err != nil {
 		return 0, fmt.Errorf("replay: %w", err)
 	}
 	if _, ok := ctx.Deadline(); !ok {

@@ -1,8 +1,10 @@
-package events
+package natsbus
 
 import (
 	"bytes"
 	"sync"
+
+	"github.com/crisisbus/crisisbus/events"
 )
 
 // parsedCacheSize bounds how many parsed events a bus keeps: an active
@@ -26,10 +28,10 @@ type parsedCache struct {
 type parsedEntry struct {
 	subject string
 	raw     []byte
-	event   Event
+	event   events.Event
 }
 
-func (c *parsedCache) parse(s Stored) (Event, error) {
+func (c *parsedCache) parse(s Stored) (events.Event, error) {
 	c.mu.Lock()
 	if en, ok := c.bySeq[s.Seq]; ok && en.subject == s.Subject && bytes.Equal(en.raw, s.Raw) {
 		c.mu.Unlock()

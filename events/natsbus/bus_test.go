@@ -1,4 +1,4 @@
-package events_test
+package natsbus_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/crisisbus/crisisbus/events/natsbus"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -71,7 +73,7 @@ func TestPublishedEventIsConsumedOnceByTheAddressedAgency(t *testing.T) {
 	}
 
 	var got received
-	sub, err := amhp.Consume(ctx, events.ConsumerConfig{Durable: "amhp-inbox", Filters: []string{events.InboxSubjects(events.AMHP)}},
+	sub, err := amhp.Consume(ctx, natsbus.ConsumerConfig{Durable: "amhp-inbox", Filters: []string{events.InboxSubjects(events.AMHP)}},
 		func(_ context.Context, e events.Event) error {
 			var d events.HandoffOffered
 			if err := e.DecodeInto(&d); err != nil {
@@ -167,7 +169,7 @@ func TestInvalidEventIsDeadLetteredAndDoesNotBlockTheNext(t *testing.T) {
 	}
 
 	var got received
-	sub, err := bustest.Bus(t, b, events.Record).Consume(ctx, events.ConsumerConfig{Durable: "record-all"},
+	sub, err := bustest.Bus(t, b, events.Record).Consume(ctx, natsbus.ConsumerConfig{Durable: "record-all"},
 		func(_ context.Context, e events.Event) error { got.add(e); return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +182,7 @@ func TestInvalidEventIsDeadLetteredAndDoesNotBlockTheNext(t *testing.T) {
 		return nil
 	})
 	dead := deadLetters(t, bustest.Bus(t, b, ""), "record-all", 1) // the operator reads dead letters
-	if r := dead[0].Headers().Get(events.HeaderDeadReason); !strings.Contains(r, "/data/locationType") {
+	if r := dead[0].Headers().Get(natsbus.HeaderDeadReason); !strings.Contains(r, "/data/locationType") {
 		t.Fatalf("dead-letter reason %q does not name the bad field", r)
 	}
 	if string(dead[0].Data()) != string(rawBad) {
@@ -200,7 +202,7 @@ func TestHandlerFailuresAreRetriedThenDeadLettered(t *testing.T) {
 	}
 	var mu sync.Mutex
 	attempts := map[string]int{}
-	sub, err := bustest.Bus(t, b, events.Record).Consume(ctx, events.ConsumerConfig{
+	sub, err := bustest.Bus(t, b, events.Record).Consume(ctx, natsbus.ConsumerConfig{
 		Durable: "record-flaky", MaxDeliver: 3, Backoff: []time.Duration{10 * time.Millisecond},
 	}, func(_ context.Context, e events.Event) error {
 		mu.Lock()
@@ -221,7 +223,7 @@ func TestHandlerFailuresAreRetriedThenDeadLettered(t *testing.T) {
 	if attempts[first.ID] != 3 || attempts[second.ID] != 1 {
 		t.Fatalf("attempts = %v, want 3 for the failing event and 1 for the next", attempts)
 	}
-	if r := dead[0].Headers().Get(events.HeaderDeadReason); !strings.Contains(r, "AMHP rota unavailable") || !strings.Contains(r, "delivery 3 of 3") {
+	if r := dead[0].Headers().Get(natsbus.HeaderDeadReason); !strings.Contains(r, "AMHP rota unavailable") || !strings.Contains(r, "delivery 3 of 3") {
 		t.Fatalf("dead-letter reason = %q", r)
 	}
 }
@@ -234,7 +236,7 @@ func TestAMessageTheDeadLetterStreamRefusesIsKeptAndHandledLater(t *testing.T) {
 	b := bustest.Start(t, "")
 	admin := bustest.Bus(t, b, "")
 	// A full dead-letter stream: it holds one message and refuses more.
-	if _, err := admin.JetStream().UpdateStream(ctx, jetstream.StreamConfig{Name: events.DeadLetterStream,
+	if _, err := admin.JetStream().UpdateStream(ctx, jetstream.StreamConfig{Name: natsbus.DeadLetterStream,
 		Subjects: []string{events.DeadLetterRoot + ".>"}, Storage: jetstream.FileStorage, Duplicates: time.Hour,
 		MaxMsgs: 1, Discard: jetstream.DiscardNew}); err != nil {
 		t.Fatal(err)
@@ -249,7 +251,7 @@ func TestAMessageTheDeadLetterStreamRefusesIsKeptAndHandledLater(t *testing.T) {
 	}
 	var mu sync.Mutex
 	attempts, handled := 0, false
-	sub, err := bustest.Bus(t, b, events.Record).Consume(ctx, events.ConsumerConfig{
+	sub, err := bustest.Bus(t, b, events.Record).Consume(ctx, natsbus.ConsumerConfig{
 		Durable: "record-dlq-full", MaxDeliver: 2, Backoff: []time.Duration{10 * time.Millisecond},
 	}, func(_ context.Context, got events.Event) error {
 		mu.Lock()
@@ -273,7 +275,7 @@ func TestAMessageTheDeadLetterStreamRefusesIsKeptAndHandledLater(t *testing.T) {
 		}
 		return nil
 	})
-	s, err := admin.JetStream().Stream(ctx, events.DeadLetterStream)
+	s, err := admin.JetStream().Stream(ctx, natsbus.DeadLetterStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,16 +290,16 @@ func TestAConsumerWithADeliveryLimitIsUpdatedToKeepEveryMessage(t *testing.T) {
 	ctx := t.Context()
 	b := bustest.Start(t, "")
 	record := bustest.Bus(t, b, events.Record)
-	if _, err := record.JetStream().CreateOrUpdateConsumer(ctx, events.Stream, jetstream.ConsumerConfig{Durable: "record-earlier",
+	if _, err := record.JetStream().CreateOrUpdateConsumer(ctx, natsbus.Stream, jetstream.ConsumerConfig{Durable: "record-earlier",
 		AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 5, FilterSubject: events.AllSubjects()}); err != nil {
 		t.Fatal(err)
 	}
-	sub, err := record.Consume(ctx, events.ConsumerConfig{Durable: "record-earlier"}, func(context.Context, events.Event) error { return nil })
+	sub, err := record.Consume(ctx, natsbus.ConsumerConfig{Durable: "record-earlier"}, func(context.Context, events.Event) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Stop()
-	c, err := record.JetStream().Consumer(ctx, events.Stream, "record-earlier")
+	c, err := record.JetStream().Consumer(ctx, natsbus.Stream, "record-earlier")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +344,7 @@ func TestAcknowledgedEventsSurviveARestartOfTheServer(t *testing.T) {
 
 	b2 := bustest.Start(t, dir)
 	js := bustest.Bus(t, b2, events.Record).JetStream()
-	s, err := js.Stream(t.Context(), events.Stream)
+	s, err := js.Stream(t.Context(), natsbus.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,12 +359,12 @@ func TestAcknowledgedEventsSurviveARestartOfTheServer(t *testing.T) {
 }
 
 // deadLetters waits for n messages in the dead-letter stream from one consumer.
-func deadLetters(t *testing.T, bus *events.Bus, consumer string, n int) []jetstream.Msg {
+func deadLetters(t *testing.T, bus *natsbus.Bus, consumer string, n int) []jetstream.Msg {
 	t.Helper()
 	ctx := t.Context()
 	var out []jetstream.Msg
 	bustest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
-		c, err := bus.JetStream().OrderedConsumer(ctx, events.DeadLetterStream, jetstream.OrderedConsumerConfig{
+		c, err := bus.JetStream().OrderedConsumer(ctx, natsbus.DeadLetterStream, jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{events.DeadLetterRoot + "." + consumer}})
 		if err != nil {
 			return err
@@ -391,7 +393,7 @@ func TestAPublishTheServerRefusesFailsAtOnceSayingSo(t *testing.T) {
 	b := bustest.Start(t, "")
 	// The console's user may publish no event; a bus that publishes as any
 	// agency lets the event through the contract, so only the server refuses.
-	wrong, err := events.NewBus(bustest.Conn(t, b, events.Agency(rights.Console)), "", bustest.Logger())
+	wrong, err := natsbus.NewBus(bustest.Conn(t, b, events.Agency(rights.Console)), "", bustest.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}

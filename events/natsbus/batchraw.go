@@ -1,9 +1,11 @@
-package events
+package natsbus
 
 import (
 	"context"
 	"runtime"
 	"sync"
+
+	"github.com/crisisbus/crisisbus/events"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,7 +36,7 @@ func (b *Bus) PublishBatchRaw(ctx context.Context, docs [][]byte) []BatchResult 
 			go func() {
 				defer wg.Done()
 				for i := lo + w; i < hi; i += workers {
-					e, err := Parse(docs[i])
+					e, err := events.Parse(docs[i])
 					if err == nil {
 						msgs[i], err = b.messageOf(e, docs[i])
 					}

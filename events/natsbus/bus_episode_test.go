@@ -1,9 +1,11 @@
-package events_test
+package natsbus_test
 
 import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/crisisbus/crisisbus/events/natsbus"
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -19,7 +21,7 @@ func TestPublishExpectingTheEpisodeSequenceRefusesWhenSomethingSlippedIn(t *test
 	ep, other := events.NewEpisodeID(), events.NewEpisodeID()
 
 	first := detention(t, ep)
-	if _, err := police.Publish(ctx, first, events.ExpectEpisodeSeq(0)); err != nil {
+	if _, err := police.Publish(ctx, first, natsbus.ExpectEpisodeSeq(0)); err != nil {
 		t.Fatalf("first fact of a new episode: %v", err)
 	}
 	if _, err := police.Publish(ctx, detention(t, other)); err != nil { // another episode does not matter
@@ -31,11 +33,11 @@ func TestPublishExpectingTheEpisodeSequenceRefusesWhenSomethingSlippedIn(t *test
 		t.Fatalf("replay: %v, %v", seen, err)
 	}
 	second := detention(t, ep)
-	if _, err := police.Publish(ctx, second, events.ExpectEpisodeSeq(last)); err != nil {
+	if _, err := police.Publish(ctx, second, natsbus.ExpectEpisodeSeq(last)); err != nil {
 		t.Fatalf("publish on the sequence just read: %v", err)
 	}
-	_, err = police.Publish(ctx, detention(t, ep), events.ExpectEpisodeSeq(last))
-	if !errors.Is(err, events.ErrConflict) {
+	_, err = police.Publish(ctx, detention(t, ep), natsbus.ExpectEpisodeSeq(last))
+	if !errors.Is(err, natsbus.ErrConflict) {
 		t.Fatalf("publish on a stale sequence: %v, want ErrConflict", err)
 	}
 	seen = nil
@@ -124,7 +126,7 @@ func TestABulkReadLeavesNoConsumerBehind(t *testing.T) {
 		}
 	}
 	admin := bustest.Bus(t, b, "")
-	stream, err := admin.JetStream().Stream(ctx, events.Stream)
+	stream, err := admin.JetStream().Stream(ctx, natsbus.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestABulkReadLeavesNoConsumerBehind(t *testing.T) {
 	before := consumers()
 	for range 10 {
 		n := 0
-		if err := reader.ReplayRaw(ctx, events.ReplayConfig{}, func(events.Stored) error { n++; return nil }); err != nil || n != 20 {
+		if err := reader.ReplayRaw(ctx, natsbus.ReplayConfig{}, func(natsbus.Stored) error { n++; return nil }); err != nil || n != 20 {
 			t.Fatalf("read %d of 20 events: %v", n, err)
 		}
 	}

@@ -1,10 +1,12 @@
-package events
+package natsbus
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/crisisbus/crisisbus/events"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -46,10 +48,10 @@ const replayIdle = 5 * time.Second
 // trusting it.
 func (b *Bus) ReplayRaw(ctx context.Context, cfg ReplayConfig, f func(Stored) error) error {
 	if len(cfg.Filters) == 0 {
-		cfg.Filters = []string{AllSubjects()}
+		cfg.Filters = []string{events.AllSubjects()}
 	}
 	for _, f := range cfg.Filters {
-		if err := CheckSubject("replay filter", f); err != nil {
+		if err := events.CheckSubject("replay filter", f); err != nil {
 			return fmt.Errorf("replay: %w", err)
 		}
 	}

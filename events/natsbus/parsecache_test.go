@@ -1,22 +1,24 @@
-package events
+package natsbus
 
 import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/crisisbus/crisisbus/events"
 )
 
 // A parsed event is reused only for the same message, and the cache never
 // holds more than its bound however many events are read.
 func TestParsedEventsAreReusedOnlyForTheSameMessageAndBounded(t *testing.T) {
 	stored := func(seq uint64, age int) Stored {
-		e, err := New(Police, "0b9f1c1e-4f5a-4c59-9a51-0d4c2f7d8e11", &S136Detained{DetainedAt: time.Date(2026, 11, 20, 1, 30, 0, 0, time.UTC),
+		e, err := events.New(events.Police, "0b9f1c1e-4f5a-4c59-9a51-0d4c2f7d8e11", &events.S136Detained{DetainedAt: time.Date(2026, 11, 20, 1, 30, 0, 0, time.UTC),
 			LocationType: "public_place", AgeYears: age, Consulted: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		raw, _ := json.Marshal(e)
-		subj, err := Subject(e)
+		subj, err := events.Subject(e)
 		if err != nil {
 			t.Fatal(err)
 		}
