@@ -111,7 +111,7 @@ func storedIDs(t *testing.T, b *broker.Broker) map[string]bool {
 	if _, err := bustest.Bus(t, b, "").Replay(t.Context(), events.AllSubjects(), func(e events.Event, _ uint64) error {
 		ids[e.ID] = true
 		return nil
-	}, func(u natsbus.Unreadable) { t.Errorf("unreadable event at sequence %d: %v", u.Seq, u) }); err != nil {
+	}, func(u events.Unreadable) { t.Errorf("unreadable event at sequence %d: %v", u.Seq, u) }); err != nil {
 		t.Fatalf("replay: %v", err)
 	}
 	return ids

@@ -144,3 +144,14 @@ var (
 	ErrNotAuthor   = errors.New("agency may not publish this event")
 	ErrInvalid     = schemas.ErrInvalid
 )
+
+// Unreadable is a stored message that is not a usable event. Its agency and
+// episode come from the subject it was stored on, which the server's
+// per-agency permissions vouch for even when the body is garbage.
+type Unreadable struct {
+	Seq     uint64 `json:"seq"`
+	Subject string `json:"subject"`
+	Agency  Agency `json:"agency"`
+	Episode string `json:"episode"`
+	Reason  string `json:"reason"`
+}

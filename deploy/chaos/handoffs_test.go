@@ -269,7 +269,7 @@ func (p *pathway) count(t testing.TB) tally {
 				tl.warnings[fmt.Sprintf("%s/%s", e.Subject, d.Clock)]++
 			}
 			return nil
-		}, func(u natsbus.Unreadable) {
+		}, func(u events.Unreadable) {
 			t.Errorf("the stream holds an unreadable message at %d: %s", u.Seq, u.Reason)
 		})
 		if err == nil {

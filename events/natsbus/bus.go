@@ -245,14 +245,14 @@ func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...events
 // reason (however often it is read again), and passed to skipped if that is
 // not nil. The sequence returned counts it, so a publish conditioned on the
 // episode as read (ExpectEpisodeSeq) still succeeds after it.
-func (b *Bus) Replay(ctx context.Context, filter string, fn func(e events.Event, seq uint64) error, skipped func(Unreadable)) (uint64, error) {
+func (b *Bus) Replay(ctx context.Context, filter string, fn func(e events.Event, seq uint64) error, skipped func(events.Unreadable)) (uint64, error) {
 	return b.readDirect(ctx, filter, b.usable(ctx, fn, skipped))
 }
 
 // ReplayEvents is Replay over what cfg selects (filters, a range of
 // sequences), read through a consumer as ReplayRaw reads; cfg.Follow is not
 // for it.
-func (b *Bus) ReplayEvents(ctx context.Context, cfg ReplayConfig, fn func(e events.Event, seq uint64) error, skipped func(Unreadable)) (uint64, error) {
+func (b *Bus) ReplayEvents(ctx context.Context, cfg ReplayConfig, fn func(e events.Event, seq uint64) error, skipped func(events.Unreadable)) (uint64, error) {
 	var last uint64
 	cfg.Follow = false
 	use := b.usable(ctx, fn, skipped)
@@ -265,7 +265,7 @@ func (b *Bus) ReplayEvents(ctx context.Context, cfg ReplayConfig, fn func(e even
 
 // usable passes each stored event to fn, and skips (and dead-letters once)
 // a stored message that is not a usable event.
-func (b *Bus) usable(ctx context.Context, fn func(e events.Event, seq uint64) error, skipped func(Unreadable)) func(Stored) error {
+func (b *Bus) usable(ctx context.Context, fn func(e events.Event, seq uint64) error, skipped func(events.Unreadable)) func(Stored) error {
 	return func(s Stored) error {
 		e, err := b.parsed.parse(s)
 		if err != nil {
@@ -284,19 +284,8 @@ func (b *Bus) usable(ctx context.Context, fn func(e events.Event, seq uint64) er
 // stored message it could not use.
 const ReplayConsumer = "replay"
 
-// Unreadable is a stored message that is not a usable event. Its agency and
-// episode come from the subject it was stored on, which the server's
-// per-agency permissions vouch for even when the body is garbage.
-type Unreadable struct {
-	Seq     uint64        `json:"seq"`
-	Subject string        `json:"subject"`
-	Agency  events.Agency `json:"agency"`
-	Episode string        `json:"episode"`
-	Reason  string        `json:"reason"`
-}
-
-func unreadableOf(subject string, seq uint64, err error) Unreadable {
-	u := Unreadable{Seq: seq, Subject: subject, Reason: err.Error()}
+func unreadableOf(subject string, seq uint64, err error) events.Unreadable {
+	u := events.Unreadable{Seq: seq, Subject: subject, Reason: err.Error()}
 	if tok := strings.Split(subject, "."); len(tok) >= 3 && tok[0] == events.SubjectRoot {
 		u.Agency, u.Episode = events.Agency(tok[1]), tok[2]
 	}
@@ -308,7 +297,7 @@ func unreadableOf(subject string, seq uint64, err error) Unreadable {
 // publish expects that subject to be empty, so a second read stores
 // nothing, whenever it happens. A failure is logged and tried again at the
 // next read; it never stops the read.
-func (b *Bus) deadLetterStored(ctx context.Context, s Stored, u Unreadable) {
+func (b *Bus) deadLetterStored(ctx context.Context, s Stored, u events.Unreadable) {
 	if _, done := b.deadStored.Load(s.Seq); done {
 		return
 	}
@@ -478,7 +467,7 @@ type ConsumerConfig struct {
 	// Rejected, if set, is told of each message that is not a usable event
 	// before it is dead-lettered (a view shows that a fact could not be
 	// read). Its error asks for redelivery, as a handler's does.
-	Rejected func(ctx context.Context, u Unreadable) error
+	Rejected func(ctx context.Context, u events.Unreadable) error
 }
 
 func (c *ConsumerConfig) setDefaults() {

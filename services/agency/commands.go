@@ -347,7 +347,7 @@ func (k *Kit) OfferOut(v *episode.View, id string, kind events.HandoffKind, to e
 		return nil, err
 	}
 	if to == k.Agency() {
-		return nil, rpc.Errorf(rpc.BadRequest, "%s cannot hand off to itself", to.Title())
+		return nil, events.Errorf(events.Invalid, "%s cannot hand off to itself", to.Title())
 	}
 	return []Out{Fact(&events.HandoffOffered{HandoffID: id, Kind: kind, To: to, Reason: reason, Urgency: urgency, Summary: v.Summary()})}, nil
 }

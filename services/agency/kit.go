@@ -24,7 +24,6 @@ import (
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/episode"
-	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
 // Kit is one agency's connection to the pathway.
@@ -76,7 +75,7 @@ func (k *Kit) CheckClinical(data any) error {
 		}
 		says[i] = fmt.Sprintf("%s is clinical, and the %s does not record it (its view of the record never shows it): %s", f, strings.ToLower(k.Agency().Title()), instead)
 	}
-	return rpc.Errorf(rpc.BadRequest, "%s", strings.Join(says, "; "))
+	return events.Errorf(events.Invalid, "%s", strings.Join(says, "; "))
 }
 
 // Agency is who the kit acts for.
@@ -152,7 +151,7 @@ func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (Receipt,
 		}
 		return r, err
 	}
-	return Receipt{}, rpc.Errorf(rpc.Conflict, "episode %s kept changing while %s decided; try again", ep, k.Agency().Title())
+	return Receipt{}, events.Errorf(events.Conflict, "episode %s kept changing while %s decided; try again", ep, k.Agency().Title())
 }
 
 func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []Out) (Receipt, error) {
@@ -180,7 +179,7 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 		}
 		if err != nil {
 			if errors.Is(err, events.ErrInvalid) {
-				return r, rpc.Errorf(rpc.BadRequest, "%v", err)
+				return r, events.Errorf(events.Invalid, "%v", err)
 			}
 			return r, err
 		}

@@ -109,7 +109,7 @@ func (s *Service) assessing(v *episode.View) (*episode.Handoff, error) {
 	}
 	h := agency.Accepted(v, events.AMHP, events.MHAAssessment)
 	if h == nil {
-		return nil, rpc.Errorf(rpc.Conflict, "the AMHP service has no accepted assessment request on episode %s: accept the mha_assessment handoff first", v.Episode)
+		return nil, events.Errorf(events.Conflict, "the AMHP service has no accepted assessment request on episode %s: accept the mha_assessment handoff first", v.Episode)
 	}
 	return h, nil
 }
@@ -121,7 +121,7 @@ func (s *Service) Doctor(ctx context.Context, r DoctorRequest) (agency.Receipt, 
 			return nil, err
 		}
 		if r.Role == "s12" && !r.S12Approved {
-			return nil, rpc.Errorf(rpc.Forbidden, "%s is not s12-approved and cannot be the s12 doctor: MHA 1983 s12(2)", r.Doctor)
+			return nil, events.Errorf(events.Forbidden, "%s is not s12-approved and cannot be the s12 doctor: MHA 1983 s12(2)", r.Doctor)
 		}
 		d := r.AssessmentDoctorAllocated
 		return []agency.Out{agency.Fact(&d)}, nil

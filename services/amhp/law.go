@@ -4,9 +4,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/law"
 	"github.com/crisisbus/crisisbus/services/episode"
-	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
 // What the AMHP commands refuse. The rules of the Act themselves are in
@@ -17,12 +17,12 @@ import (
 func checkExtension(v *episode.View, now time.Time, r ExtendRequest) error {
 	s := v.S136
 	if s == nil || s.Ended {
-		return rpc.Errorf(rpc.Conflict, "no s136 detention is in force on episode %s", v.Episode)
+		return events.Errorf(events.Conflict, "no s136 detention is in force on episode %s", v.Episode)
 	}
 	err := law.CheckExtension(s.Detention(), law.ExtensionRequest{By: v.RoleOf(r.Doctor), Doctor: r.Doctor, Length: time.Duration(r.Hours) * time.Hour,
 		Reason: r.Reason, SuperintendentApproval: r.SuperintendentApproval, At: now})
 	if err != nil {
-		return rpc.Errorf(rpc.Forbidden, "MHA 1983 %v", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return events.Errorf(events.Forbidden, "MHA 1983 %v", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	return nil
 }
@@ -32,7 +32,7 @@ func checkExtension(v *episode.View, now time.Time, r ExtendRequest) error {
 func checkRecommendations(outcome string, a *episode.Assessment) error {
 	n, s12 := a.Recommendations()
 	if err := law.CheckRecommendations(outcome, n, s12); err != nil {
-		return rpc.Errorf(rpc.Forbidden, "MHA 1983 %v", err)
+		return events.Errorf(events.Forbidden, "MHA 1983 %v", err)
 	}
 	return nil
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/episode"
 )
@@ -32,7 +30,7 @@ func TestEpisodePageSaysWhenAStoredMessageCouldNotBeRead(t *testing.T) {
 	if html := render(v); strings.Contains(html, `id="unreadable"`) {
 		t.Fatal("the page warns of unreadable messages when there are none")
 	}
-	v.MarkUnreadable(natsbus.Unreadable{Seq: 14, Agency: events.Police, Episode: v.Episode, Reason: "not valid JSON"})
+	v.MarkUnreadable(events.Unreadable{Seq: 14, Agency: events.Police, Episode: v.Episode, Reason: "not valid JSON"})
 	html := render(v)
 	if !strings.Contains(html, "1 stored message(s) on this episode could not be read (#14 from Police") {
 		t.Fatalf("the page does not say that message 14 could not be read:\n%s", html)

@@ -122,7 +122,7 @@ func (s *Service) following(v *episode.View) (*episode.Handoff, error) {
 	}
 	h := agency.Accepted(v, events.Crisisline, events.FollowUp)
 	if h == nil {
-		return nil, rpc.Errorf(rpc.Conflict, "the helpline has no accepted follow-up referral on episode %s: accept the followup handoff first", v.Episode)
+		return nil, events.Errorf(events.Conflict, "the helpline has no accepted follow-up referral on episode %s: accept the followup handoff first", v.Episode)
 	}
 	return h, nil
 }

@@ -172,7 +172,7 @@ func (r *Record) catchUp(ctx context.Context) error {
 			}
 			r.progress.add(seq)
 			return nil
-		}, func(u natsbus.Unreadable) {
+		}, func(u events.Unreadable) {
 			if r.store.MarkUnreadable(ctx, u) == nil {
 				r.progress.add(u.Seq)
 			}

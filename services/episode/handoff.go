@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/crisisbus/crisisbus/events"
-	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
 // The handoff protocol, the same for every kind of handoff:
@@ -61,17 +60,17 @@ type Handoff struct {
 
 // Errors of the protocol. Each refusal wraps one, with words saying why.
 var (
-	ErrUnknownEpisode  = rpc.New(rpc.NotFound, "unknown episode")
-	ErrUnknownHandoff  = rpc.New(rpc.NotFound, "unknown handoff")
-	ErrClosed          = rpc.New(rpc.Conflict, "episode is closed")
-	ErrNotOwner        = rpc.New(rpc.Conflict, "agency does not own the episode")
-	ErrSecondOwner     = rpc.New(rpc.Conflict, "would make a second owner")
-	ErrNotAddressed    = rpc.New(rpc.Conflict, "handoff is not addressed to this agency")
-	ErrNotOfferer      = rpc.New(rpc.Conflict, "handoff was offered by another agency")
-	ErrHandoffState    = rpc.New(rpc.Conflict, "handoff is not in a state that allows this")
-	ErrHandoffCanceled = rpc.New(rpc.Conflict, "handoff was cancelled")
-	ErrOpenHandoffs    = rpc.New(rpc.Conflict, "episode has open handoffs")
-	ErrDuplicateOffer  = rpc.New(rpc.Conflict, "an open handoff of this kind to this agency already exists")
+	ErrUnknownEpisode  = events.Refusal(events.NotFound, "unknown episode")
+	ErrUnknownHandoff  = events.Refusal(events.NotFound, "unknown handoff")
+	ErrClosed          = events.Refusal(events.Conflict, "episode is closed")
+	ErrNotOwner        = events.Refusal(events.Conflict, "agency does not own the episode")
+	ErrSecondOwner     = events.Refusal(events.Conflict, "would make a second owner")
+	ErrNotAddressed    = events.Refusal(events.Conflict, "handoff is not addressed to this agency")
+	ErrNotOfferer      = events.Refusal(events.Conflict, "handoff was offered by another agency")
+	ErrHandoffState    = events.Refusal(events.Conflict, "handoff is not in a state that allows this")
+	ErrHandoffCanceled = events.Refusal(events.Conflict, "handoff was cancelled")
+	ErrOpenHandoffs    = events.Refusal(events.Conflict, "episode has open handoffs")
+	ErrDuplicateOffer  = events.Refusal(events.Conflict, "an open handoff of this kind to this agency already exists")
 )
 
 // Handoff returns the handoff with this id, or nil.

@@ -170,7 +170,7 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 	// lost when the record stopped mid-event is delivered again after
 	// AckWait, so keep it short: every agency's view waits on it.
 	r.sub, err = cfg.Bus.Consume(ctx, natsbus.ConsumerConfig{Durable: Durable, Backoff: []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second},
-		AckWait: 5 * time.Second, Rejected: func(ctx context.Context, u natsbus.Unreadable) error {
+		AckWait: 5 * time.Second, Rejected: func(ctx context.Context, u events.Unreadable) error {
 			if err := store.MarkUnreadable(ctx, u); err != nil {
 				return err
 			}
@@ -214,7 +214,7 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 		}))
 		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "view_"+string(a), string(a)+".view", func(ctx context.Context, req ViewRequest) (ViewResponse, error) {
 			if req.Agency != "" && req.Agency != a {
-				return ViewResponse{}, rpc.Errorf(rpc.BadRequest, "this is the %s view; agency %s asks on %s", a, req.Agency, ViewSubject(req.Agency))
+				return ViewResponse{}, events.Errorf(events.Invalid, "this is the %s view; agency %s asks on %s", a, req.Agency, ViewSubject(req.Agency))
 			}
 			req.Agency = a
 			return r.view(ctx, req)
@@ -266,13 +266,13 @@ func (r *Record) view(ctx context.Context, req ViewRequest) (ViewResponse, error
 	purpose := req.Purpose
 	if !v.HasPart(req.Agency) {
 		if req.Reason == "" {
-			return ViewResponse{}, rpc.Errorf(rpc.Forbidden, "%s (%s has no part in episode %s)", NoPartMessage, req.Agency, req.Episode)
+			return ViewResponse{}, events.Errorf(events.Forbidden, "%s (%s has no part in episode %s)", NoPartMessage, req.Agency, req.Episode)
 		}
 		purpose = NoPartPurpose + req.Reason
 	}
 	view, fields, err := ForAgency(v, req.Agency)
 	if err != nil {
-		return ViewResponse{}, rpc.Errorf(rpc.BadRequest, "%v", err)
+		return ViewResponse{}, events.Errorf(events.Invalid, "%v", err)
 	}
 	// The disclosure is stored before the view is sent: a view whose
 	// disclosure could not be recorded is not shown.

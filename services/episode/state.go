@@ -74,7 +74,7 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 		}
 		view, fields, err := ForAgency(v, a)
 		if err != nil {
-			return StateResponse{}, rpc.Errorf(rpc.BadRequest, "%v", err)
+			return StateResponse{}, events.Errorf(events.Invalid, "%v", err)
 		}
 		raw, err := json.Marshal(view)
 		if err != nil {
@@ -105,7 +105,7 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 		}
 		return resp, nil
 	}
-	return StateResponse{}, rpc.Errorf(rpc.Conflict, "episode %s kept changing while it was read; try again", req.Episode)
+	return StateResponse{}, events.Errorf(events.Conflict, "episode %s kept changing while it was read; try again", req.Episode)
 }
 
 const maxStateAttempts = 10

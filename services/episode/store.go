@@ -296,7 +296,7 @@ func Load(ctx context.Context, bus *natsbus.Bus, episode string) (View, uint64, 
 	seq, err := bus.Replay(ctx, events.EpisodeSubjects(episode), func(e events.Event, _ uint64) error {
 		_, err := v.Apply(e)
 		return err
-	}, func(u natsbus.Unreadable) { v.MarkUnreadable(u) })
+	}, func(u events.Unreadable) { v.MarkUnreadable(u) })
 	return v, seq, err
 }
 

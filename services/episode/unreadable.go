@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/events"
 )
 
 // MarkUnreadable notes in the projection a stored message of an episode
 // that is not a usable event (the consumer dead-letters it), so the live
 // view shows what a replay (Load) shows. A message whose subject names no
 // valid episode id is left to the dead-letter stream.
-func (s *Store) MarkUnreadable(ctx context.Context, u natsbus.Unreadable) error {
+func (s *Store) MarkUnreadable(ctx context.Context, u events.Unreadable) error {
 	if !validKey(u.Episode) {
 		return nil
 	}

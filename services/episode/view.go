@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/law"
 )
@@ -80,7 +78,7 @@ type UnreadableFact struct {
 // MarkUnreadable notes a stored message of the episode that could not be
 // read. Like Apply it is pure and idempotent; it returns false when the
 // view already has it.
-func (v *View) MarkUnreadable(u natsbus.Unreadable) bool {
+func (v *View) MarkUnreadable(u events.Unreadable) bool {
 	if u.Episode != v.Episode || slices.ContainsFunc(v.Unreadable, func(f UnreadableFact) bool { return f.Seq == u.Seq }) {
 		return false
 	}

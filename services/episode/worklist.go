@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/events"
-	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
 // WorklistSubject is where agency a asks what is waiting for it:
@@ -75,7 +74,7 @@ type WorkItem struct {
 // disclosure to the viewer before the list is sent.
 func (r *Record) worklist(ctx context.Context, a events.Agency, req WorklistRequest) (WorklistResponse, error) {
 	if req.Agency != "" && req.Agency != a {
-		return WorklistResponse{}, rpc.Errorf(rpc.BadRequest, "this is the %s worklist; agency %s asks on %s", a, req.Agency, WorklistSubject(req.Agency))
+		return WorklistResponse{}, events.Errorf(events.Invalid, "this is the %s worklist; agency %s asks on %s", a, req.Agency, WorklistSubject(req.Agency))
 	}
 	items, err := r.store.Worklist(ctx, a)
 	if err != nil {

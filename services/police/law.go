@@ -1,9 +1,9 @@
 package police
 
 import (
+	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/law"
 	"github.com/crisisbus/crisisbus/services/episode"
-	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
 // What the police commands refuse. The rules of the Act themselves are in
@@ -14,7 +14,7 @@ func refuse(err error) error {
 	if err == nil {
 		return nil
 	}
-	return rpc.Errorf(rpc.Forbidden, "MHA 1983 %v", err)
+	return events.Errorf(events.Forbidden, "MHA 1983 %v", err)
 }
 
 // checkConsulted: s136(1C) (law.CheckConsulted), read against the episode:
@@ -29,7 +29,7 @@ func checkConsulted(v *episode.View) (consulted bool, err error) {
 // checkDetained: the s136 commands after detention need a detention in force.
 func checkDetained(v *episode.View) error {
 	if v.S136 == nil || v.S136.Ended {
-		return rpc.Errorf(rpc.Conflict, "no s136 detention is in force on episode %s", v.Episode)
+		return events.Errorf(events.Conflict, "no s136 detention is in force on episode %s", v.Episode)
 	}
 	return nil
 }

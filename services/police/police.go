@@ -185,7 +185,7 @@ func (s *Service) Detain(ctx context.Context, r DetainRequest) (agency.Receipt, 
 			return nil, err
 		}
 		if v.S136 != nil && !v.S136.Ended {
-			return nil, rpc.Errorf(rpc.Conflict, "the person is already detained under s136 since %s", v.S136.DetainedAt.Format(time.RFC3339))
+			return nil, events.Errorf(events.Conflict, "the person is already detained under s136 since %s", v.S136.DetainedAt.Format(time.RFC3339))
 		}
 		consulted, err := checkConsulted(v)
 		if err != nil {

@@ -51,7 +51,9 @@ const (
 // a write.
 const unavailableMessage = "crisisbus cannot do this just now (its store is full or stopped, or a part of it is not answering; the people who run it are told): try again in a few minutes"
 
-// Error is a refusal with a code. Wrap one with %w to keep its code.
+// Error is a refusal as it travels on the wire: a code and a sentence.
+// rpc.Call returns one for every refusal; services refuse with the domain's
+// errors (events.Refusal, events.Errorf), whose kind CodeOf maps to a code.
 type Error struct {
 	Code    int
 	Message string
@@ -59,38 +61,27 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// New returns a refusal sentinel.
-func New(code int, msg string) *Error { return &Error{Code: code, Message: msg} }
-
-// Errorf returns a refusal with a code.
-func Errorf(code int, format string, args ...any) error {
-	return &codedError{code: code, err: fmt.Errorf(format, args...)}
+// codes maps each kind of domain error to its code on the wire.
+var codes = map[events.Kind]int{
+	events.Invalid:     BadRequest,
+	events.Forbidden:   Forbidden,
+	events.NotFound:    NotFound,
+	events.Conflict:    Conflict,
+	events.Unavailable: Unavailable,
+	events.Internal:    Internal,
 }
 
-type codedError struct {
-	code int
-	err  error
-}
-
-func (c *codedError) Error() string { return c.err.Error() }
-func (c *codedError) Unwrap() error { return c.err }
-
-// CodeOf returns the code of err: the outermost code given with Errorf,
-// else that of a wrapped *Error, else BadRequest for a value that cannot go
-// into a subject or key (events.ErrBadToken: it came from the caller), else
-// Unavailable when the store cannot take a write (natsbus.StoreUnavailable),
-// else Internal.
+// CodeOf returns the code of err: that of the kind the domain gave it
+// (events.Kinded), else that of a refusal received on the wire (*Error),
+// else Unavailable when the store cannot take a write
+// (natsbus.StoreUnavailable), else Internal.
 func CodeOf(err error) int {
-	var c *codedError
-	if errors.As(err, &c) {
-		return c.code
+	if k, ok := events.Kinded(err); ok {
+		return codes[k]
 	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
-	}
-	if errors.Is(err, events.ErrBadToken) {
-		return BadRequest
 	}
 	if natsbus.StoreUnavailable(err) {
 		return Unavailable
@@ -189,14 +180,14 @@ func Decode[Req any](subject string, data []byte) (Req, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return req, Errorf(BadRequest, "bad request to %s: %v", subject, err)
+		return req, events.Errorf(events.Invalid, "bad request to %s: %v", subject, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return req, Errorf(BadRequest, "bad request to %s: more than one JSON value", subject)
+		return req, events.Errorf(events.Invalid, "bad request to %s: more than one JSON value", subject)
 	}
 	if v, ok := any(&req).(Validator); ok {
 		if err := v.Validate(); err != nil {
-			return req, Errorf(BadRequest, "%s: %v", subject, err)
+			return req, events.Errorf(events.Invalid, "%s: %v", subject, err)
 		}
 	}
 	return req, nil
@@ -224,17 +215,17 @@ var (
 // events.MaxIDLen). A body that is not JSON is left to Decode to refuse.
 func Check(subject string, body []byte) error {
 	if err := events.CheckSubject("subject", subject); err != nil {
-		return Errorf(BadRequest, "bad request: %w", err)
+		return events.Errorf(events.Invalid, "bad request: %w", err)
 	}
 	if len(body) > MaxRequestBytes {
-		return Errorf(BadRequest, "bad request to %s: the body is too large: %d bytes, at most %d", subject, len(body), MaxRequestBytes)
+		return events.Errorf(events.Invalid, "bad request to %s: the body is too large: %d bytes, at most %d", subject, len(body), MaxRequestBytes)
 	}
 	var v any
 	if json.Unmarshal(body, &v) != nil {
 		return nil
 	}
 	if err := checkFields(v); err != nil {
-		return Errorf(BadRequest, "bad request to %s: %w", subject, err)
+		return events.Errorf(events.Invalid, "bad request to %s: %w", subject, err)
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
 // never SPoA's to allocate: police use one only under s136A's conditions.
 func (s *Service) Allocate(ctx context.Context, r AllocateRequest) (agency.Receipt, error) {
 	if r.PlaceType == events.PoliceStation {
-		return agency.Receipt{}, rpc.Errorf(rpc.Forbidden, "SPoA allocates health-based places of safety; a police station is used only by police under the conditions of MHA 1983 s136A")
+		return agency.Receipt{}, events.Errorf(events.Forbidden, "SPoA allocates health-based places of safety; a police station is used only by police under the conditions of MHA 1983 s136A")
 	}
 	d := r.PlaceOfSafetyAllocated
 	return s.k.Record(ctx, r.Episode, r.Actor, agency.Fact(&d))
@@ -97,7 +97,7 @@ func (s *Service) Route(ctx context.Context, r RouteRequest) (agency.Receipt, er
 		if id == "" {
 			h := agency.Accepted(v, events.SPoA, events.SPoAReferral)
 			if h == nil {
-				return nil, rpc.Errorf(rpc.Conflict, "SPoA has no accepted referral on episode %s to route: accept it first", r.Episode)
+				return nil, events.Errorf(events.Conflict, "SPoA has no accepted referral on episode %s to route: accept it first", r.Episode)
 			}
 			id = h.ID
 		}
