@@ -12,12 +12,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 )
 

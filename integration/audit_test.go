@@ -10,7 +10,7 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 // The control room's worklist, read again and again as the console's page
@@ -24,12 +24,12 @@ func TestAWorklistReadIsOnTheRecordOfWhoViewedOncePerWindow(t *testing.T) {
 		Person: &events.PersonIdentified{GivenName: "Ann", FamilyName: "Lowe", AgeYears: 52}}).Episode
 	p.owner(ep, events.Police)
 
-	read := func() episode.WorklistResponse {
-		return do[episode.WorklistRequest, episode.WorklistResponse](p, events.Record, "police.worklist", episode.WorklistRequest{
+	read := func() record.WorklistResponse {
+		return do[record.WorklistRequest, record.WorklistResponse](p, events.Record, "police.worklist", record.WorklistRequest{
 			Viewer: "Call handler (police.handler)", Purpose: "direct care: call handler choosing what to work on from the worklist"})
 	}
 	list := read()
-	if i := slices.IndexFunc(list.Items, func(it episode.WorkItem) bool { return it.Episode == ep }); i < 0 || list.Items[i].Person != "Ann Lowe" {
+	if i := slices.IndexFunc(list.Items, func(it record.WorkItem) bool { return it.Episode == ep }); i < 0 || list.Items[i].Person != "Ann Lowe" {
 		t.Fatalf("the control room's worklist %+v does not show Ann Lowe's episode", list.Items)
 	}
 	for range 50 { // the page refreshing itself
@@ -38,10 +38,10 @@ func TestAWorklistReadIsOnTheRecordOfWhoViewedOncePerWindow(t *testing.T) {
 	p.clock.Advance(15 * time.Minute)
 	read()
 
-	who := func() episode.Disclosure {
-		var got episode.Disclosure
+	who := func() record.Disclosure {
+		var got record.Disclosure
 		bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-			ds := do[episode.EpisodeRequest, episode.DisclosuresResponse](p, events.Record, "disclosures", episode.EpisodeRequest{Episode: ep})
+			ds := do[record.EpisodeRequest, record.DisclosuresResponse](p, events.Record, "disclosures", record.EpisodeRequest{Episode: ep})
 			if len(ds.Disclosures) != 1 || ds.Disclosures[0].Count != 2 {
 				return fmt.Errorf("who viewed: %+v, want the call handler twice (52 reads, two 15-minute windows)", ds.Disclosures)
 			}

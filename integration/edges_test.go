@@ -12,7 +12,7 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/amhp"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -56,8 +56,8 @@ func (p *pathway) everyViewAndWorklistAnswers(ep string) {
 		if _, v := p.view(ep, a, "duty worker"); v.Episode != ep {
 			p.t.Fatalf("%s view is of episode %q, want %s", a, v.Episode, ep)
 		}
-		do[episode.WorklistRequest, episode.WorklistResponse](p, events.Record, string(a)+".worklist",
-			episode.WorklistRequest{Viewer: "duty worker", Purpose: "start of shift"})
+		do[record.WorklistRequest, record.WorklistResponse](p, events.Record, string(a)+".worklist",
+			record.WorklistRequest{Viewer: "duty worker", Purpose: "start of shift"})
 	}
 }
 
@@ -74,23 +74,23 @@ func TestA5000CharacterEpisodeIDIsRefusedByTheRecordWhichStaysOnTheBus(t *testin
 	p.owner(ep, events.Police)
 
 	for _, a := range events.Agencies {
-		p.refusedRaw(episode.ViewSubject(a), `{"episode":"`+longID+`","viewer":"PC 4471","purpose":"checking"}`, 400, tooLong)
-		p.refusedRaw(episode.StateSubject(a), `{"episode":"`+longID+`","actor":"PC 4471"}`, 400, tooLong)
-		p.refusedRaw(episode.WorklistSubject(a), `{"agency":"`+longID+`","viewer":"PC 4471","purpose":"checking"}`, 400,
+		p.refusedRaw(record.ViewSubject(a), `{"episode":"`+longID+`","viewer":"PC 4471","purpose":"checking"}`, 400, tooLong)
+		p.refusedRaw(record.StateSubject(a), `{"episode":"`+longID+`","actor":"PC 4471"}`, 400, tooLong)
+		p.refusedRaw(record.WorklistSubject(a), `{"agency":"`+longID+`","viewer":"PC 4471","purpose":"checking"}`, 400,
 			"agency is too long: 5000 characters, at most 64")
-		p.refusedRaw(episode.WorklistSubject(a), `{"viewer":"`+longID+`","purpose":"checking"}`, 400,
+		p.refusedRaw(record.WorklistSubject(a), `{"viewer":"`+longID+`","purpose":"checking"}`, 400,
 			"viewer is too long: 5000 characters, at most 200")
 	}
-	p.refusedRaw(episode.SubjectDisclosures, `{"episode":"`+longID+`"}`, 400, tooLong)
-	p.refusedRaw(episode.SubjectMatch, `{"episode":"`+longID+`"}`, 400, tooLong)
-	p.refusedRaw(episode.ViewSubject(events.Police), `{"episode":"`+ep+`","viewer":"PC 4471","purpose":"checking","after":"`+longID+`"}`, 400,
+	p.refusedRaw(record.SubjectDisclosures, `{"episode":"`+longID+`"}`, 400, tooLong)
+	p.refusedRaw(record.SubjectMatch, `{"episode":"`+longID+`"}`, 400, tooLong)
+	p.refusedRaw(record.ViewSubject(events.Police), `{"episode":"`+ep+`","viewer":"PC 4471","purpose":"checking","after":"`+longID+`"}`, 400,
 		"after is too long: 5000 characters, at most 64")
 	// A malformed one is refused the same way, before it reaches a subject.
-	p.refusedRaw(episode.ViewSubject(events.Police), `{"episode":"crisis.>","viewer":"PC 4471","purpose":"checking"}`, 400,
+	p.refusedRaw(record.ViewSubject(events.Police), `{"episode":"crisis.>","viewer":"PC 4471","purpose":"checking"}`, 400,
 		"episode must be an id of letters, digits, '-' and '_'")
 	// A client using rpc.Call is refused before anything is sent.
-	_, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](context.Background(), p.admin.Conn(), episode.ViewSubject(events.Police),
-		episode.ViewRequest{Episode: longID, Viewer: "PC 4471", Purpose: "checking", Reason: "a test reads every agency's view"})
+	_, err := rpc.Call[record.ViewRequest, record.ViewResponse](context.Background(), p.admin.Conn(), record.ViewSubject(events.Police),
+		record.ViewRequest{Episode: longID, Viewer: "PC 4471", Purpose: "checking", Reason: "a test reads every agency's view"})
 	var re *rpc.Error
 	if !errors.As(err, &re) || re.Code != 400 || !strings.Contains(re.Message, tooLong) {
 		t.Fatalf("rpc.Call with a 5,000-character episode id: %v, want a 400 saying %q", err, tooLong)

@@ -10,18 +10,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -95,17 +95,17 @@ func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNoth
 		listen(m)
 	}
 	for _, e := range []string{ep, street} {
-		ask(episode.ViewSubject(events.Police), episode.ViewRequest{Episode: e, Viewer: "outside client", Purpose: "looking"})
-		ask(episode.StateSubject(events.Police), episode.StateRequest{Episode: e})
+		ask(record.ViewSubject(events.Police), record.ViewRequest{Episode: e, Viewer: "outside client", Purpose: "looking"})
+		ask(record.StateSubject(events.Police), record.StateRequest{Episode: e})
 	}
-	ask(episode.WorklistSubject(events.Police), episode.WorklistRequest{Viewer: "outside client", Purpose: "looking"})
+	ask(record.WorklistSubject(events.Police), record.WorklistRequest{Viewer: "outside client", Purpose: "looking"})
 	// A request police may not send is refused by the server, and the
 	// caller is told so (403) rather than left waiting for its timeout.
 	short, cancelShort := context.WithTimeout(ctx, 20*time.Second)
 	defer cancelShort()
 	var denied *rpc.Error
-	if _, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](short, nc, episode.ViewSubject(events.AMHP),
-		episode.ViewRequest{Episode: ep, Viewer: "outside client", Purpose: "looking"}); !errors.As(err, &denied) || denied.Code != rpc.Forbidden {
+	if _, err := rpc.Call[record.ViewRequest, record.ViewResponse](short, nc, record.ViewSubject(events.AMHP),
+		record.ViewRequest{Episode: ep, Viewer: "outside client", Purpose: "looking"}); !errors.As(err, &denied) || denied.Code != rpc.Forbidden {
 		t.Errorf("police asked for the AMHP service's view of the record: %v, want 403 from the server's permissions", err)
 	}
 	js, _ := jetstream.New(nc)
@@ -185,7 +185,7 @@ func TestAnAgencyWithNoPartInAnEpisodeMustSayWhyItOpensItWhoeverAsks(t *testing.
 	p := start(t)
 	ep := do[agency.OpenRequest, agency.OpenResponse](p, events.Ambulance, "open", agency.OpenRequest{
 		Actor: "EOC call handler 77", Channel: "999", Summary: "son says his mother hears voices telling her to hurt herself"}).Episode
-	p.record(ep, func(episode.View) error { return nil }) // the record knows the episode
+	p.record(ep, func(episode.View) error { return nil }) // the rec knows the episode
 	nc, err := broker.ConnectAs(p.sys.URL, p.sys.Broker.Credentials(), events.Police)
 	if err != nil {
 		t.Fatal(err)
@@ -193,14 +193,14 @@ func TestAnAgencyWithNoPartInAnEpisodeMustSayWhyItOpensItWhoeverAsks(t *testing.
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	req := episode.ViewRequest{Episode: ep, Viewer: "PC 4471", Purpose: "direct care"}
-	_, err = rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, nc, episode.ViewSubject(events.Police), req)
+	req := record.ViewRequest{Episode: ep, Viewer: "PC 4471", Purpose: "direct care"}
+	_, err = rpc.Call[record.ViewRequest, record.ViewResponse](ctx, nc, record.ViewSubject(events.Police), req)
 	var re *rpc.Error
 	if !errors.As(err, &re) || re.Code != rpc.Forbidden || !strings.Contains(re.Message, episode.NoPartMessage) {
 		t.Fatalf("police view of an episode police have no part in, without a reason: %v, want 403 %q", err, episode.NoPartMessage)
 	}
 	req.Reason = "her son called 101 as well; checking it is the same person"
-	if _, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, nc, episode.ViewSubject(events.Police), req); err != nil {
+	if _, err := rpc.Call[record.ViewRequest, record.ViewResponse](ctx, nc, record.ViewSubject(events.Police), req); err != nil {
 		t.Fatalf("with a reason: %v", err)
 	}
 	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {

@@ -16,13 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/internal/system"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -45,8 +45,8 @@ type pathway struct {
 	dir   string
 	clock *clock
 	sys   *system.System
-	admin *natsbus.Bus   // the console's connection
-	store *episode.Store // the record's projection, read without disclosure for polling
+	admin *natsbus.Bus  // the console's connection
+	store *record.Store // the record's projection, read without disclosure for polling
 }
 
 func start(t testing.TB) *pathway {
@@ -77,7 +77,7 @@ func (p *pathway) up() {
 			p.t.Fatalf("crisisbus started %v, without %s", sys.Started, want)
 		}
 	}
-	if p.store, err = episode.OpenStore(ctx, p.admin.JetStream()); err != nil {
+	if p.store, err = record.OpenStore(ctx, p.admin.JetStream()); err != nil {
 		p.t.Fatal(err)
 	}
 }
@@ -189,8 +189,8 @@ func missingFrom(timeline []episode.Entry, want []storedEvent) []string {
 // view reads an agency's view through the record's API, as the console does.
 func (p *pathway) view(ep string, a events.Agency, viewer string) (map[string]any, episode.View) {
 	p.t.Helper()
-	resp := do[episode.ViewRequest, episode.ViewResponse](p, events.Record, string(a)+".view",
-		episode.ViewRequest{Episode: ep, Viewer: viewer, Purpose: "direct care of the person in this episode", Reason: "a test reads every agency's view"})
+	resp := do[record.ViewRequest, record.ViewResponse](p, events.Record, string(a)+".view",
+		record.ViewRequest{Episode: ep, Viewer: viewer, Purpose: "direct care of the person in this episode", Reason: "a test reads every agency's view"})
 	if resp.Agency != a {
 		p.t.Fatalf("asked for the %s view, got the %s view", a, resp.Agency)
 	}

@@ -6,8 +6,8 @@ import (
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 // A person who has just recorded something sees it on the next read, even
@@ -20,7 +20,7 @@ func TestAViewAfterACommandShowsWhatTheCommandRecorded(t *testing.T) {
 		rec := do[police.TriageRequest, agency.Receipt](p, events.Police, "triage.request", police.TriageRequest{Base: base(ep, pc),
 			TriageRequested: events.TriageRequested{CallerAccount: "he says he has had enough", Concern: "known to services?"}})
 		last := rec.Events[len(rec.Events)-1]
-		v := do[episode.ViewRequest, episode.ViewResponse](p, events.Record, "police.view", episode.ViewRequest{Episode: ep, Viewer: pc, Purpose: "the call", After: last})
+		v := do[record.ViewRequest, record.ViewResponse](p, events.Record, "police.view", record.ViewRequest{Episode: ep, Viewer: pc, Purpose: "the call", After: last})
 		var ids []string
 		for _, e := range v.View["timeline"].([]any) {
 			ids = append(ids, e.(map[string]any)["eventId"].(string))

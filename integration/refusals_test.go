@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/amhp"
-	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -136,9 +137,9 @@ func TestCommandsRefuseWhatTheEpisodeStateForbids(t *testing.T) {
 		t.Fatalf("owner %s, handoff %+v: a refused event changed the episode", v.Owner, v.Handoff(back.HandoffID))
 	}
 	var re *rpc.Error
-	if _, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](context.Background(), p.admin.Conn(), episode.ViewSubject(events.Police),
-		episode.ViewRequest{Episode: ep, Viewer: "PC"}); !errors.As(err, &re) || re.Code != 400 || !strings.Contains(re.Message, "purpose is required") {
+	if _, err := rpc.Call[record.ViewRequest, record.ViewResponse](context.Background(), p.admin.Conn(), record.ViewSubject(events.Police),
+		record.ViewRequest{Episode: ep, Viewer: "PC"}); !errors.As(err, &re) || re.Code != 400 || !strings.Contains(re.Message, "purpose is required") {
 		t.Fatalf("a view without a purpose: %v, want 400 purpose is required", err)
 	}
-	refused(p, events.Record, "police.view", episode.ViewRequest{Episode: ep, Agency: events.AMHP, Viewer: "PC", Purpose: "curious"}, 400, "this is the police view")
+	refused(p, events.Record, "police.view", record.ViewRequest{Episode: ep, Agency: events.AMHP, Viewer: "PC", Purpose: "curious"}, 400, "this is the police view")
 }

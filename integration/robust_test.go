@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 // raw stores body on subject exactly as given, as any client with the
@@ -157,7 +157,7 @@ func TestOneBadMessageNeverBlocksAnEpisode(t *testing.T) {
 		ageSeq = p.raw(events.Police, subj, body)
 
 		// A command on the episode right away: it reads past both.
-		v, _, err := episode.Load(ctx, p.admin, ep)
+		v, _, err := record.Load(ctx, p.admin, ep)
 		if err != nil {
 			t.Fatalf("the episode cannot be read after one bad message: %v", err)
 		}
@@ -202,7 +202,7 @@ func TestOneBadMessageNeverBlocksAnEpisode(t *testing.T) {
 	if !v.Has(ageEvent.ID) || v.Person.AgeYears != 35 || v.OwnWords != "I just want Jo to come" {
 		t.Fatalf("record: age event applied %v, age %d, own words %q", v.Has(ageEvent.ID), v.Person.AgeYears, v.OwnWords)
 	}
-	loaded, _, err := episode.Load(ctx, p.admin, ep)
+	loaded, _, err := record.Load(ctx, p.admin, ep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestOneBadMessageNeverBlocksAnEpisode(t *testing.T) {
 	if n := len(dl[natsbus.ReplayConsumer]); n != 1 {
 		t.Fatalf("the unreadable message was dead-lettered %d times by replay, want once: %v", n, dl)
 	}
-	for _, c := range []string{episode.Durable, "clock"} {
+	for _, c := range []string{record.Durable, "clock"} {
 		if len(dl[c]) != 1 || !strings.Contains(dl[c][0], "not valid JSON") {
 			t.Errorf("consumer %s dead letters of the unreadable message: %v", c, dl[c])
 		}
@@ -285,7 +285,7 @@ func TestHostileJSONIsRefusedWithItsReasonAndTheEpisodeGoesOn(t *testing.T) {
 		// Stored by a client that bypasses crisisbus: nobody acts on it.
 		want[p.raw(events.Police, subject, body)] = c.says
 	}
-	v, _, err := episode.Load(ctx, p.admin, ep)
+	v, _, err := record.Load(ctx, p.admin, ep)
 	if err != nil {
 		t.Fatalf("the episode cannot be read: %v", err)
 	}
@@ -297,7 +297,7 @@ func TestHostileJSONIsRefusedWithItsReasonAndTheEpisodeGoesOn(t *testing.T) {
 	}
 	p.record(ep, unreadable(want))
 	for seq, says := range want {
-		if dl := p.deadLetters(seq)[episode.Durable]; len(dl) != 1 || !strings.Contains(dl[0], says) {
+		if dl := p.deadLetters(seq)[record.Durable]; len(dl) != 1 || !strings.Contains(dl[0], says) {
 			t.Errorf("the record's dead letter of sequence %d: %v, want %q", seq, dl, says)
 		}
 	}

@@ -6,13 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/amhp"
 	"github.com/crisisbus/crisisbus/services/crisisline"
-	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/spoa"
 )
 
@@ -148,11 +149,11 @@ func TestS136DetentionAssessedNotAdmittedFollowedUpForFourDays(t *testing.T) {
 	// each is on the record of who saw what. So is each agency service's
 	// read of the episode to decide the commands its people gave.
 	bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-		disc := do[episode.EpisodeRequest, episode.DisclosuresResponse](p, events.Record, "disclosures", episode.EpisodeRequest{Episode: ep})
+		disc := do[record.EpisodeRequest, record.DisclosuresResponse](p, events.Record, "disclosures", record.EpisodeRequest{Episode: ep})
 		var who []string
 		services := map[events.Agency]bool{}
 		for _, d := range disc.Disclosures {
-			if d.Purpose == episode.StatePurpose {
+			if d.Purpose == record.StatePurpose {
 				services[d.Agency] = true
 				continue
 			}
@@ -217,7 +218,7 @@ func TestS136PathwaySurvivesARestartOfEveryServiceAndTheServer(t *testing.T) {
 		t.Fatalf("the episode view after restarts differs from the one without:\n--- without\n%s\n--- with restarts\n%s", a, b)
 	}
 	// The record rebuilt from the stream alone gives the same view again.
-	replayed, _, err := episode.Load(t.Context(), p.admin, ep)
+	replayed, _, err := record.Load(t.Context(), p.admin, ep)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/ambulance"
-	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/spoa"
 )
 
@@ -60,9 +61,9 @@ func TestControlRoomTriageStreetTriageAvoidsS136AndSPoARoutesToSafeHaven(t *test
 	// SPoA knows her: with her NHS number the record finds the earlier episode.
 	do[agency.IdentifyRequest, agency.Receipt](p, events.SPoA, "identify", agency.IdentifyRequest{Base: base(ep, "SPoA clinician Ben"),
 		PersonIdentified: events.PersonIdentified{NHSNumber: "9434765919", DateOfBirth: "1988-07-02"}})
-	var matches episode.MatchResponse
+	var matches record.MatchResponse
 	bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-		matches = do[episode.EpisodeRequest, episode.MatchResponse](p, events.Record, "match", episode.EpisodeRequest{Episode: ep})
+		matches = do[record.EpisodeRequest, record.MatchResponse](p, events.Record, "match", record.EpisodeRequest{Episode: ep})
 		if len(matches.Matches) != 1 || matches.Matches[0].Episode != earlier {
 			return fmt.Errorf("matches = %+v, want the earlier episode %s", matches.Matches, earlier)
 		}

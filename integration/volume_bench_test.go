@@ -11,16 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 // BenchmarkAtVolume measures, with every service running, a police command's
@@ -74,8 +73,8 @@ func BenchmarkAtVolume(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			for b.Loop() {
 				t0 := time.Now()
-				do[episode.WorklistRequest, episode.WorklistResponse](p, events.Record, "amhp.worklist",
-					episode.WorklistRequest{Viewer: "bench", Purpose: "start of shift"})
+				do[record.WorklistRequest, record.WorklistResponse](p, events.Record, "amhp.worklist",
+					record.WorklistRequest{Viewer: "bench", Purpose: "start of shift"})
 				lat = append(lat, time.Since(t0))
 			}
 			report(b, size, "worklist", lat, raw)

@@ -29,9 +29,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 )
 
 // The non-agency users.

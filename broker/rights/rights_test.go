@@ -8,17 +8,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/nats-io/nats.go"
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/internal/system"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -241,22 +240,22 @@ func needed(t *testing.T, sys *system.System, c *client, id rights.Identity) map
 			return err
 		}
 		n["read its own view of the record"] = func(ctx context.Context) error {
-			_, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, c.nc, episode.ViewSubject(a),
-				episode.ViewRequest{Episode: ep, Viewer: "rights check", Purpose: "direct care", Reason: "a test reads every agency's view"})
+			_, err := rpc.Call[record.ViewRequest, record.ViewResponse](ctx, c.nc, record.ViewSubject(a),
+				record.ViewRequest{Episode: ep, Viewer: "rights check", Purpose: "direct care", Reason: "a test reads every agency's view"})
 			if rpc.CodeOf(err) == rpc.NotFound {
 				return nil // answered: the episode is not yet in the record's projection
 			}
 			return err
 		}
 		n["read its own worklist"] = func(ctx context.Context) error {
-			_, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](ctx, c.nc, episode.WorklistSubject(a), episode.WorklistRequest{Viewer: "rights check", Purpose: "rights check"})
+			_, err := rpc.Call[record.WorklistRequest, record.WorklistResponse](ctx, c.nc, record.WorklistSubject(a), record.WorklistRequest{Viewer: "rights check", Purpose: "rights check"})
 			return err
 		}
 	}
 	if id.User == rights.Console {
 		for _, a := range events.Agencies {
 			n["call "+string(a)+"'s worklist for its people"] = func(ctx context.Context) error {
-				_, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](ctx, c.nc, episode.WorklistSubject(a), episode.WorklistRequest{Viewer: "rights check", Purpose: "rights check"})
+				_, err := rpc.Call[record.WorklistRequest, record.WorklistResponse](ctx, c.nc, record.WorklistSubject(a), record.WorklistRequest{Viewer: "rights check", Purpose: "rights check"})
 				return err
 			}
 		}

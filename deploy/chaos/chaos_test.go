@@ -10,14 +10,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/crisisbus/crisisbus/deploy/internal/clustertest"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/internal/fakeclock"
 	"github.com/crisisbus/crisisbus/services/clock"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 // size is how hard a chaos run pushes.
@@ -358,7 +357,7 @@ func twoClocks(t testing.TB, c *cluster, p *pathway, n int) int {
 		eps = append(eps, ep)
 		e, err := events.New(events.Police, ep, &events.S136Detained{DetainedAt: friday, LocationType: "public_place",
 			AgeYears: 30, KeptWhereTheyAre: true, Consulted: true}, events.At(friday), events.By("PC 4471"),
-			events.WithID(episode.DeterministicID("detained/"+ep)))
+			events.WithID(record.DeterministicID("detained/"+ep)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,17 +10,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/internal/system"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 // pathway is the part of crisisbus a handoff crosses, on the cluster: the
@@ -86,10 +86,10 @@ type run struct {
 func newRun(name string) *run { return &run{name: name, offered: map[string]string{}} }
 
 func (r *run) episodeID(i int) string {
-	return episode.DeterministicID(fmt.Sprintf("%s/episode/%d", r.name, i))
+	return record.DeterministicID(fmt.Sprintf("%s/episode/%d", r.name, i))
 }
 func (r *run) handoffID(i int) string {
-	return episode.DeterministicID(fmt.Sprintf("%s/handoff/%d", r.name, i))
+	return record.DeterministicID(fmt.Sprintf("%s/handoff/%d", r.name, i))
 }
 
 // retry calls f until it succeeds or ctx ends, each try bounded, as a
@@ -121,7 +121,7 @@ func (p *pathway) offer(ctx context.Context, r *run, i int) error {
 				return nil, nil
 			}
 			return []agency.Out{agency.Fact(&events.EpisodeOpened{Channel: "999", Summary: "man on the Medway bridge, distressed"},
-				events.WithID(episode.DeterministicID("open/"+ep)))}, nil
+				events.WithID(record.DeterministicID("open/"+ep)))}, nil
 		})
 		return err
 	})
@@ -137,7 +137,7 @@ func (p *pathway) offer(ctx context.Context, r *run, i int) error {
 			if err != nil {
 				return nil, err
 			}
-			outs[0].Opts = append(outs[0].Opts, events.WithID(episode.DeterministicID("offer/"+hid)))
+			outs[0].Opts = append(outs[0].Opts, events.WithID(record.DeterministicID("offer/"+hid)))
 			return outs, nil
 		})
 		return err

@@ -9,12 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/denied"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 )

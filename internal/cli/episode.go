@@ -12,8 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -107,7 +108,7 @@ func cmdEpisode(ctx context.Context, e env, args []string) error {
 	if err := events.CheckID("episode id", id); err != nil {
 		return usageError{err.Error()}
 	}
-	req := episode.ViewRequest{Episode: id, Viewer: *viewer, Purpose: *purpose, Reason: *reason}
+	req := record.ViewRequest{Episode: id, Viewer: *viewer, Purpose: *purpose, Reason: *reason}
 	if err := req.Validate(); err != nil {
 		return usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}
@@ -116,7 +117,7 @@ func cmdEpisode(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, nc, episode.ViewSubject(a), req)
+	resp, err := rpc.Call[record.ViewRequest, record.ViewResponse](ctx, nc, record.ViewSubject(a), req)
 	if err != nil {
 		return err
 	}
@@ -151,7 +152,7 @@ func currentUser() string {
 
 // printView writes the view as a person in the agency reads it. Only the
 // fields the agency may see were sent; what is absent is not printed.
-func printView(w io.Writer, v episode.View, r episode.ViewResponse) {
+func printView(w io.Writer, v episode.View, r record.ViewResponse) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	when := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04Z") }
 	p("Episode %s, as the %s sees it", v.Episode, r.Agency.Title())

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/crisisbus/crisisbus/broker"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 func init() {
@@ -48,7 +47,7 @@ func cmdRepair(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := episode.Rebuild(ctx, bus.JetStream()); err != nil {
+	if err := record.Rebuild(ctx, bus.JetStream()); err != nil {
 		return fmt.Errorf("the store is repaired; rebuild the record: %w", err)
 	}
 	fmt.Fprintln(e.stdout, "the record rebuilds from the kept events when crisisbus next starts; lost sequences read as deleted and are never reused")

@@ -3,12 +3,11 @@ package system
 import (
 	"context"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 )
 
 // auditService logs every event the bus stores.

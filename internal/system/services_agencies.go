@@ -8,15 +8,15 @@ import (
 	"github.com/crisisbus/crisisbus/services/ambulance"
 	"github.com/crisisbus/crisisbus/services/amhp"
 	"github.com/crisisbus/crisisbus/services/crisisline"
-	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/spoa"
 )
 
 // recordService is the episode record: the agencies ask it for an
 // episode's state, so it starts before them.
 var recordService = Service{Name: "episode-record", Agency: events.Record, Start: func(ctx context.Context, d Deps) (Stopper, error) {
-	return episode.Start(ctx, episode.Config{Bus: d.Bus, Log: d.Log, Now: d.Now})
+	return record.Start(ctx, record.Config{Bus: d.Bus, Log: d.Log, Now: d.Now})
 }}
 
 // agencyServices are the five agency services, each connected as its own

@@ -7,12 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 )
 
 // A service's connection can end for good while crisisbus runs: nats.go

@@ -16,10 +16,11 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -65,8 +66,8 @@ func call[Req, Resp any](t *testing.T, nc *nats.Conn, subject string, req Req) R
 
 func view(t *testing.T, nc *nats.Conn, a events.Agency, ep string) episode.View {
 	t.Helper()
-	resp := call[episode.ViewRequest, episode.ViewResponse](t, nc, episode.ViewSubject(a),
-		episode.ViewRequest{Episode: ep, Viewer: "duty worker", Purpose: "checking the service answers again", Reason: "a test reads every agency's view"})
+	resp := call[record.ViewRequest, record.ViewResponse](t, nc, record.ViewSubject(a),
+		record.ViewRequest{Episode: ep, Viewer: "duty worker", Purpose: "checking the service answers again", Reason: "a test reads every agency's view"})
 	raw, _ := json.Marshal(resp.View)
 	var v episode.View
 	if err := json.Unmarshal(raw, &v); err != nil {
@@ -133,7 +134,7 @@ func TestEveryServiceComesBackAfterTheServerClosesItsConnectionForGood(t *testin
 	// Every agency answers a command and the record its worklist.
 	for _, a := range events.Agencies {
 		call[agency.OpenRequest, agency.OpenResponse](t, nc, agency.Subject(a, "open"), agency.OpenRequest{Actor: "duty worker", Channel: "101", Summary: "checking the service answers"})
-		call[episode.WorklistRequest, episode.WorklistResponse](t, nc, episode.WorklistSubject(a), episode.WorklistRequest{Viewer: "duty worker", Purpose: "start of shift"})
+		call[record.WorklistRequest, record.WorklistResponse](t, nc, record.WorklistSubject(a), record.WorklistRequest{Viewer: "duty worker", Purpose: "start of shift"})
 	}
 	// A referral: offered by the ambulance service, acknowledged by SPoA's
 	// inbox consumer, escalated by the clock when nobody accepts it in 4

@@ -8,8 +8,9 @@ import (
 
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -308,7 +309,7 @@ func (k *Kit) Link(ctx context.Context, req LinkRequest) (Receipt, error) {
 			return nil, nil
 		}
 		return []Out{Fact(&events.EpisodeLinked{OtherEpisode: req.Episode, MatchedOn: req.MatchedOn, Reason: req.Reason},
-			events.WithID(episode.DeterministicID(r.Events[0]+"/link")))}, nil
+			events.WithID(record.DeterministicID(r.Events[0]+"/link")))}, nil
 	})
 	r.Events = append(r.Events, back.Events...)
 	return r, err

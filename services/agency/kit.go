@@ -16,14 +16,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 // Kit is one agency's connection to the pathway.
@@ -33,7 +33,7 @@ type Kit struct {
 	Now func() time.Time // injectable, so tests run days in milliseconds
 
 	// Loader reads an episode as the agency may know it (default: ask the
-	// episode record, episode.RecordLoader; the agency's user may not read
+	// episode record, record.RecordLoader; the agency's user may not read
 	// the event stream itself).
 	Loader episode.Loader
 
@@ -98,7 +98,7 @@ func (k *Kit) log() *zap.Logger {
 
 func (k *Kit) load(ctx context.Context, ep, actor string) (episode.View, uint64, error) {
 	if k.Loader == nil {
-		return episode.RecordLoader{Bus: k.Bus}.Load(ctx, ep, actor)
+		return record.RecordLoader{Bus: k.Bus}.Load(ctx, ep, actor)
 	}
 	return k.Loader.Load(ctx, ep, actor)
 }
@@ -171,7 +171,7 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 			opts = append(opts, events.By(actor))
 		}
 		if i > 0 {
-			opts = append(opts, events.WithID(episode.DeterministicID(evs[0].ID+"/"+strconv.Itoa(i))))
+			opts = append(opts, events.WithID(record.DeterministicID(evs[0].ID+"/"+strconv.Itoa(i))))
 		}
 		e, err := events.New(k.Agency(), ep, o.Data, append(opts, o.Opts...)...)
 		if err == nil {
@@ -303,7 +303,7 @@ func (k *Kit) acknowledge(ctx context.Context, e events.Event, offer events.Hand
 			return nil, nil
 		}
 		return []Out{Fact(&events.HandoffAcknowledged{HandoffID: offer.HandoffID}, events.To(h.From), events.CausedBy(e),
-			events.By(me.Title()+" inbox"), events.WithID(episode.DeterministicID("ack/"+offer.HandoffID)))}, nil
+			events.By(me.Title()+" inbox"), events.WithID(record.DeterministicID("ack/"+offer.HandoffID)))}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("acknowledge handoff %s: %w", offer.HandoffID, err)

@@ -20,9 +20,9 @@ import (
 
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 

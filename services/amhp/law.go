@@ -4,9 +4,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/law"
-	"github.com/crisisbus/crisisbus/services/episode"
 )
 
 // What the AMHP commands refuse. The rules of the Act themselves are in

@@ -6,11 +6,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/law"
 )
 

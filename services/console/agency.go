@@ -12,9 +12,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -95,7 +96,7 @@ func (c *Server) giveReason(w http.ResponseWriter, r *http.Request, id string) {
 
 // homeData is an agency's worklist.
 type homeData struct {
-	Items []episode.WorkItem
+	Items []record.WorkItem
 	Err   string
 }
 
@@ -110,7 +111,7 @@ func (c *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, 
 	s, _ := sessionFrom(r.Context())
 	var d homeData
 	// Each episode on the list is a disclosure to this person, recorded by the record.
-	resp, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](r.Context(), c.nc, episode.WorklistSubject(s.Agency), episode.WorklistRequest{
+	resp, err := rpc.Call[record.WorklistRequest, record.WorklistResponse](r.Context(), c.nc, record.WorklistSubject(s.Agency), record.WorklistRequest{
 		Agency: s.Agency, Viewer: s.Name + " (" + s.Username + ")",
 		Purpose: "direct care: " + s.Role + " choosing what to work on from the worklist"})
 	if err != nil {
@@ -145,8 +146,8 @@ func worklistTitle(a events.Agency) string {
 // episodeData is what the episode page shows: the agency's own view.
 type episodeData struct {
 	V           episode.View
-	Fields      []string             // disclosed to this agency
-	Disclosures []episode.Disclosure // who viewed, most recent first
+	Fields      []string            // disclosed to this agency
+	Disclosures []record.Disclosure // who viewed, most recent first
 	// Dropped is how many earlier disclosures the record no longer
 	// summarises (they are in the full audit, the stream).
 	Dropped   int
@@ -157,8 +158,8 @@ type episodeData struct {
 	S136Due   time.Time
 	FollowUps []followUpCall
 	Agencies  []events.Agency
-	Matches   []episode.Match // other episodes that may be the same person (owner only)
-	Reason    string          // why the person opened an episode their agency has no part in
+	Matches   []record.Match // other episodes that may be the same person (owner only)
+	Reason    string         // why the person opened an episode their agency has no part in
 }
 
 type followUpCall struct {
@@ -170,7 +171,7 @@ type followUpCall struct {
 func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string, status int, p page) {
 	s, _ := sessionFrom(r.Context())
 	reason := s.Reasons[id]
-	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](r.Context(), c.nc, episode.ViewSubject(s.Agency), episode.ViewRequest{
+	resp, err := rpc.Call[record.ViewRequest, record.ViewResponse](r.Context(), c.nc, record.ViewSubject(s.Agency), record.ViewRequest{
 		Episode: id, Agency: s.Agency, Viewer: s.Name + " (" + s.Username + ")",
 		Purpose: "direct care: " + s.Role + " working on the episode in the console", After: r.URL.Query().Get("after"),
 		Reason: reason})
@@ -228,11 +229,11 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 	}
 	d.Agencies = slices.DeleteFunc(slices.Clone(events.Agencies), func(a events.Agency) bool { return a == s.Agency })
 	if d.Mine {
-		if mr, err := rpc.Call[episode.EpisodeRequest, episode.MatchResponse](r.Context(), c.nc, episode.SubjectMatch, episode.EpisodeRequest{Episode: id}); err == nil {
+		if mr, err := rpc.Call[record.EpisodeRequest, record.MatchResponse](r.Context(), c.nc, record.SubjectMatch, record.EpisodeRequest{Episode: id}); err == nil {
 			d.Matches = mr.Matches
 		}
 	}
-	if dr, err := rpc.Call[episode.EpisodeRequest, episode.DisclosuresResponse](r.Context(), c.nc, episode.SubjectDisclosures, episode.EpisodeRequest{Episode: id}); err == nil {
+	if dr, err := rpc.Call[record.EpisodeRequest, record.DisclosuresResponse](r.Context(), c.nc, record.SubjectDisclosures, record.EpisodeRequest{Episode: id}); err == nil {
 		d.Disclosures, d.Dropped = viewings(dr.Disclosures), dr.Dropped
 	}
 	p.Title = "Episode: " + personName(d.V.Person)
@@ -244,9 +245,9 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 // The record keeps one entry per viewer, agency and purpose with how often
 // and when first and last (a page that refreshes itself reads again, and
 // identical reads within 15 minutes are one disclosure).
-func viewings(ds []episode.Disclosure) []episode.Disclosure {
+func viewings(ds []record.Disclosure) []record.Disclosure {
 	out := slices.Clone(ds)
-	slices.SortStableFunc(out, func(a, b episode.Disclosure) int { return b.Last.Compare(a.Last) })
+	slices.SortStableFunc(out, func(a, b record.Disclosure) int { return b.Last.Compare(a.Last) })
 	return out
 }
 

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
-	"github.com/crisisbus/crisisbus/services/episode"
 )
 
 // The episode page raises what the record found against the Act, with the

@@ -23,14 +23,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/events"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/reports"
 )
 
@@ -218,7 +217,7 @@ var funcs = template.FuncMap{
 	"words":      words,
 	"dict":       fieldArgs,
 	"clockOf":    func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due} },
-	"workItemOf": func(p page, it episode.WorkItem) workItemArgs { return workItemArgs{p, it} },
+	"workItemOf": func(p page, it record.WorkItem) workItemArgs { return workItemArgs{p, it} },
 }
 
 var london = func() *time.Location {
@@ -265,7 +264,7 @@ type clockArgs struct{ Now, Due time.Time }
 // workItemArgs gives the "workitem" template the page and one item.
 type workItemArgs struct {
 	Page page
-	Item episode.WorkItem
+	Item record.WorkItem
 }
 
 // parsePages parses each page with the layout.

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
-	"github.com/crisisbus/crisisbus/services/episode"
 )
 
 // liveEvent tells open pages that something changed; pages fetch their own

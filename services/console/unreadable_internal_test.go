@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
-	"github.com/crisisbus/crisisbus/services/episode"
 )
 
 // The episode page says when a stored message of the episode could not be

@@ -1,9 +1,9 @@
 package police
 
 import (
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/law"
-	"github.com/crisisbus/crisisbus/services/episode"
 )
 
 // What the police commands refuse. The rules of the Act themselves are in

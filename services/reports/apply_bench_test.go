@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/services/reports"
 	"github.com/crisisbus/crisisbus/services/reports/reportgen"
 )

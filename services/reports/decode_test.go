@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 )
 
 // The fast decoder reads exactly what encoding/json reads, on every valid

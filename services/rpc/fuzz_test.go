@@ -8,8 +8,8 @@ import (
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/amhp"
 	"github.com/crisisbus/crisisbus/services/crisisline"
-	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -25,7 +25,7 @@ var decoders = []func(data []byte) error{
 	roundTrip[amhp.ExtendRequest],
 	roundTrip[amhp.OutcomeRequest],
 	roundTrip[crisisline.ContactRequest],
-	roundTrip[episode.ViewRequest],
+	roundTrip[record.ViewRequest],
 }
 
 // roundTrip decodes data as a Req; a request accepted must say the same

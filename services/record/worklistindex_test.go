@@ -1,4 +1,4 @@
-package episode_test
+package record_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 // The worklists the record keeps (read without a scan of every episode)
@@ -20,7 +20,7 @@ func TestTheWorklistsTheRecordKeepsAreWhatEveryViewSays(t *testing.T) {
 	b := bustest.Start(t, "")
 	police := bustest.Bus(t, b, events.Police)
 	amhp := bustest.Bus(t, b, events.AMHP)
-	r, err := episode.Start(ctx, episode.Config{Bus: bustest.Bus(t, b, events.Record), Log: bustest.Logger()})
+	r, err := record.Start(ctx, record.Config{Bus: bustest.Bus(t, b, events.Record), Log: bustest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

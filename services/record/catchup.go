@@ -1,4 +1,4 @@
-package episode
+package record
 
 import (
 	"context"
@@ -9,12 +9,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 )
 
@@ -112,7 +112,7 @@ func (s *Store) saveCheckpoint(ctx context.Context, seq uint64) error {
 // every fact in stream order; other facts (disclosures) are applied, which
 // is idempotent.
 func (s *Store) ensure(ctx context.Context, bus *natsbus.Bus, e events.Event) (restored bool, err error) {
-	if !OnTimeline(e) {
+	if !episode.OnTimeline(e) {
 		return false, s.Apply(ctx, e)
 	}
 	v, _, ok, err := s.Get(ctx, e.Subject)
@@ -127,10 +127,10 @@ func (s *Store) ensure(ctx context.Context, bus *natsbus.Bus, e events.Event) (r
 
 // restore replaces an episode's view with the one its timeline in the
 // stream gives (Load), and indexes its person.
-func (s *Store) restore(ctx context.Context, bus *natsbus.Bus, episode string) error {
-	var person Person
-	err := s.update(ctx, s.views, episode, func([]byte) ([]byte, error) {
-		v, _, err := Load(ctx, bus, episode)
+func (s *Store) restore(ctx context.Context, bus *natsbus.Bus, id string) error {
+	var person episode.Person
+	err := s.update(ctx, s.views, id, func([]byte) ([]byte, error) {
+		v, _, err := Load(ctx, bus, id)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +140,7 @@ func (s *Store) restore(ctx context.Context, bus *natsbus.Bus, episode string) e
 	if err != nil {
 		return err
 	}
-	return s.indexPerson(ctx, episode, person)
+	return s.indexPerson(ctx, id, person)
 }
 
 // catchUp checks every fact between the projection's checkpoint and its

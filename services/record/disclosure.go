@@ -1,4 +1,4 @@
-package episode
+package record
 
 import (
 	"context"
@@ -80,8 +80,8 @@ func checkPurpose(s string) error {
 
 // disclosureID is the event id of a disclosure: the same for identical
 // reads within one DisclosureWindow, so the server stores the first only.
-func disclosureID(episode, viewer string, a events.Agency, purpose string, fields []string, at time.Time) string {
-	seed, _ := json.Marshal([]any{episode, viewer, a, purpose, fields, at.UTC().Truncate(DisclosureWindow).Unix()})
+func disclosureID(id, viewer string, a events.Agency, purpose string, fields []string, at time.Time) string {
+	seed, _ := json.Marshal([]any{id, viewer, a, purpose, fields, at.UTC().Truncate(DisclosureWindow).Unix()})
 	return DeterministicID("disclosure/" + string(seed))
 }
 
@@ -265,15 +265,4 @@ func decodeDisclosures(raw []byte) (Disclosures, error) {
 		s.fold(d.EventID, d.Time, events.RecordDisclosed{Viewer: d.Viewer, Agency: d.Agency, Purpose: d.Purpose, Fields: d.Fields})
 	}
 	return s, nil
-}
-
-// fieldNames are the keys of a JSON object, sorted: the fields a reply
-// holds, whatever their values.
-func fieldNames(m map[string]any, prefix string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, prefix+k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -1,4 +1,4 @@
-package episode
+package record
 
 import (
 	"context"
@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -72,7 +72,7 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 		if err != nil {
 			return StateResponse{}, err
 		}
-		view, fields, err := ForAgency(v, a)
+		view, fields, err := episode.ForAgency(v, a)
 		if err != nil {
 			return StateResponse{}, events.Errorf(events.Invalid, "%v", err)
 		}
@@ -110,26 +110,20 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 
 const maxStateAttempts = 10
 
-// Loader reads an episode as one agency may know it, with the stream
-// sequence of its last event.
-type Loader interface {
-	Load(ctx context.Context, episode, actor string) (View, uint64, error)
-}
-
 // RecordLoader asks the record for the state, over NATS request-reply.
 type RecordLoader struct {
 	Bus *natsbus.Bus // connected as the agency
 }
 
 // Load asks the record for the episode's state as the bus's agency may know it.
-func (l RecordLoader) Load(ctx context.Context, episode, actor string) (View, uint64, error) {
-	resp, err := rpc.Call[StateRequest, StateResponse](ctx, l.Bus.Conn(), StateSubject(l.Bus.Agency()), StateRequest{Episode: episode, Actor: actor})
+func (l RecordLoader) Load(ctx context.Context, id, actor string) (episode.View, uint64, error) {
+	resp, err := rpc.Call[StateRequest, StateResponse](ctx, l.Bus.Conn(), StateSubject(l.Bus.Agency()), StateRequest{Episode: id, Actor: actor})
 	if err != nil {
-		return View{}, 0, err
+		return episode.View{}, 0, err
 	}
-	v := New(episode)
+	v := episode.New(id)
 	if err := json.Unmarshal(resp.View, &v); err != nil {
-		return View{}, 0, fmt.Errorf("decode the state of episode %s: %w", episode, err)
+		return episode.View{}, 0, fmt.Errorf("decode the state of episode %s: %w", id, err)
 	}
 	return v, resp.Sequence, nil
 }

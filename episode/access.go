@@ -81,7 +81,7 @@ func ForAgency(v View, a events.Agency) (map[string]any, []string, error) {
 			out[k] = val
 		}
 	}
-	return out, fieldNames(out, ""), nil
+	return out, FieldNames(out, ""), nil
 }
 
 // ClinicalLeaks lists the clinical fields present in an agency's view, by
@@ -119,7 +119,7 @@ func Parties(e events.Event) []events.Agency {
 	if e.Source.Pathway() {
 		out = append(out, e.Source)
 	}
-	if e.Type == typeOf(&events.HandoffOffered{}) {
+	if e.Type == TypeOf(&events.HandoffOffered{}) {
 		var d struct {
 			To events.Agency `json:"to"`
 		}
@@ -152,3 +152,14 @@ const NoPartPurpose = "no part in the episode; reason given: "
 
 // NoPartMessage starts the refusal (403) of a view that needs a reason.
 const NoPartMessage = "this agency has no part in the episode: say why you need to open it"
+
+// FieldNames are the keys of a JSON object, sorted: the fields a reply
+// holds, whatever their values.
+func FieldNames(m map[string]any, prefix string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, prefix+k)
+	}
+	slices.Sort(out)
+	return out
+}

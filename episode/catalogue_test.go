@@ -57,7 +57,7 @@ func TestEveryCatalogueTypeHasATimelineSentenceAndAPlaceInTheFold(t *testing.T) 
 	folded := casesIn(t, "view.go", "fold")
 	for _, s := range events.Catalogue() {
 		name := reflect.TypeOf(s.Data()).Elem().Name()
-		if s.Type() == typeOf(&events.RecordDisclosed{}) {
+		if s.Type() == TypeOf(&events.RecordDisclosed{}) {
 			continue
 		}
 		if !sentences[name] {

@@ -1,4 +1,4 @@
-package episode
+package record
 
 import (
 	"context"
@@ -9,12 +9,12 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 )
 
 // Key-value buckets of the episode record. They are projections: delete them
@@ -55,47 +55,47 @@ func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 
 // Get returns the view of an episode and its revision; ok is false if the
 // record has no event of it.
-func (s *Store) Get(ctx context.Context, episode string) (v View, rev uint64, ok bool, err error) {
-	if err := events.CheckID("episode", episode); err != nil {
-		return View{}, 0, false, err
+func (s *Store) Get(ctx context.Context, id string) (v episode.View, rev uint64, ok bool, err error) {
+	if err := events.CheckID("episode", id); err != nil {
+		return episode.View{}, 0, false, err
 	}
-	ent, err := s.views.Get(ctx, episode)
+	ent, err := s.views.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return New(episode), 0, false, nil
+		return episode.New(id), 0, false, nil
 	}
 	if err != nil {
-		return View{}, 0, false, fmt.Errorf("read view %s: %w", episode, err)
+		return episode.View{}, 0, false, fmt.Errorf("read view %s: %w", id, err)
 	}
 	if err := json.Unmarshal(ent.Value(), &v); err != nil {
-		return View{}, 0, false, fmt.Errorf("decode view %s: %w", episode, err)
+		return episode.View{}, 0, false, fmt.Errorf("decode view %s: %w", id, err)
 	}
 	return v, ent.Revision(), true, nil
 }
 
 // Disclosures returns who saw the episode's record, summarised (see
 // Disclosures).
-func (s *Store) Disclosures(ctx context.Context, episode string) (Disclosures, error) {
-	if err := events.CheckID("episode", episode); err != nil {
+func (s *Store) Disclosures(ctx context.Context, id string) (Disclosures, error) {
+	if err := events.CheckID("episode", id); err != nil {
 		return Disclosures{}, err
 	}
-	ent, err := s.disclosures.Get(ctx, episode)
+	ent, err := s.disclosures.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return Disclosures{}, nil
 	}
 	if err != nil {
-		return Disclosures{}, fmt.Errorf("read disclosures of %s: %w", episode, err)
+		return Disclosures{}, fmt.Errorf("read disclosures of %s: %w", id, err)
 	}
 	return decodeDisclosures(ent.Value())
 }
 
 // Apply folds one event into the store, idempotently.
 func (s *Store) Apply(ctx context.Context, e events.Event) error {
-	if e.Type == typeOf(&events.RecordDisclosed{}) {
+	if e.Type == episode.TypeOf(&events.RecordDisclosed{}) {
 		return s.disclose(ctx, e)
 	}
-	var person *Person
+	var person *episode.Person
 	err := s.update(ctx, s.views, e.Subject, func(raw []byte) ([]byte, error) {
-		v := New(e.Subject)
+		v := episode.New(e.Subject)
 		if raw != nil {
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return nil, err
@@ -105,7 +105,7 @@ func (s *Store) Apply(ctx context.Context, e events.Event) error {
 		if err != nil || !changed {
 			return nil, err
 		}
-		if e.Type == typeOf(&events.PersonIdentified{}) {
+		if e.Type == episode.TypeOf(&events.PersonIdentified{}) {
 			p := v.Person
 			person = &p
 		}
@@ -119,7 +119,7 @@ func (s *Store) Apply(ctx context.Context, e events.Event) error {
 
 // indexPerson lists the episode under each key of the person (PersonKeys),
 // for matching.
-func (s *Store) indexPerson(ctx context.Context, episode string, person Person) error {
+func (s *Store) indexPerson(ctx context.Context, id string, person episode.Person) error {
 	for _, k := range PersonKeys(person) {
 		if err := s.update(ctx, s.people, k, func(raw []byte) ([]byte, error) {
 			var ids []string
@@ -128,10 +128,10 @@ func (s *Store) indexPerson(ctx context.Context, episode string, person Person) 
 					return nil, err
 				}
 			}
-			if slices.Contains(ids, episode) {
+			if slices.Contains(ids, id) {
 				return nil, nil
 			}
-			return json.Marshal(append(ids, episode))
+			return json.Marshal(append(ids, id))
 		}); err != nil {
 			return err
 		}
@@ -157,13 +157,13 @@ func (s *Store) disclose(ctx context.Context, e events.Event) error {
 }
 
 // Matches returns the other episodes that share a person key with this one.
-func (s *Store) Matches(ctx context.Context, episode string) ([]Match, error) {
-	v, _, ok, err := s.Get(ctx, episode)
+func (s *Store) Matches(ctx context.Context, id string) ([]Match, error) {
+	v, _, ok, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w %s", ErrUnknownEpisode, episode)
+		return nil, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, id)
 	}
 	byEp := map[string][]string{}
 	var order []string
@@ -173,7 +173,7 @@ func (s *Store) Matches(ctx context.Context, episode string) ([]Match, error) {
 			return nil, err
 		}
 		for _, id := range ids {
-			if id == episode || slices.ContainsFunc(v.Links, func(l Link) bool { return l.OtherEpisode == id }) {
+			if id == id || slices.ContainsFunc(v.Links, func(l episode.Link) bool { return l.OtherEpisode == id }) {
 				continue
 			}
 			if _, seen := byEp[id]; !seen {
@@ -197,7 +197,7 @@ type Match struct {
 
 // PersonKeys are the keys two episodes of one person share: the NHS number,
 // the name with the date of birth, the phone number.
-func PersonKeys(p Person) []string {
+func PersonKeys(p episode.Person) []string {
 	var keys []string
 	if p.NHSNumber != "" {
 		keys = append(keys, "nhs_number."+p.NHSNumber)
@@ -288,12 +288,12 @@ func isWrongLastSeq(err error) bool {
 // unlike the projection, which follows the stream a moment behind. A stored
 // message that is not a usable event is skipped and listed in
 // View.Unreadable (and dead-lettered), so it never blocks the episode.
-func Load(ctx context.Context, bus *natsbus.Bus, episode string) (View, uint64, error) {
-	if err := events.CheckID("episode", episode); err != nil {
-		return View{}, 0, err
+func Load(ctx context.Context, bus *natsbus.Bus, id string) (episode.View, uint64, error) {
+	if err := events.CheckID("episode", id); err != nil {
+		return episode.View{}, 0, err
 	}
-	v := New(episode)
-	seq, err := bus.Replay(ctx, events.EpisodeSubjects(episode), func(e events.Event, _ uint64) error {
+	v := episode.New(id)
+	seq, err := bus.Replay(ctx, events.EpisodeSubjects(id), func(e events.Event, _ uint64) error {
 		_, err := v.Apply(e)
 		return err
 	}, func(u events.Unreadable) { v.MarkUnreadable(u) })

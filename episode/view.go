@@ -1,7 +1,10 @@
-// Package episode is the episode record: one view of a crisis episode folded
-// from every event on its timeline (crisis.*.<episode>.>). The fold (Apply)
-// is pure, so the same view comes from the live projection in a key-value
-// bucket and from a replay of the stream; the stream is the source of truth.
+// Package episode is the crisis episode itself, apart from any transport:
+// one view of an episode folded from every event on its timeline, the checks
+// of the handoff protocol (one owner, offer, acknowledge, accept or decline),
+// and who may see which field. The fold (Apply) is pure, so the same view
+// comes from the record's live projection (services/record) and from a
+// replay of the stream; the stream is the source of truth. Refusals carry
+// their kind (events.Kind), which the edge maps to a status code.
 //
 // The view keeps clinical content (health history, assessment and follow-up
 // notes) in one place, View.Clinical, and every other field is written so
@@ -272,10 +275,11 @@ func (v *View) Has(eventID string) bool {
 // OnTimeline reports whether an event of this type belongs on the timeline.
 // Disclosures are the record's audit of who looked, kept apart (see Store).
 func OnTimeline(e events.Event) bool {
-	return e.Type != typeOf(&events.RecordDisclosed{})
+	return e.Type != TypeOf(&events.RecordDisclosed{})
 }
 
-func typeOf(data any) string {
+// TypeOf is the event type of a catalogue data value ("" for none).
+func TypeOf(data any) string {
 	s, _ := events.SpecOf(data)
 	return s.Type()
 }

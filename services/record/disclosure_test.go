@@ -1,4 +1,4 @@
-package episode_test
+package record_test
 
 import (
 	"context"
@@ -11,14 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/nats-io/nats.go"
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
-	"github.com/crisisbus/crisisbus/services/episode"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -41,7 +40,7 @@ type recordOn struct {
 	t      *testing.T
 	b      *broker.Broker
 	clock  *fakeNow
-	rec    *episode.Record
+	rec    *record.Record
 	bus    *natsbus.Bus // the record's own connection, to replay the stream
 	police *nats.Conn
 	eps    []string
@@ -71,7 +70,7 @@ func startRecord(t *testing.T, episodes int) *recordOn {
 		}
 	}
 	var err error
-	r.rec, err = episode.Start(ctx, episode.Config{Bus: r.bus, Log: bustest.Logger(), Now: r.clock.Now})
+	r.rec, err = record.Start(ctx, record.Config{Bus: r.bus, Log: bustest.Logger(), Now: r.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,9 +110,9 @@ func (r *recordOn) disclosed(ep string) []events.RecordDisclosed {
 	return out
 }
 
-func (r *recordOn) view(ep, viewer, purpose string) (episode.ViewResponse, error) {
-	return rpc.Call[episode.ViewRequest, episode.ViewResponse](context.Background(), r.police, episode.ViewSubject(events.Police),
-		episode.ViewRequest{Episode: ep, Viewer: viewer, Purpose: purpose})
+func (r *recordOn) view(ep, viewer, purpose string) (record.ViewResponse, error) {
+	return rpc.Call[record.ViewRequest, record.ViewResponse](context.Background(), r.police, record.ViewSubject(events.Police),
+		record.ViewRequest{Episode: ep, Viewer: viewer, Purpose: purpose})
 }
 
 // The police view sends clocks, closed and links even when they are empty,
@@ -157,8 +156,8 @@ func TestAPoliceViewsDisclosureNamesEveryFieldSentIncludingClocksClosedAndLinks(
 func TestAWorklistReadIsADisclosureOfEachEpisodeItShows(t *testing.T) {
 	r := startRecord(t, 3)
 	amhpConn := bustest.Conn(t, r.b, events.AMHP)
-	resp, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](context.Background(), amhpConn, episode.WorklistSubject(events.AMHP),
-		episode.WorklistRequest{Viewer: "AMHP Sarah Okafor", Purpose: "choosing the next assessment"})
+	resp, err := rpc.Call[record.WorklistRequest, record.WorklistResponse](context.Background(), amhpConn, record.WorklistSubject(events.AMHP),
+		record.WorklistRequest{Viewer: "AMHP Sarah Okafor", Purpose: "choosing the next assessment"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +188,7 @@ func TestAWorklistReadIsADisclosureOfEachEpisodeItShows(t *testing.T) {
 	// and "who viewed" shows it for each episode
 	for _, ep := range r.eps {
 		bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-			ds, err := rpc.Call[episode.EpisodeRequest, episode.DisclosuresResponse](context.Background(), bustest.Conn(t, r.b, ""), episode.SubjectDisclosures, episode.EpisodeRequest{Episode: ep})
+			ds, err := rpc.Call[record.EpisodeRequest, record.DisclosuresResponse](context.Background(), bustest.Conn(t, r.b, ""), record.SubjectDisclosures, record.EpisodeRequest{Episode: ep})
 			if err != nil {
 				return err
 			}
@@ -200,8 +199,8 @@ func TestAWorklistReadIsADisclosureOfEachEpisodeItShows(t *testing.T) {
 		})
 	}
 	// the police have nothing on their worklist: nothing is disclosed to them
-	if _, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](context.Background(), r.police, episode.WorklistSubject(events.Police),
-		episode.WorklistRequest{Viewer: "PC 4471", Purpose: "the control room's list"}); err != nil {
+	if _, err := rpc.Call[record.WorklistRequest, record.WorklistResponse](context.Background(), r.police, record.WorklistSubject(events.Police),
+		record.WorklistRequest{Viewer: "PC 4471", Purpose: "the control room's list"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, ep := range r.eps {
@@ -218,12 +217,12 @@ func TestAWorklistReadIsADisclosureOfEachEpisodeItShows(t *testing.T) {
 func TestAnOverLongViewerOrPurposeIsRefusedNamingTheField(t *testing.T) {
 	r := startRecord(t, 1)
 	ep := r.eps[0]
-	long := strings.Repeat("é", episode.MaxViewerLen+1) // characters, not bytes
+	long := strings.Repeat("é", record.MaxViewerLen+1) // characters, not bytes
 	cases := []struct {
 		viewer, purpose, says string
 	}{
-		{long, "direct care", fmt.Sprintf("viewer is too long: %d characters, at most %d", episode.MaxViewerLen+1, episode.MaxViewerLen)},
-		{"PC 4471", strings.Repeat("p", episode.MaxPurposeLen+1), fmt.Sprintf("purpose is too long: %d characters, at most %d", episode.MaxPurposeLen+1, episode.MaxPurposeLen)},
+		{long, "direct care", fmt.Sprintf("viewer is too long: %d characters, at most %d", record.MaxViewerLen+1, record.MaxViewerLen)},
+		{"PC 4471", strings.Repeat("p", record.MaxPurposeLen+1), fmt.Sprintf("purpose is too long: %d characters, at most %d", record.MaxPurposeLen+1, record.MaxPurposeLen)},
 		{"PC 4471\nPC 9999", "direct care", "viewer must be one line of text"},
 	}
 	for _, c := range cases {
@@ -232,14 +231,14 @@ func TestAnOverLongViewerOrPurposeIsRefusedNamingTheField(t *testing.T) {
 		if !errors.As(err, &re) || re.Code != rpc.BadRequest || !strings.Contains(re.Message, c.says) {
 			t.Fatalf("view: %v, want 400 saying %q", err, c.says)
 		}
-		_, err = rpc.Call[episode.WorklistRequest, episode.WorklistResponse](context.Background(), r.police, episode.WorklistSubject(events.Police),
-			episode.WorklistRequest{Viewer: c.viewer, Purpose: c.purpose})
+		_, err = rpc.Call[record.WorklistRequest, record.WorklistResponse](context.Background(), r.police, record.WorklistSubject(events.Police),
+			record.WorklistRequest{Viewer: c.viewer, Purpose: c.purpose})
 		if !errors.As(err, &re) || re.Code != rpc.BadRequest || !strings.Contains(re.Message, c.says) {
 			t.Fatalf("worklist: %v, want 400 saying %q", err, c.says)
 		}
 	}
 	// exactly at the limit is fine
-	if _, err := r.view(ep, strings.Repeat("é", episode.MaxViewerLen), strings.Repeat("p", episode.MaxPurposeLen)); err != nil {
+	if _, err := r.view(ep, strings.Repeat("é", record.MaxViewerLen), strings.Repeat("p", record.MaxPurposeLen)); err != nil {
 		t.Fatalf("a viewer and purpose at the limit: %v", err)
 	}
 	if n := len(r.disclosed(ep)); n != 1 {
@@ -255,10 +254,10 @@ func TestFiveThousandViewsKeepTheAuditBoundedAndTheRecordPrompt(t *testing.T) {
 	ctx := context.Background()
 	ep := r.eps[0]
 	const viewers, minutes = 250, 20 // 250 people, each reading once a minute for 20 minutes: 5,000 reads
-	purpose := strings.Repeat("p", episode.MaxPurposeLen)
+	purpose := strings.Repeat("p", record.MaxPurposeLen)
 	viewer := func(i int) string { // as long as allowed, so the summary's entries are as large as they can be
 		s := fmt.Sprintf("viewer %03d ", i)
-		return s + strings.Repeat("v", episode.MaxViewerLen-len(s))
+		return s + strings.Repeat("v", record.MaxViewerLen-len(s))
 	}
 	start := time.Now()
 	for m := range minutes {
@@ -287,13 +286,13 @@ func TestFiveThousandViewsKeepTheAuditBoundedAndTheRecordPrompt(t *testing.T) {
 	if want := viewers * 2; len(stored) != want {
 		t.Fatalf("%d disclosures stored for 5,000 reads, want %d (one per viewer per 15 minutes)", len(stored), want)
 	}
-	kv, err := r.bus.JetStream().KeyValue(ctx, episode.DisclosuresBucket)
+	kv, err := r.bus.JetStream().KeyValue(ctx, record.DisclosuresBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum episode.DisclosuresResponse
+	var sum record.DisclosuresResponse
 	bustest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
-		ds, err := rpc.Call[episode.EpisodeRequest, episode.DisclosuresResponse](ctx, bustest.Conn(t, r.b, ""), episode.SubjectDisclosures, episode.EpisodeRequest{Episode: ep})
+		ds, err := rpc.Call[record.EpisodeRequest, record.DisclosuresResponse](ctx, bustest.Conn(t, r.b, ""), record.SubjectDisclosures, record.EpisodeRequest{Episode: ep})
 		if err != nil {
 			return err
 		}
@@ -314,8 +313,8 @@ func TestFiveThousandViewsKeepTheAuditBoundedAndTheRecordPrompt(t *testing.T) {
 	size := len(ent.Value())
 	t.Logf("5,000 reads in %s: %d disclosures stored, summary %d bytes, %d entries, %d disclosures dropped from it",
 		elapsed.Round(time.Millisecond), len(stored), size, len(sum.Disclosures), sum.Dropped)
-	if size > episode.MaxDisclosureBytes || len(sum.Disclosures) > episode.MaxDisclosureEntries {
-		t.Fatalf("the summary is %d bytes with %d entries, bound %d bytes, %d entries", size, len(sum.Disclosures), episode.MaxDisclosureBytes, episode.MaxDisclosureEntries)
+	if size > record.MaxDisclosureBytes || len(sum.Disclosures) > record.MaxDisclosureEntries {
+		t.Fatalf("the summary is %d bytes with %d entries, bound %d bytes, %d entries", size, len(sum.Disclosures), record.MaxDisclosureBytes, record.MaxDisclosureEntries)
 	}
 	// the readers kept are the most recent: each last read in the second window
 	for _, d := range sum.Disclosures {
@@ -332,8 +331,8 @@ func TestFiveThousandViewsKeepTheAuditBoundedAndTheRecordPrompt(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, r.police, episode.ViewSubject(events.Police),
-		episode.ViewRequest{Episode: ep, Viewer: "PC 4471", Purpose: "after the flood", After: e.ID})
+	resp, err := rpc.Call[record.ViewRequest, record.ViewResponse](ctx, r.police, record.ViewSubject(events.Police),
+		record.ViewRequest{Episode: ep, Viewer: "PC 4471", Purpose: "after the flood", After: e.ID})
 	lat := time.Since(t0)
 	if err != nil {
 		t.Fatal(err)
@@ -349,8 +348,8 @@ func TestFiveThousandViewsKeepTheAuditBoundedAndTheRecordPrompt(t *testing.T) {
 func TestTheDisclosureSummaryIsIdempotentAndReadsTheOldList(t *testing.T) {
 	ctx := context.Background()
 	b := bustest.Start(t, "")
-	record := bustest.Bus(t, b, events.Record)
-	store, err := episode.OpenStore(ctx, record.JetStream())
+	recordBus := bustest.Bus(t, b, events.Record)
+	store, err := record.OpenStore(ctx, recordBus.JetStream())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +374,7 @@ func TestTheDisclosureSummaryIsIdempotentAndReadsTheOldList(t *testing.T) {
 	}
 
 	// a value as earlier versions wrote it: one element per read
-	kv, err := record.JetStream().KeyValue(ctx, episode.DisclosuresBucket)
+	kv, err := recordBus.JetStream().KeyValue(ctx, record.DisclosuresBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

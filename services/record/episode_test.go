@@ -1,16 +1,16 @@
-package episode_test
+package record_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/services/record"
+
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
-	"github.com/crisisbus/crisisbus/services/episode"
 )
 
 func fact(t *testing.T, a events.Agency, ep string, data any, opts ...events.Option) events.Event {
@@ -41,81 +41,6 @@ func night(t *testing.T, ep string) []events.Event {
 	}
 }
 
-func TestFoldingTheNightGivesOneOwnerAndAppliesEachEventOnce(t *testing.T) {
-	ep := events.NewEpisodeID()
-	v := episode.New(ep)
-	for _, e := range night(t, ep) {
-		for range 2 { // redelivered: the second time changes nothing
-			if _, err := v.Apply(e); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if len(v.Timeline) != 7 || v.Owner != events.AMHP || v.LegalStatus != "not_admitted" || !v.S136.Ended {
-		t.Fatalf("timeline %d, owner %s, legal %q, s136 %+v", len(v.Timeline), v.Owner, v.LegalStatus, v.S136)
-	}
-	if len(v.Clinical) != 2 {
-		t.Fatalf("clinical notes = %+v, want the health history and the assessment notes", v.Clinical)
-	}
-	s := v.Summary()
-	if missing := episode.MissingFacts(v.Timeline, s); len(missing) > 0 {
-		t.Fatalf("summary lacks %v", missing)
-	}
-	raw, _ := json.Marshal(s)
-	for _, n := range v.Clinical {
-		if strings.Contains(string(raw), n.Text) {
-			t.Fatalf("the handoff summary, which may go to police, carries clinical text %q", n.Text)
-		}
-	}
-}
-
-func TestPoliceSeeRiskContactPlanAndLegalStatusButNoClinicalField(t *testing.T) {
-	ep := events.NewEpisodeID()
-	v := episode.New(ep)
-	for _, e := range night(t, ep) {
-		if _, err := v.Apply(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	police, fields, err := episode.ForAgency(v, events.Police)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if leaks := episode.ClinicalLeaks(police, v); len(leaks) > 0 {
-		t.Fatalf("police view leaks %v", leaks)
-	}
-	for _, want := range []string{"whoToContact", "crisisPlan", "legalStatus", "risks", "s136", "timeline", "owner"} {
-		if _, ok := police[want]; !ok {
-			t.Fatalf("police view lacks %s; it has %v", want, fields)
-		}
-	}
-	amhp, _, _ := episode.ForAgency(v, events.AMHP)
-	if leaks := episode.ClinicalLeaks(amhp, v); len(leaks) != 3 {
-		t.Fatalf("the AMHP view shows %v, want the clinical field and both notes", leaks)
-	}
-	if _, _, err := episode.ForAgency(v, events.Clock); err == nil {
-		t.Fatal("the clock service was given a view of the record")
-	}
-}
-
-func TestAHandoffBreachedUnansweredIsMarkedEscalated(t *testing.T) {
-	ep := events.NewEpisodeID()
-	v := episode.New(ep)
-	evs := night(t, ep)[:5]
-	var offer events.HandoffOffered
-	_ = evs[4].DecodeInto(&offer)
-	evs = append(evs, fact(t, events.Clock, ep, &events.ClockBreached{Clock: events.HandoffAcceptClock, Ref: offer.HandoffID, Owner: events.Police,
-		DueAt: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), SecondsOver: 60, Repeat: 1}))
-	for _, e := range evs {
-		if _, err := v.Apply(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if h := v.Handoff(offer.HandoffID); !h.Escalated || h.State != episode.Offered || len(v.Clocks) != 1 || !v.Clocks[0].Breached {
-		t.Fatalf("handoff %+v, clocks %+v: want escalated and still offered", h, v.Clocks)
-	}
-}
-
 // The projection in the key-value bucket is the same as a replay of the
 // stream, and deleting it and replaying everything gives it back.
 func TestTheRecordIsRebuiltByReplayingTheStream(t *testing.T) {
@@ -123,7 +48,7 @@ func TestTheRecordIsRebuiltByReplayingTheStream(t *testing.T) {
 	b := bustest.Start(t, "")
 	police := bustest.Bus(t, b, events.Police)
 	amhp := bustest.Bus(t, b, events.AMHP)
-	record := bustest.Bus(t, b, events.Record)
+	rec := bustest.Bus(t, b, events.Record)
 	eps := []string{events.NewEpisodeID(), events.NewEpisodeID()}
 	for _, ep := range eps {
 		for _, e := range night(t, ep) {
@@ -136,7 +61,7 @@ func TestTheRecordIsRebuiltByReplayingTheStream(t *testing.T) {
 			}
 		}
 	}
-	wait := func(r *episode.Record) map[string]string {
+	wait := func(r *record.Record) map[string]string {
 		out := map[string]string{}
 		for _, ep := range eps {
 			bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
@@ -154,13 +79,13 @@ func TestTheRecordIsRebuiltByReplayingTheStream(t *testing.T) {
 		}
 		return out
 	}
-	r, err := episode.Start(ctx, episode.Config{Bus: record})
+	r, err := record.Start(ctx, record.Config{Bus: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := wait(r)
 	for _, ep := range eps {
-		replayed, seq, err := episode.Load(ctx, record, ep)
+		replayed, seq, err := record.Load(ctx, rec, ep)
 		if err != nil || seq == 0 {
 			t.Fatalf("replay: seq %d, %v", seq, err)
 		}
@@ -169,13 +94,13 @@ func TestTheRecordIsRebuiltByReplayingTheStream(t *testing.T) {
 		}
 	}
 	r.Stop()
-	if err := episode.Rebuild(ctx, record.JetStream()); err != nil {
+	if err := record.Rebuild(ctx, rec.JetStream()); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, ok, _ := r.Store().Get(ctx, eps[0]); ok {
 		t.Fatal("rebuild left the old view in place")
 	}
-	r2, err := episode.Start(ctx, episode.Config{Bus: record})
+	r2, err := record.Start(ctx, record.Config{Bus: rec})
 	if err != nil {
 		t.Fatal(err)
 	}

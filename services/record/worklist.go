@@ -1,4 +1,4 @@
-package episode
+package record
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -58,7 +59,7 @@ type WorkItem struct {
 	OpenedAt    time.Time     `json:"openedAt,omitzero"`
 	Location    string        `json:"location,omitempty"`
 	// Offers are the handoffs addressed to the agency still waiting for its answer.
-	Offers []Handoff `json:"offers,omitempty"`
+	Offers []episode.Handoff `json:"offers,omitempty"`
 	// S136DueAt is when the s136 permitted period ends (zero when none runs).
 	S136DueAt time.Time `json:"s136DueAt,omitzero"`
 	PlaceName string    `json:"placeName,omitempty"`
@@ -106,7 +107,7 @@ func itemFields(it WorkItem) ([]string, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, err
 	}
-	return fieldNames(m, "worklist."), nil
+	return episode.FieldNames(m, "worklist."), nil
 }
 
 // Worklist returns the episodes waiting for agency a: those it owns and has
@@ -172,7 +173,7 @@ func sortWork(items []WorkItem) {
 	})
 }
 
-func workItem(v View, a events.Agency) (WorkItem, bool) {
+func workItem(v episode.View, a events.Agency) (WorkItem, bool) {
 	it := WorkItem{Episode: v.Episode, Person: personName(v.Person), AgeYears: v.Person.AgeYears, Owner: v.Owner,
 		LegalStatus: v.LegalStatus, OpenedAt: v.OpenedAt, Location: v.Location}
 	for _, h := range v.Handoffs {
@@ -219,7 +220,7 @@ func workItem(v View, a events.Agency) (WorkItem, bool) {
 	return it, true
 }
 
-func personName(p Person) string {
+func personName(p episode.Person) string {
 	name := strings.TrimSpace(p.GivenName + " " + p.FamilyName)
 	if name == "" {
 		return "Person not yet identified"

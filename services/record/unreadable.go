@@ -1,9 +1,10 @@
-package episode
+package record
 
 import (
 	"context"
 	"encoding/json"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -16,7 +17,7 @@ func (s *Store) MarkUnreadable(ctx context.Context, u events.Unreadable) error {
 		return nil
 	}
 	return s.update(ctx, s.views, u.Episode, func(raw []byte) ([]byte, error) {
-		v := New(u.Episode)
+		v := episode.New(u.Episode)
 		if raw != nil {
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return nil, err

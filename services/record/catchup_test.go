@@ -1,4 +1,4 @@
-package episode_test
+package record_test
 
 import (
 	"context"
@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/services/record"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
-	"github.com/crisisbus/crisisbus/services/episode"
 )
 
 // An earlier crisisbus's consumer gave up on a fact while the store was full
@@ -25,8 +25,8 @@ func TestTheRecordRestoresAFactItsConsumerGaveUpOn(t *testing.T) {
 	b := bustest.Start(t, "")
 	police := bustest.Bus(t, b, events.Police)
 	amhp := bustest.Bus(t, b, events.AMHP)
-	record := bustest.Bus(t, b, events.Record)
-	r, err := episode.Start(ctx, episode.Config{Bus: record})
+	rec := bustest.Bus(t, b, events.Record)
+	r, err := record.Start(ctx, record.Config{Bus: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestTheRecordRestoresAFactItsConsumerGaveUpOn(t *testing.T) {
 	}
 	// The consumer's third delivery is given up on (terminated, as the
 	// server does after MaxDeliver); the first two are left to redeliver.
-	cons, err := record.JetStream().Consumer(ctx, natsbus.Stream, episode.Durable)
+	cons, err := rec.JetStream().Consumer(ctx, natsbus.Stream, record.Durable)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,12 +73,12 @@ func TestTheRecordRestoresAFactItsConsumerGaveUpOn(t *testing.T) {
 		t.Fatalf("fetched %d messages, want 3", i)
 	}
 
-	r2, err := episode.Start(ctx, episode.Config{Bus: record, CatchUpEvery: 100 * time.Millisecond})
+	r2, err := record.Start(ctx, record.Config{Bus: rec, CatchUpEvery: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r2.Stop()
-	want, _, err := episode.Load(ctx, record, ep)
+	want, _, err := record.Load(ctx, rec, ep)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package episode
+// Package record is the episode record service: it keeps every episode's
+// view (the fold in package episode) in a key-value bucket as events arrive,
+// catches up after a fault, keeps each agency's worklist, and answers the
+// agencies' queries (view, state, worklist, match, disclosures) over NATS
+// request-reply, recording every read of a person's record as a disclosure.
+package record
 
 import (
 	"context"
@@ -6,14 +11,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/crisisbus/crisisbus/events/natsbus"
-
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -68,7 +73,7 @@ func (r *ViewRequest) Validate() error {
 	}
 	errs = append(errs, checkViewer(r.Viewer), checkPurpose(r.Purpose))
 	if r.Reason != "" {
-		errs = append(errs, checkText("reason", "why an agency with no part in the episode opens it", r.Reason, MaxReasonLen))
+		errs = append(errs, checkText("reason", "why an agency with no part in the episode opens it", r.Reason, episode.MaxReasonLen))
 	}
 	return errors.Join(errs...)
 }
@@ -261,16 +266,16 @@ func (r *Record) view(ctx context.Context, req ViewRequest) (ViewResponse, error
 		return ViewResponse{}, err
 	}
 	if !ok {
-		return ViewResponse{}, fmt.Errorf("%w %s", ErrUnknownEpisode, req.Episode)
+		return ViewResponse{}, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, req.Episode)
 	}
 	purpose := req.Purpose
 	if !v.HasPart(req.Agency) {
 		if req.Reason == "" {
-			return ViewResponse{}, events.Errorf(events.Forbidden, "%s (%s has no part in episode %s)", NoPartMessage, req.Agency, req.Episode)
+			return ViewResponse{}, events.Errorf(events.Forbidden, "%s (%s has no part in episode %s)", episode.NoPartMessage, req.Agency, req.Episode)
 		}
-		purpose = NoPartPurpose + req.Reason
+		purpose = episode.NoPartPurpose + req.Reason
 	}
-	view, fields, err := ForAgency(v, req.Agency)
+	view, fields, err := episode.ForAgency(v, req.Agency)
 	if err != nil {
 		return ViewResponse{}, events.Errorf(events.Invalid, "%v", err)
 	}

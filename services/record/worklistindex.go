@@ -1,4 +1,4 @@
-package episode
+package record
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -60,7 +61,7 @@ func (x *worklists) update(e jetstream.KeyValueEntry) {
 	if !validKey(ep) {
 		return // not an episode: the projection's checkpoint
 	}
-	var v View
+	var v episode.View
 	deleted := e.Operation() != jetstream.KeyValuePut
 	if !deleted && json.Unmarshal(e.Value(), &v) != nil {
 		deleted = true // an unreadable view waits for nobody

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
-	"github.com/crisisbus/crisisbus/services/episode"
 )
 
 // Each field's audience is stated once, in the schema (schemas.AudienceKeyword).
@@ -33,7 +33,7 @@ func TestEveryHealthOnlyFieldOfTheContractReachesHealthAgenciesAndNeverPolice(t 
 
 func checkHealthOnly(t *testing.T, file, field string) {
 	t.Helper()
-	raw, err := os.ReadFile("../../schemas/testdata/valid/" + file)
+	raw, err := os.ReadFile("../schemas/testdata/valid/" + file)
 	if err != nil {
 		t.Fatalf("%s: no valid example to check %s with: %v", file, field, err)
 	}
