@@ -157,13 +157,13 @@ func (s *Store) disclose(ctx context.Context, e events.Event) error {
 }
 
 // Matches returns the other episodes that share a person key with this one.
-func (s *Store) Matches(ctx context.Context, id string) ([]Match, error) {
-	v, _, ok, err := s.Get(ctx, id)
+func (s *Store) Matches(ctx context.Context, ep string) ([]Match, error) {
+	v, _, ok, err := s.Get(ctx, ep)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, id)
+		return nil, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, ep)
 	}
 	byEp := map[string][]string{}
 	var order []string
@@ -173,7 +173,7 @@ func (s *Store) Matches(ctx context.Context, id string) ([]Match, error) {
 			return nil, err
 		}
 		for _, id := range ids {
-			if id == id || slices.ContainsFunc(v.Links, func(l episode.Link) bool { return l.OtherEpisode == id }) {
+			if id == ep || slices.ContainsFunc(v.Links, func(l episode.Link) bool { return l.OtherEpisode == id }) {
 				continue
 			}
 			if _, seen := byEp[id]; !seen {
