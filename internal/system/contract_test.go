@@ -3,6 +3,7 @@ package system
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"maps"
 	"math/big"
 	"os"
@@ -468,4 +469,60 @@ func TestTheAsyncAPIDocumentIsAsyncAPI3AndNamesEveryCommandServed(t *testing.T) 
 		t.Errorf("only %d commands served", len(served))
 	}
 	t.Logf("%d commands served, each named in the AsyncAPI document", len(served))
+}
+
+// What the running services answer matches the reply schemas an
+// integrator reads: an episode opened, identified and offered to SPoA by
+// police, then the record's worklist, view, state, disclosures and
+// matches of it, each reply checked by a standard validator against the
+// schema of its command's reply.
+func TestTheRunningServicesRepliesMatchTheirSchemas(t *testing.T) {
+	c := standardValidator(t)
+	reply := map[string]*jsonschema.Schema{}
+	for _, cmd := range commands() {
+		reply[cmd.Subject] = commandSchema(t, c, cmd.Response)
+	}
+	sys, err := Start(t.Context(), Config{DataDir: t.TempDir(), Port: -1, HTTPAddr: "127.0.0.1:0", Log: bustest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	admin, err := sys.Connect("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(subject string, req map[string]any) map[string]any {
+		t.Helper()
+		raw, err := rpc.Call[map[string]any, json.RawMessage](t.Context(), admin.Conn(), subject, req)
+		if err != nil {
+			t.Fatalf("%s: %v", subject, err)
+		}
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("%s: %v", subject, err)
+		}
+		if err := reply[subject].Validate(inst); err != nil {
+			t.Errorf("%s: the reply does not match its schema: %v\n%s", subject, err, raw)
+		}
+		m, _ := inst.(map[string]any)
+		return m
+	}
+	opened := call("crisisbus.police.open", map[string]any{"actor": "PC 4417 Hale", "channel": "999",
+		"summary": "Man on the bridge parapet, says he wants to end it"})
+	ep, _ := opened["episode"].(string)
+	call("crisisbus.police.identify", map[string]any{"episode": ep, "actor": "PC 4417 Hale", "givenName": "Dan", "familyName": "Mercer"})
+	call("crisisbus.police.handoff.offer", map[string]any{"episode": ep, "actor": "PC 4417 Hale", "kind": "spoa_referral", "to": "spoa",
+		"reason": "urgent mental health assessment", "urgency": "urgent"})
+	call("crisisbus.record.police.state", map[string]any{"episode": ep, "actor": "PC 4417 Hale"})
+	call("crisisbus.record.police.view", map[string]any{"episode": ep, "viewer": "PC 4417 Hale", "purpose": "direct care: the detention decision"})
+	var worklist map[string]any
+	bustest.CheckFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		worklist = call("crisisbus.record.spoa.worklist", map[string]any{"viewer": "SPoA clinician Lee", "purpose": "direct care: choosing what to work on"})
+		if items, _ := worklist["items"].([]any); len(items) == 0 {
+			return errors.New("the offer is not on SPoA's worklist yet")
+		}
+		return nil
+	})
+	call("crisisbus.record.disclosures", map[string]any{"episode": ep})
+	call("crisisbus.record.match", map[string]any{"episode": ep})
 }
