@@ -30,13 +30,18 @@ var shared = []string{
 // ClinicalFields are the view fields that hold clinical content.
 var ClinicalFields = []string{"clinical"}
 
-var allow = map[events.Agency][]string{
-	events.Police:     shared,
-	events.Ambulance:  append(slices.Clone(shared), ClinicalFields...),
-	events.SPoA:       append(slices.Clone(shared), ClinicalFields...),
-	events.AMHP:       append(slices.Clone(shared), ClinicalFields...),
-	events.Crisisline: append(slices.Clone(shared), ClinicalFields...),
-}
+// allow is each pathway agency's allowlist: what every agency sees, and
+// the clinical record for a health agency (events.AgencyInfo.Health).
+var allow = func() map[events.Agency][]string {
+	out := map[events.Agency][]string{}
+	for _, a := range events.Agencies {
+		out[a] = slices.Clone(shared)
+		if a.Health() {
+			out[a] = append(out[a], ClinicalFields...)
+		}
+	}
+	return out
+}()
 
 // Allowlist returns the fields agency a may see.
 func Allowlist(a events.Agency) ([]string, error) {

@@ -32,8 +32,10 @@ var asyncAPITemplate = template.Must(template.New("asyncapi").Funcs(template.Fun
 	"quote": func(s string) string { return fmt.Sprintf("%q", s) },
 	"join":  strings.Join,
 }).Parse(`# The crisisbus contract for integrators: every subject, message, publisher
-# and subscriber. Generated from the catalogue (events/) and checked by
-# events/catalogue_test.go; regenerate with:
+# and subscriber, and every command with its request and reply. Generated
+# from the catalogue (events/) and the commands the services serve
+# (internal/system.Commands), and checked by events/catalogue_test.go;
+# regenerate with:
 #   go run ./cmd/crisisbus schema asyncapi > schemas/asyncapi.yaml
 asyncapi: 3.0.0
 info:
@@ -47,6 +49,15 @@ info:
     subject token, so the server's per-agency permissions enforce authorship.
     The event id is also the Nats-Msg-Id header; publish with it so a repeat
     is dropped, and wait for the JetStream acknowledgement (stored on disk).
+
+    People act through commands: NATS request-reply on
+    crisisbus.<agency>.<command> (and the record's queries on
+    crisisbus.record.<command>), a JSON body whose schema is under
+    schemas/commands/ (generated from the Go type the service decodes;
+    unknown fields are refused), answered with the reply's JSON or with a
+    refusal: the headers Nats-Service-Error-Code and Nats-Service-Error and
+    an empty body. Set your client's inbox prefix to _INBOX_<user>: each
+    user may receive replies only there.
 defaultContentType: application/cloudevents+json
 servers:
   embedded:
@@ -54,7 +65,7 @@ servers:
     protocol: nats
     description: crisisbus up (embedded NATS with JetStream); one user per agency.
 channels:
-{{- range .}}
+{{- range .Events}}
   {{.Token}}:
     address: {{if .Addressed}}crisis.{agency}.{episode}.{{.Token}}.{toAgency}{{else}}crisis.{agency}.{episode}.{{.Token}}{{end}}
     title: {{quote .Type}}
@@ -66,15 +77,37 @@ channels:
         description: The episode id (the CloudEvents subject).
 {{- if .Addressed}}
       toAgency:
-        enum: [police, ambulance, spoa, amhp, crisisline]
+        enum: [{{join $.Agencies ", "}}]
         description: The agency the event is addressed to (toagency).
 {{- end}}
     messages:
       {{.Token}}:
         $ref: '#/components/messages/{{.Token}}'
 {{- end}}
+{{- range .Commands}}
+  {{.ID}}:
+    address: {{.Address}}
+    title: {{quote .Title}}
+{{- if .Agencies}}
+    parameters:
+      agency:
+        enum: [{{join .Agencies ", "}}]
+        description: The agency whose command it is (each serves its own, as its own NATS user).
+{{- end}}
+    messages:
+      request:
+        $ref: '#/components/messages/{{.Request}}'
+  {{.ID}}.reply:
+    address: null
+    description: The requester's reply subject (its own inbox, _INBOX_<user>.>).
+    messages:
+      reply:
+        $ref: '#/components/messages/{{.Response}}'
+      refusal:
+        $ref: '#/components/messages/refusal'
+{{- end}}
 operations:
-{{- range .}}
+{{- range .Events}}
   publish_{{.Token}}:
     action: send
     channel:
@@ -86,9 +119,25 @@ operations:
       $ref: '#/channels/{{.Token}}'
     summary: {{quote (printf "Consumed by %s." (join .Subs "; "))}}
 {{- end}}
+{{- range .Commands}}
+  {{.ID}}:
+    action: receive
+    channel:
+      $ref: '#/channels/{{.ID}}'
+    title: {{quote .Title}}
+    summary: {{quote .Summary}}
+    messages:
+      - $ref: '#/channels/{{.ID}}/messages/request'
+    reply:
+      channel:
+        $ref: '#/channels/{{.ID}}.reply'
+      messages:
+        - $ref: '#/channels/{{.ID}}.reply/messages/reply'
+        - $ref: '#/channels/{{.ID}}.reply/messages/refusal'
+{{- end}}
 components:
   messages:
-{{- range .}}
+{{- range .Events}}
     {{.Token}}:
       name: {{quote .Type}}
       title: {{quote .Name}}
@@ -105,11 +154,120 @@ components:
                 data:
                   $ref: '{{.Version}}/{{.Name}}.json'
 {{- end}}
+{{- range .Schemas}}
+    {{.}}:
+      name: {{quote .}}
+      title: {{quote .}}
+      contentType: application/json
+      payload:
+        schemaFormat: application/schema+json;version=draft-2020-12
+        schema:
+          $ref: '{{$.CommandsDir}}/{{.}}.json'
+{{- end}}
+    refusal:
+      name: refusal
+      title: A refused command
+      summary: {{quote "The command was refused and nothing was stored: the headers say why, the body is empty."}}
+      headers:
+        type: object
+        required: [Nats-Service-Error-Code, Nats-Service-Error]
+        properties:
+          Nats-Service-Error-Code:
+            type: string
+            enum: [{{range $i, $r := .Refusals}}{{if $i}}, {{end}}"{{$r.Code}}"{{end}}]
+            description: {{quote .RefusalCodes}}
+          Nats-Service-Error:
+            type: string
+            description: What was wrong, in a sentence (the field and the limit, the section of the Act, the state of the episode).
+      payload:
+        type: string
+        maxLength: 0
 `))
 
-// AsyncAPI renders the AsyncAPI 3.0 document of the catalogue; doc gives
-// each type's description (from its schema), consumers who consumes it.
-func AsyncAPI(doc func(Spec) string, consumers []Consumer) ([]byte, error) {
+// RefusalCode is one code a command is refused with (in the header
+// Nats-Service-Error-Code), and what it means.
+type RefusalCode struct {
+	Code    int
+	Meaning string
+}
+
+// commandChannel is one channel of commands: the same command of every
+// agency that serves it (an {agency} parameter), or one service's.
+type commandChannel struct {
+	ID, Address, Title, Summary string
+	Agencies                    []string
+	Request, Response           string
+}
+
+// commandChannels groups commands into channels: a command served for
+// several agencies with the same request and reply types is one channel
+// with an {agency} parameter; any other is a channel of its own.
+func commandChannels(commands []Command) []commandChannel {
+	pattern := func(c Command) string {
+		if c.Agency == "" {
+			return c.Subject
+		}
+		toks := strings.Split(c.Subject, ".")
+		for i, t := range toks {
+			if t == string(c.Agency) {
+				toks[i] = "{agency}"
+				break
+			}
+		}
+		return strings.Join(toks, ".")
+	}
+	byPattern := map[string][]Command{}
+	var order []string
+	for _, c := range commands {
+		p := pattern(c)
+		if _, ok := byPattern[p]; !ok {
+			order = append(order, p)
+		}
+		byPattern[p] = append(byPattern[p], c)
+	}
+	var out []commandChannel
+	add := func(address string, cs []Command) {
+		c := cs[0]
+		ch := commandChannel{ID: strings.ReplaceAll(address, "{agency}", "agency"), Address: address,
+			Request: SchemaName(c.Request), Response: SchemaName(c.Response)}
+		service := "crisisbus-" + strings.Split(address, ".")[1]
+		if strings.Contains(address, "{agency}") {
+			for _, c := range cs {
+				ch.Agencies = append(ch.Agencies, string(c.Agency))
+			}
+			ch.Title = strings.ReplaceAll(address, "{agency}", "<agency>")
+			service = strings.ReplaceAll(service, "{agency}", "<agency>") + " for " + strings.Join(ch.Agencies, ", ")
+		} else {
+			ch.Title = address
+		}
+		ch.Summary = fmt.Sprintf("Request-reply, answered by %s: the request is %s (schemas/%s/%s.json; unknown fields are refused), the reply %s, or a refusal (headers Nats-Service-Error-Code and Nats-Service-Error, empty body) when nothing was stored.",
+			service, ch.Request, CommandsDir, ch.Request, ch.Response)
+		out = append(out, ch)
+	}
+	for _, p := range order {
+		cs := byPattern[p]
+		same := true
+		for _, c := range cs[1:] {
+			same = same && c.Request == cs[0].Request && c.Response == cs[0].Response
+		}
+		if same && len(cs) > 1 {
+			add(p, cs)
+			continue
+		}
+		for _, c := range cs {
+			add(c.Subject, []Command{{Subject: c.Subject, Request: c.Request, Response: c.Response}})
+		}
+	}
+	slices.SortFunc(out, func(a, b commandChannel) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// AsyncAPI renders the AsyncAPI 3.0 document of the contract: the
+// catalogue's events, doc giving each type's description (from its
+// schema) and consumers who consumes it; and the commands the services
+// answer, with their request and reply schemas (schemas/commands/) and the
+// refusals they may answer with.
+func AsyncAPI(doc func(Spec) string, consumers []Consumer, commands []Command, refusals []RefusalCode) ([]byte, error) {
 	type row struct {
 		Spec
 		Type, Token, Versioned, Doc string
@@ -124,8 +282,30 @@ func AsyncAPI(doc func(Spec) string, consumers []Consumer) ([]byte, error) {
 		rows = append(rows, r)
 	}
 	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.Token, b.Token) })
+	var agencies []string
+	for _, a := range Agencies {
+		agencies = append(agencies, string(a))
+	}
+	chans := commandChannels(commands)
+	var schemaNames []string
+	for _, c := range chans {
+		schemaNames = append(schemaNames, c.Request, c.Response)
+	}
+	slices.Sort(schemaNames)
+	var codes []string
+	for _, r := range refusals {
+		codes = append(codes, fmt.Sprintf("%d %s", r.Code, r.Meaning))
+	}
+	data := struct {
+		Events                    []row
+		Commands                  []commandChannel
+		Schemas                   []string
+		Agencies                  []string
+		Refusals                  []RefusalCode
+		RefusalCodes, CommandsDir string
+	}{rows, chans, slices.Compact(schemaNames), agencies, refusals, strings.Join(codes, "; ") + ".", CommandsDir}
 	var buf bytes.Buffer
-	if err := asyncAPITemplate.Execute(&buf, rows); err != nil {
+	if err := asyncAPITemplate.Execute(&buf, data); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

@@ -53,7 +53,7 @@ func detainedUnderS136(t *testing.T, p *pathway, mid func()) (ep string) {
 	p.clock.Advance(25 * time.Minute)
 	do[police.DetainRequest, agency.Receipt](p, events.Police, "s136.detain", police.DetainRequest{Base: base(ep, pc),
 		DetainedAt: p.clock.Now(), LocationType: "public_place", AgeYears: 34})
-	do[police.PlaceRequest, agency.Receipt](p, events.Police, "pos.request", police.PlaceRequest{Base: base(ep, pc),
+	do[agency.PlaceRequest, agency.Receipt](p, events.Police, "pos.request", agency.PlaceRequest{Base: base(ep, pc),
 		PlaceOfSafetyRequested: events.PlaceOfSafetyRequested{PreferredType: events.HealthBasedPlaceOfSafety}})
 	do[spoa.AllocateRequest, agency.Receipt](p, events.SPoA, "pos.allocate", spoa.AllocateRequest{Base: base(ep, "SPoA bed manager"),
 		PlaceOfSafetyAllocated: events.PlaceOfSafetyAllocated{PlaceType: events.HealthBasedPlaceOfSafety, PlaceName: "Medway s136 suite"}})

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -309,15 +312,18 @@ func cmdSchema(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if len(args) == 1 && args[0] == "asyncapi" {
-		doc, err := asyncAPI()
+		doc, err := system.AsyncAPI()
 		if err != nil {
 			return err
 		}
 		_, err = e.stdout.Write(doc)
 		return err
 	}
+	if len(args) == 2 && args[0] == "commands" {
+		return writeCommandSchemas(e, args[1])
+	}
 	if len(args) == 0 || args[0] != "validate" {
-		return usageError{"usage: crisisbus schema validate FILE|-   or   crisisbus schema asyncapi   or   crisisbus schema envelope"}
+		return usageError{"usage: crisisbus schema validate FILE|-   or   crisisbus schema asyncapi   or   crisisbus schema envelope   or   crisisbus schema commands DIR"}
 	}
 	fs := newFlags(e, "schema validate", "FILE|-")
 	if err := parse(fs, args[1:]); err != nil {
@@ -358,11 +364,34 @@ func cmdSchema(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// asyncAPI renders the AsyncAPI document, describing each type from its schema.
-func asyncAPI() ([]byte, error) {
-	reg, err := events.Schemas()
+// writeCommandSchemas writes the schema of every command's request and
+// reply into dir (schemas/commands), removing the schemas of types no
+// command uses any more.
+func writeCommandSchemas(e env, dir string) error {
+	files, err := system.CommandSchemas()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return events.AsyncAPI(func(s events.Spec) string { return reg.Description(s.Versioned()) }, system.Consumers())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	old, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return err
+	}
+	for _, f := range old {
+		if _, keep := files[filepath.Base(f)]; !keep {
+			if err := os.Remove(f); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "removed %s\n", f)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if err := os.WriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.stdout, "%d command schemas in %s\n", len(files), dir)
+	return nil
 }

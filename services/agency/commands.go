@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/nats-io/nats.go/micro"
-
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/record"
@@ -31,7 +29,7 @@ import (
 // Base is in every command on an episode: which episode, and who acts.
 type Base struct {
 	Episode string `json:"episode"`
-	Actor   string `json:"actor"` // the person acting, e.g. a staff id
+	Actor   string `json:"actor" schema:"cloudevent.json#/properties/actor"` // the person acting, e.g. a staff id
 }
 
 // Validate names what is missing from the fields every command has; a
@@ -69,11 +67,11 @@ type StreetOutcomeRequest struct {
 
 // OpenRequest opens a crisis episode: the first call or referral.
 type OpenRequest struct {
-	Actor     string                      `json:"actor"`
-	Channel   string                      `json:"channel"` // 999, 101, 111, walk_in, referral, other
-	Summary   string                      `json:"summary"` // what is happening, in the call-taker's words
-	Location  string                      `json:"location,omitempty"`
-	Reference string                      `json:"reference,omitempty"` // the agency's own incident or call reference
+	Actor     string                      `json:"actor" schema:"cloudevent.json#/properties/actor"`
+	Channel   string                      `json:"channel" schema:"v1/episode.opened.json#/properties/channel"` // 999, 101, 111, walk_in, referral, other
+	Summary   string                      `json:"summary" schema:"v1/episode.opened.json#/properties/summary"` // what is happening, in the call-taker's words
+	Location  string                      `json:"location,omitempty" schema:"v1/episode.opened.json#/properties/location"`
+	Reference string                      `json:"reference,omitempty" schema:"v1/episode.opened.json#/properties/agencyReference"` // the agency's own incident or call reference
 	Person    *events.PersonIdentified    `json:"person,omitempty"`
 	Voice     *events.PersonVoiceRecorded `json:"voice,omitempty"`
 }
@@ -113,8 +111,8 @@ type VoiceRequest struct {
 type LinkRequest struct {
 	Base
 	OtherEpisode string   `json:"otherEpisode"`
-	MatchedOn    []string `json:"matchedOn"` // nhs_number, name_and_date_of_birth, phone_number, ...
-	Reason       string   `json:"reason"`
+	MatchedOn    []string `json:"matchedOn" schema:"v1/episode.linked.json#/properties/matchedOn"` // nhs_number, name_and_date_of_birth, phone_number, ...
+	Reason       string   `json:"reason" schema:"v1/episode.linked.json#/properties/reason"`
 }
 
 // Validate names what is missing.
@@ -132,7 +130,7 @@ func (r *LinkRequest) Validate() error {
 // CloseRequest closes the episode (only its owner may).
 type CloseRequest struct {
 	Base
-	Reason string `json:"reason"`
+	Reason string `json:"reason" schema:"v1/episode.closed.json#/properties/reason"`
 }
 
 // Validate names what is missing.
@@ -148,10 +146,10 @@ func (r *CloseRequest) Validate() error {
 // episode summary, built by the service from every fact recorded so far.
 type OfferRequest struct {
 	Base
-	Kind    events.HandoffKind `json:"kind"`
-	To      events.Agency      `json:"to"`
-	Reason  string             `json:"reason"`
-	Urgency string             `json:"urgency"` // emergency, urgent, routine
+	Kind    events.HandoffKind `json:"kind" schema:"v1/handoff.offered.json#/properties/kind"`
+	To      events.Agency      `json:"to" schema:"v1/handoff.offered.json#/properties/to"`
+	Reason  string             `json:"reason" schema:"v1/handoff.offered.json#/properties/reason"`
+	Urgency string             `json:"urgency" schema:"v1/handoff.offered.json#/properties/urgency"` // emergency, urgent, routine
 }
 
 // Validate names what is missing.
@@ -192,8 +190,8 @@ func (r *HandoffRequest) Validate() error {
 // no_capacity, reassign, more_information_needed, other) and words.
 type DeclineRequest struct {
 	HandoffRequest
-	Reason string `json:"reason"`
-	Detail string `json:"detail"`
+	Reason string `json:"reason" schema:"v1/handoff.declined.json#/properties/reason"`
+	Detail string `json:"detail" schema:"v1/handoff.declined.json#/properties/detail"`
 }
 
 // Validate names what is missing.
@@ -208,7 +206,7 @@ func (r *DeclineRequest) Validate() error {
 // CancelRequest withdraws an offer before it is accepted.
 type CancelRequest struct {
 	HandoffRequest
-	Reason string `json:"reason"`
+	Reason string `json:"reason" schema:"v1/handoff.cancelled.json#/properties/reason"`
 }
 
 // Validate names what is missing.
@@ -223,7 +221,7 @@ func (r *CancelRequest) Validate() error {
 // CompleteRequest says the accepted handoff's work is done.
 type CompleteRequest struct {
 	HandoffRequest
-	Outcome string `json:"outcome"`
+	Outcome string `json:"outcome" schema:"v1/handoff.completed.json#/properties/outcome"`
 }
 
 // Validate names what is missing.
@@ -235,21 +233,37 @@ func (r *CompleteRequest) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (k *Kit) commonEndpoints(ctx context.Context, g micro.Group) []error {
-	l := k.Log
-	return []error{
-		rpc.Endpoint(ctx, l, g, "open", "open", k.Open),
-		rpc.Endpoint(ctx, l, g, "identify", "identify", k.Identify),
-		rpc.Endpoint(ctx, l, g, "voice", "voice", k.Voice),
-		rpc.Endpoint(ctx, l, g, "link", "link", k.Link),
-		rpc.Endpoint(ctx, l, g, "close", "close", k.Close),
-		rpc.Endpoint(ctx, l, g, "handoff_offer", "handoff.offer", k.Offer),
-		rpc.Endpoint(ctx, l, g, "handoff_acknowledge", "handoff.acknowledge", k.Acknowledge),
-		rpc.Endpoint(ctx, l, g, "handoff_accept", "handoff.accept", k.Accept),
-		rpc.Endpoint(ctx, l, g, "handoff_decline", "handoff.decline", k.Decline),
-		rpc.Endpoint(ctx, l, g, "handoff_cancel", "handoff.cancel", k.Cancel),
-		rpc.Endpoint(ctx, l, g, "handoff_complete", "handoff.complete", k.Complete),
+// common are the commands every agency answers, relative to its prefix.
+func (k *Kit) common() []rpc.Command {
+	return []rpc.Command{
+		rpc.Handle("open", k.Open),
+		rpc.Handle("identify", k.Identify),
+		rpc.Handle("voice", k.Voice),
+		rpc.Handle("link", k.Link),
+		rpc.Handle("close", k.Close),
+		rpc.Handle("handoff.offer", k.Offer),
+		rpc.Handle("handoff.acknowledge", k.Acknowledge),
+		rpc.Handle("handoff.accept", k.Accept),
+		rpc.Handle("handoff.decline", k.Decline),
+		rpc.Handle("handoff.cancel", k.Cancel),
+		rpc.Handle("handoff.complete", k.Complete),
 	}
+}
+
+// Commands is every command agency a answers, on crisisbus.<a>.<command>:
+// the common ones (open, identify, voice, link, close, handoff.*) and own,
+// its own (relative to its prefix). The services serve this list and the
+// contract is generated from it; k is not used until a command runs, so a
+// zero Kit describes an agency's commands.
+func Commands(a events.Agency, k *Kit, own []rpc.Command) []rpc.Command {
+	return rpc.Under(CommandPrefix(a), a, append(k.common(), own...))
+}
+
+// PlaceRequest: a place of safety is asked for (by police or the ambulance
+// service).
+type PlaceRequest struct {
+	Base
+	events.PlaceOfSafetyRequested
 }
 
 // Open opens a new episode owned by this agency.

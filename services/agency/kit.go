@@ -24,6 +24,7 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/services/record"
+	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
 // Kit is one agency's connection to the pathway.
@@ -233,8 +234,9 @@ func (s *Service) Stop() {
 
 // Serve starts the agency's inbox consumer and its `micro` service
 // crisisbus-<agency>, answering on crisisbus.<agency>.<command>: the common
-// commands (open, identify, voice, link, close, handoff.*) and those add adds.
-func (k *Kit) Serve(ctx context.Context, description string, onInbox InboxHook, add func(g micro.Group) []error) (*Service, error) {
+// commands (open, identify, voice, link, close, handoff.*) and own, the
+// agency's own (see Commands).
+func (k *Kit) Serve(ctx context.Context, description string, onInbox InboxHook, own []rpc.Command) (*Service, error) {
 	if k.Log == nil {
 		k.Log = zap.NewNop()
 	}
@@ -249,12 +251,7 @@ func (k *Kit) Serve(ctx context.Context, description string, onInbox InboxHook, 
 		s.Stop()
 		return nil, fmt.Errorf("%s service: %w", a, err)
 	}
-	g := s.svc.AddGroup(CommandPrefix(k.Agency()))
-	errs := k.commonEndpoints(ctx, g)
-	if add != nil {
-		errs = append(errs, add(g)...)
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := rpc.Serve(ctx, k.Log, s.svc, Commands(k.Agency(), k, own)); err != nil {
 		s.Stop()
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 // leave the request without one, silently). Each refuses an empty request.
 func TestEveryCommandRequestRefusesAnEmptyRequest(t *testing.T) {
 	for _, v := range []any{&agency.AdviceRequest{}, &agency.StreetOutcomeRequest{}, &agency.IdentifyRequest{}, &agency.VoiceRequest{},
-		&ambulance.CallRequest{}, &ambulance.PlaceRequest{}, &amhp.DoctorRequest{}, &amhp.DelayRequest{},
+		&ambulance.CallRequest{}, &agency.PlaceRequest{}, &amhp.DoctorRequest{}, &amhp.DelayRequest{},
 		&crisisline.ScheduleRequest{}, &crisisline.ContactRequest{}, &spoa.AllocateRequest{}} {
 		val, ok := v.(rpc.Validator)
 		if !ok {

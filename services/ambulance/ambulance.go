@@ -10,14 +10,12 @@
 //	call.triage    CallRequest        → agency.Receipt
 //	triage.advice  agency.AdviceRequest  → agency.Receipt
 //	conveyance     ConveyanceRequest  → agency.Receipt
-//	pos.request    PlaceRequest       → agency.Receipt
+//	pos.request    agency.PlaceRequest → agency.Receipt
 package ambulance
 
 import (
 	"context"
 	"errors"
-
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/agency"
@@ -48,21 +46,19 @@ func (r *ConveyanceRequest) Validate() error {
 	return errors.Join(errs...)
 }
 
-// PlaceRequest: a place of safety is asked for.
-type PlaceRequest struct {
-	agency.Base
-	events.PlaceOfSafetyRequested
-}
-
 // Start runs the EOC's service: its inbox and its commands.
 func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
-	return k.Serve(ctx, "crisisbus ambulance EOC: mental health call triage, conveyance, referral to SPoA", nil, func(g micro.Group) []error {
-		l := k.Log
-		return []error{
-			rpc.Endpoint(ctx, l, g, "call_triage", "call.triage", agency.Recorder(k, func(r CallRequest) any { return &r.AmbulanceCallTriaged })),
-			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r agency.AdviceRequest) any { return &r.TriageAdviceGiven })),
-			rpc.Endpoint(ctx, l, g, "conveyance", "conveyance", agency.Recorder(k, func(r ConveyanceRequest) any { return &r.AmbulanceConveyance })),
-			rpc.Endpoint(ctx, l, g, "pos_request", "pos.request", agency.Recorder(k, func(r PlaceRequest) any { return &r.PlaceOfSafetyRequested })),
-		}
-	})
+	return k.Serve(ctx, "crisisbus ambulance EOC: mental health call triage, conveyance, referral to SPoA", nil, Commands(k))
+}
+
+// Commands are the ambulance service's own commands, relative to its prefix
+// (besides the common ones of package agency): what it serves, and what
+// the contract describes.
+func Commands(k *agency.Kit) []rpc.Command {
+	return []rpc.Command{
+		rpc.Handle("call.triage", agency.Recorder(k, func(r CallRequest) any { return &r.AmbulanceCallTriaged })),
+		rpc.Handle("triage.advice", agency.Recorder(k, func(r agency.AdviceRequest) any { return &r.TriageAdviceGiven })),
+		rpc.Handle("conveyance", agency.Recorder(k, func(r ConveyanceRequest) any { return &r.AmbulanceConveyance })),
+		rpc.Handle("pos.request", agency.Recorder(k, func(r agency.PlaceRequest) any { return &r.PlaceOfSafetyRequested })),
+	}
 }

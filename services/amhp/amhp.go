@@ -18,8 +18,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go/micro"
-
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/agency"
@@ -42,15 +40,18 @@ type DelayRequest struct {
 // ExtendRequest: the examining doctor extends the s136 period (s136B).
 type ExtendRequest struct {
 	agency.Base
-	Hours                  int    `json:"hours"`
-	Doctor                 string `json:"doctor"`
-	Reason                 string `json:"reason"`
-	SuperintendentApproval string `json:"superintendentApproval,omitempty"`
+	Hours                  int    `json:"hours" schema:"v1/s136.extended.json#/properties/hours"`
+	Doctor                 string `json:"doctor" schema:"v1/s136.extended.json#/properties/doctor"`
+	Reason                 string `json:"reason" schema:"v1/s136.extended.json#/properties/reason"`
+	SuperintendentApproval string `json:"superintendentApproval,omitempty" schema:"v1/s136.extended.json#/properties/superintendentApproval"`
 }
 
 // Validate names what is missing.
 func (r *ExtendRequest) Validate() error {
 	errs := r.Check()
+	if r.Hours == 0 {
+		errs = append(errs, errors.New("hours is required (the extension's length, at most 12)"))
+	}
 	if r.Doctor == "" || r.Reason == "" {
 		errs = append(errs, errors.New("doctor and reason are required"))
 	}
@@ -61,12 +62,12 @@ func (r *ExtendRequest) Validate() error {
 // informal_admission, not_admitted). Notes are clinical: never in police views.
 type OutcomeRequest struct {
 	agency.Base
-	Outcome     string    `json:"outcome"`
-	CompletedAt time.Time `json:"completedAt"`
-	Notes       string    `json:"notes,omitempty"`
+	Outcome     string    `json:"outcome" schema:"v1/assessment.completed.json#/properties/outcome"`
+	CompletedAt time.Time `json:"completedAt" schema:"v1/assessment.completed.json#/properties/completedAt"`
+	Notes       string    `json:"notes,omitempty" schema:"v1/assessment.completed.json#/properties/notes"`
 	// FollowUpReason is why the person is referred to the helpline when not
 	// admitted (default: the 4-day follow-up after an s136 assessment).
-	FollowUpReason string `json:"followUpReason,omitempty"`
+	FollowUpReason string `json:"followUpReason,omitempty" schema:"v1/handoff.offered.json#/properties/reason"`
 }
 
 // Validate names what is missing.
@@ -90,16 +91,20 @@ type Service struct{ k *agency.Kit }
 
 // Start runs the AMHP service: its inbox and its commands.
 func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
+	return k.Serve(ctx, "crisisbus AMHP service: MHA assessments, s12 doctors, delays, outcomes, referral to follow-up", nil, Commands(k))
+}
+
+// Commands are the amhp service's own commands, relative to its prefix
+// (besides the common ones of package agency): what it serves, and what
+// the contract describes.
+func Commands(k *agency.Kit) []rpc.Command {
 	s := &Service{k: k}
-	return k.Serve(ctx, "crisisbus AMHP service: MHA assessments, s12 doctors, delays, outcomes, referral to follow-up", nil, func(g micro.Group) []error {
-		l := k.Log
-		return []error{
-			rpc.Endpoint(ctx, l, g, "doctor", "doctor", s.Doctor),
-			rpc.Endpoint(ctx, l, g, "delay", "delay", s.Delay),
-			rpc.Endpoint(ctx, l, g, "s136_extend", "s136.extend", s.Extend),
-			rpc.Endpoint(ctx, l, g, "outcome", "outcome", s.Outcome),
-		}
-	})
+	return []rpc.Command{
+		rpc.Handle("doctor", s.Doctor),
+		rpc.Handle("delay", s.Delay),
+		rpc.Handle("s136.extend", s.Extend),
+		rpc.Handle("outcome", s.Outcome),
+	}
 }
 
 // assessing returns the assessment request the AMHP service has accepted.

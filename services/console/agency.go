@@ -128,17 +128,8 @@ func (c *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 func worklistTitle(a events.Agency) string {
-	switch a {
-	case events.Police:
-		return "Control room"
-	case events.AMHP:
-		return "Assessment queue"
-	case events.Crisisline:
-		return "Follow-up calls"
-	case events.SPoA:
-		return "Referrals inbox"
-	case events.Ambulance:
-		return "EOC mental health"
+	if t := a.Info().Worklist; t != "" {
+		return t
 	}
 	return "Worklist"
 }

@@ -3,6 +3,8 @@ package console
 import (
 	"fmt"
 	"strings"
+
+	"github.com/crisisbus/crisisbus/events"
 )
 
 // formField is what the "field" template renders: a labelled input with its
@@ -88,6 +90,17 @@ func (p page) Select(action, name, label, hint string, opts ...string) formField
 		f.Options = append(f.Options, option{Value: v, Label: l})
 	}
 	return f
+}
+
+// AgencySelect is a select field of the pathway's agencies, named as the
+// agency table (events/agency.go) names them: a template that lists them
+// with it needs no change when an agency joins.
+func (p page) AgencySelect(action, name, label, hint string) formField {
+	var opts []string
+	for _, a := range events.Agencies {
+		opts = append(opts, string(a)+"|"+a.Title())
+	}
+	return p.Select(action, name, label, hint, opts...)
 }
 
 // Checked reports whether a checkbox of the action's form was ticked (or,

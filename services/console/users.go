@@ -159,15 +159,16 @@ func (f *UsersFile) Find(username string) int {
 // the password "crisisbus-<agency>" (documented in the README). They are for
 // trying crisisbus out, never for real use: the console has them only when
 // it runs with no users file in the embedded default (`crisisbus up`).
+//
+// They are the agency table's (events.AgencyInfo.Demo).
 func DemoUsers() []DemoUser {
-	return []DemoUser{
-		{"police.handler", "Chris Morgan", events.Police, "Control-room call handler", "crisisbus-police"},
-		{"police.mhw", "Alex Reid", events.Police, "Control-room mental health worker", "crisisbus-police"},
-		{"eoc.mhw", "Priya Shah", events.Ambulance, "EOC mental health worker", "crisisbus-ambulance"},
-		{"spoa.clinician", "Morgan Lee", events.SPoA, "SPoA clinician", "crisisbus-spoa"},
-		{"amhp.duty", "Jordan Taylor", events.AMHP, "Duty AMHP", "crisisbus-amhp"},
-		{"helpline.worker", "Sam Okafor", events.Crisisline, "Follow-up helpline worker", "crisisbus-crisisline"},
+	var out []DemoUser
+	for _, a := range events.AgencyTable() {
+		for _, p := range a.Demo {
+			out = append(out, DemoUser{p.Username, p.Name, a.ID, p.Role, "crisisbus-" + string(a.ID)})
+		}
 	}
+	return out
 }
 
 // DemoUser is a demo person with their plain password.

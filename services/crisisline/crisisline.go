@@ -17,9 +17,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
-
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
@@ -46,8 +45,16 @@ type ContactRequest struct {
 // EscalateRequest escalates to SPoA because risk has risen.
 type EscalateRequest struct {
 	agency.Base
-	Risk   events.Risk `json:"risk"` // medium, high, immediate
-	Reason string      `json:"reason"`
+	Risk   events.Risk `json:"risk" schema:"v1/followup.escalated.json#/properties/risk"` // medium, high, immediate
+	Reason string      `json:"reason" schema:"v1/followup.escalated.json#/properties/reason"`
+}
+
+// EscalationRisks are the risks the helpline escalates at: risk has risen.
+var EscalationRisks = []string{"medium", "high", "immediate"}
+
+// Enums are the risks an escalation takes, for the contract.
+func (r *EscalateRequest) Enums() map[string][]string {
+	return map[string][]string{"risk": EscalationRisks}
 }
 
 // Validate names what is missing.
@@ -56,7 +63,7 @@ func (r *EscalateRequest) Validate() error {
 	if r.Reason == "" {
 		errs = append(errs, errors.New("reason is required"))
 	}
-	if r.Risk != "medium" && r.Risk != "high" && r.Risk != "immediate" {
+	if !slices.Contains(EscalationRisks, string(r.Risk)) {
 		errs = append(errs, fmt.Errorf("risk %q: escalate when risk has risen (medium, high or immediate)", r.Risk))
 	}
 	return errors.Join(errs...)
@@ -71,8 +78,8 @@ type EscalateResponse struct {
 // FinishRequest completes the follow-up, and closes the episode when asked.
 type FinishRequest struct {
 	agency.Base
-	Summary      string `json:"summary"`
-	CloseEpisode bool   `json:"closeEpisode"`
+	Summary      string `json:"summary" schema:"v1/followup.completed.json#/properties/summary"`
+	CloseEpisode bool   `json:"closeEpisode,omitempty"`
 }
 
 // Validate names what is missing.
@@ -91,15 +98,20 @@ type Service struct{ k *agency.Kit }
 func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
 	s := &Service{k: k}
 	k.OnAccept = s.scheduleOnAccept
-	return k.Serve(ctx, "crisisbus crisis line and follow-up helpline: 4-day follow-up, escalation to SPoA", nil, func(g micro.Group) []error {
-		l := k.Log
-		return []error{
-			rpc.Endpoint(ctx, l, g, "followup_schedule", "followup.schedule", s.Schedule),
-			rpc.Endpoint(ctx, l, g, "followup_contact", "followup.contact", s.Contact),
-			rpc.Endpoint(ctx, l, g, "followup_escalate", "followup.escalate", s.Escalate),
-			rpc.Endpoint(ctx, l, g, "followup_complete", "followup.complete", s.Finish),
-		}
-	})
+	return k.Serve(ctx, "crisisbus crisis line and follow-up helpline: 4-day follow-up, escalation to SPoA", nil, Commands(k))
+}
+
+// Commands are the crisisline service's own commands, relative to its prefix
+// (besides the common ones of package agency): what it serves, and what
+// the contract describes.
+func Commands(k *agency.Kit) []rpc.Command {
+	s := &Service{k: k}
+	return []rpc.Command{
+		rpc.Handle("followup.schedule", s.Schedule),
+		rpc.Handle("followup.contact", s.Contact),
+		rpc.Handle("followup.escalate", s.Escalate),
+		rpc.Handle("followup.complete", s.Finish),
+	}
 }
 
 // scheduleOnAccept schedules one call a day for FollowUpDays as the helpline

@@ -13,7 +13,7 @@
 //	street_triage.outcome  agency.StreetOutcomeRequest  → agency.Receipt
 //	s136.consult           ConsultRequest               → agency.Receipt
 //	s136.detain            DetainRequest                → agency.Receipt
-//	pos.request            PlaceRequest                 → agency.Receipt
+//	pos.request            agency.PlaceRequest          → agency.Receipt
 //	pos.arrive             ArriveRequest                → agency.Receipt
 //	s136.welfare           WelfareRequest               → agency.Receipt
 //	s136.release           ReleaseRequest               → agency.Receipt
@@ -31,8 +31,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
@@ -69,16 +67,10 @@ type ConsultRequest struct {
 // consultation, which must come first.
 type DetainRequest struct {
 	agency.Base
-	DetainedAt       time.Time `json:"detainedAt"`
-	LocationType     string    `json:"locationType"` // public_place, workplace, hospital, school_or_college, transport, other_non_dwelling
-	AgeYears         int       `json:"ageYears"`
-	KeptWhereTheyAre bool      `json:"keptWhereTheyAre"`
-}
-
-// PlaceRequest: a place of safety is asked for.
-type PlaceRequest struct {
-	agency.Base
-	events.PlaceOfSafetyRequested
+	DetainedAt       time.Time `json:"detainedAt" schema:"v1/s136.detained.json#/properties/detainedAt"`
+	LocationType     string    `json:"locationType" schema:"v1/s136.detained.json#/properties/locationType"` // public_place, workplace, hospital, school_or_college, transport, other_non_dwelling
+	AgeYears         int       `json:"ageYears" schema:"v1/s136.detained.json#/properties/ageYears" minimum:"1"`
+	KeptWhereTheyAre bool      `json:"keptWhereTheyAre,omitempty" schema:"v1/s136.detained.json#/properties/keptWhereTheyAre"`
 }
 
 // ArriveRequest: the person arrives at the place of safety (the s136 clock starts).
@@ -112,9 +104,6 @@ func (r *DispatchRequest) Validate() error { return validate(r.Base) }
 
 // Validate names what is missing.
 func (r *ConsultRequest) Validate() error { return validate(r.Base) }
-
-// Validate names what is missing.
-func (r *PlaceRequest) Validate() error { return validate(r.Base) }
 
 // Validate names what is missing.
 func (r *ArriveRequest) Validate() error { return validate(r.Base) }
@@ -154,24 +143,28 @@ func ClinicalElsewhere(spec events.Spec, field string) string {
 
 // Start runs the police service: its inbox and its commands.
 func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
-	s := &Service{k: k}
 	k.ClinicalElsewhere = ClinicalElsewhere
-	return k.Serve(ctx, "crisisbus police control room: triage, Right Care Right Person, street triage, s136", nil, func(g micro.Group) []error {
-		l := k.Log
-		return []error{
-			rpc.Endpoint(ctx, l, g, "triage_request", "triage.request", agency.Recorder(k, func(r TriageRequest) any { return &r.TriageRequested })),
-			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r agency.AdviceRequest) any { return &r.TriageAdviceGiven })),
-			rpc.Endpoint(ctx, l, g, "rcrp_decide", "rcrp.decide", agency.Recorder(k, func(r RCRPRequest) any { return &r.RcrpDecided })),
-			rpc.Endpoint(ctx, l, g, "street_triage_dispatch", "street_triage.dispatch", agency.Recorder(k, func(r DispatchRequest) any { return &r.StreetTriageDispatched })),
-			rpc.Endpoint(ctx, l, g, "street_triage_outcome", "street_triage.outcome", agency.Recorder(k, func(r agency.StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
-			rpc.Endpoint(ctx, l, g, "s136_consult", "s136.consult", agency.Recorder(k, func(r ConsultRequest) any { return &r.S136Consulted })),
-			rpc.Endpoint(ctx, l, g, "s136_detain", "s136.detain", s.Detain),
-			rpc.Endpoint(ctx, l, g, "pos_request", "pos.request", agency.Recorder(k, func(r PlaceRequest) any { return &r.PlaceOfSafetyRequested })),
-			rpc.Endpoint(ctx, l, g, "pos_arrive", "pos.arrive", s.Arrive),
-			rpc.Endpoint(ctx, l, g, "s136_welfare", "s136.welfare", s.Welfare),
-			rpc.Endpoint(ctx, l, g, "s136_release", "s136.release", s.Release),
-		}
-	})
+	return k.Serve(ctx, "crisisbus police control room: triage, Right Care Right Person, street triage, s136", nil, Commands(k))
+}
+
+// Commands are the police service's own commands, relative to its prefix
+// (besides the common ones of package agency): what it serves, and what
+// the contract describes.
+func Commands(k *agency.Kit) []rpc.Command {
+	s := &Service{k: k}
+	return []rpc.Command{
+		rpc.Handle("triage.request", agency.Recorder(k, func(r TriageRequest) any { return &r.TriageRequested })),
+		rpc.Handle("triage.advice", agency.Recorder(k, func(r agency.AdviceRequest) any { return &r.TriageAdviceGiven })),
+		rpc.Handle("rcrp.decide", agency.Recorder(k, func(r RCRPRequest) any { return &r.RcrpDecided })),
+		rpc.Handle("street_triage.dispatch", agency.Recorder(k, func(r DispatchRequest) any { return &r.StreetTriageDispatched })),
+		rpc.Handle("street_triage.outcome", agency.Recorder(k, func(r agency.StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
+		rpc.Handle("s136.consult", agency.Recorder(k, func(r ConsultRequest) any { return &r.S136Consulted })),
+		rpc.Handle("s136.detain", s.Detain),
+		rpc.Handle("pos.request", agency.Recorder(k, func(r agency.PlaceRequest) any { return &r.PlaceOfSafetyRequested })),
+		rpc.Handle("pos.arrive", s.Arrive),
+		rpc.Handle("s136.welfare", s.Welfare),
+		rpc.Handle("s136.release", s.Release),
+	}
 }
 
 // Detain records an s136 detention: refused at a private dwelling (s136(1))

@@ -7,13 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/services/record"
-
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 // An earlier crisisbus's consumer gave up on a fact while the store was full

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/services/record"
-
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 func fact(t *testing.T, a events.Agency, ep string, data any, opts ...events.Option) events.Event {

@@ -205,31 +205,38 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 		r.Stop()
 		return nil, fmt.Errorf("record service: %w", err)
 	}
-	g := r.svc.AddGroup("crisisbus.record")
-	errs := []error{
-		rpc.Endpoint(ctx, cfg.Log, g, "disclosures", "disclosures", r.disclosures),
-		rpc.Endpoint(ctx, cfg.Log, g, "match", "match", r.match),
-	}
-	for _, a := range events.Agencies {
-		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "worklist_"+string(a), string(a)+".worklist", func(ctx context.Context, req WorklistRequest) (WorklistResponse, error) {
-			return r.worklist(ctx, a, req)
-		}))
-		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "state_"+string(a), string(a)+".state", func(ctx context.Context, req StateRequest) (StateResponse, error) {
-			return r.state(ctx, a, req)
-		}))
-		errs = append(errs, rpc.Endpoint(ctx, cfg.Log, g, "view_"+string(a), string(a)+".view", func(ctx context.Context, req ViewRequest) (ViewResponse, error) {
-			if req.Agency != "" && req.Agency != a {
-				return ViewResponse{}, events.Errorf(events.Invalid, "this is the %s view; agency %s asks on %s", a, req.Agency, ViewSubject(req.Agency))
-			}
-			req.Agency = a
-			return r.view(ctx, req)
-		}))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := rpc.Serve(ctx, cfg.Log, r.svc, Commands(r)); err != nil {
 		r.Stop()
 		return nil, err
 	}
 	return r, nil
+}
+
+// Commands are the record's commands, on crisisbus.record.<command>: what
+// it serves, and what the contract describes (r is not used until a
+// command runs).
+func Commands(r *Record) []rpc.Command {
+	cmds := []rpc.Command{
+		rpc.Handle("disclosures", r.disclosures),
+		rpc.Handle("match", r.match),
+	}
+	for _, a := range events.Agencies {
+		cmds = append(cmds,
+			rpc.Handle(string(a)+".worklist", func(ctx context.Context, req WorklistRequest) (WorklistResponse, error) {
+				return r.worklist(ctx, a, req)
+			}).For(a),
+			rpc.Handle(string(a)+".state", func(ctx context.Context, req StateRequest) (StateResponse, error) {
+				return r.state(ctx, a, req)
+			}).For(a),
+			rpc.Handle(string(a)+".view", func(ctx context.Context, req ViewRequest) (ViewResponse, error) {
+				if req.Agency != "" && req.Agency != a {
+					return ViewResponse{}, events.Errorf(events.Invalid, "this is the %s view; agency %s asks on %s", a, req.Agency, ViewSubject(req.Agency))
+				}
+				req.Agency = a
+				return r.view(ctx, req)
+			}).For(a))
+	}
+	return rpc.Under("crisisbus.record", "", cmds)
 }
 
 // Stop stops serving and consuming.

@@ -26,8 +26,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/nats-io/nats.go/micro"
-
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/services/agency"
@@ -51,6 +49,9 @@ type RouteRequest struct {
 	Detail    string `json:"detail"`              // e.g. which safe haven, which team
 }
 
+// Enums are the routes SPoA takes, for the contract.
+func (r *RouteRequest) Enums() map[string][]string { return map[string][]string{"route": Routes} }
+
 // Validate names what is missing.
 func (r *RouteRequest) Validate() error {
 	errs := r.Check()
@@ -68,16 +69,20 @@ type Service struct{ k *agency.Kit }
 
 // Start runs SPoA's service: its inbox and its commands.
 func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
+	return k.Serve(ctx, "crisisbus single point of access: referrals, triage advice, places of safety, routing", nil, Commands(k))
+}
+
+// Commands are the spoa service's own commands, relative to its prefix
+// (besides the common ones of package agency): what it serves, and what
+// the contract describes.
+func Commands(k *agency.Kit) []rpc.Command {
 	s := &Service{k: k}
-	return k.Serve(ctx, "crisisbus single point of access: referrals, triage advice, places of safety, routing", nil, func(g micro.Group) []error {
-		l := k.Log
-		return []error{
-			rpc.Endpoint(ctx, l, g, "triage_advice", "triage.advice", agency.Recorder(k, func(r agency.AdviceRequest) any { return &r.TriageAdviceGiven })),
-			rpc.Endpoint(ctx, l, g, "street_triage_outcome", "street_triage.outcome", agency.Recorder(k, func(r agency.StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
-			rpc.Endpoint(ctx, l, g, "pos_allocate", "pos.allocate", s.Allocate),
-			rpc.Endpoint(ctx, l, g, "route", "route", s.Route),
-		}
-	})
+	return []rpc.Command{
+		rpc.Handle("triage.advice", agency.Recorder(k, func(r agency.AdviceRequest) any { return &r.TriageAdviceGiven })),
+		rpc.Handle("street_triage.outcome", agency.Recorder(k, func(r agency.StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
+		rpc.Handle("pos.allocate", s.Allocate),
+		rpc.Handle("route", s.Route),
+	}
 }
 
 // Allocate allocates a health-based place of safety. A police station is
