@@ -116,6 +116,35 @@ func TestAScrapeOfMetricsFindsTheCountsAScenarioCaused(t *testing.T) {
 	if code, body := get(t, p.sys.Ops.URL()+"/readyz"); code != 200 {
 		t.Errorf("/readyz answered %d: %s", code, body)
 	}
+
+	// A triage advice request SPoA acknowledges and leaves unaccepted past
+	// its 15 minutes: the accept clock warns, breaches, and breaches again
+	// five minutes later, unanswered.
+	before = p.scrape()
+	ep2 := do[agency.OpenRequest, agency.OpenResponse](p, events.Police, "open", agency.OpenRequest{
+		Actor: "call handler 2210", Channel: "999", Summary: "caller hearing voices telling him to walk into the sea",
+	}).Episode
+	advice := do[agency.OfferRequest, agency.OfferResponse](p, events.Police, "handoff.offer", agency.OfferRequest{Base: base(ep2, "PC 2209 Lowe"),
+		Kind: events.TriageAdvice, To: events.SPoA, Reason: "needs mental health advice before attending", Urgency: "urgent"})
+	p.acknowledged(ep2, advice.HandoffID)
+	accept := []string{"clock", string(events.HandoffAcceptClock)}
+	for _, step := range []struct {
+		advance                     time.Duration
+		warnings, breaches, repeats float64
+	}{{14 * time.Minute, 1, 0, 0}, {2 * time.Minute, 1, 1, 0}, {5 * time.Minute, 1, 2, 1}} {
+		p.clock.Advance(step.advance)
+		bustest.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
+			after := p.scrape()
+			w, b, r := delta(after, ops.ClockWarningsTotal, accept...), delta(after, ops.ClockBreachesTotal, accept...), delta(after, ops.ClockRepeatsTotal, accept...)
+			if w != step.warnings || b != step.breaches || r != step.repeats {
+				return fmt.Errorf("accept clock: %v warnings, %v breaches, %v repeats; want %v, %v, %v", w, b, r, step.warnings, step.breaches, step.repeats)
+			}
+			return nil
+		})
+	}
+	if v, _ := p.scrape().Get(ops.ClocksLive); v < 1 {
+		t.Errorf("%s = %v with the advice request's clock breached, want at least 1", ops.ClocksLive, v)
+	}
 }
 
 func get(t *testing.T, u string) (int, string) {

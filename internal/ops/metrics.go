@@ -37,6 +37,7 @@ const (
 	HandoffAcceptSeconds   = "crisisbus_handoff_time_to_accept_seconds"
 	ClockWarningsTotal     = "crisisbus_clock_warnings_total"
 	ClockBreachesTotal     = "crisisbus_clock_breaches_total"
+	ClockRepeatsTotal      = "crisisbus_clock_breach_repeats_total"
 	ClocksLive             = "crisisbus_clocks_live"
 	DisclosuresTotal       = "crisisbus_disclosures_total"
 	ConsoleRequestsTotal   = "crisisbus_console_requests_total"
@@ -88,6 +89,8 @@ var (
 		Help: "Clock warnings the clock service published (a legal or handoff clock close to breaking), by clock."}, []string{"clock"})
 	clockBreaches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ClockBreachesTotal,
 		Help: "Clock breaches the clock service published (repeats included, until the clock is answered), by clock."}, []string{"clock"})
+	clockRepeats = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ClockRepeatsTotal,
+		Help: "Clock breaches published again because the breach was still unanswered at its repeat time, by clock."}, []string{"clock"})
 	disclosures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: DisclosuresTotal,
 		Help: "Reads of an agency's view of the episode record (each recorded as a disclosure), by the agency whose view was read."}, []string{"agency"})
 	consoleRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ConsoleRequestsTotal,
@@ -115,7 +118,7 @@ var (
 // counted are the metrics kept as things happen, registered with every
 // Server's registry.
 var counted = []prometheus.Collector{commands, commandSeconds, handoffs, handoffAck, handoffAccept,
-	clockWarnings, clockBreaches, clocksLive, disclosures, consoleRequests, consoleSignins, consoleRefusals, consoleLive}
+	clockWarnings, clockBreaches, clockRepeats, clocksLive, disclosures, consoleRequests, consoleSignins, consoleRefusals, consoleLive}
 
 // Names lists the name of every metric crisisbus exposes (what the alert
 // rules and the dashboard may use), with the series a histogram adds.
@@ -248,15 +251,19 @@ func RecordApplied(ctx context.Context, e events.Event, get ViewGetter) {
 	}
 }
 
-// ClockFired counts a warning or a breach the clock service published;
-// a publish the stream dropped as a duplicate (a restart publishing again
+// ClockFired counts a warning (breach nil) or a breach the clock service
+// published, and a breach published again because nobody answered it; a
+// publish the stream dropped as a duplicate (a restart publishing again
 // what it had published) is not counted.
-func ClockFired(clock events.ClockKind, breach, duplicate bool) {
+func ClockFired(clock events.ClockKind, breach *events.ClockBreached, duplicate bool) {
 	if duplicate {
 		return
 	}
-	if breach {
+	if breach != nil {
 		clockBreaches.WithLabelValues(string(clock)).Inc()
+		if breach.Repeat > 0 {
+			clockRepeats.WithLabelValues(string(clock)).Inc()
+		}
 		return
 	}
 	clockWarnings.WithLabelValues(string(clock)).Inc()
