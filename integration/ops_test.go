@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"strings"
@@ -208,4 +209,134 @@ func TestReadyzTurnsNotReadyWhenNATSStopsAndReadyWhenItReturns(t *testing.T) {
 	}
 	t.Cleanup(again.Shutdown)
 	waitFor(200, "police: ready")
+}
+
+// The console's requests, sign-ins, refused sign-ins and pages open with
+// live updates show in a scrape, as a person signing in (once with a wrong
+// password) and opening a page causes them.
+func TestTheConsoleCountsRequestsSignInsRefusalsAndLivePages(t *testing.T) {
+	p := start(t)
+	var console string
+	for _, u := range p.sys.URLs {
+		if s, ok := strings.CutPrefix(u, "console: "); ok {
+			console = s
+		}
+	}
+	if console == "" {
+		t.Fatalf("no console in %v", p.sys.URLs)
+	}
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	before := p.scrape()
+	delta := func(after ops.Samples, name string, labels ...string) float64 {
+		a, _ := after.Get(name, labels...)
+		b, _ := before.Get(name, labels...)
+		return a - b
+	}
+
+	resp, err := client.Get(console + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var token string
+	cu, _ := url.Parse(console + "/signin")
+	for _, c := range jar.Cookies(cu) {
+		if c.Name == "crisisbus_signin" {
+			token = c.Value
+		}
+	}
+	signin := func(password string) int {
+		t.Helper()
+		resp, err := client.PostForm(console+"/signin", url.Values{"csrf": {token}, "username": {"spoa.clinician"}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := signin("not the password"); code != http.StatusUnprocessableEntity {
+		t.Fatalf("a wrong password was answered %d, want 422", code)
+	}
+	if code := signin("crisisbus-spoa"); code != http.StatusSeeOther {
+		t.Fatalf("signing in was answered %d, want 303", code)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, console+"/live", nil)
+	opened := make(chan error, 1)
+	go func() {
+		resp, err := client.Do(req)
+		if err == nil {
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("/live answered %s", resp.Status)
+			}
+			opened <- err
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return
+		}
+		opened <- err
+	}()
+	if err := <-opened; err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	live := func(want float64) {
+		t.Helper()
+		bustest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+			if d := delta(p.scrape(), ops.ConsoleLiveConnections); d != want {
+				return fmt.Errorf("%s went up by %v, want %v", ops.ConsoleLiveConnections, d, want)
+			}
+			return nil
+		})
+	}
+	live(1)
+	cancel()
+	live(0)
+
+	after := p.scrape()
+	if d := delta(after, ops.ConsoleSigninsTotal); d != 1 {
+		t.Errorf("%s went up by %v, want 1", ops.ConsoleSigninsTotal, d)
+	}
+	if d := delta(after, ops.ConsoleRefusalsTotal, "code", "422"); d != 1 {
+		t.Errorf("%s 422 went up by %v, want 1", ops.ConsoleRefusalsTotal, d)
+	}
+	for _, c := range []struct {
+		method, code string
+		want         float64
+	}{{"GET", "200", 2}, {"POST", "303", 1}, {"POST", "422", 1}} {
+		if d := delta(after, ops.ConsoleRequestsTotal, "method", c.method, "code", c.code); d != c.want {
+			t.Errorf("console requests %s %s went up by %v, want %v", c.method, c.code, d, c.want)
+		}
+	}
+}
+
+// A scrape of /metrics and a look at /readyz of the whole system (eight
+// durable consumers read, the dead-letter stream counted): what each
+// Prometheus scrape or health check costs.
+func BenchmarkScrapeOfTheWholeSystem(b *testing.B) {
+	p := start(b)
+	for b.Loop() {
+		if _, err := ops.Scrape(context.Background(), p.sys.Ops.URL()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReadyzOfTheWholeSystem(b *testing.B) {
+	p := start(b)
+	c := http.Client{Timeout: 5 * time.Second}
+	for b.Loop() {
+		resp, err := c.Get(p.sys.Ops.URL() + "/readyz")
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("/readyz answered %d", resp.StatusCode)
+		}
+	}
 }
