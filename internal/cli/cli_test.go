@@ -151,7 +151,7 @@ func TestServeRunsOneServiceAgainstAnExternalServer(t *testing.T) {
 	var out, logs syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- Run(ctx, []string{"serve", "audit-log", "--nats", b.URL(), "--data", b.DataDir()}, nil, &out, &logs)
+		done <- Run(ctx, []string{"serve", "audit-log", "--nats", b.URL(), "--data", b.DataDir(), "--metrics", "127.0.0.1:0"}, nil, &out, &logs)
 	}()
 	defer func() {
 		cancel()
@@ -165,6 +165,11 @@ func TestServeRunsOneServiceAgainstAnExternalServer(t *testing.T) {
 		}
 		return nil
 	})
+	// The served service says it is ready on the metrics address it printed.
+	metrics := printed(t, out.String(), "metrics:")
+	if code, body, err := httpGet(metrics + "/readyz"); err != nil || code != 200 || !strings.Contains(body, "audit-log: ready") {
+		t.Fatalf("/readyz of the served audit log: %d %q %v", code, body, err)
+	}
 	code, o, eo := run("publish", "--nats", b.URL(), "--data", b.DataDir(), "../../schemas/testdata/valid/episode.opened.json")
 	if code != 0 {
 		t.Fatalf("publish: %d %s %s", code, o, eo)
@@ -248,7 +253,7 @@ func TestServeConsoleAloneAgainstAnExternalServer(t *testing.T) {
 	var out, logs syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- Run(ctx, []string{"serve", "console", "--nats", b.URL(), "--data", b.DataDir(), "--http", "127.0.0.1:0", "--users", users}, nil, &out, &logs)
+		done <- Run(ctx, []string{"serve", "console", "--nats", b.URL(), "--data", b.DataDir(), "--http", "127.0.0.1:0", "--users", users, "--metrics", "127.0.0.1:0"}, nil, &out, &logs)
 	}()
 	defer func() {
 		cancel()

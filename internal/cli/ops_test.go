@@ -145,3 +145,10 @@ func TestAnUnknownLogFormatIsRefusedByName(t *testing.T) {
 		t.Fatalf("up --log-format xml exited %d: %s", code, stderr)
 	}
 }
+
+func TestABadNATSMonitoringAddressIsRefusedByName(t *testing.T) {
+	code, _, stderr := run("up", "--data", t.TempDir(), "--port", fmt.Sprint(freePort(t)), "--metrics", "off", "--nats-monitor", "localhost")
+	if code != 1 || !strings.Contains(stderr, `NATS monitoring address "localhost"`) || !strings.Contains(stderr, "want host:port, or off") {
+		t.Fatalf("up --nats-monitor localhost exited %d: %s", code, stderr)
+	}
+}

@@ -152,7 +152,7 @@ func (r *statusReport) consumers(ctx context.Context, js jetstream.JetStream, ma
 	if err := list.Err(); err != nil {
 		return fmt.Errorf("consumers of %s: %w", natsbus.Stream, err)
 	}
-	r.line("\nConsumers of %s (pending: still to handle; unacknowledged; redelivered):", natsbus.Stream)
+	r.line("\nConsumers of %s (pending: still to handle; unacknowledged; redelivered; reading now: a service's pull requests waiting):", natsbus.Stream)
 	var want []string
 	for _, id := range rights.Table() {
 		for _, d := range id.Durables {
@@ -161,7 +161,7 @@ func (r *statusReport) consumers(ctx context.Context, js jetstream.JetStream, ma
 	}
 	for _, name := range slices.Sorted(maps.Keys(infos)) {
 		c := infos[name]
-		r.line("  %-22s pending %d, unacknowledged %d, redelivered %d", name, c.NumPending, c.NumAckPending, c.NumRedelivered)
+		r.line("  %-22s pending %d, unacknowledged %d, redelivered %d, reading now %d", name, c.NumPending, c.NumAckPending, c.NumRedelivered, c.NumWaiting)
 		if c.NumPending > maxLag {
 			r.need("consumer %s is %d events behind (more than %d): is its service running and keeping up? (its log says)", name, c.NumPending, maxLag)
 		}
