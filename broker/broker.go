@@ -49,6 +49,9 @@ type Config struct {
 	// SpaceCheckEvery is how often the broker checks the store's disk (see
 	// StoreStatus); default 2s.
 	SpaceCheckEvery time.Duration
+	// MonitorAddr is where the NATS server serves its own monitoring
+	// endpoint (DefaultMonitorAddr for `crisisbus up`); "" or "off": none.
+	MonitorAddr string
 }
 
 func (c *Config) setDefaults() {
@@ -206,6 +209,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		NoSigs:             true,
 		MaxPayload:         4 << 20,
 		JetStreamMaxMemory: 256 << 20,
+	}
+	if err := monitor(cfg, opts); err != nil {
+		return nil, err
 	}
 	if err := encryptStore(cfg, opts); err != nil {
 		return nil, err

@@ -64,7 +64,7 @@ func start(t testing.TB) *pathway {
 func (p *pathway) up() {
 	p.t.Helper()
 	ctx := context.Background()
-	sys, err := system.Start(ctx, system.Config{DataDir: p.dir, Port: -1, HTTPAddr: "127.0.0.1:0", Now: p.clock.Now, Log: bustest.Logger()})
+	sys, err := system.Start(ctx, system.Config{DataDir: p.dir, Port: -1, HTTPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Now: p.clock.Now, Log: bustest.Logger()})
 	if err != nil {
 		p.t.Fatalf("start crisisbus: %v", err)
 	}

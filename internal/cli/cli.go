@@ -115,14 +115,27 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return fs.Parse(append([]string{"--"}, positional...))
 }
 
-// newLogger logs to w: readable lines, with the level given (debug, info, warn, error).
-func newLogger(w io.Writer, level string) (*zap.Logger, error) {
+// newLogger logs to w with the level given (debug, info, warn, error), in
+// the format given: console (readable lines) or json (zap's JSON encoder:
+// one object a line, with time, level, logger, msg and the fields, the
+// episode id among them where there is one, for a cluster's log collector).
+func newLogger(w io.Writer, level, format string) (*zap.Logger, error) {
 	var lvl zapcore.Level
 	if err := lvl.Set(strings.ToLower(level)); err != nil {
 		return nil, usageError{fmt.Sprintf("--log-level: %v", err)}
 	}
-	enc := zap.NewDevelopmentEncoderConfig()
-	enc.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
-	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(w), lvl)
-	return zap.New(core), nil
+	var enc zapcore.Encoder
+	switch strings.ToLower(format) {
+	case "console", "":
+		cfg := zap.NewDevelopmentEncoderConfig()
+		cfg.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		enc = zapcore.NewConsoleEncoder(cfg)
+	case "json":
+		cfg := zap.NewProductionEncoderConfig()
+		cfg.TimeKey, cfg.EncodeTime = "time", zapcore.RFC3339NanoTimeEncoder
+		enc = zapcore.NewJSONEncoder(cfg)
+	default:
+		return nil, usageError{fmt.Sprintf("--log-format: %q is not a log format (want console or json)", format)}
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)), nil
 }

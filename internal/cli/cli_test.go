@@ -44,13 +44,21 @@ func freePort(t *testing.T) int {
 
 // startUp runs `crisisbus up` as a person would in one terminal and waits until it says it is up.
 func startUp(t *testing.T, dir string) (url string, logs *syncBuffer) {
+	url, _, logs = startUpWith(t, dir)
+	return url, logs
+}
+
+// startUpWith is startUp with more flags, returning what up printed too.
+// Its metrics and NATS monitoring listeners take free ports.
+func startUpWith(t *testing.T, dir string, flags ...string) (url string, out, logs *syncBuffer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	port := freePort(t)
-	var out syncBuffer
-	logs = &syncBuffer{}
+	out, logs = &syncBuffer{}, &syncBuffer{}
 	done := make(chan int)
+	args := append([]string{"up", "--data", dir, "--port", fmt.Sprint(port), "--http", "127.0.0.1:0",
+		"--metrics", "127.0.0.1:0", "--nats-monitor", "127.0.0.1:0"}, flags...)
 	go func() {
-		done <- Run(ctx, []string{"up", "--data", dir, "--port", fmt.Sprint(port), "--http", "127.0.0.1:0"}, nil, &out, logs)
+		done <- Run(ctx, args, nil, out, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -64,7 +72,7 @@ func startUp(t *testing.T, dir string) (url string, logs *syncBuffer) {
 		}
 		return nil
 	})
-	return fmt.Sprintf("nats://127.0.0.1:%d", port), logs
+	return fmt.Sprintf("nats://127.0.0.1:%d", port), out, logs
 }
 
 func run(args ...string) (code int, stdout, stderr string) {
@@ -143,7 +151,7 @@ func TestServeRunsOneServiceAgainstAnExternalServer(t *testing.T) {
 	var out, logs syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- Run(ctx, []string{"serve", "audit-log", "--nats", b.URL(), "--data", b.DataDir()}, nil, &out, &logs)
+		done <- Run(ctx, []string{"serve", "audit-log", "--nats", b.URL(), "--data", b.DataDir(), "--metrics", "127.0.0.1:0"}, nil, &out, &logs)
 	}()
 	defer func() {
 		cancel()
@@ -157,6 +165,11 @@ func TestServeRunsOneServiceAgainstAnExternalServer(t *testing.T) {
 		}
 		return nil
 	})
+	// The served service says it is ready on the metrics address it printed.
+	metrics := printed(t, out.String(), "metrics:")
+	if code, body, err := httpGet(metrics + "/readyz"); err != nil || code != 200 || !strings.Contains(body, "audit-log: ready") {
+		t.Fatalf("/readyz of the served audit log: %d %q %v", code, body, err)
+	}
 	code, o, eo := run("publish", "--nats", b.URL(), "--data", b.DataDir(), "../../schemas/testdata/valid/episode.opened.json")
 	if code != 0 {
 		t.Fatalf("publish: %d %s %s", code, o, eo)
@@ -240,7 +253,7 @@ func TestServeConsoleAloneAgainstAnExternalServer(t *testing.T) {
 	var out, logs syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- Run(ctx, []string{"serve", "console", "--nats", b.URL(), "--data", b.DataDir(), "--http", "127.0.0.1:0", "--users", users}, nil, &out, &logs)
+		done <- Run(ctx, []string{"serve", "console", "--nats", b.URL(), "--data", b.DataDir(), "--http", "127.0.0.1:0", "--users", users, "--metrics", "127.0.0.1:0"}, nil, &out, &logs)
 	}()
 	defer func() {
 		cancel()

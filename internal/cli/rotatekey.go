@@ -35,7 +35,7 @@ func parseOfflineStore(e env, name, keyHelp string, args []string) (offlineStore
 	if len(fs.Args()) > 0 {
 		return offlineStore{}, usageError{fmt.Sprintf("unexpected arguments %v", fs.Args())}
 	}
-	log, err := newLogger(e.stderr, *level)
+	log, err := newLogger(e.stderr, *level, "console")
 	if err != nil {
 		return offlineStore{}, err
 	}

@@ -2,12 +2,13 @@ package cli
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/nats-io/nats.go"
 	"strings"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/internal/ops"
 	"github.com/crisisbus/crisisbus/internal/system"
 )
 
@@ -23,6 +24,8 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	var password passwordFlag
 	password.register(fs, "password of the service's own agency user (instead of a credentials file)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	format := fs.String("log-format", "console", "log format: console (readable lines) or json (one JSON object a line, for a log collector)")
+	metrics := fs.String("metrics", ops.DefaultAddr, "address serving /metrics (Prometheus), /healthz and /readyz; \"off\" to disable (give each service on one machine its own port)")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address the console listens on (serve console)")
 	var cons consoleFlags
 	cons.register(fs, "required by serve console")
@@ -56,7 +59,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(e.stderr, *level)
+	log, err := newLogger(e.stderr, *level, *format)
 	if err != nil {
 		return err
 	}
@@ -65,7 +68,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		opts = append(opts, nats.RootCAs(*caFile))
 	}
 	sys, err := system.Start(ctx, system.Config{NATSURL: *url, Credentials: creds, Only: []string{name}, Log: log,
-		Replicas: *replicas, NATSOptions: opts, HTTPAddr: *httpAddr, Console: cons.cfg})
+		Replicas: *replicas, NATSOptions: opts, HTTPAddr: *httpAddr, Console: cons.cfg, MetricsAddr: *metrics})
 	if err != nil {
 		return err
 	}
@@ -73,6 +76,9 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "crisisbus %s is serving as %s on %s\n", name, svc.Agency, *url)
 	for _, u := range sys.URLs {
 		fmt.Fprintf(e.stdout, "  %s\n", u)
+	}
+	if sys.Ops != nil {
+		fmt.Fprintf(e.stdout, "  metrics: %s/metrics (health: /healthz, /readyz)\n", sys.Ops.URL())
 	}
 	<-ctx.Done()
 	return nil

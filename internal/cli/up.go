@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/internal/ops"
 	"github.com/crisisbus/crisisbus/internal/system"
 )
 
@@ -21,13 +22,16 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	port := fs.Int("port", 4222, "NATS client port")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address the web console listens on")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	format := fs.String("log-format", "console", "log format: console (readable lines) or json (one JSON object a line, for a log collector)")
+	metrics := fs.String("metrics", ops.DefaultAddr, "address serving /metrics (Prometheus), /healthz and /readyz; \"off\" to disable")
+	monitor := fs.String("nats-monitor", broker.DefaultMonitorAddr, "address of the NATS server's own monitoring endpoint (/varz, /jsz, …); \"off\" to disable")
 	var cons consoleFlags
 	cons.register(fs, "default DATA/users.json when it exists; without one the console has the demo people")
 	storeKey := fs.String("store-key", os.Getenv(broker.StoreKeyEnv), "file holding the key the data directory's store is encrypted with, made on first start (default $"+broker.StoreKeyEnv+", else DATA.key beside the data directory)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	log, err := newLogger(e.stderr, *level)
+	log, err := newLogger(e.stderr, *level, *format)
 	if err != nil {
 		return err
 	}
@@ -37,7 +41,8 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 		}
 	}
 	start := time.Now()
-	sys, err := system.Start(ctx, system.Config{DataDir: *data, StoreKey: *storeKey, Host: *host, Port: *port, HTTPAddr: *httpAddr, Log: log, Console: cons.cfg})
+	sys, err := system.Start(ctx, system.Config{DataDir: *data, StoreKey: *storeKey, Host: *host, Port: *port, HTTPAddr: *httpAddr, Log: log, Console: cons.cfg,
+		MetricsAddr: *metrics, MonitorAddr: *monitor})
 	if err != nil {
 		return err
 	}
@@ -60,6 +65,12 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	}
 	for _, u := range sys.URLs {
 		fmt.Fprintf(e.stdout, "  %s\n", u)
+	}
+	if sys.Ops != nil {
+		fmt.Fprintf(e.stdout, "  metrics:     %s/metrics (health: /healthz, /readyz)\n", sys.Ops.URL())
+	}
+	if u := sys.Broker.MonitorURL(); u != "" {
+		fmt.Fprintf(e.stdout, "  NATS monitor: %s\n", u)
 	}
 	fmt.Fprintf(e.stdout, "Publish from another terminal: crisisbus publish --data %s FILE.json\n", *data)
 	fmt.Fprintln(e.stdout, "Stop with Ctrl-C.")

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/ops"
 	"github.com/crisisbus/crisisbus/services/clock"
 )
 
@@ -11,5 +12,10 @@ import (
 // welfare checks, handoff breach times and the 4-day follow-up, with the
 // default timings.
 var clockService = Service{Name: "clock", Agency: events.Clock, Start: func(ctx context.Context, d Deps) (Stopper, error) {
-	return clock.Start(ctx, d.Bus, clock.Config{Now: d.Now})
+	svc, err := clock.Start(ctx, d.Bus, clock.Config{Now: d.Now})
+	if err != nil {
+		return nil, err
+	}
+	ops.KeepingClocks(svc.Live)
+	return svc, nil
 }}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,6 +19,7 @@ import (
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/ops"
 	"github.com/crisisbus/crisisbus/services/console"
 )
 
@@ -81,6 +83,9 @@ type Config struct {
 	Port    int
 	// StoreKey is the file with the store's encryption key (default beside DataDir).
 	StoreKey string
+	// MonitorAddr is the embedded server's own monitoring endpoint
+	// (broker.Config.MonitorAddr); "" or "off": none.
+	MonitorAddr string
 	// NATSURL connects to an external NATS instead; Credentials are its users.
 	NATSURL     string
 	Credentials broker.Credentials
@@ -94,6 +99,13 @@ type Config struct {
 	// Without a users file it has the demo people: the embedded default
 	// only; against an external NATS it needs one.
 	Console console.Config
+	// MetricsAddr is where /metrics, /healthz and /readyz are served for
+	// the services of this System ("" or "off": not served; host:0 picks a
+	// free port). See internal/ops.
+	MetricsAddr string
+	// MaxLag is how many events a service's consumer may have still to
+	// handle and be ready (default ops.DefaultMaxLag).
+	MaxLag int
 	// Only runs just these services (default all).
 	Only []string
 	Log  *zap.Logger
@@ -111,9 +123,12 @@ type System struct {
 	// services run each service on its own connection, and start it again
 	// when that connection is closed (see supervise.go).
 	services []*supervisor
+	mu       sync.Mutex // guards services against a probe while closing
 	log      *zap.Logger
-	Started  []string
-	URLs     []string // "console: http://127.0.0.1:8080" for services with a web page
+	// Ops serves /metrics, /healthz and /readyz; nil without MetricsAddr.
+	Ops     *ops.Server
+	Started []string
+	URLs    []string // "console: http://127.0.0.1:8080" for services with a web page
 }
 
 // Start starts the server (unless external), provisions the streams and
@@ -139,7 +154,7 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		}
 	}()
 	if cfg.NATSURL == "" {
-		s.Broker, err = broker.Start(ctx, broker.Config{DataDir: cfg.DataDir, Host: cfg.Host, Port: cfg.Port, Log: cfg.Log, StoreKey: cfg.StoreKey})
+		s.Broker, err = broker.Start(ctx, broker.Config{DataDir: cfg.DataDir, Host: cfg.Host, Port: cfg.Port, Log: cfg.Log, StoreKey: cfg.StoreKey, MonitorAddr: cfg.MonitorAddr})
 		if err != nil {
 			return nil, err
 		}
@@ -170,12 +185,17 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 		}
+		s.mu.Lock()
 		s.stops = append(s.stops, sv)
 		s.services = append(s.services, sv)
+		s.mu.Unlock()
 		if u := sv.URL(); u != "" {
 			s.URLs = append(s.URLs, svc.Name+": "+u)
 		}
 		s.Started = append(s.Started, svc.Name)
+	}
+	if err := s.startOps(cfg); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -196,10 +216,16 @@ func (s *System) connect(a events.Agency, log *zap.Logger) (*natsbus.Bus, error)
 // (what they sent reaches the server, what they were given is handled) and
 // then stops the embedded server.
 func (s *System) Close() {
+	if s.Ops != nil {
+		s.Ops.Stop()
+		s.Ops = nil
+	}
 	for i := len(s.stops) - 1; i >= 0; i-- {
 		s.stops[i].Stop()
 	}
+	s.mu.Lock()
 	s.stops, s.services = nil, nil
+	s.mu.Unlock()
 	for _, nc := range s.conns {
 		drain(nc)
 	}

@@ -57,6 +57,7 @@ import (
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/ops"
 )
 
 // Service is a running clock service.
@@ -406,6 +407,7 @@ func (s *Service) fire(ctx context.Context, key string, now time.Time) error {
 				return fmt.Errorf("publish %s of clock %s: %w", e.Type, key, err)
 			}
 			s.fired.Add(1)
+			ops.ClockFired(c.Kind, breach, ack.Duplicate)
 			if breach != nil {
 				s.stats.add(s.cfg.Now().Sub(scheduled))
 			}
@@ -519,6 +521,7 @@ func (s *Service) breachFoundLate(ctx context.Context, key string, c *Clock) err
 	}
 	c.Breaches = 1
 	s.fired.Add(1)
+	ops.ClockFired(c.Kind, b, ack.Duplicate)
 	s.log.Warn("clock breached (found when it stopped, after its due time)", zap.String("episode", c.Episode),
 		zap.String("event_id", e.ID), zap.String("owner", string(c.Owner)), zap.String("clock", string(c.Kind)),
 		zap.Time("due", c.DueAt), zap.Time("stopped", c.StoppedAt), zap.Bool("duplicate", ack.Duplicate))

@@ -29,6 +29,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/ops"
 	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/reports"
 )
@@ -147,7 +148,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 		c.reports.Stop()
 		return nil, fmt.Errorf("console: listen on %s: %w", cfg.Addr, err)
 	}
-	c.http = &http.Server{Handler: c.routes(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
+	c.http = &http.Server{Handler: ops.Console(c.routes()), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

@@ -19,6 +19,7 @@ import (
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/ops"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -186,6 +187,7 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 			if err := store.Apply(ctx, e); err != nil {
 				return err
 			}
+			ops.RecordApplied(ctx, e, store.Get)
 			if seq, ok := natsbus.StreamSeq(ctx); ok {
 				r.progress.add(seq)
 			}

@@ -31,6 +31,7 @@ import (
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/denied"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
+	"github.com/crisisbus/crisisbus/internal/ops"
 )
 
 // Codes of a refusal.
@@ -95,7 +96,7 @@ type Validator interface{ Validate() error }
 // subject. A request that does not decode (or has unknown fields), or whose
 // Validate fails, is refused with BadRequest before h runs.
 func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group, name, subject string, h func(context.Context, Req) (Resp, error)) error {
-	return g.AddEndpoint(name, micro.HandlerFunc(func(r micro.Request) {
+	return g.AddEndpoint(name, ops.Commands(name, micro.HandlerFunc(func(r micro.Request) {
 		// A fault in one request is refused as one, never the end of the
 		// service every agency relies on.
 		defer func() {
@@ -128,7 +129,7 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 			return
 		}
 		_ = r.RespondJSON(resp)
-	}), micro.WithEndpointSubject(subject))
+	})), micro.WithEndpointSubject(subject))
 }
 
 // Reason says why a request was refused without quoting what it held: the
