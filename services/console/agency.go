@@ -235,7 +235,7 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 	if dr, err := rpc.Call[episode.EpisodeRequest, episode.DisclosuresResponse](r.Context(), c.nc, episode.SubjectDisclosures, episode.EpisodeRequest{Episode: id}); err == nil {
 		d.Disclosures, d.Dropped = viewings(dr.Disclosures), dr.Dropped
 	}
-	p.Title = "Episode: " + personName(d.V.Person)
+	p.Title = "Episode: " + d.V.Person.Name()
 	p.Data = d
 	c.render(w, r, "episode", status, p)
 }
@@ -248,11 +248,4 @@ func viewings(ds []episode.Disclosure) []episode.Disclosure {
 	out := slices.Clone(ds)
 	slices.SortStableFunc(out, func(a, b episode.Disclosure) int { return b.Last.Compare(a.Last) })
 	return out
-}
-
-func personName(p episode.Person) string {
-	if p.GivenName == "" && p.FamilyName == "" {
-		return "person not yet identified"
-	}
-	return p.GivenName + " " + p.FamilyName
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -174,7 +173,7 @@ func sortWork(items []WorkItem) {
 }
 
 func workItem(v View, a events.Agency) (WorkItem, bool) {
-	it := WorkItem{Episode: v.Episode, Person: personName(v.Person), AgeYears: v.Person.AgeYears, Owner: v.Owner,
+	it := WorkItem{Episode: v.Episode, Person: v.Person.Name(), AgeYears: v.Person.AgeYears, Owner: v.Owner,
 		LegalStatus: v.LegalStatus, OpenedAt: v.OpenedAt, Location: v.Location}
 	for _, h := range v.Handoffs {
 		if h.To == a && h.State.Open() {
@@ -218,12 +217,4 @@ func workItem(v View, a events.Agency) (WorkItem, bool) {
 		}
 	}
 	return it, true
-}
-
-func personName(p Person) string {
-	name := strings.TrimSpace(p.GivenName + " " + p.FamilyName)
-	if name == "" {
-		return "Person not yet identified"
-	}
-	return name
 }
