@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/crisisbus/crisisbus/services/crisisline"
 	"github.com/crisisbus/crisisbus/services/episode"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/rpc"
 	"github.com/crisisbus/crisisbus/services/spoa"
 )
 
@@ -271,4 +273,79 @@ func TestHelplineEscalatesToSPoAWhenRiskRisesDuringFollowUp(t *testing.T) {
 		t.Fatalf("follow-up = %+v, want escalated", v.FollowUp)
 	}
 	p.noClinicalInPoliceView(ep, events.SPoA)
+
+	// SPoA owns the episode now, and the helpline still makes the three
+	// calls left: both lists say so, and the helpline records call 2.
+	if by := v.FollowUpBy(); by != events.Crisisline {
+		t.Fatalf("after SPoA took the escalation on, the calls are made by %q, want the helpline", by)
+	}
+	p.worklistItem(events.Crisisline, ep, func(it episode.WorkItem) error {
+		if it.FollowUpBy != events.Crisisline || len(it.FollowUpDue) != 3 || it.Owner != events.SPoA {
+			return fmt.Errorf("the helpline's list shows %d calls due by %q, owner %q; want 3 by the helpline, owner SPoA", len(it.FollowUpDue), it.FollowUpBy, it.Owner)
+		}
+		return nil
+	})
+	p.worklistItem(events.SPoA, ep, func(it episode.WorkItem) error {
+		if it.FollowUpBy != events.Crisisline {
+			return fmt.Errorf("SPoA's card says the calls are made by %q, want the helpline", it.FollowUpBy)
+		}
+		return nil
+	})
+	p.clock.Advance(24 * time.Hour)
+	do[crisisline.ContactRequest, agency.Receipt](p, events.Crisisline, "followup.contact", crisisline.ContactRequest{Base: base(ep, "helpline worker Mo"),
+		FollowupContactAttempted: events.FollowupContactAttempted{ContactNumber: 2, Outcome: "spoke", Risk: "medium", Notes: "crisis team visited last night"}})
+	p.worklistItem(events.Crisisline, ep, func(it episode.WorkItem) error {
+		if len(it.FollowUpDue) != 2 {
+			return fmt.Errorf("the helpline's list shows %d calls due after call 2, want 2", len(it.FollowUpDue))
+		}
+		return nil
+	})
+	// Once the helpline completes the follow-up, it is off the helpline's
+	// list and stays SPoA's.
+	do[crisisline.FinishRequest, agency.Receipt](p, events.Crisisline, "followup.complete", crisisline.FinishRequest{Base: base(ep, "helpline worker Mo"),
+		Summary: "Calls 3 and 4 not needed: the crisis team is seeing him daily"})
+	p.notOnWorklist(events.Crisisline, ep)
+	p.worklistItem(events.SPoA, ep, func(it episode.WorkItem) error {
+		if it.FollowUpBy != "" || len(it.FollowUpDue) != 0 {
+			return fmt.Errorf("SPoA's card still shows follow-up calls by %q: %v", it.FollowUpBy, it.FollowUpDue)
+		}
+		return nil
+	})
+}
+
+// worklistItem waits until agency a's worklist, as the record serves it,
+// lists episode ep with an item satisfying cond.
+func (p *pathway) worklistItem(a events.Agency, ep string, cond func(episode.WorkItem) error) {
+	p.t.Helper()
+	bustest.CheckFor(p.t, 10*time.Second, 20*time.Millisecond, func() error {
+		l, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](context.Background(), p.admin.Conn(), episode.WorklistSubject(a),
+			episode.WorklistRequest{Viewer: "test", Purpose: "direct care: checking the worklist"})
+		if err != nil {
+			return err
+		}
+		for _, it := range l.Items {
+			if it.Episode == ep {
+				return cond(it)
+			}
+		}
+		return fmt.Errorf("%s's worklist does not list episode %s", a.Title(), ep)
+	})
+}
+
+// notOnWorklist waits until agency a's worklist no longer lists ep.
+func (p *pathway) notOnWorklist(a events.Agency, ep string) {
+	p.t.Helper()
+	bustest.CheckFor(p.t, 10*time.Second, 20*time.Millisecond, func() error {
+		l, err := rpc.Call[episode.WorklistRequest, episode.WorklistResponse](context.Background(), p.admin.Conn(), episode.WorklistSubject(a),
+			episode.WorklistRequest{Viewer: "test", Purpose: "direct care: checking the worklist"})
+		if err != nil {
+			return err
+		}
+		for _, it := range l.Items {
+			if it.Episode == ep {
+				return fmt.Errorf("%s's worklist still lists episode %s", a.Title(), ep)
+			}
+		}
+		return nil
+	})
 }

@@ -384,6 +384,9 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.Crisisline},
 		required: [][2]string{{"contactNumber", "Choose which call this is"}, {"outcome", "Choose what happened on the call"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			if err := c.notBeforeItsDay(ctx, in); err != nil {
+				return in.episode, "", err
+			}
 			err := call(ctx, c, in, in.agency, "followup.contact", crisisline.ContactRequest{Base: in.base(), FollowupContactAttempted: events.FollowupContactAttempted{
 				ContactNumber: in.int("contactNumber"), Outcome: in.get("outcome"), Risk: in.risk("risk"), Notes: in.get("notes")}})
 			return in.episode, "Call recorded.", err
@@ -422,6 +425,34 @@ var actions = map[string]action{
 			return in.episode, "Conveyance recorded.", err
 		},
 	},
+}
+
+// notBeforeItsDay warns a helpline worker recording a follow-up call on a
+// day before the one it is due (call 3 on the day of call 2 is most often
+// the wrong call chosen): the call is recorded only once they confirm it.
+func (c *Server) notBeforeItsDay(ctx context.Context, in input) error {
+	n := in.int("contactNumber")
+	if in.yes("early") || n < 1 {
+		return nil
+	}
+	resp, err := rpc.Call[episode.ViewRequest, episode.ViewResponse](ctx, c.nc, episode.ViewSubject(in.agency), episode.ViewRequest{
+		Episode: in.episode, Agency: in.agency, Viewer: in.actor, Purpose: "direct care: checking which follow-up call is due before recording it"})
+	if err != nil {
+		return err
+	}
+	var v struct {
+		FollowUp *episode.FollowUp `json:"followUp"`
+	}
+	raw, _ := json.Marshal(resp.View)
+	if json.Unmarshal(raw, &v) != nil || v.FollowUp == nil || n > len(v.FollowUp.Scheduled) {
+		return nil // an extra call has no day
+	}
+	due, today := v.FollowUp.Scheduled[n-1].In(london), in.now.In(london)
+	if dueDay, day := due.Format("2006-01-02"), today.Format("2006-01-02"); dueDay > day {
+		return fieldErr("contactNumber", fmt.Sprintf("Call %d is due on %s, not today. Choose the call you are making, or tick “Record it before its day” if you are making call %d early.",
+			n, due.Format("Monday 2 January"), n))
+	}
+	return nil
 }
 
 // clinicalRecorder is the agency whose service records the clinical text a

@@ -156,15 +156,37 @@ type episodeData struct {
 	Outgoing  []episode.Handoff // open offers from this agency
 	S136Due   time.Time
 	FollowUps []followUpCall
-	Agencies  []events.Agency
-	Matches   []episode.Match // other episodes that may be the same person (owner only)
-	Reason    string          // why the person opened an episode their agency has no part in
+	// FollowUpBy makes the follow-up calls still to make (the record's
+	// word, not the owner: the helpline keeps them when SPoA takes an
+	// escalation on); CallsMine when that is the person's agency.
+	FollowUpBy events.Agency
+	CallsMine  bool
+	// NextCall is the first call not yet made: the "which call" the form
+	// offers first.
+	NextCall int
+	Agencies []events.Agency
+	Matches  []episode.Match // other episodes that may be the same person (owner only)
+	Reason   string          // why the person opened an episode their agency has no part in
 }
 
 type followUpCall struct {
 	Number int
 	Due    time.Time
 	Done   string // the outcome, once made
+}
+
+// CallChoices are the options of the "which call" field: each call with
+// the day it is due, and one more for a call beyond the schedule.
+func (d episodeData) CallChoices() []option {
+	var out []option
+	for _, c := range d.FollowUps {
+		label := fmt.Sprintf("Call %d, due %s", c.Number, c.Due.In(london).Format("Monday 2 January"))
+		if c.Done != "" {
+			label += " (made: " + words(c.Done) + ")"
+		}
+		out = append(out, option{Value: fmt.Sprint(c.Number), Label: label})
+	}
+	return append(out, option{Value: fmt.Sprint(len(d.FollowUps) + 1), Label: fmt.Sprintf("Call %d, an extra call", len(d.FollowUps)+1)})
 }
 
 func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string, status int, p page) {
@@ -224,8 +246,13 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 				}
 			}
 			d.FollowUps = append(d.FollowUps, call)
+			if call.Done == "" && d.NextCall == 0 {
+				d.NextCall = call.Number
+			}
 		}
 	}
+	d.FollowUpBy = d.V.FollowUpBy()
+	d.CallsMine = d.FollowUpBy != "" && d.FollowUpBy == s.Agency
 	d.Agencies = slices.DeleteFunc(slices.Clone(events.Agencies), func(a events.Agency) bool { return a == s.Agency })
 	if d.Mine {
 		if mr, err := rpc.Call[episode.EpisodeRequest, episode.MatchResponse](r.Context(), c.nc, episode.SubjectMatch, episode.EpisodeRequest{Episode: id}); err == nil {

@@ -62,10 +62,13 @@ type WorkItem struct {
 	// S136DueAt is when the s136 permitted period ends (zero when none runs).
 	S136DueAt time.Time `json:"s136DueAt,omitzero"`
 	PlaceName string    `json:"placeName,omitempty"`
-	// FollowUpDue are the follow-up calls scheduled and not yet made.
-	FollowUpDue []time.Time `json:"followUpDue,omitempty"`
-	Escalated   bool        `json:"escalated,omitempty"` // a clock broke on this episode
-	LastAt      time.Time   `json:"lastAt"`
+	// FollowUpDue are the follow-up calls scheduled and not yet made, and
+	// FollowUpBy the agency that makes them (not always the owner: the
+	// helpline keeps its calls when SPoA takes an escalation on).
+	FollowUpDue []time.Time   `json:"followUpDue,omitempty"`
+	FollowUpBy  events.Agency `json:"followUpBy,omitempty"`
+	Escalated   bool          `json:"escalated,omitempty"` // a clock broke on this episode
+	LastAt      time.Time     `json:"lastAt"`
 	// DueAt is the earliest deadline of the item, the order of the list.
 	DueAt time.Time `json:"dueAt,omitzero"`
 }
@@ -183,7 +186,8 @@ func workItem(v View, a events.Agency) (WorkItem, bool) {
 			}
 		}
 	}
-	if v.Owner != a && len(it.Offers) == 0 {
+	caller := v.FollowUpBy()
+	if v.Owner != a && len(it.Offers) == 0 && caller != a {
 		return it, false
 	}
 	if n := len(v.Timeline); n > 0 {
@@ -197,7 +201,8 @@ func workItem(v View, a events.Agency) (WorkItem, bool) {
 			it.DueAt = due
 		}
 	}
-	if f := v.FollowUp; f != nil && !f.Completed {
+	if f := v.FollowUp; f != nil && !f.Completed && caller != "" {
+		it.FollowUpBy = caller
 		made := map[int]bool{}
 		for _, at := range f.Attempts {
 			made[at.Number] = true
@@ -207,7 +212,8 @@ func workItem(v View, a events.Agency) (WorkItem, bool) {
 				it.FollowUpDue = append(it.FollowUpDue, due)
 			}
 		}
-		if len(it.FollowUpDue) > 0 && (it.DueAt.IsZero() || it.FollowUpDue[0].Before(it.DueAt)) {
+		// The calls order the list of whoever makes them, no one else's.
+		if caller == a && len(it.FollowUpDue) > 0 && (it.DueAt.IsZero() || it.FollowUpDue[0].Before(it.DueAt)) {
 			it.DueAt = it.FollowUpDue[0]
 		}
 	}
