@@ -67,8 +67,13 @@ type WorkItem struct {
 	// helpline keeps its calls when SPoA takes an escalation on).
 	FollowUpDue []time.Time   `json:"followUpDue,omitempty"`
 	FollowUpBy  events.Agency `json:"followUpBy,omitempty"`
-	Escalated   bool          `json:"escalated,omitempty"` // a clock broke on this episode
-	LastAt      time.Time     `json:"lastAt"`
+	// CommunicationNeeds (interpreter, BSL, ...) and the language, and Risk,
+	// the risk as last judged: shown before anyone accepts the episode.
+	CommunicationNeeds []string    `json:"communicationNeeds,omitempty"`
+	Language           string      `json:"language,omitempty"`
+	Risk               events.Risk `json:"risk,omitempty"`
+	Escalated          bool        `json:"escalated,omitempty"` // a clock broke on this episode
+	LastAt             time.Time   `json:"lastAt"`
 	// DueAt is the earliest deadline of the item, the order of the list.
 	DueAt time.Time `json:"dueAt,omitzero"`
 }
@@ -190,6 +195,15 @@ func workItem(v View, a events.Agency) (WorkItem, bool) {
 	if v.Owner != a && len(it.Offers) == 0 && caller != a {
 		return it, false
 	}
+	if a == events.AMHP && v.Owner == a && len(it.Offers) == 0 && assessedAndReferred(v) {
+		return it, false
+	}
+	it.CommunicationNeeds, it.Language = v.Needs, v.Language
+	for _, r := range v.Risks {
+		if r.Level != "" {
+			it.Risk = r.Level
+		}
+	}
 	if n := len(v.Timeline); n > 0 {
 		it.LastAt = v.Timeline[n-1].Time
 	}
@@ -223,4 +237,21 @@ func workItem(v View, a events.Agency) (WorkItem, bool) {
 		}
 	}
 	return it, true
+}
+
+// assessedAndReferred reports whether the AMHP service has finished its
+// part: the assessment concluded "not admitted" and the follow-up is
+// offered to the helpline, waiting for its answer and not escalated. The
+// episode then waits for the helpline, not in the AMHP's queue; it comes
+// back if the helpline declines or does not answer in time.
+func assessedAndReferred(v View) bool {
+	if v.Assessment == nil || v.Assessment.Outcome != "not_admitted" {
+		return false
+	}
+	for _, h := range v.Handoffs {
+		if h.Kind == events.FollowUp && h.From == events.AMHP && h.State.Open() && !h.Escalated {
+			return true
+		}
+	}
+	return false
 }
