@@ -218,6 +218,8 @@ var funcs = template.FuncMap{
 	"words":      words,
 	"dict":       fieldArgs,
 	"need":       need,
+	"ref":        reference,
+	"whenFrom":   whenFrom,
 	"riskTag":    func(r events.Risk) string { return riskTags[r] },
 	"urgencyTag": func(u string) string { return urgencyTags[u] },
 	"s136Clock":  func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due, Warn: s136Warning} },

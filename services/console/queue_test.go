@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,8 +66,10 @@ func TestTheAMHPQueueShowsNeedsRiskUrgencyAndTheClockAndLetsGoOfNotAdmitted(t *t
 	}
 	browsertest.Screenshot(t, amhp.tab, "amhp-queue-clock-due-soon")
 
+	cardRef := amhp.text(".card .reference")
 	amhp.do("accept the assessment", chromedp.Click(chromedp.CSS(`.card form[action$="/accept"] button`)))
 	amhp.flash("Accepted")
+	episodeURL := browsertest.Get(t, amhp.tab, "url", chromedp.Location())
 	amhp.do("record not admitted",
 		chromedp.Click(chromedp.CSS("#outcome > summary")),
 		chromedp.SetValue(chromedp.CSS("#outcome-outcome"), "not_admitted"),
@@ -75,6 +78,37 @@ func TestTheAMHPQueueShowsNeedsRiskUrgencyAndTheClockAndLetsGoOfNotAdmitted(t *t
 	amhp.do("back to the queue", chromedp.Navigate(base+"/"))
 	amhp.waitFor("Tomasz gone from the queue", 10*time.Second, func(main string) bool { return !strings.Contains(main, "Tomasz Nowak") })
 	browsertest.Screenshot(t, amhp.tab, "amhp-queue-after-not-admitted")
+
+	// The episode page: a reference to read over the phone, the same as
+	// on the card, and a timeline in words with London times.
+	amhp.do("open the episode", chromedp.Navigate(episodeURL), chromedp.WaitVisible(chromedp.CSS("#timeline")))
+	browsertest.Screenshot(t, amhp.tab, "episode-timeline-in-words")
+	ref := amhp.text("#ep-ref .reference")
+	if !regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4} [0-9A-HJKMNP-TV-Z]{4}$`).MatchString(ref) || ref != strings.TrimSpace(cardRef) {
+		t.Errorf("the episode's reference reads %q (the card's %q), want eight letters and digits in two groups, the same on both", ref, cardRef)
+	}
+	uuid := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-`)
+	code := regexp.MustCompile(`\b[a-z0-9]+_[a-z0-9_]+\b`)
+	when := regexp.MustCompile(`^((today|yesterday) \d\d:\d\d|[A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} \d\d:\d\d)$`)
+	rows := browsertest.Get(t, amhp.tab, "read the timeline", chromedp.Evaluate[[][]string](
+		`[...document.querySelectorAll("#timeline tbody tr")].map(r => [...r.cells].map(c => c.textContent.trim()))`))
+	if len(rows) < 8 {
+		t.Fatalf("the timeline has %d rows", len(rows))
+	}
+	for _, r := range rows {
+		if !when.MatchString(r[0]) {
+			t.Errorf("a timeline time reads %q, want \"today 19:23\" or a day and time", r[0])
+		}
+		if uuid.MatchString(r[2]) || code.MatchString(r[2]) {
+			t.Errorf("a timeline line has an id or a code in it: %q", r[2])
+		}
+	}
+	tl := amhp.text("#ep-timeline")
+	for _, want := range []string{"health-based place of safety", "accepted the offer of a Mental Health Act assessment", "not admitted"} {
+		if !strings.Contains(tl, want) {
+			t.Errorf("the timeline does not say %q:\n%s", want, tl)
+		}
+	}
 }
 
 func (p *person) attr(sel, name string) string {

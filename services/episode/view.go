@@ -317,7 +317,7 @@ func (v *View) Apply(e events.Event) (bool, error) {
 	if err := v.lawBroken(data); err != nil {
 		v.alert(e, spec.Name, err)
 	}
-	v.Timeline = append(v.Timeline, Entry{EventID: e.ID, Type: spec.Name, Agency: e.Source, Actor: e.Actor, Time: e.Time, Text: describe(e, data)})
+	v.Timeline = append(v.Timeline, Entry{EventID: e.ID, Type: spec.Name, Agency: e.Source, Actor: e.Actor, Time: e.Time, Text: describe(v, e, data)})
 	v.fold(e, data)
 	return true, nil
 }
