@@ -349,3 +349,33 @@ func (p *pathway) notOnWorklist(a events.Agency, ep string) {
 		return nil
 	})
 }
+
+// The AMHP concludes "not admitted": the case leaves the AMHP's queue, as it
+// now waits for the helpline; if the helpline declines the follow-up, it is
+// back in the AMHP's queue to offer again, so nobody drops it.
+func TestNotAdmittedLeavesTheAMHPQueueUnlessTheHelplineDeclines(t *testing.T) {
+	p := start(t)
+	ep := detainedUnderS136(t, p, func() {})
+	offer := do[agency.OfferRequest, agency.OfferResponse](p, events.Police, "handoff.offer", agency.OfferRequest{Base: base(ep, "PC 4471 Hughes"),
+		Kind: events.MHAAssessment, To: events.AMHP, Reason: "s136 assessment", Urgency: "emergency"})
+	do[agency.HandoffRequest, agency.Receipt](p, events.AMHP, "handoff.accept", agency.HandoffRequest{Base: base(ep, "AMHP Sarah Okafor"), HandoffID: offer.HandoffID})
+	p.worklistItem(events.AMHP, ep, func(episode.WorkItem) error { return nil })
+	res := do[amhp.OutcomeRequest, amhp.OutcomeResponse](p, events.AMHP, "outcome", amhp.OutcomeRequest{Base: base(ep, "AMHP Sarah Okafor"),
+		Outcome: "not_admitted", CompletedAt: p.clock.Now(), Notes: assessmentNotes})
+	p.notOnWorklist(events.AMHP, ep)
+	p.worklistItem(events.Crisisline, ep, func(it episode.WorkItem) error {
+		if len(it.Offers) != 1 {
+			return fmt.Errorf("the helpline's list holds %d offers, want the follow-up", len(it.Offers))
+		}
+		return nil
+	})
+	do[agency.DeclineRequest, agency.Receipt](p, events.Crisisline, "handoff.decline", agency.DeclineRequest{
+		HandoffRequest: agency.HandoffRequest{Base: base(ep, "helpline worker Mo"), HandoffID: res.FollowUpHandoff},
+		Reason:         "no_capacity", Detail: "no caller free for 4 days; please ask the crisis team"})
+	p.worklistItem(events.AMHP, ep, func(it episode.WorkItem) error {
+		if it.Owner != events.AMHP {
+			return fmt.Errorf("the AMHP's list shows the owner %q", it.Owner)
+		}
+		return nil
+	})
+}

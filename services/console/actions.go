@@ -154,6 +154,11 @@ var actions = map[string]action{
 			if err != nil {
 				return "", "", err
 			}
+			if who != nil {
+				if err := precheck(in.agency, who); err != nil {
+					return "", "", err
+				}
+			}
 			resp, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "open"), agency.OpenRequest{
 				Actor: in.actor, Channel: "999", Summary: in.get("summary"), Location: in.get("location"), Person: who, Voice: voice(in)})
 			if err != nil {
