@@ -4,26 +4,32 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	_ "time/tzdata" // Europe/London must resolve on a machine without zoneinfo
 
 	"github.com/crisisbus/crisisbus/events"
 )
 
-// describe writes one fact as a line a person in any agency can read. It
-// never includes a clinical field (health history, clinical notes): those go
-// only to View.Clinical.
-func describe(e events.Event, data any) string {
+// describe writes one fact as a line a person in any agency can read: in
+// words, never a code of the contract or an id, with times in Europe/London.
+// It never includes a clinical field (health history, clinical notes):
+// those go only to View.Clinical. v is the view before the fact, to name a
+// handoff by what it asks for.
+func describe(v *View, e events.Event, data any) string {
 	who := e.Source.Title()
 	switch d := data.(type) {
 	case *events.EpisodeOpened:
-		return fmt.Sprintf("%s opened the episode (%s): %s", who, d.Channel, d.Summary)
+		return fmt.Sprintf("%s opened the episode (%s): %s", who, say(d.Channel), d.Summary)
 	case *events.EpisodeLinked:
-		return fmt.Sprintf("Linked to episode %s, the same person (matched on %s): %s", d.OtherEpisode, strings.Join(d.MatchedOn, ", "), d.Reason)
+		return fmt.Sprintf("Linked to another episode of the same person (matched on %s): %s", sayAll(d.MatchedOn), d.Reason)
 	case *events.EpisodeClosed:
 		return fmt.Sprintf("%s closed the episode: %s", who, d.Reason)
 	case *events.PersonIdentified:
 		var parts []string
 		if n := strings.TrimSpace(d.GivenName + " " + d.FamilyName); n != "" {
 			parts = append(parts, n)
+		}
+		if d.KnownAs != "" {
+			parts = append(parts, "known as "+d.KnownAs)
 		}
 		if d.DateOfBirth != "" {
 			parts = append(parts, "born "+d.DateOfBirth)
@@ -34,11 +40,14 @@ func describe(e events.Event, data any) string {
 		if d.NHSNumber != "" {
 			parts = append(parts, "NHS number "+d.NHSNumber)
 		}
+		if d.Description != "" {
+			parts = append(parts, "described as: "+d.Description)
+		}
 		return "Identified: " + strings.Join(parts, ", ")
 	case *events.PersonVoiceRecorded:
 		s := fmt.Sprintf("In their own words: %q", d.OwnWords)
 		if len(d.CommunicationNeeds) > 0 {
-			s += "; needs: " + strings.Join(d.CommunicationNeeds, ", ")
+			s += "; needs: " + sayAll(d.CommunicationNeeds)
 		}
 		if d.WhoToContact != "" {
 			s += "; contact: " + d.WhoToContact
@@ -51,11 +60,11 @@ func describe(e events.Event, data any) string {
 		if d.KnownToServices {
 			known = "; known to mental health services"
 		}
-		return fmt.Sprintf("Triage advice: %s (recommends %s%s)", d.Advice, d.RecommendedAction, known)
+		return fmt.Sprintf("Triage advice: %s (recommends: %s%s)", d.Advice, say(d.RecommendedAction), known)
 	case *events.StreetTriageDispatched:
 		return "Street triage dispatched: " + d.Team
 	case *events.StreetTriageOutcome:
-		return "Street triage outcome: " + d.Outcome + avoided(d.S136Avoided)
+		return "Street triage outcome: " + say(d.Outcome) + avoided(d.S136Avoided)
 	case *events.RcrpDecided:
 		attend := "police do not attend"
 		if d.PoliceAttend {
@@ -65,9 +74,9 @@ func describe(e events.Event, data any) string {
 		if d.RespondingAgency != "" {
 			resp = "; " + d.RespondingAgency + " responds"
 		}
-		return fmt.Sprintf("Right Care, Right Person: %s (%s)%s: %s", attend, d.Grounds, resp, d.Rationale)
+		return fmt.Sprintf("Right Care, Right Person: %s (%s)%s: %s", attend, say(d.Grounds), resp, d.Rationale)
 	case *events.AmbulanceCallTriaged:
-		s := "Call triaged: " + d.Response
+		s := "Call triaged: " + say(d.Response)
 		if !d.PhysicalHealthConcern {
 			s += "; no physical health concern"
 		}
@@ -77,39 +86,39 @@ func describe(e events.Event, data any) string {
 		return s
 	case *events.AmbulanceConveyance:
 		if d.Conveyed {
-			return fmt.Sprintf("Conveyed to %s %s: %s", d.Destination, d.DestinationName, d.Reason)
+			return fmt.Sprintf("Conveyed to %s: %s", strings.TrimSpace(d.DestinationName+" ("+say(d.Destination)+")"), d.Reason)
 		}
 		return "Not conveyed: " + d.Reason
 	case *events.HandoffOffered:
-		return fmt.Sprintf("%s offered the episode to %s (%s, %s), carrying %d facts: %s", who, d.To.Title(), d.Kind, d.Urgency, len(d.Summary.Facts), d.Reason)
+		return fmt.Sprintf("%s offered the episode to %s for %s (%s), with the %d facts known: %s", who, d.To.Title(), say(string(d.Kind)), say(d.Urgency), len(d.Summary.Facts), d.Reason)
 	case *events.HandoffAcknowledged:
-		return fmt.Sprintf("%s acknowledged handoff %s", who, d.HandoffID)
+		return fmt.Sprintf("%s has seen %s", who, v.offer(d.HandoffID))
 	case *events.HandoffAccepted:
-		return fmt.Sprintf("%s accepted handoff %s (%s) and owns the episode", who, d.HandoffID, d.AcceptedBy)
+		return fmt.Sprintf("%s accepted %s and now holds the episode", who, v.offer(d.HandoffID))
 	case *events.HandoffDeclined:
-		return fmt.Sprintf("%s declined handoff %s (%s): %s", who, d.HandoffID, d.Reason, d.Detail)
+		return fmt.Sprintf("%s declined %s (%s): %s", who, v.offer(d.HandoffID), say(d.Reason), d.Detail)
 	case *events.HandoffCancelled:
-		return fmt.Sprintf("%s cancelled handoff %s: %s", who, d.HandoffID, d.Reason)
+		return fmt.Sprintf("%s withdrew %s: %s", who, v.offer(d.HandoffID), d.Reason)
 	case *events.HandoffCompleted:
-		return fmt.Sprintf("%s completed handoff %s: %s", who, d.HandoffID, d.Outcome)
+		return fmt.Sprintf("%s completed %s: %s", who, v.offer(d.HandoffID), say(d.Outcome))
 	case *events.S136Consulted:
 		if !d.Practicable {
 			return "Consultation before s136 was not practicable: " + d.Advice
 		}
-		return fmt.Sprintf("Consulted %s before s136: %s", d.Professional, d.Advice)
+		return fmt.Sprintf("Consulted a %s before s136: %s", say(d.Professional), d.Advice)
 	case *events.S136Detained:
 		kept := ""
 		if d.KeptWhereTheyAre {
 			kept = "; kept where they are"
 		}
-		return fmt.Sprintf("Detained under s136 at a %s at %s (aged %d; consulted first: %s%s)",
-			strings.ReplaceAll(d.LocationType, "_", " "), hhmm(d.DetainedAt), d.AgeYears, yes(d.Consulted), kept)
+		return fmt.Sprintf("Detained under s136 in a %s at %s (aged %d; consulted first: %s%s)",
+			say(d.LocationType), hhmm(d.DetainedAt), d.AgeYears, yes(d.Consulted), kept)
 	case *events.PlaceOfSafetyRequested:
-		return "Place of safety requested" + prefix(": ", string(d.PreferredType))
+		return "Place of safety requested" + prefix(": ", say(string(d.PreferredType)))
 	case *events.PlaceOfSafetyAllocated:
-		return fmt.Sprintf("Place of safety allocated: %s (%s)", d.PlaceName, d.PlaceType)
+		return fmt.Sprintf("Place of safety allocated: %s (%s)", d.PlaceName, say(string(d.PlaceType)))
 	case *events.PlaceOfSafetyArrived:
-		return fmt.Sprintf("Arrived at %s (%s) at %s", d.PlaceName, d.PlaceType, hhmm(d.ArrivedAt))
+		return fmt.Sprintf("Arrived at %s (%s) at %s", d.PlaceName, say(string(d.PlaceType)), hhmm(d.ArrivedAt))
 	case *events.S136Extended:
 		return fmt.Sprintf("s136 extended by %dh by %s%s", d.Hours, d.Doctor, prefix("; approved by ", d.SuperintendentApproval))
 	case *events.S136WelfareChecked:
@@ -121,23 +130,23 @@ func describe(e events.Event, data any) string {
 		if d.S12Approved {
 			s12 = ", s12-approved"
 		}
-		return fmt.Sprintf("Doctor allocated: %s (%s%s)", d.Doctor, d.Role, s12)
+		return fmt.Sprintf("Doctor allocated: %s (%s%s)", d.Doctor, say(d.Role), s12)
 	case *events.AssessmentDelayed:
-		return "Assessment delayed: " + strings.ReplaceAll(d.Cause, "_", " ")
+		return "Assessment delayed: " + say(d.Cause)
 	case *events.AssessmentCompleted:
-		return fmt.Sprintf("Assessment completed at %s: %s", hhmm(d.CompletedAt), strings.ReplaceAll(d.Outcome, "_", " "))
+		return fmt.Sprintf("Assessment completed at %s: %s", hhmm(d.CompletedAt), say(d.Outcome))
 	case *events.FollowupContactScheduled:
-		return fmt.Sprintf("Follow-up call %d scheduled for %s", d.ContactNumber, d.DueAt.Format("Mon 2 Jan 15:04"))
+		return fmt.Sprintf("Follow-up call %d due %s", d.ContactNumber, hhmm(d.DueAt))
 	case *events.FollowupContactAttempted:
-		return fmt.Sprintf("Follow-up call %d: %s%s", d.ContactNumber, strings.ReplaceAll(d.Outcome, "_", " "), riskSuffix(d.Risk))
+		return fmt.Sprintf("Follow-up call %d: %s%s", d.ContactNumber, say(d.Outcome), riskSuffix(d.Risk))
 	case *events.FollowupEscalated:
 		return fmt.Sprintf("Escalated to SPoA (risk %s): %s", d.Risk, d.Reason)
 	case *events.FollowupCompleted:
 		return fmt.Sprintf("Follow-up completed: %d contacts made", d.ContactsMade)
 	case *events.ClockWarning:
-		return fmt.Sprintf("%s clock warning for %s: %d min left (due %s)", d.Clock, d.Owner.Title(), d.SecondsLeft/60, hhmm(d.DueAt))
+		return fmt.Sprintf("Warning to %s: %s, %s left (due %s)", d.Owner.Title(), say(string(d.Clock)), minutes(d.SecondsLeft), hhmm(d.DueAt))
 	case *events.ClockBreached:
-		return fmt.Sprintf("%s clock breached for %s: %d min over (due %s)", d.Clock, d.Owner.Title(), d.SecondsOver/60, hhmm(d.DueAt))
+		return fmt.Sprintf("Overdue for %s: %s, %s over (due %s)", d.Owner.Title(), say(string(d.Clock)), minutes(d.SecondsOver), hhmm(d.DueAt))
 	}
 	spec, _ := e.Spec()
 	return spec.Name
@@ -161,4 +170,59 @@ func yes(b bool) string {
 	return "no"
 }
 
-func hhmm(t time.Time) string { return t.UTC().Format("2006-01-02 15:04Z") }
+// hhmm is a time as people in Kent read it: London time, with the day.
+func hhmm(t time.Time) string { return t.In(london).Format("15:04 Mon 2 Jan") }
+
+var london = func() *time.Location {
+	l, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		panic(fmt.Sprintf("time zone Europe/London is embedded with time/tzdata: %v", err))
+	}
+	return l
+}()
+
+// minutes is a length of time as people say it: "45 min", "21 h 5 min".
+func minutes(seconds int) string {
+	m := seconds / 60
+	if m < 60 {
+		return fmt.Sprintf("%d min", m)
+	}
+	return fmt.Sprintf("%d h %d min", m/60, m%60)
+}
+
+// offer names a handoff of the view by what it asks for ("the offer of a
+// Mental Health Act assessment"), never by its id.
+func (v *View) offer(id string) string {
+	if h := v.Handoff(id); h != nil {
+		return "the offer of " + say(string(h.Kind))
+	}
+	return "an offer"
+}
+
+// sayings are codes of the contract as people say them; any other code is
+// said with spaces for its underscores.
+var sayings = map[string]string{
+	"mha_assessment": "a Mental Health Act assessment", "spoa_referral": "a referral to SPoA", "followup": "follow-up calls",
+	"triage_advice": "triage advice", "consider_s136": "consider s136", "health_based_place_of_safety": "health-based place of safety",
+	"emergency_department": "emergency department", "detained_s2": "detained under section 2", "detained_s3": "detained under section 3",
+	"s12": "s12-approved doctor", "amhp": "AMHP", "bsl": "British Sign Language", "refer_spoa": "refer to SPoA",
+	"s136": "the s136 period", "handoff_acknowledge": "time to acknowledge an offer", "other_non_dwelling": "place that is not a dwelling", "handoff_accept": "time to accept an offer",
+	"followup_contact": "a follow-up call", "welfare_check": "a welfare check", "s136_detention": "s136 detention",
+	"referred_spoa": "referred to SPoA", "amhp_availability": "AMHP availability", "s12_doctor_availability": "s12 doctor availability",
+	"cmht": "community mental health team",
+}
+
+func say(code string) string {
+	if w, ok := sayings[code]; ok {
+		return w
+	}
+	return strings.ReplaceAll(code, "_", " ")
+}
+
+func sayAll(codes []string) string {
+	out := make([]string, len(codes))
+	for i, c := range codes {
+		out[i] = say(c)
+	}
+	return strings.Join(out, ", ")
+}

@@ -94,6 +94,25 @@ func (v *View) OpenHandoffs() []Handoff {
 	return out
 }
 
+// FollowUpBy is the agency that makes the follow-up calls still to make:
+// the one that accepted the follow-up referral and has not completed it
+// (completing the follow-up completes the referral),
+// whoever owns the episode since (the helpline keeps its calls when it
+// escalates to SPoA and SPoA takes the episode on). Empty when no
+// follow-up runs. The helpline's service records a call only from it, and
+// the worklists and the console show it to every agency.
+func (v *View) FollowUpBy() events.Agency {
+	if v.Closed {
+		return ""
+	}
+	for i := len(v.Handoffs) - 1; i >= 0; i-- {
+		if h := v.Handoffs[i]; h.Kind == events.FollowUp && h.State == Accepted {
+			return h.To
+		}
+	}
+	return ""
+}
+
 func (v *View) transition(id string, to HandoffState, at time.Time, f func(*Handoff)) {
 	h := v.Handoff(id)
 	if h == nil {

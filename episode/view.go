@@ -101,9 +101,26 @@ type Person struct {
 	NHSNumber   string `json:"nhsNumber,omitempty"`
 	GivenName   string `json:"givenName,omitempty"`
 	FamilyName  string `json:"familyName,omitempty"`
+	KnownAs     string `json:"knownAs,omitempty"` // the name they go by, or the caller knows them by
 	DateOfBirth string `json:"dateOfBirth,omitempty"`
-	AgeYears    int    `json:"ageYears,omitempty"`
+	AgeYears    int    `json:"ageYears,omitempty"` // approximate when no date of birth is known
 	Phone       string `json:"phone,omitempty"`
+	Description string `json:"description,omitempty"` // how they look, when no name is known
+}
+
+// Name is what to call the person, as far as known: their name, else the
+// name they go by, else "Person not yet identified".
+func (p Person) Name() string {
+	name := strings.TrimSpace(p.GivenName + " " + p.FamilyName)
+	switch {
+	case name != "" && p.KnownAs != "" && p.KnownAs != p.GivenName:
+		return name + " (known as " + p.KnownAs + ")"
+	case name != "":
+		return name
+	case p.KnownAs != "":
+		return "Known as " + p.KnownAs
+	}
+	return "Person not yet identified"
 }
 
 // Consultation is the officer's consultation of a health professional
@@ -302,7 +319,7 @@ func (v *View) Apply(e events.Event) (bool, error) {
 	if err := v.lawBroken(data); err != nil {
 		v.alert(e, spec.Name, err)
 	}
-	v.Timeline = append(v.Timeline, Entry{EventID: e.ID, Type: spec.Name, Agency: e.Source, Actor: e.Actor, Time: e.Time, Text: describe(e, data)})
+	v.Timeline = append(v.Timeline, Entry{EventID: e.ID, Type: spec.Name, Agency: e.Source, Actor: e.Actor, Time: e.Time, Text: describe(v, e, data)})
 	v.fold(e, data)
 	return true, nil
 }
@@ -363,8 +380,10 @@ func (v *View) fold(e events.Event, data any) {
 		set(&p.NHSNumber, d.NHSNumber)
 		set(&p.GivenName, d.GivenName)
 		set(&p.FamilyName, d.FamilyName)
+		set(&p.KnownAs, d.KnownAs)
 		set(&p.DateOfBirth, d.DateOfBirth)
 		set(&p.Phone, d.Phone)
+		set(&p.Description, d.Description)
 		if d.AgeYears > 0 {
 			p.AgeYears = d.AgeYears
 		}
@@ -565,8 +584,10 @@ func (v *View) Summary() events.Summary {
 	put("nhsNumber", v.Person.NHSNumber)
 	put("givenName", v.Person.GivenName)
 	put("familyName", v.Person.FamilyName)
+	put("knownAs", v.Person.KnownAs)
 	put("dateOfBirth", v.Person.DateOfBirth)
 	put("phone", v.Person.Phone)
+	put("description", v.Person.Description)
 	put("whoToContact", v.WhoToContact)
 	put("crisisPlan", v.CrisisPlan)
 	put("language", v.Language)

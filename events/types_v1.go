@@ -25,14 +25,16 @@ type EpisodeClosed struct {
 	Reason string `json:"reason"`
 }
 
-// PersonIdentified is the data of crisisbus.person.identified.v1: who the person is. The NHS number, when given, has been verified with its modulus 11 check digit.
+// PersonIdentified is the data of crisisbus.person.identified.v1: who the person is, as far as the caller knows: any one of an NHS number, a name, a first name or the name they go by, a date of birth, an approximate age or a description. The NHS number, when given, has been verified with its modulus 11 check digit.
 type PersonIdentified struct {
 	NHSNumber   string `json:"nhsNumber,omitempty"`
 	GivenName   string `json:"givenName,omitempty"`
 	FamilyName  string `json:"familyName,omitempty"`
+	KnownAs     string `json:"knownAs,omitempty"`
 	DateOfBirth string `json:"dateOfBirth,omitempty"`
 	AgeYears    int    `json:"ageYears,omitempty"`
 	Phone       string `json:"phone,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // PersonVoiceRecorded is the data of crisisbus.person.voice_recorded.v1: the person's own words and needs: what they want every service to know, so they are not asked again.

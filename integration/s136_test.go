@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/crisisbus/crisisbus/services/crisisline"
 	"github.com/crisisbus/crisisbus/services/police"
 	"github.com/crisisbus/crisisbus/services/record"
+	"github.com/crisisbus/crisisbus/services/rpc"
 	"github.com/crisisbus/crisisbus/services/spoa"
 )
 
@@ -272,4 +274,109 @@ func TestHelplineEscalatesToSPoAWhenRiskRisesDuringFollowUp(t *testing.T) {
 		t.Fatalf("follow-up = %+v, want escalated", v.FollowUp)
 	}
 	p.noClinicalInPoliceView(ep, events.SPoA)
+
+	// SPoA owns the episode now, and the helpline still makes the three
+	// calls left: both lists say so, and the helpline records call 2.
+	if by := v.FollowUpBy(); by != events.Crisisline {
+		t.Fatalf("after SPoA took the escalation on, the calls are made by %q, want the helpline", by)
+	}
+	p.worklistItem(events.Crisisline, ep, func(it record.WorkItem) error {
+		if it.FollowUpBy != events.Crisisline || len(it.FollowUpDue) != 3 || it.Owner != events.SPoA {
+			return fmt.Errorf("the helpline's list shows %d calls due by %q, owner %q; want 3 by the helpline, owner SPoA", len(it.FollowUpDue), it.FollowUpBy, it.Owner)
+		}
+		return nil
+	})
+	p.worklistItem(events.SPoA, ep, func(it record.WorkItem) error {
+		if it.FollowUpBy != events.Crisisline {
+			return fmt.Errorf("SPoA's card says the calls are made by %q, want the helpline", it.FollowUpBy)
+		}
+		return nil
+	})
+	p.clock.Advance(24 * time.Hour)
+	do[crisisline.ContactRequest, agency.Receipt](p, events.Crisisline, "followup.contact", crisisline.ContactRequest{Base: base(ep, "helpline worker Mo"),
+		FollowupContactAttempted: events.FollowupContactAttempted{ContactNumber: 2, Outcome: "spoke", Risk: "medium", Notes: "crisis team visited last night"}})
+	p.worklistItem(events.Crisisline, ep, func(it record.WorkItem) error {
+		if len(it.FollowUpDue) != 2 {
+			return fmt.Errorf("the helpline's list shows %d calls due after call 2, want 2", len(it.FollowUpDue))
+		}
+		return nil
+	})
+	// Once the helpline completes the follow-up, it is off the helpline's
+	// list and stays SPoA's.
+	do[crisisline.FinishRequest, agency.Receipt](p, events.Crisisline, "followup.complete", crisisline.FinishRequest{Base: base(ep, "helpline worker Mo"),
+		Summary: "Calls 3 and 4 not needed: the crisis team is seeing him daily"})
+	p.notOnWorklist(events.Crisisline, ep)
+	p.worklistItem(events.SPoA, ep, func(it record.WorkItem) error {
+		if it.FollowUpBy != "" || len(it.FollowUpDue) != 0 {
+			return fmt.Errorf("SPoA's card still shows follow-up calls by %q: %v", it.FollowUpBy, it.FollowUpDue)
+		}
+		return nil
+	})
+}
+
+// worklistItem waits until agency a's worklist, as the record serves it,
+// lists episode ep with an item satisfying cond.
+func (p *pathway) worklistItem(a events.Agency, ep string, cond func(record.WorkItem) error) {
+	p.t.Helper()
+	bustest.CheckFor(p.t, 10*time.Second, 20*time.Millisecond, func() error {
+		l, err := rpc.Call[record.WorklistRequest, record.WorklistResponse](context.Background(), p.admin.Conn(), record.WorklistSubject(a),
+			record.WorklistRequest{Viewer: "test", Purpose: "direct care: checking the worklist"})
+		if err != nil {
+			return err
+		}
+		for _, it := range l.Items {
+			if it.Episode == ep {
+				return cond(it)
+			}
+		}
+		return fmt.Errorf("%s's worklist does not list episode %s", a.Title(), ep)
+	})
+}
+
+// notOnWorklist waits until agency a's worklist no longer lists ep.
+func (p *pathway) notOnWorklist(a events.Agency, ep string) {
+	p.t.Helper()
+	bustest.CheckFor(p.t, 10*time.Second, 20*time.Millisecond, func() error {
+		l, err := rpc.Call[record.WorklistRequest, record.WorklistResponse](context.Background(), p.admin.Conn(), record.WorklistSubject(a),
+			record.WorklistRequest{Viewer: "test", Purpose: "direct care: checking the worklist"})
+		if err != nil {
+			return err
+		}
+		for _, it := range l.Items {
+			if it.Episode == ep {
+				return fmt.Errorf("%s's worklist still lists episode %s", a.Title(), ep)
+			}
+		}
+		return nil
+	})
+}
+
+// The AMHP concludes "not admitted": the case leaves the AMHP's queue, as it
+// now waits for the helpline; if the helpline declines the follow-up, it is
+// back in the AMHP's queue to offer again, so nobody drops it.
+func TestNotAdmittedLeavesTheAMHPQueueUnlessTheHelplineDeclines(t *testing.T) {
+	p := start(t)
+	ep := detainedUnderS136(t, p, func() {})
+	offer := do[agency.OfferRequest, agency.OfferResponse](p, events.Police, "handoff.offer", agency.OfferRequest{Base: base(ep, "PC 4471 Hughes"),
+		Kind: events.MHAAssessment, To: events.AMHP, Reason: "s136 assessment", Urgency: "emergency"})
+	do[agency.HandoffRequest, agency.Receipt](p, events.AMHP, "handoff.accept", agency.HandoffRequest{Base: base(ep, "AMHP Sarah Okafor"), HandoffID: offer.HandoffID})
+	p.worklistItem(events.AMHP, ep, func(record.WorkItem) error { return nil })
+	res := do[amhp.OutcomeRequest, amhp.OutcomeResponse](p, events.AMHP, "outcome", amhp.OutcomeRequest{Base: base(ep, "AMHP Sarah Okafor"),
+		Outcome: "not_admitted", CompletedAt: p.clock.Now(), Notes: assessmentNotes})
+	p.notOnWorklist(events.AMHP, ep)
+	p.worklistItem(events.Crisisline, ep, func(it record.WorkItem) error {
+		if len(it.Offers) != 1 {
+			return fmt.Errorf("the helpline's list holds %d offers, want the follow-up", len(it.Offers))
+		}
+		return nil
+	})
+	do[agency.DeclineRequest, agency.Receipt](p, events.Crisisline, "handoff.decline", agency.DeclineRequest{
+		HandoffRequest: agency.HandoffRequest{Base: base(ep, "helpline worker Mo"), HandoffID: res.FollowUpHandoff},
+		Reason:         "no_capacity", Detail: "no caller free for 4 days; please ask the crisis team"})
+	p.worklistItem(events.AMHP, ep, func(it record.WorkItem) error {
+		if it.Owner != events.AMHP {
+			return fmt.Errorf("the AMHP's list shows the owner %q", it.Owner)
+		}
+		return nil
+	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/crisisbus/crisisbus/services/amhp"
 	"github.com/crisisbus/crisisbus/services/crisisline"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 	"github.com/crisisbus/crisisbus/services/spoa"
 )
@@ -120,8 +121,20 @@ var actions = map[string]action{
 			if err := precheck(in.agency, &request); err != nil {
 				return "", "", err
 			}
+			// Whatever part of who the person is the caller knows is
+			// enough: a first name, the name they go by, an age, a
+			// description; or nothing yet.
+			who, err := person(in)
+			if err != nil {
+				return "", "", err
+			}
+			if who != nil {
+				if err := precheck(in.agency, who); err != nil {
+					return "", "", err
+				}
+			}
 			open := agency.OpenRequest{Actor: in.actor, Channel: orDefault(in.get("channel"), "999"), Summary: in.get("callerAccount"),
-				Location: in.get("location"), Reference: in.get("reference"), Person: person(in), Voice: voice(in)}
+				Location: in.get("location"), Reference: in.get("reference"), Person: who, Voice: voice(in)}
 			resp, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "open"), open)
 			if err != nil {
 				return "", "", err
@@ -138,8 +151,17 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.Ambulance},
 		required: [][2]string{{"summary", "Enter what the caller says is happening"}, {"response", "Choose the response"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			who, err := person(in)
+			if err != nil {
+				return "", "", err
+			}
+			if who != nil {
+				if err := precheck(in.agency, who); err != nil {
+					return "", "", err
+				}
+			}
 			resp, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "open"), agency.OpenRequest{
-				Actor: in.actor, Channel: "999", Summary: in.get("summary"), Location: in.get("location"), Person: person(in), Voice: voice(in)})
+				Actor: in.actor, Channel: "999", Summary: in.get("summary"), Location: in.get("location"), Person: who, Voice: voice(in)})
 			if err != nil {
 				return "", "", err
 			}
@@ -289,18 +311,21 @@ var actions = map[string]action{
 		agencies: pathway,
 		first:    "nhsNumber",
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			p := person(in)
+			p, err := person(in)
+			if err != nil {
+				return in.episode, "", err
+			}
 			if p == nil {
 				p = &events.PersonIdentified{}
 			}
 			p.DateOfBirth, p.Phone = in.get("dateOfBirth"), in.get("phone")
 			if *p == (events.PersonIdentified{}) {
-				return in.episode, "", fieldErr("nhsNumber", "Enter at least one of the NHS number, the name, the date of birth or a phone number")
+				return in.episode, "", fieldErr("nhsNumber", "Enter at least one of the NHS number, a name, the name they go by, the date of birth, an approximate age, a description or a phone number")
 			}
 			if p.NHSNumber != "" && !events.ValidNHSNumber(p.NHSNumber) {
 				return in.episode, "", fieldErr("nhsNumber", "Enter a valid NHS number: 10 digits whose last is the check digit, like 943 476 5919")
 			}
-			err := call(ctx, c, in, in.agency, "identify", agency.IdentifyRequest{Base: in.base(), PersonIdentified: *p})
+			err = call(ctx, c, in, in.agency, "identify", agency.IdentifyRequest{Base: in.base(), PersonIdentified: *p})
 			return in.episode, "Identity recorded.", err
 		},
 	},
@@ -365,6 +390,9 @@ var actions = map[string]action{
 		agencies: []events.Agency{events.Crisisline},
 		required: [][2]string{{"contactNumber", "Choose which call this is"}, {"outcome", "Choose what happened on the call"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
+			if err := c.notBeforeItsDay(ctx, in); err != nil {
+				return in.episode, "", err
+			}
 			err := call(ctx, c, in, in.agency, "followup.contact", crisisline.ContactRequest{Base: in.base(), FollowupContactAttempted: events.FollowupContactAttempted{
 				ContactNumber: in.int("contactNumber"), Outcome: in.get("outcome"), Risk: in.risk("risk"), Notes: in.get("notes")}})
 			return in.episode, "Call recorded.", err
@@ -405,6 +433,34 @@ var actions = map[string]action{
 	},
 }
 
+// notBeforeItsDay warns a helpline worker recording a follow-up call on a
+// day before the one it is due (call 3 on the day of call 2 is most often
+// the wrong call chosen): the call is recorded only once they confirm it.
+func (c *Server) notBeforeItsDay(ctx context.Context, in input) error {
+	n := in.int("contactNumber")
+	if in.yes("early") || n < 1 {
+		return nil
+	}
+	resp, err := rpc.Call[record.ViewRequest, record.ViewResponse](ctx, c.nc, record.ViewSubject(in.agency), record.ViewRequest{
+		Episode: in.episode, Agency: in.agency, Viewer: in.actor, Purpose: "direct care: checking which follow-up call is due before recording it"})
+	if err != nil {
+		return err
+	}
+	var v struct {
+		FollowUp *episode.FollowUp `json:"followUp"`
+	}
+	raw, _ := json.Marshal(resp.View)
+	if json.Unmarshal(raw, &v) != nil || v.FollowUp == nil || n > len(v.FollowUp.Scheduled) {
+		return nil // an extra call has no day
+	}
+	due, today := v.FollowUp.Scheduled[n-1].In(london), in.now.In(london)
+	if dueDay, day := due.Format("2006-01-02"), today.Format("2006-01-02"); dueDay > day {
+		return fieldErr("contactNumber", fmt.Sprintf("Call %d is due on %s, not today. Choose the call you are making, or tick “Record it before its day” if you are making call %d early.",
+			n, due.Format("Monday 2 January"), n))
+	}
+	return nil
+}
+
 // clinicalRecorder is the agency whose service records the clinical text a
 // person of agency a writes: their own, unless a's view never shows the
 // clinical record (police), when it is the mental health trust's single
@@ -437,12 +493,22 @@ func orDefault(v, d string) string {
 	return v
 }
 
-func person(in input) *events.PersonIdentified {
-	p := events.PersonIdentified{GivenName: in.get("givenName"), FamilyName: in.get("familyName"), NHSNumber: strings.ReplaceAll(in.get("nhsNumber"), " ", "")}
-	if p == (events.PersonIdentified{}) {
-		return nil
+// person is who the person is, from the parts of a form's "The person"
+// fields that were filled in (nil when none was).
+func person(in input) (*events.PersonIdentified, error) {
+	p := events.PersonIdentified{GivenName: in.get("givenName"), FamilyName: in.get("familyName"), KnownAs: in.get("knownAs"),
+		Description: in.get("description"), NHSNumber: strings.ReplaceAll(in.get("nhsNumber"), " ", "")}
+	if age := in.get("ageYears"); age != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSuffix(age, "s"), "about "))
+		if err != nil || n < 0 || n > 130 {
+			return nil, fieldErr("ageYears", "Enter the age as a whole number of years, like 30; a guess is fine")
+		}
+		p.AgeYears = n
 	}
-	return &p
+	if p == (events.PersonIdentified{}) {
+		return nil, nil
+	}
+	return &p, nil
 }
 
 func voice(in input) *events.PersonVoiceRecorded {
@@ -524,6 +590,11 @@ func (c *Server) explain(action, first string, err error) []fieldError {
 		return []fieldError{{action + "-" + first, "crisisbus could not record this just now: nothing was stored. Try again; if it keeps failing, phone the service."}}
 	}
 	msg := re.Message
+	if re.Code == rpc.BadRequest {
+		if errs, ok := contractInWords(action, msg); ok {
+			return errs
+		}
+	}
 	field := first
 	if m := dataPointer.FindStringSubmatch(msg); m != nil {
 		field = m[1]

@@ -148,15 +148,37 @@ type episodeData struct {
 	Outgoing  []episode.Handoff // open offers from this agency
 	S136Due   time.Time
 	FollowUps []followUpCall
-	Agencies  []events.Agency
-	Matches   []record.Match // other episodes that may be the same person (owner only)
-	Reason    string         // why the person opened an episode their agency has no part in
+	// FollowUpBy makes the follow-up calls still to make (the record's
+	// word, not the owner: the helpline keeps them when SPoA takes an
+	// escalation on); CallsMine when that is the person's agency.
+	FollowUpBy events.Agency
+	CallsMine  bool
+	// NextCall is the first call not yet made: the "which call" the form
+	// offers first.
+	NextCall int
+	Agencies []events.Agency
+	Matches  []record.Match // other episodes that may be the same person (owner only)
+	Reason   string         // why the person opened an episode their agency has no part in
 }
 
 type followUpCall struct {
 	Number int
 	Due    time.Time
 	Done   string // the outcome, once made
+}
+
+// CallChoices are the options of the "which call" field: each call with
+// the day it is due, and one more for a call beyond the schedule.
+func (d episodeData) CallChoices() []option {
+	var out []option
+	for _, c := range d.FollowUps {
+		label := fmt.Sprintf("Call %d, due %s", c.Number, c.Due.In(london).Format("Monday 2 January"))
+		if c.Done != "" {
+			label += " (made: " + words(c.Done) + ")"
+		}
+		out = append(out, option{Value: fmt.Sprint(c.Number), Label: label})
+	}
+	return append(out, option{Value: fmt.Sprint(len(d.FollowUps) + 1), Label: fmt.Sprintf("Call %d, an extra call", len(d.FollowUps)+1)})
 }
 
 func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string, status int, p page) {
@@ -216,8 +238,13 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 				}
 			}
 			d.FollowUps = append(d.FollowUps, call)
+			if call.Done == "" && d.NextCall == 0 {
+				d.NextCall = call.Number
+			}
 		}
 	}
+	d.FollowUpBy = d.V.FollowUpBy()
+	d.CallsMine = d.FollowUpBy != "" && d.FollowUpBy == s.Agency
 	d.Agencies = slices.DeleteFunc(slices.Clone(events.Agencies), func(a events.Agency) bool { return a == s.Agency })
 	if d.Mine {
 		if mr, err := rpc.Call[record.EpisodeRequest, record.MatchResponse](r.Context(), c.nc, record.SubjectMatch, record.EpisodeRequest{Episode: id}); err == nil {
@@ -227,7 +254,7 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 	if dr, err := rpc.Call[record.EpisodeRequest, record.DisclosuresResponse](r.Context(), c.nc, record.SubjectDisclosures, record.EpisodeRequest{Episode: id}); err == nil {
 		d.Disclosures, d.Dropped = viewings(dr.Disclosures), dr.Dropped
 	}
-	p.Title = "Episode: " + personName(d.V.Person)
+	p.Title = "Episode: " + d.V.Person.Name()
 	p.Data = d
 	c.render(w, r, "episode", status, p)
 }
@@ -240,11 +267,4 @@ func viewings(ds []record.Disclosure) []record.Disclosure {
 	out := slices.Clone(ds)
 	slices.SortStableFunc(out, func(a, b record.Disclosure) int { return b.Last.Compare(a.Last) })
 	return out
-}
-
-func personName(p episode.Person) string {
-	if p.GivenName == "" && p.FamilyName == "" {
-		return "person not yet identified"
-	}
-	return p.GivenName + " " + p.FamilyName
 }

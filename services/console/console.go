@@ -217,7 +217,13 @@ var funcs = template.FuncMap{
 	"timeLeft":   timeLeft,
 	"words":      words,
 	"dict":       fieldArgs,
-	"clockOf":    func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due} },
+	"need":       need,
+	"ref":        reference,
+	"whenFrom":   whenFrom,
+	"riskTag":    func(r events.Risk) string { return riskTags[r] },
+	"urgencyTag": func(u string) string { return urgencyTags[u] },
+	"s136Clock":  func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due, Warn: s136Warning} },
+	"callClock":  func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due, Warn: callWarning} },
 	"workItemOf": func(p page, it record.WorkItem) workItemArgs { return workItemArgs{p, it} },
 }
 
@@ -253,14 +259,67 @@ func timeLeft(now, due time.Time) string {
 // words turns a code of the contract into words ("nhs_number" → "NHS number").
 func words(s string) string {
 	s = strings.ReplaceAll(s, "_", " ")
-	for _, w := range []string{"nhs", "amhp", "spoa", "bsl", "cmht", "s12"} {
+	for _, w := range []string{"nhs", "amhp", "spoa", "bsl", "cmht", "s12", "mha"} {
 		s = strings.ReplaceAll(" "+s+" ", " "+w+" ", " "+strings.ToUpper(w)+" ")
 		s = strings.TrimSpace(s)
 	}
 	return strings.Replace(s, "SPOA", "SPoA", 1)
 }
 
-type clockArgs struct{ Now, Due time.Time }
+// need is a communication need as a person says it.
+func need(n string) string {
+	if w, ok := needs[n]; ok {
+		return w
+	}
+	w := words(n)
+	if w == "" {
+		return w
+	}
+	return strings.ToUpper(w[:1]) + w[1:]
+}
+
+var needs = map[string]string{"interpreter": "Interpreter", "bsl": "British Sign Language (BSL)", "easy_read": "Easy read", "hearing_loop": "Hearing loop"}
+
+// The NHS.UK tag colours of a risk and an urgency, most serious red.
+var (
+	riskTags    = map[events.Risk]string{"immediate": "tag--red", "high": "tag--red", "medium": "tag--orange", "low": "tag--grey"}
+	urgencyTags = map[string]string{"emergency": "tag--red", "urgent": "tag--orange", "routine": "tag--grey"}
+)
+
+// clockArgs is a clock shown as an NHS.UK tag: green with time to spare,
+// yellow once due within its warning time, red when overdue.
+type clockArgs struct {
+	Now, Due time.Time
+	Warn     time.Duration
+}
+
+// The warning times of the clocks as shown, the clock service's (services/
+// clock): an s136 period is warned of 2 hours before it ends; a follow-up
+// call counts as due 2 hours before its time (the clock's grace after it).
+const (
+	s136Warning = 2 * time.Hour
+	callWarning = 2 * time.Hour
+)
+
+// State is the clock's state: "spare", "due" or "over".
+func (c clockArgs) State() string {
+	switch left := c.Due.Sub(c.Now); {
+	case left < 0:
+		return "over"
+	case left <= c.Warn:
+		return "due"
+	}
+	return "spare"
+}
+
+// Tag is the NHS.UK tag colour of the clock's state.
+func (c clockArgs) Tag() string {
+	return map[string]string{"over": "tag--red", "due": "tag--yellow", "spare": "tag--green"}[c.State()]
+}
+
+// WarnSeconds is the warning time for the page's script, which keeps the
+// colour as the clock counts down.
+func (c clockArgs) WarnSeconds() int { return int(c.Warn.Seconds()) }
 
 // workItemArgs gives the "workitem" template the page and one item.
 type workItemArgs struct {

@@ -111,3 +111,14 @@ func (p page) Checked(action, name string, byDefault bool) bool {
 	}
 	return p.Form.Get(name) != ""
 }
+
+// Choice is a select field whose options are built by the page, with the
+// value it holds until the form is posted.
+func (p page) Choice(action, name, label, hint, byDefault string, opts []option) formField {
+	f := p.Field(action, name, label, "select", hint)
+	f.Options = opts
+	if p.Action != action {
+		f.Value = byDefault
+	}
+	return f
+}

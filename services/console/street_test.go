@@ -41,7 +41,7 @@ func TestStreetTriageNotesGoToTheTrustAndThePoliceViewShowsOnlyTheOutcome(t *tes
 	)
 	handler.flash("Street triage outcome recorded")
 	handler.waitFor("the outcome on the call handler's page", 10*time.Second, func(main string) bool {
-		return strings.Contains(main, "Street triage outcome: safe_haven (s136 avoided)")
+		return strings.Contains(main, "Street triage outcome: safe haven (s136 avoided)")
 	})
 	if html := handler.html(); strings.Contains(html, "crisis team tomorrow") || strings.Contains(html, "Clinical record") {
 		t.Fatal("the call handler's page shows the street triage nurse's notes")
@@ -55,7 +55,7 @@ func TestStreetTriageNotesGoToTheTrustAndThePoliceViewShowsOnlyTheOutcome(t *tes
 	spoa.waitFor("the notes in SPoA's clinical record", 10*time.Second, func(main string) bool {
 		return strings.Contains(main, "Clinical record") && strings.Contains(main, notes)
 	})
-	if tl := spoa.text("#ep-timeline"); !strings.Contains(tl, "Single point of access") || !strings.Contains(tl, "Street triage outcome: safe_haven") {
+	if tl := spoa.text("#ep-timeline"); !strings.Contains(tl, "Single point of access") || !strings.Contains(tl, "Street triage outcome: safe haven") {
 		t.Fatalf("the timeline does not show the outcome recorded with the trust: %q", tl)
 	}
 	browsertest.Screenshot(t, spoa.tab, "street-triage-spoa")

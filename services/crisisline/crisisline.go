@@ -132,8 +132,14 @@ func (s *Service) following(v *episode.View) (*episode.Handoff, error) {
 	if err := v.CheckActive(); err != nil {
 		return nil, err
 	}
+	// Who makes the calls is the episode's to say (episode.View.FollowUpBy),
+	// not its owner: once SPoA takes an escalation on, the helpline still
+	// makes the remaining calls.
 	h := agency.Accepted(v, events.Crisisline, events.FollowUp)
-	if h == nil {
+	if by := v.FollowUpBy(); h == nil || by != events.Crisisline {
+		if by != "" {
+			return nil, events.Errorf(events.Conflict, "the follow-up calls on episode %s are made by %s, not the helpline", v.Episode, by.Title())
+		}
 		return nil, events.Errorf(events.Conflict, "the helpline has no accepted follow-up referral on episode %s: accept the followup handoff first", v.Episode)
 	}
 	return h, nil

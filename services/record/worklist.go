@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -63,10 +62,18 @@ type WorkItem struct {
 	// S136DueAt is when the s136 permitted period ends (zero when none runs).
 	S136DueAt time.Time `json:"s136DueAt,omitzero"`
 	PlaceName string    `json:"placeName,omitempty"`
-	// FollowUpDue are the follow-up calls scheduled and not yet made.
-	FollowUpDue []time.Time `json:"followUpDue,omitempty"`
-	Escalated   bool        `json:"escalated,omitempty"` // a clock broke on this episode
-	LastAt      time.Time   `json:"lastAt"`
+	// FollowUpDue are the follow-up calls scheduled and not yet made, and
+	// FollowUpBy the agency that makes them (not always the owner: the
+	// helpline keeps its calls when SPoA takes an escalation on).
+	FollowUpDue []time.Time   `json:"followUpDue,omitempty"`
+	FollowUpBy  events.Agency `json:"followUpBy,omitempty"`
+	// CommunicationNeeds (interpreter, BSL, ...) and the language, and Risk,
+	// the risk as last judged: shown before anyone accepts the episode.
+	CommunicationNeeds []string    `json:"communicationNeeds,omitempty"`
+	Language           string      `json:"language,omitempty"`
+	Risk               events.Risk `json:"risk,omitempty"`
+	Escalated          bool        `json:"escalated,omitempty"` // a clock broke on this episode
+	LastAt             time.Time   `json:"lastAt"`
 	// DueAt is the earliest deadline of the item, the order of the list.
 	DueAt time.Time `json:"dueAt,omitzero"`
 }
@@ -174,7 +181,7 @@ func sortWork(items []WorkItem) {
 }
 
 func workItem(v episode.View, a events.Agency) (WorkItem, bool) {
-	it := WorkItem{Episode: v.Episode, Person: personName(v.Person), AgeYears: v.Person.AgeYears, Owner: v.Owner,
+	it := WorkItem{Episode: v.Episode, Person: v.Person.Name(), AgeYears: v.Person.AgeYears, Owner: v.Owner,
 		LegalStatus: v.LegalStatus, OpenedAt: v.OpenedAt, Location: v.Location}
 	for _, h := range v.Handoffs {
 		if h.To == a && h.State.Open() {
@@ -184,8 +191,18 @@ func workItem(v episode.View, a events.Agency) (WorkItem, bool) {
 			}
 		}
 	}
-	if v.Owner != a && len(it.Offers) == 0 {
+	caller := v.FollowUpBy()
+	if v.Owner != a && len(it.Offers) == 0 && caller != a {
 		return it, false
+	}
+	if a == events.AMHP && v.Owner == a && len(it.Offers) == 0 && assessedAndReferred(v) {
+		return it, false
+	}
+	it.CommunicationNeeds, it.Language = v.Needs, v.Language
+	for _, r := range v.Risks {
+		if r.Level != "" {
+			it.Risk = r.Level
+		}
 	}
 	if n := len(v.Timeline); n > 0 {
 		it.LastAt = v.Timeline[n-1].Time
@@ -198,7 +215,8 @@ func workItem(v episode.View, a events.Agency) (WorkItem, bool) {
 			it.DueAt = due
 		}
 	}
-	if f := v.FollowUp; f != nil && !f.Completed {
+	if f := v.FollowUp; f != nil && !f.Completed && caller != "" {
+		it.FollowUpBy = caller
 		made := map[int]bool{}
 		for _, at := range f.Attempts {
 			made[at.Number] = true
@@ -208,7 +226,8 @@ func workItem(v episode.View, a events.Agency) (WorkItem, bool) {
 				it.FollowUpDue = append(it.FollowUpDue, due)
 			}
 		}
-		if len(it.FollowUpDue) > 0 && (it.DueAt.IsZero() || it.FollowUpDue[0].Before(it.DueAt)) {
+		// The calls order the list of whoever makes them, no one else's.
+		if caller == a && len(it.FollowUpDue) > 0 && (it.DueAt.IsZero() || it.FollowUpDue[0].Before(it.DueAt)) {
 			it.DueAt = it.FollowUpDue[0]
 		}
 	}
@@ -220,10 +239,19 @@ func workItem(v episode.View, a events.Agency) (WorkItem, bool) {
 	return it, true
 }
 
-func personName(p episode.Person) string {
-	name := strings.TrimSpace(p.GivenName + " " + p.FamilyName)
-	if name == "" {
-		return "Person not yet identified"
+// assessedAndReferred reports whether the AMHP service has finished its
+// part: the assessment concluded "not admitted" and the follow-up is
+// offered to the helpline, waiting for its answer and not escalated. The
+// episode then waits for the helpline, not in the AMHP's queue; it comes
+// back if the helpline declines or does not answer in time.
+func assessedAndReferred(v episode.View) bool {
+	if v.Assessment == nil || v.Assessment.Outcome != "not_admitted" {
+		return false
 	}
-	return name
+	for _, h := range v.Handoffs {
+		if h.Kind == events.FollowUp && h.From == events.AMHP && h.State.Open() && !h.Escalated {
+			return true
+		}
+	}
+	return false
 }

@@ -11,12 +11,19 @@
     var t = (h > 0 ? h + " h " : "") + m + " min " + pad(s % 60) + " s";
     return over ? "overdue by " + t : t + " left";
   }
+  // The server's time when the page was made: clocks count from it, so a
+  // computer whose own clock is wrong still shows the right time left.
+  var skew = (Date.parse(document.documentElement.getAttribute("data-now") || "") - Date.now()) || 0;
   function tick() {
-    var now = Date.now();
+    var now = Date.now() + skew;
     document.querySelectorAll("time[data-due]").forEach(function (el) {
       var ms = Date.parse(el.getAttribute("data-due")) - now;
-      el.textContent = leftText(ms);
-      el.classList.toggle("clock--over", ms < 0);
+      var warn = 1000 * (parseInt(el.getAttribute("data-warn"), 10) || 0);
+      var due = ms >= 0 && ms <= warn;
+      el.textContent = leftText(ms) + (due ? ", due soon" : "");
+      el.classList.toggle("tag--red", ms < 0);
+      el.classList.toggle("tag--yellow", due);
+      el.classList.toggle("tag--green", ms > warn);
     });
   }
   // The page after a form waits for what was just recorded (?after=): take
