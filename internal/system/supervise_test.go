@@ -64,10 +64,13 @@ func call[Req, Resp any](t *testing.T, nc *nats.Conn, subject string, req Req) R
 	return resp
 }
 
-func view(t *testing.T, nc *nats.Conn, a events.Agency, ep string) episode.View {
+// view reads the agency's view of the episode once the record holds the
+// event after (the last event of the command just answered).
+func view(t *testing.T, nc *nats.Conn, a events.Agency, ep string, after agency.Receipt) episode.View {
 	t.Helper()
 	resp := call[record.ViewRequest, record.ViewResponse](t, nc, record.ViewSubject(a),
-		record.ViewRequest{Episode: ep, Viewer: "duty worker", Purpose: "checking the service answers again", Reason: "a test reads every agency's view"})
+		record.ViewRequest{Episode: ep, Viewer: "duty worker", Purpose: "checking the service answers again", Reason: "a test reads every agency's view",
+			After: after.Events[len(after.Events)-1]})
 	raw, _ := json.Marshal(resp.View)
 	var v episode.View
 	if err := json.Unmarshal(raw, &v); err != nil {
@@ -145,7 +148,7 @@ func TestEveryServiceComesBackAfterTheServerClosesItsConnectionForGood(t *testin
 		Base: agency.Base{Episode: ep, Actor: "EOC clinician Dev"}, Kind: events.SPoAReferral, To: events.SPoA, Reason: "needs the crisis team today", Urgency: "urgent"})
 	handoff := func(want func(h *episode.Handoff) error) {
 		t.Helper()
-		bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error { v := view(t, nc, events.SPoA, ep); return want(v.Handoff(offer.HandoffID)) })
+		bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error { v := view(t, nc, events.SPoA, ep, offer.Receipt); return want(v.Handoff(offer.HandoffID)) })
 	}
 	handoff(func(h *episode.Handoff) error {
 		if h == nil || h.State != episode.Acknowledged {
@@ -160,10 +163,10 @@ func TestEveryServiceComesBackAfterTheServerClosesItsConnectionForGood(t *testin
 		}
 		return nil
 	})
-	call[agency.HandoffRequest, agency.Receipt](t, nc, agency.Subject(events.SPoA, "handoff.accept"),
+	accepted := call[agency.HandoffRequest, agency.Receipt](t, nc, agency.Subject(events.SPoA, "handoff.accept"),
 		agency.HandoffRequest{Base: agency.Base{Episode: ep, Actor: "SPoA nurse Ola"}, HandoffID: offer.HandoffID})
 	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		if v := view(t, nc, events.Police, ep); v.Owner != events.SPoA {
+		if v := view(t, nc, events.Police, ep, accepted); v.Owner != events.SPoA {
 			return fmt.Errorf("owner %q, want spoa", v.Owner)
 		}
 		return nil
