@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -365,8 +366,36 @@ func (qc *quickCompiler) format(n *quickNode, at, name string) func(string) bool
 		}
 		qc.formats[name] = s
 	}
-	return func(str string) bool { return s.Validate(str) == nil }
+	if !memoFormats[name] {
+		return func(str string) bool { return s.Validate(str) == nil }
+	}
+	// The library's check of a URI costs a microsecond; every event's
+	// dataschema is one of a few dozen URLs, so its verdicts are kept.
+	var mu sync.Mutex
+	valid := map[string]bool{}
+	return func(str string) bool {
+		mu.Lock()
+		ok, known := valid[str]
+		mu.Unlock()
+		if known {
+			return ok
+		}
+		ok = s.Validate(str) == nil
+		mu.Lock()
+		if len(valid) < maxMemo {
+			valid[str] = ok
+		}
+		mu.Unlock()
+		return ok
+	}
 }
+
+// memoFormats are the formats whose verdicts the quick path keeps, at most
+// maxMemo values each: names of schemas, never personal data (a date of
+// birth is checked afresh every time).
+var memoFormats = map[string]bool{"uri": true, "uri-reference": true, "iri": true}
+
+const maxMemo = 256
 
 func constant(v any) (any, bool) {
 	switch v := v.(type) {
