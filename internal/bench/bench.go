@@ -37,7 +37,11 @@ type Result struct {
 	Name       string
 	P50, P99   time.Duration // publish start → delivered to the consumer's handler
 	Throughput float64       // messages per second, first publish → last delivered
-	Rounds     int           // how many runs the figures are the median of
+	// CPU is the process's CPU time (server and clients) per message of
+	// the throughput run: unlike the times, it does not grow when other
+	// work shares the machine.
+	CPU    time.Duration
+	Rounds int // how many runs the figures are the median of
 }
 
 // Run starts an embedded server in dir and measures raw JetStream, then crisisbus.
@@ -122,6 +126,7 @@ func median(rs []Result) Result {
 		P50:        time.Duration(mid(func(r Result) float64 { return float64(r.P50) })),
 		P99:        time.Duration(mid(func(r Result) float64 { return float64(r.P99) })),
 		Throughput: mid(func(r Result) float64 { return r.Throughput }),
+		CPU:        time.Duration(mid(func(r Result) float64 { return float64(r.CPU) })),
 	}
 }
 
@@ -291,7 +296,7 @@ func measure(ctx context.Context, p path, cfg Config) (Result, error) {
 		return res, err
 	}
 	defer stop()
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	if err := p.publishAsync(ctx, es, raws); err != nil {
 		return res, err
 	}
@@ -299,6 +304,7 @@ func measure(ctx context.Context, p path, cfg Config) (Result, error) {
 		return res, err
 	}
 	res.Throughput = float64(len(es)) / time.Since(start).Seconds()
+	res.CPU = (processCPU() - cpu) / time.Duration(len(es))
 	return res, nil
 }
 
@@ -315,16 +321,16 @@ func wait(ctx context.Context, ch chan struct{}) error {
 
 // Print writes the results as a table, with crisisbus's ratios to raw JetStream.
 func Print(w io.Writer, rs []Result) {
-	fmt.Fprintf(w, "\n%-14s %12s %12s %14s\n", "path", "p50", "p99", "msgs/s")
+	fmt.Fprintf(w, "\n%-14s %12s %12s %14s %12s\n", "path", "p50", "p99", "msgs/s", "CPU/msg")
 	for _, r := range rs {
-		fmt.Fprintf(w, "%-14s %12s %12s %14.0f\n", r.Name, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Throughput)
+		fmt.Fprintf(w, "%-14s %12s %12s %14.0f %12s\n", r.Name, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Throughput, r.CPU.Round(time.Microsecond))
 	}
 	if len(rs) == 2 {
 		raw, cb := rs[0], rs[1]
-		fmt.Fprintf(w, "%-14s %11.2fx %11.2fx %13.2fx\n", "crisisbus/raw",
-			float64(cb.P50)/float64(raw.P50), float64(cb.P99)/float64(raw.P99), cb.Throughput/raw.Throughput)
+		fmt.Fprintf(w, "%-14s %11.2fx %11.2fx %13.2fx %11.2fx\n", "crisisbus/raw",
+			float64(cb.P50)/float64(raw.P50), float64(cb.P99)/float64(raw.P99), cb.Throughput/raw.Throughput, float64(cb.CPU)/float64(raw.CPU))
 	}
-	fmt.Fprintln(w, "(latency: publish start to the consumer's handler, one message in flight; throughput: pipelined publish with a concurrent durable consumer; every write fsynced)")
+	fmt.Fprintln(w, "(latency: publish start to the consumer's handler, one message in flight; throughput: pipelined publish with a concurrent durable consumer; CPU: the process's, server and clients, per message of the throughput run; every write fsynced)")
 	if len(rs) > 0 && rs[0].Rounds > 1 {
 		fmt.Fprintf(w, "(each figure the median of %d rounds, raw and crisisbus taking turns to go first)\n", rs[0].Rounds)
 	}
