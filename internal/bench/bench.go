@@ -296,7 +296,7 @@ func measure(ctx context.Context, p path, cfg Config) (Result, error) {
 		return res, err
 	}
 	defer stop()
-	start, cpu := time.Now(), processCPU()
+	start, cpu := time.Now(), ProcessCPU()
 	if err := p.publishAsync(ctx, es, raws); err != nil {
 		return res, err
 	}
@@ -304,7 +304,7 @@ func measure(ctx context.Context, p path, cfg Config) (Result, error) {
 		return res, err
 	}
 	res.Throughput = float64(len(es)) / time.Since(start).Seconds()
-	res.CPU = (processCPU() - cpu) / time.Duration(len(es))
+	res.CPU = (ProcessCPU() - cpu) / time.Duration(len(es))
 	return res, nil
 }
 

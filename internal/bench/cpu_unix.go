@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// processCPU is the CPU time (user and system) this process has used: the
+// ProcessCPU is the CPU time (user and system) this process has used: the
 // embedded server's and the clients' alike.
-func processCPU() time.Duration {
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
