@@ -39,3 +39,15 @@ func example(b *testing.B, name string) []byte {
 	}
 	return raw
 }
+
+// BenchmarkParseDetention is Parse of a small event, the kind most of the
+// stream holds (the bus benchmark publishes these).
+func BenchmarkParseDetention(b *testing.B) {
+	raw := example(b, "s136.detained")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := events.Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -45,17 +45,34 @@ func Encode(e Event) ([]byte, error) {
 // agency, validates the envelope, then the data with its type's schema,
 // then decodes the data into its Go type and runs the checks JSON Schema
 // cannot express.
+//
+// An event the schemas' quick path (schemas.Registry.Quick) finds valid
+// is decoded once and goes straight to the catalogue's rules and the Go
+// checks; any other is validated by the general validator, which names
+// every problem. Both apply the same schema files, so the verdict and the
+// error are the same either way.
 func Parse(raw []byte) (Event, error) {
 	reg, err := registry()
 	if err != nil {
 		return Event{}, fmt.Errorf("load schemas: %w", err)
 	}
+	if e, spec, ok := quick(reg, raw); ok {
+		if err := catalogueRules(attributesOf(e)); err != nil {
+			return Event{}, err
+		}
+		if problems := checkData(e, spec); len(problems) > 0 {
+			return e, invalid(e, spec, problems)
+		}
+		return e, nil
+	}
 	inst, err := schemas.Decode(raw)
 	if err != nil {
 		return Event{}, err
 	}
-	if err := catalogueRules(inst); err != nil {
-		return Event{}, err
+	if m, ok := inst.(map[string]any); ok {
+		if err := catalogueRules(attributesFrom(m)); err != nil {
+			return Event{}, err
+		}
 	}
 	if err := reg.ValidateEnvelopeValue(inst); err != nil {
 		return Event{}, err
@@ -79,48 +96,85 @@ func Parse(raw []byte) (Event, error) {
 		problems = append(problems, checkData(e, spec)...)
 	}
 	if len(problems) > 0 {
-		return e, fmt.Errorf("%w: event %s (%s): %s", ErrInvalid, e.ID, spec.Name, strings.Join(problems, "; "))
+		return e, invalid(e, spec, problems)
 	}
 	return e, nil
+}
+
+func invalid(e Event, spec Spec, problems []string) error {
+	return fmt.Errorf("%w: event %s (%s): %s", ErrInvalid, e.ID, spec.Name, strings.Join(problems, "; "))
+}
+
+// quick decodes raw when the schemas' quick path finds the envelope and
+// its data certainly valid; ok false leaves the event to the general
+// validator.
+func quick(reg *schemas.Registry, raw []byte) (Event, Spec, bool) {
+	r := envelopeReader{fields: envelopeFields()}
+	typ, ok := reg.Quick(raw, versionedName, r.member)
+	if !ok || r.err != nil {
+		return Event{}, Spec{}, false
+	}
+	spec, ok := Lookup(typ)
+	return r.e, spec, ok
+}
+
+// versionedName is the name of a type's data schema ("s136.detained.v1").
+func versionedName(typ string) (string, bool) {
+	spec, ok := Lookup(typ)
+	return spec.Versioned(), ok
+}
+
+// attributes are the envelope attributes the catalogue's rules read.
+type attributes struct {
+	id, typ, source, toAgency string
+	dataSchema                any // nil when absent
+}
+
+// attributesFrom reads them from a decoded event of any shape.
+func attributesFrom(m map[string]any) attributes {
+	a := attributes{dataSchema: m["dataschema"]}
+	a.id, _ = m["id"].(string)
+	a.typ, _ = m["type"].(string)
+	a.source, _ = m["source"].(string)
+	a.toAgency, _ = m["toagency"].(string)
+	return a
+}
+
+// attributesOf reads them from an event whose envelope is valid (every
+// attribute a string, dataschema required).
+func attributesOf(e Event) attributes {
+	return attributes{id: e.ID, typ: e.Type, source: string(e.Source), toAgency: string(e.ToAgency), dataSchema: e.DataSchema}
 }
 
 // catalogueRules checks, in words, the rules the envelope schema states per
 // type: the type is in the catalogue, its source may publish it, and it is
 // addressed to another agency exactly when its type is addressed.
-func catalogueRules(inst any) error {
-	m, ok := inst.(map[string]any)
-	if !ok {
+func catalogueRules(a attributes) error {
+	if a.typ == "" {
 		return nil // the envelope schema says what is wrong
 	}
-	id, _ := m["id"].(string)
-	typ, ok := m["type"].(string)
+	spec, ok := Lookup(a.typ)
 	if !ok {
-		return nil
+		return fmt.Errorf("%w: event %s: type %q is not in the catalogue", ErrUnknownType, a.id, a.typ)
 	}
-	spec, ok := Lookup(typ)
-	if !ok {
-		return fmt.Errorf("%w: event %s: type %q is not in the catalogue", ErrUnknownType, id, typ)
+	if a.source != "" && !spec.MayPublish(Agency(a.source)) {
+		return fmt.Errorf("%w: event %s: %s may not publish %s (only %v)", ErrNotAuthor, a.id, a.source, spec.Name, spec.Publishers)
 	}
-	src, _ := m["source"].(string)
-	if src != "" && !spec.MayPublish(Agency(src)) {
-		return fmt.Errorf("%w: event %s: %s may not publish %s (only %v)", ErrNotAuthor, id, src, spec.Name, spec.Publishers)
-	}
-	to, _ := m["toagency"].(string)
 	var problems []string
-	if want := schemas.DataSchemaURL(spec.Name, spec.Version); m["dataschema"] != nil && m["dataschema"] != want {
-		problems = append(problems, fmt.Sprintf("/dataschema: is %q, want %q", m["dataschema"], want))
+	if want := schemas.DataSchemaURL(spec.Name, spec.Version); a.dataSchema != nil && a.dataSchema != want {
+		problems = append(problems, fmt.Sprintf("/dataschema: is %q, want %q", a.dataSchema, want))
 	}
-	if spec.Addressed && to == "" {
+	if spec.Addressed && a.toAgency == "" {
 		problems = append(problems, "/toagency: required: "+spec.Name+" is addressed to an agency")
 	}
-	if !spec.Addressed && to != "" {
+	if !spec.Addressed && a.toAgency != "" {
 		problems = append(problems, "/toagency: "+spec.Name+" is not addressed to an agency")
 	}
-	if to != "" && to == src {
+	if a.toAgency != "" && a.toAgency == a.source {
 		problems = append(problems, "/toagency: an agency cannot hand off to itself")
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: event %s (%s): %s", ErrInvalid, id, spec.Name, strings.Join(problems, "; "))
+		return fmt.Errorf("%w: event %s (%s): %s", ErrInvalid, a.id, spec.Name, strings.Join(problems, "; "))
 	}
 	return nil
 }

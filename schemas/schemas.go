@@ -50,6 +50,10 @@ func (e *Error) Unwrap() error { return ErrInvalid }
 type Registry struct {
 	envelope *jsonschema.Schema
 	data     map[string]*jsonschema.Schema // by type name, e.g. "s136.detained.v1"
+	// The same schemas compiled for the quick path (quick.go).
+	quickEnv  *quickNode
+	quickData map[string]*quickNode
+	quickGaps []string
 }
 
 // DataSchemaURL is the dataschema URL of a versioned event name such as "s136.detained", "v1".
@@ -64,6 +68,7 @@ func Load() (*Registry, error) {
 	c.AssertFormat()
 	c.RegisterFormat(&jsonschema.Format{Name: "date-time", Validate: validateDateTime})
 	var names []string
+	docs := map[string]any{}
 	err := fs.WalkDir(FS, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
 			return err
@@ -84,6 +89,7 @@ func Load() (*Registry, error) {
 			// (which costs a validation three times over).
 			delete(m, "allOf")
 		}
+		docs[Base+p] = doc
 		if err := c.AddResource(Base+p, doc); err != nil {
 			return fmt.Errorf("schema %s: %w", p, err)
 		}
@@ -107,6 +113,14 @@ func Load() (*Registry, error) {
 		version, file := path.Split(p)
 		r.data[strings.TrimSuffix(file, ".json")+"."+strings.TrimSuffix(version, "/")] = s
 	}
+	qc := &quickCompiler{docs: docs, done: map[string]*quickNode{}, formats: map[string]*jsonschema.Schema{}, c: c}
+	r.quickEnv = qc.compile(EnvelopeURL)
+	r.quickData = map[string]*quickNode{}
+	for _, p := range names {
+		version, file := path.Split(p)
+		r.quickData[strings.TrimSuffix(file, ".json")+"."+strings.TrimSuffix(version, "/")] = qc.compile(Base + p)
+	}
+	r.quickGaps = qc.gaps
 	return r, nil
 }
 

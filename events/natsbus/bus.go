@@ -214,8 +214,10 @@ func (b *Bus) Publish(ctx context.Context, e events.Event, opts ...PublishOption
 		}
 		return PubAck{}, fmt.Errorf("publish %s %s for episode %s: %w", e.Type, e.ID, e.Subject, err)
 	}
-	b.log.Debug("published", zap.String("episode", e.Subject), zap.String("event_id", e.ID),
-		zap.String("type", e.Type), zap.Uint64("seq", ack.Sequence))
+	if ce := b.log.Check(zap.DebugLevel, "published"); ce != nil {
+		ce.Write(zap.String("episode", e.Subject), zap.String("event_id", e.ID),
+			zap.String("type", e.Type), zap.Uint64("seq", ack.Sequence))
+	}
 	return PubAck{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }
 
@@ -601,9 +603,12 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 		b.deadLetter(ctx, log.With(zap.String("episode", u.Episode)), cfg.Durable, msg, md, delay, "rejected: "+err.Error(), "rejected: not a valid event")
 		return
 	}
-	elog := log.With(zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type))
+	// The event's logger (withEvent) is made only when there is something
+	// to log: a handled event, the common case, logs nothing.
 	if seen.has(e.ID) {
-		elog.Debug("already handled; acknowledging again")
+		if log.Core().Enabled(zap.DebugLevel) {
+			withEvent(log, e).Debug("already handled; acknowledging again")
+		}
 		_ = msg.Ack()
 		return
 	}
@@ -611,7 +616,7 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 	if herr == nil {
 		seen.add(e.ID)
 		if err := msg.Ack(); err != nil {
-			elog.Warn("ack", zap.Error(err))
+			withEvent(log, e).Warn("ack", zap.Error(err))
 		}
 		return
 	}
@@ -619,17 +624,22 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 	switch {
 	case StoreUnavailable(herr):
 		// Not the message's fault: it waits, in place, for the store.
-		elog.Warn("handler failed: the store is full or stopped; will retry until it takes writes again",
+		withEvent(log, e).Warn("handler failed: the store is full or stopped; will retry until it takes writes again",
 			zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
 		_ = msg.NakWithDelay(delay)
 	case errors.As(herr, &perm) || int(md.NumDelivered) >= cfg.MaxDeliver:
-		b.deadLetter(ctx, elog, cfg.Durable, msg, md, delay,
+		b.deadLetter(ctx, withEvent(log, e), cfg.Durable, msg, md, delay,
 			fmt.Sprintf("handler failed on delivery %d of %d: %v", md.NumDelivered, cfg.MaxDeliver, herr),
 			fmt.Sprintf("handler failed on delivery %d of %d: %s", md.NumDelivered, cfg.MaxDeliver, logsafe.Cause(herr)))
 	default:
-		elog.Warn("handler failed; will retry", zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
+		withEvent(log, e).Warn("handler failed; will retry", zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
 		_ = msg.NakWithDelay(delay)
 	}
+}
+
+// withEvent is log with the event's episode, id and type (never its data).
+func withEvent(log *zap.Logger, e events.Event) *zap.Logger {
+	return log.With(zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type))
 }
 
 type streamSeqKey struct{}

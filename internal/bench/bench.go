@@ -24,6 +24,11 @@ import (
 type Config struct {
 	LatencyMessages    int // published one at a time, each waiting for its ack (default 2000)
 	ThroughputMessages int // published pipelined (default 20000)
+	// Rounds is how many times each path is measured (default 3), the two
+	// taking turns to go first, so that a machine busy with other work
+	// for a while weighs on both alike; each figure is the median of its
+	// rounds.
+	Rounds int
 }
 
 // Result is one path's figures.
@@ -31,6 +36,11 @@ type Result struct {
 	Name       string
 	P50, P99   time.Duration // publish start → delivered to the consumer's handler
 	Throughput float64       // messages per second, first publish → last delivered
+	// CPU is the process's CPU time (server and clients) per message of
+	// the throughput run: unlike the times, it does not grow when other
+	// work shares the machine.
+	CPU    time.Duration
+	Rounds int // how many runs the figures are the median of
 }
 
 // Run starts an embedded server in dir and measures raw JetStream, then crisisbus.
@@ -40,6 +50,9 @@ func Run(ctx context.Context, dir string, cfg Config, progress io.Writer) ([]Res
 	}
 	if cfg.ThroughputMessages == 0 {
 		cfg.ThroughputMessages = 20000
+	}
+	if cfg.Rounds <= 0 {
+		cfg.Rounds = 3
 	}
 	b, err := broker.Start(ctx, broker.Config{DataDir: dir, Port: -1})
 	if err != nil {
@@ -73,16 +86,47 @@ func Run(ctx context.Context, dir string, cfg Config, progress io.Writer) ([]Res
 	if err != nil {
 		return nil, err
 	}
-	var out []Result
-	for _, p := range []path{rawPath{bus.JetStream(), reader.JetStream()}, busPath{bus, reader}} {
-		fmt.Fprintf(progress, "measuring %s: %d messages one at a time, %d pipelined…\n", p.name(), cfg.LatencyMessages, cfg.ThroughputMessages)
-		r, err := measure(ctx, p, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.name(), err)
+	paths := []path{rawPath{bus.JetStream(), reader.JetStream()}, busPath{bus, reader}}
+	rounds := make([][]Result, len(paths))
+	for round := range cfg.Rounds {
+		for k := range paths {
+			i := (k + round) % len(paths) // each round, the other path first
+			p := paths[i]
+			fmt.Fprintf(progress, "round %d of %d, %s: %d messages one at a time, %d pipelined…\n",
+				round+1, cfg.Rounds, p.name(), cfg.LatencyMessages, cfg.ThroughputMessages)
+			r, err := measure(ctx, p, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.name(), err)
+			}
+			rounds[i] = append(rounds[i], r)
 		}
-		out = append(out, r)
+	}
+	out := make([]Result, len(paths))
+	for i, rs := range rounds {
+		out[i] = median(rs)
 	}
 	return out, nil
+}
+
+// median is each figure's median over the rounds.
+func median(rs []Result) Result {
+	mid := func(f func(Result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return Result{Name: rs[0].Name, Rounds: len(rs),
+		P50:        time.Duration(mid(func(r Result) float64 { return float64(r.P50) })),
+		P99:        time.Duration(mid(func(r Result) float64 { return float64(r.P99) })),
+		Throughput: mid(func(r Result) float64 { return r.Throughput }),
+		CPU:        time.Duration(mid(func(r Result) float64 { return float64(r.CPU) })),
+	}
 }
 
 // path is one way of publishing and consuming.
@@ -251,7 +295,7 @@ func measure(ctx context.Context, p path, cfg Config) (Result, error) {
 		return res, err
 	}
 	defer stop()
-	start := time.Now()
+	start, cpu := time.Now(), ProcessCPU()
 	if err := p.publishAsync(ctx, es, raws); err != nil {
 		return res, err
 	}
@@ -259,6 +303,7 @@ func measure(ctx context.Context, p path, cfg Config) (Result, error) {
 		return res, err
 	}
 	res.Throughput = float64(len(es)) / time.Since(start).Seconds()
+	res.CPU = (ProcessCPU() - cpu) / time.Duration(len(es))
 	return res, nil
 }
 
@@ -275,14 +320,17 @@ func wait(ctx context.Context, ch chan struct{}) error {
 
 // Print writes the results as a table, with crisisbus's ratios to raw JetStream.
 func Print(w io.Writer, rs []Result) {
-	fmt.Fprintf(w, "\n%-14s %12s %12s %14s\n", "path", "p50", "p99", "msgs/s")
+	fmt.Fprintf(w, "\n%-14s %12s %12s %14s %12s\n", "path", "p50", "p99", "msgs/s", "CPU/msg")
 	for _, r := range rs {
-		fmt.Fprintf(w, "%-14s %12s %12s %14.0f\n", r.Name, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Throughput)
+		fmt.Fprintf(w, "%-14s %12s %12s %14.0f %12s\n", r.Name, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Throughput, r.CPU.Round(time.Microsecond))
 	}
 	if len(rs) == 2 {
 		raw, cb := rs[0], rs[1]
-		fmt.Fprintf(w, "%-14s %11.2fx %11.2fx %13.2fx\n", "crisisbus/raw",
-			float64(cb.P50)/float64(raw.P50), float64(cb.P99)/float64(raw.P99), cb.Throughput/raw.Throughput)
+		fmt.Fprintf(w, "%-14s %11.2fx %11.2fx %13.2fx %11.2fx\n", "crisisbus/raw",
+			float64(cb.P50)/float64(raw.P50), float64(cb.P99)/float64(raw.P99), cb.Throughput/raw.Throughput, float64(cb.CPU)/float64(raw.CPU))
 	}
-	fmt.Fprintln(w, "(latency: publish start to the consumer's handler, one message in flight; throughput: pipelined publish with a concurrent durable consumer; every write fsynced)")
+	fmt.Fprintln(w, "(latency: publish start to the consumer's handler, one message in flight; throughput: pipelined publish with a concurrent durable consumer; CPU: the process's, server and clients, per message of the throughput run; every write fsynced)")
+	if len(rs) > 0 && rs[0].Rounds > 1 {
+		fmt.Fprintf(w, "(each figure the median of %d rounds, raw and crisisbus taking turns to go first)\n", rs[0].Rounds)
+	}
 }

@@ -16,6 +16,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bench", "[flags]")
 	lat := fs.Int("latency-messages", 2000, "messages published one at a time for latency")
 	thr := fs.Int("throughput-messages", 20000, "messages published pipelined for throughput")
+	rounds := fs.Int("rounds", 3, "how many times each path is measured, taking turns; each figure is the median")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -25,7 +26,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	}
 	defer os.RemoveAll(dir)
 	defer os.Remove(broker.DefaultStoreKeyFile(dir))
-	rs, err := bench.Run(ctx, dir, bench.Config{LatencyMessages: *lat, ThroughputMessages: *thr}, e.stderr)
+	rs, err := bench.Run(ctx, dir, bench.Config{LatencyMessages: *lat, ThroughputMessages: *thr, Rounds: *rounds}, e.stderr)
 	if err != nil {
 		return err
 	}

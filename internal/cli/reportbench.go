@@ -22,6 +22,7 @@ import (
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/bench"
 	"github.com/crisisbus/crisisbus/services/reports"
 	"github.com/crisisbus/crisisbus/services/reports/reportgen"
 )
@@ -68,14 +69,14 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 		b.Shutdown()
 		return err
 	}
-	raw, imp, err := importAgainstRaw(ctx, nc, *importN, 1, e.stderr)
+	fig, err := importAgainstRaw(ctx, nc, *importN, 1, e.stderr)
 	nc.Close()
 	b.Shutdown()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "import, fsync on every write (the embedded default), %d events per path:\n", *importN)
-	printRatio(out, raw, imp)
+	printRatio(out, fig, "the clients and the embedded server")
 
 	// 2. Fsync left to the OS, so the client's work shows: and the stream
 	// the reports are built from (the load is not what is measured; a
@@ -90,12 +91,12 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer fnc.Close()
-	raw, imp, err = importAgainstRaw(ctx, fnc, *fastN, 2, e.stderr)
+	fig, err = importAgainstRaw(ctx, fnc, *fastN, 2, e.stderr)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\nimport, fsync left to the OS, %d events per path:\n", *fastN)
-	printRatio(out, raw, imp)
+	printRatio(out, fig, "the clients; the server runs in another")
 
 	bus, _ := natsbus.NewBus(fnc, "", nil)
 	stored := 2 * *fastN
@@ -151,10 +152,20 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-func printRatio(w io.Writer, raw, imp float64) {
-	fmt.Fprintf(w, "  raw JetStream async publish: %8.0f events/s\n", raw)
-	fmt.Fprintf(w, "  crisisbus import:            %8.0f events/s\n", imp)
-	fmt.Fprintf(w, "  import / raw:                %8.2f× (target ≥ 0.50×)\n", imp/raw)
+// importFigures are the two paths' rates and this process's CPU time per
+// event (which, unlike the rates, does not move when other work shares the
+// machine).
+type importFigures struct {
+	raw, imp       float64
+	rawCPU, impCPU time.Duration
+}
+
+func printRatio(w io.Writer, f importFigures, cpuOf string) {
+	fmt.Fprintf(w, "  raw JetStream async publish: %8.0f events/s\n", f.raw)
+	fmt.Fprintf(w, "  crisisbus import:            %8.0f events/s\n", f.imp)
+	fmt.Fprintf(w, "  import / raw:                %8.2f× (target ≥ 0.50×)\n", f.imp/f.raw)
+	fmt.Fprintf(w, "  CPU per event, raw / import: %8s / %s (this process: %s)\n",
+		f.rawCPU.Round(100*time.Nanosecond), f.impCPU.Round(100*time.Nanosecond), cpuOf)
 }
 
 // fastServerProcess runs fastServer in a child process, as `crisisbus up`
@@ -287,44 +298,48 @@ func rawPublish(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) e
 // importAgainstRaw measures raw async publish and crisisbus import of the
 // same number of pathway events (two different sets, so neither is a
 // duplicate of the other), in the same run on the same server.
-func importAgainstRaw(ctx context.Context, nc *nats.Conn, n int, seed uint64, progress io.Writer) (raw, imp float64, err error) {
+func importAgainstRaw(ctx context.Context, nc *nats.Conn, n int, seed uint64, progress io.Writer) (f importFigures, err error) {
 	rng := reports.Range{From: reports.MonthFor(2015, time.January), To: reports.MonthFor(2024, time.December)}
 	fmt.Fprintf(progress, "generating 2 × %d events…\n", n)
 	a, err := pathwayNDJSON(reportgen.New(seed*1000+1), rng, n)
 	if err != nil {
-		return 0, 0, err
+		return f, err
 	}
 	b, err := pathwayNDJSON(reportgen.New(seed*1000+2), rng, n)
 	if err != nil {
-		return 0, 0, err
+		return f, err
 	}
 	bus, err := natsbus.NewBus(nc, "", nil)
 	if err != nil {
-		return 0, 0, err
+		return f, err
 	}
 	if err := natsbus.Provision(ctx, bus.JetStream(), natsbus.StreamConfig{}); err != nil {
-		return 0, 0, err
+		return f, err
 	}
 	msgs, err := rawMessages(a)
 	if err != nil {
-		return 0, 0, err
+		return f, err
 	}
 	fmt.Fprintf(progress, "raw JetStream async publish of %d events…\n", n)
-	start := time.Now()
+	start, cpu := time.Now(), bench.ProcessCPU()
 	if err := rawPublish(ctx, bus.JetStream(), msgs); err != nil {
-		return 0, 0, fmt.Errorf("raw publish: %w", err)
+		return f, fmt.Errorf("raw publish: %w", err)
 	}
-	raw = float64(n) / time.Since(start).Seconds()
+	f.raw = float64(n) / time.Since(start).Seconds()
+	f.rawCPU = (bench.ProcessCPU() - cpu) / time.Duration(n)
 	fmt.Fprintf(progress, "crisisbus import of %d events…\n", n)
 	im := &importer{bus: bus, batch: 4000, errOut: progress}
+	cpu = bench.ProcessCPU()
 	st, err := im.run(ctx, bytes.NewReader(b))
 	if err != nil {
-		return 0, 0, err
+		return f, err
 	}
+	f.impCPU = (bench.ProcessCPU() - cpu) / time.Duration(n)
 	if st.Loaded != n {
-		return 0, 0, fmt.Errorf("import loaded %d of %d (%d duplicates, %d rejected)", st.Loaded, n, st.Duplicates, st.Rejected)
+		return f, fmt.Errorf("import loaded %d of %d (%d duplicates, %d rejected)", st.Loaded, n, st.Duplicates, st.Rejected)
 	}
-	return raw, float64(n) / st.Elapsed.Seconds(), nil
+	f.imp = float64(n) / st.Elapsed.Seconds()
+	return f, nil
 }
 
 // load publishes n generated events with raw async publish (setting up the

@@ -148,7 +148,10 @@ func TestEveryServiceComesBackAfterTheServerClosesItsConnectionForGood(t *testin
 		Base: agency.Base{Episode: ep, Actor: "EOC clinician Dev"}, Kind: events.SPoAReferral, To: events.SPoA, Reason: "needs the crisis team today", Urgency: "urgent"})
 	handoff := func(want func(h *episode.Handoff) error) {
 		t.Helper()
-		bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error { v := view(t, nc, events.SPoA, ep, offer.Receipt); return want(v.Handoff(offer.HandoffID)) })
+		bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+			v := view(t, nc, events.SPoA, ep, offer.Receipt)
+			return want(v.Handoff(offer.HandoffID))
+		})
 	}
 	handoff(func(h *episode.Handoff) error {
 		if h == nil || h.State != episode.Acknowledged {
