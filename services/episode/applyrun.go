@@ -36,17 +36,19 @@ const RunMax = 8192
 
 // runFor says whether the record folds a run rather than the event at seq
 // alone, and which: when its consumer has RunFrom events or more still to
-// deliver, or when a fact before seq is not yet applied (delivered again
-// after a restart or a failure, as the consumer does after AckWait, behind
-// the ones that follow it). A run starts at the first fact not applied, so
-// every view folds its facts in stream order.
+// deliver. A run starts at the first fact this record has not applied, not
+// at the one delivered: after a restart the consumer delivers the facts it
+// had delivered before only after AckWait, behind the ones that follow, and
+// a view must fold its facts in stream order. A record keeping up (fewer
+// pending) applies each fact as it comes, so two instances of the record
+// sharing the consumer do not read each other's facts again.
 func (r *Record) runFor(seq, pending uint64) (from, to uint64, run bool) {
-	floor := r.progress.through()
-	if pending < RunFrom && seq == floor+1 {
+	if pending < RunFrom {
 		return 0, 0, false
 	}
-	from = floor + 1
-	if seq-floor > RunMax {
+	floor := r.progress.through()
+	from = min(floor+1, seq)
+	if seq-from >= RunMax {
 		from = seq // far behind a fact the record could not apply (catchUp sees to it)
 	}
 	return from, min(from+RunMax-1, seq+pending), true
