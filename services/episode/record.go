@@ -141,6 +141,8 @@ type Record struct {
 	caughtUpDone chan struct{}
 	// stopWorklists ends the watcher that keeps each agency's worklist.
 	stopWorklists func()
+	// stored is the disclosures this record has had acknowledged lately.
+	stored storedIDs
 	// runsPausedUntil (UnixNano): after a run failed, events are applied
 	// one at a time until then.
 	runsPausedUntil atomic.Int64
