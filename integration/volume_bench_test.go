@@ -83,6 +83,7 @@ func BenchmarkAtVolume(b *testing.B) {
 		if n := consumers(b, p); n != consumersAtStart {
 			b.Fatalf("at %d events the stream has %d consumers, %d at the start", size, n, consumersAtStart)
 		}
+		b.Logf("at %d events the stream has %d consumers, as at the start", size, consumersAtStart)
 	}
 }
 

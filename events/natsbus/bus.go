@@ -588,8 +588,11 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 		return
 	}
 	ctx = context.WithValue(ctx, streamSeqKey{}, md.Sequence.Stream)
+	ctx = context.WithValue(ctx, pendingKey{}, md.NumPending)
 	delay := cfg.Backoff[min(int(md.NumDelivered)-1, len(cfg.Backoff)-1)]
-	e, err := parseStored(msg.Subject(), msg.Data())
+	// Through the cache: a handler that read ahead (ReadRange) has parsed
+	// the messages delivered next already.
+	e, err := b.parsed.parse(Stored{Seq: md.Sequence.Stream, Subject: msg.Subject(), Raw: msg.Data()})
 	if err != nil {
 		u := unreadableOf(msg.Subject(), md.Sequence.Stream, err)
 		if cfg.Rejected != nil {
@@ -649,6 +652,16 @@ type streamSeqKey struct{}
 func StreamSeq(ctx context.Context) (seq uint64, ok bool) {
 	seq, ok = ctx.Value(streamSeqKey{}).(uint64)
 	return seq, ok
+}
+
+type pendingKey struct{}
+
+// Pending is how many messages the consumer had still to deliver after the
+// one a Handler was called with (the server's count when it delivered it):
+// a handler far behind the stream can fold a run of them at once.
+func Pending(ctx context.Context) uint64 {
+	n, _ := ctx.Value(pendingKey{}).(uint64)
+	return n
 }
 
 // StoreUnavailable reports whether err is the server's store refusing or

@@ -147,3 +147,52 @@ func TestABulkReadLeavesNoConsumerBehind(t *testing.T) {
 		t.Fatalf("10 reads of the whole stream left %d consumers behind", after-before)
 	}
 }
+
+// A projection far behind reads a range of the stream at once: exactly the
+// events from the first sequence to the last asked, in order, across more
+// than one batch, with no consumer made; a range running past the end
+// stops at the last event stored.
+func TestReadingARangeReadsExactlyItsEventsAndMakesNoConsumer(t *testing.T) {
+	ctx := t.Context()
+	b := bustest.Start(t, "")
+	police := bustest.Bus(t, b, events.Police)
+	record := bustest.Bus(t, b, events.Record)
+	var ids []string
+	for range 700 {
+		e := detention(t, events.NewEpisodeID())
+		if _, err := police.Publish(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	read := func(from, to uint64) ([]string, []uint64, uint64) {
+		t.Helper()
+		var got []string
+		var seqs []uint64
+		last, err := record.ReadRange(ctx, from, to, func(e events.Event, seq uint64) error {
+			got, seqs = append(got, e.ID), append(seqs, seq)
+			return nil
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, seqs, last
+	}
+	got, seqs, last := read(5, 600)
+	if !slices.Equal(got, ids[4:600]) || seqs[0] != 5 || last != 600 {
+		t.Fatalf("read 5..600: %d events, sequences %d..%d, last %d; want the 596 stored there", len(got), seqs[0], seqs[len(seqs)-1], last)
+	}
+	if got, _, last := read(650, 5000); !slices.Equal(got, ids[649:]) || last != 700 {
+		t.Fatalf("read 650..5000: %d events, last %d; want the 51 stored from 650 to 700", len(got), last)
+	}
+	if got, _, last := read(701, 800); len(got) != 0 || last != 0 {
+		t.Fatalf("read past the end: %d events, last %d", len(got), last)
+	}
+	info, err := record.JetStream().Stream(ctx, natsbus.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.CachedInfo().State.Consumers; n != 0 {
+		t.Fatalf("the stream has %d consumers after the reads, want 0", n)
+	}
+}

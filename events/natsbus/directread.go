@@ -3,8 +3,11 @@ package natsbus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -17,8 +20,9 @@ import (
 // whole; a longer one takes more requests, never more server state.
 const directBatch = 256
 
-// directTimeout bounds one direct-get request when the caller's context has
-// no deadline, so a read never waits without bound for a server that is down.
+// directTimeout bounds one direct-get request (one batch) when the caller's
+// context has no deadline, so a read never waits without bound for a server
+// that is down.
 const directTimeout = 10 * time.Second
 
 // directGetRequest is the JetStream direct-get API's batched request.
@@ -39,14 +43,63 @@ type directGetRequest struct {
 // conditioned on what was read (ExpectEpisodeSeq) is refused as a conflict
 // then, never stored on a stale decision.
 func (b *Bus) readDirect(ctx context.Context, filter string, f func(Stored) error) (uint64, error) {
-	if err := events.CheckSubject("replay filter", filter); err != nil {
-		return 0, fmt.Errorf("replay: %w", err)
+	return b.readDirectRange(ctx, filter, 0, 0, f)
+}
+
+// ReadRange is Replay over every event stored from stream sequence from up
+// to to (0: up to the last), read with batched direct gets: a bulk read
+// that creates no consumer, for a projection that folds a run of events
+// at once (the record catching up). Unusable messages are skipped and
+// dead-lettered as Replay does.
+func (b *Bus) ReadRange(ctx context.Context, from, to uint64, fn func(e events.Event, seq uint64) error, skipped func(events.Unreadable)) (uint64, error) {
+	// Read the range, check it against the contract on every core (into
+	// the parse cache, which usable then reads), then pass it on in order.
+	var stored []Stored
+	// By sequence, with no subject filter (the stream holds only events):
+	// the server then counts what remains without matching a wildcard
+	// against every subject it holds, which under a heavy import took
+	// seconds a batch.
+	last, err := b.readDirectRange(ctx, "", max(from, 1), to, func(s Stored) error {
+		stored = append(stored, s)
+		return nil
+	})
+	if err != nil {
+		return last, err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, directTimeout)
-		defer cancel()
+	workers := min(runtime.GOMAXPROCS(0), max(len(stored)/32, 1))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(stored); i += workers {
+				_, _ = b.parsed.parse(stored[i]) // an unusable one is set aside below
+			}
+		}()
 	}
+	wg.Wait()
+	use := b.usable(ctx, fn, skipped)
+	for _, s := range stored {
+		if err := use(s); err != nil {
+			return last, err
+		}
+	}
+	return last, nil
+}
+
+// errRangeEnd ends a direct read at the end of its range.
+var errRangeEnd = errors.New("end of the range read")
+
+// readDirectRange is readDirect from stream sequence from (0: the first)
+// up to to (0: the last). An empty filter reads every message by sequence
+// (from must then be at least 1).
+func (b *Bus) readDirectRange(ctx context.Context, filter string, from, to uint64, f func(Stored) error) (uint64, error) {
+	if filter != "" || from == 0 {
+		if err := events.CheckSubject("replay filter", filter); err != nil {
+			return 0, fmt.Errorf("replay: %w", err)
+		}
+	}
+	_, hasDeadline := ctx.Deadline()
 	inbox := b.nc.NewInbox()
 	sub, err := b.nc.SubscribeSync(inbox)
 	if err != nil {
@@ -54,15 +107,38 @@ func (b *Bus) readDirect(ctx context.Context, filter string, f func(Stored) erro
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	api := "$JS.API.DIRECT.GET." + Stream
-	var last uint64
-	from := uint64(0)
+	var last, lastInRange uint64
+	if to > 0 {
+		inRange := f
+		f = func(s Stored) error {
+			if s.Seq > to {
+				return errRangeEnd
+			}
+			lastInRange = s.Seq
+			return inRange(s)
+		}
+	}
 	for {
-		req, _ := json.Marshal(directGetRequest{Seq: from, NextFor: filter, Batch: directBatch})
+		batch := directBatch
+		if to > 0 {
+			batch = int(min(uint64(directBatch), to-min(to, from)+1))
+		}
+		req, _ := json.Marshal(directGetRequest{Seq: from, NextFor: filter, Batch: batch})
 		if err := b.nc.PublishRequest(api, inbox, req); err != nil {
 			return last, fmt.Errorf("read %s: %w", filter, err)
 		}
-		more, err := b.readBatch(ctx, sub, filter, &last, f)
-		if err != nil || !more {
+		// Each request is bounded, not the whole read: while an import
+		// keeps the server busy a batch can take seconds to answer.
+		bctx, cancel := ctx, context.CancelFunc(func() {})
+		if !hasDeadline {
+			bctx, cancel = context.WithTimeout(ctx, directTimeout)
+		}
+		more, err := b.readBatch(bctx, sub, filter, &last, f)
+		cancel()
+		if errors.Is(err, errRangeEnd) {
+			return lastInRange, nil
+		}
+		if err != nil || !more || (to > 0 && last >= to) {
 			return last, err
 		}
 		from = last + 1

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -761,5 +762,68 @@ func TestImportingAYearOfPastDetentionsRaisesNoFalseBreachAndMissesNone(t *testi
 	}
 	if falseAlarms != 0 || missed != 0 {
 		t.Fatalf("importing 365 past detentions (%d past their period): %d false breaches, %d missed", len(breached), falseAlarms, missed)
+	}
+}
+
+// Reading an episode's clocks, and stopping them all when it closes, makes
+// no consumer on the clocks' bucket: listing the bucket made one at every
+// call, so a year of closed episodes meant a consumer made and removed at
+// each. The clock finds an episode's clocks from the keys its watcher keeps.
+func TestFindingAnEpisodesClocksMakesNoConsumer(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{S136: clock.Timing{WarnBefore: time.Hour, RepeatEvery: time.Hour}})
+	var eps []string
+	for range 10 {
+		ep := events.NewEpisodeID()
+		detain(w, ep, 34, true) // kept where he is: the 24 hours run from now
+		eps = append(eps, ep)
+	}
+	for _, ep := range eps {
+		w.waitDue(ep, events.S136Clock, ep, friday.Add(24*time.Hour))
+	}
+	bucket := "KV_" + rights.ClocksBucket
+	created, err := w.admin.Conn().SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.CREATED." + bucket + ".>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := func() int {
+		t.Helper()
+		st, err := w.admin.Stream(t.Context(), bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.CachedInfo().State.Consumers
+	}
+	before := consumers()
+
+	for i := range 50 {
+		cs, err := w.svc.Clocks(t.Context(), eps[i%len(eps)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := cs[clock.S136Key(eps[i%len(eps)])]; !c.Running() {
+			t.Fatalf("the s136 clock of episode %d is not running: %+v", i%len(eps), c)
+		}
+	}
+	// Closing an episode stops every clock it has.
+	for _, ep := range eps {
+		w.emit(events.Police, ep, friday.Add(time.Hour), &events.EpisodeClosed{Reason: "released; no further action"})
+	}
+	for _, ep := range eps {
+		w.waitStopped(ep, events.S136Clock)
+	}
+	w.advanceTo(friday.Add(25 * time.Hour))
+	for _, ep := range eps {
+		w.wantAlarms(ep)
+	}
+
+	if err := w.admin.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := created.Pending(); n != 0 {
+		t.Fatalf("finding clocks made %d consumers on the bucket, want none", n)
+	}
+	if after := consumers(); after != before {
+		t.Fatalf("the clocks' bucket has %d consumers, %d before", after, before)
 	}
 }

@@ -114,9 +114,9 @@ func (s *Service) handle(ctx context.Context, e events.Event) error {
 			return c.stop(e.Time, "contact attempted: "+d.Outcome)
 		})
 	case *events.FollowupCompleted:
-		return s.stopAll(ctx, ep+".followup.*", e.Time, "follow-up completed")
+		return s.stopAll(ctx, ep, ep+".followup.*", e.Time, "follow-up completed")
 	case *events.EpisodeClosed:
-		return s.stopAll(ctx, ep+".>", e.Time, "episode closed: "+d.Reason)
+		return s.stopAll(ctx, ep, ep+".>", e.Time, "episode closed: "+d.Reason)
 	}
 	return nil
 }
@@ -280,7 +280,7 @@ func (s *Service) handoffResolved(ctx context.Context, ep, handoff string, at ti
 		return err
 	}
 	if withdrawn && kind == events.FollowUp {
-		return s.stopAll(ctx, ep+".followup.*", at, "follow-up referral "+reason)
+		return s.stopAll(ctx, ep, ep+".followup.*", at, "follow-up referral "+reason)
 	}
 	return nil
 }
@@ -289,14 +289,11 @@ func (s *Service) stop(ctx context.Context, key string, at time.Time, reason str
 	return s.update(ctx, key, func(c *Clock) bool { return c.Kind != "" && c.stop(at, reason) })
 }
 
-func (s *Service) stopAll(ctx context.Context, filter string, at time.Time, reason string) error {
-	l, err := s.kv.ListKeysFiltered(ctx, filter)
+// stopAll stops the episode's clocks whose keys match filter.
+func (s *Service) stopAll(ctx context.Context, episode, filter string, at time.Time, reason string) error {
+	keys, err := s.keysOf(ctx, episode, filter)
 	if err != nil {
 		return fmt.Errorf("list clocks %s: %w", filter, err)
-	}
-	var keys []string
-	for k := range l.Keys() {
-		keys = append(keys, k)
 	}
 	for _, k := range keys {
 		if err := s.stop(ctx, k, at, reason); err != nil {

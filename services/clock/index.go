@@ -2,6 +2,10 @@ package clock
 
 import (
 	"container/heap"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -77,4 +81,105 @@ func (x *index) len() int {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return len(x.h)
+}
+
+// keys is every stored clock's key (running or stopped), by episode, kept
+// by the clock's watcher of its bucket and by its own writes: an episode's
+// clocks are found without listing the bucket, which made a consumer on it
+// at every call (each s136 release, closing, follow-up completed). The keys
+// of 20,000 episodes take a few MB.
+type keys struct {
+	mu        sync.Mutex
+	byEpisode map[string]map[string]struct{}
+	seen      uint64        // the bucket's last revision the watcher has applied
+	moved     chan struct{} // closed when seen moves on
+}
+
+func newKeys() *keys {
+	return &keys{byEpisode: map[string]map[string]struct{}{}, moved: make(chan struct{})}
+}
+
+// episodeOf is the episode a clock's key belongs to (its first token).
+func episodeOf(key string) string {
+	ep, _, _ := strings.Cut(key, ".")
+	return ep
+}
+
+// add notes that key is stored; drop, that it was deleted.
+func (k *keys) add(key string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ep := episodeOf(key)
+	if k.byEpisode[ep] == nil {
+		k.byEpisode[ep] = map[string]struct{}{}
+	}
+	k.byEpisode[ep][key] = struct{}{}
+}
+
+func (k *keys) drop(key string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ep := episodeOf(key)
+	delete(k.byEpisode[ep], key)
+	if len(k.byEpisode[ep]) == 0 {
+		delete(k.byEpisode, ep)
+	}
+}
+
+// saw notes that the watcher has applied the bucket up to revision rev.
+func (k *keys) saw(rev uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if rev > k.seen {
+		k.seen = rev
+		close(k.moved)
+		k.moved = make(chan struct{})
+	}
+}
+
+// waitSeen waits until the watcher has applied the bucket up to rev.
+func (k *keys) waitSeen(ctx context.Context, rev uint64) error {
+	for {
+		k.mu.Lock()
+		seen, moved := k.seen, k.moved
+		k.mu.Unlock()
+		if seen >= rev {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return fmt.Errorf("the clock's watcher has read its bucket to revision %d of %d: %w", seen, rev, ctx.Err())
+		}
+	}
+}
+
+// matching returns, sorted, the stored keys of episode that match filter, a
+// subject filter on keys ("ep.>", "ep.followup.*").
+func (k *keys) matching(episode, filter string) []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []string
+	for key := range k.byEpisode[episode] {
+		if keyMatches(filter, key) {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// keyMatches matches a key against a subject filter: "*" one token, ">"
+// one or more to the end.
+func keyMatches(filter, key string) bool {
+	f, k := strings.Split(filter, "."), strings.Split(key, ".")
+	for i, t := range f {
+		if t == ">" {
+			return len(k) > i
+		}
+		if i >= len(k) || (t != "*" && t != k[i]) {
+			return false
+		}
+	}
+	return len(f) == len(k)
 }

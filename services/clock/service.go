@@ -67,6 +67,8 @@ type Service struct {
 	cfg Config
 	log *zap.Logger
 	idx *index
+	// keys is every stored clock's key by episode (see keys).
+	keys *keys
 
 	ready   chan struct{} // closed when the index holds every stored clock
 	scanned atomic.Int64  // the (injected) time of the last complete scan
@@ -103,7 +105,7 @@ func Start(ctx context.Context, bus *natsbus.Bus, cfg Config) (*Service, error) 
 		return nil, fmt.Errorf("clock service: %w", err)
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Service{bus: bus, kv: kv, cfg: cfg, log: bus.Logger().Named("clock"), idx: newIndex(),
+	s := &Service{bus: bus, kv: kv, cfg: cfg, log: bus.Logger().Named("clock"), idx: newIndex(), keys: newKeys(),
 		ready: make(chan struct{}), cancel: cancel, stats: newLateness()}
 	w, err := kv.WatchAll(rctx)
 	if err != nil {
@@ -160,12 +162,12 @@ func (s *Service) ScannedThrough() time.Time { return time.Unix(0, s.scanned.Loa
 
 // Clocks returns the stored clocks of an episode, running or stopped.
 func (s *Service) Clocks(ctx context.Context, episode string) (map[string]Clock, error) {
-	l, err := s.kv.ListKeysFiltered(ctx, episode+".>")
+	keys, err := s.keysOf(ctx, episode, episode+".>")
 	if err != nil {
 		return nil, fmt.Errorf("list clocks of episode %s: %w", episode, err)
 	}
 	out := map[string]Clock{}
-	for k := range l.Keys() {
+	for _, k := range keys {
 		c, _, err := s.get(ctx, k)
 		if err != nil {
 			return nil, err
@@ -175,6 +177,38 @@ func (s *Service) Clocks(ctx context.Context, episode string) (map[string]Clock,
 		}
 	}
 	return out, nil
+}
+
+// keysOf returns the stored clocks of episode whose keys match filter, from
+// what the watcher keeps: it first waits until the watcher has read the
+// bucket as far as it goes now, so a clock another instance has just
+// written is there. It asks the server for the bucket's last revision (one
+// request) and makes no consumer.
+func (s *Service) keysOf(ctx context.Context, episode, filter string) ([]string, error) {
+	st, err := s.bus.JetStream().Stream(ctx, "KV_"+s.cfg.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.keys.waitSeen(wctx, st.CachedInfo().State.LastSeq); err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// Never stop fewer clocks than are stored: list the bucket.
+		s.log.Warn("the clock's watcher is behind its bucket; listing the episode's clocks from the bucket",
+			zap.String("episode", episode), zap.Error(err))
+		l, err := s.kv.ListKeysFiltered(ctx, filter)
+		if err != nil {
+			return nil, err
+		}
+		var keys []string
+		for k := range l.Keys() {
+			keys = append(keys, k)
+		}
+		return keys, nil
+	}
+	return s.keys.matching(episode, filter), nil
 }
 
 // watch keeps the index in step with the bucket: every stored clock at
@@ -200,15 +234,20 @@ func (s *Service) watch(ctx context.Context, w jetstream.KeyWatcher) {
 			}
 			if u.Operation() != jetstream.KeyValuePut {
 				s.idx.set(u.Key(), time.Time{}, false)
+				s.keys.drop(u.Key())
+				s.keys.saw(u.Revision())
 				continue
 			}
+			s.keys.add(u.Key())
 			var c Clock
 			if err := json.Unmarshal(u.Value(), &c); err != nil {
 				s.log.Error("unreadable clock record", zap.String("key", u.Key()), zap.Error(err))
+				s.keys.saw(u.Revision())
 				continue
 			}
 			at, ok := c.next()
 			s.idx.set(u.Key(), at, ok)
+			s.keys.saw(u.Revision())
 		}
 	}
 }
@@ -493,6 +532,7 @@ func (s *Service) update(ctx context.Context, key string, fn func(c *Clock) bool
 		if err == nil {
 			at, ok := c.next()
 			s.idx.set(key, at, ok)
+			s.keys.add(key)
 			return nil
 		}
 		if !conflict(err) {

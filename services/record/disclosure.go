@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -107,11 +108,35 @@ func (r *Record) disclose(ctx context.Context, viewer string, a events.Agency, p
 		evs = append(evs, e)
 	}
 	ids := make([]string, len(evs))
+	// A disclosure this record has stored already in this window is not
+	// sent again: the server would drop it as a repeat (its id is the
+	// same), and the round trip is a view's largest cost after the read.
+	evs = slices.DeleteFunc(evs, func(e events.Event) bool { return r.stored.has(e.ID) })
+	if len(evs) == 0 {
+		for i, d := range reads {
+			ids[i] = disclosureID(d.episode, viewer, a, purpose, d.fields, now)
+		}
+		return ids, nil
+	}
+	if len(evs) < len(reads) { // some known: publish the rest, answer every id
+		for i, d := range reads {
+			ids[i] = disclosureID(d.episode, viewer, a, purpose, d.fields, now)
+		}
+		for i, res := range r.cfg.Bus.PublishBatch(ctx, evs) {
+			if res.Err != nil {
+				return nil, fmt.Errorf("record the disclosures: %w", res.Err)
+			}
+			r.stored.add(evs[i].ID)
+			r.logDisclosed(evs[i], res.Ack.Duplicate)
+		}
+		return ids, nil
+	}
 	if len(evs) == 1 {
 		ack, err := r.cfg.Bus.Publish(ctx, evs[0])
 		if err != nil {
 			return nil, fmt.Errorf("record the disclosure: %w", err)
 		}
+		r.stored.add(evs[0].ID)
 		r.logDisclosed(evs[0], ack.Duplicate)
 		ids[0] = evs[0].ID
 		return ids, nil
@@ -122,6 +147,7 @@ func (r *Record) disclose(ctx context.Context, viewer string, a events.Agency, p
 			errs = append(errs, res.Err)
 			continue
 		}
+		r.stored.add(evs[i].ID)
 		r.logDisclosed(evs[i], res.Ack.Duplicate)
 		ids[i] = evs[i].ID
 	}
@@ -265,4 +291,41 @@ func decodeDisclosures(raw []byte) (Disclosures, error) {
 		s.fold(d.EventID, d.Time, events.RecordDisclosed{Viewer: d.Viewer, Agency: d.Agency, Purpose: d.Purpose, Fields: d.Fields})
 	}
 	return s, nil
+}
+
+// storedIDs remembers the ids of the last disclosures this record has had
+// acknowledged (stored, or dropped as a repeat of one stored): identical
+// reads within a DisclosureWindow are one disclosure, so a repeat need not
+// go to the server. Bounded: about 5 MB.
+type storedIDs struct {
+	mu   sync.Mutex
+	ids  map[string]struct{}
+	ring []string
+	next int
+}
+
+const storedIDsKept = 65536
+
+func (s *storedIDs) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.ids[id]
+	return ok
+}
+
+func (s *storedIDs) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids, s.ring = make(map[string]struct{}, storedIDsKept), make([]string, storedIDsKept)
+	}
+	if _, ok := s.ids[id]; ok {
+		return
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.ids, old)
+	}
+	s.ring[s.next] = id
+	s.ids[id] = struct{}{}
+	s.next = (s.next + 1) % storedIDsKept
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +20,7 @@ import (
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/logsafe"
 	"github.com/crisisbus/crisisbus/internal/ops"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
@@ -145,6 +147,11 @@ type Record struct {
 	caughtUpDone chan struct{}
 	// stopWorklists ends the watcher that keeps each agency's worklist.
 	stopWorklists func()
+	// stored is the disclosures this record has had acknowledged lately.
+	stored storedIDs
+	// runsPausedUntil (UnixNano): after a run failed, events are applied
+	// one at a time until then.
+	runsPausedUntil atomic.Int64
 }
 
 // Start opens the buckets, starts the projection (which carries on from
@@ -184,11 +191,29 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 			return nil
 		}},
 		func(ctx context.Context, e events.Event) error {
+			seq, ok := natsbus.StreamSeq(ctx)
+			if ok && r.progress.has(seq) {
+				return nil // folded already, in a run (see applyRun)
+			}
+			if from, to, run := r.runFor(seq, natsbus.Pending(ctx)); ok && run && time.Now().UnixNano() >= r.runsPausedUntil.Load() {
+				err := r.applyRun(ctx, from, to)
+				if err == nil && r.progress.has(seq) {
+					return nil
+				}
+				if err == nil {
+					err = errors.New("the run did not hold the event")
+				}
+				// The event alone, as if no run had been tried: a fact
+				// the run could not fold fails only its own delivery.
+				r.runsPausedUntil.Store(time.Now().Add(RunPause).UnixNano())
+				cfg.Log.Warn("could not fold a run of events; applying them one at a time for a while",
+					zap.String("episode", e.Subject), zap.Uint64("stream_seq", seq), zap.String("cause", logsafe.Cause(err)), zap.Duration("for", RunPause))
+			}
 			if err := store.Apply(ctx, e); err != nil {
 				return err
 			}
 			ops.RecordApplied(ctx, e, store.Get)
-			if seq, ok := natsbus.StreamSeq(ctx); ok {
+			if ok {
 				r.progress.add(seq)
 			}
 			return nil

@@ -85,6 +85,9 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 			return resp, nil // nothing recorded, nothing disclosed
 		}
 		id := disclosureID(req.Episode, viewer, a, StatePurpose, fields, r.cfg.Now())
+		if r.stored.has(id) {
+			return resp, nil // disclosed already in this window: a repeat is dropped
+		}
 		e, err := events.New(events.Record, req.Episode, &events.RecordDisclosed{Viewer: viewer, Agency: a, Purpose: StatePurpose, Fields: fields},
 			events.At(r.cfg.Now()), events.By(viewer), events.Disclosure(StatePurpose, disclosureLegalBase), events.WithID(id))
 		if err != nil {
@@ -99,6 +102,7 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 		if err != nil {
 			return StateResponse{}, fmt.Errorf("record the disclosure: %w", err)
 		}
+		r.stored.add(id)
 		if !ack.Duplicate {
 			resp.Sequence = ack.Sequence
 			r.cfg.Log.Debug("disclosed state", zap.String("episode", req.Episode), zap.String("event_id", e.ID), zap.String("agency", string(a)))
