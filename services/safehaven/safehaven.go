@@ -112,8 +112,9 @@ func haven(id string) (places.Place, error) {
 type WalkInRequest struct {
 	Actor     string                      `json:"actor" schema:"cloudevent.json#/properties/actor"`
 	Haven     string                      `json:"haven" schema:"v1/haven.arrived.json#/properties/haven"`
-	ArrivedAt time.Time                   `json:"arrivedAt,omitzero" schema:"v1/haven.arrived.json#/properties/arrivedAt"` // default now
-	Summary   string                      `json:"summary" schema:"v1/episode.opened.json#/properties/summary"`             // what brings them, in the worker's words
+	ArrivedAt time.Time                   `json:"arrivedAt,omitzero" schema:"v1/haven.arrived.json#/properties/arrivedAt"`    // default now
+	Summary   string                      `json:"summary" schema:"v1/episode.opened.json#/properties/summary"`                // what brings them, in the worker's words
+	AgeYears  int                         `json:"ageYears,omitempty" schema:"v1/person.identified.json#/properties/ageYears"` // as they say at the door, when no person is recorded
 	Person    *events.PersonIdentified    `json:"person,omitempty"`
 	Voice     *events.PersonVoiceRecorded `json:"voice,omitempty"`
 }
@@ -277,10 +278,12 @@ func (s *Service) WalkIn(ctx context.Context, r WalkInRequest) (agency.OpenRespo
 	ep := events.NewEpisodeID()
 	at := s.at(r.ArrivedAt)
 	outs := []agency.Out{agency.Fact(&events.EpisodeOpened{Channel: "walk_in", Summary: r.Summary, Location: h.Name + ", " + h.Town})}
-	age := 0
+	age := r.AgeYears
 	if r.Person != nil {
 		outs = append(outs, agency.Fact(r.Person))
-		age = r.Person.AgeYears
+		if r.Person.AgeYears > 0 {
+			age = r.Person.AgeYears
+		}
 	}
 	if r.Voice != nil {
 		outs = append(outs, agency.Fact(r.Voice))
