@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/crisisbus/crisisbus/places"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/police"
+	"github.com/crisisbus/crisisbus/services/reports"
 	"github.com/crisisbus/crisisbus/services/safehaven"
 )
 
@@ -273,4 +275,74 @@ func offerSummary(t *testing.T, p *pathway, ep, handoff string) events.Summary {
 	}
 	t.Fatalf("no offer %s stored", handoff)
 	return events.Summary{}
+}
+
+// The partnership's safe haven table (seed 002's monthly counts) comes from
+// what the haven's people record: by haven and month, how people came and
+// how their visits ended.
+func TestTheSafeHavenReportCountsVisitsByHavenAndMonth(t *testing.T) {
+	p := start(t)
+	// Friday 20 November, Margate: a 16-year-old at 19:00, a man brought by
+	// police who goes home, a woman who walks in and needs 999.
+	p.clock.set(19, 0)
+	do[safehaven.WalkInRequest, agency.OpenResponse](p, events.SafeHaven, "walkin", safehaven.WalkInRequest{
+		Actor: havenWorker, Haven: "haven-margate", Summary: "upset after a row at home", AgeYears: 16})
+	p.clock.set(21, 0)
+	ep := do[agency.OpenRequest, agency.OpenResponse](p, events.Police, "open", agency.OpenRequest{Actor: "PC 4410", Channel: "999",
+		Summary: "man on the harbour wall", Location: "Ramsgate harbour"}).Episode
+	offer := do[agency.OfferRequest, agency.OfferResponse](p, events.Police, "handoff.offer", agency.OfferRequest{Base: base(ep, "PC 4410"),
+		Kind: events.SafeHavenReferral, To: events.SafeHaven, Reason: "bringing him to the haven", Urgency: "urgent"})
+	p.acknowledged(ep, offer.HandoffID)
+	do[agency.HandoffRequest, agency.Receipt](p, events.SafeHaven, "handoff.accept", agency.HandoffRequest{Base: base(ep, havenWorker), HandoffID: offer.HandoffID})
+	do[safehaven.ArriveRequest, agency.Receipt](p, events.SafeHaven, "visit.arrive", safehaven.ArriveRequest{Base: base(ep, havenWorker), Haven: "haven-margate"})
+	do[safehaven.LeaveRequest, agency.Receipt](p, events.SafeHaven, "visit.leave", safehaven.LeaveRequest{Base: base(ep, havenWorker), Outcome: safehaven.WentHome})
+	walk := do[safehaven.WalkInRequest, agency.OpenResponse](p, events.SafeHaven, "walkin", safehaven.WalkInRequest{
+		Actor: havenWorker, Haven: "haven-margate", Summary: "chest pains and panic", AgeYears: 52}).Episode
+	do[safehaven.LeaveRequest, agency.Receipt](p, events.SafeHaven, "visit.leave", safehaven.LeaveRequest{Base: base(walk, havenWorker),
+		Outcome: safehaven.Emergency999, Detail: "chest pains: ambulance called"})
+	// Tuesday 1 December, Gillingham: the EOC refers a woman, who is handed
+	// on to the crisis line's follow-up.
+	p.clock.mu.Lock()
+	p.clock.now = time.Date(2026, 12, 1, 20, 0, 0, 0, places.London)
+	p.clock.mu.Unlock()
+	ep = do[agency.OpenRequest, agency.OpenResponse](p, events.Ambulance, "open", agency.OpenRequest{Actor: "EOC MHW", Channel: "999",
+		Summary: "caller in distress", Location: "Gillingham"}).Episode
+	offer = do[agency.OfferRequest, agency.OfferResponse](p, events.Ambulance, "handoff.offer", agency.OfferRequest{Base: base(ep, "EOC MHW"),
+		Kind: events.SafeHavenReferral, To: events.SafeHaven, Reason: "the haven tonight", Urgency: "routine"})
+	p.acknowledged(ep, offer.HandoffID)
+	do[agency.HandoffRequest, agency.Receipt](p, events.SafeHaven, "handoff.accept", agency.HandoffRequest{Base: base(ep, havenWorker), HandoffID: offer.HandoffID})
+	do[safehaven.ArriveRequest, agency.Receipt](p, events.SafeHaven, "visit.arrive", safehaven.ArriveRequest{Base: base(ep, havenWorker), Haven: "haven-gillingham"})
+	do[safehaven.HandOnRequest, safehaven.HandOnResponse](p, events.SafeHaven, "visit.handon", safehaven.HandOnRequest{Base: base(ep, havenWorker),
+		To: events.Crisisline, Reason: "calls over the next days"})
+
+	proj, err := reports.Rebuild(context.Background(), p.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := proj.Report("havens", reports.Range{From: reports.MonthFor(2026, time.November), To: reports.MonthFor(2026, time.December)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	reports.Write(&b, tab, "csv")
+	want := `Safe haven,2026-11,2026-12,Grand Total
+Gillingham Safe Haven (Gillingham): walked in,0,0,0
+Gillingham Safe Haven (Gillingham): brought by police,0,0,0
+Gillingham Safe Haven (Gillingham): referred,0,1,1
+Gillingham Safe Haven (Gillingham): not taken in (not for their age),0,0,0
+Gillingham Safe Haven (Gillingham): went home,0,0,0
+Gillingham Safe Haven (Gillingham): handed on,0,1,1
+Gillingham Safe Haven (Gillingham): 999 called,0,0,0
+Thanet Safe Haven (Margate): walked in,1,0,1
+Thanet Safe Haven (Margate): brought by police,1,0,1
+Thanet Safe Haven (Margate): referred,0,0,0
+Thanet Safe Haven (Margate): not taken in (not for their age),1,0,1
+Thanet Safe Haven (Margate): went home,1,0,1
+Thanet Safe Haven (Margate): handed on,0,0,0
+Thanet Safe Haven (Margate): 999 called,1,0,1
+All havens: arrivals,3,1,4
+`
+	if b.String() != want {
+		t.Errorf("the safe haven report:\n%s\nwant:\n%s", b.String(), want)
+	}
 }
