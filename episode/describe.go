@@ -143,6 +143,15 @@ func describe(v *View, e events.Event, data any) string {
 		return fmt.Sprintf("Escalated to SPoA (risk %s): %s", d.Risk, d.Reason)
 	case *events.FollowupCompleted:
 		return fmt.Sprintf("Follow-up completed: %d contacts made", d.ContactsMade)
+	case *events.HavenArrived:
+		if !d.Taken {
+			return fmt.Sprintf("At the safe haven %s at %s, not taken in: %s", d.Haven, hhmm(d.ArrivedAt), d.NotTakenReason)
+		}
+		return fmt.Sprintf("Arrived at the safe haven %s at %s (%s)", d.Haven, hhmm(d.ArrivedAt), strings.ReplaceAll(d.How, "_", " "))
+	case *events.HavenSupportGiven:
+		return "Safe haven support: " + strings.ReplaceAll(strings.Join(d.Support, ", "), "_", " ") + prefix("; the plan, in their words: ", d.Plan)
+	case *events.HavenLeft:
+		return fmt.Sprintf("Left the safe haven at %s: %s", hhmm(d.LeftAt), havenOutcome(d.Outcome)) + prefix(": ", d.Detail)
 	case *events.ClockWarning:
 		return fmt.Sprintf("Warning to %s: %s, %s left (due %s)", d.Owner.Title(), say(string(d.Clock)), minutes(d.SecondsLeft), hhmm(d.DueAt))
 	case *events.ClockBreached:

@@ -48,6 +48,7 @@ type View struct {
 	S136         *S136          `json:"s136,omitempty"`
 	Assessment   *Assessment    `json:"assessment,omitempty"`
 	FollowUp     *FollowUp      `json:"followUp,omitempty"`
+	Haven        *HavenVisit    `json:"haven,omitempty"` // the latest safe haven visit
 	Handoffs     []Handoff      `json:"handoffs"`
 	Risks        []RiskNote     `json:"risks"`
 	Decisions    []Decision     `json:"decisions"`
@@ -218,6 +219,26 @@ type Attempt struct {
 	Risk    events.Risk `json:"risk,omitempty"`
 	At      time.Time   `json:"at"`
 }
+
+// HavenVisit is a visit to a safe haven: how the person came, whether the
+// haven took them (and if not, why and where to go instead), the support
+// given and how it ended. Nothing in it is clinical.
+type HavenVisit struct {
+	Haven          string    `json:"haven"` // its id in the directory of places
+	How            string    `json:"how"`   // walked_in, brought_by_police, referred
+	ArrivedAt      time.Time `json:"arrivedAt"`
+	Taken          bool      `json:"taken"`
+	NotTakenReason string    `json:"notTakenReason,omitempty"`
+	Support        []string  `json:"support,omitempty"`
+	Plan           string    `json:"plan,omitempty"` // made with the person, in their own words
+	Left           bool      `json:"left"`
+	LeftAt         time.Time `json:"leftAt,omitzero"`
+	Outcome        string    `json:"outcome,omitempty"` // went_home, handed_on, emergency_999
+	Detail         string    `json:"detail,omitempty"`
+}
+
+// AtHaven reports whether the person is at the haven now: taken in and not left.
+func (h *HavenVisit) AtHaven() bool { return h != nil && h.Taken && !h.Left }
 
 // RiskNote is a risk as someone judged it.
 type RiskNote struct {
@@ -520,6 +541,27 @@ func (v *View) fold(e events.Event, data any) {
 		if d.ContactsMade > f.Contacts {
 			f.Contacts = d.ContactsMade
 		}
+	case *events.HavenArrived:
+		v.Haven = &HavenVisit{Haven: d.Haven, How: d.How, ArrivedAt: d.ArrivedAt, Taken: d.Taken, NotTakenReason: d.NotTakenReason}
+		if d.Taken {
+			v.decide(e, "safe haven: "+strings.ReplaceAll(d.How, "_", " "))
+		} else {
+			v.decide(e, "safe haven: not taken in")
+		}
+	case *events.HavenSupportGiven:
+		if v.Haven != nil {
+			for _, s := range d.Support {
+				if !slices.Contains(v.Haven.Support, s) {
+					v.Haven.Support = append(v.Haven.Support, s)
+				}
+			}
+			set(&v.Haven.Plan, d.Plan)
+		}
+	case *events.HavenLeft:
+		if v.Haven != nil {
+			v.Haven.Left, v.Haven.LeftAt, v.Haven.Outcome, v.Haven.Detail = true, d.LeftAt, d.Outcome, d.Detail
+		}
+		v.decide(e, "left the safe haven: "+havenOutcome(d.Outcome))
 	case *events.ClockWarning:
 		v.clock(d.Clock, d.Ref, d.Owner, d.DueAt, false)
 	case *events.ClockBreached:
@@ -561,6 +603,19 @@ func set(dst *string, v string) {
 	if v != "" {
 		*dst = v
 	}
+}
+
+// havenOutcome says how a safe haven visit ended, in words.
+func havenOutcome(o string) string {
+	switch o {
+	case "went_home":
+		return "went home"
+	case "handed_on":
+		return "handed on"
+	case "emergency_999":
+		return "999 called"
+	}
+	return o
 }
 
 func avoided(b bool) string {

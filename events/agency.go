@@ -18,6 +18,7 @@ const (
 	SPoA       Agency = "spoa"       // mental health trust's single point of access
 	AMHP       Agency = "amhp"       // approved mental health professional service
 	Crisisline Agency = "crisisline" // crisis line and 4-day follow-up helpline
+	SafeHaven  Agency = "safehaven"  // the safe havens, run by a voluntary-sector provider
 )
 
 // crisisbus's own publishers.
@@ -73,6 +74,9 @@ var agencyTable = []AgencyInfo{
 	{ID: Crisisline, Title: "Crisis and follow-up helpline", Pathway: true, Health: true, Worklist: "Follow-up calls",
 		Part: "4-day follow-up calls, escalation to SPoA",
 		Demo: []DemoPerson{{"helpline.worker", "Sam Okafor", "Follow-up helpline worker"}}},
+	{ID: SafeHaven, Title: "Safe haven", Pathway: true, Worklist: "Safe haven tonight",
+		Part: "walk-ins and referrals to the safe havens (Mental Health Matters): visits, support, handing on",
+		Demo: []DemoPerson{{"haven.worker", "Robin Hale", "Safe haven support worker"}}},
 	{ID: Clock, Title: "crisisbus clocks", Part: "legal and handoff clocks: warnings and breaches"},
 	{ID: Record, Title: "Episode record", Part: "the episode record: disclosures (who saw what)"},
 }

@@ -2,7 +2,7 @@ package events
 
 import "time"
 
-// HandoffKind names the four kinds of handoff; every kind follows the same
+// HandoffKind names the kinds of handoff; every kind follows the same
 // protocol (offered, acknowledged, accepted or declined, completed; or cancelled).
 type HandoffKind string
 
@@ -12,6 +12,10 @@ const (
 	SPoAReferral  HandoffKind = "spoa_referral"  // referral to the single point of access
 	MHAAssessment HandoffKind = "mha_assessment" // MHA (s136) assessment request to the AMHP service
 	FollowUp      HandoffKind = "followup"       // 4-day follow-up referral to the helpline
+	// SafeHavenReferral asks the safe haven to take the person tonight (police
+	// bringing them count as brought by police); the haven accepts, or
+	// declines when closed, closing or full.
+	SafeHavenReferral HandoffKind = "safe_haven_referral"
 )
 
 // Risk as judged by whoever recorded it.

@@ -269,6 +269,28 @@ type RecordDisclosed struct {
 	Fields  []string `json:"fields"`
 }
 
+// HavenArrived is the data of crisisbus.haven.arrived.v1: a person arrives at a safe haven: walking in, brought by police or referred by a service; or is not taken, with the reason and where to go instead (the havens are for adults).
+type HavenArrived struct {
+	How            string    `json:"how"`
+	Haven          string    `json:"haven"`
+	ArrivedAt      time.Time `json:"arrivedAt"`
+	Taken          bool      `json:"taken"`
+	NotTakenReason string    `json:"notTakenReason,omitempty"`
+}
+
+// HavenSupportGiven is the data of crisisbus.haven.support_given.v1: the safe haven's support during a visit: de-escalation, emotional support, peer support, a plan made with the person in their own words.
+type HavenSupportGiven struct {
+	Support []string `json:"support"`
+	Plan    string   `json:"plan,omitempty"`
+}
+
+// HavenLeft is the data of crisisbus.haven.left.v1: the person leaves the safe haven: went home, handed on to another service (with the record travelling), or needed 999.
+type HavenLeft struct {
+	Outcome string    `json:"outcome"`
+	LeftAt  time.Time `json:"leftAt"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
 // catalogue lists every v1 event type: its name, Go type, publishing agencies and whether it is addressed to an agency.
 var catalogue = []Spec{
 	{Name: "episode.opened", Data: func() any { return new(EpisodeOpened) }, Publishers: Agencies, Addressed: false},
@@ -304,6 +326,9 @@ var catalogue = []Spec{
 	{Name: "followup.contact_attempted", Data: func() any { return new(FollowupContactAttempted) }, Publishers: []Agency{Crisisline}, Addressed: false},
 	{Name: "followup.escalated", Data: func() any { return new(FollowupEscalated) }, Publishers: []Agency{Crisisline}, Addressed: false},
 	{Name: "followup.completed", Data: func() any { return new(FollowupCompleted) }, Publishers: []Agency{Crisisline}, Addressed: false},
+	{Name: "haven.arrived", Data: func() any { return new(HavenArrived) }, Publishers: []Agency{SafeHaven}, Addressed: false},
+	{Name: "haven.support_given", Data: func() any { return new(HavenSupportGiven) }, Publishers: []Agency{SafeHaven}, Addressed: false},
+	{Name: "haven.left", Data: func() any { return new(HavenLeft) }, Publishers: []Agency{SafeHaven}, Addressed: false},
 	{Name: "clock.warning", Data: func() any { return new(ClockWarning) }, Publishers: []Agency{Clock}, Addressed: false},
 	{Name: "clock.breached", Data: func() any { return new(ClockBreached) }, Publishers: []Agency{Clock}, Addressed: false},
 	{Name: "record.disclosed", Data: func() any { return new(RecordDisclosed) }, Publishers: []Agency{Record}, Addressed: false},

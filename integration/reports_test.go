@@ -45,6 +45,7 @@ func TestReportsCountWhatTheAgencyServicesPublish(t *testing.T) {
 		"delays":    "Cause,2026-11,Grand Total\ns12 doctor availability,2,2\nGrand Total,2,2\n",
 		"followup":  "Follow-up,2026-11,Grand Total\nReferred,1,1\nContacted,1,1\nCompleted,1,1\nEscalated,0,0\n",
 		"places":    "Place of safety,2026-11,Grand Total\nHealth-based place of safety,2,2\nPolice station,0,0\nGrand Total,2,2\nUnder 18,0,0\nUnder 18 at a police station,0,0\nHeld where the Act forbids (s136A),0,0\n",
+		"havens":    "Safe haven,2026-11,Grand Total\nAll havens: arrivals,0,0\n",
 	}
 	for _, name := range reports.Names {
 		tab, err := proj.Report(name, reports.Range{From: nov, To: nov})

@@ -11,6 +11,7 @@ import (
 	"github.com/crisisbus/crisisbus/services/police"
 	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
+	"github.com/crisisbus/crisisbus/services/safehaven"
 	"github.com/crisisbus/crisisbus/services/spoa"
 )
 
@@ -20,7 +21,7 @@ var recordService = Service{Name: "episode-record", Agency: events.Record, Start
 	return record.Start(ctx, record.Config{Bus: d.Bus, Log: d.Log, Now: d.Now})
 }}
 
-// agencies are the five agency services: how each starts, and its own
+// agencies are the agency services: how each starts, and its own
 // commands (besides the common ones of package agency).
 var agencies = []struct {
 	agency   events.Agency
@@ -32,9 +33,10 @@ var agencies = []struct {
 	{events.SPoA, spoa.Start, spoa.Commands},
 	{events.AMHP, amhp.Start, amhp.Commands},
 	{events.Crisisline, crisisline.Start, crisisline.Commands},
+	{events.SafeHaven, safehaven.Start, safehaven.Commands},
 }
 
-// agencyServices are the five agency services, each connected as its own
+// agencyServices are the agency services, each connected as its own
 // NATS user (so the server enforces who may publish what).
 func agencyServices() []Service {
 	var out []Service

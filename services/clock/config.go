@@ -88,6 +88,8 @@ var DefaultHandoffTimes = map[events.HandoffKind]HandoffTimes{
 	events.MHAAssessment: {Acknowledge: 15 * time.Minute, Accept: time.Hour, Timing: Timing{WarnBefore: 10 * time.Minute, RepeatEvery: 15 * time.Minute}},
 	events.SPoAReferral:  {Acknowledge: 30 * time.Minute, Accept: 4 * time.Hour, Timing: Timing{WarnBefore: 15 * time.Minute, RepeatEvery: 30 * time.Minute}},
 	events.FollowUp:      {Acknowledge: time.Hour, Accept: 12 * time.Hour, Timing: Timing{WarnBefore: 30 * time.Minute, RepeatEvery: time.Hour}},
+	// A person referred to a safe haven is often at its door (brought by police).
+	events.SafeHavenReferral: {Acknowledge: 5 * time.Minute, Accept: 15 * time.Minute, Timing: Timing{WarnBefore: 2 * time.Minute, RepeatEvery: 5 * time.Minute}},
 }
 
 func (c *Config) setDefaults() {

@@ -1,6 +1,8 @@
 package clock_test
 
 import (
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -34,5 +36,37 @@ func TestTheClockServicePublishesOnlyAsTheClock(t *testing.T) {
 	b := bustest.Start(t, "")
 	if _, err := clock.Start(t.Context(), bustest.Bus(t, b, events.Police), clock.Config{}); err == nil || !strings.Contains(err.Error(), `want "clock"`) {
 		t.Fatalf("started on the police's bus: %v", err)
+	}
+}
+
+// handoffKinds are the kinds of handoff the contract knows
+// (schemas/v1/common.json's handoffKind).
+func handoffKinds(t *testing.T) []events.HandoffKind {
+	t.Helper()
+	raw, err := os.ReadFile("../../schemas/v1/common.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Defs struct {
+			HandoffKind struct {
+				Enum []events.HandoffKind `json:"enum"`
+			} `json:"handoffKind"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Defs.HandoffKind.Enum) == 0 {
+		t.Fatalf("schemas/v1/common.json lists no handoff kinds: %v", err)
+	}
+	return doc.Defs.HandoffKind.Enum
+}
+
+// Every kind of handoff the contract knows has its breach times, so a new
+// kind is not offered with no clock kept on it (the service would only log
+// an error when the offer came).
+func TestEveryHandoffKindHasDefaultBreachTimes(t *testing.T) {
+	for _, k := range handoffKinds(t) {
+		if _, ok := clock.DefaultHandoffTimes[k]; !ok {
+			t.Errorf("handoff kind %s has no breach times: add it to DefaultHandoffTimes in services/clock/config.go", k)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"encoding/json"
 	"os"
 	"regexp"
 	"slices"
@@ -37,6 +38,36 @@ func TestTheOfferFormListsThePathwayAgenciesByTheirNames(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("the offer form lists %q; the agency table has %q", got, want)
+	}
+}
+
+// Every kind of handoff the contract knows (schemas/v1/common.json) can be
+// asked for from the offer form.
+func TestTheOfferFormListsEveryHandoffKind(t *testing.T) {
+	raw, err := os.ReadFile("web/page_episode.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`\(\$p\.Select "offer" "kind" [^)]*\)`).Find(raw)
+	if line == nil {
+		t.Fatal(`web/page_episode.html has no ($p.Select "offer" "kind" ...) field`)
+	}
+	common, err := os.ReadFile("../../schemas/v1/common.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Defs struct {
+			HandoffKind struct{ Enum []string } `json:"handoffKind"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(common, &doc); err != nil || len(doc.Defs.HandoffKind.Enum) == 0 {
+		t.Fatalf("schemas/v1/common.json lists no handoff kinds: %v", err)
+	}
+	for _, k := range doc.Defs.HandoffKind.Enum {
+		if !strings.Contains(string(line), `"`+k+`|`) {
+			t.Errorf("the offer form's kinds (%s) lack %s", line, k)
+		}
 	}
 }
 

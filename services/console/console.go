@@ -329,7 +329,7 @@ type workItemArgs struct {
 
 // parsePages parses each page with the layout.
 func parsePages() (map[string]*template.Template, error) {
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html", "web/partials.html")
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html", "web/partials.html", "web/agency_*.html")
 	if err != nil {
 		return nil, err
 	}

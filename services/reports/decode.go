@@ -89,6 +89,14 @@ func decodeData(key, val []byte, e *envelope) error {
 	case "kind":
 		s, err = str(val)
 		d.Kind = events.HandoffKind(s)
+	case "how":
+		d.How, err = str(val)
+	case "haven":
+		d.Haven, err = str(val)
+	case "taken":
+		d.Taken, err = boolean(val)
+	case "leftAt":
+		d.LeftAt, err = timestamp(val)
 	}
 	if err != nil {
 		return fmt.Errorf("data/%s: %w", key, err)

@@ -1,8 +1,8 @@
 // Package reports draws the partnership's crisis pathway tables from the
 // event stream: s136 assessments by outcome with the conversion rate (seed
 // 003 §4.3.6), street triage referrals and s136 avoided (003 §4.4.7), length
-// of detention, assessment delays by cause, helpline follow-up, and places of
-// safety used.
+// of detention, assessment delays by cause, helpline follow-up, places of
+// safety used, and safe haven visits (seed 002).
 //
 // The tables are a projection of the stream, never a second record: a
 // Projection is built only by applying stored events in stream order, so
@@ -45,6 +45,11 @@
 //     arrivedAt (the police station row is always shown); "Under 18" counts
 //     arrivals of people whose s136.detained ageYears is under 18, whichever
 //     of the two events is stored first.
+//   - havens: by safe haven and month, each haven.arrived by how the person
+//     came (walked in, brought by police, referred) or not taken in, in the
+//     month of arrivedAt; each haven.left by outcome (went home, handed on,
+//     999), in the month of leftAt, under the haven of the episode's first
+//     arrival (an end applied before its arrival waits for it).
 //
 // A replay reads the whole stream and passes over the types it does not
 // count, decoding only the fields it counts. Every event entered the stream

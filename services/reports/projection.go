@@ -22,6 +22,7 @@ var Types = []string{
 	"street_triage.dispatched", "street_triage.outcome",
 	"s136.detained", "place_of_safety.arrived", "s136.extended", "s136.released",
 	"handoff.offered", "followup.contact_attempted", "followup.escalated", "followup.completed",
+	"haven.arrived", "haven.left",
 }
 
 // counted holds the CloudEvents types of Types.
@@ -65,6 +66,7 @@ type Projection struct {
 	under18   map[Month]int
 	u18Police map[Month]int
 	forbidden map[Month]int // arrivals at a place the Act forbids for the person (law.CheckPlaceOfSafety)
+	havens    map[Month]map[havenCount]int
 	episodes  map[uuid.UUID]*episodeState
 	// open holds the detentions whose start is known and whose end is not:
 	// a report counts one as a breach when its period ran out before the
@@ -101,6 +103,18 @@ type episodeState struct {
 	contacted       first
 	completed       first
 	escalated       first
+	haven           string     // the safe haven of the episode's first arrival; "" until known
+	havenLefts      []havenOut // visits' ends, counted once the haven is known
+}
+
+// havenCount is one cell of the safe haven report: a haven and what is
+// counted (how people came, or how visits ended).
+type havenCount struct{ haven, what string }
+
+// havenOut is a visit's end: its month and outcome.
+type havenOut struct {
+	month   Month
+	outcome string
 }
 
 // breachState is how an ended detention's 24h breach is counted.
@@ -138,8 +152,9 @@ func NewProjection() *Projection {
 		detention: map[Month]*detentionMonth{}, delays: map[Month]map[string]int{},
 		followup: map[Month]*[4]int{}, places: map[Month]map[events.PlaceType]int{},
 		under18: map[Month]int{}, u18Police: map[Month]int{}, forbidden: map[Month]int{}, episodes: map[uuid.UUID]*episodeState{},
-		open: map[*episodeState]struct{}{},
-		ids:  map[uuid.UUID]struct{}{},
+		havens: map[Month]map[havenCount]int{},
+		open:   map[*episodeState]struct{}{},
+		ids:    map[uuid.UUID]struct{}{},
 	}
 }
 
@@ -169,6 +184,10 @@ type envelope struct {
 		ExtendedAt       time.Time                       `json:"extendedAt"`
 		ReleasedAt       time.Time                       `json:"releasedAt"`
 		Kind             events.HandoffKind              `json:"kind"`
+		How              string                          `json:"how"`
+		Haven            string                          `json:"haven"`
+		Taken            bool                            `json:"taken"`
+		LeftAt           time.Time                       `json:"leftAt"`
 	} `json:"data"`
 }
 
@@ -302,6 +321,8 @@ const (
 	typeAttempted   = events.TypePrefix + "followup.contact_attempted.v1"
 	typeEscalated   = events.TypePrefix + "followup.escalated.v1"
 	typeFUCompleted = events.TypePrefix + "followup.completed.v1"
+	typeHavenIn     = events.TypePrefix + "haven.arrived.v1"
+	typeHavenOut    = events.TypePrefix + "haven.left.v1"
 )
 
 // s136Period is the permitted period of an s136 detention (MHA s136(2A)).
@@ -370,8 +391,31 @@ func (p *Projection) apply(e *envelope) {
 		p.first(&p.episode(e.episode).completed, e.Time, fuCompleted)
 	case typeEscalated:
 		p.first(&p.episode(e.episode).escalated, e.Time, fuEscalated)
+	case typeHavenIn:
+		what := d.How
+		if !d.Taken {
+			what = havenNotTaken
+		}
+		inc(p.havens, MonthOf(d.ArrivedAt), havenCount{d.Haven, what})
+		if ep := p.episode(e.episode); ep.haven == "" {
+			ep.haven = d.Haven
+			for _, l := range ep.havenLefts {
+				inc(p.havens, l.month, havenCount{ep.haven, l.outcome})
+			}
+			ep.havenLefts = nil
+		}
+	case typeHavenOut:
+		ep := p.episode(e.episode)
+		if ep.haven == "" { // its arrival is applied later (Rebuild applies ranges side by side)
+			ep.havenLefts = append(ep.havenLefts, havenOut{MonthOf(d.LeftAt), d.Outcome})
+			return
+		}
+		inc(p.havens, MonthOf(d.LeftAt), havenCount{ep.haven, d.Outcome})
 	}
 }
+
+// havenNotTaken counts arrivals the haven did not take in (not for their age).
+const havenNotTaken = "not_taken"
 
 // judge counts an arrival at a place the Act forbids for the person, by the
 // rule the police command refuses it with (law.CheckPlaceOfSafety), once the

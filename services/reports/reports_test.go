@@ -499,3 +499,52 @@ func TestBreachesAreCountedFromTheFactsAloneWithOrWithoutAClock(t *testing.T) {
 		}
 	}
 }
+
+// A visit's end counts under the haven its person arrived at, whichever of
+// the two is applied first (a rebuild applies ranges of the stream side by
+// side).
+func TestSafeHavenVisitsCountTheSameInAnyOrder(t *testing.T) {
+	nov := reports.MonthFor(2026, time.November)
+	at := time.Date(2026, 11, 20, 21, 0, 0, 0, time.UTC)
+	var evs []events.Event
+	add := func(ep string, data any) {
+		e, err := events.New(events.SafeHaven, ep, data, events.At(at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, e)
+	}
+	a, b := events.NewEpisodeID(), events.NewEpisodeID()
+	add(a, events.HavenArrived{How: "brought_by_police", Haven: "haven-margate", ArrivedAt: at, Taken: true})
+	add(a, events.HavenLeft{Outcome: "went_home", LeftAt: at.Add(time.Hour)})
+	add(b, events.HavenArrived{How: "walked_in", Haven: "haven-canterbury", ArrivedAt: at, Taken: true})
+	add(b, events.HavenLeft{Outcome: "emergency_999", LeftAt: at.Add(time.Hour)})
+	table := func(order []events.Event) string {
+		p := reports.NewProjection()
+		for i, e := range order {
+			raw, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subj, _ := events.Subject(e)
+			p.Apply(natsbus.Stored{Seq: uint64(i + 1), Subject: subj, Raw: raw})
+		}
+		tab, err := p.Report("havens", reports.Range{From: nov, To: nov})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return text(tab)
+	}
+	forward := table(evs)
+	for _, want := range []string{"Thanet Safe Haven (Margate): brought by police,1,1", "Thanet Safe Haven (Margate): went home,1,1",
+		"Canterbury Safe Haven (Canterbury): walked in,1,1", "Canterbury Safe Haven (Canterbury): 999 called,1,1", "All havens: arrivals,2,2"} {
+		if !strings.Contains(forward, want) {
+			t.Errorf("the safe haven report lacks %q:\n%s", want, forward)
+		}
+	}
+	reversed := slices.Clone(evs)
+	slices.Reverse(reversed)
+	if backward := table(reversed); backward != forward {
+		t.Errorf("applied ends first, the report reads\n%s\nwant\n%s", backward, forward)
+	}
+}

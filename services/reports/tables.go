@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/places"
 )
 
 // Table is one report: a row per measure, a column per month of the range
@@ -36,7 +37,7 @@ type Row struct {
 }
 
 // Names lists the reports, in the order the report page shows them.
-var Names = []string{"s136", "triage", "detention", "delays", "followup", "places"}
+var Names = []string{"s136", "triage", "detention", "delays", "followup", "places", "havens"}
 
 // Report builds the named table over the range.
 func (p *Projection) Report(name string, r Range) (Table, error) {
@@ -56,6 +57,8 @@ func (p *Projection) Report(name string, r Range) (Table, error) {
 		return p.followupTable(r), nil
 	case "places":
 		return p.placesTable(r), nil
+	case "havens":
+		return p.havensTable(r), nil
 	}
 	return Table{}, fmt.Errorf("unknown report %q (want one of %s)", name, strings.Join(Names, ", "))
 }
@@ -396,5 +399,55 @@ func (p *Projection) placesTable(r Range) Table {
 		countRow("Under 18 at a police station", r, false, func(m Month) int { return p.u18Police[m] }),
 		countRow(ForbiddenPlaceLabel, r, false, func(m Month) int { return p.forbidden[m] }),
 	)
+	return t
+}
+
+// havenMeasures are the safe haven report's rows for each haven, in order:
+// how people came (seed 002's monthly counts), then how visits ended.
+var havenMeasures = []struct{ what, label string }{
+	{"walked_in", "walked in"}, {"brought_by_police", "brought by police"}, {"referred", "referred"},
+	{havenNotTaken, "not taken in (not for their age)"},
+	{"went_home", "went home"}, {"handed_on", "handed on"}, {"emergency_999", "999 called"},
+}
+
+// HavenLabel names a safe haven by the directory of places (its id when
+// the directory does not have it).
+func HavenLabel(id string) string {
+	if d, err := places.Default(); err == nil {
+		if h, ok := d.Place(id); ok {
+			return h.Name + " (" + h.Town + ")"
+		}
+	}
+	return id
+}
+
+func (p *Projection) havensTable(r Range) Table {
+	t := Table{Name: "havens", Title: "Safe haven visits",
+		Caption: "Safe haven visits by haven and month (Europe/London): people who walked in, were brought by police or were referred (haven.arrived, in the month of arrival), those not taken in because the haven is not for their age, and how visits ended (haven.left, in the month they left): went home, handed on to another service, or 999.",
+		Corner:  "Safe haven", Columns: columns(r, "Grand Total"), Unit: "count"}
+	var havens []string
+	for _, m := range r.Months() {
+		for c := range p.havens[m] {
+			if !slices.Contains(havens, c.haven) {
+				havens = append(havens, c.haven)
+			}
+		}
+	}
+	sort.Slice(havens, func(i, j int) bool { return HavenLabel(havens[i]) < HavenLabel(havens[j]) })
+	for _, h := range havens {
+		for _, ms := range havenMeasures {
+			t.Rows = append(t.Rows, countRow(HavenLabel(h)+": "+ms.label, r, true, func(m Month) int { return p.havens[m][havenCount{h, ms.what}] }))
+		}
+	}
+	arrived := func(m Month) int {
+		n := 0
+		for c, v := range p.havens[m] {
+			if slices.ContainsFunc(havenMeasures[:4], func(x struct{ what, label string }) bool { return x.what == c.what }) {
+				n += v
+			}
+		}
+		return n
+	}
+	t.Rows = append(t.Rows, countRow("All havens: arrivals", r, false, arrived))
 	return t
 }
