@@ -289,11 +289,24 @@ func (k *Kit) Inbox(ctx context.Context, hook InboxHook) (*natsbus.Subscription,
 		})
 }
 
+// NotYetRead is the error of an inbox handler whose read of the episode
+// does not yet hold the handoff whose offer it is handling: the read came
+// from a copy of the stream behind the one that delivered the offer (a
+// cluster's replica catching up after a restart). Answering "nothing to do"
+// would drop the offer between two desks; the error has the offer
+// delivered again, and the next read holds it.
+func NotYetRead(offer events.Event, handoffID string) error {
+	return events.Errorf(events.Unavailable, "episode %s as read does not yet hold handoff %s, whose offer is being handled; reading it again", offer.Subject, handoffID)
+}
+
 func (k *Kit) acknowledge(ctx context.Context, e events.Event, offer events.HandoffOffered) error {
 	me := k.Agency()
 	_, err := k.Do(ctx, e.Subject, "", func(v *episode.View) ([]Out, error) {
 		h := v.Handoff(offer.HandoffID)
-		if h == nil || h.State != episode.Offered {
+		if h == nil {
+			return nil, NotYetRead(e, offer.HandoffID)
+		}
+		if h.State != episode.Offered {
 			return nil, nil // already acknowledged, answered, or withdrawn: nothing to do
 		}
 		if err := v.CheckAcknowledge(offer.HandoffID, me); err != nil {

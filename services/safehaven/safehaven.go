@@ -526,7 +526,10 @@ func (s *Service) onInbox(ctx context.Context, e events.Event) error {
 	}
 	_, err := s.k.Do(ctx, e.Subject, "", func(v *episode.View) ([]agency.Out, error) {
 		h := v.Handoff(offer.HandoffID)
-		if h == nil || !h.State.Open() || v.CheckDecline(h.ID, events.SafeHaven) != nil {
+		if h == nil {
+			return nil, agency.NotYetRead(e, offer.HandoffID)
+		}
+		if !h.State.Open() || v.CheckDecline(h.ID, events.SafeHaven) != nil {
 			return nil, nil // answered or withdrawn meanwhile
 		}
 		reason, detail, err := cannotTake(v, e.Time)
