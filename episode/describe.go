@@ -7,6 +7,7 @@ import (
 	_ "time/tzdata" // Europe/London must resolve on a machine without zoneinfo
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/places"
 )
 
 // describe writes one fact as a line a person in any agency can read: in
@@ -145,9 +146,9 @@ func describe(v *View, e events.Event, data any) string {
 		return fmt.Sprintf("Follow-up completed: %d contacts made", d.ContactsMade)
 	case *events.HavenArrived:
 		if !d.Taken {
-			return fmt.Sprintf("At the safe haven %s at %s, not taken in: %s", d.Haven, hhmm(d.ArrivedAt), d.NotTakenReason)
+			return fmt.Sprintf("At %s at %s, not taken in: %s", havenName(d.Haven), hhmm(d.ArrivedAt), d.NotTakenReason)
 		}
-		return fmt.Sprintf("Arrived at the safe haven %s at %s (%s)", d.Haven, hhmm(d.ArrivedAt), strings.ReplaceAll(d.How, "_", " "))
+		return fmt.Sprintf("Arrived at %s at %s (%s)", havenName(d.Haven), hhmm(d.ArrivedAt), strings.ReplaceAll(d.How, "_", " "))
 	case *events.HavenSupportGiven:
 		return "Safe haven support: " + strings.ReplaceAll(strings.Join(d.Support, ", "), "_", " ") + prefix("; the plan, in their words: ", d.Plan)
 	case *events.HavenLeft:
@@ -180,6 +181,18 @@ func yes(b bool) string {
 }
 
 // hhmm is a time as people in Kent read it: London time, with the day.
+// havenName is a haven as people name it, from the directory of places
+// ("Thanet Safe Haven (Margate)"); an id the directory does not know is
+// written as it was recorded.
+func havenName(id string) string {
+	if d, err := places.Default(); err == nil {
+		if p, ok := d.Place(id); ok {
+			return p.Name + " (" + p.Town + ")"
+		}
+	}
+	return "the safe haven " + id
+}
+
 func hhmm(t time.Time) string { return t.In(london).Format("15:04 Mon 2 Jan") }
 
 var london = func() *time.Location {

@@ -212,11 +212,14 @@ func TestEachKindOfRefusalStillHappens(t *testing.T) {
 		return string(raw)
 	}
 	detained, offered, person := example("s136.detained"), example("handoff.offered"), example("person.identified")
+	support := example("haven.support_given")
 	for _, c := range []struct {
 		rule, doc, from, to, says string
 		sentinel                  error
 	}{
 		{"type", detained, `"ageYears": 34`, `"ageYears": "34"`, "/data/ageYears: got string, want integer", events.ErrInvalid},
+		{"uniqueItems", support, `"plan_made"`, `"de_escalation"`, "/data/support: items at 0 and 1 are equal", events.ErrInvalid},
+		{"uniqueItems, escaped", support, `"plan_made"`, `"de\u005fescalation"`, "/data/support: items at 0 and 1 are equal", events.ErrInvalid},
 		{"integer", detained, `"ageYears": 34`, `"ageYears": 34.5`, "/data/ageYears: got number, want integer", events.ErrInvalid},
 		{"minimum", detained, `"ageYears": 34`, `"ageYears": -1`, "/data/ageYears: minimum: got -1, want 0", events.ErrInvalid},
 		{"maximum", detained, `"ageYears": 34`, `"ageYears": 131`, "/data/ageYears: maximum: got 131, want 130", events.ErrInvalid},

@@ -115,7 +115,7 @@ func TestOfficersTakeAManFromRamsgateHarbourToTheMargateHavenInsteadOfDetainingH
 		t.Fatalf("the haven's view lacks what it needs: own words %q, contact %q, risks %v", hv.OwnWords, hv.WhoToContact, hv.Risks)
 	}
 	_, pv := p.view(ep, events.Police, "PC 4410 Okafor")
-	if pv.Haven == nil || pv.Haven.Outcome != safehaven.WentHome || !hasText(pv.Timeline, "Arrived at the safe haven haven-margate at 2026-11-20 21:40Z (brought by police)") {
+	if pv.Haven == nil || pv.Haven.Outcome != safehaven.WentHome || !hasText(pv.Timeline, "Arrived at Thanet Safe Haven (Margate) at 21:40 Fri 20 Nov (brought by police)") {
 		t.Fatalf("police do not see how it ended: %+v", pv.Haven)
 	}
 }

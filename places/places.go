@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crisisbus/crisisbus/schemas"
@@ -97,8 +98,11 @@ type Directory struct {
 //go:embed kent-and-medway.json
 var kentAndMedway []byte
 
-// Default is the directory of Kent and Medway from the seed documents.
-func Default() (*Directory, error) { return Load(kentAndMedway) }
+// Default is the directory of Kent and Medway from the seed documents,
+// loaded once; callers share it and only read it.
+func Default() (*Directory, error) { return loadDefault() }
+
+var loadDefault = sync.OnceValues(func() (*Directory, error) { return Load(kentAndMedway) })
 
 // Load reads a directory: checked against schemas/places.json, then for
 // what a schema cannot say (each id once, every town a bundled one, ages in

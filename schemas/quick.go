@@ -62,11 +62,15 @@ type quickNode struct {
 	items      *quickNode
 	minItems   int // -1: none
 	maxItems   int // -1: none
-	allOf      []*quickNode
-	anyOf      []*quickNode
-	oneOf      []*quickNode
-	not        *quickNode
-	alias      *quickNode // this node is that one
+	// unique: uniqueItems. The quick path checks it only on arrays of
+	// strings without escapes, whose bytes are equal exactly when their
+	// values are; any other array goes to the general validator.
+	unique bool
+	allOf  []*quickNode
+	anyOf  []*quickNode
+	oneOf  []*quickNode
+	not    *quickNode
+	alias  *quickNode // this node is that one
 }
 
 type quickMember struct {
@@ -266,6 +270,13 @@ func (qc *quickCompiler) fill(n *quickNode, base, at string, v any) {
 			case "maxItems":
 				n.maxItems = i
 			}
+		case k == "uniqueItems":
+			b, ok := kv.(bool)
+			if !ok {
+				qc.gap(n, at, "uniqueItems "+fmt.Sprint(kv))
+				continue
+			}
+			n.unique = b
 		case k == "pattern":
 			s, _ := kv.(string)
 			re, err := regexp.Compile(s)
@@ -808,14 +819,26 @@ func (s *quickScan) array(n *quickNode, depth int) bool {
 func (s *quickScan) elements(n, items *quickNode, depth int) bool {
 	s.i++ // [
 	count := 0
+	var seen map[string]bool
+	if n != nil && n.unique {
+		seen = map[string]bool{}
+	}
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == ']' {
 		s.i++
 	} else {
 		for {
 			s.ws()
+			start := s.i
 			if !s.value(items, depth+1) {
 				return false
+			}
+			if seen != nil {
+				raw := s.b[start:s.i]
+				if len(raw) == 0 || raw[0] != '"' || bytes.IndexByte(raw, '\\') >= 0 || seen[string(raw)] {
+					return false // a repeat, or a value only the general validator compares
+				}
+				seen[string(raw)] = true
 			}
 			count++
 			s.ws()
