@@ -119,7 +119,14 @@ func describe(v *View, e events.Event, data any) string {
 	case *events.PlaceOfSafetyAllocated:
 		return fmt.Sprintf("Place of safety allocated: %s (%s)", d.PlaceName, say(string(d.PlaceType)))
 	case *events.PlaceOfSafetyArrived:
-		return fmt.Sprintf("Arrived at %s (%s) at %s", d.PlaceName, say(string(d.PlaceType)), hhmm(d.ArrivedAt))
+		s := fmt.Sprintf("Arrived at %s (%s) at %s", d.PlaceName, say(string(d.PlaceType)), hhmm(d.ArrivedAt))
+		if c := d.PoliceStation; c != nil && c.Reason != "" {
+			s += "; a police station because: " + say(c.Reason)
+		}
+		if c := d.PoliceStation; c != nil && len(c.PlacesWithRoom) > 0 {
+			s += "; health-based places of safety had room then: " + strings.Join(c.PlacesWithRoom, ", ")
+		}
+		return s
 	case *events.S136Extended:
 		return fmt.Sprintf("s136 extended by %dh by %s%s", d.Hours, d.Doctor, prefix("; approved by ", d.SuperintendentApproval))
 	case *events.S136WelfareChecked:

@@ -311,10 +311,18 @@ func (v *View) Has(eventID string) bool {
 }
 
 // OnTimeline reports whether an event of this type belongs on the timeline.
-// Disclosures are the record's audit of who looked, kept apart (see Store).
+// Disclosures are the record's audit of who looked, kept apart (see Store);
+// a place's update is about a place, not an episode (its subject is the
+// place's id on the bus, places.Subject): the fold ignores it and no view
+// is made for it.
 func OnTimeline(e events.Event) bool {
-	return e.Type != TypeOf(&events.RecordDisclosed{})
+	return e.Type != typeDisclosed && e.Type != typePlaceUpdated
 }
+
+var (
+	typeDisclosed    = TypeOf(&events.RecordDisclosed{})
+	typePlaceUpdated = TypeOf(&events.PlaceUpdated{})
+)
 
 // TypeOf is the event type of a catalogue data value ("" for none).
 func TypeOf(data any) string {

@@ -185,6 +185,9 @@ func (g *schemaGen) object(t reflect.Type) (obj, error) {
 		var s any
 		if vals, ok := enums[f.name]; ok {
 			s = obj{{"type", "string"}, {"enum", vals}}
+			if f.t.Kind() == reflect.Slice {
+				s = obj{{"type", "array"}, {"items", s}}
+			}
 		} else if f.ref != "" {
 			ref := obj{{"$ref", "../" + f.ref}}
 			if f.minimum != "" {

@@ -71,4 +71,23 @@ type PoliceStationConditions struct {
 	NoOtherPlaceAvailable       bool   `json:"noOtherPlaceAvailable"`
 	InspectorAuthorisation      string `json:"inspectorAuthorisation"`
 	HealthProfessionalConsulted bool   `json:"healthProfessionalConsulted"`
+	// Reason is why a police station and not a health-based place of
+	// safety (PoliceStationReasons); the police command requires it.
+	Reason string `json:"reason,omitempty"`
+	// PlacesWithRoom are the health-based places of safety the live
+	// directory of places showed open with room for the person when they
+	// arrived: written by the police service, not the officer, so the
+	// record says when a cell was used while a health-based place had room.
+	PlacesWithRoom []string `json:"placesWithRoom,omitempty"`
 }
+
+// Why a police station was used as a place of safety, as the places
+// report counts them (seed 003, 4.15: "in the vast majority of cases their
+// use was down to capacity issues").
+const (
+	NoHealthBasedPlaceFree  = "no_health_based_place_free"
+	ViolenceCannotBeManaged = "violence_cannot_be_managed"
+)
+
+// PoliceStationReasons are the reasons a police station may be recorded as used.
+var PoliceStationReasons = []string{NoHealthBasedPlaceFree, ViolenceCannotBeManaged}

@@ -291,6 +291,14 @@ type HavenLeft struct {
 	Detail  string    `json:"detail,omitempty"`
 }
 
+// PlaceUpdated is the data of crisisbus.place.updated.v1: a place's provider says how it stands now: closed against its usual hours (and why), or open again, and how many places are free. Not about an episode: its subject is the place's own id on the bus (places.Subject), and the directory of places is rebuilt from these facts.
+type PlaceUpdated struct {
+	Place  string `json:"place"`
+	Closed bool   `json:"closed"`
+	Reason string `json:"reason,omitempty"`
+	Free   *int   `json:"free,omitempty"`
+}
+
 // catalogue lists every v1 event type: its name, Go type, publishing agencies and whether it is addressed to an agency.
 var catalogue = []Spec{
 	{Name: "episode.opened", Data: func() any { return new(EpisodeOpened) }, Publishers: Agencies, Addressed: false},
@@ -329,6 +337,7 @@ var catalogue = []Spec{
 	{Name: "haven.arrived", Data: func() any { return new(HavenArrived) }, Publishers: []Agency{SafeHaven}, Addressed: false},
 	{Name: "haven.support_given", Data: func() any { return new(HavenSupportGiven) }, Publishers: []Agency{SafeHaven}, Addressed: false},
 	{Name: "haven.left", Data: func() any { return new(HavenLeft) }, Publishers: []Agency{SafeHaven}, Addressed: false},
+	{Name: "place.updated", Data: func() any { return new(PlaceUpdated) }, Publishers: []Agency{Police, SPoA, SafeHaven}, Addressed: false},
 	{Name: "clock.warning", Data: func() any { return new(ClockWarning) }, Publishers: []Agency{Clock}, Addressed: false},
 	{Name: "clock.breached", Data: func() any { return new(ClockBreached) }, Publishers: []Agency{Clock}, Addressed: false},
 	{Name: "record.disclosed", Data: func() any { return new(RecordDisclosed) }, Publishers: []Agency{Record}, Addressed: false},

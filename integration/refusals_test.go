@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,21 @@ func TestCommandsRefuseWhatTheMentalHealthActForbids(t *testing.T) {
 	refused(p, events.Police, "pos.arrive", police.ArriveRequest{Base: base(ep, pc), PlaceOfSafetyArrived: station}, 403,
 		"not recorded: no other place of safety can reasonably be expected to detain the person; a health professional consulted where practicable")
 	station.PoliceStation.NoOtherPlaceAvailable, station.PoliceStation.HealthProfessionalConsulted = true, true
+	refused(p, events.Police, "pos.arrive", police.ArriveRequest{Base: base(ep, pc), PlaceOfSafetyArrived: station}, 400,
+		"policeStation.reason is required when a police station is used: no_health_based_place_free (no health-based place of safety free) or violence_cannot_be_managed")
+	station.PoliceStation.Reason = events.ViolenceCannotBeManaged
 	do[police.ArriveRequest, agency.Receipt](p, events.Police, "pos.arrive", police.ArriveRequest{Base: base(ep, pc), PlaceOfSafetyArrived: station})
+	// Nobody had said the adult suites were full: the record says a cell
+	// was used while they had room (where he was is not a town of the
+	// directory: in the order of their names).
+	v := p.record(ep, p.caughtUp(ep))
+	if v.S136 == nil || v.S136.PoliceStation == nil || v.S136.PoliceStation.Reason != events.ViolenceCannotBeManaged ||
+		!slices.Equal(v.S136.PoliceStation.PlacesWithRoom, []string{"Canterbury s136 suite (adults)", "Dartford s136 suite (adults)", "Maidstone s136 suite (adults)"}) {
+		t.Fatalf("the record of the police station: %+v", *v.S136.PoliceStation)
+	}
+	if last := v.Timeline[len(v.Timeline)-1].Text; !strings.Contains(last, "a police station because: violence cannot be managed; health-based places of safety had room then: Canterbury s136 suite (adults), Dartford") {
+		t.Fatalf("the timeline says %q", last)
+	}
 
 	offer := do[agency.OfferRequest, agency.OfferResponse](p, events.Police, "handoff.offer", agency.OfferRequest{Base: base(ep, pc),
 		Kind: events.MHAAssessment, To: events.AMHP, Reason: "assessment in custody", Urgency: "emergency"})
@@ -64,7 +79,7 @@ func TestCommandsRefuseWhatTheMentalHealthActForbids(t *testing.T) {
 	p.clock.Advance(-2 * time.Hour)
 	do[amhp.ExtendRequest, agency.Receipt](p, events.AMHP, "s136.extend", ext)
 	refused(p, events.AMHP, "s136.extend", ext, 403, "may be extended only once")
-	v := p.record(ep, p.caughtUp(ep))
+	v = p.record(ep, p.caughtUp(ep))
 	if len(v.S136.Extensions) != 1 || v.S136.Extensions[0].Hours != 6 {
 		t.Fatalf("extensions = %+v, want the one of 6 hours", v.S136.Extensions)
 	}

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/schemas"
 )
 
@@ -39,6 +40,12 @@ const (
 	CrisisLine               Kind = "crisis_line"
 )
 
+// Kinds is every kind of place, in the order the contract lists them.
+var Kinds = []Kind{SafeHaven, HealthBasedPlaceOfSafety, EmergencyDepartment, LiaisonPsychiatry, StreetTriage, CrisisCafe, CrisisLine}
+
+// IsTown reports whether name is one of the bundled towns (any case).
+func IsTown(name string) bool { _, ok := findTown(name); return ok }
+
 // Access says who may use a place.
 const (
 	OpenAccess = "open_access" // anyone may walk in or be brought
@@ -50,7 +57,8 @@ type Place struct {
 	ID            string `json:"id"`
 	Name          string `json:"name"`
 	Kind          Kind   `json:"kind"`
-	Provider      string `json:"provider,omitempty"`
+	RunBy         string `json:"runBy,omitempty"`    // the organisation that runs it
+	Provider      string `json:"provider,omitempty"` // the agency that may update it on the bus (place.updated)
 	Address       string `json:"address,omitempty"`
 	Town          string `json:"town"`
 	Phone         string `json:"phone,omitempty"`
@@ -127,6 +135,11 @@ func Load(raw []byte) (*Directory, error) {
 		}
 		if p.MinAge != nil && p.MaxAge != nil && *p.MinAge > *p.MaxAge {
 			problems = append(problems, fmt.Sprintf("place %s: minAge %d is above maxAge %d", p.ID, *p.MinAge, *p.MaxAge))
+		}
+		if p.Provider != "" {
+			if a, err := events.ParseAgency(p.Provider); err != nil || !a.Pathway() {
+				problems = append(problems, fmt.Sprintf("place %s: provider %q is not one of the pathway agencies %v", p.ID, p.Provider, events.Agencies))
+			}
 		}
 		if p.SoleOccupancy && p.Capacity == 0 {
 			problems = append(problems, fmt.Sprintf("place %s: soleOccupancy needs a capacity", p.ID))

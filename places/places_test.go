@@ -250,6 +250,7 @@ func TestABadDirectoryIsRefusedNamingEachMistake(t *testing.T) {
 		{"weekly hours with no bank holiday rule", strings.Replace(good(), `,"bankHolidays":"closed"`, ``, 1), "/places/1/hours"},
 		{"a repeated key", strings.Replace(good(), `"area":"Kent"`, `"area":"Kent","area":"Medway"`, 1), "area"},
 		{"an unknown field", strings.Replace(good(), `"id":"a",`, `"id":"a","beds":3,`, 1), "/places/0"},
+		{"a provider that is not an agency", strings.Replace(good(), `"id":"a",`, `"id":"a","provider":"council",`, 1), `place a: provider "council" is not one of the pathway agencies`},
 		{"ages the wrong way round", strings.Replace(good(), `"id":"a",`, `"id":"a","minAge":18,"maxAge":16,`, 1), "place a: minAge 18 is above maxAge 16"},
 	}
 	for _, c := range cases {

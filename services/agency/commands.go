@@ -25,6 +25,7 @@ import (
 //	handoff.decline      DeclineRequest   → Receipt
 //	handoff.cancel       CancelRequest    → Receipt
 //	handoff.complete     CompleteRequest  → Receipt
+//	place.update         PlaceUpdateRequest → PlaceReceipt
 
 // Base is in every command on an episode: which episode, and who acts.
 type Base struct {
@@ -247,6 +248,7 @@ func (k *Kit) common() []rpc.Command {
 		rpc.Handle("handoff.decline", k.Decline),
 		rpc.Handle("handoff.cancel", k.Cancel),
 		rpc.Handle("handoff.complete", k.Complete),
+		rpc.Handle("place.update", k.UpdatePlace),
 	}
 }
 

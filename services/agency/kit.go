@@ -23,6 +23,7 @@ import (
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/places"
 	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
@@ -46,6 +47,10 @@ type Kit struct {
 	// record (police), says where a health-only field of event type spec
 	// is recorded instead, for the refusal (see CheckClinical).
 	ClinicalElsewhere func(spec events.Spec, field string) string
+
+	// Places is the directory of places, for the places the agency
+	// provides (default places.Default).
+	Places *places.Directory
 }
 
 // CheckClinical refuses, with a 400 naming the field and where it is

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -240,10 +241,14 @@ var actions = map[string]action{
 			var cond *events.PoliceStationConditions
 			if in.get("placeType") == string(events.PoliceStation) {
 				cond = &events.PoliceStationConditions{ImminentRiskOfSeriousHarm: in.yes("imminentRisk"),
-					NoOtherPlaceAvailable: in.yes("noOtherPlace"), InspectorAuthorisation: in.get("inspector"), HealthProfessionalConsulted: in.yes("healthConsulted")}
+					NoOtherPlaceAvailable: in.yes("noOtherPlace"), InspectorAuthorisation: in.get("inspector"), HealthProfessionalConsulted: in.yes("healthConsulted"),
+					Reason: in.get("policeStationReason")}
 			}
 			if err := law.CheckPlaceOfSafety(age, events.PlaceType(in.get("placeType")), cond); err != nil {
 				return in.episode, "", fieldErr("placeType", "The Mental Health Act does not allow this: MHA 1983 "+err.Error())
+			}
+			if cond != nil && !slices.Contains(events.PoliceStationReasons, cond.Reason) {
+				return in.episode, "", fieldErr("policeStationReason", "Choose why a police station is used: no health-based place of safety free, or violence that cannot be managed there")
 			}
 			if err := call(ctx, c, in, in.agency, "s136.consult", police.ConsultRequest{Base: in.base(), S136Consulted: events.S136Consulted{
 				Practicable: in.yes("practicable"), Professional: in.get("professional"), Advice: in.get("consultAdvice")}}); err != nil {

@@ -30,12 +30,17 @@ package police
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/law"
+	"github.com/crisisbus/crisisbus/places"
 	"github.com/crisisbus/crisisbus/services/agency"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -191,7 +196,12 @@ func (s *Service) Detain(ctx context.Context, r DetainRequest) (agency.Receipt, 
 
 // Arrive records arrival at the place of safety: refused at a police
 // station for anyone under 18 (s136A(1)), and for an adult without the
-// recorded conditions (s136A(2)(b), Places of Safety Regulations 2017).
+// recorded conditions (s136A(2)(b), Places of Safety Regulations 2017) or
+// without the reason a police station was used (no health-based place
+// free, or violence that cannot be managed there). At a police station
+// the fact also names the health-based places of safety the live
+// directory showed with room for the person then (PlacesWithRoom), so the
+// record says so when a cell was used while one had room.
 func (s *Service) Arrive(ctx context.Context, r ArriveRequest) (agency.Receipt, error) {
 	return s.k.Do(ctx, r.Episode, r.Actor, func(v *episode.View) ([]agency.Out, error) {
 		if err := v.CheckActive(); err != nil {
@@ -204,8 +214,54 @@ func (s *Service) Arrive(ctx context.Context, r ArriveRequest) (agency.Receipt, 
 			return nil, err
 		}
 		d := r.PlaceOfSafetyArrived
+		if d.PlaceType == events.PoliceStation {
+			cond := *d.PoliceStation
+			if !slices.Contains(events.PoliceStationReasons, cond.Reason) {
+				return nil, events.Errorf(events.Invalid, "policeStation.reason is required when a police station is used: %s (no health-based place of safety free) or %s (violence that cannot be managed there)",
+					events.NoHealthBasedPlaceFree, events.ViolenceCannotBeManaged)
+			}
+			room, err := s.withRoom(ctx, v, d.ArrivedAt)
+			if err != nil {
+				return nil, err
+			}
+			cond.PlacesWithRoom = room
+			d.PoliceStation = &cond
+		}
 		return []agency.Out{agency.Fact(&d)}, nil
 	})
+}
+
+// withRoom asks the live directory of places (the record) which
+// health-based places of safety were open with room for the person at
+// that moment, by name, nearest first.
+func (s *Service) withRoom(ctx context.Context, v *episode.View, at time.Time) ([]string, error) {
+	req := record.PlacesRequest{Kinds: []places.Kind{places.HealthBasedPlaceOfSafety}, Referred: true, At: at, Town: townIn(v.Location)}
+	if age := v.Age(); age > 0 {
+		req.Age = &age
+	}
+	resp, err := rpc.Call[record.PlacesRequest, record.PlacesResponse](ctx, s.k.Bus.Conn(), record.PlacesSubject(s.k.Agency()), req)
+	if err != nil {
+		return nil, fmt.Errorf("read the live directory of places: %w", err)
+	}
+	var room []string
+	for _, o := range resp.Options {
+		if o.Usable {
+			room = append(room, o.Place.Name)
+		}
+	}
+	return room, nil
+}
+
+// townIn is the bundled town named in a location, if any ("Ramsgate
+// harbour wall": Ramsgate), so places are ranked from there.
+func townIn(location string) string {
+	l := strings.ToLower(location)
+	for _, t := range places.Towns() {
+		if strings.Contains(l, strings.ToLower(t)) {
+			return t
+		}
+	}
+	return ""
 }
 
 // Welfare records a welfare check of a person held in a police station.

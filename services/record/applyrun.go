@@ -83,6 +83,7 @@ func (r *Record) applyRun(ctx context.Context, from, to uint64) error {
 		r.progress.add(seq)
 	}
 	for _, e := range run {
+		r.places.apply(e)
 		ops.RecordApplied(ctx, e, r.store.Get)
 	}
 	return nil
@@ -108,8 +109,11 @@ func (s *Store) ApplyRun(ctx context.Context, run []events.Event) error {
 	byKey := map[string]*value{}
 	for _, e := range run {
 		kv, name := s.views, "v."
-		if !episode.OnTimeline(e) {
+		switch {
+		case e.Type == typeDisclosed:
 			kv, name = s.disclosures, "d."
+		case !episode.OnTimeline(e):
+			continue // not about an episode (a place's update): no view
 		}
 		x := byKey[name+e.Subject]
 		if x == nil {

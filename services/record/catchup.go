@@ -165,6 +165,7 @@ func (r *Record) catchUp(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("fact at sequence %d: %w", seq, err)
 			}
+			r.places.apply(e)
 			if lacked {
 				restored++
 				r.cfg.Log.Warn("the record had missed a fact; rebuilt the episode's view from the stream",

@@ -1,7 +1,8 @@
 // Package record is the episode record service: it keeps every episode's
 // view (the fold in package episode) in a key-value bucket as events arrive,
 // catches up after a fault, keeps each agency's worklist, and answers the
-// agencies' queries (view, state, worklist, match, disclosures) over NATS
+// agencies' queries (view, state, worklist, match, disclosures, and where a
+// person can go now: the live directory of places) over NATS
 // request-reply, recording every read of a person's record as a disclosure.
 package record
 
@@ -22,6 +23,7 @@ import (
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 	"github.com/crisisbus/crisisbus/internal/ops"
+	"github.com/crisisbus/crisisbus/places"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -131,6 +133,9 @@ type Config struct {
 	// CatchUpEvery is how often the record checks that it missed no fact
 	// of the stream (default DefaultCatchUpEvery; see catchup.go).
 	CatchUpEvery time.Duration
+	// Places is the directory of places whose live state the record keeps
+	// (default places.Default, the seed places of Kent and Medway).
+	Places *places.Directory
 }
 
 // Record is the running episode record: the projection and its API.
@@ -152,6 +157,8 @@ type Record struct {
 	// runsPausedUntil (UnixNano): after a run failed, events are applied
 	// one at a time until then.
 	runsPausedUntil atomic.Int64
+	// places is the live state of the directory of places (places.go).
+	places *livePlaces
 }
 
 // Start opens the buckets, starts the projection (which carries on from
@@ -175,7 +182,18 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Places == nil {
+		if cfg.Places, err = places.Default(); err != nil {
+			return nil, err
+		}
+	}
 	r := &Record{cfg: cfg, store: store, progress: newProgress(checkpoint), saved: checkpoint}
+	// The places' updates so far, read once before the consumer starts;
+	// it hands on every later one (and any it delivers again: the latest
+	// word of each place wins, whatever the order).
+	if r.places, err = loadPlaces(ctx, cfg.Bus, cfg.Places, cfg.Log); err != nil {
+		return nil, err
+	}
 	if r.stopWorklists, err = store.watchWorklists(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
@@ -212,6 +230,7 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 			if err := store.Apply(ctx, e); err != nil {
 				return err
 			}
+			r.places.apply(e)
 			ops.RecordApplied(ctx, e, store.Get)
 			if ok {
 				r.progress.add(seq)
@@ -249,6 +268,7 @@ func Commands(r *Record) []rpc.Command {
 	}
 	for _, a := range events.Agencies {
 		cmds = append(cmds,
+			rpc.Handle(string(a)+".places", r.placesFor).For(a),
 			rpc.Handle(string(a)+".worklist", func(ctx context.Context, req WorklistRequest) (WorklistResponse, error) {
 				return r.worklist(ctx, a, req)
 			}).For(a),

@@ -88,10 +88,15 @@ func (s *Store) Disclosures(ctx context.Context, id string) (Disclosures, error)
 	return decodeDisclosures(ent.Value())
 }
 
-// Apply folds one event into the store, idempotently.
+// Apply folds one event into the store, idempotently. An event that is
+// not about an episode (a place's update) writes nothing: no view is made
+// for its subject.
 func (s *Store) Apply(ctx context.Context, e events.Event) error {
-	if e.Type == episode.TypeOf(&events.RecordDisclosed{}) {
+	if e.Type == typeDisclosed {
 		return s.disclose(ctx, e)
+	}
+	if !episode.OnTimeline(e) {
+		return nil
 	}
 	var person *episode.Person
 	err := s.update(ctx, s.views, e.Subject, func(raw []byte) ([]byte, error) {
@@ -116,6 +121,8 @@ func (s *Store) Apply(ctx context.Context, e events.Event) error {
 	}
 	return s.indexPerson(ctx, e.Subject, *person)
 }
+
+var typeDisclosed = episode.TypeOf(&events.RecordDisclosed{})
 
 // indexPerson lists the episode under each key of the person (PersonKeys),
 // for matching.
