@@ -260,6 +260,12 @@ func (k *Kit) Serve(ctx context.Context, description string, onInbox InboxHook, 
 		s.Stop()
 		return nil, err
 	}
+	// Started means answering: the server holds every endpoint's
+	// subscription before Serve returns, so a first request finds them.
+	if err := k.Bus.Conn().FlushTimeout(10 * time.Second); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("%s service: %w", a, err)
+	}
 	return s, nil
 }
 

@@ -255,6 +255,12 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 		r.Stop()
 		return nil, err
 	}
+	// Started means answering: the server holds every endpoint's
+	// subscription before Start returns, so a first request finds them.
+	if err := cfg.Bus.Conn().FlushTimeout(10 * time.Second); err != nil {
+		r.Stop()
+		return nil, fmt.Errorf("record service: %w", err)
+	}
 	return r, nil
 }
 
