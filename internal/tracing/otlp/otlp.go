@@ -54,7 +54,7 @@ func Endpoint(s string) (string, error) {
 
 // Exporter sends every span that ends to the collector, in batches.
 type Exporter struct {
-	exp sdktrace.SpanExporter
+	url string
 
 	mu        sync.Mutex
 	providers map[string]*sdktrace.TracerProvider // by service name
@@ -67,11 +67,12 @@ func Start(ctx context.Context, endpoint string) (*Exporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u))
-	if err != nil {
-		return nil, fmt.Errorf("OpenTelemetry exporter to %s: %w", u, err)
+	x := &Exporter{url: u, providers: map[string]*sdktrace.TracerProvider{}}
+	// The first service's exporter now, so a configuration the OTLP
+	// client refuses stops the start rather than every span after it.
+	if _, err := x.provider(ctx, "crisisbus"); err != nil {
+		return nil, err
 	}
-	x := &Exporter{exp: exp, providers: map[string]*sdktrace.TracerProvider{}}
 	tracing.SetExporter(x)
 	return x, nil
 }
@@ -90,20 +91,26 @@ func (x *Exporter) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (x *Exporter) provider(service string) *sdktrace.TracerProvider {
+// provider is service's: each has its own resource (service.name) and its
+// own OTLP client, since a provider's shutdown shuts its exporter down.
+func (x *Exporter) provider(ctx context.Context, service string) (*sdktrace.TracerProvider, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if p, ok := x.providers[service]; ok {
-		return p
+		return p, nil
+	}
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(x.url))
+	if err != nil {
+		return nil, fmt.Errorf("OpenTelemetry exporter to %s: %w", x.url, err)
 	}
 	p := sdktrace.NewTracerProvider(
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))),
-		sdktrace.WithBatcher(x.exp),
+		sdktrace.WithBatcher(exp),
 		sdktrace.WithIDGenerator(givenIDs{}),
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
 	)
 	x.providers[service] = p
-	return p
+	return p, nil
 }
 
 // Export sends one span, with the ids crisisbus gave it (tracing.Exporter).
@@ -124,7 +131,11 @@ func (x *Exporter) Export(s tracing.Span, end time.Time, err error) {
 	if strings.HasPrefix(s.Name, "crisisbus.") {
 		kind = oteltrace.SpanKindServer // a command, answered on crisisbus.<agency>.<command>
 	}
-	_, span := x.provider(s.Service).Tracer("github.com/crisisbus/crisisbus").Start(ctx, s.Name,
+	p, perr := x.provider(context.Background(), s.Service)
+	if perr != nil {
+		return
+	}
+	_, span := p.Tracer("github.com/crisisbus/crisisbus").Start(ctx, s.Name,
 		oteltrace.WithTimestamp(s.Start), oteltrace.WithSpanKind(kind),
 		oteltrace.WithAttributes(attribute.String("crisisbus.episode", s.Episode)))
 	if err != nil {
