@@ -24,7 +24,7 @@ var shared = []string{
 	"person", "ownWords", "communicationNeeds", "language", "crisisPlan", "whoToContact",
 	"owner", "closed", "closedReason", "legalStatus", "consultation", "s136", "assessment", "followUp", "haven",
 	"handoffs", "risks", "decisions", "clocks", "links", "timeline", "conflicts",
-	"unreadable", "alerts",
+	"unreadable", "alerts", "traceId",
 }
 
 // ClinicalFields are the view fields that hold clinical content.

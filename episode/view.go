@@ -70,6 +70,10 @@ type View struct {
 	// and a command would have refused: kept, applied, and raised here
 	// (alerts.go).
 	Alerts []Alert `json:"alerts,omitempty"`
+	// TraceID is the episode's trace (W3C Trace Context): that of its first
+	// event carrying one. Every command on the episode continues it, so one
+	// person's path across the agencies is one trace.
+	TraceID string `json:"traceId,omitempty"`
 }
 
 // UnreadableFact is a stored message the record could not read.
@@ -340,6 +344,9 @@ func (v *View) Apply(e events.Event) (bool, error) {
 	data, err := e.Decode()
 	if err != nil {
 		return false, err
+	}
+	if tc, ok := e.Trace(); ok && v.TraceID == "" {
+		v.TraceID = tc.TraceID
 	}
 	if err := v.checkProtocol(e, data); err != nil {
 		v.Conflicts = append(v.Conflicts, fmt.Sprintf("%s %s by %s not applied: %v", e.ID, spec.Name, e.Source, err))

@@ -58,6 +58,15 @@ info:
     refusal: the headers Nats-Service-Error-Code and Nats-Service-Error and
     an empty body. Set your client's inbox prefix to _INBOX_<user>: each
     user may receive replies only there.
+
+    One episode is one trace (W3C Trace Context, in every event's
+    traceparent and tracestate: the CloudEvents distributed-tracing
+    extension). The command that opens an episode starts its trace, or
+    continues the caller's when the request carries a traceparent header;
+    every later command on the episode continues the episode's trace with a
+    span of its own, which is the parent of each event it stores and comes
+    back in the reply's traceresponse header. A malformed traceparent header
+    is refused (400).
 defaultContentType: application/cloudevents+json
 servers:
   embedded:
@@ -159,6 +168,20 @@ components:
       name: {{quote .}}
       title: {{quote .}}
       contentType: application/json
+      headers:
+        type: object
+        properties:
+          traceparent:
+            type: string
+            pattern: {{quote $.TraceParent}}
+            description: On a request, the caller's W3C trace context; the command continues its trace (or, on an episode that has one, the episode's).
+          tracestate:
+            type: string
+            description: On a request, the caller's W3C tracestate, carried into the events stored.
+          traceresponse:
+            type: string
+            pattern: {{quote $.TraceParent}}
+            description: On a reply, the span that handled the command, the parent of every event it stored.
       payload:
         schemaFormat: application/schema+json;version=draft-2020-12
         schema:
@@ -179,6 +202,10 @@ components:
           Nats-Service-Error:
             type: string
             description: What was wrong, in a sentence (the field and the limit, the section of the Act, the state of the episode).
+          traceresponse:
+            type: string
+            pattern: {{quote .TraceParent}}
+            description: The span that handled the command, when it got as far as reading the episode.
       payload:
         type: string
         maxLength: 0
@@ -303,7 +330,8 @@ func AsyncAPI(doc func(Spec) string, consumers []Consumer, commands []Command, r
 		Agencies                  []string
 		Refusals                  []RefusalCode
 		RefusalCodes, CommandsDir string
-	}{rows, chans, slices.Compact(schemaNames), agencies, refusals, strings.Join(codes, "; ") + ".", CommandsDir}
+		TraceParent               string
+	}{rows, chans, slices.Compact(schemaNames), agencies, refusals, strings.Join(codes, "; ") + ".", CommandsDir, TraceParentPattern}
 	var buf bytes.Buffer
 	if err := asyncAPITemplate.Execute(&buf, data); err != nil {
 		return nil, err

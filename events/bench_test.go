@@ -51,3 +51,24 @@ func BenchmarkParseDetention(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseDetentionTraced is BenchmarkParseDetention with W3C trace
+// context in the envelope (traceparent and tracestate), as every event a
+// command stores now carries: the price of the extension on the quick path.
+func BenchmarkParseDetentionTraced(b *testing.B) {
+	var e events.Event
+	if err := json.Unmarshal(example(b, "s136.detained"), &e); err != nil {
+		b.Fatal(err)
+	}
+	e.TraceParent, e.TraceState = events.NewTrace().String(), "acme=7f3a"
+	raw, err := json.Marshal(e)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := events.Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -14,6 +14,10 @@ import (
 // refuses (year 0001, year 9999, a date without a time).
 const PlausibleTime = `^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`
 
+// allZeroTrace matches a traceparent whose trace id or parent id is all
+// zeros, which W3C Trace Context makes invalid.
+const allZeroTrace = `^00-(0{32}-[0-9a-f]{16}|[0-9a-f]{32}-0{16})-`
+
 // obj is a JSON object whose keys keep the order they were set in, so the
 // generated schema reads as a person would write it.
 type obj []kv
@@ -74,6 +78,9 @@ func EnvelopeSchema() ([]byte, error) {
 		{"purpose", str("Why information is shared or disclosed (Caldicott principle 1).", kv{"minLength", 1}, kv{"maxLength", 500})},
 		{"legalbasis", str("The legal basis of the disclosure, for example 'UK GDPR 6(1)(e), 9(2)(h)'.", kv{"minLength", 1}, kv{"maxLength", 200})},
 		{"toagency", str("The agency an addressed event (a handoff) is for; the last token of the subject. Required on addressed types, absent on the others, never the source.", kv{"enum", Agencies})},
+		{"traceparent", str("W3C Trace Context (the CloudEvents distributed-tracing extension): the episode's trace and the span of the command that published the event, as 00-<trace id>-<span id>-<flags>. One episode is one trace. Optional: events stored before crisisbus traced have none.",
+			kv{"pattern", TraceParentPattern}, kv{"not", obj{{"pattern", allZeroTrace}}})},
+		{"tracestate", str("W3C Trace Context's vendor-specific trace state, carried with traceparent.", kv{"minLength", 1}, kv{"maxLength", MaxTraceStateLen}, kv{"pattern", "^[ -~]+$"})},
 		{"data", obj{{"type", "object"}, {"description", "The fact itself, checked against the schema of its type (below)."}}},
 	}
 	var rules []any

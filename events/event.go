@@ -18,21 +18,26 @@ const SpecVersion = "1.0"
 // crisisbus's extension attributes. Subject is the episode id; ID is also the
 // JetStream message id, so a repeated publish is dropped by the server.
 type Event struct {
-	SpecVersion     string          `json:"specversion"`
-	ID              string          `json:"id"`
-	Source          Agency          `json:"source"`
-	Type            string          `json:"type"`
-	Subject         string          `json:"subject"`
-	Time            time.Time       `json:"time"`
-	DataContentType string          `json:"datacontenttype"`
-	DataSchema      string          `json:"dataschema"`
-	CorrelationID   string          `json:"correlationid,omitempty"`
-	CausationID     string          `json:"causationid,omitempty"`
-	Actor           string          `json:"actor,omitempty"`
-	Purpose         string          `json:"purpose,omitempty"`
-	LegalBasis      string          `json:"legalbasis,omitempty"`
-	ToAgency        Agency          `json:"toagency,omitempty"`
-	Data            json.RawMessage `json:"data"`
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          Agency    `json:"source"`
+	Type            string    `json:"type"`
+	Subject         string    `json:"subject"`
+	Time            time.Time `json:"time"`
+	DataContentType string    `json:"datacontenttype"`
+	DataSchema      string    `json:"dataschema"`
+	CorrelationID   string    `json:"correlationid,omitempty"`
+	CausationID     string    `json:"causationid,omitempty"`
+	Actor           string    `json:"actor,omitempty"`
+	Purpose         string    `json:"purpose,omitempty"`
+	LegalBasis      string    `json:"legalbasis,omitempty"`
+	ToAgency        Agency    `json:"toagency,omitempty"`
+	// TraceParent and TraceState are the CloudEvents distributed-tracing
+	// extension (W3C Trace Context): the episode's trace and the span of
+	// the command that published the event (see trace.go).
+	TraceParent string          `json:"traceparent,omitempty"`
+	TraceState  string          `json:"tracestate,omitempty"`
+	Data        json.RawMessage `json:"data"`
 }
 
 // Episode is the episode id (the CloudEvents subject).

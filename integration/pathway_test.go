@@ -16,11 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/internal/system"
+	"github.com/crisisbus/crisisbus/internal/tracing"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
@@ -47,6 +50,16 @@ type pathway struct {
 	sys   *system.System
 	admin *natsbus.Bus  // the console's connection
 	store *record.Store // the record's projection, read without disclosure for polling
+	// commands are the spans that handled the commands do sent, in order
+	// (each reply's traceresponse header).
+	commands []commandSpan
+	log      *zap.Logger // default bustest.Logger()
+}
+
+type commandSpan struct {
+	agency  events.Agency
+	command string
+	span    events.TraceContext
 }
 
 func start(t testing.TB) *pathway {
@@ -64,7 +77,11 @@ func start(t testing.TB) *pathway {
 func (p *pathway) up() {
 	p.t.Helper()
 	ctx := context.Background()
-	sys, err := system.Start(ctx, system.Config{DataDir: p.dir, Port: -1, HTTPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Now: p.clock.Now, Log: bustest.Logger()})
+	log := p.log
+	if log == nil {
+		log = bustest.Logger()
+	}
+	sys, err := system.Start(ctx, system.Config{DataDir: p.dir, Port: -1, HTTPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Now: p.clock.Now, Log: log})
 	if err != nil {
 		p.t.Fatalf("start crisisbus: %v", err)
 	}
@@ -102,9 +119,13 @@ func agencyNames() []string {
 // do sends a command to an agency and fails the test if it is refused.
 func do[Req, Resp any](p *pathway, a events.Agency, command string, req Req) Resp {
 	p.t.Helper()
-	resp, err := rpc.Call[Req, Resp](context.Background(), p.admin.Conn(), agency.Subject(a, command), req)
+	ctx, span := tracing.Replies(context.Background())
+	resp, err := rpc.Call[Req, Resp](ctx, p.admin.Conn(), agency.Subject(a, command), req)
 	if err != nil {
 		p.t.Fatalf("%s %s: %v", a, command, err)
+	}
+	if s, ok := span(); ok {
+		p.commands = append(p.commands, commandSpan{a, command, s.TraceContext})
 	}
 	return resp
 }
@@ -294,6 +315,9 @@ var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}
 // normalised renders a view with its ids replaced by their order of first
 // appearance, so two runs of one scenario can be compared.
 func normalised(v episode.View) string {
+	if v.TraceID != "" {
+		v.TraceID = "trace" // a new one each run, as every id is
+	}
 	raw, _ := json.MarshalIndent(v, "", " ")
 	seen := map[string]string{}
 	return uuidRE.ReplaceAllStringFunc(string(raw), func(id string) string {

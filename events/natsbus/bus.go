@@ -16,6 +16,7 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/denied"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
+	"github.com/crisisbus/crisisbus/internal/tracing"
 )
 
 // Stream names.
@@ -135,15 +136,31 @@ type PubAck struct {
 	Duplicate bool   // the server already had an event with this id
 }
 
-func (b *Bus) message(e events.Event) (*nats.Msg, error) {
+// message is the message carrying e. An event without trace context is
+// published under the span ctx carries (tracing.Local): the command or the
+// consumer handling that published it, so every event of an episode
+// carries the episode's trace and its publisher's span.
+func (b *Bus) message(ctx context.Context, e events.Event) (*nats.Msg, error) {
 	if b.agency != "" && e.Source != b.agency {
 		return nil, fmt.Errorf("%w: %s cannot publish an event whose source is %s", events.ErrNotAuthor, b.agency, e.Source)
 	}
+	e = traced(ctx, e)
 	raw, err := events.Encode(e)
 	if err != nil {
 		return nil, err
 	}
 	return b.messageOf(e, raw)
+}
+
+// traced is e under the span ctx carries, when e has no trace context of
+// its own (see message).
+func traced(ctx context.Context, e events.Event) events.Event {
+	if e.TraceParent == "" {
+		if s, ok := tracing.Local(ctx); ok {
+			e.TraceParent, e.TraceState = s.String(), s.State
+		}
+	}
+	return e
 }
 
 // messageOf is the message carrying raw, the JSON of the validated event e.
@@ -186,7 +203,7 @@ func ExpectEpisodeSeq(seq uint64) PublishOption {
 // Publish validates the event, publishes it with its id as the message id,
 // and returns once the server has stored it on disk.
 func (b *Bus) Publish(ctx context.Context, e events.Event, opts ...PublishOption) (PubAck, error) {
-	m, err := b.message(e)
+	m, err := b.message(ctx, e)
 	if err != nil {
 		return PubAck{}, err
 	}
@@ -215,8 +232,8 @@ func (b *Bus) Publish(ctx context.Context, e events.Event, opts ...PublishOption
 		return PubAck{}, fmt.Errorf("publish %s %s for episode %s: %w", e.Type, e.ID, e.Subject, err)
 	}
 	if ce := b.log.Check(zap.DebugLevel, "published"); ce != nil {
-		ce.Write(zap.String("episode", e.Subject), zap.String("event_id", e.ID),
-			zap.String("type", e.Type), zap.Uint64("seq", ack.Sequence))
+		ce.Write(append(traceOf(ctx, e), zap.String("episode", e.Subject), zap.String("event_id", e.ID),
+			zap.String("type", e.Type), zap.Uint64("seq", ack.Sequence))...)
 	}
 	return PubAck{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }
@@ -227,6 +244,7 @@ func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...events
 	if err != nil {
 		return events.Event{}, PubAck{}, err
 	}
+	e = traced(ctx, e)
 	ack, err := b.Publish(ctx, e)
 	return e, ack, err
 }
@@ -368,7 +386,7 @@ func (b *Bus) PublishBatch(ctx context.Context, events []events.Event) []BatchRe
 	res := make([]BatchResult, len(events))
 	msgs := make([]*nats.Msg, len(events))
 	for i, e := range events {
-		msgs[i], res[i].Err = b.message(e)
+		msgs[i], res[i].Err = b.message(ctx, e)
 		res[i].Refused = res[i].Err != nil
 	}
 	b.publishPipelined(ctx, msgs, res)
@@ -610,16 +628,20 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 	// to log: a handled event, the common case, logs nothing.
 	if seen.has(e.ID) {
 		if log.Core().Enabled(zap.DebugLevel) {
-			withEvent(log, e).Debug("already handled; acknowledging again")
+			withEvent(ctx, log, e).Debug("already handled; acknowledging again")
 		}
 		_ = msg.Ack()
 		return
 	}
+	// The handling is a span of the episode's trace, a child of the span
+	// that published the event: what the handler publishes continues it.
+	ctx, span := tracing.Consume(ctx, b.service(), cfg.Durable, e)
 	herr := h(ctx, e)
+	span.End(herr)
 	if herr == nil {
 		seen.add(e.ID)
 		if err := msg.Ack(); err != nil {
-			withEvent(log, e).Warn("ack", zap.Error(err))
+			withEvent(ctx, log, e).Warn("ack", zap.Error(err))
 		}
 		return
 	}
@@ -627,22 +649,41 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 	switch {
 	case StoreUnavailable(herr):
 		// Not the message's fault: it waits, in place, for the store.
-		withEvent(log, e).Warn("handler failed: the store is full or stopped; will retry until it takes writes again",
+		withEvent(ctx, log, e).Warn("handler failed: the store is full or stopped; will retry until it takes writes again",
 			zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
 		_ = msg.NakWithDelay(delay)
 	case errors.As(herr, &perm) || int(md.NumDelivered) >= cfg.MaxDeliver:
-		b.deadLetter(ctx, withEvent(log, e), cfg.Durable, msg, md, delay,
+		b.deadLetter(ctx, withEvent(ctx, log, e), cfg.Durable, msg, md, delay,
 			fmt.Sprintf("handler failed on delivery %d of %d: %v", md.NumDelivered, cfg.MaxDeliver, herr),
 			fmt.Sprintf("handler failed on delivery %d of %d: %s", md.NumDelivered, cfg.MaxDeliver, logsafe.Cause(herr)))
 	default:
-		withEvent(log, e).Warn("handler failed; will retry", zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
+		withEvent(ctx, log, e).Warn("handler failed; will retry", zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
 		_ = msg.NakWithDelay(delay)
 	}
 }
 
-// withEvent is log with the event's episode, id and type (never its data).
-func withEvent(log *zap.Logger, e events.Event) *zap.Logger {
-	return log.With(zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type))
+// withEvent is log with the event's episode, id and type (never its data),
+// and the trace: that of the span handling it, or the one it carries.
+func withEvent(ctx context.Context, log *zap.Logger, e events.Event) *zap.Logger {
+	return log.With(append(traceOf(ctx, e), zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type))...)
+}
+
+// traceOf is the trace_id and span_id of a log line about e: those of the
+// span ctx carries when it is e's trace, else those e carries.
+func traceOf(ctx context.Context, e events.Event) []zap.Field {
+	if s, ok := tracing.Local(ctx); ok && (e.TraceParent == "" || strings.Contains(e.TraceParent, s.TraceID)) {
+		return tracing.Fields(ctx)
+	}
+	return tracing.EventFields(e)
+}
+
+// service names this bus's work in a span: its agency's service, or
+// crisisbus for a bus that publishes as any agency.
+func (b *Bus) service() string {
+	if b.agency == "" {
+		return "crisisbus"
+	}
+	return "crisisbus-" + string(b.agency)
 }
 
 type streamSeqKey struct{}

@@ -26,6 +26,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "console", "log format: console (readable lines) or json (one JSON object a line, for a log collector)")
 	metrics := fs.String("metrics", ops.DefaultAddr, "address serving /metrics (Prometheus), /healthz and /readyz; \"off\" to disable (give each service on one machine its own port)")
+	otelEndpoint := otelFlag(fs)
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address the console listens on (serve console)")
 	var cons consoleFlags
 	cons.register(fs, "required by serve console")
@@ -63,6 +64,11 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopOTel, err := startOTel(ctx, *otelEndpoint, log)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	defer stopOTel()
 	var opts []nats.Option
 	if *caFile != "" {
 		opts = append(opts, nats.RootCAs(*caFile))

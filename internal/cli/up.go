@@ -24,6 +24,7 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "console", "log format: console (readable lines) or json (one JSON object a line, for a log collector)")
 	metrics := fs.String("metrics", ops.DefaultAddr, "address serving /metrics (Prometheus), /healthz and /readyz; \"off\" to disable")
+	otelEndpoint := otelFlag(fs)
 	monitor := fs.String("nats-monitor", broker.DefaultMonitorAddr, "address of the NATS server's own monitoring endpoint (/varz, /jsz, …); \"off\" to disable")
 	var cons consoleFlags
 	cons.register(fs, "default DATA/users.json when it exists; without one the console has the demo people")
@@ -35,6 +36,11 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopOTel, err := startOTel(ctx, *otelEndpoint, log)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	defer stopOTel()
 	if cons.cfg.UsersFile == "" {
 		if _, err := os.Stat(defaultUsersFile(*data)); err == nil {
 			cons.cfg.UsersFile = defaultUsersFile(*data)

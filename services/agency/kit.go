@@ -23,6 +23,7 @@ import (
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/tracing"
 	"github.com/crisisbus/crisisbus/places"
 	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
@@ -137,14 +138,23 @@ const maxAttempts = 10
 // first fact only if the episode is still as it was read (else read and
 // decide again), then the rest. The rest get ids derived from the first, so
 // a command retried after a crash does not store them twice.
-func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (Receipt, error) {
+//
+// The command is one span of the episode's trace (the view's TraceID; a
+// new episode's command starts the trace, or continues the caller's, see
+// rpc.Endpoint): every fact it publishes carries that span as its parent.
+func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (_ Receipt, err error) {
 	if err := events.CheckID("episode", ep); err != nil {
 		return Receipt{}, err // a 400: the episode id cannot go into a subject
 	}
+	var span *tracing.Span
+	defer func() { span.End(err) }()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		v, seq, err := k.load(ctx, ep, actor)
 		if err != nil {
 			return Receipt{}, err
+		}
+		if span == nil {
+			ctx, span = tracing.Start(ctx, "crisisbus-"+string(k.Agency()), "", ep, v.TraceID)
 		}
 		outs, err := decide(&v)
 		if err != nil {
@@ -152,7 +162,7 @@ func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (Receipt,
 		}
 		r, err := k.publish(ctx, ep, actor, seq, outs)
 		if errors.Is(err, natsbus.ErrConflict) {
-			k.log().Debug("episode changed while deciding; deciding again", zap.String("episode", ep), zap.Int("attempt", attempt))
+			k.log().Debug("episode changed while deciding; deciding again", append(tracing.Fields(ctx), zap.String("episode", ep), zap.Int("attempt", attempt))...)
 			continue
 		}
 		return r, err
@@ -200,8 +210,8 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 		if err != nil {
 			return r, err
 		}
-		k.log().Info("recorded", zap.String("episode", ep), zap.String("event_id", e.ID), zap.String("type", e.Type),
-			zap.String("agency", string(k.Agency())), zap.Bool("duplicate", ack.Duplicate))
+		k.log().Info("recorded", append(tracing.Fields(ctx), zap.String("episode", ep), zap.String("event_id", e.ID), zap.String("type", e.Type),
+			zap.String("agency", string(k.Agency())), zap.Bool("duplicate", ack.Duplicate))...)
 		r.Events = append(r.Events, e.ID)
 		r.Sequence = ack.Sequence
 	}
@@ -329,6 +339,6 @@ func (k *Kit) acknowledge(ctx context.Context, e events.Event, offer events.Hand
 	if err != nil {
 		return fmt.Errorf("acknowledge handoff %s: %w", offer.HandoffID, err)
 	}
-	k.log().Info("acknowledged", zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("agency", string(me)), zap.String("handoff", offer.HandoffID))
+	k.log().Info("acknowledged", append(tracing.Fields(ctx), zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("agency", string(me)), zap.String("handoff", offer.HandoffID))...)
 	return nil
 }

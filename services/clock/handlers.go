@@ -10,6 +10,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/tracing"
 	"github.com/crisisbus/crisisbus/law"
 )
 
@@ -64,7 +65,7 @@ func (s *Service) handle(ctx context.Context, e events.Event) error {
 		return natsbus.Permanent(err)
 	}
 	ep := e.Subject
-	log := s.log.With(zap.String("episode", ep), zap.String("event_id", e.ID), zap.String("agency", string(e.Source)))
+	log := s.log.With(append(tracing.Fields(ctx), zap.String("episode", ep), zap.String("event_id", e.ID), zap.String("agency", string(e.Source)))...)
 	switch d := v.(type) {
 	case *events.S136Detained:
 		return s.detained(ctx, log, e, d)
@@ -78,7 +79,7 @@ func (s *Service) handle(ctx context.Context, e events.Event) error {
 				return false
 			}
 			c.LastCheck = d.CheckedAt
-			return c.setDue(law.WelfareCheckDue(d.CheckedAt), e.ID)
+			return c.setDue(law.WelfareCheckDue(d.CheckedAt), e.ID, e.TraceParent)
 		})
 	case *events.S136Released:
 		return s.detentionEnded(ctx, ep, d.ReleasedAt, "released: "+d.Reason)
@@ -104,7 +105,7 @@ func (s *Service) handle(ctx context.Context, e events.Event) error {
 			if !c.StoppedAt.IsZero() {
 				return false
 			}
-			return c.setDue(d.DueAt.Add(s.cfg.FollowUp.Grace), e.ID)
+			return c.setDue(d.DueAt.Add(s.cfg.FollowUp.Grace), e.ID, e.TraceParent)
 		})
 	case *events.FollowupContactAttempted:
 		return s.update(ctx, contactKey(ep, d.ContactNumber), func(c *Clock) bool {
@@ -136,7 +137,7 @@ func (s *Service) detained(ctx context.Context, log *zap.Logger, e events.Event,
 			return false
 		}
 		_ = c.Detention.Apply(d) // a detention is never refused: it is a fact
-		s.setS136Due(c, e.ID)
+		s.setS136Due(c, e.ID, e.TraceParent)
 		return true
 	})
 }
@@ -155,7 +156,7 @@ func (s *Service) arrived(ctx context.Context, log *zap.Logger, e events.Event, 
 		before := *c.Detention
 		_ = c.Detention.Apply(d)
 		changed := *c.Detention != before
-		s.setS136Due(c, e.ID)
+		s.setS136Due(c, e.ID, e.TraceParent)
 		det, running = *c.Detention, true
 		return changed
 	})
@@ -180,7 +181,7 @@ func (s *Service) arrived(ctx context.Context, log *zap.Logger, e events.Event, 
 		}
 		*c = Clock{Kind: events.WelfareCheckClock, Episode: e.Subject, Ref: e.Subject, Owner: events.Police,
 			Timing: s.cfg.Welfare, LastCheck: d.ArrivedAt}
-		c.setDue(law.WelfareCheckDue(d.ArrivedAt), e.ID)
+		c.setDue(law.WelfareCheckDue(d.ArrivedAt), e.ID, e.TraceParent)
 		return true
 	})
 }
@@ -202,7 +203,7 @@ func (s *Service) extended(ctx context.Context, log *zap.Logger, e events.Event,
 			return false
 		}
 		c.ExtendedAt = d.ExtendedAt
-		s.setS136Due(c, e.ID)
+		s.setS136Due(c, e.ID, e.TraceParent)
 		return true
 	})
 }
@@ -226,7 +227,7 @@ func (s *Service) offered(ctx context.Context, e events.Event, d *events.Handoff
 	t, ok := s.cfg.Handoffs[d.Kind]
 	if !ok {
 		s.log.Error("handoff of a kind with no breach times configured: no clock kept",
-			zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("kind", string(d.Kind)))
+			append(tracing.EventFields(e), zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("kind", string(d.Kind)))...)
 		return nil
 	}
 	for _, k := range []struct {
@@ -239,7 +240,7 @@ func (s *Service) offered(ctx context.Context, e events.Event, d *events.Handoff
 				return false
 			}
 			*c = Clock{Kind: k.kind, Episode: e.Subject, Ref: d.HandoffID, Owner: d.To, Timing: t.Timing, HandoffKind: d.Kind}
-			c.setDue(e.Time.Add(k.in), e.ID)
+			c.setDue(e.Time.Add(k.in), e.ID, e.TraceParent)
 			return true
 		}); err != nil {
 			return err
@@ -257,7 +258,7 @@ func (s *Service) offered(ctx context.Context, e events.Event, d *events.Handoff
 				return false
 			}
 			*c = s.contactClock(e.Subject, n)
-			c.setDue(e.Time.Add(off+s.cfg.FollowUp.Grace), e.ID)
+			c.setDue(e.Time.Add(off+s.cfg.FollowUp.Grace), e.ID, e.TraceParent)
 			return true
 		}); err != nil {
 			return err
@@ -314,8 +315,8 @@ func (s *Service) contactClock(ep string, n int) Clock {
 
 // setS136Due sets the due time to the end of the permitted period, once it
 // has started.
-func (s *Service) setS136Due(c *Clock, cause string) {
+func (s *Service) setS136Due(c *Clock, cause, trace string) {
 	if end, ok := c.Detention.Expiry(); ok {
-		c.setDue(end, cause)
+		c.setDue(end, cause, trace)
 	}
 }

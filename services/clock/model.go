@@ -28,6 +28,9 @@ type Clock struct {
 	StoppedAt    time.Time `json:"stoppedAt,omitzero"`
 	StopReason   string    `json:"stopReason,omitempty"`
 	Cause        string    `json:"cause,omitempty"` // id of the event that set the due time
+	// Trace is that event's traceparent: the warnings and breaches continue
+	// the episode's trace, as children of the span that set the due time.
+	Trace string `json:"trace,omitempty"`
 	// Late: what is next due on the clock was already past when the clock
 	// last changed, so its facts are history (an import, or a fact entered
 	// long after it happened), and facts that stop it may still be on their
@@ -49,11 +52,11 @@ type Clock struct {
 func (c *Clock) Running() bool { return !c.DueAt.IsZero() && c.StoppedAt.IsZero() }
 
 // setDue moves the due time; a new due time gets its own warning and breaches.
-func (c *Clock) setDue(t time.Time, cause string) bool {
+func (c *Clock) setDue(t time.Time, cause, trace string) bool {
 	if t.Equal(c.DueAt) {
 		return false
 	}
-	c.DueAt, c.Warned, c.Breaches, c.NextBreachAt, c.Cause = t, false, 0, t, cause
+	c.DueAt, c.Warned, c.Breaches, c.NextBreachAt, c.Cause, c.Trace = t, false, 0, t, cause, trace
 	return true
 }
 

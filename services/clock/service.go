@@ -58,6 +58,7 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/ops"
+	"github.com/crisisbus/crisisbus/internal/tracing"
 )
 
 // Service is a running clock service.
@@ -197,7 +198,7 @@ func (s *Service) keysOf(ctx context.Context, episode, filter string) ([]string,
 		}
 		// Never stop fewer clocks than are stored: list the bucket.
 		s.log.Warn("the clock's watcher is behind its bucket; listing the episode's clocks from the bucket",
-			zap.String("episode", episode), zap.Error(err))
+			append(tracing.Fields(ctx), zap.String("episode", episode), zap.Error(err))...)
 		l, err := s.kv.ListKeysFiltered(ctx, filter)
 		if err != nil {
 			return nil, err
@@ -441,7 +442,9 @@ func (s *Service) fire(ctx context.Context, key string, now time.Time) error {
 				cause := c.Cause
 				opts = append(opts, func(e *events.Event) { e.CausationID = cause })
 			}
-			e, ack, err := s.bus.Emit(ctx, c.Episode, data, opts...)
+			tctx, span := c.span(ctx, "clock "+string(c.Kind))
+			e, ack, err := s.bus.Emit(tctx, c.Episode, data, opts...)
+			span.End(err)
 			if err != nil {
 				return fmt.Errorf("publish %s of clock %s: %w", e.Type, key, err)
 			}
@@ -453,9 +456,9 @@ func (s *Service) fire(ctx context.Context, key string, now time.Time) error {
 			// A breach is the domain working as designed, not a software
 			// error: logged at warn, published as an event.
 			s.log.Warn("clock "+map[bool]string{true: "breached", false: "warning"}[breach != nil],
-				zap.String("episode", c.Episode), zap.String("event_id", e.ID), zap.String("owner", string(c.Owner)),
-				zap.String("clock", string(c.Kind)), zap.String("ref", c.Ref), zap.Time("due", c.DueAt),
-				zap.Bool("duplicate", ack.Duplicate))
+				append(tracing.Fields(tctx), zap.String("episode", c.Episode), zap.String("event_id", e.ID), zap.String("owner", string(c.Owner)),
+					zap.String("clock", string(c.Kind)), zap.String("ref", c.Ref), zap.Time("due", c.DueAt),
+					zap.Bool("duplicate", ack.Duplicate))...)
 		} else if hadWarned == c.Warned {
 			at, ok := c.next()
 			s.idx.set(key, at, ok)
@@ -555,17 +558,31 @@ func (s *Service) breachFoundLate(ctx context.Context, key string, c *Clock) err
 		cause := c.Cause
 		opts = append(opts, func(e *events.Event) { e.CausationID = cause })
 	}
+	ctx, span := c.span(ctx, "clock "+string(c.Kind)+" breached late")
 	e, ack, err := s.bus.Emit(ctx, c.Episode, b, opts...)
+	span.End(err)
 	if err != nil {
 		return fmt.Errorf("publish the breach of clock %s found when it stopped: %w", key, err)
 	}
 	c.Breaches = 1
 	s.fired.Add(1)
 	ops.ClockFired(c.Kind, b, ack.Duplicate)
-	s.log.Warn("clock breached (found when it stopped, after its due time)", zap.String("episode", c.Episode),
+	s.log.Warn("clock breached (found when it stopped, after its due time)", append(tracing.Fields(ctx), zap.String("episode", c.Episode),
 		zap.String("event_id", e.ID), zap.String("owner", string(c.Owner)), zap.String("clock", string(c.Kind)),
-		zap.Time("due", c.DueAt), zap.Time("stopped", c.StoppedAt), zap.Bool("duplicate", ack.Duplicate))
+		zap.Time("due", c.DueAt), zap.Time("stopped", c.StoppedAt), zap.Bool("duplicate", ack.Duplicate))...)
 	return nil
+}
+
+// span is the clock's work on c (a warning, a breach) as a span of the
+// episode's trace: a child of the span of the fact that set its due time.
+// A clock set by a fact without trace context publishes under ctx's span,
+// if any.
+func (c *Clock) span(ctx context.Context, name string) (context.Context, *tracing.Span) {
+	tc, err := events.ParseTraceParent(c.Trace)
+	if err != nil {
+		return ctx, nil
+	}
+	return tracing.Start(tracing.WithRemote(ctx, tc, ""), "crisisbus-clock", name, c.Episode, tc.TraceID)
 }
 
 func conflict(err error) bool {

@@ -16,6 +16,7 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
+	"github.com/crisisbus/crisisbus/internal/tracing"
 )
 
 // The projection's progress: the record knows which facts of the stream it
@@ -169,7 +170,7 @@ func (r *Record) catchUp(ctx context.Context) error {
 			if lacked {
 				restored++
 				r.cfg.Log.Warn("the record had missed a fact; rebuilt the episode's view from the stream",
-					zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type), zap.Uint64("stream_seq", seq))
+					append(tracing.EventFields(e), zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type), zap.Uint64("stream_seq", seq))...)
 			}
 			r.progress.add(seq)
 			return nil

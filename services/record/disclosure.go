@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/tracing"
 )
 
 // Every read of a person's record is a disclosure: an agency's view, and
@@ -90,6 +91,7 @@ func disclosureID(id, viewer string, a events.Agency, purpose string, fields []s
 type disclosure struct {
 	episode string
 	fields  []string
+	trace   string // the episode's trace id (View.TraceID), if it has one
 }
 
 // disclose stores one record.disclosed event for each read, before anything
@@ -101,7 +103,7 @@ func (r *Record) disclose(ctx context.Context, viewer string, a events.Agency, p
 	for _, d := range reads {
 		e, err := events.New(events.Record, d.episode, &events.RecordDisclosed{Viewer: viewer, Agency: a, Purpose: purpose, Fields: d.fields},
 			events.At(now), events.By(viewer), events.Disclosure(purpose, disclosureLegalBase),
-			events.WithID(disclosureID(d.episode, viewer, a, purpose, d.fields, now)))
+			events.WithID(disclosureID(d.episode, viewer, a, purpose, d.fields, now)), disclosureTrace(ctx, d.episode, d.trace))
 		if err != nil {
 			return nil, fmt.Errorf("disclosure of episode %s: %w", d.episode, err)
 		}
@@ -157,6 +159,18 @@ func (r *Record) disclose(ctx context.Context, viewer string, a events.Agency, p
 	return ids, nil
 }
 
+// disclosureTrace puts a disclosure in the trace of the episode read: a
+// span of the record's, child of the reader's when it is in that trace. An
+// episode without a trace leaves it to the span ctx carries, if any.
+func disclosureTrace(ctx context.Context, episode, trace string) events.Option {
+	if trace == "" {
+		return func(*events.Event) {}
+	}
+	_, span := tracing.Start(ctx, "crisisbus-record", "disclose", episode, trace)
+	span.End(nil)
+	return span.Event()
+}
+
 // logDisclosed logs a disclosure by episode, event and agency: never the
 // viewer's words or the person's details.
 func (r *Record) logDisclosed(e events.Event, repeat bool) {
@@ -164,8 +178,8 @@ func (r *Record) logDisclosed(e events.Event, repeat bool) {
 	if repeat {
 		msg = "disclosed again within the window; recorded once"
 	}
-	r.cfg.Log.Info(msg, zap.String("episode", e.Subject), zap.String("event_id", e.ID),
-		zap.String("agency", string(e.Source)), zap.String("type", e.Type))
+	r.cfg.Log.Info(msg, append(tracing.EventFields(e), zap.String("episode", e.Subject), zap.String("event_id", e.ID),
+		zap.String("agency", string(e.Source)), zap.String("type", e.Type))...)
 }
 
 // Disclosure is who viewed an episode's record, through which agency and

@@ -23,6 +23,7 @@ import (
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 	"github.com/crisisbus/crisisbus/internal/ops"
+	"github.com/crisisbus/crisisbus/internal/tracing"
 	"github.com/crisisbus/crisisbus/places"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
@@ -225,7 +226,7 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 				// the run could not fold fails only its own delivery.
 				r.runsPausedUntil.Store(time.Now().Add(RunPause).UnixNano())
 				cfg.Log.Warn("could not fold a run of events; applying them one at a time for a while",
-					zap.String("episode", e.Subject), zap.Uint64("stream_seq", seq), zap.String("cause", logsafe.Cause(err)), zap.Duration("for", RunPause))
+					append(tracing.EventFields(e), zap.String("episode", e.Subject), zap.Uint64("stream_seq", seq), zap.String("cause", logsafe.Cause(err)), zap.Duration("for", RunPause))...)
 			}
 			if err := store.Apply(ctx, e); err != nil {
 				return err
@@ -341,7 +342,7 @@ func (r *Record) view(ctx context.Context, req ViewRequest) (ViewResponse, error
 	}
 	// The disclosure is stored before the view is sent: a view whose
 	// disclosure could not be recorded is not shown.
-	ids, err := r.disclose(ctx, req.Viewer, req.Agency, purpose, []disclosure{{episode: req.Episode, fields: fields}})
+	ids, err := r.disclose(ctx, req.Viewer, req.Agency, purpose, []disclosure{{episode: req.Episode, fields: fields, trace: v.TraceID}})
 	if err != nil {
 		return ViewResponse{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/tracing"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -89,7 +90,8 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 			return resp, nil // disclosed already in this window: a repeat is dropped
 		}
 		e, err := events.New(events.Record, req.Episode, &events.RecordDisclosed{Viewer: viewer, Agency: a, Purpose: StatePurpose, Fields: fields},
-			events.At(r.cfg.Now()), events.By(viewer), events.Disclosure(StatePurpose, disclosureLegalBase), events.WithID(id))
+			events.At(r.cfg.Now()), events.By(viewer), events.Disclosure(StatePurpose, disclosureLegalBase), events.WithID(id),
+			disclosureTrace(ctx, req.Episode, v.TraceID))
 		if err != nil {
 			return StateResponse{}, err
 		}
@@ -105,7 +107,7 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 		r.stored.add(id)
 		if !ack.Duplicate {
 			resp.Sequence = ack.Sequence
-			r.cfg.Log.Debug("disclosed state", zap.String("episode", req.Episode), zap.String("event_id", e.ID), zap.String("agency", string(a)))
+			r.cfg.Log.Debug("disclosed state", append(tracing.EventFields(e), zap.String("episode", req.Episode), zap.String("event_id", e.ID), zap.String("agency", string(a)))...)
 		}
 		return resp, nil
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/crisisbus/crisisbus/internal/denied"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 	"github.com/crisisbus/crisisbus/internal/ops"
+	"github.com/crisisbus/crisisbus/internal/tracing"
 )
 
 // Codes of a refusal.
@@ -107,10 +108,21 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 		}()
 		req, err := Decode[Req](r.Subject(), r.Data())
 		var resp Resp
+		// A caller's traceparent header joins its trace (see Call).
+		cctx, first := tracing.Recording(ctx, r.Subject())
 		if err == nil {
-			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			cctx, err = callerTrace(cctx, r.Subject(), r.Headers())
+		}
+		if err == nil {
+			var cancel context.CancelFunc
+			cctx, cancel = context.WithTimeout(cctx, 30*time.Second)
 			resp, err = h(cctx, req)
 			cancel()
+		}
+		var opts []micro.RespondOpt
+		span, traced := first()
+		if traced {
+			opts = append(opts, micro.WithHeaders(micro.Headers{tracing.ResponseHeader: {span.String()}}))
 		}
 		if err != nil {
 			code := CodeOf(err)
@@ -120,16 +132,42 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 			}
 			// The caller gets the whole sentence (it is their own input); the
 			// log gets what an operator needs and none of the values.
-			lvl("refused", append(requestIDs(r.Data()), zap.String("subject", r.Subject()), zap.Int("code", code), zap.String("reason", Reason(code, err)))...)
+			fields := requestIDs(r.Data())
+			if traced {
+				fields = append(fields, zap.String("trace_id", span.TraceID), zap.String("span_id", span.SpanID))
+			}
+			lvl("refused", append(fields, zap.String("subject", r.Subject()), zap.Int("code", code), zap.String("reason", Reason(code, err)))...)
 			msg := oneLine(err.Error())
 			if code == Unavailable {
 				msg = unavailableMessage + " (" + logsafe.Cause(err) + ")"
 			}
-			_ = r.Error(strconv.Itoa(code), msg, nil)
+			_ = r.Error(strconv.Itoa(code), msg, nil, opts...)
 			return
 		}
-		_ = r.RespondJSON(resp)
+		_ = r.RespondJSON(resp, opts...)
 	})), micro.WithEndpointSubject(subject))
+}
+
+// callerTrace is ctx carrying the caller's span, when the request has a
+// traceparent header (W3C Trace Context, as integrators' tracing sends it):
+// the command continues the caller's trace (or, on an episode that has
+// one, the episode's). A malformed one is refused, naming the header.
+func callerTrace(ctx context.Context, subject string, h micro.Headers) (context.Context, error) {
+	tp := h.Get(tracing.Header)
+	if tp == "" {
+		return ctx, nil
+	}
+	tc, err := events.ParseTraceParent(tp)
+	if err != nil {
+		return ctx, events.Errorf(events.Invalid, "bad request to %s: the %s header: %v", subject, tracing.Header, err)
+	}
+	// A tracestate that could not travel in an event is dropped, as W3C
+	// Trace Context says a receiver does; the trace goes on without it.
+	state := h.Get(tracing.TraceStateHeader)
+	if len(state) > events.MaxTraceStateLen || strings.ContainsFunc(state, func(r rune) bool { return r < ' ' || r > '~' }) {
+		state = ""
+	}
+	return tracing.WithRemote(ctx, tc, state), nil
 }
 
 // Reason says why a request was refused without quoting what it held: the
@@ -264,7 +302,9 @@ func checkFields(v any) error {
 func oneLine(s string) string { return string(bytes.ReplaceAll([]byte(s), []byte("\n"), []byte(" "))) }
 
 // Call sends req to subject and decodes the reply into Resp; a refusal comes
-// back as an *Error with its code and sentence. A request the caller's user
+// back as an *Error with its code and sentence. The span ctx carries, if
+// any, goes with the request (its traceparent header); on a
+// tracing.Recording ctx, the span that handled the command is noted. A request the caller's user
 // may not send is refused at once (403), on a connection made by
 // broker.ConnectAs.
 func Call[Req, Resp any](ctx context.Context, nc *nats.Conn, subject string, req Req) (Resp, error) {
@@ -285,12 +325,25 @@ func Call[Req, Resp any](ctx context.Context, nc *nats.Conn, subject string, req
 	// send to subject) is answered at once with 403, not left to time out.
 	rctx, release := denied.Cancel(ctx, nc, subject)
 	defer release()
-	msg, err := nc.RequestWithContext(rctx, subject, raw)
+	m := nats.NewMsg(subject)
+	m.Data = raw
+	// The caller's span travels with the request: what the command stores
+	// continues its trace.
+	if s, ok := tracing.From(ctx); ok {
+		m.Header.Set(tracing.Header, s.String())
+		if s.State != "" {
+			m.Header.Set(tracing.TraceStateHeader, s.State)
+		}
+	}
+	msg, err := nc.RequestMsgWithContext(rctx, m)
 	if err != nil {
 		if denied.Refused(rctx) {
 			return resp, &Error{Code: Forbidden, Message: fmt.Sprintf("the server refused to pass on %s: this connection's user may not send it", subject)}
 		}
 		return resp, fmt.Errorf("%s: %w", subject, err)
+	}
+	if tc, err := events.ParseTraceParent(msg.Header.Get(tracing.ResponseHeader)); err == nil {
+		tracing.Replied(ctx, tc)
 	}
 	if c := msg.Header.Get(micro.ErrorCodeHeader); c != "" {
 		code, _ := strconv.Atoi(c)

@@ -41,6 +41,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/tracing"
 	"github.com/crisisbus/crisisbus/places"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/record"
@@ -542,7 +543,7 @@ func (s *Service) onInbox(ctx context.Context, e events.Event) error {
 	if err != nil {
 		return fmt.Errorf("answer safe haven referral %s: %w", offer.HandoffID, err)
 	}
-	s.k.Log.Info("safe haven referral checked against the havens' hours", zap.String("episode", e.Subject), zap.String("handoff", offer.HandoffID))
+	s.k.Log.Info("safe haven referral checked against the havens' hours", append(tracing.Fields(ctx), zap.String("episode", e.Subject), zap.String("handoff", offer.HandoffID))...)
 	return nil
 }
 
