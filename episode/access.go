@@ -97,20 +97,30 @@ func ForAgencyJSON(v View, a events.Agency) (json.RawMessage, []string, error) {
 	if err := json.Unmarshal(raw, &all); err != nil {
 		return nil, nil, err
 	}
-	out := make(map[string]json.RawMessage, len(fields))
 	names := make([]string, 0, len(fields))
+	size := 2
 	for k, val := range all {
 		if slices.Contains(fields, k) {
-			out[k] = val
 			names = append(names, k)
+			size += len(k) + len(val) + 4
 		}
 	}
-	slices.Sort(names)
-	doc, err := json.Marshal(out) // keys sorted, as for a map[string]any
-	if err != nil {
-		return nil, nil, err
+	slices.Sort(names) // keys in order, as encoding a map[string]any puts them
+	// The values are json.Marshal's own output, compact and valid: they
+	// are copied as they are, and the keys are View's JSON names, which
+	// need no escaping.
+	doc := make([]byte, 0, size)
+	doc = append(doc, '{')
+	for i, k := range names {
+		if i > 0 {
+			doc = append(doc, ',')
+		}
+		doc = append(doc, '"')
+		doc = append(doc, k...)
+		doc = append(doc, '"', ':')
+		doc = append(doc, all[k]...)
 	}
-	return doc, names, nil
+	return append(doc, '}'), names, nil
 }
 
 // ClinicalLeaks lists the clinical fields present in an agency's view, by
