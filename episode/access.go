@@ -68,6 +68,23 @@ func SeesClinical(a events.Agency) bool {
 // false): it is sent, and that a person has no links or no running clock is
 // itself something disclosed.
 func ForAgency(v View, a events.Agency) (map[string]any, []string, error) {
+	raw, fields, err := ForAgencyJSON(v, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, nil, err
+	}
+	return out, fields, nil
+}
+
+// ForAgencyJSON is ForAgency as the JSON document itself (what the record
+// sends), without going through generic values: each field's JSON is
+// kept as encoded, so deciding a command on a long episode costs one
+// encoding of the view. It is where the allowlist is applied; ForAgency
+// reads its result.
+func ForAgencyJSON(v View, a events.Agency) (json.RawMessage, []string, error) {
 	fields, err := Allowlist(a)
 	if err != nil {
 		return nil, nil, err
@@ -76,17 +93,34 @@ func ForAgency(v View, a events.Agency) (map[string]any, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var all map[string]any
+	var all map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &all); err != nil {
 		return nil, nil, err
 	}
-	out := map[string]any{}
+	names := make([]string, 0, len(fields))
+	size := 2
 	for k, val := range all {
 		if slices.Contains(fields, k) {
-			out[k] = val
+			names = append(names, k)
+			size += len(k) + len(val) + 4
 		}
 	}
-	return out, FieldNames(out, ""), nil
+	slices.Sort(names) // keys in order, as encoding a map[string]any puts them
+	// The values are json.Marshal's own output, compact and valid: they
+	// are copied as they are, and the keys are View's JSON names, which
+	// need no escaping.
+	doc := make([]byte, 0, size)
+	doc = append(doc, '{')
+	for i, k := range names {
+		if i > 0 {
+			doc = append(doc, ',')
+		}
+		doc = append(doc, '"')
+		doc = append(doc, k...)
+		doc = append(doc, '"', ':')
+		doc = append(doc, all[k]...)
+	}
+	return append(doc, '}'), names, nil
 }
 
 // ClinicalLeaks lists the clinical fields present in an agency's view, by

@@ -12,7 +12,7 @@ import (
 
 // a night in the control room: opened by police, triage advice with health
 // history, an s136 detention, and an assessment request to the AMHP service.
-func night(t *testing.T, ep string) []events.Event {
+func night(t testing.TB, ep string) []events.Event {
 	handoff := events.NewEpisodeID()
 	return []events.Event{
 		fact(t, events.Police, ep, &events.EpisodeOpened{Channel: "999", Summary: "man on the bridge"}),

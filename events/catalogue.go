@@ -34,6 +34,9 @@ func (s Spec) MayPublish(a Agency) bool { return slices.Contains(s.Publishers, a
 var (
 	byType   = map[string]Spec{}
 	byGoType = map[reflect.Type]Spec{}
+	// tokenOf is each type's subject token, made once: Subject is asked
+	// for every event published, imported or read back.
+	tokenOf = map[string]string{}
 )
 
 func init() {
@@ -43,6 +46,7 @@ func init() {
 		}
 		s := catalogue[i]
 		byType[s.Type()] = s
+		tokenOf[s.Type()] = s.Token()
 		byGoType[reflect.TypeOf(s.Data()).Elem()] = s
 	}
 }

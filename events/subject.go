@@ -28,7 +28,7 @@ const (
 
 // Subject returns the NATS subject an event is published on.
 func Subject(e Event) (string, error) {
-	spec, ok := Lookup(e.Type)
+	token, ok := tokenOf[e.Type]
 	if !ok {
 		return "", fmt.Errorf("%w: %q", ErrUnknownType, e.Type)
 	}
@@ -39,12 +39,9 @@ func Subject(e Event) (string, error) {
 		if err := CheckToken("to-agency", string(e.ToAgency)); err != nil {
 			return "", fmt.Errorf("%w: event %s: %w", ErrInvalid, idOrBlank(e.ID), err)
 		}
+		return SubjectRoot + "." + string(e.Source) + "." + e.Subject + "." + token + "." + string(e.ToAgency), nil
 	}
-	s := SubjectRoot + "." + string(e.Source) + "." + e.Subject + "." + spec.Token()
-	if e.ToAgency != "" {
-		s += "." + string(e.ToAgency)
-	}
-	return s, nil
+	return SubjectRoot + "." + string(e.Source) + "." + e.Subject + "." + token, nil
 }
 
 // idOrBlank is id when it is a usable id, else a stand-in, so an error

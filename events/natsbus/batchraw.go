@@ -19,13 +19,31 @@ import (
 // the server stores the slice before; publishing keeps the documents' order
 // with acknowledgements pipelined. Results are in the order
 // of docs; a document that fails validation is not published and its result
-// holds the reason.
+// holds the reason. It is SendBatchRaw, then Wait.
 func (b *Bus) PublishBatchRaw(ctx context.Context, docs [][]byte) []BatchResult {
-	res := make([]BatchResult, len(docs))
-	msgs := make([]*nats.Msg, len(docs))
-	futures := make([]jetstream.PubAckFuture, len(docs))
+	return b.SendBatchRaw(ctx, docs).Wait()
+}
+
+// SentBatch is a batch sent by SendBatchRaw whose acknowledgements may not
+// all have come back yet.
+type SentBatch struct {
+	ctx     context.Context
+	b       *Bus
+	msgs    []*nats.Msg
+	res     []BatchResult
+	futures []jetstream.PubAckFuture
+}
+
+// SendBatchRaw validates and sends docs as PublishBatchRaw does, and
+// returns without waiting for the server's acknowledgements: a bulk load
+// sends its next batch while the server stores this one. Batches sent one
+// after another from one goroutine are stored in that order. Nothing is
+// known stored until Wait says so.
+func (b *Bus) SendBatchRaw(ctx context.Context, docs [][]byte) *SentBatch {
+	sb := &SentBatch{ctx: ctx, b: b, msgs: make([]*nats.Msg, len(docs)), res: make([]BatchResult, len(docs)),
+		futures: make([]jetstream.PubAckFuture, len(docs))}
 	// Validate a slice, send it, validate the next while the server stores
-	// the one sent; wait for the acknowledgements at the end.
+	// the one sent.
 	const slice = 256
 	for lo := 0; lo < len(docs); lo += slice {
 		hi := min(lo+slice, len(docs))
@@ -38,15 +56,22 @@ func (b *Bus) PublishBatchRaw(ctx context.Context, docs [][]byte) []BatchResult 
 				for i := lo + w; i < hi; i += workers {
 					e, err := events.Parse(docs[i])
 					if err == nil {
-						msgs[i], err = b.messageOf(e, docs[i])
+						sb.msgs[i], err = b.messageOf(e, docs[i])
 					}
-					res[i].Err, res[i].Refused = err, err != nil
+					sb.res[i].Err, sb.res[i].Refused = err, err != nil
 				}
 			}()
 		}
 		wg.Wait()
-		b.sendAsync(ctx, msgs, res, futures, lo, hi)
+		b.sendAsync(ctx, sb.msgs, sb.res, sb.futures, lo, hi)
 	}
-	b.awaitAcks(ctx, msgs, res, futures)
-	return res
+	return sb
+}
+
+// Wait waits for the acknowledgement of each document sent (or until the
+// context SendBatchRaw was given is done) and returns the results, in the
+// order of the documents.
+func (sb *SentBatch) Wait() []BatchResult {
+	sb.b.awaitAcks(sb.ctx, sb.msgs, sb.res, sb.futures)
+	return sb.res
 }

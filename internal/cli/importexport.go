@@ -77,10 +77,11 @@ func (s *importStopped) Error() string {
 
 func (s *importStopped) Unwrap() error { return s.gone }
 
-// importer loads NDJSON through Bus.PublishBatchRaw, which validates each
+// importer loads NDJSON through Bus.SendBatchRaw, which validates each
 // line against the contract (on every core) and stores its bytes unchanged,
 // in file order: an export reproduces the file. Reading the next chunk
-// overlaps publishing the current one. Every wait on the server is
+// overlaps publishing the current one, and a chunk is sent before the
+// acknowledgements of the one before it are awaited. Every wait on the server is
 // bounded: a server that stops answering for timeout stops the import with
 // an *importStopped.
 type importer struct {
@@ -152,20 +153,14 @@ func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 	}()
 	var done int64
 	var stopped *importStopped
-	for stopped == nil {
-		var c *importChunk
-		select {
-		case c = <-chunks:
-		case <-ctx.Done(): // the server went while the input was slow to come
-		}
-		if c == nil {
-			break
-		}
+	// settle takes a sent chunk's results: whatever was acknowledged is
+	// counted, even after the server stopped answering.
+	settle := func(c *importChunk, sent *natsbus.SentBatch) {
 		for _, long := range c.tooLong {
 			st.Rejected++
 			fmt.Fprintf(im.errOut, "line %d: rejected: %v\n", long.line, long)
 		}
-		for i, res := range im.bus.PublishBatchRaw(ctx, c.docs) {
+		for i, res := range sent.Wait() {
 			switch {
 			case res.Err == nil && res.Ack.Duplicate:
 				st.Duplicates++
@@ -183,6 +178,31 @@ func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 		st.Elapsed = time.Since(start)
 		if im.progress != nil {
 			im.progress(done, st)
+		}
+	}
+	// Each chunk is sent before the one before it is settled, so the
+	// server stores one while the next is read and checked; chunks are
+	// sent from this goroutine only, so they are stored in file order.
+	var inflight *importChunk
+	var inflightSent *natsbus.SentBatch
+	for {
+		var c *importChunk
+		if stopped == nil {
+			select {
+			case c = <-chunks:
+			case <-ctx.Done(): // the server went while the input was slow to come
+			}
+		}
+		var sent *natsbus.SentBatch
+		if c != nil {
+			sent = im.bus.SendBatchRaw(ctx, c.docs)
+		}
+		if inflight != nil {
+			settle(inflight, inflightSent)
+		}
+		inflight, inflightSent = c, sent
+		if inflight == nil {
+			break
 		}
 	}
 	st.Elapsed = time.Since(start)

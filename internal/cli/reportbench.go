@@ -37,7 +37,9 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 	fastN := fs.Int("fast-import-events", 100000, "events per path for the same comparison with fsync left to the OS")
 	total := fs.Int("report-events", 1000000, "events in the stream the reports are built from")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the report build to this file")
-	serveDir := fs.String("serve-fast", "", "(internal) run the no-fsync server in DIR, print its URL, stop when stdin closes")
+	importProfile := fs.String("import-cpuprofile", "", "write a CPU profile of the import with fsync left to the OS to this file")
+	keep := fs.String("keep", "", "keep the no-fsync server's store in `DIR`; a later run over the same DIR skips the import comparison and reuses the stored events")
+	serveDir := fs.String("serve-fast", "", "(internal) run the no-fsync server in DIR, print its URL, answer \"cpu\" with its CPU time, stop when stdin closes")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -48,7 +50,12 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 		}
 		defer srv.Shutdown()
 		fmt.Fprintln(e.stdout, srv.ClientURL())
-		_, _ = io.Copy(io.Discard, e.stdin)
+		sc := bufio.NewScanner(e.stdin)
+		for sc.Scan() {
+			if sc.Text() == "cpu" {
+				fmt.Fprintln(e.stdout, int64(bench.ProcessCPU()))
+			}
+		}
 		return nil
 	}
 	dir, err := os.MkdirTemp("", "crisisbus-reportbench-")
@@ -59,63 +66,59 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 	out := e.stdout
 	fmt.Fprintf(out, "crisisbus reportbench: %d cores, %s\n\n", runtime.NumCPU(), runtime.Version())
 
-	// 1. The production setting: the embedded broker fsyncs every write.
-	b, err := broker.Start(ctx, broker.Config{DataDir: filepath.Join(dir, "fsync"), Port: -1})
+	fastDir := filepath.Join(dir, "fast")
+	if *keep != "" {
+		fastDir = *keep
+	}
+	srv, err := fastServerProcess(fastDir)
 	if err != nil {
 		return err
 	}
-	nc, err := b.Connect("")
-	if err != nil {
-		b.Shutdown()
-		return err
-	}
-	fig, err := importAgainstRaw(ctx, nc, *importN, 1, e.stderr)
-	nc.Close()
-	b.Shutdown()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "import, fsync on every write (the embedded default), %d events per path:\n", *importN)
-	printRatio(out, fig, "the clients and the embedded server")
-
-	// 2. Fsync left to the OS, so the client's work shows: and the stream
-	// the reports are built from (the load is not what is measured; a
-	// replay reads the same whatever the sync policy).
-	url, stop, err := fastServerProcess(filepath.Join(dir, "fast"))
-	if err != nil {
-		return err
-	}
-	defer stop()
-	fnc, err := nats.Connect(url)
+	defer srv.stop()
+	fnc, err := nats.Connect(srv.url)
 	if err != nil {
 		return err
 	}
 	defer fnc.Close()
-	fig, err = importAgainstRaw(ctx, fnc, *fastN, 2, e.stderr)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "\nimport, fsync left to the OS, %d events per path:\n", *fastN)
-	printRatio(out, fig, "the clients; the server runs in another")
-
 	bus, _ := natsbus.NewBus(fnc, "", nil)
-	stored := 2 * *fastN
+	stored := 0
+	if st, err := bus.JetStream().Stream(ctx, natsbus.Stream); err == nil {
+		stored = int(st.CachedInfo().State.Msgs)
+	}
+	seed := uint64(3)
+	if stored == 0 {
+		if err := compareImports(ctx, e, dir, fnc, *importN, *fastN, *importProfile); err != nil {
+			return err
+		}
+		stored += 2 * *fastN
+	} else {
+		fmt.Fprintf(out, "%s already holds %d events: the import comparison is not run again\n", fastDir, stored)
+		seed += uint64(stored) // events not loaded before
+	}
+
 	rng := reports.Range{From: reports.MonthFor(2015, time.January), To: reports.MonthFor(2024, time.December)}
 	if stored < *total {
 		fmt.Fprintf(e.stderr, "loading %d more events for the report build…\n", *total-stored)
-		n, err := load(ctx, bus.JetStream(), reportgen.New(3), rng, *total-stored)
+		n, err := load(ctx, bus.JetStream(), reportgen.New(seed), rng, *total-stored)
 		if err != nil {
 			return err
 		}
 		stored += n
 	}
-	// The floor: reading every stored event without counting anything.
-	start := time.Now()
+	// The floor: reading every stored event without counting anything, in
+	// order, and in ranges side by side as Rebuild reads.
+	start, srvCPU := time.Now(), srv.cpu()
 	read := 0
 	if err := bus.ReplayRaw(ctx, natsbus.ReplayConfig{}, func(natsbus.Stored) error { read++; return nil }); err != nil {
 		return err
 	}
-	readOnly := time.Since(start)
+	readOnly, readOnlyCPU := time.Since(start), srv.cpu()-srvCPU
+	start, srvCPU = time.Now(), srv.cpu()
+	ranged, err := reports.ReadAll(ctx, bus, func(natsbus.Stored) {})
+	if err != nil {
+		return err
+	}
+	rangedOnly, rangedCPU := time.Since(start), srv.cpu()-srvCPU
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -130,25 +133,67 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	start = time.Now()
+	start, srvCPU = time.Now(), srv.cpu()
+	cpu := bench.ProcessCPU()
 	proj, err := reports.Rebuild(ctx, bus)
 	if err != nil {
 		return err
 	}
-	replayed := time.Since(start)
+	replayed, replayCPU, ownCPU := time.Since(start), srv.cpu()-srvCPU, bench.ProcessCPU()-cpu
 	tables := proj.All(rng)
 	elapsed := time.Since(start)
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
+	per := func(d time.Duration, n int) time.Duration {
+		return (d / time.Duration(max(n, 1))).Round(100 * time.Nanosecond)
+	}
 	fmt.Fprintf(out, "\nevery report (%d tables, %d months) over %d stored events:\n", len(tables), rng.Len(), stored)
-	fmt.Fprintf(out, "  read only:        %s (%.0f events/s; reading the stream, counting nothing)\n", readOnly.Round(time.Millisecond), float64(read)/readOnly.Seconds())
-	fmt.Fprintf(out, "  replay and count: %s (%.0f events/s)\n", replayed.Round(time.Millisecond), float64(proj.Applied())/replayed.Seconds())
-	fmt.Fprintf(out, "  build the tables: %s\n", (elapsed - replayed).Round(time.Millisecond))
-	fmt.Fprintf(out, "  total:            %s (target under 10s)\n", elapsed.Round(time.Millisecond))
-	fmt.Fprintf(out, "  heap after build: %d MiB (the report's process; the server runs in another)\n", after.HeapAlloc>>20)
+	fmt.Fprintf(out, "  read only, in order:   %s (%.0f events/s, server CPU %s an event; one consumer, counting nothing)\n",
+		readOnly.Round(time.Millisecond), float64(read)/readOnly.Seconds(), per(readOnlyCPU, read))
+	fmt.Fprintf(out, "  read only, in ranges:  %s (%.0f events/s, server CPU %s an event; as the report reads)\n",
+		rangedOnly.Round(time.Millisecond), float64(ranged)/rangedOnly.Seconds(), per(rangedCPU, ranged))
+	fmt.Fprintf(out, "  replay and count:      %s (%.0f events/s, CPU an event: report %s, server %s)\n",
+		replayed.Round(time.Millisecond), float64(stored)/replayed.Seconds(), per(ownCPU, stored), per(replayCPU, stored))
+	fmt.Fprintf(out, "  build the tables:      %s\n", (elapsed - replayed).Round(time.Millisecond))
+	fmt.Fprintf(out, "  total:                 %s (target under 10s)\n", elapsed.Round(time.Millisecond))
+	fmt.Fprintf(out, "  heap after build:      %d MiB (the report's process; the server runs in another)\n", after.HeapAlloc>>20)
 	if len(proj.Skipped()) > 0 {
 		return fmt.Errorf("%d stored events were not counted", len(proj.Skipped()))
 	}
+	return nil
+}
+
+// compareImports measures import against raw async publish on the
+// fsync-always embedded broker, then on the no-fsync server fnc is
+// connected to.
+func compareImports(ctx context.Context, e env, dir string, fnc *nats.Conn, importN, fastN int, profile string) error {
+	out := e.stdout
+	// 1. The production setting: the embedded broker fsyncs every write.
+	b, err := broker.Start(ctx, broker.Config{DataDir: filepath.Join(dir, "fsync"), Port: -1})
+	if err != nil {
+		return err
+	}
+	nc, err := b.Connect("")
+	if err != nil {
+		b.Shutdown()
+		return err
+	}
+	fig, err := importAgainstRaw(ctx, nc, importN, 1, e.stderr, "")
+	nc.Close()
+	b.Shutdown()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "import, fsync on every write (the embedded default), %d events per path:\n", importN)
+	printRatio(out, fig, "the clients and the embedded server")
+
+	// 2. Fsync left to the OS, so the client's work shows.
+	fig, err = importAgainstRaw(ctx, fnc, fastN, 2, e.stderr, profile)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nimport, fsync left to the OS, %d events per path:\n", fastN)
+	printRatio(out, fig, "the clients; the server runs in another")
 	return nil
 }
 
@@ -168,37 +213,62 @@ func printRatio(w io.Writer, f importFigures, cpuOf string) {
 		f.rawCPU.Round(100*time.Nanosecond), f.impCPU.Round(100*time.Nanosecond), cpuOf)
 }
 
+// benchServer is the no-fsync server's child process.
+type benchServer struct {
+	url   string
+	stop  func()
+	ask   io.Writer
+	reply *bufio.Reader
+}
+
+// cpu is the server process's CPU time so far (0 if it did not say).
+func (s *benchServer) cpu() time.Duration {
+	if _, err := fmt.Fprintln(s.ask, "cpu"); err != nil {
+		return 0
+	}
+	line, err := s.reply.ReadString('\n')
+	if err != nil {
+		return 0
+	}
+	var ns int64
+	_, _ = fmt.Sscan(line, &ns)
+	return time.Duration(ns)
+}
+
 // fastServerProcess runs fastServer in a child process, as `crisisbus up`
 // runs apart from `crisisbus report`: the report's process then holds (and
-// garbage-collects) only its own memory, not the server's.
-func fastServerProcess(dir string) (url string, stop func(), err error) {
+// garbage-collects) only its own memory, not the server's, and the
+// server's CPU time is its own.
+func fastServerProcess(dir string) (*benchServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	cmd := exec.Command(exe, "reportbench", "--serve-fast", dir)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	stop = func() {
+	s := &benchServer{ask: stdin, reply: bufio.NewReader(stdout)}
+	s.stop = func() {
 		stdin.Close()
 		_ = cmd.Wait()
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	line, err := s.reply.ReadString('\n')
 	if err != nil {
-		stop()
-		return "", nil, fmt.Errorf("bench server: %w", err)
+		s.stop()
+		return nil, fmt.Errorf("bench server: %w", err)
 	}
-	return strings.TrimSpace(line), stop, nil
+	s.url = strings.TrimSpace(line)
+	return s, nil
 }
 
 // fastServer is an embedded server like the broker's but without fsync on
@@ -210,7 +280,7 @@ func fastServer(dir string) (*server.Server, error) {
 		return nil, err
 	}
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
+	if !srv.ReadyForConnections(time.Minute) { // a kept store of a million events is recovered first
 		srv.Shutdown()
 		return nil, fmt.Errorf("bench server not ready")
 	}
@@ -298,7 +368,7 @@ func rawPublish(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) e
 // importAgainstRaw measures raw async publish and crisisbus import of the
 // same number of pathway events (two different sets, so neither is a
 // duplicate of the other), in the same run on the same server.
-func importAgainstRaw(ctx context.Context, nc *nats.Conn, n int, seed uint64, progress io.Writer) (f importFigures, err error) {
+func importAgainstRaw(ctx context.Context, nc *nats.Conn, n int, seed uint64, progress io.Writer, profile string) (f importFigures, err error) {
 	rng := reports.Range{From: reports.MonthFor(2015, time.January), To: reports.MonthFor(2024, time.December)}
 	fmt.Fprintf(progress, "generating 2 × %d events…\n", n)
 	a, err := pathwayNDJSON(reportgen.New(seed*1000+1), rng, n)
@@ -329,8 +399,21 @@ func importAgainstRaw(ctx context.Context, nc *nats.Conn, n int, seed uint64, pr
 	f.rawCPU = (bench.ProcessCPU() - cpu) / time.Duration(n)
 	fmt.Fprintf(progress, "crisisbus import of %d events…\n", n)
 	im := &importer{bus: bus, batch: 4000, errOut: progress}
+	if profile != "" {
+		pf, err := os.Create(profile)
+		if err != nil {
+			return f, err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return f, err
+		}
+	}
 	cpu = bench.ProcessCPU()
 	st, err := im.run(ctx, bytes.NewReader(b))
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return f, err
 	}

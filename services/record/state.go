@@ -73,13 +73,9 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 		if err != nil {
 			return StateResponse{}, err
 		}
-		view, fields, err := episode.ForAgency(v, a)
+		raw, fields, err := episode.ForAgencyJSON(v, a)
 		if err != nil {
 			return StateResponse{}, events.Errorf(events.Invalid, "%v", err)
-		}
-		raw, err := json.Marshal(view)
-		if err != nil {
-			return StateResponse{}, err
 		}
 		resp := StateResponse{Episode: req.Episode, Sequence: seq, Fields: fields, View: raw}
 		if seq == 0 {

@@ -146,7 +146,10 @@ const (
 )
 
 // NewProjection returns an empty projection.
-func NewProjection() *Projection {
+func NewProjection() *Projection { return newProjection(0) }
+
+// newProjection is an empty projection with room for the ids of n events.
+func newProjection(n int) *Projection {
 	return &Projection{
 		s136: map[Month]map[string]int{}, referrals: map[Month]int{}, avoided: map[Month]int{},
 		detention: map[Month]*detentionMonth{}, delays: map[Month]map[string]int{},
@@ -154,7 +157,7 @@ func NewProjection() *Projection {
 		under18: map[Month]int{}, u18Police: map[Month]int{}, forbidden: map[Month]int{}, episodes: map[uuid.UUID]*episodeState{},
 		havens: map[Month]map[havenCount]int{},
 		open:   map[*episodeState]struct{}{},
-		ids:    map[uuid.UUID]struct{}{},
+		ids:    make(map[uuid.UUID]struct{}, n),
 	}
 }
 
@@ -235,6 +238,9 @@ func (p *Projection) apply1(s natsbus.Stored, ordered bool) {
 	var id uuid.UUID
 	err := decode(s.Raw, &e)
 	if err == errNotCounted {
+		if !ordered {
+			return // Rebuild sets the last sequence once every range is read
+		}
 		p.mu.Lock()
 		p.last = max(p.last, s.Seq)
 		p.mu.Unlock()
