@@ -229,6 +229,7 @@ var funcs = template.FuncMap{
 	"s136Clock":  func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due, Warn: s136Warning} },
 	"callClock":  func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due, Warn: callWarning} },
 	"workItemOf": func(p page, it record.WorkItem) workItemArgs { return workItemArgs{p, it} },
+	"list":       func(s ...string) []string { return s },
 }
 
 var london = func() *time.Location {
