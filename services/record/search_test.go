@@ -174,3 +174,55 @@ func disclosedOn(t *testing.T, bus *natsbus.Bus, ep string) []events.RecordDiscl
 	})
 	return out
 }
+
+// BenchmarkSearch finds one person by name, by reference and by NHS number
+// among n episodes, over NATS as the console asks (each answer disclosed):
+// the time should not grow with n, since the search reads only the
+// episodes filed under what was typed.
+func BenchmarkSearch(b *testing.B) {
+	for _, n := range []int{100, 2000} {
+		b.Run(fmt.Sprintf("episodes=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			br := bustest.Start(b, "")
+			police := bustest.Bus(b, br, events.Police)
+			r, err := record.Start(ctx, record.Config{Bus: bustest.Bus(b, br, events.Record), Log: zap.NewNop()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Stop()
+			var last string
+			for i := range n {
+				ep := events.NewEpisodeID()
+				for _, data := range []any{&events.EpisodeOpened{Channel: "999", Summary: "call"},
+					&events.PersonIdentified{GivenName: fmt.Sprintf("Given%d", i), FamilyName: fmt.Sprintf("Family%d", i%50)}} {
+					e, err := events.New(events.Police, ep, data)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := police.Publish(ctx, e); err != nil {
+						b.Fatal(err)
+					}
+				}
+				last = ep
+			}
+			terms := []string{fmt.Sprintf("Given%d", n-1), episode.Reference(last)}
+			bustest.CheckFor(b, 2*time.Minute, 50*time.Millisecond, func() error {
+				for _, term := range terms {
+					if ids, _ := r.Store().Search(ctx, term); len(ids) != 1 {
+						return fmt.Errorf("the last episode is not indexed under %q yet", term)
+					}
+				}
+				return nil
+			})
+			conn := bustest.Conn(b, br, events.Police)
+			b.ResetTimer()
+			for i := range b.N {
+				resp, err := rpc.Call[record.SearchRequest, record.SearchResponse](ctx, conn, record.SearchSubject(events.Police),
+					record.SearchRequest{Viewer: "Dee Walsh", Purpose: "benchmark", Term: terms[i%2]})
+				if err != nil || len(resp.Items) != 1 {
+					b.Fatalf("search %q: %d found, %v", terms[i%2], len(resp.Items), err)
+				}
+			}
+		})
+	}
+}
