@@ -22,7 +22,7 @@ import (
 var shared = []string{
 	"episode", "opened", "openedAt", "openedBy", "channel", "location", "callSummary", "references",
 	"person", "ownWords", "communicationNeeds", "language", "crisisPlan", "whoToContact",
-	"owner", "closed", "closedReason", "legalStatus", "consultation", "s136", "assessment", "followUp", "haven",
+	"owner", "closed", "closedReason", "legalStatus", "consultation", "s136", "assessment", "followUp", "haven", "notes",
 	"handoffs", "risks", "decisions", "clocks", "links", "timeline", "conflicts",
 	"unreadable", "alerts", "traceId",
 }

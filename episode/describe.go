@@ -45,6 +45,13 @@ func describe(v *View, e events.Event, data any) string {
 			parts = append(parts, "described as: "+d.Description)
 		}
 		return "Identified: " + strings.Join(parts, ", ")
+	case *events.PersonNoteGiven:
+		s := "Gave them a note of what happens next (" + map[string]string{"standard": "plain words", "easy_read": "easy read", "bsl": "with the BSL routes"}[d.Format] +
+			", " + map[string]string{"read_out": "read out", "printed": "printed", "read_out_and_printed": "read out and printed"}[d.How] + ")"
+		if d.WhoWillCall != "" {
+			s += ": " + d.WhoWillCall
+		}
+		return s
 	case *events.PersonVoiceRecorded:
 		s := fmt.Sprintf("In their own words: %q", d.OwnWords)
 		if len(d.CommunicationNeeds) > 0 {

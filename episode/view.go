@@ -56,6 +56,10 @@ type View struct {
 	Links        []Link         `json:"links"`
 	Timeline     []Entry        `json:"timeline"`
 	Clinical     []ClinicalNote `json:"clinical"`
+	// Notes are the plain-language notes of what happens next given to
+	// the person: when, by whom, in which wording and how (their text is
+	// in the event).
+	Notes []NoteGiven `json:"notes,omitempty"`
 	// Conflicts are events the record could not apply because they break
 	// the protocol (an acceptance that would make a second owner): kept
 	// visible, never applied. Commands refuse these before publishing; only
@@ -241,6 +245,15 @@ type HavenVisit struct {
 	Detail         string    `json:"detail,omitempty"`
 }
 
+// NoteGiven is a note of what happens next given to the person.
+type NoteGiven struct {
+	At     time.Time     `json:"at"`
+	By     events.Agency `json:"by"`
+	Actor  string        `json:"actor,omitempty"`
+	Format string        `json:"format"` // standard, easy_read or bsl
+	How    string        `json:"how"`    // read_out, printed or read_out_and_printed
+}
+
 // AtHaven reports whether the person is at the haven now: taken in and not left.
 func (h *HavenVisit) AtHaven() bool { return h != nil && h.Taken && !h.Left }
 
@@ -423,6 +436,8 @@ func (v *View) fold(e events.Event, data any) {
 		if d.AgeYears > 0 {
 			p.AgeYears = d.AgeYears
 		}
+	case *events.PersonNoteGiven:
+		v.Notes = append(v.Notes, NoteGiven{At: e.Time, By: e.Source, Actor: e.Actor, Format: d.Format, How: d.How})
 	case *events.PersonVoiceRecorded:
 		set(&v.OwnWords, d.OwnWords)
 		set(&v.Language, d.Language)

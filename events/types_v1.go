@@ -46,6 +46,16 @@ type PersonVoiceRecorded struct {
 	WhoToContact       string   `json:"whoToContact,omitempty"`
 }
 
+// PersonNoteGiven is the data of crisisbus.person.note_given.v1: the agency holding the episode gave the person a plain-language note of what happens next: what was agreed, who will call and when, the crisis line and the safe havens open tonight.
+type PersonNoteGiven struct {
+	Format      string   `json:"format"`
+	How         string   `json:"how"`
+	Agreed      string   `json:"agreed,omitempty"`
+	WhoWillCall string   `json:"whoWillCall,omitempty"`
+	Town        string   `json:"town,omitempty"`
+	Havens      []string `json:"havens,omitempty"`
+}
+
 // TriageRequested is the data of crisisbus.triage.requested.v1: the control room asks its mental health worker for triage advice during a call.
 type TriageRequested struct {
 	CallerAccount string `json:"callerAccount"`
@@ -306,6 +316,7 @@ var catalogue = []Spec{
 	{Name: "episode.closed", Data: func() any { return new(EpisodeClosed) }, Publishers: Agencies, Addressed: false},
 	{Name: "person.identified", Data: func() any { return new(PersonIdentified) }, Publishers: Agencies, Addressed: false},
 	{Name: "person.voice_recorded", Data: func() any { return new(PersonVoiceRecorded) }, Publishers: Agencies, Addressed: false},
+	{Name: "person.note_given", Data: func() any { return new(PersonNoteGiven) }, Publishers: Agencies, Addressed: false},
 	{Name: "triage.requested", Data: func() any { return new(TriageRequested) }, Publishers: []Agency{Police, Ambulance}, Addressed: false},
 	{Name: "triage.advice_given", Data: func() any { return new(TriageAdviceGiven) }, Publishers: []Agency{Police, Ambulance, SPoA}, Addressed: false},
 	{Name: "street_triage.dispatched", Data: func() any { return new(StreetTriageDispatched) }, Publishers: []Agency{Police}, Addressed: false},

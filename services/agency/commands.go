@@ -17,6 +17,7 @@ import (
 //	open                 OpenRequest      → OpenResponse
 //	identify             IdentifyRequest  → Receipt
 //	voice                VoiceRequest     → Receipt
+//	note                 NoteRequest      → Receipt
 //	link                 LinkRequest      → Receipt
 //	close                CloseRequest     → Receipt
 //	handoff.offer        OfferRequest     → OfferResponse
@@ -105,6 +106,13 @@ type IdentifyRequest struct {
 type VoiceRequest struct {
 	Base
 	events.PersonVoiceRecorded
+}
+
+// NoteRequest records that the agency holding the episode gave the person
+// a plain-language note of what happens next.
+type NoteRequest struct {
+	Base
+	events.PersonNoteGiven
 }
 
 // LinkRequest records that two episodes are the same person. Both keep
@@ -240,6 +248,7 @@ func (k *Kit) common() []rpc.Command {
 		rpc.Handle("open", k.Open),
 		rpc.Handle("identify", k.Identify),
 		rpc.Handle("voice", k.Voice),
+		rpc.Handle("note", k.Note),
 		rpc.Handle("link", k.Link),
 		rpc.Handle("close", k.Close),
 		rpc.Handle("handoff.offer", k.Offer),
@@ -297,6 +306,21 @@ func (k *Kit) Identify(ctx context.Context, req IdentifyRequest) (Receipt, error
 func (k *Kit) Voice(ctx context.Context, req VoiceRequest) (Receipt, error) {
 	p := req.PersonVoiceRecorded
 	return k.Record(ctx, req.Episode, req.Actor, Fact(&p))
+}
+
+// Note records that the person was given a note of what happens next:
+// only by the agency holding the episode, which knows what was agreed.
+func (k *Kit) Note(ctx context.Context, req NoteRequest) (Receipt, error) {
+	n := req.PersonNoteGiven
+	return k.Do(ctx, req.Episode, req.Actor, func(v *episode.View) ([]Out, error) {
+		if !v.Opened {
+			return nil, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, req.Episode)
+		}
+		if v.Owner != k.Agency() {
+			return nil, events.Errorf(events.Conflict, "only the agency holding the episode gives the person a note of what happens next; %s holds episode %s", v.Owner.Title(), req.Episode)
+		}
+		return []Out{Fact(&n)}, nil
+	})
 }
 
 // Link records on both episodes that they are the same person.

@@ -66,17 +66,76 @@ func (in input) yes(name string) bool {
 func (in input) int(name string) int          { n, _ := strconv.Atoi(in.get(name)); return n }
 func (in input) risk(name string) events.Risk { return events.Risk(in.get(name)) }
 
-// when reads a datetime-local field as London time; empty means now.
+// when reads an NHS date input with a time (the fields <name>-day,
+// -month, -year and -time) as London time: all empty means now; a time
+// alone means today at that time.
 func (in input) when(name string) (time.Time, error) {
-	v := in.get(name)
-	if v == "" {
+	day, month, year, clock := in.get(name+"-day"), in.get(name+"-month"), in.get(name+"-year"), in.get(name+"-time")
+	if day == "" && month == "" && year == "" && clock == "" {
 		return in.now.UTC().Truncate(time.Second), nil
 	}
-	t, err := time.ParseInLocation("2006-01-02T15:04", v, london)
-	if err != nil {
-		return time.Time{}, fieldErr(name, "Enter the date and time as day, month, year, hour and minute")
+	if clock == "" {
+		return time.Time{}, fieldErr(name, "Enter the time, like 23:05")
 	}
-	return t.UTC(), nil
+	h, m, ok := parseClock(clock)
+	if !ok {
+		return time.Time{}, fieldErr(name, "Enter the time in 24 hours, like 23:05 or 0730")
+	}
+	date := in.now.In(london)
+	if day != "" || month != "" || year != "" {
+		d, err := in.date(name)
+		if err != nil {
+			return time.Time{}, err
+		}
+		date, _ = time.ParseInLocation("2006-01-02", d, london)
+	}
+	return time.Date(date.Year(), date.Month(), date.Day(), h, m, 0, 0, london).UTC(), nil
+}
+
+// date reads an NHS date input (the fields <name>-day, -month and -year)
+// as YYYY-MM-DD; all empty is "", part of it is an error naming what is
+// missing.
+func (in input) date(name string) (string, error) {
+	parts := []struct{ what, v string }{{"day", in.get(name + "-day")}, {"month", in.get(name + "-month")}, {"year", in.get(name + "-year")}}
+	var missing []string
+	for _, p := range parts {
+		if p.v == "" {
+			missing = append(missing, p.what)
+		}
+	}
+	switch len(missing) {
+	case 3:
+		return "", nil
+	case 0:
+	default:
+		return "", fieldErr(name, "The date must include a "+strings.Join(missing, " and a "))
+	}
+	d, derr := strconv.Atoi(parts[0].v)
+	m, merr := strconv.Atoi(parts[1].v)
+	y, yerr := strconv.Atoi(parts[2].v)
+	if derr != nil || merr != nil || yerr != nil || len(parts[2].v) != 4 || m < 1 || m > 12 || d < 1 {
+		return "", fieldErr(name, "Enter a real date: the day and month as numbers, the year as 4 digits, like 27 3 2007")
+	}
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, london)
+	if t.Day() != d {
+		return "", fieldErr(name, fmt.Sprintf("%s has no day %d: enter a real date", time.Month(m), d))
+	}
+	return t.Format("2006-01-02"), nil
+}
+
+// parseClock reads a 24-hour time: "23:05", "23.05", "2305" or "7:30".
+func parseClock(s string) (h, m int, ok bool) {
+	s = strings.NewReplacer(".", ":", " ", "").Replace(s)
+	if !strings.Contains(s, ":") && len(s) >= 3 {
+		s = s[:len(s)-2] + ":" + s[len(s)-2:]
+	}
+	hs, ms, found := strings.Cut(s, ":")
+	h, herr := strconv.Atoi(hs)
+	m, merr := strconv.Atoi(ms)
+	if !found || herr != nil || merr != nil || len(ms) != 2 || h < 0 || h > 23 || m < 0 || m > 59 {
+		return 0, 0, false
+	}
+	return h, m, true
 }
 
 // fieldError as an error: a problem with one field of the posted form.
@@ -134,8 +193,12 @@ var actions = map[string]action{
 					return "", "", err
 				}
 			}
+			said, err := voice(in)
+			if err != nil {
+				return "", "", err
+			}
 			open := agency.OpenRequest{Actor: in.actor, Channel: orDefault(in.get("channel"), "999"), Summary: in.get("callerAccount"),
-				Location: in.get("location"), Reference: in.get("reference"), Person: who, Voice: voice(in)}
+				Location: in.get("location"), Reference: in.get("reference"), Person: who, Voice: said}
 			resp, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "open"), open)
 			if err != nil {
 				return "", "", err
@@ -161,8 +224,12 @@ var actions = map[string]action{
 					return "", "", err
 				}
 			}
+			said, err := voice(in)
+			if err != nil {
+				return "", "", err
+			}
 			resp, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "open"), agency.OpenRequest{
-				Actor: in.actor, Channel: "999", Summary: in.get("summary"), Location: in.get("location"), Person: who, Voice: voice(in)})
+				Actor: in.actor, Channel: "999", Summary: in.get("summary"), Location: in.get("location"), Person: who, Voice: said})
 			if err != nil {
 				return "", "", err
 			}
@@ -323,7 +390,10 @@ var actions = map[string]action{
 			if p == nil {
 				p = &events.PersonIdentified{}
 			}
-			p.DateOfBirth, p.Phone = in.get("dateOfBirth"), in.get("phone")
+			if p.DateOfBirth, err = in.date("dateOfBirth"); err != nil {
+				return in.episode, "", err
+			}
+			p.Phone = in.get("phone")
 			if *p == (events.PersonIdentified{}) {
 				return in.episode, "", fieldErr("nhsNumber", "Enter at least one of the NHS number, a name, the name they go by, the date of birth, an approximate age, a description or a phone number")
 			}
@@ -516,15 +586,22 @@ func person(in input) (*events.PersonIdentified, error) {
 	return &p, nil
 }
 
-func voice(in input) *events.PersonVoiceRecorded {
-	if in.get("ownWords") == "" {
-		return nil
-	}
+func voice(in input) (*events.PersonVoiceRecorded, error) {
 	v := events.PersonVoiceRecorded{OwnWords: in.get("ownWords"), WhoToContact: in.get("whoToContact"), Language: in.get("language")}
-	if n := in.get("communicationNeed"); n != "" {
-		v.CommunicationNeeds = []string{n}
+	for _, n := range in.form["communicationNeeds"] {
+		if n = strings.TrimSpace(n); n != "" {
+			v.CommunicationNeeds = append(v.CommunicationNeeds, n)
+		}
 	}
-	return &v
+	if v.OwnWords == "" {
+		if len(v.CommunicationNeeds) > 0 || v.Language != "" || v.WhoToContact != "" {
+			// The contract records needs with the person's own words, never
+			// alone: say so, rather than drop what was ticked.
+			return nil, fieldErr("ownWords", "Enter what they want services to know, in their own words: their communication needs and who to contact are recorded with it")
+		}
+		return nil, nil
+	}
+	return &v, nil
 }
 
 // dataPointer finds "/data/<field>" in a refusal, to show it by its field.

@@ -44,6 +44,11 @@ func (c *Server) agencyRoutes(mux *http.ServeMux) {
 		c.renderEpisode(w, r, id, http.StatusOK, page{})
 	}))
 	mux.HandleFunc("POST /episodes/{id}/reason", withID(c.giveReason))
+	mux.HandleFunc("GET /episodes/{id}/note", withID(func(w http.ResponseWriter, r *http.Request, id string) { c.notePage(w, r, id, page{}) }))
+	mux.HandleFunc("POST /episodes/{id}/note/preview", withID(func(w http.ResponseWriter, r *http.Request, id string) { c.notePage(w, r, id, page{}) }))
+	mux.HandleFunc("POST /episodes/{id}/note/given", withID(func(w http.ResponseWriter, r *http.Request, id string) {
+		c.doAction(w, r, "note", id, func(status int, p page) { c.notePage(w, r, id, p) })
+	}))
 	mux.HandleFunc("POST /episodes/{id}/{action}", withID(func(w http.ResponseWriter, r *http.Request, id string) {
 		c.doAction(w, r, r.PathValue("action"), id, func(status int, p page) { c.renderEpisode(w, r, id, status, p) })
 	}))

@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/ops"
@@ -188,6 +189,9 @@ func (c *Server) routes() http.Handler {
 	authed.HandleFunc("GET /live", c.liveStream)
 	authed.HandleFunc("GET /{$}", c.home)
 	authed.HandleFunc("GET /reports", c.reportsPage)
+	authed.HandleFunc("GET /handed-on", c.handedOnPage)
+	authed.HandleFunc("GET /find", c.findPage)
+	authed.HandleFunc("POST /find", c.find)
 	c.agencyRoutes(authed)
 	mux.Handle("/", c.requireSession(authed))
 	return securityHeaders(bound(mux))
@@ -218,13 +222,14 @@ var funcs = template.FuncMap{
 	"words":      words,
 	"dict":       fieldArgs,
 	"need":       need,
-	"ref":        reference,
+	"ref":        episode.Reference,
 	"whenFrom":   whenFrom,
 	"riskTag":    func(r events.Risk) string { return riskTags[r] },
 	"urgencyTag": func(u string) string { return urgencyTags[u] },
 	"s136Clock":  func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due, Warn: s136Warning} },
 	"callClock":  func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due, Warn: callWarning} },
 	"workItemOf": func(p page, it record.WorkItem) workItemArgs { return workItemArgs{p, it} },
+	"list":       func(s ...string) []string { return s },
 }
 
 var london = func() *time.Location {

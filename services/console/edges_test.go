@@ -48,7 +48,7 @@ func TestA5000CharacterCookieOrEpisodeIDLeavesTheConsoleWorking(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#triage-callerAccount"), "Woman on the station footbridge, says she cannot go on"),
 		chromedp.SendKeys(chromedp.CSS("#triage-location"), "Chatham station footbridge"),
 		chromedp.SendKeys(chromedp.CSS("#triage-concern"), "Is she known to services?"),
-		chromedp.SetValue(chromedp.CSS("#triage-risk"), "high"),
+		choose("#triage-risk", "high"),
 		chromedp.SendKeys(chromedp.CSS("#triage-ownWords"), "Call my friend Sam."),
 		chromedp.Click(chromedp.CSS(`form[action="/new/triage"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(".flash")),

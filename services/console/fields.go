@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -12,7 +13,18 @@ import (
 type formField struct {
 	ID, Name, Label, Hint, Type, Value, Error, Autocomplete, Width, Rows string
 	Options                                                              []option
+	// Values are the options ticked (checkboxes); Parts the day, month,
+	// year and time typed (date and datetime, the NHS date input).
+	Values []string
+	Parts  map[string]string
 }
+
+// RadiosUpTo is the most options a choice shows as radios, NHS.UK's
+// pattern for a short choice; a longer one is a select.
+const RadiosUpTo = 5
+
+// Checked reports whether an option of a checkboxes field is ticked.
+func (f formField) Checked(value string) bool { return slices.Contains(f.Values, value) }
 
 type option struct{ Value, Label string }
 
@@ -75,11 +87,27 @@ func (p page) Field(action, name, label, typ, hint string) formField {
 	if p.Action == action {
 		f.Value = p.Form.Get(name)
 		f.Error = p.ErrorFor(f.ID)
+		f.Values = p.Form[name]
+		if typ == "date" || typ == "datetime" {
+			f.Parts = map[string]string{}
+			for _, part := range []string{"day", "month", "year", "time"} {
+				f.Parts[part] = p.Form.Get(name + "-" + part)
+			}
+		}
 	}
 	return f
 }
 
-// Select is a select field; each option is "value|Label".
+// Checkboxes is a field of options of which any may be ticked; each
+// option is "value|Label".
+func (p page) Checkboxes(action, name, label, hint string, opts ...string) formField {
+	f := p.Select(action, name, label, hint, opts...)
+	f.Type = "checkboxes"
+	return f
+}
+
+// Select is a choice of one option, each "value|Label": radios when there
+// are at most RadiosUpTo options, a select otherwise.
 func (p page) Select(action, name, label, hint string, opts ...string) formField {
 	f := p.Field(action, name, label, "select", hint)
 	for _, o := range opts {
@@ -88,6 +116,9 @@ func (p page) Select(action, name, label, hint string, opts ...string) formField
 			l = strings.ReplaceAll(v, "_", " ")
 		}
 		f.Options = append(f.Options, option{Value: v, Label: l})
+	}
+	if len(f.Options) <= RadiosUpTo {
+		f.Type = "radios"
 	}
 	return f
 }
@@ -112,13 +143,31 @@ func (p page) Checked(action, name string, byDefault bool) bool {
 	return p.Form.Get(name) != ""
 }
 
-// Choice is a select field whose options are built by the page, with the
-// value it holds until the form is posted.
+// Choice is a choice of one option built by the page (radios or a select,
+// as Select), with the value it holds until the form is posted.
 func (p page) Choice(action, name, label, hint, byDefault string, opts []option) formField {
 	f := p.Field(action, name, label, "select", hint)
 	f.Options = opts
+	if len(opts) <= RadiosUpTo {
+		f.Type = "radios"
+	}
 	if p.Action != action {
 		f.Value = byDefault
 	}
+	return f
+}
+
+// NoteField is a field of the note's form holding the note's current value.
+func (p page) NoteField(name, label, typ, hint, value string) formField {
+	f := p.Field("note", name, label, typ, hint)
+	f.Value = value
+	return f
+}
+
+// NoteChoice is a choice of the note's form ("value|Label" options, or
+// plain names) holding the note's current value.
+func (p page) NoteChoice(name, label, value string, opts []string) formField {
+	f := p.Select("note", name, label, "", opts...)
+	f.Value = value
 	return f
 }

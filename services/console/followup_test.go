@@ -86,13 +86,13 @@ func TestAfterSPoATakesTheEscalationOnTheHelplineStillMakesTheRemainingCalls(t *
 	days.advance(24*time.Hour + time.Minute)
 	helpline = signIn(t, browser, base, "helpline.worker", "crisisbus-crisisline")
 	helpline.do("open the episode", chromedp.Navigate(episodeURL), chromedp.WaitVisible(chromedp.CSS("#contact-contactNumber")))
-	if got := browsertest.Get(t, helpline.tab, "which call", chromedp.Value(chromedp.CSS("#contact-contactNumber"))); got != "1" {
+	if got := helpline.chosen("#contact-contactNumber"); got != "1" {
 		t.Fatalf("which call offers call %q first, want call 1 (the one due)", got)
 	}
 	// Choosing call 3 by mistake: warned, nothing recorded.
 	helpline.do("record call 3 by mistake",
-		chromedp.SetValue(chromedp.CSS("#contact-contactNumber"), "3"),
-		chromedp.SetValue(chromedp.CSS("#contact-outcome"), "spoke"),
+		choose("#contact-contactNumber", "3"),
+		choose("#contact-outcome", "spoke"),
 		chromedp.Click(chromedp.CSS(`form[action$="/contact"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(".error-summary")))
 	browsertest.Screenshot(t, helpline.tab, "call-3-before-its-day")
@@ -103,15 +103,15 @@ func TestAfterSPoATakesTheEscalationOnTheHelplineStillMakesTheRemainingCalls(t *
 		t.Fatalf("the mistaken call was recorded: %q", calls)
 	}
 	helpline.do("record call 1",
-		chromedp.SetValue(chromedp.CSS("#contact-contactNumber"), "1"),
-		chromedp.SetValue(chromedp.CSS("#contact-outcome"), "spoke"),
-		chromedp.SetValue(chromedp.CSS("#contact-risk"), "high"),
+		choose("#contact-contactNumber", "1"),
+		choose("#contact-outcome", "spoke"),
+		choose("#contact-risk", "high"),
 		chromedp.SendKeys(chromedp.CSS("#contact-notes"), "Has written notes to his family; sister away"),
 		chromedp.Click(chromedp.CSS(`form[action$="/contact"] button`)))
 	helpline.flash("Call recorded")
 	helpline.do("escalate to SPoA",
 		chromedp.Click(chromedp.CSS(`details:has(form[action$="/escalate"]) > summary`)),
-		chromedp.SetValue(chromedp.CSS("#escalate-risk"), "high"),
+		choose("#escalate-risk", "high"),
 		chromedp.SendKeys(chromedp.CSS("#escalate-reason"), "Suicidal plan on the day 1 call; his sister is away"),
 		chromedp.Click(chromedp.CSS(`form[action$="/escalate"] button`)))
 	helpline.flash("Escalated")
@@ -156,15 +156,15 @@ func TestAfterSPoATakesTheEscalationOnTheHelplineStillMakesTheRemainingCalls(t *
 	days.advance(24 * time.Hour)
 	helpline = signIn(t, browser, base, "helpline.worker", "crisisbus-crisisline")
 	helpline.do("open the episode", chromedp.Navigate(episodeURL), chromedp.WaitVisible(chromedp.CSS("#contact-contactNumber")))
-	if got := browsertest.Get(t, helpline.tab, "which call", chromedp.Value(chromedp.CSS("#contact-contactNumber"))); got != "2" {
+	if got := helpline.chosen("#contact-contactNumber"); got != "2" {
 		t.Fatalf("which call offers call %q first, want call 2", got)
 	}
 	if caption := helpline.text("#followup-calls caption"); !strings.Contains(caption, "made by "+helplineTitle+" (you)") {
 		t.Errorf("the helpline's episode page says of the calls %q", caption)
 	}
 	helpline.do("record call 2",
-		chromedp.SetValue(chromedp.CSS("#contact-outcome"), "spoke"),
-		chromedp.SetValue(chromedp.CSS("#contact-risk"), "medium"),
+		choose("#contact-outcome", "spoke"),
+		choose("#contact-risk", "medium"),
 		chromedp.Click(chromedp.CSS(`form[action$="/contact"] button`)))
 	helpline.flash("Call recorded")
 	browsertest.Screenshot(t, helpline.tab, "call-2-recorded-on-spoas-episode")

@@ -36,8 +36,12 @@ var havenActions = map[string]action{
 			if err != nil {
 				return "", "", err
 			}
+			said, err := voice(in)
+			if err != nil {
+				return "", "", err
+			}
 			resp, err := rpc.Call[safehaven.WalkInRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "walkin"), safehaven.WalkInRequest{
-				Actor: in.actor, Haven: in.get("haven"), ArrivedAt: at, Summary: in.get("summary"), AgeYears: age, Person: p, Voice: voice(in)})
+				Actor: in.actor, Haven: in.get("haven"), ArrivedAt: at, Summary: in.get("summary"), AgeYears: age, Person: p, Voice: said})
 			if err != nil {
 				return "", "", err
 			}

@@ -59,9 +59,9 @@ func TestTheSafeHavensPagesTakeAReferralRecordAVisitAndTurnAwayA16YearOld(t *tes
 	episodeURL := strings.SplitN(browsertest.Get(t, handler.tab, "url", chromedp.Location()), "?", 2)[0]
 	handler.do("refer him to the safe haven",
 		chromedp.Click(chromedp.CSS(`details:has(form[action$="/offer"]) > summary`)),
-		chromedp.SetValue(chromedp.CSS("#offer-to"), "safehaven"),
-		chromedp.SetValue(chromedp.CSS("#offer-kind"), "safe_haven_referral"),
-		chromedp.SetValue(chromedp.CSS("#offer-urgency"), "urgent"),
+		choose("#offer-to", "safehaven"),
+		choose("#offer-kind", "safe_haven_referral"),
+		choose("#offer-urgency", "urgent"),
 		chromedp.SendKeys(chromedp.CSS("#offer-reason"), "Bringing him to the Margate haven instead of s136"),
 		chromedp.Click(chromedp.CSS(`form[action$="/offer"] button`)),
 	)
@@ -81,7 +81,7 @@ func TestTheSafeHavensPagesTakeAReferralRecordAVisitAndTurnAwayA16YearOld(t *tes
 		t.Fatalf("the haven does not see his own words first: %q", words)
 	}
 	haven.do("record his arrival",
-		chromedp.SetValue(chromedp.CSS("#haven-arrive-haven"), "haven-margate"),
+		choose("#haven-arrive-haven", "haven-margate"),
 		chromedp.Click(chromedp.CSS(`form[action$="/haven-arrive"] button`)),
 	)
 	haven.flash("Arrival recorded")
@@ -110,7 +110,7 @@ func TestTheSafeHavensPagesTakeAReferralRecordAVisitAndTurnAwayA16YearOld(t *tes
 	browsertest.Screenshot(t, haven.tab, "haven-2-visit")
 	haven.do("record that he went home",
 		chromedp.Click(chromedp.CSS(`details:has(form[action$="/haven-leave"]) > summary`)),
-		chromedp.SetValue(chromedp.CSS("#haven-leave-outcome"), "went_home"),
+		choose("#haven-leave-outcome", "went_home"),
 		chromedp.SendKeys(chromedp.CSS("#haven-leave-detail"), "his brother collected him"),
 		chromedp.Click(chromedp.CSS(`form[action$="/haven-leave"] input[name=closeEpisode]`)),
 		chromedp.Click(chromedp.CSS(`form[action$="/haven-leave"] button`)),
@@ -125,7 +125,7 @@ func TestTheSafeHavensPagesTakeAReferralRecordAVisitAndTurnAwayA16YearOld(t *tes
 
 	haven.do("go to the worklist", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#worklist")))
 	haven.do("record a 16-year-old walking in",
-		chromedp.SetValue(chromedp.CSS("#haven-walkin-haven"), "haven-margate"),
+		choose("#haven-walkin-haven", "haven-margate"),
 		chromedp.SendKeys(chromedp.CSS("#haven-walkin-summary"), "came in on her own after a row at home"),
 		chromedp.SendKeys(chromedp.CSS("#haven-walkin-ageYears"), "16"),
 		chromedp.SendKeys(chromedp.CSS("#haven-walkin-ownWords"), "I can't go home tonight."),

@@ -36,7 +36,7 @@ func TestPeopleHearOfTheirOwnEpisodesAndSayWhyTheyOpenAnother(t *testing.T) {
 	eoc.do("record the call",
 		chromedp.SendKeys(chromedp.CSS("#call-summary"), "Man at home in Deal, says he cannot keep himself safe tonight"),
 		chromedp.SendKeys(chromedp.CSS("#call-location"), "Deal"),
-		chromedp.SetValue(chromedp.CSS("#call-response"), "hear_and_treat"),
+		choose("#call-response", "hear_and_treat"),
 		chromedp.SendKeys(chromedp.CSS("#call-givenName"), "Tom"),
 		chromedp.SendKeys(chromedp.CSS("#call-familyName"), "Hale"),
 		chromedp.Click(chromedp.CSS(`form[action="/new/call"] button`)),
@@ -98,7 +98,8 @@ func TestPeopleHearOfTheirOwnEpisodesAndSayWhyTheyOpenAnother(t *testing.T) {
 	// The reason is the recorded purpose of the view, seen by the EOC
 	// when it next opens the episode.
 	bustest.CheckFor(t, 10*time.Second, 200*time.Millisecond, func() error {
-		eoc.do("open the episode again", chromedp.Navigate(base+"/episodes/"+eocID), chromedp.WaitVisible(chromedp.CSS("#ep-disclosures")))
+		eoc.do("open the episode again, and who has viewed it", chromedp.Navigate(base+"/episodes/"+eocID),
+			chromedp.Click(chromedp.CSS("#ep-history-viewed > summary")), chromedp.WaitVisible(chromedp.CSS("#ep-disclosures")))
 		if who := eoc.text("#ep-disclosures"); !strings.Contains(who, "Chris Morgan (police.handler), Police") || !strings.Contains(who, "no part in the episode; reason given: "+reason) {
 			return fmt.Errorf("who has viewed reads %q", who)
 		}

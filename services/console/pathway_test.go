@@ -126,7 +126,7 @@ func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#triage-callerAccount"), "Man on the outside of the railings of Rochester bridge, says he has had enough"),
 		chromedp.SendKeys(chromedp.CSS("#triage-location"), "Rochester bridge, east side"),
 		chromedp.SendKeys(chromedp.CSS("#triage-concern"), "Is he known to services? Should we use s136?"),
-		chromedp.SetValue(chromedp.CSS("#triage-risk"), "high"),
+		choose("#triage-risk", "high"),
 		chromedp.SendKeys(chromedp.CSS("#triage-givenName"), "Daniel"),
 		chromedp.SendKeys(chromedp.CSS("#triage-familyName"), "Brook"),
 		chromedp.SendKeys(chromedp.CSS("#triage-ownWords"), "Ring my sister Jo. Please don't take me to A&E."),
@@ -149,7 +149,7 @@ func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
 		chromedp.Navigate(episodeURL),
 		chromedp.Click(chromedp.CSS(`details:has(form[action$="/advice"]) > summary`)),
 		chromedp.SendKeys(chromedp.CSS("#advice-advice"), "Known to the Medway CMHT. Use s136 to the health-based place of safety if he will not come away."),
-		chromedp.SetValue(chromedp.CSS("#advice-recommendedAction"), "consider_s136"),
+		choose("#advice-recommendedAction", "consider_s136"),
 		chromedp.Click(chromedp.CSS(`input[name=knownToServices]`)),
 		chromedp.SendKeys(chromedp.CSS("#advice-healthHistory"), "Bipolar disorder; lithium; admitted 2024"),
 		chromedp.Click(chromedp.CSS(`form[action$="/advice"] button`)),
@@ -168,12 +168,12 @@ func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
 	// The officer records the s136 detention at the place of safety and asks the AMHP service.
 	handler.do("record the detention",
 		chromedp.Click(chromedp.CSS("#detention > summary")),
-		chromedp.SetValue(chromedp.CSS("#detain-practicable"), "yes"),
-		chromedp.SetValue(chromedp.CSS("#detain-professional"), "nurse"),
+		choose("#detain-practicable", "yes"),
+		choose("#detain-professional", "nurse"),
 		chromedp.SendKeys(chromedp.CSS("#detain-consultAdvice"), "Control-room nurse advised s136 to the suite"),
-		chromedp.SetValue(chromedp.CSS("#detain-locationType"), "public_place"),
+		choose("#detain-locationType", "public_place"),
 		chromedp.SendKeys(chromedp.CSS("#detain-ageYears"), "34"),
-		chromedp.SetValue(chromedp.CSS("#detain-placeType"), "health_based_place_of_safety"),
+		choose("#detain-placeType", "health_based_place_of_safety"),
 		chromedp.SendKeys(chromedp.CSS("#detain-placeName"), "Medway s136 suite"),
 		chromedp.Click(chromedp.CSS(`form[action$="/detain"] button`)),
 	)
@@ -215,7 +215,7 @@ func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
 	// (3) Not admitted: the helpline's list shows the person, with calls due once accepted.
 	amhp.do("record the outcome",
 		chromedp.Click(chromedp.CSS("#outcome > summary")),
-		chromedp.SetValue(chromedp.CSS("#outcome-outcome"), "not_admitted"),
+		choose("#outcome-outcome", "not_admitted"),
 		chromedp.SendKeys(chromedp.CSS("#outcome-notes"), "No detainable illness today; safety plan with his sister"),
 		chromedp.Click(chromedp.CSS(`form[action$="/outcome"] button`)),
 	)
@@ -284,11 +284,11 @@ func TestAnInvalidFormShowsInlineErrorsAndKeepsWhatWasTyped(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/new/triage"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(".flash")),
 		chromedp.Click(chromedp.CSS("#detention > summary")),
-		chromedp.SetValue(chromedp.CSS("#detain-practicable"), "no"),
+		choose("#detain-practicable", "no"),
 		chromedp.SendKeys(chromedp.CSS("#detain-consultAdvice"), "No one reachable in time"),
-		chromedp.SetValue(chromedp.CSS("#detain-locationType"), "public_place"),
+		choose("#detain-locationType", "public_place"),
 		chromedp.SendKeys(chromedp.CSS("#detain-ageYears"), "16"),
-		chromedp.SetValue(chromedp.CSS("#detain-placeType"), "police_station"),
+		choose("#detain-placeType", "police_station"),
 		chromedp.SendKeys(chromedp.CSS("#detain-placeName"), "Margate police station"),
 		chromedp.Click(chromedp.CSS(`form[action$="/detain"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(".error-summary")),
@@ -315,7 +315,7 @@ func TestEOCRefersToSPoAWhoAcceptsAndRoutesInTheConsole(t *testing.T) {
 	eoc.do("record the call",
 		chromedp.SendKeys(chromedp.CSS("#call-summary"), "Woman at home in Margate, low mood, took extra tablets an hour ago, now wants to talk to someone"),
 		chromedp.SendKeys(chromedp.CSS("#call-location"), "Margate"),
-		chromedp.SetValue(chromedp.CSS("#call-response"), "hear_and_treat"),
+		choose("#call-response", "hear_and_treat"),
 		chromedp.SendKeys(chromedp.CSS("#call-givenName"), "Ruth"),
 		chromedp.SendKeys(chromedp.CSS("#call-familyName"), "Ames"),
 		chromedp.SendKeys(chromedp.CSS("#call-ownWords"), "I don't want to go to A&E again."),
@@ -324,16 +324,16 @@ func TestEOCRefersToSPoAWhoAcceptsAndRoutesInTheConsole(t *testing.T) {
 	eoc.flash("Call recorded")
 	eoc.do("record not conveyed",
 		chromedp.Click(chromedp.CSS(`details:has(form[action$="/conveyance"]) > summary`)),
-		chromedp.SetValue(chromedp.CSS("#conveyance-conveyed"), "no"),
+		choose("#conveyance-conveyed", "no"),
 		chromedp.SendKeys(chromedp.CSS("#conveyance-reason"), "No physical health concern after clinical triage; needs mental health follow-up tonight"),
 		chromedp.Click(chromedp.CSS(`form[action$="/conveyance"] button`)),
 	)
 	eoc.flash("Conveyance recorded")
 	eoc.do("refer to SPoA",
 		chromedp.Click(chromedp.CSS(`details:has(form[action$="/offer"]) > summary`)),
-		chromedp.SetValue(chromedp.CSS("#offer-to"), "spoa"),
-		chromedp.SetValue(chromedp.CSS("#offer-kind"), "spoa_referral"),
-		chromedp.SetValue(chromedp.CSS("#offer-urgency"), "urgent"),
+		choose("#offer-to", "spoa"),
+		choose("#offer-kind", "spoa_referral"),
+		choose("#offer-urgency", "urgent"),
 		chromedp.SendKeys(chromedp.CSS("#offer-reason"), "Not conveyed; please arrange crisis team contact tonight"),
 		chromedp.Click(chromedp.CSS(`form[action$="/offer"] button`)),
 	)
@@ -352,7 +352,7 @@ func TestEOCRefersToSPoAWhoAcceptsAndRoutesInTheConsole(t *testing.T) {
 	}
 	spoa.do("route to the crisis team",
 		chromedp.Click(chromedp.CSS(`details:has(form[action$="/route"]) > summary`)),
-		chromedp.SetValue(chromedp.CSS("#route-route"), "crisis_team"),
+		choose("#route-route", "crisis_team"),
 		chromedp.SendKeys(chromedp.CSS("#route-detail"), "East Kent crisis resolution team, visit tonight"),
 		chromedp.Click(chromedp.CSS(`form[action$="/route"] button`)),
 	)
@@ -374,7 +374,7 @@ func TestSPoALinksTwoEpisodesOfOnePersonInTheConsole(t *testing.T) {
 		browsertest.Get(t, eoc.tab, "open the form", chromedp.Evaluate[bool](`document.querySelector('details:has(form[action="/new/call"])').open = true`))
 		eoc.do("record a call",
 			chromedp.SendKeys(chromedp.CSS("#call-summary"), summary),
-			chromedp.SetValue(chromedp.CSS("#call-response"), "hear_and_treat"),
+			choose("#call-response", "hear_and_treat"),
 			chromedp.SendKeys(chromedp.CSS("#call-givenName"), "Ruth"),
 			chromedp.SendKeys(chromedp.CSS("#call-familyName"), "Ames"),
 			chromedp.Click(chromedp.CSS(`form[action="/new/call"] button`)))
@@ -394,8 +394,8 @@ func TestSPoALinksTwoEpisodesOfOnePersonInTheConsole(t *testing.T) {
 	call("Ruth again, took extra tablets an hour ago")
 	eoc.do("refer to SPoA",
 		chromedp.Click(chromedp.CSS(`details:has(form[action$="/offer"]) > summary`)),
-		chromedp.SetValue(chromedp.CSS("#offer-to"), "spoa"),
-		chromedp.SetValue(chromedp.CSS("#offer-kind"), "spoa_referral"),
+		choose("#offer-to", "spoa"),
+		choose("#offer-kind", "spoa_referral"),
 		chromedp.SendKeys(chromedp.CSS("#offer-reason"), "Second call tonight"),
 		chromedp.Click(chromedp.CSS(`form[action$="/offer"] button`)))
 	eoc.flash("Offered to Single point of access")

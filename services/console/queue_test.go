@@ -72,7 +72,7 @@ func TestTheAMHPQueueShowsNeedsRiskUrgencyAndTheClockAndLetsGoOfNotAdmitted(t *t
 	episodeURL := browsertest.Get(t, amhp.tab, "url", chromedp.Location())
 	amhp.do("record not admitted",
 		chromedp.Click(chromedp.CSS("#outcome > summary")),
-		chromedp.SetValue(chromedp.CSS("#outcome-outcome"), "not_admitted"),
+		choose("#outcome-outcome", "not_admitted"),
 		chromedp.Click(chromedp.CSS(`form[action$="/outcome"] button`)))
 	amhp.flash("The helpline has been offered 4 days of follow-up calls")
 	amhp.do("back to the queue", chromedp.Navigate(base+"/"))

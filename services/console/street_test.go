@@ -34,8 +34,8 @@ func TestStreetTriageNotesGoToTheTrustAndThePoliceViewShowsOnlyTheOutcome(t *tes
 	const notes = "Paranoid ideation, no intent to harm; agreed to see the crisis team tomorrow"
 	handler.do("record the street triage outcome",
 		chromedp.Click(chromedp.CSS(`details:has(form[action$="/street"]) > summary`)),
-		chromedp.SetValue(chromedp.CSS("#street-s136Avoided"), "yes"),
-		chromedp.SetValue(chromedp.CSS("#street-outcome"), "safe_haven"),
+		choose("#street-s136Avoided", "yes"),
+		choose("#street-outcome", "safe_haven"),
 		chromedp.SendKeys(chromedp.CSS("#street-notes"), notes),
 		chromedp.Click(chromedp.CSS(`form[action$="/street"] button`)),
 	)

@@ -97,35 +97,6 @@ func inWords(field, problem string) string {
 	return name + " is not in a form crisisbus can record: check it and try again"
 }
 
-// crockford is Crockford's base 32: digits and letters without I, L, O and
-// U, so a reference read over the phone cannot be misheard as another.
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// reference is an episode's short reference, to read over the phone: eight
-// characters in two groups ("K7M4 QP2X"), from the 40 random bits at the
-// end of its id. It is shown beside the person's name, not in place of
-// the id, which stays the key everywhere.
-func reference(episode string) string {
-	hex := strings.ReplaceAll(episode, "-", "")
-	if len(hex) < 10 {
-		return strings.ToUpper(episode)
-	}
-	var n uint64
-	for _, c := range hex[len(hex)-10:] {
-		d := strings.IndexRune("0123456789abcdef", c|0x20)
-		if d < 0 {
-			return strings.ToUpper(episode)
-		}
-		n = n<<4 | uint64(d)
-	}
-	b := make([]byte, 8)
-	for i := 7; i >= 0; i-- {
-		b[i] = crockford[n&31]
-		n >>= 5
-	}
-	return string(b[:4]) + " " + string(b[4:])
-}
-
 // whenFrom is a time as people say it, in Europe/London: "today 19:23",
 // "yesterday 23:05", "Wed 25 Nov 19:23".
 func whenFrom(now, t time.Time) string {

@@ -170,7 +170,9 @@ func (s *Store) applyEpisodeRun(ctx context.Context, id string, evs []events.Eve
 	err := s.update(ctx, s.views, id, func(raw []byte) ([]byte, error) {
 		persons = persons[:0]
 		v := episode.New(id)
-		if raw != nil {
+		if raw == nil {
+			persons = append(persons, v.Person) // a new episode: its reference is indexed
+		} else {
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return nil, err
 			}

@@ -279,6 +279,12 @@ func Commands(r *Record) []rpc.Command {
 			rpc.Handle(string(a)+".worklist", func(ctx context.Context, req WorklistRequest) (WorklistResponse, error) {
 				return r.worklist(ctx, a, req)
 			}).For(a),
+			rpc.Handle(string(a)+".handedon", func(ctx context.Context, req WorklistRequest) (WorklistResponse, error) {
+				return r.handedOn(ctx, a, req)
+			}).For(a),
+			rpc.Handle(string(a)+".search", func(ctx context.Context, req SearchRequest) (SearchResponse, error) {
+				return r.search(ctx, a, req)
+			}).For(a),
 			rpc.Handle(string(a)+".state", func(ctx context.Context, req StateRequest) (StateResponse, error) {
 				return r.state(ctx, a, req)
 			}).For(a),

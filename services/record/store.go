@@ -101,7 +101,10 @@ func (s *Store) Apply(ctx context.Context, e events.Event) error {
 	var person *episode.Person
 	err := s.update(ctx, s.views, e.Subject, func(raw []byte) ([]byte, error) {
 		v := episode.New(e.Subject)
-		if raw != nil {
+		person = nil
+		if raw == nil {
+			person = &v.Person // a new episode: its reference is indexed
+		} else {
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return nil, err
 			}
@@ -125,9 +128,10 @@ func (s *Store) Apply(ctx context.Context, e events.Event) error {
 var typeDisclosed = episode.TypeOf(&events.RecordDisclosed{})
 
 // indexPerson lists the episode under each key of the person (PersonKeys),
-// for matching.
+// for matching, and under its search keys (SearchKeys: its reference and
+// each word of the person's names), for the agencies' search.
 func (s *Store) indexPerson(ctx context.Context, id string, person episode.Person) error {
-	for _, k := range PersonKeys(person) {
+	for _, k := range append(PersonKeys(person), SearchKeys(id, person)...) {
 		if err := s.update(ctx, s.people, k, func(raw []byte) ([]byte, error) {
 			var ids []string
 			if raw != nil {

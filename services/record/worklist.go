@@ -73,6 +73,7 @@ type WorkItem struct {
 	Language           string      `json:"language,omitempty"`
 	Risk               events.Risk `json:"risk,omitempty"`
 	Escalated          bool        `json:"escalated,omitempty"` // a clock broke on this episode
+	Closed             bool        `json:"closed,omitempty"`    // found by a search: the episode is closed
 	LastAt             time.Time   `json:"lastAt"`
 	// DueAt is the earliest deadline of the item, the order of the list.
 	DueAt time.Time `json:"dueAt,omitzero"`
@@ -88,18 +89,8 @@ func (r *Record) worklist(ctx context.Context, a events.Agency, req WorklistRequ
 	if err != nil {
 		return WorklistResponse{}, err
 	}
-	reads := make([]disclosure, 0, len(items))
-	for _, it := range items {
-		fields, err := itemFields(it)
-		if err != nil {
-			return WorklistResponse{}, fmt.Errorf("worklist item of episode %s: %w", it.Episode, err)
-		}
-		reads = append(reads, disclosure{episode: it.Episode, fields: fields})
-	}
-	if len(reads) > 0 {
-		if _, err := r.disclose(ctx, req.Viewer, a, req.Purpose, reads); err != nil {
-			return WorklistResponse{}, err
-		}
+	if err := r.discloseItems(ctx, a, req.Viewer, req.Purpose, items); err != nil {
+		return WorklistResponse{}, err
 	}
 	return WorklistResponse{Agency: a, Items: items}, nil
 }
@@ -136,6 +127,14 @@ func (s *Store) Worklist(ctx context.Context, a events.Agency) ([]WorkItem, erro
 
 // scanWorklist reads every view in the record for agency a's work items.
 func (s *Store) scanWorklist(ctx context.Context, a events.Agency) ([]WorkItem, error) {
+	items, err := s.scan(ctx, func(v episode.View) (WorkItem, bool) { return workItem(v, a) })
+	sortWork(items)
+	return items, err
+}
+
+// scan reads every open episode's view in the record for the items keep
+// finds.
+func (s *Store) scan(ctx context.Context, keep func(episode.View) (WorkItem, bool)) ([]WorkItem, error) {
 	keys, err := s.views.ListKeys(ctx)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoKeysFound) {
@@ -155,12 +154,10 @@ func (s *Store) scanWorklist(ctx context.Context, a events.Agency) ([]WorkItem, 
 		if !ok || v.Closed {
 			continue
 		}
-		item, ok := workItem(v, a)
-		if ok {
+		if item, ok := keep(v); ok {
 			items = append(items, item)
 		}
 	}
-	sortWork(items)
 	return items, nil
 }
 
@@ -180,9 +177,25 @@ func sortWork(items []WorkItem) {
 	})
 }
 
+// workItem is the episode as an item of agency a's worklist, if it waits
+// for a: a owns it, has an offer of it to answer, or makes its follow-up
+// calls.
 func workItem(v episode.View, a events.Agency) (WorkItem, bool) {
+	offered := slices.ContainsFunc(v.Handoffs, func(h episode.Handoff) bool { return h.To == a && h.State.Open() })
+	if v.Owner != a && !offered && v.FollowUpBy() != a {
+		return WorkItem{}, false
+	}
+	if a == events.AMHP && v.Owner == a && !offered && assessedAndReferred(v) {
+		return WorkItem{}, false
+	}
+	return describe(v, a), true
+}
+
+// describe is the episode as an item of a list of agency a's: its
+// worklist, what it handed on, what it found.
+func describe(v episode.View, a events.Agency) WorkItem {
 	it := WorkItem{Episode: v.Episode, Person: v.Person.Name(), AgeYears: v.Person.AgeYears, Owner: v.Owner,
-		LegalStatus: v.LegalStatus, OpenedAt: v.OpenedAt, Location: v.Location}
+		LegalStatus: v.LegalStatus, OpenedAt: v.OpenedAt, Location: v.Location, Closed: v.Closed}
 	for _, h := range v.Handoffs {
 		if h.To == a && h.State.Open() {
 			it.Offers = append(it.Offers, h)
@@ -192,12 +205,6 @@ func workItem(v episode.View, a events.Agency) (WorkItem, bool) {
 		}
 	}
 	caller := v.FollowUpBy()
-	if v.Owner != a && len(it.Offers) == 0 && caller != a {
-		return it, false
-	}
-	if a == events.AMHP && v.Owner == a && len(it.Offers) == 0 && assessedAndReferred(v) {
-		return it, false
-	}
 	it.CommunicationNeeds, it.Language = v.Needs, v.Language
 	for _, r := range v.Risks {
 		if r.Level != "" {
@@ -236,7 +243,7 @@ func workItem(v episode.View, a events.Agency) (WorkItem, bool) {
 			it.Escalated = true
 		}
 	}
-	return it, true
+	return it
 }
 
 // assessedAndReferred reports whether the AMHP service has finished its

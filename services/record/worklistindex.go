@@ -22,6 +22,8 @@ type worklists struct {
 	mu     sync.RWMutex
 	ready  bool
 	byAgcy map[events.Agency]map[string]WorkItem // agency → episode → item
+	// handedOn is each agency's "handed on" list, kept the same way.
+	handedOn map[events.Agency]map[string]WorkItem
 }
 
 // watchWorklists starts keeping the worklists; stop ends it.
@@ -30,9 +32,10 @@ func (s *Store) watchWorklists(ctx context.Context) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch the episode views for the worklists: %w", err)
 	}
-	idx := &worklists{byAgcy: map[events.Agency]map[string]WorkItem{}}
+	idx := &worklists{byAgcy: map[events.Agency]map[string]WorkItem{}, handedOn: map[events.Agency]map[string]WorkItem{}}
 	for _, a := range events.Agencies {
 		idx.byAgcy[a] = map[string]WorkItem{}
+		idx.handedOn[a] = map[string]WorkItem{}
 	}
 	s.worklists.Store(idx)
 	done := make(chan struct{})
@@ -69,13 +72,16 @@ func (x *worklists) update(e jetstream.KeyValueEntry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, a := range events.Agencies {
-		if !deleted && !v.Closed {
-			if item, ok := workItem(v, a); ok {
-				x.byAgcy[a][ep] = item
-				continue
-			}
-		}
 		delete(x.byAgcy[a], ep)
+		delete(x.handedOn[a], ep)
+		if deleted || v.Closed {
+			continue
+		}
+		if item, ok := workItem(v, a); ok {
+			x.byAgcy[a][ep] = item
+		} else if item, ok := handedOnItem(v, a); ok {
+			x.handedOn[a][ep] = item
+		}
 	}
 }
 
@@ -88,6 +94,20 @@ func (x *worklists) items(a events.Agency) ([]WorkItem, bool) {
 	}
 	out := make([]WorkItem, 0, len(x.byAgcy[a]))
 	for _, it := range x.byAgcy[a] {
+		out = append(out, it)
+	}
+	return out, true
+}
+
+// handed returns agency a's "handed on" list, and whether the index is ready.
+func (x *worklists) handed(a events.Agency) ([]WorkItem, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if !x.ready {
+		return nil, false
+	}
+	out := make([]WorkItem, 0, len(x.handedOn[a]))
+	for _, it := range x.handedOn[a] {
 		out = append(out, it)
 	}
 	return out, true

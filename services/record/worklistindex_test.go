@@ -56,15 +56,30 @@ func TestTheWorklistsTheRecordKeepsAreWhatEveryViewSays(t *testing.T) {
 				if string(k) != string(s) {
 					return fmt.Errorf("%s, %s worklist: kept %s, every view says %s", when, a, k, s)
 				}
+				keptOn, err := r.Store().HandedOn(ctx, a)
+				if err != nil {
+					return err
+				}
+				scannedOn, err := r.Store().ScanHandedOn(ctx, a)
+				if err != nil {
+					return err
+				}
+				k, _ = json.Marshal(keptOn)
+				s, _ = json.Marshal(scannedOn)
+				if string(k) != string(s) {
+					return fmt.Errorf("%s, %s handed on: kept %s, every view says %s", when, a, k, s)
+				}
 			}
 			return nil
 		})
 	}
 	var eps []string
+	var nights [][]events.Event
 	for range 3 {
 		ep := events.NewEpisodeID()
 		eps = append(eps, ep)
-		publish(night(t, ep)[:5]...) // offered to the AMHP service, not yet answered
+		nights = append(nights, night(t, ep))
+		publish(nights[len(nights)-1][:5]...) // offered to the AMHP service, not yet answered
 	}
 	// Once the record has applied the three offers, the AMHP worklist
 	// holds them, and it is what every view says.
@@ -79,7 +94,16 @@ func TestTheWorklistsTheRecordKeepsAreWhatEveryViewSays(t *testing.T) {
 	if len(amhpItems) != 3 {
 		t.Fatalf("the AMHP worklist holds %d episodes, want the 3 offered", len(amhpItems))
 	}
-	publish(night(t, eps[0])...) // the whole night: accepted and assessed
+	publish(nights[0][5:]...) // the rest of the night: accepted and assessed
 	publish(fact(t, events.Police, eps[1], &events.EpisodeClosed{Reason: "duplicate of another call"}))
 	same("one accepted, one closed")
+	// The control room handed on the one the AMHP service accepted; the
+	// offer not yet answered is still its own, on its worklist.
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if on, _ := r.Store().HandedOn(ctx, events.Police); len(on) != 1 || on[0].Episode != eps[0] || on[0].Owner != events.AMHP {
+			return fmt.Errorf("the control room's handed-on list: %+v, want only %s, which the AMHP service holds", on, eps[0])
+		}
+		return nil
+	})
+	same("the accepted one handed on")
 }

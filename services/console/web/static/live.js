@@ -40,6 +40,11 @@
     // error summary first, as the NHS.UK design system does.
     var summary = document.querySelector(".error-summary");
     if (summary) { summary.focus(); }
+    // The note for the person: a button to print it, where a script runs.
+    document.querySelectorAll("[data-print]").forEach(function (b) {
+      b.hidden = false;
+      b.addEventListener("click", function () { window.print(); });
+    });
   });
 
   function refresh() {
@@ -65,12 +70,41 @@
       .catch(function () { /* the next update tries again */ });
   }
 
-  if (window.EventSource) {
-    var timer = null;
-    var es = new EventSource("/live");
+  // Live updates are for signed-in pages only: the sign-in page opens no
+  // connection. When the connection drops, a notice says the page may be
+  // out of date until it is back; then the page catches up at once.
+  var notice = null, noticeTimer = null, es = null, timer = null;
+  function stopped() {
+    if (noticeTimer || !notice) { return; }
+    noticeTimer = setTimeout(function () {
+      notice.hidden = false;
+      notice.querySelector("p").textContent = "Live updates have stopped: this page may be out of date. It will update again when the connection is back; reload the page to be sure.";
+    }, 1000);
+  }
+  function resumed() {
+    if (noticeTimer) { clearTimeout(noticeTimer); noticeTimer = null; }
+    if (notice && !notice.hidden) {
+      notice.hidden = true;
+      notice.querySelector("p").textContent = "";
+      refresh();
+    }
+  }
+  function connect() {
+    es = new EventSource("/live");
+    es.addEventListener("open", resumed);
     es.addEventListener("changed", function () {
       if (timer) { return; }
       timer = setTimeout(function () { timer = null; refresh(); }, 100);
     });
+    es.addEventListener("error", function () {
+      stopped();
+      // A stream the server ended is not retried by the browser: try again.
+      if (es.readyState === EventSource.CLOSED) { setTimeout(connect, 5000); }
+    });
   }
+  document.addEventListener("DOMContentLoaded", function () {
+    notice = document.getElementById("live-notice");
+    if (window.EventSource && document.body.hasAttribute("data-live-updates")) { connect(); }
+  });
+  window.addEventListener("pagehide", function () { if (es) { es.close(); } });
 })();
