@@ -110,11 +110,19 @@ func Get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(c, a)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
+	for {
+		v, err := chromedp.Run(c, a)
+		// A live page may replace the node between finding it and reading
+		// it (a live update swapping its section): read it again.
+		if err != nil && strings.Contains(err.Error(), "No node with given id") && c.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
 	}
-	return v
 }
 
 // ArtefactDir is where screenshots go: $CRISISBUS_ARTEFACTS or artefacts/screenshots at the repository root.
