@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/episode"
+
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/places"
@@ -148,6 +150,60 @@ func TestAHavenItsProviderMarksFullIsShownFullToSPoAWithWhoSaidSo(t *testing.T) 
 	p.placesFor(events.SPoA, ask, func(r record.PlacesResponse) error {
 		if r.Options[0].Place.ID != "haven-gillingham" || !r.Options[0].Usable || r.Options[0].Free != 2 {
 			return fmt.Errorf("after places were freed the first haven is %s, usable %v", r.Options[0].Place.ID, r.Options[0].Usable)
+		}
+		return nil
+	})
+}
+
+// The Thanet haven is open by its hours, but its worker has said it is
+// full: a referral from SPoA is declined at once as having no room, in the
+// worker's words, and SPoA keeps the episode; once places are free again a
+// referral waits for the haven's people.
+func TestAReferralToAHavenItsProviderMarksFullIsDeclinedWithWhoSaidSo(t *testing.T) {
+	p := start(t)
+	p.clock.set(19, 0)
+	do[agency.PlaceUpdateRequest, agency.PlaceReceipt](p, events.SafeHaven, "place.update", agency.PlaceUpdateRequest{Actor: havenWorker,
+		PlaceUpdated: events.PlaceUpdated{Place: "haven-margate", Free: count(0)}})
+	p.clock.set(19, 20)
+	ask := record.PlacesRequest{Town: "Margate", Kinds: []places.Kind{places.SafeHaven}}
+	p.placesFor(events.SPoA, ask, func(r record.PlacesResponse) error {
+		if o, err := option(r, "haven-margate"); err != nil || o.Usable {
+			return fmt.Errorf("the record does not yet know the Thanet haven is full: %v", err)
+		}
+		return nil
+	})
+	refer := func() (string, string) {
+		t.Helper()
+		ep := do[agency.OpenRequest, agency.OpenResponse](p, events.SPoA, "open", agency.OpenRequest{Actor: "SPoA nurse Ola", Channel: "referral",
+			Summary: "wants somewhere to go tonight", Location: "Margate, near the harbour"}).Episode
+		offer := do[agency.OfferRequest, agency.OfferResponse](p, events.SPoA, "handoff.offer", agency.OfferRequest{Base: base(ep, "SPoA nurse Ola"),
+			Kind: events.SafeHavenReferral, To: events.SafeHaven, Reason: "would benefit from the haven tonight", Urgency: "urgent"})
+		return ep, offer.HandoffID
+	}
+	ep, id := refer()
+	v := p.record(ep, func(v episode.View) error {
+		if h := v.Handoff(id); h == nil || h.State != episode.Declined {
+			return fmt.Errorf("handoff %+v, want declined by the haven's inbox", h)
+		}
+		return nil
+	})
+	if h := v.Handoff(id); h.DeclineReason != "no_capacity" || h.DeclineDetail != "Thanet Safe Haven (Margate): no room: 0 of 6 free, said today 19:00 by "+havenWorker {
+		t.Fatalf("declined with %q: %q", h.DeclineReason, h.DeclineDetail)
+	}
+	p.owner(ep, events.SPoA)
+
+	do[agency.PlaceUpdateRequest, agency.PlaceReceipt](p, events.SafeHaven, "place.update", agency.PlaceUpdateRequest{Actor: havenWorker,
+		PlaceUpdated: events.PlaceUpdated{Place: "haven-margate", Free: count(3)}})
+	p.placesFor(events.SPoA, ask, func(r record.PlacesResponse) error {
+		if o, err := option(r, "haven-margate"); err != nil || !o.Usable {
+			return fmt.Errorf("the record does not yet know the Thanet haven has room: %v", err)
+		}
+		return nil
+	})
+	ep, id = refer()
+	p.record(ep, func(v episode.View) error {
+		if h := v.Handoff(id); h == nil || h.State != episode.Acknowledged {
+			return fmt.Errorf("handoff %+v, want acknowledged and waiting for the haven's people", h)
 		}
 		return nil
 	})

@@ -41,6 +41,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/logsafe"
 	"github.com/crisisbus/crisisbus/internal/tracing"
 	"github.com/crisisbus/crisisbus/places"
 	"github.com/crisisbus/crisisbus/services/agency"
@@ -517,7 +518,8 @@ func cmpOr(v, d string) string {
 // onInbox declines at once a referral the havens cannot take now: every
 // haven near the person (or, when where they are is not known, every
 // haven) closed or closing within ReferralCutoff when the offer was made,
-// or the person under the havens' age. The reason names the next opening,
+// full or closed tonight by their provider's word (the record's live
+// directory), or the person under the havens' age. The reason names the next opening,
 // or where the person can go instead; the referring service keeps the
 // episode.
 func (s *Service) onInbox(ctx context.Context, e events.Event) error {
@@ -533,7 +535,7 @@ func (s *Service) onInbox(ctx context.Context, e events.Event) error {
 		if !h.State.Open() || v.CheckDecline(h.ID, events.SafeHaven) != nil {
 			return nil, nil // answered or withdrawn meanwhile
 		}
-		reason, detail, err := cannotTake(v, e.Time)
+		reason, detail, err := cannotTake(v, e.Time, s.live(ctx, e))
 		if err != nil || reason == "" {
 			return nil, err
 		}
@@ -549,7 +551,7 @@ func (s *Service) onInbox(ctx context.Context, e events.Event) error {
 
 // cannotTake says why the havens cannot take the person of v at t (the
 // decline's reason and words), or "" when one can.
-func cannotTake(v *episode.View, t time.Time) (reason, detail string, err error) {
+func cannotTake(v *episode.View, t time.Time, live map[string]places.Option) (reason, detail string, err error) {
 	d, err := directory()
 	if err != nil {
 		return "", "", err
@@ -564,10 +566,16 @@ func cannotTake(v *episode.View, t time.Time) (reason, detail string, err error)
 	var why []string
 	for _, h := range near {
 		open, until := d.OpenAt(h, t)
+		w := h.Name + " (" + h.Town + "): "
+		if o, ok := live[h.ID]; ok && open && until.Sub(t) >= ReferralCutoff && !o.Usable && len(o.Why) > 0 {
+			// Open by its hours, but its provider says it is full or
+			// closed tonight: the referral is declined with their words.
+			why = append(why, w+strings.Join(o.Why, "; "))
+			continue
+		}
 		if open && until.Sub(t) >= ReferralCutoff {
 			return "", "", nil
 		}
-		w := h.Name + " (" + h.Town + "): "
 		if open {
 			w += fmt.Sprintf("closing at %s, in %d minutes, too late to take a referral", until.In(places.London).Format("15:04"), int(until.Sub(t).Minutes()))
 			if next, ok := d.NextOpen(h, until); ok {
@@ -582,6 +590,27 @@ func cannotTake(v *episode.View, t time.Time) (reason, detail string, err error)
 		why = append(why, w)
 	}
 	return "no_capacity", strings.Join(why, ". "), nil
+}
+
+// live is what the havens' provider last said of each haven (full, closed
+// tonight), as the record keeps it, for the moment the referral was made.
+// When the record cannot say, the referral is judged on the havens' hours
+// alone and the haven's people decide: a referral is never held up by it.
+func (s *Service) live(ctx context.Context, offer events.Event) map[string]places.Option {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := rpc.Call[record.PlacesRequest, record.PlacesResponse](ctx, s.k.Bus.Conn(), record.PlacesSubject(events.SafeHaven),
+		record.PlacesRequest{Kinds: []places.Kind{places.SafeHaven}, Referred: true, At: offer.Time})
+	if err != nil {
+		s.k.Log.Warn("the havens' live state could not be read; judging the referral on their hours alone",
+			zap.String("episode", offer.Subject), zap.String("cause", logsafe.Cause(err)))
+		return nil
+	}
+	out := make(map[string]places.Option, len(resp.Options))
+	for _, o := range resp.Options {
+		out[o.Place.ID] = o
+	}
+	return out
 }
 
 // nearest are the havens nearest where the person is, when the episode's
