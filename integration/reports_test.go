@@ -44,7 +44,7 @@ func TestReportsCountWhatTheAgencyServicesPublish(t *testing.T) {
 		"detention": "Measure,2026-11,All\nDetentions ended,2,2\nMedian duration,3:30,3:30\n90th percentile,3:30,3:30\nLongest,3:30,3:30\nExtensions,0,0\n24h breaches,0,0\n",
 		"delays":    "Cause,2026-11,Grand Total\ns12 doctor availability,2,2\nGrand Total,2,2\n",
 		"followup":  "Follow-up,2026-11,Grand Total\nReferred,1,1\nContacted,1,1\nCompleted,1,1\nEscalated,0,0\n",
-		"places":    "Place of safety,2026-11,Grand Total\nHealth-based place of safety,2,2\nPolice station,0,0\nGrand Total,2,2\nUnder 18,0,0\nUnder 18 at a police station,0,0\nHeld where the Act forbids (s136A),0,0\n",
+		"places":    "Place of safety,2026-11,Grand Total\nHealth-based place of safety,2,2\nPolice station,0,0\nGrand Total,2,2\nUnder 18,0,0\nUnder 18 at a police station,0,0\nHeld where the Act forbids (s136A),0,0\nPolice station because no health-based place was free,0,0\nPolice station because of violence a health-based place cannot manage,0,0\nPolice station with no reason recorded,0,0\n",
 		"havens":    "Safe haven,2026-11,Grand Total\nAll havens: arrivals,0,0\n",
 	}
 	for _, name := range reports.Names {

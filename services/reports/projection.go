@@ -66,8 +66,12 @@ type Projection struct {
 	under18   map[Month]int
 	u18Police map[Month]int
 	forbidden map[Month]int // arrivals at a place the Act forbids for the person (law.CheckPlaceOfSafety)
-	havens    map[Month]map[havenCount]int
-	episodes  map[uuid.UUID]*episodeState
+	// cells counts arrivals at a police station by the reason recorded
+	// (events.PoliceStationReasons; "" when none was: published directly,
+	// or before the reason was asked).
+	cells    map[Month]map[string]int
+	havens   map[Month]map[havenCount]int
+	episodes map[uuid.UUID]*episodeState
 	// open holds the detentions whose start is known and whose end is not:
 	// a report counts one as a breach when its period ran out before the
 	// report's time (Range.AsOf).
@@ -155,9 +159,9 @@ func newProjection(n int) *Projection {
 		detention: map[Month]*detentionMonth{}, delays: map[Month]map[string]int{},
 		followup: map[Month]*[4]int{}, places: map[Month]map[events.PlaceType]int{},
 		under18: map[Month]int{}, u18Police: map[Month]int{}, forbidden: map[Month]int{}, episodes: map[uuid.UUID]*episodeState{},
-		havens: map[Month]map[havenCount]int{},
-		open:   map[*episodeState]struct{}{},
-		ids:    make(map[uuid.UUID]struct{}, n),
+		havens: map[Month]map[havenCount]int{}, cells: map[Month]map[string]int{},
+		open: map[*episodeState]struct{}{},
+		ids:  make(map[uuid.UUID]struct{}, n),
 	}
 }
 
@@ -371,6 +375,13 @@ func (p *Projection) apply(e *envelope) {
 		ep := p.episode(e.episode)
 		a := &arrival{month: MonthOf(d.ArrivedAt), police: d.PlaceType == events.PoliceStation, place: d.PlaceType, cond: d.PoliceStation}
 		inc(p.places, a.month, d.PlaceType)
+		if a.police {
+			reason := ""
+			if d.PoliceStation != nil {
+				reason = d.PoliceStation.Reason
+			}
+			inc(p.cells, a.month, reason)
+		}
 		ep.arrivals = append(ep.arrivals, a)
 		if ep.age >= 0 && ep.age < 18 {
 			p.countUnder18(*a)

@@ -28,6 +28,7 @@ type expected struct {
 	delays             map[reports.Month]map[string]int // by cause label
 	followup           map[reports.Month]*[4]int        // referred, contacted, completed, escalated
 	places             map[reports.Month]map[string]int // by place label
+	cells              map[reports.Month]map[string]int // police-station arrivals by reason label
 	under18, u18Police map[reports.Month]int
 }
 
@@ -37,6 +38,7 @@ func newExpected() *expected {
 		durations: map[reports.Month][]time.Duration{}, extensions: map[reports.Month]int{}, breaches: map[reports.Month]int{},
 		delays: map[reports.Month]map[string]int{}, followup: map[reports.Month]*[4]int{},
 		places: map[reports.Month]map[string]int{}, under18: map[reports.Month]int{}, u18Police: map[reports.Month]int{},
+		cells: map[reports.Month]map[string]int{},
 	}
 }
 
@@ -65,6 +67,9 @@ func (x *expected) detention(d reportgen.Detention) {
 		if d.Place == events.PoliceStation {
 			x.u18Police[arrived]++
 		}
+	}
+	if d.Place == events.PoliceStation {
+		add(x.cells, arrived, reports.CellReasonLabel(d.CellReason()))
 	}
 	if d.Delay != "" {
 		add(x.delays, reports.MonthOf(d.DelayedAt()), reports.CauseLabel(d.Delay))
@@ -312,7 +317,10 @@ func checkAll(t *testing.T, p *reports.Projection, rng reports.Range, x *expecte
 		wantRow{"Under 18 at a police station", cells(rng, func(m reports.Month) int { return x.u18Police[m] })},
 		// Adults at a police station have every condition recorded in the
 		// generated data, so the arrivals the Act forbids are the under-18s there.
-		wantRow{reports.ForbiddenPlaceLabel, cells(rng, func(m reports.Month) int { return x.u18Police[m] })}))
+		wantRow{reports.ForbiddenPlaceLabel, cells(rng, func(m reports.Month) int { return x.u18Police[m] })},
+		wantRow{reports.CellReasonLabel(events.NoHealthBasedPlaceFree), cells(rng, func(m reports.Month) int { return x.cells[m][reports.CellReasonLabel(events.NoHealthBasedPlaceFree)] })},
+		wantRow{reports.CellReasonLabel(events.ViolenceCannotBeManaged), cells(rng, func(m reports.Month) int { return x.cells[m][reports.CellReasonLabel(events.ViolenceCannotBeManaged)] })},
+		wantRow{reports.CellReasonLabel(""), cells(rng, func(m reports.Month) int { return x.cells[m][reports.CellReasonLabel("")] })}))
 	fu := func(i int) []string {
 		return cells(rng, func(m reports.Month) int {
 			if f := x.followup[m]; f != nil {

@@ -377,7 +377,7 @@ func PlaceLabel(t events.PlaceType) string {
 
 func (p *Projection) placesTable(r Range) Table {
 	t := Table{Name: "places", Title: "Places of safety used",
-		Caption: "Arrivals at a place of safety by type and the month of arrival (Europe/London); police stations are always shown; under-18s by the age recorded at detention (a police station is never a place of safety for them, s136A). The last row counts arrivals the Act forbids (s136A: an under-18 at a police station, an adult there without every recorded condition): a command refuses them, so each was published directly, and the episode record raises an alert for it.",
+		Caption: "Arrivals at a place of safety by type and the month of arrival (Europe/London); police stations are always shown; under-18s by the age recorded at detention (a police station is never a place of safety for them, s136A). Then the arrivals the Act forbids (s136A: an under-18 at a police station, an adult there without every recorded condition): a command refuses them, so each was published directly, and the episode record raises an alert for it. The last rows count police-station arrivals by the reason recorded (no health-based place free, or violence it cannot manage; seed 003, 4.15: police cells were used mostly for want of capacity).",
 		Corner:  "Place of safety", Columns: columns(r, "Grand Total"), Unit: "count"}
 	types := keysInRange(p.places, r)
 	if !slices.Contains(types, events.PoliceStation) {
@@ -399,7 +399,24 @@ func (p *Projection) placesTable(r Range) Table {
 		countRow("Under 18 at a police station", r, false, func(m Month) int { return p.u18Police[m] }),
 		countRow(ForbiddenPlaceLabel, r, false, func(m Month) int { return p.forbidden[m] }),
 	)
+	for _, reason := range append(slices.Clone(events.PoliceStationReasons), "") {
+		t.Rows = append(t.Rows, countRow(CellReasonLabel(reason), r, false, func(m Month) int { return p.cells[m][reason] }))
+	}
 	return t
+}
+
+// CellReasonLabel is the places report's row of police-station arrivals
+// with that recorded reason ("": none recorded).
+func CellReasonLabel(reason string) string {
+	switch reason {
+	case events.NoHealthBasedPlaceFree:
+		return "Police station because no health-based place was free"
+	case events.ViolenceCannotBeManaged:
+		return "Police station because of violence a health-based place cannot manage"
+	case "":
+		return "Police station with no reason recorded"
+	}
+	return "Police station because " + reason
 }
 
 // havenMeasures are the safe haven report's rows for each haven, in order:

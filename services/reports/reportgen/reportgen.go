@@ -5,6 +5,7 @@ package reportgen
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,6 +76,17 @@ type Detention struct {
 // The schedule of a detention's events, from its completion backwards and
 // forwards: what the reports count, and when.
 
+// CellReason is why a police station was used, for a detention there: one
+// of the recorded reasons, or none (an arrival published before the reason
+// was asked), taken from the person's age so the same detention always
+// gives the same reason.
+func (d Detention) CellReason() string {
+	if d.Place != events.PoliceStation {
+		return ""
+	}
+	return append(slices.Clone(events.PoliceStationReasons), "")[d.Age%(len(events.PoliceStationReasons)+1)]
+}
+
 // Arrived is the arrival at the place of safety (the clock starts).
 func (d Detention) Arrived() time.Time { return d.Completed.Add(-d.Duration) }
 
@@ -102,7 +114,8 @@ func (g *Gen) Detention(d Detention) []events.Event {
 	}
 	arr := events.PlaceOfSafetyArrived{ArrivedAt: arrived.UTC().Truncate(time.Second), PlaceType: d.Place, PlaceName: "Place of safety"}
 	if d.Place == events.PoliceStation {
-		arr.PoliceStation = &events.PoliceStationConditions{ImminentRiskOfSeriousHarm: true, NoOtherPlaceAvailable: true, InspectorAuthorisation: "Inspector on duty", HealthProfessionalConsulted: true}
+		arr.PoliceStation = &events.PoliceStationConditions{ImminentRiskOfSeriousHarm: true, NoOtherPlaceAvailable: true, InspectorAuthorisation: "Inspector on duty", HealthProfessionalConsulted: true,
+			Reason: d.CellReason()}
 	}
 	evs = append(evs, g.event(events.Police, ep, arrived, arr))
 	if d.Delay != "" {
