@@ -3,6 +3,8 @@ package broker
 import (
 	"cmp"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,7 +128,7 @@ func (b *Broker) checkSpace() {
 		}
 	}
 	st := StoreStatus{Used: used, Limit: limit, Free: free}
-	restart, uncap, capAt := "", false, int64(0)
+	restart, uncap, capAt, recovering := "", false, int64(0), false
 	switch {
 	case !enabled || sp.writeFailed.Load():
 		st.Full = true
@@ -134,14 +136,14 @@ func (b *Broker) checkSpace() {
 			"Free space on that disk: crisisbus takes writes again by itself once %s are free, with no restart",
 			storeDir, mb(free), mb(minFree(total)))
 		if free >= minFree(total) {
-			restart = fmt.Sprintf("the disk holding the store has room again (%s free)", mb(free))
+			restart, recovering = fmt.Sprintf("the disk holding the store has room again (%s free)", mb(free)), true
 		}
 	case sp.capped:
 		st.Full = true
 		st.Message = fmt.Sprintf("the disk holding the store (%s) is nearly full (%s free): new facts are refused before a write fails. "+
 			"Free space on that disk: crisisbus takes writes again by itself once %s are free, with no restart", storeDir, mb(free), mb(2*minFree(total)))
 		if free >= 2*minFree(total) {
-			restart, uncap = fmt.Sprintf("the disk holding the store has room again (%s free)", mb(free)), true
+			restart, uncap, recovering = fmt.Sprintf("the disk holding the store has room again (%s free)", mb(free)), true, true
 		}
 	case free < minFree(total):
 		// The store's share is worked out from free space it shares with
@@ -164,7 +166,7 @@ func (b *Broker) checkSpace() {
 	}
 	if restart != "" && time.Since(sp.lastRestart) >= minRestartGap {
 		sp.lastRestart, sp.restartFree = time.Now(), free
-		if err := b.restartJetStream(capAt); err != nil {
+		if err := b.restartJetStream(capAt, recovering); err != nil {
 			b.cfg.Log.Error("could not restart JetStream; will try again", zap.String("why", restart), zap.Error(err))
 		} else {
 			b.cfg.Log.Warn("JetStream restarted in the running server: "+restart, zap.String("store", storeDir))
@@ -207,19 +209,48 @@ func (b *Broker) setStatus(st StoreStatus) {
 // the server's configuration: the same store directory, sync and store key
 // (the server reads the key from its options), and a share of the disk
 // worked out afresh, or capAt bytes if that is not 0.
-func (b *Broker) restartJetStream(capAt int64) error {
+func (b *Broker) restartJetStream(capAt int64, recovering bool) error {
 	if b.srv.JetStreamEnabled() {
 		if err := b.srv.ShutdownJetStream(); err != nil {
 			return fmt.Errorf("stop JetStream: %w", err)
 		}
 	}
+	maxStore := cmp.Or(capAt, b.opts.JetStreamMaxStore)
+	if maxStore == 0 && recovering {
+		// After the disk ran out, left to itself the server would take
+		// three quarters of the room just freed, not counting what the
+		// store already holds: with more stored than that, every write
+		// would be refused as "insufficient resources" for good.
+		maxStore = storeShare(b.opts.StoreDir)
+	}
 	return b.srv.EnableJetStream(&server.JetStreamConfig{
 		StoreDir:   b.opts.StoreDir,
 		SyncAlways: b.opts.SyncAlways,
 		MaxMemory:  b.opts.JetStreamMaxMemory,
-		MaxStore:   cmp.Or(capAt, b.opts.JetStreamMaxStore), // 0: three quarters of the disk's room, as at start
+		MaxStore:   maxStore,
 		Strict:     !b.opts.NoJetStreamStrict,
 	})
+}
+
+// storeShare is the room the store may use on its disk: what it already
+// holds, and three quarters of the room left (as the server takes at a
+// first start). 0 when the disk cannot be read: the server's own default.
+func storeShare(storeDir string) int64 {
+	free, _, ok := diskSpace(storeDir)
+	if !ok {
+		return 0
+	}
+	var used int64
+	_ = filepath.WalkDir(storeDir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a file removed meanwhile: count the rest
+		}
+		if info, err := d.Info(); err == nil && !d.IsDir() {
+			used += info.Size()
+		}
+		return nil
+	})
+	return used + free/4*3
 }
 
 // minFree is how much of a disk must be free before JetStream is started
