@@ -80,7 +80,10 @@ type space struct {
 	restartFree int64 // the disk's free space at start or the last restart
 	// capped: JetStream was restarted with its share set to what the store
 	// held, because the disk was nearly full.
-	capped     bool
+	capped bool
+	// counted is what JetStream last said the store holds, kept for when
+	// it is stopped and cannot say.
+	counted    int64
 	stop, done chan struct{}
 }
 
@@ -125,6 +128,7 @@ func (b *Broker) checkSpace() {
 		}
 		if info, err := b.srv.Jsz(&server.JSzOptions{}); err == nil {
 			used = int64(info.Store)
+			sp.counted = used
 		}
 	}
 	st := StoreStatus{Used: used, Limit: limit, Free: free}
@@ -166,7 +170,11 @@ func (b *Broker) checkSpace() {
 	}
 	if restart != "" && time.Since(sp.lastRestart) >= minRestartGap {
 		sp.lastRestart, sp.restartFree = time.Now(), free
-		if err := b.restartJetStream(capAt, recovering); err != nil {
+		share := int64(0)
+		if recovering {
+			share = storeShare(storeDir, max(used, sp.counted))
+		}
+		if err := b.restartJetStream(capAt, share); err != nil {
 			b.cfg.Log.Error("could not restart JetStream; will try again", zap.String("why", restart), zap.Error(err))
 		} else {
 			b.cfg.Log.Warn("JetStream restarted in the running server: "+restart, zap.String("store", storeDir))
@@ -209,20 +217,17 @@ func (b *Broker) setStatus(st StoreStatus) {
 // the server's configuration: the same store directory, sync and store key
 // (the server reads the key from its options), and a share of the disk
 // worked out afresh, or capAt bytes if that is not 0.
-func (b *Broker) restartJetStream(capAt int64, recovering bool) error {
+func (b *Broker) restartJetStream(capAt, share int64) error {
 	if b.srv.JetStreamEnabled() {
 		if err := b.srv.ShutdownJetStream(); err != nil {
 			return fmt.Errorf("stop JetStream: %w", err)
 		}
 	}
-	maxStore := cmp.Or(capAt, b.opts.JetStreamMaxStore)
-	if maxStore == 0 && recovering {
-		// After the disk ran out, left to itself the server would take
-		// three quarters of the room just freed, not counting what the
-		// store already holds: with more stored than that, every write
-		// would be refused as "insufficient resources" for good.
-		maxStore = storeShare(b.opts.StoreDir)
-	}
+	// After the disk ran out (share set), left to itself the server would
+	// take three quarters of the room just freed, not counting what the
+	// store already holds: with more stored than that, every write would
+	// be refused as "insufficient resources" for good.
+	maxStore := cmp.Or(capAt, b.opts.JetStreamMaxStore, share)
 	return b.srv.EnableJetStream(&server.JetStreamConfig{
 		StoreDir:   b.opts.StoreDir,
 		SyncAlways: b.opts.SyncAlways,
@@ -233,9 +238,11 @@ func (b *Broker) restartJetStream(capAt int64, recovering bool) error {
 }
 
 // storeShare is the room the store may use on its disk: what it already
-// holds, and three quarters of the room left (as the server takes at a
-// first start). 0 when the disk cannot be read: the server's own default.
-func storeShare(storeDir string) int64 {
+// holds (as JetStream counts it, counted, or the size of its files,
+// whichever is more), and three quarters of the room left (as the server
+// takes at a first start). 0 when the disk cannot be read: the server's
+// own default.
+func storeShare(storeDir string, counted int64) int64 {
 	free, _, ok := diskSpace(storeDir)
 	if !ok {
 		return 0
@@ -250,7 +257,7 @@ func storeShare(storeDir string) int64 {
 		}
 		return nil
 	})
-	return used + free/4*3
+	return max(used, counted) + free/4*3
 }
 
 // minFree is how much of a disk must be free before JetStream is started
