@@ -3,19 +3,13 @@ package reports
 import (
 	"fmt"
 	"time"
-	_ "time/tzdata" // Europe/London must resolve on a machine without zoneinfo
+
+	"github.com/crisisbus/crisisbus/places"
 )
 
-// London is the time zone the partnership's months are kept in.
-var London = mustLoad("Europe/London")
-
-func mustLoad(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		panic(fmt.Sprintf("time zone %s is embedded with time/tzdata: %v", name, err))
-	}
-	return loc
-}
+// London is the time zone the partnership's months are kept in (the
+// directory of places' own, embedded with time/tzdata).
+var London = places.London
 
 // Month is a calendar month in Europe/London time, counted from year 0 (so
 // months compare and subtract as integers).
