@@ -209,6 +209,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		NoSigs:             true,
 		MaxPayload:         4 << 20,
 		JetStreamMaxMemory: 256 << 20,
+		// The store may use the whole disk; the broker guards the disk
+		// (space.go), so the share never shrinks below what it holds.
+		JetStreamMaxStore: wholeDisk(cfg.DataDir),
 	}
 	if err := monitor(cfg, opts); err != nil {
 		return nil, err
@@ -240,7 +243,6 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b.unlock, unlock = unlock, nil
-	b.space.restartFree, _, _ = diskSpace(opts.StoreDir)
 	go b.watchSpace(cfg.SpaceCheckEvery)
 	return b, nil
 }

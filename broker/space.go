@@ -3,8 +3,6 @@ package broker
 import (
 	"cmp"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,30 +12,29 @@ import (
 	"go.uber.org/zap"
 )
 
-// The store's space. nats-server lets its store use three quarters of what
-// the disk holds free (and of what the store already holds) when JetStream
-// starts, and refuses publishes beyond that share with "insufficient
-// resources": nothing is acknowledged that is not on disk. Two things then
-// need a restart of the server, which the broker does without one:
+// The store's space. Left to itself, nats-server lets its store use three
+// quarters of what the disk has free when JetStream starts (and of what the
+// store holds), fixed until the next start: after a restart on a disk with
+// little room the store could hold more than its share and refuse every
+// write, and room freed later would go unused. So the broker lets the store
+// use the whole disk and guards the disk itself:
 //
-//   - The share is fixed when JetStream starts: space the operator frees
-//     later (old logs deleted, a disk grown) is not used.
-//   - When the disk fills anyway (other files grew), a write fails with "no
-//     space left on device" and the server stops writing to that stream for
-//     good, or stops JetStream.
-//
-// And the store uses more of the disk than it counts (indexes, keys, the
-// record's buckets), so the disk may fill before the share does. When less
-// than a twentieth of the disk is free, the broker restarts JetStream with
-// the share set to what the store holds: publishes are then refused at once
-// with "insufficient resources", not left to fail in a write.
+//   - When less than a twentieth of the disk is free (minFree), it restarts
+//     JetStream in the running server with the store's share set to what
+//     it holds: publishes are then refused at once with "insufficient
+//     resources", not left to fail in a write.
+//   - When other files take the last of the disk between two checks and a
+//     write fails ("no space left on device"), the server answers no more
+//     publishes on that stream until JetStream restarts: the broker
+//     restarts it, stopped where it is, in the same way.
+//   - Once the disk has room again (twice minFree), it restarts JetStream
+//     with the whole disk to use again.
 //
 // The broker checks the disk every SpaceCheckEvery. While the store is full
 // it says so, in words, in the log and through StoreStatus (the console
-// shows a banner). Once the disk has room again it restarts JetStream in
-// the running server, with the same configuration and store key, which
-// reopens the streams and takes the new share; clients stay connected and
-// their durable consumers carry on where they were.
+// shows a banner). A restart keeps the server's configuration and store key
+// and reopens the streams; clients stay connected and their durable
+// consumers carry on where they were.
 
 // StoreStatus says whether the store takes new facts.
 type StoreStatus struct {
@@ -77,13 +74,9 @@ type space struct {
 	// JetStream restarts.
 	writeFailed atomic.Bool
 	lastRestart time.Time
-	restartFree int64 // the disk's free space at start or the last restart
 	// capped: JetStream was restarted with its share set to what the store
-	// held, because the disk was nearly full.
-	capped bool
-	// counted is what JetStream last said the store holds, kept for when
-	// it is stopped and cannot say.
-	counted    int64
+	// held, because the disk was full or nearly full.
+	capped     bool
 	stop, done chan struct{}
 }
 
@@ -128,62 +121,51 @@ func (b *Broker) checkSpace() {
 		}
 		if info, err := b.srv.Jsz(&server.JSzOptions{}); err == nil {
 			used = int64(info.Store)
-			sp.counted = used
 		}
 	}
 	st := StoreStatus{Used: used, Limit: limit, Free: free}
-	restart, uncap, capAt, recovering := "", false, int64(0), false
+	restart, capAt := "", int64(0)
 	switch {
 	case !enabled || sp.writeFailed.Load():
 		st.Full = true
 		st.Message = fmt.Sprintf("the disk holding the store (%s) ran out of space (%s free); new facts are refused. "+
 			"Free space on that disk: crisisbus takes writes again by itself once %s are free, with no restart",
 			storeDir, mb(free), mb(minFree(total)))
-		if free >= minFree(total) {
-			restart, recovering = fmt.Sprintf("the disk holding the store has room again (%s free)", mb(free)), true
+		switch {
+		case free >= minFree(total):
+			restart = fmt.Sprintf("the disk holding the store has room again (%s free)", mb(free))
+		case enabled:
+			// Other files took the last of the disk between two checks and a
+			// write failed: the stream that failed answers no publish until
+			// JetStream restarts, so each would wait out its timeout. Stop
+			// the store where it is, so that publishes are refused at once.
+			restart, capAt = fmt.Sprintf("a write failed: the disk holding the store is full (%s free): the store takes no new facts", mb(free)), max(used, 1)
 		}
 	case sp.capped:
 		st.Full = true
-		st.Message = fmt.Sprintf("the disk holding the store (%s) is nearly full (%s free): new facts are refused before a write fails. "+
+		st.Message = fmt.Sprintf("the disk holding the store (%s) is full or nearly full (%s free): new facts are refused at once, so that none fails in a write. "+
 			"Free space on that disk: crisisbus takes writes again by itself once %s are free, with no restart", storeDir, mb(free), mb(2*minFree(total)))
 		if free >= 2*minFree(total) {
-			restart, uncap, recovering = fmt.Sprintf("the disk holding the store has room again (%s free)", mb(free)), true, true
+			restart = fmt.Sprintf("the disk holding the store has room again (%s free)", mb(free))
 		}
 	case free < minFree(total):
-		// The store's share is worked out from free space it shares with
-		// other files, and it uses more of the disk than it counts: stop it
-		// where it is, so that publishes are refused at once with
-		// "insufficient resources" rather than fail in a write.
+		// The store uses more of the disk than it counts (indexes, keys,
+		// the record's buckets): stop it where it is, so that publishes are
+		// refused at once with "insufficient resources" rather than fail
+		// in a write.
 		restart, capAt = fmt.Sprintf("the disk holding the store is nearly full (%s free): the store takes no new facts, before a write fails", mb(free)), max(used, 1)
-	default:
-		// The share JetStream would take if it started now.
-		share := (free + used) / 4 * 3
-		// Restarting is worth it only when the store nears its share.
-		if limit-used < limit/4 && share > limit+growStep(limit) && free > sp.restartFree+growStep(limit) {
-			restart = fmt.Sprintf("the disk holding the store has more room (%s free): the store may grow from %s to about %s", mb(free), mb(limit), mb(share))
-		}
-		if limit > 0 && limit-used < fullMargin(limit) {
-			st.Full = true
-			st.Message = fmt.Sprintf("the store is full: it holds %s of the %s it may use on the disk holding %s (%s free); new facts are refused. "+
-				"Free space on that disk: crisisbus takes writes again by itself, with no restart", mb(used), mb(limit), storeDir, mb(free))
-		}
+	case limit > 0 && total > limit+growStep(limit):
+		// The disk was grown while crisisbus ran.
+		restart = fmt.Sprintf("the disk holding the store has grown to %s: the store may use it", mb(total))
 	}
 	if restart != "" && time.Since(sp.lastRestart) >= minRestartGap {
-		sp.lastRestart, sp.restartFree = time.Now(), free
-		share := int64(0)
-		if recovering {
-			share = storeShare(storeDir, max(used, sp.counted))
-		}
-		if err := b.restartJetStream(capAt, share); err != nil {
+		sp.lastRestart = time.Now()
+		if err := b.restartJetStream(capAt); err != nil {
 			b.cfg.Log.Error("could not restart JetStream; will try again", zap.String("why", restart), zap.Error(err))
 		} else {
 			b.cfg.Log.Warn("JetStream restarted in the running server: "+restart, zap.String("store", storeDir))
 			sp.writeFailed.Store(false)
-			if capAt > 0 {
-				sp.capped = true
-			} else if uncap || !enabled {
-				sp.capped = false
-			}
+			sp.capped = capAt > 0
 			return // the next check reports the store as it now is
 		}
 	}
@@ -215,60 +197,36 @@ func (b *Broker) setStatus(st StoreStatus) {
 
 // restartJetStream stops JetStream (if it runs) and starts it again with
 // the server's configuration: the same store directory, sync and store key
-// (the server reads the key from its options), and a share of the disk
-// worked out afresh, or capAt bytes if that is not 0.
-func (b *Broker) restartJetStream(capAt, share int64) error {
+// (the server reads the key from its options), and the whole disk to use,
+// or capAt bytes if that is not 0.
+func (b *Broker) restartJetStream(capAt int64) error {
 	if b.srv.JetStreamEnabled() {
 		if err := b.srv.ShutdownJetStream(); err != nil {
 			return fmt.Errorf("stop JetStream: %w", err)
 		}
 	}
-	// After the disk ran out (share set), left to itself the server would
-	// take three quarters of the room just freed, not counting what the
-	// store already holds: with more stored than that, every write would
-	// be refused as "insufficient resources" for good.
-	maxStore := cmp.Or(capAt, b.opts.JetStreamMaxStore, share)
 	return b.srv.EnableJetStream(&server.JetStreamConfig{
 		StoreDir:   b.opts.StoreDir,
 		SyncAlways: b.opts.SyncAlways,
 		MaxMemory:  b.opts.JetStreamMaxMemory,
-		MaxStore:   maxStore,
+		MaxStore:   cmp.Or(capAt, wholeDisk(b.opts.StoreDir)),
 		Strict:     !b.opts.NoJetStreamStrict,
 	})
 }
 
-// storeShare is the room the store may use on its disk: what it already
-// holds (as JetStream counts it, counted, or the size of its files,
-// whichever is more), and three quarters of the room left (as the server
-// takes at a first start). 0 when the disk cannot be read: the server's
-// own default.
-func storeShare(storeDir string, counted int64) int64 {
-	free, _, ok := diskSpace(storeDir)
-	if !ok {
-		return 0
-	}
-	var used int64
-	_ = filepath.WalkDir(storeDir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // a file removed meanwhile: count the rest
-		}
-		if info, err := d.Info(); err == nil && !d.IsDir() {
-			used += info.Size()
-		}
-		return nil
-	})
-	return max(used, counted) + free/4*3
+// wholeDisk is the size of the disk holding dir, the store's share of it
+// while the broker guards the disk (0 when it cannot be read: the server's
+// own default).
+func wholeDisk(dir string) int64 {
+	_, total, _ := diskSpace(dir)
+	return total
 }
 
 // minFree is how much of a disk must be free before JetStream is started
 // again after the disk ran out: a twentieth of it, between 1 MiB and 1 GiB.
 func minFree(total int64) int64 { return min(max(total/20, 1<<20), 1<<30) }
 
-// growStep is how much more room makes restarting JetStream worth it.
+// growStep is how much a disk must grow for a restart to be worth it.
 func growStep(limit int64) int64 { return max(limit/20, 1<<20) }
-
-// fullMargin is how close to its share the store counts as full: closer
-// than a typical handful of events and their record.
-func fullMargin(limit int64) int64 { return max(limit/100, 64<<10) }
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,14 +100,19 @@ func (b *Bus) readDirectRange(ctx context.Context, filter string, from, to uint6
 			return 0, fmt.Errorf("replay: %w", err)
 		}
 	}
+	return directRange(ctx, b.nc, Stream, filter, from, to, f)
+}
+
+// directRange is readDirectRange on any stream that allows direct gets.
+func directRange(ctx context.Context, nc *nats.Conn, stream, filter string, from, to uint64, f func(Stored) error) (uint64, error) {
 	_, hasDeadline := ctx.Deadline()
-	inbox := b.nc.NewInbox()
-	sub, err := b.nc.SubscribeSync(inbox)
+	inbox := nc.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", filter, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	api := "$JS.API.DIRECT.GET." + Stream
+	api := "$JS.API.DIRECT.GET." + stream
 	var last, lastInRange uint64
 	if to > 0 {
 		inRange := f
@@ -124,7 +130,7 @@ func (b *Bus) readDirectRange(ctx context.Context, filter string, from, to uint6
 			batch = int(min(uint64(directBatch), to-min(to, from)+1))
 		}
 		req, _ := json.Marshal(directGetRequest{Seq: from, NextFor: filter, Batch: batch})
-		if err := b.nc.PublishRequest(api, inbox, req); err != nil {
+		if err := nc.PublishRequest(api, inbox, req); err != nil {
 			return last, fmt.Errorf("read %s: %w", filter, err)
 		}
 		// Each request is bounded, not the whole read: while an import
@@ -133,7 +139,7 @@ func (b *Bus) readDirectRange(ctx context.Context, filter string, from, to uint6
 		if !hasDeadline {
 			bctx, cancel = context.WithTimeout(ctx, directTimeout)
 		}
-		more, err := b.readBatch(bctx, sub, filter, &last, f)
+		more, err := readBatch(bctx, sub, filter, &last, f)
 		cancel()
 		if errors.Is(err, errRangeEnd) {
 			return lastInRange, nil
@@ -147,7 +153,7 @@ func (b *Bus) readDirectRange(ctx context.Context, filter string, from, to uint6
 
 // readBatch reads one batch's answers up to its end-of-batch marker and
 // says whether messages matching the filter remain after it.
-func (b *Bus) readBatch(ctx context.Context, sub *nats.Subscription, filter string, last *uint64, f func(Stored) error) (bool, error) {
+func readBatch(ctx context.Context, sub *nats.Subscription, filter string, last *uint64, f func(Stored) error) (bool, error) {
 	for {
 		msg, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
@@ -169,8 +175,34 @@ func (b *Bus) readBatch(ctx context.Context, sub *nats.Subscription, filter stri
 			return false, fmt.Errorf("read %s: a direct get answered without a sequence: %w", filter, err)
 		}
 		*last = seq
-		if err := f(Stored{Seq: seq, Subject: msg.Header.Get("Nats-Subject"), Raw: msg.Data}); err != nil {
+		if err := f(Stored{Seq: seq, Subject: msg.Header.Get("Nats-Subject"), Raw: msg.Data, Header: msg.Header}); err != nil {
 			return false, err
 		}
 	}
+}
+
+// ReadKeys calls f with the live keys of a key-value bucket (history 1)
+// that match filter, a subject wildcard under the bucket ("name.sam.>"),
+// and their values, in the order they were written, read with batched
+// direct gets as an episode is: no consumer is made, and at most limit keys
+// are read, so a read costs the same however large the bucket grows. more
+// says that other keys match. Deleted and purged keys are skipped.
+func ReadKeys(ctx context.Context, nc *nats.Conn, bucket, filter string, limit int, f func(key string, value []byte) error) (more bool, err error) {
+	prefix := "$KV." + bucket + "."
+	n := 0
+	_, err = directRange(ctx, nc, "KV_"+bucket, prefix+filter, 0, 0, func(s Stored) error {
+		if op := s.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+			return nil
+		}
+		if n == limit {
+			more = true
+			return errRangeEnd
+		}
+		n++
+		return f(strings.TrimPrefix(s.Subject, prefix), s.Raw)
+	})
+	if errors.Is(err, errRangeEnd) {
+		err = nil
+	}
+	return more, err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/events"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
@@ -18,6 +19,9 @@ type Stored struct {
 	Seq     uint64
 	Subject string
 	Raw     []byte
+	// Header is the message's headers when read by a direct get (nil
+	// otherwise).
+	Header nats.Header
 }
 
 // ReplayConfig says what ReplayRaw reads back from the stream.

@@ -167,9 +167,11 @@ func cmpOr(a, b error) error {
 // with one write, and indexes each person they identify.
 func (s *Store) applyEpisodeRun(ctx context.Context, id string, evs []events.Event) error {
 	var persons []episode.Person
+	var opened time.Time
 	err := s.update(ctx, s.views, id, func(raw []byte) ([]byte, error) {
 		persons = persons[:0]
 		v := episode.New(id)
+		defer func() { opened = v.OpenedAt }()
 		if raw == nil {
 			persons = append(persons, v.Person) // a new episode: its reference is indexed
 		} else {
@@ -197,7 +199,7 @@ func (s *Store) applyEpisodeRun(ctx context.Context, id string, evs []events.Eve
 		return err
 	}
 	for _, p := range persons {
-		if err := s.indexPerson(ctx, id, p); err != nil {
+		if err := s.indexPerson(ctx, id, p, opened); err != nil {
 			return err
 		}
 	}

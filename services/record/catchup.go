@@ -129,19 +129,19 @@ func (s *Store) ensure(ctx context.Context, bus *natsbus.Bus, e events.Event) (r
 // restore replaces an episode's view with the one its timeline in the
 // stream gives (Load), and indexes its person.
 func (s *Store) restore(ctx context.Context, bus *natsbus.Bus, id string) error {
-	var person episode.Person
+	var loaded episode.View
 	err := s.update(ctx, s.views, id, func([]byte) ([]byte, error) {
 		v, _, err := Load(ctx, bus, id)
 		if err != nil {
 			return nil, err
 		}
-		person = v.Person
+		loaded = v
 		return json.Marshal(v)
 	})
 	if err != nil {
 		return err
 	}
-	return s.indexPerson(ctx, id, person)
+	return s.indexPerson(ctx, id, loaded.Person, loaded.OpenedAt)
 }
 
 // catchUp checks every fact between the projection's checkpoint and its

@@ -183,6 +183,9 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := store.refilePeople(ctx, cfg.Log); err != nil {
+		return nil, err
+	}
 	if cfg.Places == nil {
 		if cfg.Places, err = places.Default(); err != nil {
 			return nil, err

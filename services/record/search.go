@@ -11,6 +11,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // An agency finds an episode it has had a part in by what the person or a
@@ -139,32 +140,93 @@ func searchKeys(term string) [][]string {
 	return out
 }
 
-// Search returns the ids of the episodes filed under the term, in no order.
-func (s *Store) Search(ctx context.Context, term string) ([]string, error) {
-	var found []string
+// maxChecks bounds the episodes a search checks one by one: against a
+// name word filed under too many to read (maxFiled), and by reading their
+// views to keep those the agency has had a part in.
+const maxChecks = 200
+
+// Search returns the episodes filed under the term, the most recently
+// opened first. Its cost is bounded however many episodes the record
+// holds: more says that others may be filed under the term too (a common
+// name), which the agency narrows with more of the name.
+func (s *Store) Search(ctx context.Context, term string) (found []filed, more bool, err error) {
+	seen := map[string]bool{}
 	for _, all := range searchKeys(term) {
-		var ids []string
-		for i, k := range all {
-			var these []string
-			if _, err := getJSON(ctx, s.people, k, &these); err != nil {
-				return nil, err
-			}
-			if i == 0 {
-				ids = these
-			} else {
-				ids = slices.DeleteFunc(ids, func(id string) bool { return !slices.Contains(these, id) })
-			}
-			if len(ids) == 0 {
-				break
-			}
+		eps, truncated, err := s.filedUnderAll(ctx, all)
+		if err != nil {
+			return nil, false, err
 		}
-		for _, id := range ids {
-			if !slices.Contains(found, id) {
-				found = append(found, id)
+		more = more || truncated
+		for _, f := range eps {
+			if !seen[f.episode] {
+				seen[f.episode] = true
+				found = append(found, f)
 			}
 		}
 	}
-	return found, nil
+	slices.SortFunc(found, func(x, y filed) int { return y.opened.Compare(x.opened) })
+	return found, more, nil
+}
+
+// filedUnderAll lists the episodes filed under every one of keys (the
+// words of a name). Keys filed under too many to read whole are checked
+// episode by episode against the others' lists, at most maxChecks.
+func (s *Store) filedUnderAll(ctx context.Context, keys []string) ([]filed, bool, error) {
+	var (
+		have    []filed
+		known   bool // have is a complete list
+		partial []string
+		more    bool
+	)
+	for _, k := range keys {
+		eps, truncated, err := s.filedUnder(ctx, k)
+		if err != nil {
+			return nil, false, err
+		}
+		switch {
+		case truncated:
+			partial = append(partial, k)
+			if !known && len(have) == 0 {
+				have = eps // the first read, until a complete list is found
+			}
+		case !known:
+			have, known = eps, true
+		default:
+			have = slices.DeleteFunc(have, func(f filed) bool {
+				return !slices.ContainsFunc(eps, func(g filed) bool { return g.episode == f.episode })
+			})
+		}
+		if known && len(have) == 0 {
+			return nil, false, nil
+		}
+	}
+	if !known {
+		// Every word is filed under too many: what was read is a part.
+		more = true
+		partial = partial[1:]
+	}
+	if len(partial) == 0 {
+		return have, more, nil
+	}
+	if len(have) > maxChecks {
+		have, more = have[:maxChecks], true
+	}
+	kept := have[:0]
+	for _, f := range have {
+		in := true
+		for _, k := range partial {
+			if _, err := s.people.Get(ctx, k+"."+f.episode); errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+				in = false
+				break
+			} else if err != nil {
+				return nil, false, fmt.Errorf("read the person index under %s: %w", keyKind(k), err)
+			}
+		}
+		if in {
+			kept = append(kept, f)
+		}
+	}
+	return kept, more, nil
 }
 
 // search serves agency a's search: the episodes found that a has had a
@@ -174,13 +236,19 @@ func (r *Record) search(ctx context.Context, a events.Agency, req SearchRequest)
 	if req.Agency != "" && req.Agency != a {
 		return SearchResponse{}, events.Errorf(events.Invalid, "this is the %s search; agency %s asks on %s", a, req.Agency, SearchSubject(req.Agency))
 	}
-	ids, err := r.store.Search(ctx, strings.TrimSpace(req.Term))
+	found, more, err := r.store.Search(ctx, strings.TrimSpace(req.Term))
 	if err != nil {
 		return SearchResponse{}, err
 	}
+	// The most recently opened first, until there are enough the agency
+	// has had a part in: an answer never reads every episode of a name.
 	items := []WorkItem{}
-	for _, id := range ids {
-		v, _, ok, err := r.store.Get(ctx, id)
+	for i, f := range found {
+		if len(items) > MaxSearchResults || i == maxChecks {
+			more = true
+			break
+		}
+		v, _, ok, err := r.store.Get(ctx, f.episode)
 		if err != nil {
 			return SearchResponse{}, err
 		}
@@ -189,7 +257,7 @@ func (r *Record) search(ctx context.Context, a events.Agency, req SearchRequest)
 		}
 	}
 	slices.SortFunc(items, func(x, y WorkItem) int { return y.LastAt.Compare(x.LastAt) })
-	resp := SearchResponse{Agency: a, Items: items}
+	resp := SearchResponse{Agency: a, Items: items, More: more}
 	if len(items) > MaxSearchResults {
 		resp.Items, resp.More = items[:MaxSearchResults], true
 	}

@@ -2,6 +2,7 @@ package record_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -208,7 +209,7 @@ func BenchmarkSearch(b *testing.B) {
 			terms := []string{fmt.Sprintf("Given%d", n-1), episode.Reference(last)}
 			bustest.CheckFor(b, 2*time.Minute, 50*time.Millisecond, func() error {
 				for _, term := range terms {
-					if ids, _ := r.Store().Search(ctx, term); len(ids) != 1 {
+					if ids, _, _ := r.Store().Search(ctx, term); len(ids) != 1 {
 						return fmt.Errorf("the last episode is not indexed under %q yet", term)
 					}
 				}
@@ -224,5 +225,162 @@ func BenchmarkSearch(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Years of episodes bring thousands of people called Sam. The record files
+// each under "sam" as its own small key, so no value in the person index
+// grows with them; a search for "Sam Okafor" still finds the one Sam
+// Okafor among them, the newest first, and a search for "Sam" alone
+// answers at once with a page and asks for more of the name.
+func TestACommonFirstNameStaysCheapToFileAndToSearch(t *testing.T) {
+	ctx := context.Background()
+	b := bustest.Start(t, "")
+	police := bustest.Bus(t, b, events.Police)
+	r, err := record.Start(ctx, record.Config{Bus: bustest.Bus(t, b, events.Record), Log: bustest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+
+	const sams = 2500 // more than one read of the index takes
+	var batch []events.Event
+	var okafor string
+	for i := range sams {
+		ep := events.NewEpisodeID()
+		family := fmt.Sprintf("Fill%05d", i)
+		if i == sams/2 {
+			family, okafor = "Okafor", ep
+		}
+		batch = append(batch,
+			fact(t, events.Police, ep, &events.EpisodeOpened{Channel: "101", Summary: "call"}),
+			fact(t, events.Police, ep, &events.PersonIdentified{GivenName: "Sam", FamilyName: family}))
+	}
+	for _, res := range police.PublishBatch(ctx, batch) {
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	conn := bustest.Conn(t, b, events.Police)
+	search := func(term string) (record.SearchResponse, error) {
+		return rpc.Call[record.SearchRequest, record.SearchResponse](ctx, conn, record.SearchSubject(events.Police),
+			record.SearchRequest{Viewer: "Dee Walsh (police.mhw)", Purpose: "finding an episode the control room had", Term: term})
+	}
+	bustest.CheckFor(t, 2*time.Minute, 200*time.Millisecond, func() error {
+		last := fmt.Sprintf("Fill%05d", sams-1)
+		if resp, err := search("Sam " + last); err != nil || len(resp.Items) != 1 {
+			return fmt.Errorf("the record has not yet filed the last Sam (%s): %v", last, err)
+		}
+		return nil
+	})
+	resp, err := search("sam okafor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Items) != 1 || resp.Items[0].Episode != okafor || resp.Items[0].Person != "Sam Okafor" {
+		t.Fatalf("a search for Sam Okafor among %d Sams finds %+v, want episode %s", sams, resp.Items, okafor)
+	}
+	resp, err = search("Sam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Items) != record.MaxSearchResults || !resp.More {
+		t.Fatalf("a search for Sam among %d: %d found, more %v; want a page of %d and more", sams, len(resp.Items), resp.More, record.MaxSearchResults)
+	}
+
+	// No value in the person index holds a list that grows.
+	kv, err := bustest.Bus(t, b, events.Record).JetStream().KeyValue(ctx, record.PeopleBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for k := range keys.Keys() {
+		n++
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Value()) > 64 {
+			t.Fatalf("the person index holds %d bytes under %s: a value grows with the episodes filed under it", len(e.Value()), k)
+		}
+	}
+	if n < 3*sams {
+		t.Fatalf("the person index holds %d keys for %d episodes, each filed by reference and two words of its name", n, sams)
+	}
+}
+
+// A record whose person index an earlier crisisbus wrote (a list of
+// episodes under each key) re-files it once when it starts: Zainab is
+// found by name as before, and the list is gone.
+func TestAnIndexOfTheEarlierLayoutIsRefiledWhenTheRecordStarts(t *testing.T) {
+	ctx := context.Background()
+	b := bustest.Start(t, "")
+	police, recBus := bustest.Bus(t, b, events.Police), bustest.Bus(t, b, events.Record)
+	ep := events.NewEpisodeID()
+	for _, e := range []events.Event{
+		fact(t, events.Police, ep, &events.EpisodeOpened{Channel: "999", Summary: "woman in distress"}),
+		fact(t, events.Police, ep, &events.PersonIdentified{GivenName: "Zainab", FamilyName: "Hussain"}),
+	} {
+		if _, err := police.Publish(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := record.Start(ctx, record.Config{Bus: recBus, Log: bustest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if found, _, err := r.Store().Search(ctx, "zainab"); err != nil || len(found) != 1 {
+			return fmt.Errorf("Zainab is not filed yet (%v)", err)
+		}
+		return nil
+	})
+	r.Stop()
+	// The index as the earlier crisisbus left it.
+	kv, err := recBus.JetStream().KeyValue(ctx, record.PeopleBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := map[string][]string{}
+	for k := range keys.Keys() {
+		if err := kv.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		if old, ok := strings.CutSuffix(k, "."+ep); ok {
+			lists[old] = append(lists[old], ep)
+		}
+	}
+	for k, ids := range lists {
+		raw, _ := json.Marshal(ids)
+		if _, err := kv.Put(ctx, k, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(lists) < 3 {
+		t.Fatalf("Zainab was filed under %v, want her reference and both names", lists)
+	}
+
+	r, err = record.Start(ctx, record.Config{Bus: recBus, Log: bustest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	for _, term := range []string{"Zainab", "zainab hussain", episode.Reference(ep)} {
+		if found, _, err := r.Store().Search(ctx, term); err != nil || len(found) != 1 {
+			t.Errorf("after re-filing, a search for %q finds %d (%v), want Zainab's episode", term, len(found), err)
+		}
+	}
+	for k := range lists {
+		if _, err := kv.Get(ctx, k); err == nil {
+			t.Errorf("the old list under %s is still in the index", k)
+		}
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -24,7 +27,7 @@ import (
 const (
 	ViewsBucket       = rights.EpisodesBucket    // episode id → View
 	DisclosuresBucket = rights.DisclosuresBucket // episode id → Disclosures, a bounded summary
-	PeopleBucket      = rights.PeopleBucket      // person key → episode ids, for matching
+	PeopleBucket      = rights.PeopleBucket      // person key + episode id → when it opened, for matching and search
 )
 
 // Store holds the projected views. Every write is optimistic: it states the
@@ -32,6 +35,7 @@ const (
 // consuming the same durable) it reads again and re-applies.
 type Store struct {
 	views, disclosures, people jetstream.KeyValue
+	nc                         *nats.Conn // for direct reads of the person index
 	// worklists, while the record runs, holds each agency's work items
 	// (see watchWorklists); nil otherwise.
 	worklists atomic.Pointer[worklists]
@@ -39,7 +43,7 @@ type Store struct {
 
 // OpenStore opens the record's buckets, which the admin provisioned.
 func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
-	s := &Store{}
+	s := &Store{nc: js.Conn()}
 	var err error
 	if s.views, err = rights.OpenBucket(ctx, js, ViewsBucket); err != nil {
 		return nil, err
@@ -98,12 +102,12 @@ func (s *Store) Apply(ctx context.Context, e events.Event) error {
 	if !episode.OnTimeline(e) {
 		return nil
 	}
-	var person *episode.Person
+	var person *episode.View
 	err := s.update(ctx, s.views, e.Subject, func(raw []byte) ([]byte, error) {
 		v := episode.New(e.Subject)
 		person = nil
 		if raw == nil {
-			person = &v.Person // a new episode: its reference is indexed
+			person = &v // a new episode: its reference is indexed
 		} else {
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return nil, err
@@ -114,40 +118,58 @@ func (s *Store) Apply(ctx context.Context, e events.Event) error {
 			return nil, err
 		}
 		if e.Type == episode.TypeOf(&events.PersonIdentified{}) {
-			p := v.Person
-			person = &p
+			person = &v
 		}
 		return json.Marshal(v)
 	})
 	if err != nil || person == nil {
 		return err
 	}
-	return s.indexPerson(ctx, e.Subject, *person)
+	return s.indexPerson(ctx, e.Subject, person.Person, person.OpenedAt)
 }
 
 var typeDisclosed = episode.TypeOf(&events.RecordDisclosed{})
 
-// indexPerson lists the episode under each key of the person (PersonKeys),
+// indexPerson files the episode under each key of its person (PersonKeys),
 // for matching, and under its search keys (SearchKeys: its reference and
-// each word of the person's names), for the agencies' search.
-func (s *Store) indexPerson(ctx context.Context, id string, person episode.Person) error {
+// each word of the person's names), for the agencies' search. Each key
+// holds one entry per episode ("name.sam.<episode id>", valued with when
+// the episode opened), written once: a common name is many small keys read
+// a bounded number at a time, never one value that grows with every
+// episode filed under it and is written again whole each time.
+func (s *Store) indexPerson(ctx context.Context, id string, person episode.Person, opened time.Time) error {
+	value := []byte(opened.UTC().Format(time.RFC3339Nano))
 	for _, k := range append(PersonKeys(person), SearchKeys(id, person)...) {
-		if err := s.update(ctx, s.people, k, func(raw []byte) ([]byte, error) {
-			var ids []string
-			if raw != nil {
-				if err := json.Unmarshal(raw, &ids); err != nil {
-					return nil, err
-				}
-			}
-			if slices.Contains(ids, id) {
-				return nil, nil
-			}
-			return json.Marshal(append(ids, id))
-		}); err != nil {
-			return err
+		if _, err := s.people.Create(ctx, k+"."+id, value); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("index episode %s under %s: %w", id, keyKind(k), err)
 		}
 	}
 	return nil
+}
+
+// filed is an episode found under an index key and when it opened.
+type filed struct {
+	episode string
+	opened  time.Time
+}
+
+// maxFiled bounds how many episodes one index key is read for: a search
+// for a name that more have (every "Sam" in years of episodes) reads this
+// many, the first filed, and says there are more.
+const maxFiled = 2000
+
+// filedUnder lists the episodes filed under index key k, at most maxFiled;
+// more says that others are filed there too.
+func (s *Store) filedUnder(ctx context.Context, k string) (eps []filed, more bool, err error) {
+	more, err = natsbus.ReadKeys(ctx, s.nc, PeopleBucket, k+".*", maxFiled, func(key string, value []byte) error {
+		opened, _ := time.Parse(time.RFC3339Nano, string(value))
+		eps = append(eps, filed{episode: key[strings.LastIndexByte(key, '.')+1:], opened: opened})
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("read the person index under %s: %w", keyKind(k), err)
+	}
+	return eps, more, nil
 }
 
 func (s *Store) disclose(ctx context.Context, e events.Event) error {
@@ -179,11 +201,12 @@ func (s *Store) Matches(ctx context.Context, ep string) ([]Match, error) {
 	byEp := map[string][]string{}
 	var order []string
 	for _, k := range PersonKeys(v.Person) {
-		var ids []string
-		if _, err := getJSON(ctx, s.people, k, &ids); err != nil {
+		found, _, err := s.filedUnder(ctx, k)
+		if err != nil {
 			return nil, err
 		}
-		for _, id := range ids {
+		for _, f := range found {
+			id := f.episode
 			if id == ep || slices.ContainsFunc(v.Links, func(l episode.Link) bool { return l.OtherEpisode == id }) {
 				continue
 			}
@@ -239,17 +262,6 @@ func keyPart(s string) string {
 
 // validKey says whether k can be an episode's key (events.CheckID).
 func validKey(k string) bool { return events.CheckID("episode", k) == nil }
-
-func getJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
-	ent, err := kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", key, err)
-	}
-	return ent.Revision(), json.Unmarshal(ent.Value(), v)
-}
 
 // update reads key, lets f compute its new value (nil: no change) and
 // writes it on the revision read, retrying when someone else wrote first.
