@@ -249,6 +249,18 @@ func (b *Bus) Emit(ctx context.Context, episode string, data any, opts ...events
 	return e, ack, err
 }
 
+// EmitExpecting is Emit conditioned on the episode's last event being
+// still at stream sequence seq (ExpectEpisodeSeq): ErrConflict otherwise.
+func (b *Bus) EmitExpecting(ctx context.Context, episode string, seq uint64, data any, opts ...events.Option) (events.Event, PubAck, error) {
+	e, err := events.New(b.agency, episode, data, opts...)
+	if err != nil {
+		return events.Event{}, PubAck{}, err
+	}
+	e = traced(ctx, e)
+	ack, err := b.Publish(ctx, e, ExpectEpisodeSeq(seq))
+	return e, ack, err
+}
+
 // Replay calls fn, in stream order, with every stored event matching filter
 // (for example EpisodeSubjects(id)), and returns the stream sequence of the
 // last message read (0 if none). It reads what was stored when it started,

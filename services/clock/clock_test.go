@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -826,4 +827,49 @@ func TestFindingAnEpisodesClocksMakesNoConsumer(t *testing.T) {
 	if after := consumers(); after != before {
 		t.Fatalf("the clocks' bucket has %d consumers, %d before", after, before)
 	}
+}
+
+// The man on Rochester bridge is assessed and released ten minutes before
+// his 24 hours run out, but the clock reads his episode from a replica a
+// moment behind, without the release. The breach it would publish on that
+// read is refused (the episode has a fact since), the clock reads again,
+// sees the release and publishes no breach: no AMHP is sent running.
+func TestAReleaseTheClockReadTooLateForIsNeverABreach(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{S136: clock.Timing{WarnBefore: 2 * time.Hour, RepeatEvery: time.Hour}})
+	ep := events.NewEpisodeID()
+	detain(w, ep, 34, false)
+	arrived := friday.Add(50 * time.Minute)
+	arriveAtSuite(w, ep, arrived)
+	due := arrived.Add(24 * time.Hour)
+	w.waitDue(ep, events.S136Clock, ep, due)
+	w.advanceTo(due.Add(-2 * time.Hour))
+	warning := "warning s136 amhp at " + at(due.Add(-2*time.Hour)) + " (7200s left)"
+	w.wantAlarms(ep, warning)
+
+	released := due.Add(-10 * time.Minute)
+	published := make(chan error, 1)
+	var once sync.Once
+	w.svc.BeforeFire(func(episode string) {
+		if episode != ep {
+			return
+		}
+		once.Do(func() {
+			_, _, err := w.buses[events.AMHP].Emit(context.Background(), ep,
+				&events.AssessmentCompleted{Outcome: "not_admitted", CompletedAt: released}, events.At(released))
+			published <- err
+		})
+	})
+	w.advanceTo(due)
+	select {
+	case err := <-published:
+		if err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatal("the clock judged the detention without reading its episode")
+	}
+	w.waitStopped(ep, events.S136Clock)
+	w.advanceTo(due.Add(2 * time.Hour))
+	w.wantAlarms(ep, warning)
 }

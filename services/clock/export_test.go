@@ -5,3 +5,8 @@ var (
 	EventID = eventID
 	S136Key = s136Key
 )
+
+// BeforeFire calls f between reading an episode and publishing what is due
+// on its clocks, as a fact stored meanwhile (or missing from a replica a
+// moment behind) would be.
+func (s *Service) BeforeFire(f func(episode string)) { s.beforeFire.Store(&f) }

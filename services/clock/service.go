@@ -26,10 +26,13 @@
 // the stream's duplicate window: no lost breach, no second breach.
 //
 // Never a false alarm. Before a clock is judged, the clock knows every fact
-// stored for its episode: when its consumer is behind, the scanner reads the
-// episode's facts directly (a direct get, no consumer) and applies them
-// first, so a handoff accepted or a person released just before the due time
-// never breaches because the fact was still in flight. A clock whose due
+// stored for its episode: the scanner reads the episode's facts directly (a
+// direct get, no consumer) and applies them first, so a handoff accepted or
+// a person released just before the due time never breaches because the
+// fact was still in flight; and it publishes only if the episode has no
+// fact stored since that read (ExpectEpisodeSeq), so a replica a moment
+// behind, in a cluster, cannot hide a release: the publish is refused and
+// the clock reads again. A clock whose due
 // time had already passed when its facts arrived (history being imported) is
 // judged only once the facts handled have passed its due time, or the stream
 // has been quiet for MaxLag: a detention that ended before its period ran
@@ -89,6 +92,10 @@ type Service struct {
 	lastThrough    int64     // scanner only: handledThrough at the last scan
 	still          time.Time // scanner only: since when handledThrough has not moved
 	lagLogged      bool
+
+	// beforeFire, for tests, is called between reading an episode and
+	// publishing what is due on its clocks.
+	beforeFire atomic.Pointer[func(episode string)]
 }
 
 // Start opens the KV bucket (provisioned by the admin), loads every stored clock, and starts the
@@ -388,33 +395,56 @@ func (s *Service) judge(ctx context.Context, key string, j judging) (later time.
 	if c.Late && at.After(j.handledThrough) && !j.quiet {
 		return at, nil // facts that stop it may still be coming
 	}
-	if !j.caughtUp {
-		if err := s.catchUpEpisode(ctx, c.Episode); err != nil {
+	// Judged on every fact of the episode read now, and published only if
+	// none has been stored since: in a cluster the replica that answers a
+	// read may be a moment behind, and a release it had not yet seen must
+	// not become a breach.
+	for attempt := 0; ; attempt++ {
+		seq, err := s.catchUpEpisode(ctx, c.Episode)
+		if err != nil {
 			return time.Time{}, err
 		}
+		if hook := s.beforeFire.Load(); hook != nil {
+			(*hook)(c.Episode)
+		}
+		err = s.fire(ctx, key, j.now, seq)
+		if !errors.Is(err, natsbus.ErrConflict) || attempt == maxFireAttempts-1 {
+			return time.Time{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		}
 	}
-	return time.Time{}, s.fire(ctx, key, j.now)
 }
 
+// maxFireAttempts bounds how often a clock is judged again because its
+// episode changed between the read and the publish.
+const maxFireAttempts = 5
+
 // catchUpEpisode applies every stored fact of an episode to its clocks, read
-// directly from the stream (handling a fact again changes nothing).
-func (s *Service) catchUpEpisode(ctx context.Context, episode string) error {
-	_, err := s.bus.Replay(ctx, events.EpisodeSubjects(episode), func(e events.Event, _ uint64) error {
+// directly from the stream (handling a fact again changes nothing), and
+// returns the stream sequence of the episode's last fact.
+func (s *Service) catchUpEpisode(ctx context.Context, episode string) (uint64, error) {
+	seq, err := s.bus.Replay(ctx, events.EpisodeSubjects(episode), func(e events.Event, _ uint64) error {
 		if !consumes(e.Type) {
 			return nil
 		}
 		return s.handle(ctx, e)
 	}, nil)
 	if err != nil {
-		return fmt.Errorf("read the facts of episode %s: %w", episode, err)
+		return 0, fmt.Errorf("read the facts of episode %s: %w", episode, err)
 	}
-	return nil
+	return seq, nil
 }
 
 // fire publishes what is due on one clock, then records it as fired. The
 // order matters: publish first, so a crash loses nothing; the deterministic
 // event id makes the publish after a crash a duplicate the stream drops.
-func (s *Service) fire(ctx context.Context, key string, now time.Time) error {
+// Each publish is conditioned on the episode's last fact being still at
+// stream sequence seq (natsbus.ErrConflict otherwise).
+func (s *Service) fire(ctx context.Context, key string, now time.Time, seq uint64) error {
 	for attempt := 0; attempt < 5; attempt++ {
 		c, rev, err := s.get(ctx, key)
 		if err != nil {
@@ -443,10 +473,13 @@ func (s *Service) fire(ctx context.Context, key string, now time.Time) error {
 				opts = append(opts, func(e *events.Event) { e.CausationID = cause })
 			}
 			tctx, span := c.span(ctx, "clock "+string(c.Kind))
-			e, ack, err := s.bus.Emit(tctx, c.Episode, data, opts...)
+			e, ack, err := s.bus.EmitExpecting(tctx, c.Episode, seq, data, opts...)
 			span.End(err)
 			if err != nil {
 				return fmt.Errorf("publish %s of clock %s: %w", e.Type, key, err)
+			}
+			if !ack.Duplicate {
+				seq = ack.Sequence // a warning due late, then its breach
 			}
 			s.fired.Add(1)
 			ops.ClockFired(c.Kind, breach, ack.Duplicate)
