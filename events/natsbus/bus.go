@@ -266,8 +266,8 @@ func (b *Bus) EmitExpecting(ctx context.Context, episode string, seq uint64, dat
 // last message read (0 if none). It reads what was stored when it started,
 // with direct gets (no consumer is made, however often episodes are read);
 // it is how a view is rebuilt from the source of truth. Each event is
-// validated as Consume validates it. ReplayEvents reads a range of the
-// stream the same way.
+// validated as Consume validates it. ReadRange reads a range of the stream
+// the same way.
 //
 // A stored message that is not a usable event (not JSON, against the
 // contract, or on a subject its envelope does not belong on) is never
@@ -278,20 +278,6 @@ func (b *Bus) EmitExpecting(ctx context.Context, episode string, seq uint64, dat
 // episode as read (ExpectEpisodeSeq) still succeeds after it.
 func (b *Bus) Replay(ctx context.Context, filter string, fn func(e events.Event, seq uint64) error, skipped func(events.Unreadable)) (uint64, error) {
 	return b.readDirect(ctx, filter, b.usable(ctx, fn, skipped))
-}
-
-// ReplayEvents is Replay over what cfg selects (filters, a range of
-// sequences), read through a consumer as ReplayRaw reads; cfg.Follow is not
-// for it.
-func (b *Bus) ReplayEvents(ctx context.Context, cfg ReplayConfig, fn func(e events.Event, seq uint64) error, skipped func(events.Unreadable)) (uint64, error) {
-	var last uint64
-	cfg.Follow = false
-	use := b.usable(ctx, fn, skipped)
-	err := b.ReplayRaw(ctx, cfg, func(s Stored) error {
-		last = s.Seq
-		return use(s)
-	})
-	return last, err
 }
 
 // usable passes each stored event to fn, and skips (and dead-letters once)

@@ -157,7 +157,8 @@ func (r *Record) catchUp(ctx context.Context) error {
 	from := r.progress.through()
 	if upTo > from {
 		var checked, restored int
-		_, err = bus.ReplayEvents(ctx, natsbus.ReplayConfig{From: from + 1, To: upTo}, func(e events.Event, seq uint64) error {
+		// Read with batched direct gets: the check makes no consumer.
+		_, err = bus.ReadRange(ctx, from+1, upTo, func(e events.Event, seq uint64) error {
 			if r.progress.has(seq) {
 				return nil
 			}
