@@ -44,6 +44,7 @@ func (c *Server) agencyRoutes(mux *http.ServeMux) {
 		c.renderEpisode(w, r, id, http.StatusOK, page{})
 	}))
 	mux.HandleFunc("POST /episodes/{id}/reason", withID(c.giveReason))
+	mux.HandleFunc("GET /episodes/{id}/places", withID(c.placesPage))
 	mux.HandleFunc("GET /episodes/{id}/note", withID(func(w http.ResponseWriter, r *http.Request, id string) { c.notePage(w, r, id, page{}) }))
 	mux.HandleFunc("POST /episodes/{id}/note/preview", withID(func(w http.ResponseWriter, r *http.Request, id string) { c.notePage(w, r, id, page{}) }))
 	mux.HandleFunc("POST /episodes/{id}/note/given", withID(func(w http.ResponseWriter, r *http.Request, id string) {
@@ -164,6 +165,9 @@ type episodeData struct {
 	Agencies []events.Agency
 	Matches  []record.Match // other episodes that may be the same person (owner only)
 	Reason   string         // why the person opened an episode their agency has no part in
+	// Places is "Where they can go now", for the agency holding the
+	// episode when it chooses where people go (route.go); nil otherwise.
+	Places *wherePanel
 }
 
 type followUpCall struct {
@@ -187,6 +191,13 @@ func (d episodeData) CallChoices() []option {
 }
 
 func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string, status int, p page) {
+	c.renderEpisodeWith(w, r, id, status, p, "", "")
+}
+
+// renderEpisodeWith is the episode page with "Where they can go now"
+// ranked from town (the episode's own when ""), and the form that records
+// the place chosen filled with it (choose: a place id; "" none).
+func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id string, status int, p page, town, choose string) {
 	s, _ := sessionFrom(r.Context())
 	reason := s.Reasons[id]
 	resp, err := rpc.Call[record.ViewRequest, record.ViewResponse](r.Context(), c.nc, record.ViewSubject(s.Agency), record.ViewRequest{
@@ -258,6 +269,22 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 	}
 	if dr, err := rpc.Call[record.EpisodeRequest, record.DisclosuresResponse](r.Context(), c.nc, record.SubjectDisclosures, record.EpisodeRequest{Episode: id}); err == nil {
 		d.Disclosures, d.Dropped = viewings(dr.Disclosures), dr.Dropped
+	}
+	d.Places = c.wherePanelFor(r.Context(), s, &d.V, town)
+	if choose != "" {
+		if d.Places == nil {
+			http.Error(w, "Only the agency holding the episode chooses where the person goes.", http.StatusForbidden)
+			return
+		}
+		if err := fillWith(&p, d.Places, &d.V, s.Agency, choose); err != nil {
+			var fe formError
+			if !errors.As(err, &fe) {
+				c.log.Error("choose a place", zap.String("episode", logsafe.ID(id)), zap.String("cause", logsafe.Cause(err)))
+				fe = formError{"places", "The place could not be chosen just now. Try again."}
+			}
+			p.Errors = append(p.Errors, fieldError{fe.field, fe.msg})
+			status = http.StatusUnprocessableEntity
+		}
 	}
 	p.Title = "Episode: " + d.V.Person.Name()
 	p.Data = d

@@ -230,6 +230,7 @@ var funcs = template.FuncMap{
 	"callClock":  func(now, due time.Time) clockArgs { return clockArgs{Now: now, Due: due, Warn: callWarning} },
 	"workItemOf": func(p page, it record.WorkItem) workItemArgs { return workItemArgs{p, it} },
 	"list":       func(s ...string) []string { return s },
+	"posOf":      func(p page, action string) posArgs { return posArgs{p, action} },
 }
 
 var london = func() *time.Location {
