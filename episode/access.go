@@ -17,12 +17,16 @@ import (
 // Police see risk, who to contact, the known plan and the legal status, the
 // timeline and the decisions, never clinical content. The health and care
 // agencies (ambulance, SPoA, AMHP, helpline) see the clinical record too.
+// The safe haven, a voluntary-sector provider, sees it only in an episode
+// where a health agency recorded the person's consent (View.ClinicalTo),
+// and no longer once they withdraw it; the haven cannot record that
+// consent itself.
 
 // shared is what every pathway agency sees.
 var shared = []string{
 	"episode", "opened", "openedAt", "openedBy", "channel", "location", "callSummary", "references",
 	"person", "ownWords", "communicationNeeds", "language", "crisisPlan", "whoToContact",
-	"owner", "closed", "closedReason", "legalStatus", "consultation", "s136", "assessment", "followUp", "haven", "notes",
+	"owner", "closed", "closedReason", "legalStatus", "consultation", "s136", "assessment", "followUp", "haven", "notes", "consents",
 	"handoffs", "risks", "decisions", "clocks", "links", "timeline", "conflicts",
 	"unreadable", "alerts", "traceId",
 }
@@ -88,6 +92,9 @@ func ForAgencyJSON(v View, a events.Agency) (json.RawMessage, []string, error) {
 	fields, err := Allowlist(a)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !SeesClinical(a) && v.ClinicalTo(a) {
+		fields = append(fields, ClinicalFields...)
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {

@@ -45,6 +45,15 @@ func describe(v *View, e events.Event, data any) string {
 			parts = append(parts, "described as: "+d.Description)
 		}
 		return "Identified: " + strings.Join(parts, ", ")
+	case *events.ConsentRecorded:
+		who := d.To.Info().Title
+		if first, _, _ := strings.Cut(who, " "); first != strings.ToUpper(first) {
+			who = strings.ToLower(who[:1]) + who[1:] // "the safe haven", "the AMHP service"
+		}
+		if d.Decision == "withdrawn" {
+			return "They no longer agree that the " + who + " may see their clinical record"
+		}
+		return "They agree that the " + who + " may see their clinical record"
 	case *events.PersonNoteGiven:
 		s := "Gave them a note of what happens next (" + map[string]string{"standard": "plain words", "easy_read": "easy read", "bsl": "with the BSL routes"}[d.Format] +
 			", " + map[string]string{"read_out": "read out", "printed": "printed", "read_out_and_printed": "read out and printed"}[d.How] + ")"

@@ -60,6 +60,10 @@ type View struct {
 	// the person: when, by whom, in which wording and how (their text is
 	// in the event).
 	Notes []NoteGiven `json:"notes,omitempty"`
+	// Consents are the person's decisions, as a health agency recorded
+	// them, on who outside health and care may see their clinical record
+	// (ClinicalTo): the latest for each agency counts.
+	Consents []Consent `json:"consents,omitempty"`
 	// Conflicts are events the record could not apply because they break
 	// the protocol (an acceptance that would make a second owner): kept
 	// visible, never applied. Commands refuse these before publishing; only
@@ -254,6 +258,27 @@ type NoteGiven struct {
 	How    string        `json:"how"`    // read_out, printed or read_out_and_printed
 }
 
+// Consent is the person's decision that an agency outside health and care
+// may, or may no longer, see their clinical record in this episode.
+type Consent struct {
+	At         time.Time     `json:"at"`
+	To         events.Agency `json:"to"`
+	Decision   string        `json:"decision"` // given or withdrawn
+	RecordedBy events.Agency `json:"recordedBy"`
+	Actor      string        `json:"actor,omitempty"`
+}
+
+// ClinicalTo reports whether the person's latest decision lets agency a,
+// outside health and care, see their clinical record.
+func (v *View) ClinicalTo(a events.Agency) bool {
+	for i := len(v.Consents) - 1; i >= 0; i-- {
+		if v.Consents[i].To == a {
+			return v.Consents[i].Decision == "given"
+		}
+	}
+	return false
+}
+
 // AtHaven reports whether the person is at the haven now: taken in and not left.
 func (h *HavenVisit) AtHaven() bool { return h != nil && h.Taken && !h.Left }
 
@@ -438,6 +463,8 @@ func (v *View) fold(e events.Event, data any) {
 		}
 	case *events.PersonNoteGiven:
 		v.Notes = append(v.Notes, NoteGiven{At: e.Time, By: e.Source, Actor: e.Actor, Format: d.Format, How: d.How})
+	case *events.ConsentRecorded:
+		v.Consents = append(v.Consents, Consent{At: e.Time, To: d.To, Decision: d.Decision, RecordedBy: e.Source, Actor: e.Actor})
 	case *events.PersonVoiceRecorded:
 		set(&v.OwnWords, d.OwnWords)
 		set(&v.Language, d.Language)

@@ -56,6 +56,13 @@ type PersonNoteGiven struct {
 	Havens      []string `json:"havens,omitempty"`
 }
 
+// ConsentRecorded is the data of crisisbus.person.consent_recorded.v1: a health agency records that the person agreed, or no longer agrees, that the safe haven may see their clinical record in this episode. Only a health agency, which holds that record, may record it.
+type ConsentRecorded struct {
+	To       Agency `json:"to"`
+	Decision string `json:"decision"`
+	Words    string `json:"words,omitempty"`
+}
+
 // TriageRequested is the data of crisisbus.triage.requested.v1: the control room asks its mental health worker for triage advice during a call.
 type TriageRequested struct {
 	CallerAccount string `json:"callerAccount"`
@@ -317,6 +324,7 @@ var catalogue = []Spec{
 	{Name: "person.identified", Data: func() any { return new(PersonIdentified) }, Publishers: Agencies, Addressed: false},
 	{Name: "person.voice_recorded", Data: func() any { return new(PersonVoiceRecorded) }, Publishers: Agencies, Addressed: false},
 	{Name: "person.note_given", Data: func() any { return new(PersonNoteGiven) }, Publishers: Agencies, Addressed: false},
+	{Name: "person.consent_recorded", Data: func() any { return new(ConsentRecorded) }, Publishers: []Agency{Ambulance, SPoA, AMHP, Crisisline}, Addressed: false},
 	{Name: "triage.requested", Data: func() any { return new(TriageRequested) }, Publishers: []Agency{Police, Ambulance}, Addressed: false},
 	{Name: "triage.advice_given", Data: func() any { return new(TriageAdviceGiven) }, Publishers: []Agency{Police, Ambulance, SPoA}, Addressed: false},
 	{Name: "street_triage.dispatched", Data: func() any { return new(StreetTriageDispatched) }, Publishers: []Agency{Police}, Addressed: false},

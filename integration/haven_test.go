@@ -15,6 +15,7 @@ import (
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/police"
 	"github.com/crisisbus/crisisbus/services/reports"
+	"github.com/crisisbus/crisisbus/services/rpc"
 	"github.com/crisisbus/crisisbus/services/safehaven"
 )
 
@@ -344,5 +345,80 @@ All havens: arrivals,3,1,4
 `
 	if b.String() != want {
 		t.Errorf("the safe haven report:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// Friday, 20:10. SPoA refers Lena, known to the community mental health
+// team, to the Maidstone haven. The haven sees her own words and risks, not
+// her care team's notes; it cannot give itself the notes, neither by a
+// command (there is none for it) nor by publishing the consent itself. Lena
+// tells SPoA the haven may see what her care team wrote, so she need not
+// explain it all again: from then the haven's view holds it. When she
+// changes her mind, it is gone from the haven's view again.
+func TestTheHavenSeesTheClinicalRecordOnlyWhileThePersonConsents(t *testing.T) {
+	p := start(t)
+	p.clock.set(20, 10)
+	ep := do[agency.OpenRequest, agency.OpenResponse](p, events.SPoA, "open", agency.OpenRequest{
+		Actor: "SPoA practitioner Ade", Channel: "111", Summary: "Lena rang: overwhelmed, cannot be alone tonight",
+		Person: &events.PersonIdentified{GivenName: "Lena", FamilyName: "Marsh", AgeYears: 29},
+		Voice:  &events.PersonVoiceRecorded{OwnWords: "I just need somewhere to be tonight."},
+	}).Episode
+	const history = "Known to the Maidstone CMHT; care coordinator Sam; plan agreed in October"
+	do[agency.AdviceRequest, agency.Receipt](p, events.SPoA, "triage.advice", agency.AdviceRequest{Base: base(ep, "SPoA practitioner Ade"),
+		TriageAdviceGiven: events.TriageAdviceGiven{Advice: "somewhere calm tonight with someone to talk to", KnownToServices: true,
+			HealthHistory: history, RecommendedAction: "safe_haven"}})
+	offer := do[agency.OfferRequest, agency.OfferResponse](p, events.SPoA, "handoff.offer", agency.OfferRequest{Base: base(ep, "SPoA practitioner Ade"),
+		Kind: events.SafeHavenReferral, To: events.SafeHaven, Reason: "Maidstone haven tonight", Urgency: "urgent"})
+	p.acknowledged(ep, offer.HandoffID)
+	do[agency.HandoffRequest, agency.Receipt](p, events.SafeHaven, "handoff.accept", agency.HandoffRequest{Base: base(ep, havenWorker), HandoffID: offer.HandoffID})
+	full := p.record(ep, p.caughtUp(ep))
+	if len(full.Clinical) == 0 {
+		t.Fatal("the care team's notes are not in the record")
+	}
+	clinical := func() bool {
+		raw, _ := p.view(ep, events.SafeHaven, havenWorker)
+		return len(episode.ClinicalLeaks(raw, full)) > 0
+	}
+	if clinical() {
+		t.Fatal("the haven sees the clinical record before Lena agreed")
+	}
+
+	// The haven cannot grant itself the record.
+	nc, err := p.sys.Connect(events.SafeHaven)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := rpc.Call[agency.ConsentRequest, agency.Receipt](ctx, nc.Conn(), agency.Subject(events.SafeHaven, "consent.record"),
+		agency.ConsentRequest{Base: base(ep, havenWorker), ConsentRecorded: events.ConsentRecorded{To: events.SafeHaven, Decision: "given"}}); err == nil {
+		t.Fatal("the haven recorded consent to see the clinical record itself")
+	}
+	if _, _, err := nc.Emit(ctx, ep, &events.ConsentRecorded{To: events.SafeHaven, Decision: "given"}); err == nil {
+		t.Fatal("the haven published the person's consent itself")
+	}
+	if clinical() {
+		t.Fatal("the haven sees the clinical record after trying to grant it to itself")
+	}
+
+	consent := func(decision, words string) {
+		do[agency.ConsentRequest, agency.Receipt](p, events.SPoA, "consent.record", agency.ConsentRequest{Base: base(ep, "SPoA practitioner Ade"),
+			ConsentRecorded: events.ConsentRecorded{To: events.SafeHaven, Decision: decision, Words: words}})
+		p.record(ep, p.caughtUp(ep))
+	}
+	consent("given", "Yes, they can see what my care team wrote, so I don't have to explain it all again")
+	if !clinical() {
+		t.Fatal("Lena agreed, but the haven does not see what her care team wrote")
+	}
+	if raw, _ := p.view(ep, events.SafeHaven, havenWorker); !strings.Contains(fmt.Sprint(raw["clinical"]), history) {
+		t.Fatalf("the haven's view of the clinical record: %v", raw["clinical"])
+	}
+	_, hv := p.view(ep, events.SafeHaven, havenWorker)
+	if !hasText(hv.Timeline, "They agree that the safe haven may see their clinical record") {
+		t.Fatalf("the timeline does not say Lena agreed: %+v", hv.Timeline)
+	}
+	consent("withdrawn", "")
+	if clinical() {
+		t.Fatal("Lena withdrew her consent, but the haven still sees the clinical record")
 	}
 }

@@ -115,6 +115,13 @@ type NoteRequest struct {
 	events.PersonNoteGiven
 }
 
+// ConsentRequest records the person's decision on whether the safe haven
+// may see their clinical record (a health agency's command).
+type ConsentRequest struct {
+	Base
+	events.ConsentRecorded
+}
+
 // LinkRequest records that two episodes are the same person. Both keep
 // their timelines: a link, never a merge.
 type LinkRequest struct {
@@ -267,7 +274,13 @@ func (k *Kit) common() []rpc.Command {
 // contract is generated from it; k is not used until a command runs, so a
 // zero Kit describes an agency's commands.
 func Commands(a events.Agency, k *Kit, own []rpc.Command) []rpc.Command {
-	return rpc.Under(CommandPrefix(a), a, append(k.common(), own...))
+	cmds := k.common()
+	if a.Health() {
+		// Only an agency that holds the clinical record records who else
+		// may see it: the haven cannot grant itself the record.
+		cmds = append(cmds, rpc.Handle("consent.record", k.RecordConsent))
+	}
+	return rpc.Under(CommandPrefix(a), a, append(cmds, own...))
 }
 
 // PlaceRequest: a place of safety is asked for (by police or the ambulance
@@ -320,6 +333,27 @@ func (k *Kit) Note(ctx context.Context, req NoteRequest) (Receipt, error) {
 			return nil, events.Errorf(events.Conflict, "only the agency holding the episode gives the person a note of what happens next; %s holds episode %s", v.Owner.Title(), req.Episode)
 		}
 		return []Out{Fact(&n)}, nil
+	})
+}
+
+// RecordConsent records that the person agreed, or no longer agrees, that
+// the safe haven may see their clinical record in this episode. The health
+// agency recording it must have a part in the episode: it is the person's
+// word to those treating them. Recording the decision already in force
+// changes nothing.
+func (k *Kit) RecordConsent(ctx context.Context, req ConsentRequest) (Receipt, error) {
+	c := req.ConsentRecorded
+	return k.Do(ctx, req.Episode, req.Actor, func(v *episode.View) ([]Out, error) {
+		if !v.Opened {
+			return nil, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, req.Episode)
+		}
+		if !v.HasPart(k.Agency()) {
+			return nil, events.Errorf(events.Forbidden, "the %s has had no part in episode %s: the person's consent is recorded by those treating them", k.Agency().Title(), req.Episode)
+		}
+		if v.ClinicalTo(c.To) == (c.Decision == "given") {
+			return nil, nil
+		}
+		return []Out{Fact(&c)}, nil
 	})
 }
 
