@@ -147,13 +147,19 @@ type episodeData struct {
 	Disclosures []record.Disclosure // who viewed, most recent first
 	// Dropped is how many earlier disclosures the record no longer
 	// summarises (they are in the full audit, the stream).
-	Dropped   int
-	Clinical  bool              // the agency's view includes the clinical record
-	Mine      bool              // the agency owns the episode
-	Offers    []episode.Handoff // open offers to this agency
-	Outgoing  []episode.Handoff // open offers from this agency
-	S136Due   time.Time
-	FollowUps []followUpCall
+	Dropped  int
+	Clinical bool // the agency's view includes the clinical record
+	// RecordsConsent: a health agency with a part in the episode, which
+	// records whether the person lets the safe haven see their clinical
+	// record (consent.go).
+	RecordsConsent bool
+	// HavenConsented: the person's latest word lets the safe haven see it.
+	HavenConsented bool
+	Mine           bool              // the agency owns the episode
+	Offers         []episode.Handoff // open offers to this agency
+	Outgoing       []episode.Handoff // open offers from this agency
+	S136Due        time.Time
+	FollowUps      []followUpCall
 	// FollowUpBy makes the follow-up calls still to make (the record's
 	// word, not the owner: the helpline keeps them when SPoA takes an
 	// escalation on); CallsMine when that is the person's agency.
@@ -231,6 +237,8 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 	d.Fields = resp.Fields
 	_, d.Clinical = resp.View["clinical"]
 	d.Mine = d.V.Owner == s.Agency && !d.V.Closed
+	d.RecordsConsent = episode.SeesClinical(s.Agency) && d.V.HasPart(s.Agency) && !d.V.Closed
+	d.HavenConsented = d.V.ClinicalTo(events.SafeHaven)
 	for _, h := range d.V.Handoffs {
 		if !h.State.Open() {
 			continue
