@@ -641,9 +641,12 @@ func (c *Server) doAction(w http.ResponseWriter, r *http.Request, name, episode 
 			if ferr := c.setFlash(r.Context(), done); ferr != nil {
 				c.log.Warn("keep the confirmation", zap.String("episode", logsafe.ID(ep)), zap.Error(ferr))
 			}
-			to := "/episodes/" + ep
-			if last != "" {
-				to += "?after=" + url.QueryEscape(last)
+			to := "/" // an action about no episode (a place's state)
+			if ep != "" {
+				to = "/episodes/" + ep
+				if last != "" {
+					to += "?after=" + url.QueryEscape(last)
+				}
 			}
 			http.Redirect(w, r, to, http.StatusSeeOther)
 			return

@@ -104,6 +104,10 @@ func (c *Server) giveReason(w http.ResponseWriter, r *http.Request, id string) {
 type homeData struct {
 	Items []record.WorkItem
 	Err   string
+	// Places are the places the agency provides, for it to say how they
+	// stand now (ourplaces.go); PlacesErr when they could not be read.
+	Places    []ourPlace
+	PlacesErr string
 }
 
 // home is each agency's worklist: the AMHP's assessment queue, the
@@ -125,6 +129,9 @@ func (c *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, 
 		d.Err = "The worklist could not be loaded just now. It will load again by itself; if it does not, reload the page."
 	}
 	d.Items = resp.Items
+	if d.Places, err = c.ourPlaces(r, s.Agency); err != nil {
+		d.PlacesErr = "Your places could not be loaded just now. Reload the page in a moment."
+	}
 	for _, it := range d.Items {
 		c.parties.add(it.Episode, s.Agency)
 	}
