@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	commands["report"] = command{"report NAME --from YYYY-MM --to YYYY-MM: a partnership table (" + strings.Join(reports.Names, ", ") + ", or all) rebuilt from the stream", cmdReport}
+	commands["report"] = command{"report NAME --from YYYY-MM --to YYYY-MM: a partnership table (" + strings.Join(reports.Names, ", ") + ", or all) from the console's newest snapshot of the reports and the events stored since, or rebuilt from the whole stream", cmdReport}
 }
 
 // maxReportMonths bounds a report's columns.
@@ -65,13 +65,21 @@ func cmdReport(ctx context.Context, e env, args []string) error {
 	defer bus.Conn().Close()
 	wctx, stop := watchServer(ctx, bus.Conn(), cf.url, cf.timeout)
 	defer stop()
-	proj, err := reports.Rebuild(wctx, bus)
+	snaps, serr := reports.OpenSnapshots(wctx, bus.JetStream())
+	if serr != nil {
+		snaps = nil
+	}
+	proj, src, err := reports.Build(wctx, bus, snaps)
 	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
 		return fmt.Errorf("%w while the report was read from the stream: no table was made", serverGone(wctx, cf.url, cf.timeout, err))
 	}
 	if err != nil {
 		return err
 	}
+	if serr != nil {
+		src.NotUsed = []string{serr.Error()}
+	}
+	fmt.Fprintf(e.stderr, "counted %s\n", src)
 	if n := proj.Duplicates(); n > 0 {
 		fmt.Fprintf(e.stderr, "%d event(s) stored more than once (loaded again after the stream's duplicate window) were counted once\n", n)
 	}
