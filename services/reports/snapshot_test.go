@@ -409,3 +409,37 @@ func TestAgencyCannotWriteSnapshots(t *testing.T) {
 		t.Errorf("from the snapshot:\n%s\nrebuilt:\n%s", got, want)
 	}
 }
+
+// A console started on an empty stream (a new installation) saves
+// snapshots that report uses once events are stored.
+func TestSnapshotOfAStreamFirstSeenEmpty(t *testing.T) {
+	ctx := context.Background()
+	b := bustest.Start(t, "")
+	admin, err := natsbus.NewBus(bustest.Conn(t, b, ""), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := consoleService(t, b, admin)
+	before, after := pathway(t, 41, 24)
+	publishAll(t, admin, before)
+	caughtUp(t, svc, admin)
+	through, err := svc.SaveSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishAll(t, admin, after)
+	snaps, err := reports.OpenSnapshots(ctx, admin.JetStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, src, err := reports.Build(ctx, admin, snaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.Rebuilt || src.Through != through || through != uint64(len(before)) {
+		t.Fatalf("built %s; want from the snapshot through %d", src, len(before))
+	}
+	if got, want := everything(t, p), mustRebuild(t, admin); got != want {
+		t.Errorf("from the snapshot:\n%s\nrebuilt:\n%s", got, want)
+	}
+}

@@ -179,7 +179,13 @@ func streamNow(ctx context.Context, bus *natsbus.Bus) (streamState, error) {
 		return streamState{}, err
 	}
 	info := st.CachedInfo()
-	return streamState{created: info.Created, first: info.State.FirstSeq, last: info.State.LastSeq}, nil
+	first := info.State.FirstSeq
+	if info.State.Msgs == 0 {
+		// Empty (new, or purged): the next event stored is its first
+		// (a new stream says 0 until then).
+		first = info.State.LastSeq + 1
+	}
+	return streamState{created: info.Created, first: first, last: info.State.LastSeq}, nil
 }
 
 func (st streamState) matches(s *snapshot) error {
