@@ -10,8 +10,8 @@ import (
 )
 
 // Provision creates or updates the streams and every identity's key-value
-// buckets. Only the admin user may: no service creates or changes a stream
-// or a bucket, it opens what the admin provisioned.
+// buckets and object stores. Only the admin user may: no service creates
+// or changes a stream or a bucket, it opens what the admin provisioned.
 func Provision(ctx context.Context, js jetstream.JetStream, cfg natsbus.StreamConfig) error {
 	if err := natsbus.Provision(ctx, js, cfg); err != nil {
 		return err
@@ -21,6 +21,12 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg natsbus.StreamCo
 		if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.Name, Description: b.Description,
 			TTL: b.TTL, History: 1, Storage: jetstream.FileStorage, Replicas: replicas}); err != nil {
 			return fmt.Errorf("provision bucket %s: %w", b.Name, err)
+		}
+	}
+	for _, o := range Objects() {
+		if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: o.Name, Description: o.Description,
+			Storage: jetstream.FileStorage, Replicas: replicas}); err != nil {
+			return fmt.Errorf("provision object store %s: %w", o.Name, err)
 		}
 	}
 	return nil

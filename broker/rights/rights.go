@@ -58,6 +58,11 @@ const (
 	SessionsBucket    = "console_sessions"    // the console: sign-in sessions
 )
 
+// ReportsBucket is the console's object store of the report projection's
+// snapshots (services/reports): the console writes it, the admin's
+// `crisisbus report` reads it.
+const ReportsBucket = "reports_snapshots"
+
 // SessionTTL is how long a console session lives: one long shift.
 const SessionTTL = 12 * time.Hour
 
@@ -104,6 +109,8 @@ type Identity struct {
 	Live bool
 	// Buckets are the key-value buckets it owns.
 	Buckets []Bucket
+	// Objects are the object stores it owns (TTL unused).
+	Objects []Bucket
 	// All is every right: the admin user alone.
 	All bool
 }
@@ -129,7 +136,8 @@ func Table() []Identity {
 		{User: Admin, About: "provisioning, import, export, reports and recovery from the command line", All: true},
 		{User: Console, About: "the web console: calls each agency's services for the people signed in to it",
 			Calls: []string{"crisisbus.>"}, ReadsStream: true, Live: true,
-			Buckets: []Bucket{{Name: SessionsBucket, Description: "crisisbus console sign-in sessions", TTL: SessionTTL}}},
+			Buckets: []Bucket{{Name: SessionsBucket, Description: "crisisbus console sign-in sessions", TTL: SessionTTL}},
+			Objects: []Bucket{{Name: ReportsBucket, Description: "crisisbus reports: snapshots of the report projection, with the stream sequence each holds through"}}},
 		{User: string(events.Record), About: "the episode record: each agency's view, every read recorded as a disclosure",
 			Publishes: events.Record, Serves: []string{"crisisbus.record"}, Services: []string{"crisisbus-record"},
 			Durables:    []Durable{{Name: RecordDurable}, {Name: AuditDurable}},
@@ -173,6 +181,15 @@ func Buckets() []Bucket {
 	var out []Bucket
 	for _, id := range Table() {
 		out = append(out, id.Buckets...)
+	}
+	return out
+}
+
+// Objects lists every object store of the table, for provisioning.
+func Objects() []Bucket {
+	var out []Bucket
+	for _, id := range Table() {
+		out = append(out, id.Objects...)
 	}
 	return out
 }
@@ -252,6 +269,17 @@ func (id Identity) Subjects() Subjects {
 			api+"STREAM.INFO."+ks, api+"STREAM.MSG.GET."+ks, api+"DIRECT.GET."+ks, api+"DIRECT.GET."+ks+".>",
 			api+"CONSUMER.CREATE."+ks+".>", api+"CONSUMER.CREATE."+ks+".*", api+"CONSUMER.INFO."+ks+".*",
 			api+"CONSUMER.MSG.NEXT."+ks+".*", api+"CONSUMER.DELETE."+ks+".*", "$JS.FC."+ks+".>")
+	}
+	for _, o := range id.Objects {
+		// An object's chunks and metadata; replacing an object purges its
+		// old chunks; reading it is an ordered consumer delivering to the
+		// identity's own inbox.
+		obj := "OBJ_" + o.Name
+		pub("$O."+o.Name+".>",
+			api+"STREAM.INFO."+obj, api+"STREAM.MSG.GET."+obj, api+"DIRECT.GET."+obj, api+"DIRECT.GET."+obj+".>",
+			api+"STREAM.PURGE."+obj,
+			api+"CONSUMER.CREATE."+obj, api+"CONSUMER.CREATE."+obj+".>", api+"CONSUMER.CREATE."+obj+".*", api+"CONSUMER.INFO."+obj+".*",
+			api+"CONSUMER.MSG.NEXT."+obj+".*", api+"CONSUMER.DELETE."+obj+".*", "$JS.FC."+obj+".>")
 	}
 	s.PublishAllow = uniq(s.PublishAllow)
 	s.PublishDeny = uniq(s.PublishDeny)

@@ -92,6 +92,7 @@ func forbidden(id rights.Identity) []act {
 		sub("listen to everything", ">"),
 		sub("read every reply", "_INBOX.>"),
 		sub("read every bucket's writes", "$KV.>"),
+		sub("read every object store's writes", "$O.>"),
 		sub("read JetStream's API traffic", "$JS.>"),
 		sub("read dead letters as they are written", events.DeadLetterRoot+".>"),
 		pub("create a stream (a copy of the event stream)", api+"STREAM.CREATE.COPY"),
@@ -171,6 +172,17 @@ func forbidden(id rights.Identity) []act {
 				pub("delete "+o.User+"'s bucket "+b.Name, api+"STREAM.DELETE."+ks),
 				pub("see "+o.User+"'s bucket "+b.Name, api+"STREAM.INFO."+ks))
 		}
+		for _, b := range o.Objects {
+			obj := "OBJ_" + b.Name
+			out = append(out,
+				pub("write a chunk to "+o.User+"'s object store "+b.Name, "$O."+b.Name+".C.x1"),
+				pub("write an object's metadata in "+o.User+"'s object store "+b.Name, "$O."+b.Name+".M.x1"),
+				pub("read "+o.User+"'s object store "+b.Name, api+"DIRECT.GET."+obj+".$O."+b.Name+".M.x1"),
+				pub("read "+o.User+"'s object store "+b.Name+" through a consumer", api+"CONSUMER.CREATE."+obj+".x1.$O."+b.Name+".C.x1"),
+				pub("purge "+o.User+"'s object store "+b.Name, api+"STREAM.PURGE."+obj),
+				pub("delete "+o.User+"'s object store "+b.Name, api+"STREAM.DELETE."+obj),
+				pub("see "+o.User+"'s object store "+b.Name, api+"STREAM.INFO."+obj))
+		}
 	}
 	return out
 }
@@ -217,6 +229,24 @@ func needed(t *testing.T, sys *system.System, c *client, id rights.Identity) map
 				return err
 			}
 			return kv.Delete(ctx, "rights-check")
+		}
+	}
+	for _, b := range id.Objects {
+		n["write and read its object store "+b.Name] = func(ctx context.Context) error {
+			obs, err := js.ObjectStore(ctx, b.Name)
+			if err != nil {
+				return err
+			}
+			if _, err := obs.PutBytes(ctx, "rights-check", []byte("x")); err != nil {
+				return err
+			}
+			if _, err := obs.PutBytes(ctx, "rights-check", []byte("replaced")); err != nil {
+				return err
+			}
+			if got, err := obs.GetBytes(ctx, "rights-check"); err != nil || string(got) != "replaced" {
+				return fmt.Errorf("read back %q: %v", got, err)
+			}
+			return obs.Delete(ctx, "rights-check")
 		}
 	}
 	if id.ReadsStream {

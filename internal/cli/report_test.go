@@ -2,14 +2,18 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/services/reports"
 	"github.com/crisisbus/crisisbus/services/reports/reportgen"
@@ -178,5 +182,75 @@ func TestReportS136ReproducesSeed003Table(t *testing.T) {
 	want.WriteString("S136 Avoided Rate,25.9%,8.3%,33.9%,19.7%,32.5%,23.7%\n")
 	if out != want.String() {
 		t.Fatalf("triage report:\n%s\nwant seed 003 §4.4.7:\n%s", out, want.String())
+	}
+}
+
+// report says where its counts came from: rebuilt from the whole stream
+// until the console has saved a snapshot of the reports, then from the
+// snapshot and the events stored after it, giving the tables --rebuild
+// gives from the whole stream.
+func TestReportReadsTheConsolesSnapshotAndSaysSo(t *testing.T) {
+	g := reportgen.New(5)
+	var first, later []events.Event
+	for i := range 60 {
+		m := reports.MonthFor(2016, time.Month(1+i%12))
+		evs := g.Detention(g.RandomDetention(g.InMonth(m), reportgen.Outcomes[i%len(reportgen.Outcomes)]))
+		first, later = append(first, evs[:2]...), append(later, evs[2:]...)
+	}
+	b := bustest.Start(t, "")
+	dir := t.TempDir()
+	load := func(name string, evs []events.Event) {
+		t.Helper()
+		file := filepath.Join(dir, name)
+		writeNDJSON(t, file, evs)
+		if code, out, errOut := run("import", "--data", b.DataDir(), "--nats", b.URL(), file); code != 0 {
+			t.Fatalf("import exited %d:\n%s%s", code, out, errOut)
+		}
+	}
+	report := func(extra ...string) (string, string) {
+		t.Helper()
+		args := append([]string{"report", "all", "--from", "2016-01", "--to", "2016-12", "--format", "csv", "--data", b.DataDir(), "--nats", b.URL()}, extra...)
+		code, out, errOut := run(args...)
+		if code != 0 {
+			t.Fatalf("report exited %d: %s", code, errOut)
+		}
+		return out, errOut
+	}
+	load("first.ndjson", first)
+	if _, errOut := report(); !strings.Contains(errOut, fmt.Sprintf("rebuilt from all %d stored event(s), no snapshot used: no snapshot saved yet", len(first))) {
+		t.Fatalf("report before any snapshot said:\n%s", errOut)
+	}
+
+	nc := bustest.Conn(t, b, events.Agency(rights.Console))
+	cbus, err := natsbus.NewBus(nc, "", bustest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := reports.Start(context.Background(), cbus, bustest.Logger())
+	defer svc.Stop()
+	bustest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if got := svc.Projection().Last(); got != uint64(len(first)) {
+			return fmt.Errorf("the console's reports hold through %d of %d", got, len(first))
+		}
+		return nil
+	})
+	if _, err := svc.SaveSnapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	load("later.ndjson", later)
+	fromSnapshot, errOut := report()
+	if want := fmt.Sprintf("from the snapshot through stream sequence %d (saved ", len(first)); !strings.Contains(errOut, want) ||
+		!strings.Contains(errOut, fmt.Sprintf("and the %d event(s) stored after it", len(later))) {
+		t.Fatalf("report after the console's snapshot said:\n%s\nwant %q and the %d events after it", errOut, want, len(later))
+	}
+	rebuilt, errOut := report("--rebuild")
+	if !strings.Contains(errOut, "no snapshot used: --rebuild given") {
+		t.Fatalf("report --rebuild said:\n%s", errOut)
+	}
+	if fromSnapshot != rebuilt {
+		t.Fatalf("from the snapshot:\n%s\nrebuilt:\n%s", fromSnapshot, rebuilt)
+	}
+	if !strings.Contains(rebuilt, "Grand Total") {
+		t.Fatalf("no tables:\n%s", rebuilt)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bench"
@@ -38,6 +39,7 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 	total := fs.Int("report-events", 1000000, "events in the stream the reports are built from")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the report build to this file")
 	importProfile := fs.String("import-cpuprofile", "", "write a CPU profile of the import with fsync left to the OS to this file")
+	tailN := fs.Int("tail-events", 10000, "events stored after the snapshot, read with it (the console saves one every "+fmt.Sprint(reports.SnapshotEvery)+" events or "+reports.SnapshotInterval.String()+")")
 	keep := fs.String("keep", "", "keep the no-fsync server's store in `DIR`; a later run over the same DIR skips the import comparison and reuses the stored events")
 	serveDir := fs.String("serve-fast", "", "(internal) run the no-fsync server in DIR, print its URL, answer \"cpu\" with its CPU time, stop when stdin closes")
 	if err := parse(fs, args); err != nil {
@@ -160,6 +162,76 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 	if len(proj.Skipped()) > 0 {
 		return fmt.Errorf("%d stored events were not counted", len(proj.Skipped()))
 	}
+	return snapshotFigures(ctx, e, bus, proj, rng, *tailN, seed+uint64(*total))
+}
+
+// snapshotFigures saves the rebuilt projection as the console would, stores
+// tail more events, and measures the report from the snapshot and the
+// events after it, then checks it against a full rebuild of the same
+// stream.
+func snapshotFigures(ctx context.Context, e env, bus *natsbus.Bus, proj *reports.Projection, rng reports.Range, tail int, seed uint64) error {
+	out := e.stdout
+	if err := rights.Provision(ctx, bus.JetStream(), natsbus.StreamConfig{}); err != nil {
+		return err
+	}
+	snaps, err := reports.OpenSnapshots(ctx, bus.JetStream())
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	saved, err := snaps.SaveRebuilt(ctx, bus, proj)
+	if err != nil {
+		return err
+	}
+	saveTime := time.Since(start)
+	runtime.GC()
+	start = time.Now()
+	if _, src, err := reports.Build(ctx, bus, snaps); err != nil {
+		return err
+	} else if src.Rebuilt || src.Read != 0 {
+		return fmt.Errorf("the report did not use the snapshot just saved alone: %s", src)
+	}
+	loadTime := time.Since(start)
+	if tail > 0 {
+		fmt.Fprintf(e.stderr, "storing %d events after the snapshot…\n", tail)
+		if _, err := load(ctx, bus.JetStream(), reportgen.New(seed), rng, tail); err != nil {
+			return err
+		}
+	}
+	runtime.GC()
+	start = time.Now()
+	fromSnap, src, err := reports.Build(ctx, bus, snaps)
+	if err != nil {
+		return err
+	}
+	built := time.Since(start)
+	tables := fromSnap.All(rng)
+	withSnap := time.Since(start)
+	if src.Rebuilt {
+		return fmt.Errorf("the report did not use the snapshot just saved: %s", src)
+	}
+	fmt.Fprintf(out, "\nevery report from the console's snapshot (through sequence %d) and %d events stored after it:\n", saved.Through, src.Read)
+	fmt.Fprintf(out, "  save the snapshot:     %s (%.1f MiB; the console's work, not the report's)\n", saveTime.Round(time.Millisecond), float64(saved.Bytes)/(1<<20))
+	fmt.Fprintf(out, "  load it alone:         %s (read, check and decode it; nothing stored after it)\n", loadTime.Round(time.Millisecond))
+	fmt.Fprintf(out, "  load it, read after:   %s (%s an event after it)\n", built.Round(time.Millisecond), ((built - min(loadTime, built)) / time.Duration(max(src.Read, 1))).Round(100*time.Nanosecond))
+	fmt.Fprintf(out, "  build the tables:      %s\n", (withSnap - built).Round(time.Millisecond))
+	fmt.Fprintf(out, "  total:                 %s (target under 10s)\n", withSnap.Round(time.Millisecond))
+	start = time.Now()
+	rebuilt, err := reports.Rebuild(ctx, bus)
+	if err != nil {
+		return err
+	}
+	again := rebuilt.All(rng)
+	fmt.Fprintf(out, "  the same stream rebuilt without it: %s\n", time.Since(start).Round(time.Millisecond))
+	for i := range tables {
+		var a, b bytes.Buffer
+		_ = reports.Write(&a, tables[i], "csv")
+		_ = reports.Write(&b, again[i], "csv")
+		if a.String() != b.String() {
+			return fmt.Errorf("report %s from the snapshot differs from the one rebuilt from the whole stream:\n%s\nrebuilt:\n%s", tables[i].Name, a.String(), b.String())
+		}
+	}
+	fmt.Fprintf(out, "  tables from the snapshot and rebuilt: the same (%d tables)\n", len(tables))
 	return nil
 }
 

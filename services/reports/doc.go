@@ -5,10 +5,13 @@
 // safety used, and safe haven visits (seed 002).
 //
 // The tables are a projection of the stream, never a second record: a
-// Projection is built only by applying stored events in stream order, so
-// `crisisbus report` rebuilds it by replaying the stream (Rebuild) and the
-// report page's Service keeps one up to date event by event. Applying the
-// same stream sequence twice counts it once.
+// Projection is built only by applying stored events, so it can always be
+// rebuilt by replaying the stream (Rebuild). The report page's Service
+// keeps one up to date event by event and saves it as a snapshot with the
+// stream sequence it holds through (Snapshots, snapshot.go); `crisisbus
+// report` builds from the newest snapshot that reads back whole and the
+// events stored after it, or, with none, from the whole stream (Build).
+// Applying the same stream sequence twice counts it once.
 //
 // Months are calendar months in Europe/London time (GMT or BST), whatever
 // the zone of the timestamp. What is counted, and when:

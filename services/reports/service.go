@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,13 +22,16 @@ var splitFrom uint64 = 100_000
 // Rebuild replays the stream into a new projection and returns it once every
 // event stored when it began has been applied (ReadAll).
 func Rebuild(ctx context.Context, bus *natsbus.Bus) (*Projection, error) {
-	st, err := bus.JetStream().Stream(ctx, natsbus.Stream)
+	state, err := streamNow(ctx, bus)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild reports: %w", err)
 	}
-	state := st.CachedInfo().State
-	p := newProjection(int(min(state.Msgs, 10_000_000)))
-	last, err := readAll(ctx, bus, state.FirstSeq, state.LastSeq, func(s natsbus.Stored) { p.apply1(s, false) })
+	return rebuild(ctx, bus, state)
+}
+
+func rebuild(ctx context.Context, bus *natsbus.Bus, state streamState) (*Projection, error) {
+	p := newProjection(int(min(state.last-min(state.first, state.last), 10_000_000)))
+	last, err := readAll(ctx, bus, state.first, state.last, func(s natsbus.Stored) { p.apply1(s, false) })
 	if err != nil {
 		return nil, fmt.Errorf("rebuild reports: %w", err)
 	}
@@ -92,13 +96,37 @@ func readAll(ctx context.Context, bus *natsbus.Bus, first, last uint64, f func(n
 	return last, err
 }
 
+// Snapshot cadence of the report page's Service: it saves its projection
+// once SnapshotEvery stream sequences have been applied since the last
+// save, or, when anything at all has been, every SnapshotInterval, and
+// once more when it stops.
+var (
+	SnapshotEvery    uint64 = 100_000
+	SnapshotInterval        = 5 * time.Minute
+)
+
+// snapshotCheck is how often the Service looks whether to save.
+const snapshotCheck = 10 * time.Second
+
 // Service keeps a projection up to date with the stream for the report
-// page: it replays from the first event at start and then applies each new
-// event as it is stored. It holds no durable state, so a restart rebuilds.
+// page, and keeps it as snapshots for `crisisbus report`: it starts from
+// the newest usable snapshot (or, if there is none, the first event) and
+// then applies each new event as it is stored, saving a snapshot every
+// SnapshotEvery events or SnapshotInterval (see Snapshots). Without the
+// snapshot bucket it keeps the projection in memory only.
 type Service struct {
 	proj   *Projection
+	bus    *natsbus.Bus
+	log    *zap.Logger
+	snaps  *Snapshots
 	cancel context.CancelFunc
 	done   chan struct{}
+	ready  chan struct{} // closed once the snapshot (if any) is loaded
+
+	saveMu  sync.Mutex
+	stream  streamState // the stream as it was when the projection began
+	saved   uint64      // the sequence the last snapshot saved held through
+	savedAt time.Time
 }
 
 // Start starts following the stream.
@@ -107,16 +135,23 @@ func Start(ctx context.Context, bus *natsbus.Bus, log *zap.Logger) *Service {
 		log = zap.NewNop()
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Service{proj: NewProjection(), cancel: cancel, done: make(chan struct{})}
+	s := &Service{proj: NewProjection(), bus: bus, log: log, cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
 	go func() {
 		defer close(s.done)
+		s.begin(ctx)
+		close(s.ready)
+		saving := make(chan struct{})
+		go func() {
+			defer close(saving)
+			s.keepSaving(ctx)
+		}()
 		for ctx.Err() == nil {
-			err := bus.ReplayRaw(ctx, natsbus.ReplayConfig{Follow: true}, func(st natsbus.Stored) error {
+			err := bus.ReplayRaw(ctx, natsbus.ReplayConfig{Follow: true, From: s.proj.Last() + 1}, func(st natsbus.Stored) error {
 				s.proj.Apply(st)
 				return nil
 			})
 			if err != nil && !errors.Is(err, context.Canceled) {
-				// Resuming replays from the start; Apply skips what it has seen.
+				// Resuming reads on from the last event applied.
 				log.Warn("report replay stopped; resuming", zap.Error(err))
 				select {
 				case <-ctx.Done():
@@ -124,8 +159,94 @@ func Start(ctx context.Context, bus *natsbus.Bus, log *zap.Logger) *Service {
 				}
 			}
 		}
+		<-saving
+		// The events applied since the last save are kept for the next start.
+		sctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer stop()
+		if err := s.saveIfNew(sctx, 1); err != nil {
+			log.Warn("reports snapshot not saved on stopping", zap.Error(err))
+		}
 	}()
 	return s
+}
+
+// begin opens the snapshot bucket and starts from its newest usable
+// snapshot.
+func (s *Service) begin(ctx context.Context) {
+	state, err := streamNow(ctx, s.bus)
+	if err != nil {
+		s.log.Warn("reports: the event stream could not be read; replaying from its first event without snapshots", zap.Error(err))
+		return
+	}
+	s.stream = state
+	snaps, err := OpenSnapshots(ctx, s.bus.JetStream())
+	if err != nil {
+		s.log.Warn("reports: no snapshot bucket; the projection is kept in memory only", zap.Error(err))
+		return
+	}
+	s.snaps = snaps
+	l, why := snaps.newest(ctx, state)
+	if l == nil {
+		s.log.Info("reports: replaying the stream from its first event", zap.Strings("why", why))
+		return
+	}
+	s.proj.take(l.proj)
+	s.saved, s.savedAt = l.snap.Last, time.Now()
+	s.log.Info("reports: started from a snapshot", zap.Uint64("through", l.snap.Last), zap.Strings("not used", why))
+}
+
+func (s *Service) keepSaving(ctx context.Context) {
+	t := time.NewTicker(snapshotCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.saveMu.Lock()
+		due := s.proj.Last() >= s.saved+SnapshotEvery || time.Since(s.savedAt) >= SnapshotInterval
+		s.saveMu.Unlock()
+		if !due {
+			continue
+		}
+		if err := s.saveIfNew(ctx, 1); err != nil && ctx.Err() == nil {
+			s.log.Warn("reports snapshot not saved; trying again later", zap.Error(err))
+		}
+	}
+}
+
+// saveIfNew saves a snapshot when atLeast sequences were applied
+// since the last one.
+func (s *Service) saveIfNew(ctx context.Context, atLeast uint64) error {
+	<-s.ready
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if s.snaps == nil || s.proj.Last() < s.saved+atLeast {
+		return nil
+	}
+	saved, err := s.snaps.save(ctx, s.proj, s.stream.created, s.stream.first)
+	if err != nil {
+		return err
+	}
+	s.saved, s.savedAt = saved.Through, time.Now()
+	s.log.Debug("reports snapshot saved", zap.Uint64("through", saved.Through), zap.Int("bytes", saved.Bytes))
+	return nil
+}
+
+// SaveSnapshot saves the projection as it is now, if it has applied any
+// event since the last snapshot, and returns the stream sequence the
+// newest snapshot holds through.
+func (s *Service) SaveSnapshot(ctx context.Context) (uint64, error) {
+	if err := s.saveIfNew(ctx, 1); err != nil {
+		return 0, err
+	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if s.snaps == nil {
+		return 0, errors.New("reports: no snapshot bucket to save to")
+	}
+	return s.saved, nil
 }
 
 // Projection is the live projection.
@@ -135,7 +256,7 @@ func (s *Service) Projection() *Projection { return s.proj }
 // default range (the twelve months to the current one).
 func (s *Service) Handler(now func() time.Time) http.Handler { return NewHandler(s.proj, now) }
 
-// Stop stops following the stream.
+// Stop stops following the stream, saving a last snapshot.
 func (s *Service) Stop() {
 	s.cancel()
 	<-s.done

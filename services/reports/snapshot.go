@@ -1,0 +1,302 @@
+package reports
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/binary"
+	"encoding/gob"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crisisbus/crisisbus/events"
+)
+
+// A snapshot is the projection's whole state and the stream sequence it
+// holds through, saved by the report page's Service so that `crisisbus
+// report` reads only the events stored after it. It holds exactly what the
+// projection holds: the counts by month, the ids of the events counted (16
+// bytes each, to count an event loaded twice once), the per-episode facts a
+// later event can still change (one record per episode with a detention,
+// follow-up or haven visit), and the messages it could not read. Nothing
+// else grows with the stream.
+
+// snapshotRules is bumped when what the projection counts changes outside
+// the files hashed into Version (the law's rules, say): a snapshot saved
+// under other rules is never read.
+const snapshotRules = 1
+
+// ruleFiles are the sources whose every byte decides what a snapshot
+// holds: a snapshot saved by a build with any other text of them is
+// another version, never read, so a change to the counting can never be
+// answered from a snapshot counted the old way.
+//
+//go:embed projection.go decode.go month.go snapshot.go
+var ruleFiles embed.FS
+
+// Version names the projection's rules and the snapshot's layout.
+var Version = func() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "rules %d\n", snapshotRules)
+	for _, name := range []string{"projection.go", "decode.go", "month.go", "snapshot.go"} {
+		b, err := fs.ReadFile(ruleFiles, name)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Fprintf(h, "%s %d\n", name, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}()
+
+// snapshotMagic opens every snapshot.
+const snapshotMagic = "crisisbus reports snapshot\n"
+
+// snapshot is the projection's state as saved. Maps keyed by structs or
+// pointers are flattened into lists.
+type snapshot struct {
+	Version string
+	// Stream identifies the stream counted: its creation time and its
+	// first sequence when the projection began (a snapshot of another
+	// stream, or of events since removed from it, is never read).
+	StreamCreated time.Time
+	FirstSeq      uint64
+	Last          uint64
+	Applied       int
+	Duplicates    int
+	Skipped       []Skip
+	IDs           []byte // 16 bytes an event counted
+
+	S136      map[Month]map[string]int
+	Referrals map[Month]int
+	Avoided   map[Month]int
+	Detention map[Month]snapDetention
+	Delays    map[Month]map[string]int
+	Followup  map[Month][4]int
+	Places    map[Month]map[events.PlaceType]int
+	Under18   map[Month]int
+	U18Police map[Month]int
+	Forbidden map[Month]int
+	Cells     map[Month]map[string]int
+	Havens    []snapHaven
+	// EpisodeIDs are the episodes' ids, 16 bytes each, in the order of
+	// Episodes.
+	EpisodeIDs []byte
+	Episodes   []snapEpisode
+}
+
+type snapDetention struct {
+	Durations            []time.Duration
+	Extensions, Breaches int
+}
+
+type snapHaven struct {
+	Month       Month
+	Haven, What string
+	N           int
+}
+
+type snapEpisode struct {
+	Arrived, KeptAt, End time.Time
+	ExtHours             int
+	Measured             bool
+	MDur                 time.Duration
+	MMonth               Month
+	BreachCounted        bool
+	BreachMonth          Month
+	Age                  int
+	Arrivals             []snapArrival
+	Contacted            snapFirst
+	Completed            snapFirst
+	Escalated            snapFirst
+	Haven                string
+	HavenLefts           []snapHavenOut
+}
+
+type snapArrival struct {
+	Month     Month
+	Police    bool
+	Place     events.PlaceType
+	Cond      *events.PoliceStationConditions
+	Forbidden bool
+}
+
+type snapFirst struct {
+	Set bool
+	At  time.Time
+}
+
+type snapHavenOut struct {
+	Month   Month
+	Outcome string
+}
+
+// encodeSnapshot writes the projection's state, with the stream it counts
+// (created at created, first sequence first): the magic line, the
+// version, a SHA-256 of the body and the body. It holds the projection's
+// read lock while it encodes, so the state is the one at Last.
+func (p *Projection) encodeSnapshot(created time.Time, first uint64) ([]byte, uint64, error) {
+	p.mu.RLock()
+	s := snapshot{Version: Version, StreamCreated: created, FirstSeq: first, Last: p.last,
+		Applied: p.applied, Duplicates: p.duplicates, Skipped: p.skipped,
+		S136: p.s136, Referrals: p.referrals, Avoided: p.avoided, Delays: p.delays,
+		Places: p.places, Under18: p.under18, U18Police: p.u18Police, Forbidden: p.forbidden, Cells: p.cells,
+		Detention: make(map[Month]snapDetention, len(p.detention)), Followup: make(map[Month][4]int, len(p.followup)),
+		IDs: make([]byte, 0, 16*len(p.ids)), EpisodeIDs: make([]byte, 0, 16*len(p.episodes)),
+		Episodes: make([]snapEpisode, 0, len(p.episodes)),
+	}
+	for id := range p.ids {
+		s.IDs = append(s.IDs, id[:]...)
+	}
+	for m, d := range p.detention {
+		s.Detention[m] = snapDetention{Durations: d.durations, Extensions: d.extensions, Breaches: d.breaches}
+	}
+	for m, f := range p.followup {
+		s.Followup[m] = *f
+	}
+	for m, row := range p.havens {
+		for k, n := range row {
+			s.Havens = append(s.Havens, snapHaven{Month: m, Haven: k.haven, What: k.what, N: n})
+		}
+	}
+	for id, ep := range p.episodes {
+		s.EpisodeIDs = append(s.EpisodeIDs, id[:]...)
+		e := snapEpisode{Arrived: ep.arrived, KeptAt: ep.keptAt, End: ep.end, ExtHours: ep.extHours,
+			Measured: ep.measured, MDur: ep.mDur, MMonth: ep.mMonth,
+			BreachCounted: ep.breach.counted, BreachMonth: ep.breach.month, Age: ep.age,
+			Contacted: snapFirst{ep.contacted.set, ep.contacted.at}, Completed: snapFirst{ep.completed.set, ep.completed.at},
+			Escalated: snapFirst{ep.escalated.set, ep.escalated.at}, Haven: ep.haven}
+		for _, a := range ep.arrivals {
+			e.Arrivals = append(e.Arrivals, snapArrival{Month: a.month, Police: a.police, Place: a.place, Cond: a.cond, Forbidden: a.forbidden})
+		}
+		for _, l := range ep.havenLefts {
+			e.HavenLefts = append(e.HavenLefts, snapHavenOut{l.month, l.outcome})
+		}
+		s.Episodes = append(s.Episodes, e)
+	}
+	var body bytes.Buffer
+	err := gob.NewEncoder(&body).Encode(&s)
+	p.mu.RUnlock()
+	if err != nil {
+		return nil, 0, fmt.Errorf("encode reports snapshot: %w", err)
+	}
+	sum := sha256.Sum256(body.Bytes())
+	out := make([]byte, 0, len(snapshotMagic)+len(Version)+1+8+len(sum)+body.Len())
+	out = append(out, snapshotMagic...)
+	out = append(out, Version...)
+	out = append(out, '\n')
+	out = binary.BigEndian.AppendUint64(out, s.Last)
+	out = append(out, sum[:]...)
+	out = append(out, body.Bytes()...)
+	return out, s.Last, nil
+}
+
+// errOtherVersion is a snapshot saved under other rules.
+var errOtherVersion = errors.New("saved by another version of the reports")
+
+// decodeSnapshot reads a snapshot written by encodeSnapshot into a new
+// projection. Anything that does not read back exactly (another version,
+// damaged bytes, a state that contradicts itself) is an error: the
+// caller rebuilds from the stream rather than answer from it.
+func decodeSnapshot(raw []byte) (*Projection, *snapshot, error) {
+	head := len(snapshotMagic) + len(Version) + 1
+	if len(raw) < head+8+sha256.Size || string(raw[:len(snapshotMagic)]) != snapshotMagic {
+		return nil, nil, errors.New("not a reports snapshot (no header)")
+	}
+	if v := raw[len(snapshotMagic) : head-1]; string(v) != Version || raw[head-1] != '\n' {
+		return nil, nil, fmt.Errorf("%w (%.16q, this is %s)", errOtherVersion, v, Version)
+	}
+	last := binary.BigEndian.Uint64(raw[head:])
+	sum, body := raw[head+8:head+8+sha256.Size], raw[head+8+sha256.Size:]
+	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
+		return nil, nil, errors.New("damaged: its checksum does not match its contents")
+	}
+	var s snapshot
+	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&s); err != nil {
+		return nil, nil, fmt.Errorf("damaged: %w", err)
+	}
+	switch {
+	case s.Version != Version:
+		return nil, nil, fmt.Errorf("%w (%s, this is %s)", errOtherVersion, s.Version, Version)
+	case s.Last != last:
+		return nil, nil, fmt.Errorf("damaged: its header says sequence %d, its body %d", last, s.Last)
+	case len(s.IDs)%16 != 0 || len(s.IDs)/16 != s.Applied:
+		return nil, nil, fmt.Errorf("damaged: %d bytes of event ids for %d events counted", len(s.IDs), s.Applied)
+	case len(s.EpisodeIDs) != 16*len(s.Episodes):
+		return nil, nil, fmt.Errorf("damaged: %d bytes of episode ids for %d episodes", len(s.EpisodeIDs), len(s.Episodes))
+	}
+	p := newProjection(s.Applied)
+	p.last, p.applied, p.duplicates, p.skipped = s.Last, s.Applied, s.Duplicates, s.Skipped
+	for i := 0; i < len(s.IDs); i += 16 {
+		p.ids[uuid.UUID(s.IDs[i:i+16])] = struct{}{}
+	}
+	if len(p.ids) != s.Applied {
+		return nil, nil, fmt.Errorf("damaged: %d distinct event ids for %d events counted", len(p.ids), s.Applied)
+	}
+	// gob leaves an empty map nil; the projection writes to every map.
+	p.s136 = orEmpty(s.S136)
+	p.referrals, p.avoided = orEmpty(s.Referrals), orEmpty(s.Avoided)
+	p.delays, p.places = orEmpty(s.Delays), orEmpty(s.Places)
+	p.under18, p.u18Police, p.forbidden = orEmpty(s.Under18), orEmpty(s.U18Police), orEmpty(s.Forbidden)
+	p.cells = orEmpty(s.Cells)
+	for m, d := range s.Detention {
+		p.detention[m] = &detentionMonth{durations: slices.Clip(d.Durations), extensions: d.Extensions, breaches: d.Breaches}
+	}
+	for m, f := range s.Followup {
+		p.followup[m] = &f
+	}
+	for _, h := range s.Havens {
+		row := p.havens[h.Month]
+		if row == nil {
+			row = map[havenCount]int{}
+			p.havens[h.Month] = row
+		}
+		row[havenCount{h.Haven, h.What}] = h.N
+	}
+	p.episodes = make(map[uuid.UUID]*episodeState, len(s.Episodes))
+	for i, e := range s.Episodes {
+		ep := &episodeState{arrived: e.Arrived, keptAt: e.KeptAt, end: e.End, extHours: e.ExtHours,
+			measured: e.Measured, mDur: e.MDur, mMonth: e.MMonth,
+			breach: breachState{counted: e.BreachCounted, month: e.BreachMonth}, age: e.Age,
+			contacted: first{e.Contacted.Set, e.Contacted.At}, completed: first{e.Completed.Set, e.Completed.At},
+			escalated: first{e.Escalated.Set, e.Escalated.At}, haven: e.Haven}
+		for _, a := range e.Arrivals {
+			ep.arrivals = append(ep.arrivals, &arrival{month: a.Month, police: a.Police, place: a.Place, cond: a.Cond, forbidden: a.Forbidden})
+		}
+		for _, l := range e.HavenLefts {
+			ep.havenLefts = append(ep.havenLefts, havenOut{l.Month, l.Outcome})
+		}
+		p.episodes[uuid.UUID(s.EpisodeIDs[16*i:16*i+16])] = ep
+		// measure keeps open every detention with a start and no end.
+		if !ep.start().IsZero() && ep.end.IsZero() {
+			p.open[ep] = struct{}{}
+		}
+	}
+	if len(p.episodes) != len(s.Episodes) {
+		return nil, nil, fmt.Errorf("damaged: %d distinct episodes of %d", len(p.episodes), len(s.Episodes))
+	}
+	return p, &s, nil
+}
+
+func orEmpty[K comparable, V any](m map[K]V) map[K]V {
+	if m == nil {
+		return map[K]V{}
+	}
+	return m
+}
+
+// take makes p hold q's state (q is not used after).
+func (p *Projection) take(q *Projection) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last, p.applied, p.skipped, p.ids, p.duplicates = q.last, q.applied, q.skipped, q.ids, q.duplicates
+	p.s136, p.referrals, p.avoided, p.detention, p.delays = q.s136, q.referrals, q.avoided, q.detention, q.delays
+	p.followup, p.places, p.under18, p.u18Police, p.forbidden = q.followup, q.places, q.under18, q.u18Police, q.forbidden
+	p.cells, p.havens, p.episodes, p.open = q.cells, q.havens, q.episodes, q.open
+}
