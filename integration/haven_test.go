@@ -200,14 +200,16 @@ func TestAReferralAt2330IsDeclinedAsClosedWithTheNextOpening(t *testing.T) {
 	p.clock.set(23, 30)
 	ep, id := refer(events.SPoA, "Canterbury, St Dunstan's", nil)
 	h := declined(ep, id)
-	if h.DeclineReason != "no_capacity" || h.DeclineDetail != "Canterbury Safe Haven (Canterbury): closed at this hour; it opens tomorrow 18:00" {
+	if h.DeclineReason != "no_capacity" || h.DeclineDetail != "Canterbury Safe Haven (Canterbury): closed at this hour; it opens tomorrow 18:00. "+
+		"Thanet Safe Haven (Margate): closed at this hour; it opens tomorrow 18:00" {
 		t.Fatalf("declined with %q: %q", h.DeclineReason, h.DeclineDetail)
 	}
 	p.owner(ep, events.SPoA)
 
 	p.clock.set(22, 45)
 	ep, id = refer(events.Crisisline, "caller at home in Gillingham", nil)
-	if h := declined(ep, id); h.DeclineDetail != "Gillingham Safe Haven (Gillingham): closing at 23:00, in 15 minutes, too late to take a referral; it opens tomorrow 18:00" {
+	if h := declined(ep, id); h.DeclineDetail != "Gillingham Safe Haven (Gillingham): closing at 23:00, in 15 minutes, too late to take a referral; it opens tomorrow 18:00. "+
+		"Maidstone Safe Haven (Maidstone): closing at 23:00, in 15 minutes, too late to take a referral; it opens tomorrow 18:00" {
 		t.Fatalf("declined with %q", h.DeclineDetail)
 	}
 

@@ -156,22 +156,27 @@ func TestAHavenItsProviderMarksFullIsShownFullToSPoAWithWhoSaidSo(t *testing.T) 
 }
 
 // The Thanet haven is open by its hours, but its worker has said it is
-// full: a referral from SPoA is declined at once as having no room, in the
-// worker's words, and SPoA keeps the episode; once places are free again a
-// referral waits for the haven's people.
+// full. A referral from SPoA for someone in Margate waits for the haven's
+// people: the Canterbury haven, 25 km away, has room, so nobody is turned
+// away for one full haven. Once the worker says Canterbury is full too, a
+// referral is declined at once as having no room, naming both in the
+// worker's words, and SPoA keeps the episode; once Thanet has places free
+// again a referral waits for the haven's people.
 func TestAReferralToAHavenItsProviderMarksFullIsDeclinedWithWhoSaidSo(t *testing.T) {
 	p := start(t)
 	p.clock.set(19, 0)
-	do[agency.PlaceUpdateRequest, agency.PlaceReceipt](p, events.SafeHaven, "place.update", agency.PlaceUpdateRequest{Actor: havenWorker,
-		PlaceUpdated: events.PlaceUpdated{Place: "haven-margate", Free: count(0)}})
-	p.clock.set(19, 20)
-	ask := record.PlacesRequest{Town: "Margate", Kinds: []places.Kind{places.SafeHaven}}
-	p.placesFor(events.SPoA, ask, func(r record.PlacesResponse) error {
-		if o, err := option(r, "haven-margate"); err != nil || o.Usable {
-			return fmt.Errorf("the record does not yet know the Thanet haven is full: %v", err)
-		}
-		return nil
-	})
+	full := func(haven string, free int) {
+		t.Helper()
+		do[agency.PlaceUpdateRequest, agency.PlaceReceipt](p, events.SafeHaven, "place.update", agency.PlaceUpdateRequest{Actor: havenWorker,
+			PlaceUpdated: events.PlaceUpdated{Place: haven, Free: count(free)}})
+		ask := record.PlacesRequest{Town: "Margate", Kinds: []places.Kind{places.SafeHaven}}
+		p.placesFor(events.SPoA, ask, func(r record.PlacesResponse) error {
+			if o, err := option(r, haven); err != nil || o.Usable != (free > 0) {
+				return fmt.Errorf("the record does not yet know %s has %d free: %v", haven, free, err)
+			}
+			return nil
+		})
+	}
 	refer := func() (string, string) {
 		t.Helper()
 		ep := do[agency.OpenRequest, agency.OpenResponse](p, events.SPoA, "open", agency.OpenRequest{Actor: "SPoA nurse Ola", Channel: "referral",
@@ -180,6 +185,21 @@ func TestAReferralToAHavenItsProviderMarksFullIsDeclinedWithWhoSaidSo(t *testing
 			Kind: events.SafeHavenReferral, To: events.SafeHaven, Reason: "would benefit from the haven tonight", Urgency: "urgent"})
 		return ep, offer.HandoffID
 	}
+	waits := func() {
+		t.Helper()
+		ep, id := refer()
+		p.record(ep, func(v episode.View) error {
+			if h := v.Handoff(id); h == nil || h.State != episode.Acknowledged {
+				return fmt.Errorf("handoff %+v, want acknowledged and waiting for the haven's people", h)
+			}
+			return nil
+		})
+	}
+	full("haven-margate", 0)
+	p.clock.set(19, 20)
+	waits()
+
+	full("haven-canterbury", 0)
 	ep, id := refer()
 	v := p.record(ep, func(v episode.View) error {
 		if h := v.Handoff(id); h == nil || h.State != episode.Declined {
@@ -187,24 +207,13 @@ func TestAReferralToAHavenItsProviderMarksFullIsDeclinedWithWhoSaidSo(t *testing
 		}
 		return nil
 	})
-	if h := v.Handoff(id); h.DeclineReason != "no_capacity" || h.DeclineDetail != "Thanet Safe Haven (Margate): no room: 0 of 6 free, said today 19:00 by "+havenWorker {
-		t.Fatalf("declined with %q: %q", h.DeclineReason, h.DeclineDetail)
+	want := "Thanet Safe Haven (Margate): no room: 0 of 6 free, said today 19:00 by " + havenWorker +
+		". Canterbury Safe Haven (Canterbury): no room: 0 of 6 free, said today 19:20 by " + havenWorker
+	if h := v.Handoff(id); h.DeclineReason != "no_capacity" || h.DeclineDetail != want {
+		t.Fatalf("declined with %q: %q, want %q", h.DeclineReason, h.DeclineDetail, want)
 	}
 	p.owner(ep, events.SPoA)
 
-	do[agency.PlaceUpdateRequest, agency.PlaceReceipt](p, events.SafeHaven, "place.update", agency.PlaceUpdateRequest{Actor: havenWorker,
-		PlaceUpdated: events.PlaceUpdated{Place: "haven-margate", Free: count(3)}})
-	p.placesFor(events.SPoA, ask, func(r record.PlacesResponse) error {
-		if o, err := option(r, "haven-margate"); err != nil || !o.Usable {
-			return fmt.Errorf("the record does not yet know the Thanet haven has room: %v", err)
-		}
-		return nil
-	})
-	ep, id = refer()
-	p.record(ep, func(v episode.View) error {
-		if h := v.Handoff(id); h == nil || h.State != episode.Acknowledged {
-			return fmt.Errorf("handoff %+v, want acknowledged and waiting for the haven's people", h)
-		}
-		return nil
-	})
+	full("haven-margate", 3)
+	waits()
 }

@@ -29,6 +29,7 @@
 package safehaven
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -613,8 +614,11 @@ func (s *Service) live(ctx context.Context, offer events.Event) map[string]place
 	return out
 }
 
-// nearest are the havens nearest where the person is, when the episode's
-// location names a town of the directory; otherwise every haven.
+// nearest are the havens a person where the episode's location says can
+// reach: the nearest to its town and any other within NearKm of it, nearest
+// first; every haven when the location names no town of the directory. A
+// referral is declined at once only when none of them can take the person:
+// one haven full does not turn away a person another nearby can take.
 func nearest(location string) []places.Place {
 	hs, _ := Havens()
 	loc := strings.ToLower(location)
@@ -622,15 +626,31 @@ func nearest(location string) []places.Place {
 		if !strings.Contains(loc, strings.ToLower(town)) {
 			continue
 		}
-		best, km := -1, 0.0
-		for i, h := range hs {
-			if d, ok := places.Km(town, h.Town); ok && (best < 0 || d < km) {
-				best, km = i, d
+		type near struct {
+			h  places.Place
+			km float64
+		}
+		var all []near
+		for _, h := range hs {
+			if d, ok := places.Km(town, h.Town); ok {
+				all = append(all, near{h, d})
 			}
 		}
-		if best >= 0 {
-			return hs[best : best+1]
+		if len(all) == 0 {
+			break
 		}
+		slices.SortStableFunc(all, func(a, b near) int { return cmp.Compare(a.km, b.km) })
+		out := []places.Place{all[0].h}
+		for _, n := range all[1:] {
+			if n.km <= NearKm {
+				out = append(out, n.h)
+			}
+		}
+		return out
 	}
 	return hs
 }
+
+// NearKm is how far from the person's town another haven counts as one
+// they can reach tonight.
+const NearKm = 30
