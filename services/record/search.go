@@ -192,9 +192,11 @@ func (s *Store) filedUnderAll(ctx context.Context, keys []string) ([]filed, bool
 		case !known:
 			have, known = eps, true
 		default:
-			have = slices.DeleteFunc(have, func(f filed) bool {
-				return !slices.ContainsFunc(eps, func(g filed) bool { return g.episode == f.episode })
-			})
+			in := make(map[string]bool, len(eps))
+			for _, g := range eps {
+				in[g.episode] = true
+			}
+			have = slices.DeleteFunc(have, func(f filed) bool { return !in[f.episode] })
 		}
 		if known && len(have) == 0 {
 			return nil, false, nil
