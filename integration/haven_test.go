@@ -119,6 +119,31 @@ func TestOfficersTakeAManFromRamsgateHarbourToTheMargateHavenInsteadOfDetainingH
 	if pv.Haven == nil || pv.Haven.Outcome != safehaven.WentHome || !hasText(pv.Timeline, "Arrived at Thanet Safe Haven (Margate) at 21:40 Fri 20 Nov (brought by police)") {
 		t.Fatalf("police do not see how it ended: %+v", pv.Haven)
 	}
+
+	// The partnership's report counts one police contact, in November,
+	// ended at a haven instead of an s136 (street triage advised it, but the
+	// haven is where it ended).
+	proj, err := reports.Rebuild(context.Background(), p.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := proj.Report("contacts", reports.Range{From: reports.MonthFor(2026, time.November), To: reports.MonthFor(2026, time.November)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	reports.Write(&b, tab, "csv")
+	want := `How the police contact ended,2026-11,Grand Total
+Detained under s136,0,0
+"Taken to a safe haven, no s136",1,1
+"Street triage advised, s136 avoided",0,0
+Other,0,0
+Grand Total,1,1
+Safe haven or street triage instead of s136,100.0%,100.0%
+`
+	if b.String() != want {
+		t.Errorf("the police contacts report:\n%s\nwant:\n%s", b.String(), want)
+	}
 }
 
 // Friday, 19:00. A 16-year-old walks into the Margate haven. The havens are

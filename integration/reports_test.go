@@ -46,6 +46,9 @@ func TestReportsCountWhatTheAgencyServicesPublish(t *testing.T) {
 		"followup":  "Follow-up,2026-11,Grand Total\nReferred,1,1\nContacted,1,1\nCompleted,1,1\nEscalated,0,0\n",
 		"places":    "Place of safety,2026-11,Grand Total\nHealth-based place of safety,2,2\nPolice station,0,0\nGrand Total,2,2\nUnder 18,0,0\nUnder 18 at a police station,0,0\nHeld where the Act forbids (s136A),0,0\nPolice station because no health-based place was free,0,0\nPolice station because of violence a health-based place cannot manage,0,0\nPolice station with no reason recorded,0,0\n",
 		"havens":    "Safe haven,2026-11,Grand Total\nAll havens: arrivals,0,0\n",
+		// Three police contacts: street triage avoided an s136 for the woman
+		// at the station; both men were detained.
+		"contacts": "How the police contact ended,2026-11,Grand Total\nDetained under s136,2,2\n\"Taken to a safe haven, no s136\",0,0\n\"Street triage advised, s136 avoided\",1,1\nOther,0,0\nGrand Total,3,3\nSafe haven or street triage instead of s136,33.3%,33.3%\n",
 	}
 	for _, name := range reports.Names {
 		tab, err := proj.Report(name, reports.Range{From: nov, To: nov})

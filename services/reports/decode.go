@@ -97,6 +97,8 @@ func decodeData(key, val []byte, e *envelope) error {
 		d.Taken, err = boolean(val)
 	case "leftAt":
 		d.LeftAt, err = timestamp(val)
+	case "handoffId":
+		d.HandoffID, err = str(val)
 	}
 	if err != nil {
 		return fmt.Errorf("data/%s: %w", key, err)

@@ -53,6 +53,25 @@
 //     month of arrivedAt; each haven.left by outcome (went home, handed on,
 //     999), in the month of leftAt, under the haven of the episode's first
 //     arrival (an end applied before its arrival waits for it).
+//   - contacts: each police contact (an episode with an episode.opened
+//     published by police) once, in the month of its earliest police
+//     episode.opened, in the first row its facts allow: "Detained under
+//     s136" if the episode has any s136.detained, before or after anything
+//     else (a person taken to a haven and detained later did not end at
+//     the haven); else "Taken to a safe haven, no s136" if a haven took in
+//     the person brought by police (haven.arrived, brought_by_police,
+//     taken) or accepted a police safe_haven_referral (the haven's
+//     handoff.accepted to police matched to police's handoff.offered by
+//     handoff id, whichever is applied first); else "Street triage
+//     advised, s136 avoided" if a street_triage.outcome recorded
+//     s136Avoided; else "Other" (a referral the haven declined or never
+//     answered, a person it did not take in, another agency's referral, a
+//     contact still going on). An event applied later moves the contact
+//     to its new row. Per episode it keeps the earliest police opening,
+//     three facts (detained, haven, street triage), the row counted, and
+//     only while neither a detention nor a haven is known, the police
+//     referrals to a haven not yet accepted and the haven's acceptances
+//     whose referral is not yet applied; nothing else.
 //
 // A replay reads the whole stream and passes over the types it does not
 // count, decoding only the fields it counts. Every event entered the stream

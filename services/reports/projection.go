@@ -23,6 +23,7 @@ var Types = []string{
 	"s136.detained", "place_of_safety.arrived", "s136.extended", "s136.released",
 	"handoff.offered", "followup.contact_attempted", "followup.escalated", "followup.completed",
 	"haven.arrived", "haven.left",
+	"episode.opened", "handoff.accepted",
 }
 
 // counted holds the CloudEvents types of Types.
@@ -71,6 +72,7 @@ type Projection struct {
 	// or before the reason was asked).
 	cells    map[Month]map[string]int
 	havens   map[Month]map[havenCount]int
+	contacts map[Month]*[contactRows]int // police contacts by how they ended (contactDetained...)
 	episodes map[uuid.UUID]*episodeState
 	// open holds the detentions whose start is known and whose end is not:
 	// a report counts one as a breach when its period ran out before the
@@ -109,7 +111,35 @@ type episodeState struct {
 	escalated       first
 	haven           string     // the safe haven of the episode's first arrival; "" until known
 	havenLefts      []havenOut // visits' ends, counted once the haven is known
+	contact         contactState
 }
+
+// contactState is what decides how a police contact ended: the facts that
+// choose its row of the contacts report, and the row it is counted in.
+// A police safe haven referral and the haven's acceptance are matched by
+// handoff id, whichever is applied first; once the episode has a detention
+// or a haven, no referral can change its row and none is kept.
+type contactState struct {
+	policeAt  time.Time // the earliest episode.opened by police; zero: none (yet)
+	detained  bool      // an s136.detained
+	haven     bool      // taken to a safe haven: brought by police, or a police referral accepted
+	triage    bool      // a street_triage.outcome with s136Avoided
+	counted   bool      // counted in contacts[month][row]
+	month     Month
+	row       int
+	referrals []string // police safe haven referrals (handoff ids) not yet known accepted
+	accepts   []string // the haven's acceptances addressed to police whose offer is not yet applied
+}
+
+// The contacts report's rows, in order of precedence: a contact ends in the
+// first that its facts allow.
+const (
+	contactDetained = iota
+	contactHaven
+	contactTriage
+	contactOther
+	contactRows
+)
 
 // havenCount is one cell of the safe haven report: a haven and what is
 // counted (how people came, or how visits ended).
@@ -160,8 +190,9 @@ func newProjection(n int) *Projection {
 		followup: map[Month]*[4]int{}, places: map[Month]map[events.PlaceType]int{},
 		under18: map[Month]int{}, u18Police: map[Month]int{}, forbidden: map[Month]int{}, episodes: map[uuid.UUID]*episodeState{},
 		havens: map[Month]map[havenCount]int{}, cells: map[Month]map[string]int{},
-		open: map[*episodeState]struct{}{},
-		ids:  make(map[uuid.UUID]struct{}, n),
+		contacts: map[Month]*[contactRows]int{},
+		open:     map[*episodeState]struct{}{},
+		ids:      make(map[uuid.UUID]struct{}, n),
 	}
 }
 
@@ -195,6 +226,7 @@ type envelope struct {
 		Haven            string                          `json:"haven"`
 		Taken            bool                            `json:"taken"`
 		LeftAt           time.Time                       `json:"leftAt"`
+		HandoffID        string                          `json:"handoffId"`
 	} `json:"data"`
 }
 
@@ -333,6 +365,8 @@ const (
 	typeFUCompleted = events.TypePrefix + "followup.completed.v1"
 	typeHavenIn     = events.TypePrefix + "haven.arrived.v1"
 	typeHavenOut    = events.TypePrefix + "haven.left.v1"
+	typeOpened      = events.TypePrefix + "episode.opened.v1"
+	typeAccepted    = events.TypePrefix + "handoff.accepted.v1"
 )
 
 // s136Period is the permitted period of an s136 detention (MHA s136(2A)).
@@ -353,9 +387,35 @@ func (p *Projection) apply(e *envelope) {
 	case typeSTOutcome:
 		if d.S136Avoided {
 			p.avoided[MonthOf(e.Time)]++
+			ep := p.episode(e.episode)
+			ep.contact.triage = true
+			p.contactEnded(ep)
 		}
+	case typeOpened:
+		if e.Source != events.Police {
+			return
+		}
+		ep := p.episode(e.episode)
+		if c := &ep.contact; c.policeAt.IsZero() || e.Time.Before(c.policeAt) {
+			c.policeAt = e.Time
+		}
+		p.contactEnded(ep)
+	case typeAccepted:
+		if e.Source != events.SafeHaven || e.ToAgency != events.Police {
+			return
+		}
+		ep := p.episode(e.episode)
+		c := &ep.contact
+		if i := slices.Index(c.referrals, d.HandoffID); i >= 0 {
+			c.haven = true
+		} else if !c.detained && !c.haven {
+			c.accepts = append(c.accepts, d.HandoffID)
+		}
+		p.contactEnded(ep)
 	case typeDetained:
 		ep := p.episode(e.episode)
+		ep.contact.detained = true
+		p.contactEnded(ep)
 		if d.AgeYears != nil && ep.age < 0 {
 			ep.age = *d.AgeYears
 			if ep.age < 18 {
@@ -397,8 +457,18 @@ func (p *Projection) apply(e *envelope) {
 		ep.extHours += d.Hours
 		p.measure(ep)
 	case typeOffered:
-		if d.Kind == events.FollowUp {
+		switch {
+		case d.Kind == events.FollowUp:
 			p.fu(MonthOf(e.Time))[fuReferred]++
+		case d.Kind == events.SafeHavenReferral && e.Source == events.Police:
+			ep := p.episode(e.episode)
+			c := &ep.contact
+			if slices.Contains(c.accepts, d.HandoffID) {
+				c.haven = true
+			} else if !c.detained && !c.haven {
+				c.referrals = append(c.referrals, d.HandoffID)
+			}
+			p.contactEnded(ep)
 		}
 	case typeAttempted:
 		if d.Outcome == "spoke" {
@@ -414,7 +484,12 @@ func (p *Projection) apply(e *envelope) {
 			what = havenNotTaken
 		}
 		inc(p.havens, MonthOf(d.ArrivedAt), havenCount{d.Haven, what})
-		if ep := p.episode(e.episode); ep.haven == "" {
+		ep := p.episode(e.episode)
+		if d.Taken && d.How == havenBroughtByPolice {
+			ep.contact.haven = true
+			p.contactEnded(ep)
+		}
+		if ep.haven == "" {
 			ep.haven = d.Haven
 			for _, l := range ep.havenLefts {
 				inc(p.havens, l.month, havenCount{ep.haven, l.outcome})
@@ -433,6 +508,44 @@ func (p *Projection) apply(e *envelope) {
 
 // havenNotTaken counts arrivals the haven did not take in (not for their age).
 const havenNotTaken = "not_taken"
+
+// havenBroughtByPolice is how a person brought to a haven by police came.
+const havenBroughtByPolice = "brought_by_police"
+
+// contactEnded counts a police contact in the row its facts choose, in
+// the month it began, moving it when a later-applied event changes either;
+// an episode not (yet) known to be opened by police is not counted. What
+// can no longer change its row is let go.
+func (p *Projection) contactEnded(ep *episodeState) {
+	c := &ep.contact
+	if c.detained || c.haven {
+		c.referrals, c.accepts = nil, nil
+	}
+	row := contactOther
+	switch {
+	case c.detained:
+		row = contactDetained
+	case c.haven:
+		row = contactHaven
+	case c.triage:
+		row = contactTriage
+	}
+	police := !c.policeAt.IsZero()
+	month := MonthOf(c.policeAt)
+	if c.counted && (!police || row != c.row || month != c.month) {
+		p.contacts[c.month][c.row]--
+		c.counted = false
+	}
+	if police && !c.counted {
+		m := p.contacts[month]
+		if m == nil {
+			m = &[contactRows]int{}
+			p.contacts[month] = m
+		}
+		m[row]++
+		c.counted, c.month, c.row = true, month, row
+	}
+}
 
 // judge counts an arrival at a place the Act forbids for the person, by the
 // rule the police command refuses it with (law.CheckPlaceOfSafety), once the

@@ -30,6 +30,7 @@ type expected struct {
 	places             map[reports.Month]map[string]int // by place label
 	cells              map[reports.Month]map[string]int // police-station arrivals by reason label
 	under18, u18Police map[reports.Month]int
+	contacts           map[reports.Month]map[string]int // police contacts by how they ended (reportgen.ContactEnds)
 }
 
 func newExpected() *expected {
@@ -38,7 +39,7 @@ func newExpected() *expected {
 		durations: map[reports.Month][]time.Duration{}, extensions: map[reports.Month]int{}, breaches: map[reports.Month]int{},
 		delays: map[reports.Month]map[string]int{}, followup: map[reports.Month]*[4]int{},
 		places: map[reports.Month]map[string]int{}, under18: map[reports.Month]int{}, u18Police: map[reports.Month]int{},
-		cells: map[reports.Month]map[string]int{},
+		cells: map[reports.Month]map[string]int{}, contacts: map[reports.Month]map[string]int{},
 	}
 }
 
@@ -130,6 +131,15 @@ func scenario(t *testing.T, seed uint64, rng reports.Range) ([]events.Event, *ex
 			avoided := i < refs/3
 			evs = append(evs, g.StreetTriage(at, avoided)...)
 			x.referrals[reports.MonthOf(at)]++
+			if avoided {
+				x.avoided[reports.MonthOf(at)]++
+			}
+		}
+		for range r.IntN(20) {
+			at, end := g.InMonth(m), reportgen.ContactEnds[r.IntN(len(reportgen.ContactEnds))]
+			cev, avoided := g.Contact(at, end)
+			evs = append(evs, cev...)
+			add(x.contacts, reports.MonthOf(at), end)
 			if avoided {
 				x.avoided[reports.MonthOf(at)]++
 			}
@@ -330,6 +340,23 @@ func checkAll(t *testing.T, p *reports.Projection, rng reports.Range, x *expecte
 		})
 	}
 	checkTable(t, p, "followup", rng, []wantRow{{"Referred", fu(0)}, {"Contacted", fu(1)}, {"Completed", fu(2)}, {"Escalated", fu(3)}})
+
+	// Police contacts: one row per end, in the report's order.
+	var contacts []wantRow
+	for i, end := range reportgen.ContactEnds {
+		contacts = append(contacts, wantRow{reports.ContactRowLabels[i], cells(rng, func(m reports.Month) int { return x.contacts[m][end] })})
+	}
+	all := func(m reports.Month) int {
+		n := 0
+		for _, c := range x.contacts[m] {
+			n += c
+		}
+		return n
+	}
+	checkTable(t, p, "contacts", rng, append(contacts, wantRow{"Grand Total", cells(rng, all)},
+		wantRow{reports.ContactsInsteadLabel, rate(rng, func(m reports.Month) int {
+			return x.contacts[m][reportgen.ContactHaven] + x.contacts[m][reportgen.ContactTriage]
+		}, all)}))
 }
 
 // Random counts of assessments, outcomes, street triage, delays, places and

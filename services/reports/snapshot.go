@@ -24,7 +24,7 @@ import (
 // projection holds: the counts by month, the ids of the events counted (16
 // bytes each, to count an event loaded twice once), the per-episode facts a
 // later event can still change (one record per episode with a detention,
-// follow-up or haven visit), and the messages it could not read. Nothing
+// follow-up, haven visit or police contact), and the messages it could not read. Nothing
 // else grows with the stream.
 
 // snapshotRules is bumped when what the projection counts changes outside
@@ -85,6 +85,7 @@ type snapshot struct {
 	Forbidden map[Month]int
 	Cells     map[Month]map[string]int
 	Havens    []snapHaven
+	Contacts  map[Month][contactRows]int
 	// EpisodeIDs are the episodes' ids, 16 bytes each, in the order of
 	// Episodes.
 	EpisodeIDs []byte
@@ -117,6 +118,16 @@ type snapEpisode struct {
 	Escalated            snapFirst
 	Haven                string
 	HavenLefts           []snapHavenOut
+	Contact              snapContact
+}
+
+type snapContact struct {
+	PoliceAt                time.Time
+	Detained, Haven, Triage bool
+	Counted                 bool
+	Month                   Month
+	Row                     int
+	Referrals, Accepts      []string
 }
 
 type snapArrival struct {
@@ -148,7 +159,8 @@ func (p *Projection) encodeSnapshot(created time.Time, first uint64) ([]byte, ui
 		S136: p.s136, Referrals: p.referrals, Avoided: p.avoided, Delays: p.delays,
 		Places: p.places, Under18: p.under18, U18Police: p.u18Police, Forbidden: p.forbidden, Cells: p.cells,
 		Detention: make(map[Month]snapDetention, len(p.detention)), Followup: make(map[Month][4]int, len(p.followup)),
-		IDs: make([]byte, 0, 16*len(p.ids)), EpisodeIDs: make([]byte, 0, 16*len(p.episodes)),
+		Contacts: make(map[Month][contactRows]int, len(p.contacts)),
+		IDs:      make([]byte, 0, 16*len(p.ids)), EpisodeIDs: make([]byte, 0, 16*len(p.episodes)),
 		Episodes: make([]snapEpisode, 0, len(p.episodes)),
 	}
 	for id := range p.ids {
@@ -159,6 +171,9 @@ func (p *Projection) encodeSnapshot(created time.Time, first uint64) ([]byte, ui
 	}
 	for m, f := range p.followup {
 		s.Followup[m] = *f
+	}
+	for m, c := range p.contacts {
+		s.Contacts[m] = *c
 	}
 	for m, row := range p.havens {
 		for k, n := range row {
@@ -171,7 +186,9 @@ func (p *Projection) encodeSnapshot(created time.Time, first uint64) ([]byte, ui
 			Measured: ep.measured, MDur: ep.mDur, MMonth: ep.mMonth,
 			BreachCounted: ep.breach.counted, BreachMonth: ep.breach.month, Age: ep.age,
 			Contacted: snapFirst{ep.contacted.set, ep.contacted.at}, Completed: snapFirst{ep.completed.set, ep.completed.at},
-			Escalated: snapFirst{ep.escalated.set, ep.escalated.at}, Haven: ep.haven}
+			Escalated: snapFirst{ep.escalated.set, ep.escalated.at}, Haven: ep.haven,
+			Contact: snapContact{PoliceAt: ep.contact.policeAt, Detained: ep.contact.detained, Haven: ep.contact.haven, Triage: ep.contact.triage,
+				Counted: ep.contact.counted, Month: ep.contact.month, Row: ep.contact.row, Referrals: ep.contact.referrals, Accepts: ep.contact.accepts}}
 		for _, a := range ep.arrivals {
 			e.Arrivals = append(e.Arrivals, snapArrival{Month: a.month, Police: a.police, Place: a.place, Cond: a.cond, Forbidden: a.forbidden})
 		}
@@ -251,6 +268,9 @@ func decodeSnapshot(raw []byte) (*Projection, *snapshot, error) {
 	for m, f := range s.Followup {
 		p.followup[m] = &f
 	}
+	for m, c := range s.Contacts {
+		p.contacts[m] = &c
+	}
 	for _, h := range s.Havens {
 		row := p.havens[h.Month]
 		if row == nil {
@@ -265,7 +285,12 @@ func decodeSnapshot(raw []byte) (*Projection, *snapshot, error) {
 			measured: e.Measured, mDur: e.MDur, mMonth: e.MMonth,
 			breach: breachState{counted: e.BreachCounted, month: e.BreachMonth}, age: e.Age,
 			contacted: first{e.Contacted.Set, e.Contacted.At}, completed: first{e.Completed.Set, e.Completed.At},
-			escalated: first{e.Escalated.Set, e.Escalated.At}, haven: e.Haven}
+			escalated: first{e.Escalated.Set, e.Escalated.At}, haven: e.Haven,
+			contact: contactState{policeAt: e.Contact.PoliceAt, detained: e.Contact.Detained, haven: e.Contact.Haven, triage: e.Contact.Triage,
+				counted: e.Contact.Counted, month: e.Contact.Month, row: e.Contact.Row, referrals: e.Contact.Referrals, accepts: e.Contact.Accepts}}
+		if c := ep.contact; c.counted && (c.row < 0 || c.row >= contactRows) {
+			return nil, nil, fmt.Errorf("damaged: a police contact counted in row %d of %d", c.row, contactRows)
+		}
 		for _, a := range e.Arrivals {
 			ep.arrivals = append(ep.arrivals, &arrival{month: a.Month, police: a.Police, place: a.Place, cond: a.Cond, forbidden: a.Forbidden})
 		}
@@ -299,4 +324,5 @@ func (p *Projection) take(q *Projection) {
 	p.s136, p.referrals, p.avoided, p.detention, p.delays = q.s136, q.referrals, q.avoided, q.detention, q.delays
 	p.followup, p.places, p.under18, p.u18Police, p.forbidden = q.followup, q.places, q.under18, q.u18Police, q.forbidden
 	p.cells, p.havens, p.episodes, p.open = q.cells, q.havens, q.episodes, q.open
+	p.contacts = q.contacts
 }

@@ -26,19 +26,45 @@ import (
 var snapRange = reports.Range{From: reports.MonthFor(2016, time.January), To: reports.MonthFor(2016, time.December),
 	AsOf: time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)}
 
-// pathway is a year of detentions, street triage and safe haven visits,
-// cut in two: each episode's first events, then the rest (the ends of
-// detentions, extensions, follow-up, visits' ends), so that what is stored
-// after a snapshot changes what was counted before it.
+// pathway is a year of detentions, street triage, safe haven visits and
+// police contacts, cut in two: each episode's first events, then the rest
+// (the ends of detentions, extensions, follow-up, visits' ends, the
+// haven's acceptance or the detention that decides how a police contact
+// ended), so that what is stored after a snapshot changes what was counted
+// before it.
 func pathway(t *testing.T, seed uint64, n int) (before, after []events.Event) {
 	t.Helper()
 	g := reportgen.New(seed)
 	for i := range n {
 		m := snapRange.From + reports.Month(i%12)
 		var evs []events.Event
-		switch i % 6 {
+		switch i % 7 {
 		case 0:
 			evs = g.StreetTriage(g.InMonth(m), i%4 == 0)
+		case 2: // police contact: street triage advise the haven, police refer, the haven accepts; for some a detention follows
+			ep, at := events.NewEpisodeID(), g.InMonth(m)
+			id := events.NewEpisodeID()
+			for _, f := range []struct {
+				src  events.Agency
+				data any
+			}{
+				{events.Police, events.EpisodeOpened{Channel: "999", Summary: "man on the harbour wall"}},
+				{events.Police, events.StreetTriageOutcome{S136Avoided: true, Outcome: "safe_haven"}},
+				{events.Police, events.HandoffOffered{HandoffID: id, Kind: events.SafeHavenReferral, To: events.SafeHaven, Reason: "the haven instead of s136",
+					Urgency: "urgent", Summary: events.Summary{Facts: []events.Fact{}}}},
+				{events.SafeHaven, events.HandoffAccepted{HandoffID: id, AcceptedBy: "Robin Hale"}},
+				{events.Police, events.S136Detained{DetainedAt: at, LocationType: "public_place", AgeYears: 44, Consulted: true}},
+			}[:4+i%2] {
+				opts := []events.Option{events.At(at)}
+				if f.src == events.SafeHaven { // the acceptance answers police
+					opts = append(opts, events.To(events.Police))
+				}
+				e, err := events.New(f.src, ep, f.data, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				evs = append(evs, e)
+			}
 		case 1:
 			ep, at := events.NewEpisodeID(), g.InMonth(m)
 			for _, data := range []any{

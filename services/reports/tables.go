@@ -37,7 +37,7 @@ type Row struct {
 }
 
 // Names lists the reports, in the order the report page shows them.
-var Names = []string{"s136", "triage", "detention", "delays", "followup", "places", "havens"}
+var Names = []string{"s136", "triage", "detention", "delays", "followup", "places", "havens", "contacts"}
 
 // Report builds the named table over the range.
 func (p *Projection) Report(name string, r Range) (Table, error) {
@@ -59,6 +59,8 @@ func (p *Projection) Report(name string, r Range) (Table, error) {
 		return p.placesTable(r), nil
 	case "havens":
 		return p.havensTable(r), nil
+	case "contacts":
+		return p.contactsTable(r), nil
 	}
 	return Table{}, fmt.Errorf("unknown report %q (want one of %s)", name, strings.Join(Names, ", "))
 }
@@ -466,5 +468,47 @@ func (p *Projection) havensTable(r Range) Table {
 		return n
 	}
 	t.Rows = append(t.Rows, countRow("All havens: arrivals", r, false, arrived))
+	return t
+}
+
+// ContactRowLabels are the contacts report's rows, in the order of
+// precedence an episode's row is chosen by.
+var ContactRowLabels = [contactRows]string{
+	contactDetained: "Detained under s136",
+	contactHaven:    "Taken to a safe haven, no s136",
+	contactTriage:   "Street triage advised, s136 avoided",
+	contactOther:    "Other",
+}
+
+// ContactsInsteadLabel is the contacts report's share of contacts that
+// ended at a safe haven or with street triage instead of an s136.
+const ContactsInsteadLabel = "Safe haven or street triage instead of s136"
+
+func (p *Projection) contactsTable(r Range) Table {
+	t := Table{Name: "contacts", Title: "Police contacts: safe haven or street triage instead of s136",
+		Caption: "Police contacts (episodes opened by police: episode.opened published by police), each counted once, in one row, in the month the contact began (its earliest police episode.opened, Europe/London), by how it ended, the first row its facts allow: detained under s136 if the episode has any s136.detained, before or after anything else (a person taken to a haven and later detained counts as detained, not as ended at the haven); else taken to a safe haven if a haven took in the person brought by police (haven.arrived, brought_by_police) or accepted a police safe_haven_referral (handoff.accepted); else street triage advised and s136 avoided if a street_triage.outcome recorded s136Avoided; else other (including contacts still going on). A contact's row moves when a later event changes how it ended. The last row is the share that ended at a haven or with street triage.",
+		Corner:  "How the police contact ended", Columns: columns(r, "Grand Total"), Unit: "count"}
+	col := func(i int) func(Month) int {
+		return func(m Month) int {
+			if c := p.contacts[m]; c != nil {
+				return c[i]
+			}
+			return 0
+		}
+	}
+	all := func(m Month) int {
+		n := 0
+		if c := p.contacts[m]; c != nil {
+			for _, v := range c {
+				n += v
+			}
+		}
+		return n
+	}
+	for i, label := range ContactRowLabels {
+		t.Rows = append(t.Rows, countRow(label, r, true, col(i)))
+	}
+	t.Rows = append(t.Rows, countRow("Grand Total", r, false, all),
+		rateRow(ContactsInsteadLabel, r, func(m Month) int { return col(contactHaven)(m) + col(contactTriage)(m) }, all))
 	return t
 }

@@ -179,3 +179,104 @@ func (g *Gen) StreetTriage(at time.Time, avoided bool) []events.Event {
 		g.event(events.Police, ep, at, out),
 	}
 }
+
+// How a police contact ends, as the contacts report counts it.
+const (
+	ContactDetained = "detained" // an s136 detention, whatever came before it
+	ContactHaven    = "haven"    // taken to a safe haven, no detention
+	ContactTriage   = "triage"   // street triage advised and s136 avoided, neither of the above
+	ContactOther    = "other"
+)
+
+// ContactEnds are the ends of a police contact, in the report's order.
+var ContactEnds = []string{ContactDetained, ContactHaven, ContactTriage, ContactOther}
+
+// Contact returns the events of one police contact opened at at that ends
+// as end, by a route drawn at random (every event at at): a haven reached
+// by a police referral the haven accepts or by police bringing the person,
+// sometimes after street triage avoided an s136; a detention after a haven
+// or after street triage; a referral the haven never accepts, a child the
+// haven does not take in, or the haven accepting another agency's
+// referral, none of which is a haven. avoided says whether it holds a
+// street_triage.outcome with s136Avoided (the triage report counts it).
+func (g *Gen) Contact(at time.Time, end string) (evs []events.Event, avoided bool) {
+	ep := g.id()
+	add := func(src events.Agency, data any, opts ...events.Option) {
+		e, err := events.New(src, ep, data, append([]events.Option{events.At(at.Truncate(time.Second)), events.WithID(g.id())}, opts...)...)
+		if err != nil && g.err == nil {
+			g.err = err
+		}
+		evs = append(evs, e)
+	}
+	arrivedAt := at.UTC().Truncate(time.Second)
+	triage := func(ok bool) {
+		out := events.StreetTriageOutcome{S136Avoided: ok, Outcome: "safe_haven"}
+		if !ok {
+			out.Outcome = "s136_detention"
+		}
+		add(events.Police, out)
+		avoided = avoided || ok
+	}
+	refer := func(from events.Agency, accepted bool) {
+		id := g.id()
+		add(from, events.HandoffOffered{HandoffID: id, Kind: events.SafeHavenReferral, To: events.SafeHaven,
+			Reason: "somewhere calm tonight instead of s136", Urgency: "urgent", Summary: events.Summary{Facts: []events.Fact{}}})
+		if accepted {
+			add(events.SafeHaven, events.HandoffAccepted{HandoffID: id, AcceptedBy: "Haven worker"}, events.To(from))
+		}
+	}
+	brought := func(taken bool) {
+		a := events.HavenArrived{How: "brought_by_police", Haven: "haven-margate", ArrivedAt: arrivedAt, Taken: taken}
+		if !taken {
+			a.NotTakenReason = "The haven is for people aged 18 and over; the children's crisis team can see you tonight"
+		}
+		add(events.SafeHaven, a)
+	}
+	haven := func() {
+		switch g.rng.IntN(3) {
+		case 0:
+			refer(events.Police, true)
+		case 1:
+			brought(true)
+		default:
+			refer(events.Police, true)
+			brought(true)
+		}
+	}
+	add(events.Police, events.EpisodeOpened{Channel: "999", Summary: "person in distress in a public place"})
+	switch end {
+	case ContactDetained:
+		switch g.rng.IntN(4) {
+		case 0:
+			triage(true)
+		case 1:
+			haven()
+		case 2:
+			triage(false)
+		}
+		add(events.Police, events.S136Detained{DetainedAt: arrivedAt, LocationType: "public_place", AgeYears: 30, Consulted: true})
+	case ContactHaven:
+		if g.rng.IntN(2) == 0 {
+			triage(true)
+		}
+		haven()
+	case ContactTriage:
+		triage(true)
+		switch g.rng.IntN(3) {
+		case 0:
+			refer(events.Police, false)
+		case 1:
+			brought(false)
+		}
+	default:
+		switch g.rng.IntN(4) {
+		case 0:
+			refer(events.Police, false)
+		case 1:
+			brought(false)
+		case 2:
+			refer(events.SPoA, true)
+		}
+	}
+	return evs, avoided
+}
