@@ -99,6 +99,7 @@ type Server struct {
 	ln       net.Listener
 	sub      *nats.Subscription
 	reports  *reports.Service // the report tables, following the stream
+	patterns []string         // of the routes, for the tests
 	wg       sync.WaitGroup
 }
 
@@ -136,7 +137,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 		if t := m.Header.Get(natsbus.HeaderType); t != disclosed {
 			ep := m.Header.Get(natsbus.HeaderEpisode)
 			c.parties.learn(ep, m.Data)
-			c.live.publish(liveEvent{Episode: ep, Type: t})
+			c.live.publish(liveEvent{Episode: ep, Type: t, ID: m.Header.Get(jetstream.MsgIDHeader)})
 		}
 	})
 	if err != nil {
@@ -176,7 +177,7 @@ func (c *Server) Stop() {
 }
 
 func (c *Server) routes() http.Handler {
-	mux := http.NewServeMux()
+	mux := routeMux{http.NewServeMux(), &c.patterns}
 	static, _ := fs.Sub(webFS, "web/static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
@@ -184,7 +185,7 @@ func (c *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /signin", c.signinPage)
 	mux.HandleFunc("POST /signin", c.signin)
-	authed := http.NewServeMux()
+	authed := routeMux{http.NewServeMux(), &c.patterns}
 	authed.HandleFunc("POST /signout", c.signout)
 	authed.HandleFunc("GET /live", c.liveStream)
 	authed.HandleFunc("GET /{$}", c.home)
@@ -193,8 +194,24 @@ func (c *Server) routes() http.Handler {
 	authed.HandleFunc("GET /find", c.findPage)
 	authed.HandleFunc("POST /find", c.find)
 	c.agencyRoutes(authed)
-	mux.Handle("/", c.requireSession(authed))
+	mux.ServeMux.Handle("/", c.requireSession(c.marked(authed)))
 	return securityHeaders(bound(mux))
+}
+
+// routeMux is a ServeMux that keeps the patterns of the console's routes,
+// so its tests can tell a page that nothing checks.
+type routeMux struct {
+	*http.ServeMux
+	patterns *[]string
+}
+
+func (m routeMux) Handle(pattern string, h http.Handler) {
+	*m.patterns = append(*m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 // securityHeaders: no framing, no sniffing, scripts and styles only from the console.
@@ -365,6 +382,9 @@ type page struct {
 	Form       url.Values   // what was typed, kept when there are errors
 	Action     string       // the form that was posted, when its errors are shown
 	Data       any
+	// LiveSince is where the page stands in the live updates (a liveMark):
+	// its stream is sent anything newer on connecting.
+	LiveSince string
 }
 
 type fieldError struct {
@@ -394,6 +414,9 @@ func (c *Server) render(w http.ResponseWriter, r *http.Request, name string, sta
 		p.Session = s
 	}
 	p.Now = c.cfg.Now()
+	if m, ok := markFrom(r.Context()); ok && p.LiveSince == "" {
+		p.LiveSince = m.String()
+	}
 	if c.cfg.StoreAlert != nil {
 		p.StoreAlert = c.cfg.StoreAlert()
 	}
