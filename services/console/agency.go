@@ -287,7 +287,7 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 		}
 	}
 	if m, ok := markFrom(r.Context()); ok {
-		p.LiveSince = c.live.markFor(m, id, d.V.Has).String()
+		p.LiveSince = c.live.markFor(m, id, d.V.Has, time.Now()).String()
 	}
 	p.Title = "Episode: " + d.V.Person.Name()
 	p.Data = d

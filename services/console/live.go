@@ -18,16 +18,18 @@ import (
 
 // liveEvent tells open pages that something changed; pages fetch their own
 // (agency-filtered) view again, so no record content travels over the stream.
-// The event's id goes with it: the page of that episode reads it again
+// The event's id goes with it: the page of that episode reads itself
 // "after" it (the record's read-your-writes), so a page is never refreshed
-// from a projection that has not applied the change yet.
+// from a projection that has not applied the change yet. Only stored
+// events are announced (Server.follow), so the record will hold it.
 // Each person is told only of episodes their agency has a part in (the
 // record's rule, episode.View.HasPart) or that they gave a reason to open.
 type liveEvent struct {
-	Episode string `json:"episode"`
-	Type    string `json:"type"`
-	ID      string `json:"id,omitempty"` // the event's id (a UUID)
-	Seq     uint64 `json:"-"`            // the hub's count of events, sent as the stream's event id
+	Episode string    `json:"episode"`
+	Type    string    `json:"type"`
+	ID      string    `json:"id,omitempty"` // the event's id (a UUID)
+	Seq     uint64    `json:"-"`            // the hub's count of events, sent as the stream's event id
+	At      time.Time `json:"-"`            // when the console heard of it
 }
 
 // parties remembers which agencies have a part in which episodes: learnt
@@ -66,12 +68,8 @@ func (p *parties) add(episode string, as ...events.Agency) {
 }
 
 // learn adds the agencies a stored event makes party to its episode.
-func (p *parties) learn(episodeID string, raw []byte) {
-	var e events.Event
-	if json.Unmarshal(raw, &e) != nil || e.Subject != episodeID {
-		return
-	}
-	p.add(episodeID, episode.Parties(e)...)
+func (p *parties) learn(e events.Event) {
+	p.add(e.Subject, episode.Parties(e)...)
 }
 
 func (p *parties) has(episode string, a events.Agency) bool {
@@ -98,6 +96,10 @@ type hub struct {
 // recentMax bounds the events kept for pages that connect late: a page
 // rendered longer ago than this many events refreshes itself once.
 const recentMax = 4096
+
+// lagMax is how far behind the stream the record's projection is taken to
+// be at most, for markFor.
+const lagMax = 3 * time.Second
 
 func newHub() *hub {
 	b := make([]byte, 6)
@@ -137,14 +139,17 @@ func (h *hub) mark() liveMark {
 // markFor moves a page's mark back before any event of the episode that
 // the hub had announced by then but the view it was rendered from does
 // not hold yet (the record applies an event a moment after it is stored).
-func (h *hub) markFor(m liveMark, episode string, holds func(eventID string) bool) liveMark {
+// Only the last lagMax of events count: one the record has not applied by
+// then is one it could not read (put aside as a dead letter), which no
+// view will ever hold.
+func (h *hub) markFor(m liveMark, episode string, holds func(eventID string) bool, now time.Time) liveMark {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, e := range h.recent {
 		if e.Seq > m.seq {
 			break
 		}
-		if e.Episode == episode && e.ID != "" && !holds(e.ID) {
+		if e.Episode == episode && e.ID != "" && now.Sub(e.At) < lagMax && !holds(e.ID) {
 			m.seq = e.Seq - 1
 			break
 		}
@@ -195,6 +200,9 @@ func (h *hub) publish(e liveEvent) {
 	defer h.mu.Unlock()
 	h.seq++
 	e.Seq = h.seq
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
 	if len(h.recent) == recentMax {
 		h.recent = append(h.recent[:0], h.recent[1:]...)
 	}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"testing"
+	"time"
 )
 
 // A page connects with the mark it was rendered at: it is sent what its
@@ -50,7 +51,9 @@ func TestAPageConnectingLateIsSentWhatChangedSinceItWasRendered(t *testing.T) {
 
 // The record applies an event a moment after it is stored: a page whose
 // view does not hold an event the hub had announced before it was read
-// is marked before that event, so the event is sent to it again.
+// is marked before that event, so the event is sent to it again, unless
+// the event is older than the record ever lags (one the record could not
+// read, which no view will hold).
 func TestAPageWhoseViewLagsIsMarkedBeforeWhatItDoesNotHold(t *testing.T) {
 	h := newHub()
 	h.publish(liveEvent{Episode: "ep-1", ID: "e1"})
@@ -67,10 +70,11 @@ func TestAPageWhoseViewLagsIsMarkedBeforeWhatItDoesNotHold(t *testing.T) {
 			return false
 		}
 	}
-	if got := h.markFor(m, "ep-1", holds("e1", "e3")); got != m {
+	now := time.Now()
+	if got := h.markFor(m, "ep-1", holds("e1", "e3"), now); got != m {
 		t.Errorf("a view holding all of its episode's events is marked %v, want %v", got, m)
 	}
-	got := h.markFor(m, "ep-1", holds("e1"))
+	got := h.markFor(m, "ep-1", holds("e1"), now)
 	if got.seq != 2 {
 		t.Fatalf("a view without e3 is marked at %d, want 2", got.seq)
 	}
@@ -78,5 +82,10 @@ func TestAPageWhoseViewLagsIsMarkedBeforeWhatItDoesNotHold(t *testing.T) {
 	cancel()
 	if len(backlog) != 1 || backlog[0].ID != "e3" {
 		t.Errorf("the lagging page is sent %+v, want e3", backlog)
+	}
+	// An event the record still does not hold after lagMax is one it could
+	// not read: it no longer moves the mark.
+	if got := h.markFor(m, "ep-1", holds("e1"), now.Add(lagMax+time.Second)); got != m {
+		t.Errorf("a view without an event heard %v ago is marked %v, want %v", lagMax+time.Second, got, m)
 	}
 }
