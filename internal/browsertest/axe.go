@@ -49,7 +49,7 @@ const axeRun = `(async () => {
 // Axe injects axe-core into the page of ctx (through DevTools, so the
 // console's Content-Security-Policy does not apply to it), opens every
 // collapsed section, and returns what axe-core finds.
-func Axe(t *testing.T, ctx context.Context) []AxeViolation {
+func Axe(t testing.TB, ctx context.Context) []AxeViolation {
 	t.Helper()
 	if ok := Get(t, ctx, "inject axe-core", chromedp.Evaluate[bool](`typeof axe === "object"`)); !ok {
 		Get(t, ctx, "inject axe-core", chromedp.Evaluate[bool](axeSource+";true"))
@@ -64,7 +64,7 @@ func Axe(t *testing.T, ctx context.Context) []AxeViolation {
 
 // Accessible fails the test for each axe-core violation on the page,
 // naming the page and the elements.
-func Accessible(t *testing.T, ctx context.Context, page string) {
+func Accessible(t testing.TB, ctx context.Context, page string) {
 	t.Helper()
 	for _, v := range Axe(t, ctx) {
 		t.Errorf("%s: %s", page, v)
