@@ -31,7 +31,7 @@ func Chromium() (string, error) {
 
 // New starts a headless Chromium with a 1280×800 window and returns a
 // browser context; it is closed when the test ends.
-func New(t *testing.T) context.Context {
+func New(t testing.TB) context.Context {
 	t.Helper()
 	path, err := Chromium()
 	if err != nil {
@@ -66,7 +66,7 @@ func New(t *testing.T) context.Context {
 // NewTab opens a tab for one more person: its own page and its own cookies
 // (a separate browser context, like a private window), so each person's
 // sign-in is their own.
-func NewTab(t *testing.T, browser context.Context) context.Context {
+func NewTab(t testing.TB, browser context.Context) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
@@ -79,7 +79,7 @@ func NewTab(t *testing.T, browser context.Context) context.Context {
 }
 
 // Do runs steps with a time limit, failing the test with what was being done.
-func Do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+func Do(t testing.TB, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -91,7 +91,7 @@ func Do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 
 // failed saves what the page showed when a step failed, for the person
 // reading the test's artefacts.
-func failed(t *testing.T, ctx context.Context, what string) {
+func failed(t testing.TB, ctx context.Context, what string) {
 	c, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
@@ -106,7 +106,7 @@ func failed(t *testing.T, ctx context.Context, what string) {
 }
 
 // Get runs one action with a time limit and returns its value.
-func Get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+func Get[T any](t testing.TB, ctx context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -135,7 +135,7 @@ func ArtefactDir() string {
 }
 
 // Screenshot saves a full-page PNG named after the test and step.
-func Screenshot(t *testing.T, ctx context.Context, step string) string {
+func Screenshot(t testing.TB, ctx context.Context, step string) string {
 	t.Helper()
 	// A page still being laid out has no size yet: try again for a moment.
 	var png []byte

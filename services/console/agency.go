@@ -20,7 +20,7 @@ import (
 )
 
 // agencyRoutes adds the pages of each agency's people.
-func (c *Server) agencyRoutes(mux *http.ServeMux) {
+func (c *Server) agencyRoutes(mux routeMux) {
 	mux.HandleFunc("POST /new/{action}", func(w http.ResponseWriter, r *http.Request) {
 		c.doAction(w, r, r.PathValue("action"), "", func(status int, p page) { c.renderHome(w, r, status, p) })
 	})
@@ -300,6 +300,9 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 			p.Errors = append(p.Errors, fieldError{fe.field, fe.msg})
 			status = http.StatusUnprocessableEntity
 		}
+	}
+	if m, ok := markFrom(r.Context()); ok {
+		p.LiveSince = c.live.markFor(m, id, d.V.Has, time.Now()).String()
 	}
 	p.Title = "Episode: " + d.V.Person.Name()
 	p.Data = d

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -97,9 +98,11 @@ type Server struct {
 	live     *hub
 	http     *http.Server
 	ln       net.Listener
-	sub      *nats.Subscription
-	reports  *reports.Service // the report tables, following the stream
-	wg       sync.WaitGroup
+	// stopFollowing ends the reading of the stream for live updates.
+	stopFollowing context.CancelFunc
+	reports       *reports.Service // the report tables, following the stream
+	patterns      []string         // of the routes, for the tests
+	wg            sync.WaitGroup
 }
 
 // Start listens on cfg.Addr and serves until Stop.
@@ -130,22 +133,31 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 	c.reports = reports.Start(ctx, bus, cfg.Log.Named("reports"))
 	// Every stored event is a reason for open pages to refresh their live
 	// regions, except a disclosure: reading a page records one, which must
-	// not make every open page read the record again, and again.
-	disclosed := events.TypePrefix + "record.disclosed.v1"
-	c.sub, err = nc.Subscribe(events.AllSubjects(), func(m *nats.Msg) {
-		if t := m.Header.Get(natsbus.HeaderType); t != disclosed {
-			ep := m.Header.Get(natsbus.HeaderEpisode)
-			c.parties.learn(ep, m.Data)
-			c.live.publish(liveEvent{Episode: ep, Type: t})
-		}
-	})
+	// not make every open page read the record again, and again. Only
+	// stored events: a publish the stream refused (one that lost a race on
+	// the episode, sent again as another event) is never announced, so a
+	// page never waits for an event no record will hold.
+	stream, err := js.Stream(ctx, natsbus.Stream)
 	if err != nil {
 		c.reports.Stop()
 		return nil, fmt.Errorf("live updates: %w", err)
 	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		c.reports.Stop()
+		return nil, fmt.Errorf("live updates: %w", err)
+	}
+	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
+	c.stopFollowing = stopFollowing
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.follow(followCtx, bus, info.State.LastSeq+1)
+	}()
 	c.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		c.sub.Unsubscribe()
+		c.stopFollowing()
+		c.wg.Wait()
 		c.reports.Stop()
 		return nil, fmt.Errorf("console: listen on %s: %w", cfg.Addr, err)
 	}
@@ -161,6 +173,33 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 	return c, nil
 }
 
+// follow reads the stream from seq on, for as long as ctx lasts, and
+// tells open pages of each stored event; after an error it carries on
+// from the event after the last it read.
+func (c *Server) follow(ctx context.Context, bus *natsbus.Bus, seq uint64) {
+	disclosed := events.TypePrefix + "record.disclosed.v1"
+	for ctx.Err() == nil {
+		err := bus.ReplayRaw(ctx, natsbus.ReplayConfig{Follow: true, From: seq}, func(st natsbus.Stored) error {
+			seq = st.Seq + 1
+			var e events.Event
+			if json.Unmarshal(st.Raw, &e) != nil || e.Type == disclosed {
+				return nil
+			}
+			c.parties.learn(e)
+			c.live.publish(liveEvent{Episode: e.Subject, Type: e.Type, ID: e.ID})
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		c.log.Warn("live updates: reading the stream stopped; starting again", zap.Uint64("from", seq), zap.Error(err))
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // URL is where the console is served.
 func (c *Server) URL() string { return "http://" + c.ln.Addr().String() }
 
@@ -170,13 +209,13 @@ func (c *Server) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = c.http.Shutdown(ctx)
-	_ = c.sub.Unsubscribe()
+	c.stopFollowing()
 	c.reports.Stop()
 	c.wg.Wait()
 }
 
 func (c *Server) routes() http.Handler {
-	mux := http.NewServeMux()
+	mux := routeMux{http.NewServeMux(), &c.patterns}
 	static, _ := fs.Sub(webFS, "web/static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
@@ -184,7 +223,7 @@ func (c *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /signin", c.signinPage)
 	mux.HandleFunc("POST /signin", c.signin)
-	authed := http.NewServeMux()
+	authed := routeMux{http.NewServeMux(), &c.patterns}
 	authed.HandleFunc("POST /signout", c.signout)
 	authed.HandleFunc("GET /live", c.liveStream)
 	authed.HandleFunc("GET /{$}", c.home)
@@ -193,8 +232,24 @@ func (c *Server) routes() http.Handler {
 	authed.HandleFunc("GET /find", c.findPage)
 	authed.HandleFunc("POST /find", c.find)
 	c.agencyRoutes(authed)
-	mux.Handle("/", c.requireSession(authed))
+	mux.ServeMux.Handle("/", c.requireSession(c.marked(authed)))
 	return securityHeaders(bound(mux))
+}
+
+// routeMux is a ServeMux that keeps the patterns of the console's routes,
+// so its tests can tell a page that nothing checks.
+type routeMux struct {
+	*http.ServeMux
+	patterns *[]string
+}
+
+func (m routeMux) Handle(pattern string, h http.Handler) {
+	*m.patterns = append(*m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 // securityHeaders: no framing, no sniffing, scripts and styles only from the console.
@@ -365,6 +420,9 @@ type page struct {
 	Form       url.Values   // what was typed, kept when there are errors
 	Action     string       // the form that was posted, when its errors are shown
 	Data       any
+	// LiveSince is where the page stands in the live updates (a liveMark):
+	// its stream is sent anything newer on connecting.
+	LiveSince string
 }
 
 type fieldError struct {
@@ -394,6 +452,9 @@ func (c *Server) render(w http.ResponseWriter, r *http.Request, name string, sta
 		p.Session = s
 	}
 	p.Now = c.cfg.Now()
+	if m, ok := markFrom(r.Context()); ok && p.LiveSince == "" {
+		p.LiveSince = m.String()
+	}
 	if c.cfg.StoreAlert != nil {
 		p.StoreAlert = c.cfg.StoreAlert()
 	}

@@ -1,9 +1,14 @@
 package console
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,11 +18,18 @@ import (
 
 // liveEvent tells open pages that something changed; pages fetch their own
 // (agency-filtered) view again, so no record content travels over the stream.
+// The event's id goes with it: the page of that episode reads itself
+// "after" it (the record's read-your-writes), so a page is never refreshed
+// from a projection that has not applied the change yet. Only stored
+// events are announced (Server.follow), so the record will hold it.
 // Each person is told only of episodes their agency has a part in (the
 // record's rule, episode.View.HasPart) or that they gave a reason to open.
 type liveEvent struct {
-	Episode string `json:"episode"`
-	Type    string `json:"type"`
+	Episode string    `json:"episode"`
+	Type    string    `json:"type"`
+	ID      string    `json:"id,omitempty"` // the event's id (a UUID)
+	Seq     uint64    `json:"-"`            // the hub's count of events, sent as the stream's event id
+	At      time.Time `json:"-"`            // when the console heard of it
 }
 
 // parties remembers which agencies have a part in which episodes: learnt
@@ -56,12 +68,8 @@ func (p *parties) add(episode string, as ...events.Agency) {
 }
 
 // learn adds the agencies a stored event makes party to its episode.
-func (p *parties) learn(episodeID string, raw []byte) {
-	var e events.Event
-	if json.Unmarshal(raw, &e) != nil || e.Subject != episodeID {
-		return
-	}
-	p.add(episodeID, episode.Parties(e)...)
+func (p *parties) learn(e events.Event) {
+	p.add(e.Subject, episode.Parties(e)...)
 }
 
 func (p *parties) has(episode string, a events.Agency) bool {
@@ -70,25 +78,114 @@ func (p *parties) has(episode string, a events.Agency) bool {
 	return p.m[episode][a]
 }
 
-// hub fans events out to every open page's stream that may see them.
+// hub fans events out to every open page's stream that may see them. It
+// numbers them, and keeps the last recentMax, so that a page opened from
+// the console (which carries the number it was rendered at, a liveMark)
+// is sent on connecting whatever changed since it was rendered: an
+// action's result that arrives within milliseconds, before the redirected
+// page has opened its stream, is not lost.
 type hub struct {
 	mu     sync.Mutex
 	subs   map[chan liveEvent]func(liveEvent) bool
 	closed bool
+	boot   string      // this console's run: a mark of another run is stale
+	seq    uint64      // events published so far
+	recent []liveEvent // the last recentMax, oldest first
 }
 
-func newHub() *hub { return &hub{subs: map[chan liveEvent]func(liveEvent) bool{}} }
+// recentMax bounds the events kept for pages that connect late: a page
+// rendered longer ago than this many events refreshes itself once.
+const recentMax = 4096
 
-func (h *hub) subscribe(may func(liveEvent) bool) (chan liveEvent, func()) {
-	ch := make(chan liveEvent, 64)
+// lagMax is how far behind the stream the record's projection is taken to
+// be at most, for markFor.
+const lagMax = 3 * time.Second
+
+func newHub() *hub {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return &hub{subs: map[chan liveEvent]func(liveEvent) bool{}, boot: hex.EncodeToString(b)}
+}
+
+// liveMark is where a page stands in the hub's events: "boot.seq".
+type liveMark struct {
+	boot string
+	seq  uint64
+}
+
+func (m liveMark) String() string { return m.boot + "." + strconv.FormatUint(m.seq, 10) }
+
+// parseMark reads a mark; ok is false for anything that is not one.
+func parseMark(s string) (liveMark, bool) {
+	boot, n, found := strings.Cut(s, ".")
+	if !found || boot == "" || len(boot) > 32 {
+		return liveMark{}, false
+	}
+	seq, err := strconv.ParseUint(n, 10, 64)
+	if err != nil {
+		return liveMark{}, false
+	}
+	return liveMark{boot, seq}, true
+}
+
+// mark is the hub's position now: taken before a page reads the record,
+// so anything published while it is being rendered is sent again.
+func (h *hub) mark() liveMark {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return liveMark{h.boot, h.seq}
+}
+
+// markFor moves a page's mark back before any event of the episode that
+// the hub had announced by then but the view it was rendered from does
+// not hold yet (the record applies an event a moment after it is stored).
+// Only the last lagMax of events count: one the record has not applied by
+// then is one it could not read (put aside as a dead letter), which no
+// view will ever hold.
+func (h *hub) markFor(m liveMark, episode string, holds func(eventID string) bool, now time.Time) liveMark {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, e := range h.recent {
+		if e.Seq > m.seq {
+			break
+		}
+		if e.Episode == episode && e.ID != "" && now.Sub(e.At) < lagMax && !holds(e.ID) {
+			m.seq = e.Seq - 1
+			break
+		}
+	}
+	return m
+}
+
+// subscribe opens a page's stream. since is the page's mark ("" for
+// none); backlog is what was published after it that the page may see,
+// or one bare "changed" when the hub no longer has all of it (another
+// run of the console, or more than recentMax events ago).
+func (h *hub) subscribe(may func(liveEvent) bool, since string) (ch chan liveEvent, backlog []liveEvent, cancel func()) {
+	ch = make(chan liveEvent, 64)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		close(ch)
-		return ch, func() {}
+		return ch, nil, func() {}
+	}
+	if since != "" {
+		m, ok := parseMark(since)
+		switch {
+		case !ok || m.boot != h.boot || m.seq > h.seq:
+			backlog = []liveEvent{{Seq: h.seq}}
+		case m.seq < h.seq && (len(h.recent) == 0 || h.recent[0].Seq > m.seq+1):
+			backlog = []liveEvent{{Seq: h.seq}}
+		default:
+			for _, e := range h.recent {
+				if e.Seq > m.seq && may(e) {
+					backlog = append(backlog, e)
+				}
+			}
+		}
 	}
 	h.subs[ch] = may
-	return ch, func() {
+	return ch, backlog, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if _, ok := h.subs[ch]; ok {
@@ -101,6 +198,15 @@ func (h *hub) subscribe(may func(liveEvent) bool) (chan liveEvent, func()) {
 func (h *hub) publish(e liveEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.seq++
+	e.Seq = h.seq
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	if len(h.recent) == recentMax {
+		h.recent = append(h.recent[:0], h.recent[1:]...)
+	}
+	h.recent = append(h.recent, e)
 	for ch, may := range h.subs {
 		if !may(e) {
 			continue
@@ -122,6 +228,21 @@ func (h *hub) close() {
 	}
 }
 
+type markKey struct{}
+
+// marked keeps the hub's mark at the start of each request, before the
+// page reads anything, for render to put on the page.
+func (c *Server) marked(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), markKey{}, c.live.mark())))
+	})
+}
+
+func markFrom(ctx context.Context) (liveMark, bool) {
+	m, ok := ctx.Value(markKey{}).(liveMark)
+	return m, ok
+}
+
 // liveStream is the Server-Sent Events endpoint open pages listen on.
 func (c *Server) liveStream(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
@@ -132,11 +253,20 @@ func (c *Server) liveStream(w http.ResponseWriter, r *http.Request) {
 	s, _ := sessionFrom(r.Context())
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
-	ch, cancel := c.live.subscribe(func(e liveEvent) bool {
+	// Where the page stands: the mark it was rendered at, or on the
+	// browser's reconnecting, the last event it was sent.
+	since := r.Header.Get("Last-Event-ID")
+	if since == "" {
+		since = r.URL.Query().Get("since")
+	}
+	ch, backlog, cancel := c.live.subscribe(func(e liveEvent) bool {
 		return c.parties.has(e.Episode, s.Agency) || s.Reasons[e.Episode] != ""
-	})
+	}, since)
 	defer cancel()
 	fmt.Fprint(w, "retry: 2000\n\n")
+	for _, e := range backlog {
+		c.sendLive(w, e)
+	}
 	fl.Flush()
 	ping := time.NewTicker(20 * time.Second)
 	defer ping.Stop()
@@ -148,12 +278,18 @@ func (c *Server) liveStream(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			b, _ := json.Marshal(e)
-			fmt.Fprintf(w, "event: changed\ndata: %s\n\n", b)
+			c.sendLive(w, e)
 			fl.Flush()
 		case <-ping.C:
 			fmt.Fprint(w, ": ping\n\n")
 			fl.Flush()
 		}
 	}
+}
+
+// sendLive writes one event of the stream, with the hub's mark as its id
+// (the browser sends it back as Last-Event-ID when it reconnects).
+func (c *Server) sendLive(w http.ResponseWriter, e liveEvent) {
+	b, _ := json.Marshal(e)
+	fmt.Fprintf(w, "id: %s\nevent: changed\ndata: %s\n\n", liveMark{c.live.boot, e.Seq}, b)
 }

@@ -47,8 +47,31 @@
     });
   });
 
+  // One refresh at a time: a change that arrives while one is under way
+  // is fetched again straight after it, so the last change is never missed
+  // and a burst of changes costs at most two reads. An episode's page asks
+  // for itself after the event that changed it (?after=), and the record
+  // answers once it holds that event; other pages (worklists, lists) are
+  // read at once and once more a moment later, as the record's lists
+  // follow its projection.
+  var busy = false, again = false, after = "", settle = null;
+  var onEpisode = (/^\/episodes\/([0-9a-f-]{36})$/.exec(window.location.pathname) || [])[1] || "";
+  function changed(ev) {
+    var e = {};
+    try { e = JSON.parse(ev && ev.data || "{}"); } catch (x) { e = {}; }
+    if (onEpisode && e.episode === onEpisode && e.id) { after = e.id; }
+    refresh();
+    if (!onEpisode) {
+      if (settle) { clearTimeout(settle); }
+      settle = setTimeout(function () { settle = null; refresh(); }, 300);
+    }
+  }
   function refresh() {
-    fetch(window.location.href, { credentials: "same-origin", headers: { "X-Requested-With": "live" } })
+    if (busy) { again = true; return; }
+    busy = true;
+    var u = window.location.pathname + window.location.search;
+    if (after) { u += (u.indexOf("?") < 0 ? "?" : "&") + "after=" + encodeURIComponent(after); after = ""; }
+    fetch(u, { credentials: "same-origin", headers: { "X-Requested-With": "live" } })
       .then(function (r) {
         // Signed out meanwhile (idle, or disabled): show the sign-in page.
         if (r.redirected && new URL(r.url).pathname === "/signin") {
@@ -67,13 +90,17 @@
         });
         tick();
       })
-      .catch(function () { /* the next update tries again */ });
+      .catch(function () { /* the next update tries again */ })
+      .then(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
   }
 
   // Live updates are for signed-in pages only: the sign-in page opens no
   // connection. When the connection drops, a notice says the page may be
   // out of date until it is back; then the page catches up at once.
-  var notice = null, noticeTimer = null, es = null, timer = null;
+  var notice = null, noticeTimer = null, es = null;
   function stopped() {
     if (noticeTimer || !notice) { return; }
     noticeTimer = setTimeout(function () {
@@ -89,13 +116,14 @@
       refresh();
     }
   }
+  // The page says where it stands in the live updates (data-live-since):
+  // the console sends anything that changed since it was rendered, such as
+  // an answer that came back before this page had connected.
   function connect() {
-    es = new EventSource("/live");
+    var since = document.body.getAttribute("data-live-since");
+    es = new EventSource("/live" + (since ? "?since=" + encodeURIComponent(since) : ""));
     es.addEventListener("open", resumed);
-    es.addEventListener("changed", function () {
-      if (timer) { return; }
-      timer = setTimeout(function () { timer = null; refresh(); }, 100);
-    });
+    es.addEventListener("changed", changed);
     es.addEventListener("error", function () {
       stopped();
       // A stream the server ended is not retried by the browser: try again.
