@@ -104,9 +104,6 @@ type Identity struct {
 	// ReadsStream lets it read every stored event (the record folds them,
 	// the clock keeps time by them, the console's reports count them).
 	ReadsStream bool
-	// Live lets it subscribe to new events as they are stored (the console
-	// nudges open pages to refresh).
-	Live bool
 	// Buckets are the key-value buckets it owns.
 	Buckets []Bucket
 	// Objects are the object stores it owns (TTL unused).
@@ -135,7 +132,7 @@ func Table() []Identity {
 	t := []Identity{
 		{User: Admin, About: "provisioning, import, export, reports and recovery from the command line", All: true},
 		{User: Console, About: "the web console: calls each agency's services for the people signed in to it",
-			Calls: []string{"crisisbus.>"}, ReadsStream: true, Live: true,
+			Calls: []string{"crisisbus.>"}, ReadsStream: true,
 			Buckets: []Bucket{{Name: SessionsBucket, Description: "crisisbus console sign-in sessions", TTL: SessionTTL}},
 			Objects: []Bucket{{Name: ReportsBucket, Description: "crisisbus reports: snapshots of the report projection, with the stream sequence each holds through"}}},
 		{User: string(events.Record), About: "the episode record: each agency's view, every read recorded as a disclosure",
@@ -227,9 +224,6 @@ func (id Identity) Subjects() Subjects {
 	pub(id.Calls...)
 	for _, name := range id.Services {
 		pub("$SRV.*." + name) // ask its own service's stats, as an operator would
-	}
-	if id.Live {
-		sub(events.AllSubjects())
 	}
 	stream := natsbus.Stream
 	for _, d := range id.Durables {

@@ -106,9 +106,9 @@ func forbidden(id rights.Identity) []act {
 		pub("read a dead letter", api+"STREAM.MSG.GET."+natsbus.DeadLetterStream),
 		pub("delete the dead-letter stream", api+"STREAM.DELETE."+natsbus.DeadLetterStream),
 	)
-	if !id.Live {
-		out = append(out, sub("listen to every event", events.AllSubjects()))
-	}
+	// No identity listens to events as they are published: the console
+	// follows the stream, so it hears only what was stored.
+	out = append(out, sub("listen to every event", events.AllSubjects()))
 	if !id.ReadsStream {
 		out = append(out,
 			pub("read an event by sequence", api+"STREAM.MSG.GET."+natsbus.Stream),
