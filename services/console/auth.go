@@ -189,7 +189,7 @@ func (c *Server) requireSession(next http.Handler) http.Handler {
 		}
 		s, _, err := c.sessions.get(r.Context(), id)
 		if err != nil {
-			if !errors.Is(err, errNoSession) {
+			if !errors.Is(err, errNoSession) && !gone(r, err) {
 				c.log.Error("session lookup", zap.Error(err))
 			}
 			if ck != nil {

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -464,6 +465,11 @@ func (c *Server) render(w http.ResponseWriter, r *http.Request, name string, sta
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := t.ExecuteTemplate(w, "layout.html", p); err != nil {
+		if gone(r, err) {
+			// The browser left (a page replaced by the next): not a fault.
+			c.log.Debug("render: the browser left before the page was sent", zap.String("page", name), zap.Error(err))
+			return
+		}
 		c.log.Error("render", zap.String("page", name), zap.Error(err))
 	}
 }
@@ -591,4 +597,10 @@ func (c *Server) signout(w http.ResponseWriter, r *http.Request) {
 	s, _ := sessionFrom(r.Context())
 	c.endSession(w, r, sessionIDFrom(r.Context()), s, "signed out")
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// gone reports whether err is the browser having left: the request
+// cancelled, or the connection closed under a write.
+func gone(r *http.Request, err error) bool {
+	return r.Context().Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
