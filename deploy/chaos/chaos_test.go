@@ -153,7 +153,7 @@ func runChaos(t testing.TB, sz size) figures {
 	if after := r.ackedSince(killedAt); after < sz.handoffs-sz.handoffs/3-sz.workers {
 		t.Fatalf("%d offers were stored after the kill, want at least %d", after, sz.handoffs-sz.handoffs/3-sz.workers)
 	}
-	p.waitInboxDrained(t, 5*time.Minute)
+	p.waitInboxDrained(t, r, 5*time.Minute)
 	f.checked(t, p.count(t), r, sz.handoffs, "leader killed")
 	f.killHandoffs, f.killRetries = sz.handoffs, r.retries.Load()
 	var began time.Time
@@ -204,7 +204,7 @@ func runChaos(t testing.TB, sz size) figures {
 	if err := p.offerMany(ctx, r2, 0, 10, 2, nil); err != nil {
 		t.Fatalf("offer after the restart: %v", err)
 	}
-	p.waitInboxDrained(t, 2*time.Minute)
+	p.waitInboxDrained(t, r2, 2*time.Minute)
 	f.checked(t, p.count(t), r2, 10, "after the restart")
 
 	phase("leader stopped")
@@ -230,7 +230,7 @@ func runChaos(t testing.TB, sz size) figures {
 	if err := <-offered; err != nil {
 		t.Fatalf("police could not go on offering while the leader was stopped: %v", err)
 	}
-	p.waitInboxDrained(t, 5*time.Minute)
+	p.waitInboxDrained(t, r3, 5*time.Minute)
 	f.checked(t, p.count(t), r3, sz.freezeHandoffs, "leader stopped")
 	f.freezeHandoffs = sz.freezeHandoffs
 	f.freezePause, began = r3.pause()
@@ -258,7 +258,7 @@ func runChaos(t testing.TB, sz size) figures {
 	}
 	start = time.Now()
 	p.startSPoA(t)
-	p.waitInboxDrained(t, 30*time.Minute)
+	p.waitInboxDrained(t, r5, 30*time.Minute)
 	f.offlineDrain = time.Since(start)
 	end := p.count(t)
 	f.checked(t, end, r5, sz.offlineHandoffs, "SPoA offline, then back")
@@ -276,6 +276,13 @@ func countAcked(tl tally, r *run) int {
 		n += tl.acks[hid]
 	}
 	return n
+}
+
+// offers is how many handoffs the run offered.
+func (r *run) offers() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.offered)
 }
 
 // ackedSince counts the offers stored after t.

@@ -200,8 +200,11 @@ func (r *run) pause() (time.Duration, time.Time) {
 }
 
 // waitInboxDrained waits until SPoA's inbox consumer has handled every
-// offer delivered to it, and returns how long that took.
-func (p *pathway) waitInboxDrained(t testing.TB, within time.Duration) time.Duration {
+// offer delivered to it and the stream holds an acknowledgement of every
+// handoff of run r (after a restart of every node the consumer's state can
+// read as drained a moment before its last offers are delivered), and
+// returns how long that took.
+func (p *pathway) waitInboxDrained(t testing.TB, r *run, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	bustest.CheckFor(t, within, 250*time.Millisecond, func() error {
@@ -217,6 +220,9 @@ func (p *pathway) waitInboxDrained(t testing.TB, within time.Duration) time.Dura
 		}
 		if info.NumPending+uint64(info.NumAckPending) > 0 {
 			return fmt.Errorf("SPoA's inbox has %d offers waiting and %d being handled", info.NumPending, info.NumAckPending)
+		}
+		if n, of := countAcked(p.count(t), r), r.offers(); n < of {
+			return fmt.Errorf("SPoA's inbox is drained but the stream holds %d acknowledgements of the %d handoffs offered", n, of)
 		}
 		return nil
 	})
