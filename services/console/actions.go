@@ -45,6 +45,17 @@ type action struct {
 	run func(ctx context.Context, c *Server, in input) (episode, done string, err error)
 }
 
+// addActions adds a group of actions (an agency's, a feature's) to the
+// console's; a name defined twice is a programming error.
+func addActions(group map[string]action) {
+	for name, a := range group {
+		if _, ok := actions[name]; ok {
+			panic(fmt.Sprintf("console action %s is defined twice", name))
+		}
+		actions[name] = a
+	}
+}
+
 // input is what an action runs with.
 type input struct {
 	form    url.Values

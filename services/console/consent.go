@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
@@ -39,11 +38,4 @@ func healthAgencies() []events.Agency {
 	return out
 }
 
-func init() {
-	for name, a := range consentActions {
-		if _, ok := actions[name]; ok {
-			panic(fmt.Sprintf("console action %s is defined twice", name))
-		}
-		actions[name] = a
-	}
-}
+func init() { addActions(consentActions) }

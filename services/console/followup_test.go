@@ -23,7 +23,14 @@ import (
 // (what an agency's own system would send).
 func startSystemWithClock(t *testing.T, c *clock) (string, func(a events.Agency, command string, req, resp any)) {
 	t.Helper()
-	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, HTTPAddr: "127.0.0.1:0", Now: c.Now, Log: bustest.Logger()})
+	return startSystemOn(t, c.Now)
+}
+
+// startSystemOn runs all of crisisbus with the time now gives, and returns
+// the console's URL and a send function for the agencies' commands.
+func startSystemOn(t *testing.T, now func() time.Time) (string, func(a events.Agency, command string, req, resp any)) {
+	t.Helper()
+	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, HTTPAddr: "127.0.0.1:0", Now: now, Log: bustest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

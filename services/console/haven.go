@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -108,14 +107,7 @@ var havenActions = map[string]action{
 	},
 }
 
-func init() {
-	for name, a := range havenActions {
-		if _, ok := actions[name]; ok {
-			panic(fmt.Sprintf("console action %s is defined twice", name))
-		}
-		actions[name] = a
-	}
-}
+func init() { addActions(havenActions) }
 
 // HavenSelect is a select field of the safe havens of the directory of
 // places (places.Default), by name and town.

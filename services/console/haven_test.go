@@ -8,31 +8,14 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/crisisbus/crisisbus/internal/browsertest"
-	"github.com/crisisbus/crisisbus/internal/bustest"
-	"github.com/crisisbus/crisisbus/internal/system"
-	"github.com/crisisbus/crisisbus/places"
 )
 
 // startSystemAt runs all of crisisbus with its clock moved to the given
 // London time of today, running on from there.
 func startSystemAt(t *testing.T, hh, mm int) string {
 	t.Helper()
-	real := time.Now()
-	l := real.In(places.London)
-	offset := time.Date(l.Year(), l.Month(), l.Day(), hh, mm, 0, 0, places.London).Sub(real)
-	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, HTTPAddr: "127.0.0.1:0", Log: bustest.Logger(),
-		Now: func() time.Time { return time.Now().Add(offset) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sys.Close)
-	for _, u := range sys.URLs {
-		if rest, ok := strings.CutPrefix(u, "console: "); ok {
-			return rest
-		}
-	}
-	t.Fatalf("no console among %v", sys.URLs)
-	return ""
+	base, _ := startSystemAtWithSend(t, hh, mm)
+	return base
 }
 
 // 20:00. The control room refers a man to the safe haven from the episode

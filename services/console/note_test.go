@@ -1,8 +1,6 @@
 package console_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,49 +11,19 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/browsertest"
 	"github.com/crisisbus/crisisbus/internal/bustest"
-	"github.com/crisisbus/crisisbus/internal/system"
 	"github.com/crisisbus/crisisbus/places"
 	"github.com/crisisbus/crisisbus/services/agency"
-	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
 // startSystemAtWithSend runs all of crisisbus with its clock at the given
-// London time of today, and returns the console's URL and a send function
-// for the agencies' commands.
+// London time of today, running on from there, and returns the console's
+// URL and a send function for the agencies' commands.
 func startSystemAtWithSend(t *testing.T, hh, mm int) (string, func(a events.Agency, command string, req, resp any)) {
 	t.Helper()
 	real := time.Now()
 	l := real.In(places.London)
 	offset := time.Date(l.Year(), l.Month(), l.Day(), hh, mm, 0, 0, places.London).Sub(real)
-	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, HTTPAddr: "127.0.0.1:0", Log: bustest.Logger(),
-		Now: func() time.Time { return time.Now().Add(offset) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sys.Close)
-	bus, err := sys.Connect("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	send := func(a events.Agency, command string, req, resp any) {
-		t.Helper()
-		out, err := rpc.Call[any, json.RawMessage](context.Background(), bus.Conn(), agency.Subject(a, command), req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", a, command, err)
-		}
-		if resp != nil {
-			if err := json.Unmarshal(out, resp); err != nil {
-				t.Fatalf("%s %s: decode the reply: %v", a, command, err)
-			}
-		}
-	}
-	for _, u := range sys.URLs {
-		if rest, ok := strings.CutPrefix(u, "console: "); ok {
-			return rest, send
-		}
-	}
-	t.Fatalf("no console among %v", sys.URLs)
-	return "", nil
+	return startSystemOn(t, func() time.Time { return time.Now().Add(offset) })
 }
 
 // 20:00. Marta, who reads Polish and asked for easy read, is going home

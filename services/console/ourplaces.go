@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,14 +65,7 @@ func providers() []events.Agency {
 	return out
 }
 
-func init() {
-	for name, a := range ourPlacesActions {
-		if _, ok := actions[name]; ok {
-			panic(fmt.Sprintf("console action %s is defined twice", name))
-		}
-		actions[name] = a
-	}
-}
+func init() { addActions(ourPlacesActions) }
 
 // ourPlace is one of the agency's places as the directory has it now.
 type ourPlace struct {
