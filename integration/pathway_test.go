@@ -215,12 +215,12 @@ func (p *pathway) view(ep string, a events.Agency, viewer string) (map[string]an
 	if resp.Agency != a {
 		p.t.Fatalf("asked for the %s view, got the %s view", a, resp.Agency)
 	}
-	raw, _ := json.Marshal(resp.View)
+	var fields map[string]any
 	var v episode.View
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := errors.Join(json.Unmarshal(resp.View, &fields), json.Unmarshal(resp.View, &v)); err != nil {
 		p.t.Fatal(err)
 	}
-	return resp.View, v
+	return fields, v
 }
 
 // owner asserts the episode has exactly this owner once the record has caught up.

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 
@@ -21,9 +22,17 @@ func TestAViewAfterACommandShowsWhatTheCommandRecorded(t *testing.T) {
 			TriageRequested: events.TriageRequested{CallerAccount: "he says he has had enough", Concern: "known to services?"}})
 		last := rec.Events[len(rec.Events)-1]
 		v := do[record.ViewRequest, record.ViewResponse](p, events.Record, "police.view", record.ViewRequest{Episode: ep, Viewer: pc, Purpose: "the call", After: last})
+		var view struct {
+			Timeline []struct {
+				EventID string `json:"eventId"`
+			} `json:"timeline"`
+		}
+		if err := json.Unmarshal(v.View, &view); err != nil {
+			t.Fatal(err)
+		}
 		var ids []string
-		for _, e := range v.View["timeline"].([]any) {
-			ids = append(ids, e.(map[string]any)["eventId"].(string))
+		for _, e := range view.Timeline {
+			ids = append(ids, e.EventID)
 		}
 		if !slices.Contains(ids, last) {
 			t.Fatalf("the view read right after the triage request lacks it: %v", ids)

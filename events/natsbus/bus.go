@@ -277,7 +277,18 @@ func (b *Bus) EmitExpecting(ctx context.Context, episode string, seq uint64, dat
 // not nil. The sequence returned counts it, so a publish conditioned on the
 // episode as read (ExpectEpisodeSeq) still succeeds after it.
 func (b *Bus) Replay(ctx context.Context, filter string, fn func(e events.Event, seq uint64) error, skipped func(events.Unreadable)) (uint64, error) {
-	return b.readDirect(ctx, filter, b.usable(ctx, fn, skipped))
+	return b.ReplayFrom(ctx, filter, 0, fn, skipped)
+}
+
+// ReplayFrom is Replay of what is stored from stream sequence from on (0:
+// from the first): a reader that kept what it read up to a sequence asks
+// only for what came after it. It returns the sequence of the last message
+// read (0 if none).
+func (b *Bus) ReplayFrom(ctx context.Context, filter string, from uint64, fn func(e events.Event, seq uint64) error, skipped func(events.Unreadable)) (uint64, error) {
+	if err := events.CheckSubject("replay filter", filter); err != nil {
+		return 0, fmt.Errorf("replay: %w", err)
+	}
+	return b.readDirectRange(ctx, filter, from, 0, b.usable(ctx, fn, skipped))
 }
 
 // usable passes each stored event to fn, and skips (and dead-letters once)

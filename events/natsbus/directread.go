@@ -33,20 +33,6 @@ type directGetRequest struct {
 	Batch   int    `json:"batch"`
 }
 
-// readDirect calls f, in stream order, with every stored message matching
-// filter, read with JetStream's batched direct gets: the server looks the
-// subject up in its per-subject index and answers from the store, so a read
-// creates no consumer and costs the same however long the stream is. It
-// returns the stream sequence of the last message read (0 if none).
-//
-// The stream must allow direct gets (Provision sets AllowDirect). In a
-// cluster a replica may answer a moment behind the leader: a publish
-// conditioned on what was read (ExpectEpisodeSeq) is refused as a conflict
-// then, never stored on a stale decision.
-func (b *Bus) readDirect(ctx context.Context, filter string, f func(Stored) error) (uint64, error) {
-	return b.readDirectRange(ctx, filter, 0, 0, f)
-}
-
 // ReadRange is Replay over every event stored from stream sequence from up
 // to to (0: up to the last), read with batched direct gets: a bulk read
 // that creates no consumer, for a projection that folds a run of events
@@ -91,9 +77,17 @@ func (b *Bus) ReadRange(ctx context.Context, from, to uint64, fn func(e events.E
 // errRangeEnd ends a direct read at the end of its range.
 var errRangeEnd = errors.New("end of the range read")
 
-// readDirectRange is readDirect from stream sequence from (0: the first)
-// up to to (0: the last). An empty filter reads every message by sequence
-// (from must then be at least 1).
+// readDirectRange calls f, in stream order, with every stored message
+// matching filter from stream sequence from (0: the first) up to to (0: the
+// last; an empty filter reads every message by sequence, from at least 1), read with JetStream's batched direct gets: the server looks the
+// subject up in its per-subject index and answers from the store, so a read
+// creates no consumer and costs the same however long the stream is. It
+// returns the stream sequence of the last message read (0 if none).
+//
+// The stream must allow direct gets (Provision sets AllowDirect). In a
+// cluster a replica may answer a moment behind the leader: a publish
+// conditioned on what was read (ExpectEpisodeSeq) is refused as a conflict
+// then, never stored on a stale decision.
 func (b *Bus) readDirectRange(ctx context.Context, filter string, from, to uint64, f func(Stored) error) (uint64, error) {
 	if filter != "" || from == 0 {
 		if err := events.CheckSubject("replay filter", filter); err != nil {
@@ -106,8 +100,14 @@ func (b *Bus) readDirectRange(ctx context.Context, filter string, from, to uint6
 // directRange is readDirectRange on any stream that allows direct gets.
 func directRange(ctx context.Context, nc *nats.Conn, stream, filter string, from, to uint64, f func(Stored) error) (uint64, error) {
 	_, hasDeadline := ctx.Deadline()
+	// A batch is answered with at most directBatch messages and its end
+	// marker, and the next is asked for only once that marker is read, so
+	// a channel of that size never overflows. (A synchronous subscription
+	// would make one of the client's default size, 64K messages: half a
+	// megabyte allocated and dropped by every read.)
+	answers := make(chan *nats.Msg, directBatch+1)
 	inbox := nc.NewInbox()
-	sub, err := nc.SubscribeSync(inbox)
+	sub, err := nc.ChanSubscribe(inbox, answers)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", filter, err)
 	}
@@ -139,7 +139,7 @@ func directRange(ctx context.Context, nc *nats.Conn, stream, filter string, from
 		if !hasDeadline {
 			bctx, cancel = context.WithTimeout(ctx, directTimeout)
 		}
-		more, err := readBatch(bctx, sub, filter, &last, f)
+		more, err := readBatch(bctx, answers, filter, &last, f)
 		cancel()
 		if errors.Is(err, errRangeEnd) {
 			return lastInRange, nil
@@ -153,11 +153,13 @@ func directRange(ctx context.Context, nc *nats.Conn, stream, filter string, from
 
 // readBatch reads one batch's answers up to its end-of-batch marker and
 // says whether messages matching the filter remain after it.
-func readBatch(ctx context.Context, sub *nats.Subscription, filter string, last *uint64, f func(Stored) error) (bool, error) {
+func readBatch(ctx context.Context, answers <-chan *nats.Msg, filter string, last *uint64, f func(Stored) error) (bool, error) {
 	for {
-		msg, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return false, fmt.Errorf("read %s: the server did not answer: %w", filter, err)
+		var msg *nats.Msg
+		select {
+		case msg = <-answers:
+		case <-ctx.Done():
+			return false, fmt.Errorf("read %s: the server did not answer: %w", filter, ctx.Err())
 		}
 		if status := msg.Header.Get("Status"); status != "" {
 			switch status {

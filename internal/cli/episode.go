@@ -126,7 +126,7 @@ func cmdEpisode(ctx context.Context, e env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(resp)
 	}
-	raw, _ := json.Marshal(resp.View)
+	raw := resp.View
 	var v episode.View
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return err

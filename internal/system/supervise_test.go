@@ -71,7 +71,7 @@ func view(t *testing.T, nc *nats.Conn, a events.Agency, ep string, after agency.
 	resp := call[record.ViewRequest, record.ViewResponse](t, nc, record.ViewSubject(a),
 		record.ViewRequest{Episode: ep, Viewer: "duty worker", Purpose: "checking the service answers again", Reason: "a test reads every agency's view",
 			After: after.Events[len(after.Events)-1]})
-	raw, _ := json.Marshal(resp.View)
+	raw := resp.View
 	var v episode.View
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatal(err)

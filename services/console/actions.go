@@ -535,7 +535,7 @@ func (c *Server) notBeforeItsDay(ctx context.Context, in input) error {
 	var v struct {
 		FollowUp *episode.FollowUp `json:"followUp"`
 	}
-	raw, _ := json.Marshal(resp.View)
+	raw := resp.View
 	if json.Unmarshal(raw, &v) != nil || v.FollowUp == nil || n > len(v.FollowUp.Scheduled) {
 		return nil // an extra call has no day
 	}

@@ -237,12 +237,12 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 	}
 	var d episodeData
 	d.Reason = reason
-	raw, _ := json.Marshal(resp.View)
+	raw := resp.View
 	if err := json.Unmarshal(raw, &d.V); err != nil {
 		c.log.Error("decode view", zap.String("episode", logsafe.ID(id)), zap.String("cause", logsafe.Cause(err)))
 	}
 	d.Fields = resp.Fields
-	_, d.Clinical = resp.View["clinical"]
+	d.Clinical = slices.Contains(resp.Fields, "clinical")
 	d.Mine = d.V.Owner == s.Agency && !d.V.Closed
 	d.RecordsConsent = episode.SeesClinical(s.Agency) && d.V.HasPart(s.Agency) && !d.V.Closed
 	d.HavenConsented = d.V.ClinicalTo(events.SafeHaven)

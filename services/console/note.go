@@ -283,7 +283,7 @@ func (c *Server) ownView(ctx context.Context, id string) (episode.View, int, str
 		return episode.View{}, http.StatusServiceUnavailable, "The episode could not be loaded just now. Try again."
 	}
 	var v episode.View
-	raw, _ := json.Marshal(resp.View)
+	raw := resp.View
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return episode.View{}, http.StatusServiceUnavailable, "The episode could not be read just now. Try again."
 	}

@@ -8,6 +8,7 @@ package record
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -56,7 +57,8 @@ type ViewRequest struct {
 	Purpose string        `json:"purpose"`
 	// After is an event the view must already hold: a person who has just
 	// recorded something sees it (read your own writes). The record waits
-	// up to AfterWait for its projection to apply it, then answers anyway.
+	// up to AfterWait for a replica that answers its read to hold it, then
+	// answers anyway.
 	After string `json:"after,omitempty"`
 	// Reason is why a person opens an episode their agency has no part in
 	// (View.HasPart), one line of at most MaxReasonLen characters: without
@@ -91,8 +93,8 @@ type ViewResponse struct {
 	Fields  []string      `json:"fields"` // every field sent in View: what the disclosure names
 	// DisclosureID is the record.disclosed event: the same for identical
 	// reads within DisclosureWindow, which are one disclosure.
-	DisclosureID string         `json:"disclosureId"`
-	View         map[string]any `json:"view"`
+	DisclosureID string          `json:"disclosureId"`
+	View         json.RawMessage `json:"view"`
 }
 
 // EpisodeRequest names an episode.
@@ -160,6 +162,9 @@ type Record struct {
 	runsPausedUntil atomic.Int64
 	// places is the live state of the directory of places (places.go).
 	places *livePlaces
+	// fresh is the episodes read lately from the stream, for commands and
+	// views (fresh.go).
+	fresh freshEpisodes
 }
 
 // Start opens the buckets, starts the projection (which carries on from
@@ -323,39 +328,57 @@ func (r *Record) Stop() {
 func (r *Record) Store() *Store { return r.store }
 
 func (r *Record) view(ctx context.Context, req ViewRequest) (ViewResponse, error) {
-	v, _, ok, err := r.store.Get(ctx, req.Episode)
-	for deadline := time.Now().Add(AfterWait); err == nil && req.After != "" && !v.Has(req.After) && time.Now().Before(deadline); {
+	var (
+		resp           ViewResponse
+		known, hasPart bool
+		hasAfter       bool
+		traceID        string
+	)
+	read := func() error {
+		return r.fresh.read(ctx, r.cfg.Bus, req.Episode, func(e *freshEpisode) error {
+			known, hasPart, traceID = e.seq > 0, e.v.HasPart(req.Agency), e.v.TraceID
+			hasAfter = req.After == "" || e.v.Has(req.After)
+			raw, fields, err := e.cut(req.Agency)
+			if err != nil {
+				return events.Errorf(events.Invalid, "%v", err)
+			}
+			resp = ViewResponse{Episode: req.Episode, Agency: req.Agency, Fields: fields, View: raw}
+			return nil
+		})
+	}
+	err := read()
+	// The event asked for is on the stream once its publish was
+	// acknowledged; in a cluster the replica that answers may be a moment
+	// behind, so the view waits for it a little, then answers as it stands.
+	for deadline := time.Now().Add(AfterWait); err == nil && !hasAfter && time.Now().Before(deadline); {
 		select {
 		case <-ctx.Done():
 			return ViewResponse{}, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
-		v, _, ok, err = r.store.Get(ctx, req.Episode)
+		err = read()
 	}
 	if err != nil {
 		return ViewResponse{}, err
 	}
-	if !ok {
+	if !known {
 		return ViewResponse{}, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, req.Episode)
 	}
 	purpose := req.Purpose
-	if !v.HasPart(req.Agency) {
+	if !hasPart {
 		if req.Reason == "" {
 			return ViewResponse{}, events.Errorf(events.Forbidden, "%s (%s has no part in episode %s)", episode.NoPartMessage, req.Agency, req.Episode)
 		}
 		purpose = episode.NoPartPurpose + req.Reason
 	}
-	view, fields, err := episode.ForAgency(v, req.Agency)
-	if err != nil {
-		return ViewResponse{}, events.Errorf(events.Invalid, "%v", err)
-	}
 	// The disclosure is stored before the view is sent: a view whose
 	// disclosure could not be recorded is not shown.
-	ids, err := r.disclose(ctx, req.Viewer, req.Agency, purpose, []disclosure{{episode: req.Episode, fields: fields, trace: v.TraceID}})
+	ids, err := r.disclose(ctx, req.Viewer, req.Agency, purpose, []disclosure{{episode: req.Episode, fields: resp.Fields, trace: traceID}})
 	if err != nil {
 		return ViewResponse{}, err
 	}
-	return ViewResponse{Episode: req.Episode, Agency: req.Agency, Fields: fields, DisclosureID: ids[0], View: view}, nil
+	resp.DisclosureID = ids[0]
+	return resp, nil
 }
 
 func (r *Record) disclosures(ctx context.Context, req EpisodeRequest) (DisclosuresResponse, error) {

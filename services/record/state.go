@@ -69,15 +69,20 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 		viewer = string(r[:MaxViewerLen])
 	}
 	for attempt := 0; attempt < maxStateAttempts; attempt++ {
-		v, seq, err := Load(ctx, r.cfg.Bus, req.Episode)
+		var resp StateResponse
+		var traceID string
+		err := r.fresh.read(ctx, r.cfg.Bus, req.Episode, func(e *freshEpisode) error {
+			raw, fields, err := e.cut(a)
+			if err != nil {
+				return events.Errorf(events.Invalid, "%v", err)
+			}
+			resp, traceID = StateResponse{Episode: req.Episode, Sequence: e.seq, Fields: fields, View: raw}, e.v.TraceID
+			return nil
+		})
 		if err != nil {
 			return StateResponse{}, err
 		}
-		raw, fields, err := episode.ForAgencyJSON(v, a)
-		if err != nil {
-			return StateResponse{}, events.Errorf(events.Invalid, "%v", err)
-		}
-		resp := StateResponse{Episode: req.Episode, Sequence: seq, Fields: fields, View: raw}
+		seq, fields := resp.Sequence, resp.Fields
 		if seq == 0 {
 			return resp, nil // nothing recorded, nothing disclosed
 		}
@@ -87,7 +92,7 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 		}
 		e, err := events.New(events.Record, req.Episode, &events.RecordDisclosed{Viewer: viewer, Agency: a, Purpose: StatePurpose, Fields: fields},
 			events.At(r.cfg.Now()), events.By(viewer), events.Disclosure(StatePurpose, disclosureLegalBase), events.WithID(id),
-			disclosureTrace(ctx, req.Episode, v.TraceID))
+			disclosureTrace(ctx, req.Episode, traceID))
 		if err != nil {
 			return StateResponse{}, err
 		}

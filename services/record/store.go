@@ -315,12 +315,9 @@ func Load(ctx context.Context, bus *natsbus.Bus, id string) (episode.View, uint6
 	if err := events.CheckID("episode", id); err != nil {
 		return episode.View{}, 0, err
 	}
-	v := episode.New(id)
-	seq, err := bus.Replay(ctx, events.EpisodeSubjects(id), func(e events.Event, _ uint64) error {
-		_, err := v.Apply(e)
-		return err
-	}, func(u events.Unreadable) { v.MarkUnreadable(u) })
-	return v, seq, err
+	var e freshEpisode
+	err := e.readWhole(ctx, bus, id)
+	return e.v, e.seq, err
 }
 
 // Rebuild empties the record's buckets and deletes its durable consumer, so

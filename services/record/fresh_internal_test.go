@@ -1,0 +1,86 @@
+package record
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/bustest"
+)
+
+// What the record kept of an episode is used only while the stream still
+// holds, at the sequence it was read up to, the message it read there. A
+// stream restored from a copy or replaced under the record (here: the
+// record's memory of it altered, as a replaced stream would disagree with
+// it) is read whole again, so no answer is built on messages the stream no
+// longer holds.
+func TestAnEpisodeIsReadWholeAgainWhenTheStreamNoLongerHoldsWhatWasRead(t *testing.T) {
+	ctx := context.Background()
+	b := bustest.Start(t, "")
+	police := bustest.Bus(t, b, events.Police)
+	rec := bustest.Bus(t, b, events.Record)
+	ep := events.NewEpisodeID()
+	publish := func(data any) {
+		t.Helper()
+		e, err := events.New(events.Police, ep, data, events.At(time.Date(2026, 11, 20, 23, 0, 0, 0, time.UTC)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := police.Publish(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var f freshEpisodes
+	read := func() (string, uint64, int) {
+		t.Helper()
+		var view string
+		var seq uint64
+		var facts int
+		if err := f.read(ctx, rec, ep, func(e *freshEpisode) error {
+			raw, _ := json.Marshal(e.v)
+			view, seq, facts = string(raw), e.seq, len(e.v.Timeline)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return view, seq, facts
+	}
+	publish(&events.EpisodeOpened{Channel: "999", Summary: "man on the bridge"})
+	publish(&events.PersonVoiceRecorded{OwnWords: "ring my sister"})
+	if _, _, facts := read(); facts != 2 {
+		t.Fatalf("read %d facts, want 2", facts)
+	}
+
+	// Each time, what was kept is given a fact the stream never held, as
+	// a memory of another stream would have.
+	keptOfAnother := func(e *freshEpisode) {
+		e.v.OwnWords = "words nobody recorded"
+		e.v.Timeline = append(e.v.Timeline, e.v.Timeline[0])
+	}
+	for _, alter := range []struct {
+		what      string
+		do        func(e *freshEpisode)
+		readWhole bool
+	}{
+		{"another message at the sequence read up to", func(e *freshEpisode) { e.lastID = events.NewEpisodeID() }, true},
+		{"nothing at the sequence read up to", func(e *freshEpisode) { e.seq += 1000 }, true},
+		// The message read up to is still there: what was kept is trusted
+		// (only the record writes it), and only what follows is read.
+		{"the message read up to", func(e *freshEpisode) {}, false},
+	} {
+		publish(&events.TriageRequested{CallerAccount: "he says he has had enough", Concern: alter.what})
+		whole, wholeSeq, err := Load(ctx, rec, ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRaw, _ := json.Marshal(whole)
+		keptOfAnother(f.byID[ep])
+		alter.do(f.byID[ep])
+		got, seq, _ := read()
+		if readWhole := got == string(wantRaw) && seq == wholeSeq; readWhole != alter.readWhole {
+			t.Fatalf("the stream holding %s: read whole %v, want %v:\n got %s (sequence %d)\nwhole %s (sequence %d)", alter.what, readWhole, alter.readWhole, got, seq, wantRaw, wholeSeq)
+		}
+	}
+}
