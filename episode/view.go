@@ -282,10 +282,13 @@ func (v *View) ClinicalTo(a events.Agency) bool {
 // AtHaven reports whether the person is at the haven now: taken in and not left.
 func (h *HavenVisit) AtHaven() bool { return h != nil && h.Taken && !h.Left }
 
-// RiskNote is a risk as someone judged it.
+// RiskNote is a risk as someone judged it. On a triage request What is
+// the question the control room asked for advice on (Asked is set): the
+// level is a risk, the question is not.
 type RiskNote struct {
 	Level  events.Risk   `json:"level,omitempty"`
 	What   string        `json:"what"`
+	Asked  bool          `json:"asked,omitempty"`
 	Agency events.Agency `json:"agency"`
 	At     time.Time     `json:"at"`
 }
@@ -476,7 +479,7 @@ func (v *View) fold(e events.Event, data any) {
 			}
 		}
 	case *events.TriageRequested:
-		v.Risks = append(v.Risks, RiskNote{Level: d.Risk, What: d.Concern, Agency: e.Source, At: e.Time})
+		v.Risks = append(v.Risks, RiskNote{Level: d.Risk, What: d.Concern, Asked: true, Agency: e.Source, At: e.Time})
 	case *events.TriageAdviceGiven:
 		v.decide(e, "triage advice: "+d.RecommendedAction)
 		v.clinical(e, "health_history", d.HealthHistory)

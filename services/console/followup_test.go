@@ -92,22 +92,27 @@ func TestAfterSPoATakesTheEscalationOnTheHelplineStillMakesTheRemainingCalls(t *
 	// The next day: call 1 is due, and the form offers it.
 	days.advance(24*time.Hour + time.Minute)
 	helpline = signIn(t, browser, base, "helpline.worker", "crisisbus-crisisline")
-	helpline.do("open the episode", chromedp.Navigate(episodeURL), chromedp.WaitVisible(chromedp.CSS("#contact-contactNumber")))
-	if got := helpline.chosen("#contact-contactNumber"); got != "1" {
-		t.Fatalf("which call offers call %q first, want call 1 (the one due)", got)
-	}
-	// Choosing call 3 by mistake: warned, nothing recorded.
-	helpline.do("record call 3 by mistake",
-		choose("#contact-contactNumber", "3"),
-		choose("#contact-outcome", "spoke"),
-		chromedp.Click(chromedp.CSS(`form[action$="/contact"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(".error-summary")))
-	browsertest.Screenshot(t, helpline.tab, "call-3-before-its-day")
-	if e := helpline.text("#contact-contactNumber-error"); !strings.Contains(e, "Call 3 is due on") || !strings.Contains(e, "not today") {
-		t.Fatalf("recording call 3 on day 1 warns %q", e)
-	}
-	if calls := helpline.text("#followup-calls"); strings.Count(calls, "not yet made") != 4 {
-		t.Fatalf("the mistaken call was recorded: %q", calls)
+	// Choosing call 3 by mistake: warned, nothing recorded; at a desk and
+	// on a phone.
+	for _, width := range []int64{1280, 390} {
+		w := map[int64]string{1280: "desk", 390: "phone"}[width]
+		helpline.do("open the episode", chromedp.EmulateViewport(width, 900), chromedp.Navigate(episodeURL), chromedp.WaitVisible(chromedp.CSS("#contact-contactNumber")))
+		if got := helpline.chosen("#contact-contactNumber"); got != "1" {
+			t.Fatalf("%s: which call offers call %q first, want call 1 (the one due)", w, got)
+		}
+		helpline.do("record call 3 by mistake",
+			choose("#contact-contactNumber", "3"),
+			choose("#contact-outcome", "spoke"),
+			chromedp.Click(chromedp.CSS(`form[action$="/contact"] button`)),
+			chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+		if e := helpline.text("#contact-contactNumber-error"); !strings.Contains(e, "Call 3 is due on") || !strings.Contains(e, "not today") {
+			t.Fatalf("%s: recording call 3 on day 1 warns %q", w, e)
+		}
+		if calls := helpline.text("#followup-calls"); strings.Count(calls, "not yet made") != 4 {
+			t.Fatalf("%s: the mistaken call was recorded: %q", w, calls)
+		}
+		helpline.noSideways(w + " call 3 warned")
+		browsertest.Screenshot(t, helpline.tab, "call-3-before-its-day-"+w)
 	}
 	helpline.do("record call 1",
 		choose("#contact-contactNumber", "1"),
@@ -151,12 +156,17 @@ func TestAfterSPoATakesTheEscalationOnTheHelplineStillMakesTheRemainingCalls(t *
 		}
 		browsertest.Screenshot(t, spoa.tab, "spoa-card-after-escalation-"+w)
 	}
-	spoa.do("open the episode", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(episodeURL), chromedp.WaitVisible(chromedp.CSS("#followup-calls")))
-	if caption := spoa.text("#followup-calls caption"); !strings.Contains(caption, "made by "+helplineTitle) {
-		t.Errorf("SPoA's episode page says of the calls %q", caption)
-	}
-	if n := browsertest.Get(t, spoa.tab, "count call forms", chromedp.Evaluate[int](`document.querySelectorAll('form[action$="/contact"]').length`)); n != 0 {
-		t.Errorf("SPoA is offered %d forms to record the helpline's calls", n)
+	for _, width := range []int64{1280, 390} {
+		w := map[int64]string{1280: "desk", 390: "phone"}[width]
+		spoa.do("open the episode", chromedp.EmulateViewport(width, 900), chromedp.Navigate(episodeURL), chromedp.WaitVisible(chromedp.CSS("#followup-calls")))
+		if caption := spoa.text("#followup-calls caption"); !strings.Contains(caption, "made by "+helplineTitle) {
+			t.Errorf("%s: SPoA's episode page says of the calls %q", w, caption)
+		}
+		if n := spoa.count(`form[action$="/contact"]`); n != 0 {
+			t.Errorf("%s: SPoA is offered %d forms to record the helpline's calls", w, n)
+		}
+		spoa.noSideways(w + " SPoA's episode")
+		browsertest.Screenshot(t, spoa.tab, "spoa-episode-calls-"+w)
 	}
 
 	// The next day the helpline records call 2 from the episode, which is SPoA's.

@@ -43,10 +43,12 @@ func TestATriageRequestIsRaisedWithWhateverTheCallerKnowsOfThePerson(t *testing.
 		}
 		browsertest.Screenshot(t, handler.tab, "first-name-only-"+w)
 
-		// No name at all: an approximate age and a description.
+		// No name at all: an approximate age and a description, with a
+		// high risk.
 		raise("raise with an age and a description",
 			chromedp.SendKeys(chromedp.CSS("#triage-ageYears"), "about 50"),
-			chromedp.SendKeys(chromedp.CSS("#triage-description"), "Grey coat, walking stick, Scottish accent"))
+			chromedp.SendKeys(chromedp.CSS("#triage-description"), "Grey coat, walking stick, Scottish accent"),
+			choose("#triage-risk", "high"))
 		handler.flash("Triage request raised")
 		if h := handler.text("main h1"); h != "Person not yet identified, 50" {
 			t.Errorf("%s: the episode is headed %q", w, h)
@@ -54,6 +56,16 @@ func TestATriageRequestIsRaisedWithWhateverTheCallerKnowsOfThePerson(t *testing.
 		if main := handler.text("main"); !strings.Contains(main, "Grey coat, walking stick") {
 			t.Errorf("%s: the description is not on the episode page", w)
 		}
+		// The question the handler asked is under its own heading, not
+		// under "Risks", which holds the risk they judged.
+		if asked := handler.text("#ep-asked"); !strings.Contains(asked, "Is he known? Who should attend?") {
+			t.Errorf("%s: the advice asked for reads %q, want the handler's question", w, asked)
+		}
+		if risks := handler.text("#ep-risks"); strings.Contains(risks, "Who should attend") || !strings.Contains(risks, "high") {
+			t.Errorf("%s: the risks read %q: want the high risk, and not the question asked", w, risks)
+		}
+		handler.noSideways(w + " episode raised with an age")
+		browsertest.Screenshot(t, handler.tab, "age-and-description-"+w)
 
 		// Known by another name: the card on the control room's list says so.
 		raise("raise with the name he goes by", chromedp.SendKeys(chromedp.CSS("#triage-knownAs"), "Jock"))
@@ -63,26 +75,30 @@ func TestATriageRequestIsRaisedWithWhateverTheCallerKnowsOfThePerson(t *testing.
 		browsertest.Screenshot(t, handler.tab, "control-room-list-"+w)
 	}
 
-	// Mistakes: each on its own field, in words.
-	handler.do("back to the desk", chromedp.EmulateViewport(1280, 900))
-	raise("raise with an age in words and a first name too long",
-		chromedp.SendKeys(chromedp.CSS("#triage-ageYears"), "thirty"),
-		chromedp.WaitVisible(chromedp.CSS("#triage-givenName")))
-	handler.do("wait for the error", chromedp.WaitVisible(chromedp.CSS(".error-summary")))
-	if e := handler.text("#triage-ageYears-error"); !strings.Contains(e, "Enter the age as a whole number of years") {
-		t.Errorf("the age's error reads %q", e)
-	}
-	raise("raise with a first name too long",
-		choose("#triage-givenName", strings.Repeat("Alexander", 23)))
-	handler.do("wait for the error", chromedp.WaitVisible(chromedp.CSS(".error-summary")))
-	browsertest.Screenshot(t, handler.tab, "first-name-too-long")
-	if e := handler.text("#triage-givenName-error"); !strings.Contains(e, "The first name must be 200 characters or fewer (it is 207)") {
-		t.Errorf("the first name's error reads %q", e)
-	}
-	if e := handler.text(".error-summary"); strings.Contains(e, "/data") || strings.Contains(e, "maxLength") || strings.Contains(e, "property") {
-		t.Errorf("the contract's words reach the person: %q", e)
-	}
-	if v := browsertest.Get(t, handler.tab, "kept", chromedp.Value(chromedp.CSS("#triage-location"))); v != "Shakespeare Cliff, Dover" {
-		t.Errorf("the location holds %q after the error", v)
+	// Mistakes: each on its own field, in words, at a desk and on a phone.
+	for _, width := range []int64{1280, 390} {
+		w := map[int64]string{1280: "desk", 390: "phone"}[width]
+		handler.do("set the width", chromedp.EmulateViewport(width, 900))
+		raise("raise with an age in words",
+			chromedp.SendKeys(chromedp.CSS("#triage-ageYears"), "thirty"),
+			chromedp.WaitVisible(chromedp.CSS("#triage-givenName")))
+		handler.do("wait for the error", chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+		if e := handler.text("#triage-ageYears-error"); !strings.Contains(e, "Enter the age as a whole number of years") {
+			t.Errorf("%s: the age's error reads %q", w, e)
+		}
+		raise("raise with a first name too long",
+			choose("#triage-givenName", strings.Repeat("Alexander", 23)))
+		handler.do("wait for the error", chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+		if e := handler.text("#triage-givenName-error"); !strings.Contains(e, "The first name must be 200 characters or fewer (it is 207)") {
+			t.Errorf("%s: the first name's error reads %q", w, e)
+		}
+		if e := handler.text(".error-summary"); strings.Contains(e, "/data") || strings.Contains(e, "maxLength") || strings.Contains(e, "property") {
+			t.Errorf("%s: the contract's words reach the person: %q", w, e)
+		}
+		if v := browsertest.Get(t, handler.tab, "kept", chromedp.Value(chromedp.CSS("#triage-location"))); v != "Shakespeare Cliff, Dover" {
+			t.Errorf("%s: the location holds %q after the error", w, v)
+		}
+		handler.noSideways(w + " triage form with its errors")
+		browsertest.Screenshot(t, handler.tab, "first-name-too-long-"+w)
 	}
 }

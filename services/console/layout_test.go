@@ -99,6 +99,28 @@ func TestTheEpisodePagePutsWhatCanBeDoneFirstAndNoPageScrollsSideways(t *testing
 	}
 	browsertest.Screenshot(t, amhp.tab, "reports-grand-total-desk")
 
+	// On a phone a table scrolls inside its section: its caption is read
+	// whole, within the section, and the Grand Total is in sight at the
+	// section's edge, beside the row names, not over them.
+	amhp.do("open the reports on a phone", chromedp.EmulateViewport(390, 900), chromedp.Navigate(base+"/reports"), chromedp.WaitVisible(chromedp.CSS(".report-table")))
+	cut = browsertest.Get(t, amhp.tab, "measure the tables on a phone", chromedp.Evaluate[string](`(function(){
+		var out = [];
+		document.querySelectorAll(".report-table").forEach(function(tb){
+			var box = tb.parentElement.getBoundingClientRect(), name = tb.caption ? tb.caption.textContent.slice(0, 40) : "a table";
+			if (tb.caption && tb.caption.getBoundingClientRect().right > box.right + 0.5) out.push(name + ": the caption runs past its section");
+			var ths = [...tb.querySelectorAll("thead th")], g = ths.find(th => th.textContent.trim() === "Grand Total");
+			if (!g) return;
+			var r = g.getBoundingClientRect();
+			if (r.right > box.right + 0.5 || box.right - r.right > 2) out.push(name + ": the Grand Total ends at " + Math.round(r.right) + " px, its section at " + Math.round(box.right));
+			if (r.left < ths[0].getBoundingClientRect().right - 0.5) out.push(name + ": the Grand Total covers the row names");
+		});
+		return out.join("; ");})()`))
+	if cut != "" {
+		t.Errorf("at 390 px: %s", cut)
+	}
+	amhp.noSideways("phone reports")
+	browsertest.Screenshot(t, amhp.tab, "reports-grand-total-phone")
+
 	// The sign-in page at a phone's width.
 	anon := &person{t: t, tab: browsertest.NewTab(t, browser), base: base}
 	anon.do("open the sign-in page", chromedp.EmulateViewport(390, 900), chromedp.Navigate(base+"/signin"), chromedp.WaitVisible(chromedp.CSS("#username")))

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/browsertest"
+	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/police"
 )
@@ -56,18 +58,45 @@ func TestTheAMHPQueueShowsNeedsRiskUrgencyAndTheClockAndLetsGoOfNotAdmitted(t *t
 	}
 
 	// 22 hours on: within the last two hours, the clock is a yellow tag
-	// that says so, as the page counts it down.
-	days.advance(22*time.Hour + 5*time.Minute)
-	amhp = signIn(t, browser, base, "amhp.duty", "crisisbus-amhp")
-	amhp.waitFor("Tomasz in the queue", 10*time.Second, func(main string) bool { return strings.Contains(main, "Tomasz Nowak") })
-	time.Sleep(1100 * time.Millisecond) // one tick of the page's countdown
-	if c, text := amhp.attr(".card time.clock", "class"), amhp.text(".card time.clock"); !strings.Contains(c, "tag--yellow") || !strings.Contains(text, "due soon") {
-		t.Errorf("with under 2 hours left the s136 clock is %q reading %q, want a yellow tag saying it is due soon", c, text)
+	// that says so, as the page counts it down; past the 24 hours, a red
+	// tag saying it is overdue. At a desk and on a phone.
+	clockTag := func(w, colour, says string) {
+		t.Helper()
+		bustest.CheckFor(t, 5*time.Second, 100*time.Millisecond, func() error {
+			if c, text := amhp.attr(".card time.clock", "class"), amhp.text(".card time.clock"); !strings.Contains(c, "tag--"+colour) || !strings.Contains(text, says) {
+				return fmt.Errorf("%s: the s136 clock is %q reading %q, want a %s tag saying %q", w, c, text, colour, says)
+			}
+			// The NHS.UK tag colours, as the person sees them.
+			want := map[string]string{"yellow": "rgb(77, 71, 18) on rgb(255, 245, 157)", "red": "rgb(106, 20, 14) on rgb(247, 212, 209)"}[colour]
+			if got := browsertest.Get(t, amhp.tab, "the clock's colours", chromedp.Evaluate[string](
+				`(function(){var s = getComputedStyle(document.querySelector(".card time.clock")); return s.color + " on " + s.backgroundColor;})()`)); got != want {
+				return fmt.Errorf("%s: the %s clock is %s, want NHS.UK's %s", w, colour, got, want)
+			}
+			return nil
+		})
 	}
-	browsertest.Screenshot(t, amhp.tab, "amhp-queue-clock-due-soon")
+	for _, state := range []struct {
+		advance      time.Duration
+		colour, says string
+	}{{22*time.Hour + 5*time.Minute, "yellow", "due soon"}, {2 * time.Hour, "red", "overdue"}} {
+		days.advance(state.advance)
+		amhp = signIn(t, browser, base, "amhp.duty", "crisisbus-amhp") // a new shift
+		for _, width := range []int64{1280, 390} {
+			w := map[int64]string{1280: "desk", 390: "phone"}[width]
+			amhp.do("look at the queue", chromedp.EmulateViewport(width, 900), chromedp.Navigate(base+"/"))
+			amhp.waitFor("Tomasz in the queue", 10*time.Second, func(main string) bool { return strings.Contains(main, "Tomasz Nowak") })
+			clockTag(w, state.colour, state.says)
+			// The reference is read over the phone: it is never broken across lines.
+			if lines := browsertest.Get(t, amhp.tab, "the reference's lines", chromedp.Evaluate[int](`document.querySelector(".card .reference").getClientRects().length`)); lines != 1 {
+				t.Errorf("%s: the card's reference is broken over %d lines", w, lines)
+			}
+			amhp.noSideways(w + " queue")
+			browsertest.Screenshot(t, amhp.tab, "amhp-queue-clock-"+state.colour+"-"+w)
+		}
+	}
 
 	cardRef := amhp.text(".card .reference")
-	amhp.do("accept the assessment", chromedp.Click(chromedp.CSS(`.card form[action$="/accept"] button`)))
+	amhp.do("accept the assessment", chromedp.EmulateViewport(1280, 900), chromedp.Click(chromedp.CSS(`.card form[action$="/accept"] button`)))
 	amhp.flash("Accepted")
 	episodeURL := browsertest.Get(t, amhp.tab, "url", chromedp.Location())
 	amhp.do("record not admitted",
@@ -75,39 +104,51 @@ func TestTheAMHPQueueShowsNeedsRiskUrgencyAndTheClockAndLetsGoOfNotAdmitted(t *t
 		choose("#outcome-outcome", "not_admitted"),
 		chromedp.Click(chromedp.CSS(`form[action$="/outcome"] button`)))
 	amhp.flash("The helpline has been offered 4 days of follow-up calls")
-	amhp.do("back to the queue", chromedp.Navigate(base+"/"))
-	amhp.waitFor("Tomasz gone from the queue", 10*time.Second, func(main string) bool { return !strings.Contains(main, "Tomasz Nowak") })
-	browsertest.Screenshot(t, amhp.tab, "amhp-queue-after-not-admitted")
+	for _, width := range []int64{1280, 390} {
+		w := map[int64]string{1280: "desk", 390: "phone"}[width]
+		amhp.do("back to the queue", chromedp.EmulateViewport(width, 900), chromedp.Navigate(base+"/"))
+		amhp.waitFor("Tomasz gone from the queue", 10*time.Second, func(main string) bool { return !strings.Contains(main, "Tomasz Nowak") })
+		browsertest.Screenshot(t, amhp.tab, "amhp-queue-after-not-admitted-"+w)
+	}
 
 	// The episode page: a reference to read over the phone, the same as
 	// on the card, and a timeline in words with London times.
-	amhp.do("open the episode", chromedp.Navigate(episodeURL), chromedp.WaitVisible(chromedp.CSS("#timeline")))
-	browsertest.Screenshot(t, amhp.tab, "episode-timeline-in-words")
-	ref := amhp.text("#ep-ref .reference")
-	if !regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4} [0-9A-HJKMNP-TV-Z]{4}$`).MatchString(ref) || ref != strings.TrimSpace(cardRef) {
-		t.Errorf("the episode's reference reads %q (the card's %q), want eight letters and digits in two groups, the same on both", ref, cardRef)
-	}
 	uuid := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-`)
 	code := regexp.MustCompile(`\b[a-z0-9]+_[a-z0-9_]+\b`)
 	when := regexp.MustCompile(`^((today|yesterday) \d\d:\d\d|[A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} \d\d:\d\d)$`)
-	rows := browsertest.Get(t, amhp.tab, "read the timeline", chromedp.Evaluate[[][]string](
-		`[...document.querySelectorAll("#timeline tbody tr")].map(r => [...r.cells].map(c => c.textContent.trim()))`))
-	if len(rows) < 8 {
-		t.Fatalf("the timeline has %d rows", len(rows))
-	}
-	for _, r := range rows {
-		if !when.MatchString(r[0]) {
-			t.Errorf("a timeline time reads %q, want \"today 19:23\" or a day and time", r[0])
+	for _, width := range []int64{1280, 390} {
+		w := map[int64]string{1280: "desk", 390: "phone"}[width]
+		amhp.do("open the episode", chromedp.EmulateViewport(width, 900), chromedp.Navigate(episodeURL), chromedp.WaitVisible(chromedp.CSS("#timeline")))
+		browsertest.Screenshot(t, amhp.tab, "episode-timeline-in-words-"+w)
+		ref := amhp.text("#ep-ref .reference")
+		if !regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4} [0-9A-HJKMNP-TV-Z]{4}$`).MatchString(ref) || ref != strings.TrimSpace(cardRef) {
+			t.Errorf("%s: the episode's reference reads %q (the card's %q), want eight letters and digits in two groups, the same on both", w, ref, cardRef)
 		}
-		if uuid.MatchString(r[2]) || code.MatchString(r[2]) {
-			t.Errorf("a timeline line has an id or a code in it: %q", r[2])
+		// What the person reads in each row (on a phone the cells stack,
+		// each named by a label the stylesheet adds, which is not text).
+		rows := browsertest.Get(t, amhp.tab, "read the timeline", chromedp.Evaluate[[][]string](
+			`[...document.querySelectorAll("#timeline tbody tr")].map(r => [...r.cells].map(c => c.innerText.trim()))`))
+		if len(rows) < 8 {
+			t.Fatalf("%s: the timeline has %d rows", w, len(rows))
 		}
-	}
-	tl := amhp.text("#ep-timeline")
-	for _, want := range []string{"health-based place of safety", "accepted the offer of a Mental Health Act assessment", "not admitted"} {
-		if !strings.Contains(tl, want) {
-			t.Errorf("the timeline does not say %q:\n%s", want, tl)
+		for _, r := range rows {
+			if !when.MatchString(r[0]) {
+				t.Errorf("%s: a timeline time reads %q, want \"today 19:23\" or a day and time", w, r[0])
+			}
+			if uuid.MatchString(r[2]) || code.MatchString(r[2]) {
+				t.Errorf("%s: a timeline line has an id or a code in it: %q", w, r[2])
+			}
 		}
+		tl := amhp.text("#ep-timeline")
+		for _, want := range []string{"health-based place of safety", "accepted the offer of a Mental Health Act assessment", "not admitted"} {
+			if !strings.Contains(tl, want) {
+				t.Errorf("%s: the timeline does not say %q:\n%s", w, want, tl)
+			}
+		}
+		if strings.Contains(amhp.text("#ep-risks"), "threatening to jump") {
+			t.Errorf("%s: the question asked for advice is listed under Risks", w)
+		}
+		amhp.noSideways(w + " episode timeline")
 	}
 }
 
