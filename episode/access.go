@@ -3,6 +3,7 @@ package episode
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -84,10 +85,11 @@ func ForAgency(v View, a events.Agency) (map[string]any, []string, error) {
 }
 
 // ForAgencyJSON is ForAgency as the JSON document itself (what the record
-// sends), without going through generic values: each field's JSON is
-// kept as encoded, so deciding a command on a long episode costs one
-// encoding of the view. It is where the allowlist is applied; ForAgency
-// reads its result.
+// sends), without going through generic values: only the allowlisted
+// fields of the view are encoded, each as encoding the whole view would
+// encode it, so deciding a command on a long episode costs one encoding
+// of what the agency may see. It is where the allowlist is applied;
+// ForAgency reads its result.
 func ForAgencyJSON(v View, a events.Agency) (json.RawMessage, []string, error) {
 	fields, err := Allowlist(a)
 	if err != nil {
@@ -96,39 +98,91 @@ func ForAgencyJSON(v View, a events.Agency) (json.RawMessage, []string, error) {
 	if !SeesClinical(a) && v.ClinicalTo(a) {
 		fields = append(fields, ClinicalFields...)
 	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, nil, err
-	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &all); err != nil {
-		return nil, nil, err
-	}
+	rv := reflect.ValueOf(v)
 	names := make([]string, 0, len(fields))
-	size := 2
-	for k, val := range all {
-		if slices.Contains(fields, k) {
-			names = append(names, k)
-			size += len(k) + len(val) + 4
-		}
-	}
-	slices.Sort(names) // keys in order, as encoding a map[string]any puts them
-	// The values are json.Marshal's own output, compact and valid: they
-	// are copied as they are, and the keys are View's JSON names, which
-	// need no escaping.
-	doc := make([]byte, 0, size)
+	// The values are json.Marshal's own output, compact and valid, and the
+	// keys are View's JSON names, which need no escaping.
+	doc := make([]byte, 0, 4096)
 	doc = append(doc, '{')
-	for i, k := range names {
-		if i > 0 {
+	for _, f := range viewFields { // in the order of their names
+		val := rv.Field(f.index)
+		if !slices.Contains(fields, f.name) || f.omitted(val) {
+			continue
+		}
+		enc, err := json.Marshal(val.Interface())
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode %s: %w", f.name, err)
+		}
+		if len(names) > 0 {
 			doc = append(doc, ',')
 		}
 		doc = append(doc, '"')
-		doc = append(doc, k...)
+		doc = append(doc, f.name...)
 		doc = append(doc, '"', ':')
-		doc = append(doc, all[k]...)
+		doc = append(doc, enc...)
+		names = append(names, f.name)
 	}
 	return append(doc, '}'), names, nil
 }
+
+// viewField is one field of View as encoding/json writes it.
+type viewField struct {
+	name      string
+	index     int
+	omitEmpty bool
+	omitZero  bool
+}
+
+// omitted says whether encoding/json leaves the field out of the view's
+// document (its omitempty and omitzero options).
+func (f viewField) omitted(val reflect.Value) bool {
+	if f.omitZero {
+		if z, ok := val.Interface().(interface{ IsZero() bool }); ok {
+			if z.IsZero() {
+				return true
+			}
+		} else if val.IsZero() {
+			return true
+		}
+	}
+	if f.omitEmpty {
+		switch val.Kind() {
+		case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+			return val.Len() == 0
+		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+			reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
+			return val.IsZero()
+		}
+	}
+	return false
+}
+
+// viewFields are View's encoded fields, sorted by name (the order a
+// map[string]any is encoded in).
+var viewFields = func() []viewField {
+	t := reflect.TypeFor[View]()
+	var out []viewField
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("json")
+		if !sf.IsExported() || tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = sf.Name
+		}
+		f := viewField{name: name, index: i}
+		for _, o := range strings.Split(opts, ",") {
+			f.omitEmpty = f.omitEmpty || o == "omitempty"
+			f.omitZero = f.omitZero || o == "omitzero"
+		}
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(x, y viewField) int { return strings.Compare(x.name, y.name) })
+	return out
+}()
 
 // ClinicalLeaks lists the clinical fields present in an agency's view, by
 // name, and any clinical note text (from full, the unredacted view) that
