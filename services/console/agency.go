@@ -228,6 +228,10 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 			http.Error(w, "There is no episode "+id+".", http.StatusNotFound)
 			return
 		}
+		if gone(r, err) {
+			c.log.Debug("episode view: the browser left", zap.String("episode", logsafe.ID(id)))
+			return
+		}
 		c.log.Error("episode view", zap.String("episode", logsafe.ID(id)), zap.String("cause", logsafe.Cause(err)))
 		http.Error(w, "The episode could not be loaded just now. Reload the page to try again.", http.StatusServiceUnavailable)
 		return
