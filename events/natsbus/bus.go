@@ -485,8 +485,17 @@ type ConsumerConfig struct {
 	// dead-letter stream cannot take (the store is full) stays on the
 	// consumer and is tried again, never skipped. A failure because the
 	// store is full or stopped (StoreUnavailable) is retried however often
-	// it happens and is never dead-lettered.
+	// it happens and is never dead-lettered; a failure because a server did
+	// not answer (Unanswered) is retried for OutageRetry before it counts.
 	MaxDeliver int
+	// OutageRetry is how long a message whose handler fails because a
+	// server did not answer in time (Unanswered: a cluster electing a
+	// leader, a node down, a service restarting) is retried, from its
+	// first such failure, before those failures count toward MaxDeliver
+	// (default 15 minutes). Without it a short outage dead-lettered every
+	// handoff offered meanwhile; with it, a message that fails that way
+	// for longer is still dead-lettered in the end, and the operator told.
+	OutageRetry time.Duration
 	// Backoff is the delay before each redelivery after a handler error
 	// (default 1s, 5s, 30s, 2m; the last repeats).
 	Backoff []time.Duration
@@ -511,6 +520,9 @@ func (c *ConsumerConfig) setDefaults() {
 	if c.AckWait == 0 {
 		c.AckWait = 30 * time.Second
 	}
+	if c.OutageRetry == 0 {
+		c.OutageRetry = 15 * time.Minute
+	}
 }
 
 // Validate reports what is wrong with the configuration.
@@ -521,6 +533,9 @@ func (c ConsumerConfig) Validate() error {
 	}
 	if c.MaxDeliver < 0 {
 		errs = append(errs, errors.New("MaxDeliver must not be negative"))
+	}
+	if c.OutageRetry < 0 {
+		errs = append(errs, errors.New("OutageRetry must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -586,8 +601,9 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subs
 	}
 	log := b.log.With(zap.String("consumer", cfg.Durable))
 	seen := newSeenSet(65536)
+	out := &outages{since: map[uint64]time.Time{}}
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		b.handle(ctx, log, cfg, seen, h, msg)
+		b.handle(ctx, log, cfg, seen, out, h, msg)
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if !errors.Is(err, jetstream.ErrNoHeartbeat) {
 			log.Debug("consume", zap.Error(err))
@@ -607,7 +623,7 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subs
 	return s, nil
 }
 
-func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, seen *seenSet, h Handler, msg jetstream.Msg) {
+func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, seen *seenSet, out *outages, h Handler, msg jetstream.Msg) {
 	md, err := msg.Metadata()
 	if err != nil {
 		log.Error("message without metadata", zap.Error(err))
@@ -647,6 +663,10 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 	ctx, span := tracing.Consume(ctx, b.service(), cfg.Durable, e)
 	herr := h(ctx, e)
 	span.End(herr)
+	seq := md.Sequence.Stream
+	if herr == nil || !Unanswered(herr) {
+		out.end(seq)
+	}
 	if herr == nil {
 		seen.add(e.ID)
 		if err := msg.Ack(); err != nil {
@@ -661,7 +681,14 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 		withEvent(ctx, log, e).Warn("handler failed: the store is full or stopped; will retry until it takes writes again",
 			zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
 		_ = msg.NakWithDelay(delay)
+	case Unanswered(herr) && !errors.As(herr, &perm) && out.lasting(seq, time.Now()) < cfg.OutageRetry:
+		// Not the message's fault either: a server did not answer in time.
+		withEvent(ctx, log, e).Warn("handler failed: a server did not answer in time; will retry while the outage lasts",
+			zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered),
+			zap.Duration("failing_for", out.lasting(seq, time.Now()).Round(time.Second)), zap.Duration("gives_up_after", cfg.OutageRetry), zap.Duration("retry_in", delay))
+		_ = msg.NakWithDelay(delay)
 	case errors.As(herr, &perm) || int(md.NumDelivered) >= cfg.MaxDeliver:
+		out.end(seq)
 		b.deadLetter(ctx, withEvent(ctx, log, e), cfg.Durable, msg, md, delay,
 			fmt.Sprintf("handler failed on delivery %d of %d: %v", md.NumDelivered, cfg.MaxDeliver, herr),
 			fmt.Sprintf("handler failed on delivery %d of %d: %s", md.NumDelivered, cfg.MaxDeliver, logsafe.Cause(herr)))
@@ -733,6 +760,52 @@ func StoreUnavailable(err error) bool {
 	}
 	return errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, nats.ErrNoResponders) || strings.Contains(err.Error(), "no space left on device")
+}
+
+// Unanswered reports whether err is a server (or a service it asked) not
+// answering in time, rather than anything wrong with what was asked: a
+// time-out, a connection closed or reconnecting, or a refusal that says of
+// itself it is temporary (Temporary() bool, as a service's 503 does).
+func Unanswered(err error) bool {
+	if err == nil {
+		return false
+	}
+	var t interface{ Temporary() bool }
+	if errors.As(err, &t) && t.Temporary() {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrNoServers) || StoreUnavailable(err)
+}
+
+// outages keeps, for each message a consumer's handler is failing on
+// because a server did not answer, when that began. It holds only the
+// messages failing now (each leaves once handled, failing otherwise, or
+// dead-lettered), at most the consumer's unacknowledged messages.
+type outages struct {
+	mu    sync.Mutex
+	since map[uint64]time.Time
+}
+
+// lasting notes that the message at seq failed unanswered at now and says
+// for how long it has been failing that way.
+func (o *outages) lasting(seq uint64, now time.Time) time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	first, ok := o.since[seq]
+	if !ok {
+		o.since[seq] = now
+		return 0
+	}
+	return now.Sub(first)
+}
+
+// end forgets the message at seq.
+func (o *outages) end(seq uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.since, seq)
 }
 
 // JetStream error codes for a store that cannot take a write (nats-server's

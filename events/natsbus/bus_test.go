@@ -2,6 +2,7 @@ package natsbus_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -224,6 +225,79 @@ func TestHandlerFailuresAreRetriedThenDeadLettered(t *testing.T) {
 	}
 	if r := dead[0].Headers().Get(natsbus.HeaderDeadReason); !strings.Contains(r, "AMHP rota unavailable") || !strings.Contains(r, "delivery 3 of 3") {
 		t.Fatalf("dead-letter reason = %q", r)
+	}
+}
+
+// A handoff offered while the record is not answering (the cluster electing
+// a leader, a node down) is not dead-lettered after MaxDeliver quick
+// failures: a handler failing because a server did not answer is retried
+// while the outage lasts, and handled once it ends. One that still fails
+// that way after OutageRetry is dead-lettered, saying why.
+func TestAHandlerFailingBecauseAServerDidNotAnswerIsRetriedWhileTheOutageLasts(t *testing.T) {
+	ctx := t.Context()
+	b := bustest.Start(t, "")
+	police := bustest.Bus(t, b, events.Police)
+	offer, never := detention(t, events.NewEpisodeID()), detention(t, events.NewEpisodeID())
+	for _, e := range []events.Event{offer, never} {
+		if _, err := police.Publish(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	recordBack := make(chan struct{})
+	handled := make(chan string, 2)
+	sub, err := bustest.Bus(t, b, events.Record).Consume(ctx, natsbus.ConsumerConfig{
+		Durable: "amhp-during-outage", MaxDeliver: 3, Backoff: []time.Duration{10 * time.Millisecond}, OutageRetry: 2 * time.Second,
+	}, func(_ context.Context, e events.Event) error {
+		mu.Lock()
+		attempts[e.ID]++
+		mu.Unlock()
+		select {
+		case <-recordBack:
+			if e.ID == offer.ID {
+				handled <- e.ID
+				return nil
+			}
+		default:
+		}
+		return fmt.Errorf("read the episode from the record: %w", context.DeadlineExceeded)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	// The outage outlasts MaxDeliver deliveries many times over.
+	bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if attempts[offer.ID] < 10 {
+			return fmt.Errorf("the offer was tried %d times", attempts[offer.ID])
+		}
+		return nil
+	})
+	close(recordBack)
+	select {
+	case <-handled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the offer was not handled once the record answered again")
+	}
+	// The other message never gets an answer: dead-lettered after the
+	// outage bound, not before, and only it.
+	dead := deadLetters(t, bustest.Bus(t, b, ""), "amhp-during-outage", 1)
+	var got struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(dead[0].Data(), &got); err != nil || got.ID != never.ID {
+		t.Fatalf("dead-lettered %s (%v), want only the message that never got an answer (%s)", got.ID, err, never.ID)
+	}
+	if r := dead[0].Headers().Get(natsbus.HeaderDeadReason); !strings.Contains(r, "deadline exceeded") {
+		t.Fatalf("dead-letter reason = %q, want the time-out", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts[never.ID] <= 3 {
+		t.Fatalf("the unanswered message was dead-lettered after %d attempts, within MaxDeliver: the outage was not waited for", attempts[never.ID])
 	}
 }
 

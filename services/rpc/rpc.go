@@ -62,6 +62,10 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+// Temporary says whether the refusal passes by itself: a service that could
+// not do it just now (Unavailable), not anything wrong with what was asked.
+func (e *Error) Temporary() bool { return e.Code == Unavailable }
+
 // codes maps each kind of domain error to its code on the wire.
 var codes = map[events.Kind]int{
 	events.Invalid:     BadRequest,
@@ -75,7 +79,8 @@ var codes = map[events.Kind]int{
 // CodeOf returns the code of err: that of the kind the domain gave it
 // (events.Kinded), else that of a refusal received on the wire (*Error),
 // else Unavailable when the store cannot take a write
-// (natsbus.StoreUnavailable), else Internal.
+// (natsbus.StoreUnavailable) or a server did not answer in time
+// (natsbus.Unanswered), else Internal.
 func CodeOf(err error) int {
 	if k, ok := events.Kinded(err); ok {
 		return codes[k]
@@ -84,7 +89,7 @@ func CodeOf(err error) int {
 	if errors.As(err, &e) {
 		return e.Code
 	}
-	if natsbus.StoreUnavailable(err) {
+	if natsbus.StoreUnavailable(err) || natsbus.Unanswered(err) {
 		return Unavailable
 	}
 	return Internal
