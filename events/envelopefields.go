@@ -53,9 +53,10 @@ var envelopeFields = sync.OnceValue(func() map[string]envelopeField {
 
 // envelopeReader fills an Event from the members the quick path hands it.
 type envelopeReader struct {
-	e      Event
-	fields map[string]envelopeField
-	err    error
+	e        Event
+	fields   map[string]envelopeField
+	err      error
+	memberFn func(name, value []byte) // member, bound once
 }
 
 func (r *envelopeReader) member(name, value []byte) {
@@ -70,6 +71,10 @@ func (r *envelopeReader) member(name, value []byte) {
 	switch f.kind {
 	case fieldString:
 		if len(value) >= 2 && value[0] == '"' && bytes.IndexByte(value, '\\') < 0 {
+			if known, ok := knownValues()[string(value[1:len(value)-1])]; ok {
+				v.SetString(known)
+				return
+			}
 			v.SetString(string(value[1 : len(value)-1]))
 			return
 		}
@@ -86,3 +91,17 @@ func (r *envelopeReader) member(name, value []byte) {
 		v.SetBytes(bytes.Clone(value))
 	}
 }
+
+// knownValues are the values most envelopes repeat (the spec version, the
+// content type, the agencies, the types, the data schemas' URLs), each
+// held once: reading one costs a lookup, not a new string.
+var knownValues = sync.OnceValue(func() map[string]string {
+	out := map[string]string{SpecVersion: SpecVersion, "application/json": "application/json"}
+	for _, a := range Publishers {
+		out[string(a)] = string(a)
+	}
+	for typ, url := range dataSchemaOf {
+		out[typ], out[url] = typ, url
+	}
+	return out
+})
