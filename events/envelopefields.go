@@ -19,6 +19,9 @@ import (
 type envelopeField struct {
 	index int
 	kind  fieldKind
+	// known: a member whose values are few (see knownValues), looked up
+	// rather than copied.
+	known bool
 }
 
 type fieldKind int
@@ -39,11 +42,13 @@ var envelopeFields = sync.OnceValue(func() map[string]envelopeField {
 		case name == "" || name == "-":
 			continue
 		case f.Type == reflect.TypeFor[time.Time]():
-			out[name] = envelopeField{i, fieldTime}
+			out[name] = envelopeField{i, fieldTime, false}
 		case f.Type == reflect.TypeFor[json.RawMessage]():
-			out[name] = envelopeField{i, fieldRaw}
+			out[name] = envelopeField{i, fieldRaw, false}
 		case f.Type.Kind() == reflect.String:
-			out[name] = envelopeField{i, fieldString}
+			known := name == "specversion" || name == "source" || name == "type" || name == "datacontenttype" ||
+				name == "dataschema" || name == "toagency"
+			out[name] = envelopeField{i, fieldString, known}
 		default:
 			panic(fmt.Sprintf("events: Event.%s has a type the quick path cannot read", f.Name))
 		}
@@ -71,9 +76,11 @@ func (r *envelopeReader) member(name, value []byte) {
 	switch f.kind {
 	case fieldString:
 		if len(value) >= 2 && value[0] == '"' && bytes.IndexByte(value, '\\') < 0 {
-			if known, ok := knownValues()[string(value[1:len(value)-1])]; ok {
-				v.SetString(known)
-				return
+			if f.known {
+				if known, ok := knownValues()[string(value[1:len(value)-1])]; ok {
+					v.SetString(known)
+					return
+				}
 			}
 			v.SetString(string(value[1 : len(value)-1]))
 			return

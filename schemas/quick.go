@@ -42,15 +42,18 @@ const maxQuickKeys = 64
 
 // quickNode is one compiled (sub)schema.
 type quickNode struct {
-	never    bool   // the false schema
-	gap      string // a keyword the quick path does not know: never quick
-	types    uint8  // allowed JSON types (0: any)
-	enum     []any  // string, bool, nil or *big.Rat
-	hasConst bool
-	constV   any
-	minLen   int // -1: none
-	maxLen   int // -1: none
-	pattern  *regexp.Regexp
+	never bool   // the false schema
+	gap   string // a keyword the quick path does not know: never quick
+	types uint8  // allowed JSON types (0: any)
+	enum  []any  // string, bool, nil or *big.Rat
+	// enumStrings holds the enum's strings: a string is looked up once
+	// rather than compared with each (an event's type is one of dozens).
+	enumStrings map[string]bool
+	hasConst    bool
+	constV      any
+	minLen      int // -1: none
+	maxLen      int // -1: none
+	pattern     *regexp.Regexp
 	// patternDFA is pattern as an automaton over bytes (see pattern.go),
 	// nil when only the regexp package can match it.
 	patternDFA *patternDFA
@@ -250,6 +253,12 @@ func (qc *quickCompiler) fill(n *quickNode, base, at string, v any) {
 					qc.gap(n, at, "an enum value that is not a string, number, boolean or null")
 				}
 				n.enum = append(n.enum, c)
+				if str, ok := c.(string); ok {
+					if n.enumStrings == nil {
+						n.enumStrings = map[string]bool{}
+					}
+					n.enumStrings[str] = true
+				}
 			}
 			if list == nil {
 				n.never = true
@@ -641,7 +650,7 @@ func (n *quickNode) str(v []byte) bool {
 	if !n.allows(tString) {
 		return false
 	}
-	if n.enum != nil && !slices.ContainsFunc(n.enum, func(e any) bool { es, ok := e.(string); return ok && es == string(v) }) {
+	if n.enum != nil && !n.enumStrings[string(v)] {
 		return false
 	}
 	if n.hasConst {
