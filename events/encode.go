@@ -69,6 +69,14 @@ func appendEvent(b []byte, e *Event) ([]byte, bool) {
 	return b, true
 }
 
+// encodedSize is about the length of e's JSON, a little over: the
+// members' names and punctuation (under 256 bytes) and the values.
+func encodedSize(e *Event) int {
+	return 256 + len(e.SpecVersion) + len(e.ID) + len(e.Source) + len(e.Type) + len(e.Subject) + len(time.RFC3339Nano) +
+		len(e.DataContentType) + len(e.DataSchema) + len(e.CorrelationID) + len(e.CausationID) + len(e.Actor) +
+		len(e.Purpose) + len(e.LegalBasis) + len(e.ToAgency) + len(e.TraceParent) + len(e.TraceState) + len(e.Data)
+}
+
 // plain reports whether json.Marshal writes s unchanged between quotes:
 // printable ASCII without a quote, a backslash or an HTML-special
 // character (which json.Marshal escapes).

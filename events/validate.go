@@ -33,7 +33,7 @@ func Validate(e Event) error {
 // checks run on e directly and the verdict is Parse's. Otherwise Parse
 // decides, with its words.
 func Encode(e Event) ([]byte, error) {
-	if raw, ok := appendEvent(make([]byte, 0, 256+len(e.Data)), &e); ok {
+	if raw, ok := appendEvent(make([]byte, 0, encodedSize(&e)), &e); ok {
 		reg, err := registry()
 		if err != nil {
 			return nil, fmt.Errorf("load schemas: %w", err)
@@ -54,6 +54,13 @@ func Encode(e Event) ([]byte, error) {
 		}
 		return raw, nil
 	}
+	return encodeReflected(e)
+}
+
+// encodeReflected is Encode by encoding/json. It is a function of its own
+// so that only an event encoded this way is moved to the heap (json.Marshal
+// takes it as an interface), not every event Encode writes.
+func encodeReflected(e Event) ([]byte, error) {
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", e.ID, err)
