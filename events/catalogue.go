@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/crisisbus/crisisbus/schemas"
 )
 
 // TypePrefix starts every event type; the version ends it.
@@ -37,6 +39,10 @@ var (
 	// tokenOf is each type's subject token, made once: Subject is asked
 	// for every event published, imported or read back.
 	tokenOf = map[string]string{}
+	// versionedOf and dataSchemaOf are each type's data schema name and
+	// URL, made once for the same reason: Parse reads them for every event.
+	versionedOf  = map[string]string{}
+	dataSchemaOf = map[string]string{}
 )
 
 func init() {
@@ -47,6 +53,8 @@ func init() {
 		s := catalogue[i]
 		byType[s.Type()] = s
 		tokenOf[s.Type()] = s.Token()
+		versionedOf[s.Type()] = s.Versioned()
+		dataSchemaOf[s.Type()] = schemas.DataSchemaURL(s.Name, s.Version)
 		byGoType[reflect.TypeOf(s.Data()).Elem()] = s
 	}
 }

@@ -19,6 +19,9 @@ import (
 type envelopeField struct {
 	index int
 	kind  fieldKind
+	// known: a member whose values are few (see knownValues), looked up
+	// rather than copied.
+	known bool
 }
 
 type fieldKind int
@@ -39,11 +42,13 @@ var envelopeFields = sync.OnceValue(func() map[string]envelopeField {
 		case name == "" || name == "-":
 			continue
 		case f.Type == reflect.TypeFor[time.Time]():
-			out[name] = envelopeField{i, fieldTime}
+			out[name] = envelopeField{i, fieldTime, false}
 		case f.Type == reflect.TypeFor[json.RawMessage]():
-			out[name] = envelopeField{i, fieldRaw}
+			out[name] = envelopeField{i, fieldRaw, false}
 		case f.Type.Kind() == reflect.String:
-			out[name] = envelopeField{i, fieldString}
+			known := name == "specversion" || name == "source" || name == "type" || name == "datacontenttype" ||
+				name == "dataschema" || name == "toagency"
+			out[name] = envelopeField{i, fieldString, known}
 		default:
 			panic(fmt.Sprintf("events: Event.%s has a type the quick path cannot read", f.Name))
 		}
@@ -53,9 +58,10 @@ var envelopeFields = sync.OnceValue(func() map[string]envelopeField {
 
 // envelopeReader fills an Event from the members the quick path hands it.
 type envelopeReader struct {
-	e      Event
-	fields map[string]envelopeField
-	err    error
+	e        Event
+	fields   map[string]envelopeField
+	err      error
+	memberFn func(name, value []byte) // member, bound once
 }
 
 func (r *envelopeReader) member(name, value []byte) {
@@ -70,6 +76,12 @@ func (r *envelopeReader) member(name, value []byte) {
 	switch f.kind {
 	case fieldString:
 		if len(value) >= 2 && value[0] == '"' && bytes.IndexByte(value, '\\') < 0 {
+			if f.known {
+				if known, ok := knownValues()[string(value[1:len(value)-1])]; ok {
+					v.SetString(known)
+					return
+				}
+			}
 			v.SetString(string(value[1 : len(value)-1]))
 			return
 		}
@@ -86,3 +98,17 @@ func (r *envelopeReader) member(name, value []byte) {
 		v.SetBytes(bytes.Clone(value))
 	}
 }
+
+// knownValues are the values most envelopes repeat (the spec version, the
+// content type, the agencies, the types, the data schemas' URLs), each
+// held once: reading one costs a lookup, not a new string.
+var knownValues = sync.OnceValue(func() map[string]string {
+	out := map[string]string{SpecVersion: SpecVersion, "application/json": "application/json"}
+	for _, a := range Publishers {
+		out[string(a)] = string(a)
+	}
+	for typ, url := range dataSchemaOf {
+		out[typ], out[url] = typ, url
+	}
+	return out
+})

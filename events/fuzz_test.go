@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -14,7 +15,8 @@ import (
 // consume, replay and `schema validate` all go through Parse). Whatever the
 // input: no panic; a refusal is one of the contract's errors; and an event
 // accepted is one every Go service can read, whose subject can be derived,
-// and which passes again once encoded. The seed corpus is every example in
+// and which passes again once encoded; and the contract's check reads its data
+// as encoding/json does. The seed corpus is every example in
 // schemas/testdata and testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	for _, dir := range []string{"../schemas/testdata/valid", "../schemas/testdata/invalid"} {
@@ -35,8 +37,13 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if _, err := e.Decode(); err != nil {
+		decoded, err := e.Decode()
+		if err != nil {
 			t.Fatalf("accepted but Go cannot read its data: %v", err)
+		}
+		spec, _ := events.Lookup(e.Type)
+		if got := spec.Data(); events.DecodeData(e.Data, got) && !reflect.DeepEqual(got, decoded) {
+			t.Fatalf("the contract's check read its data as %#v; encoding/json reads %#v", got, decoded)
 		}
 		if _, err := events.Subject(e); err != nil {
 			t.Fatalf("accepted but has no subject: %v", err)

@@ -25,7 +25,42 @@ func Validate(e Event) error {
 }
 
 // Encode validates an event and returns its JSON.
+//
+// The JSON is the bytes json.Marshal writes. When the envelope could be
+// written without reflection (appendEvent) and the quick path finds those
+// bytes valid, what Parse would read back is e itself (every string is
+// plain, data is the same bytes), so the catalogue's rules and the Go
+// checks run on e directly and the verdict is Parse's. Otherwise Parse
+// decides, with its words.
 func Encode(e Event) ([]byte, error) {
+	if raw, ok := appendEvent(make([]byte, 0, encodedSize(&e)), &e); ok {
+		reg, err := registry()
+		if err != nil {
+			return nil, fmt.Errorf("load schemas: %w", err)
+		}
+		if typ, ok := reg.Quick(raw, versionedName, nil); ok && typ == e.Type {
+			if spec, ok := Lookup(typ); ok {
+				if err := catalogueRules(attributesOf(e)); err != nil {
+					return nil, err
+				}
+				if problems := checkData(e, spec); len(problems) > 0 {
+					return nil, invalid(e, spec, problems)
+				}
+				return raw, nil
+			}
+		}
+		if _, err := Parse(raw); err != nil {
+			return nil, err
+		}
+		return raw, nil
+	}
+	return encodeReflected(e)
+}
+
+// encodeReflected is Encode by encoding/json. It is a function of its own
+// so that only an event encoded this way is moved to the heap (json.Marshal
+// takes it as an interface), not every event Encode writes.
+func encodeReflected(e Event) ([]byte, error) {
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", e.ID, err)
@@ -109,8 +144,10 @@ func invalid(e Event, spec Spec, problems []string) error {
 // its data certainly valid; ok false leaves the event to the general
 // validator.
 func quick(reg *schemas.Registry, raw []byte) (Event, Spec, bool) {
-	r := envelopeReader{fields: envelopeFields()}
-	typ, ok := reg.Quick(raw, versionedName, r.member)
+	r := readers.Get().(*envelopeReader)
+	defer readers.Put(r)
+	r.e, r.err = Event{}, nil
+	typ, ok := reg.Quick(raw, versionedName, r.memberFn)
 	if !ok || r.err != nil {
 		return Event{}, Spec{}, false
 	}
@@ -118,16 +155,29 @@ func quick(reg *schemas.Registry, raw []byte) (Event, Spec, bool) {
 	return r.e, spec, ok
 }
 
+// readers are envelope readers to reuse: one made for every event read
+// would cost an allocation (it is bigger than an event) and another for
+// its method value.
+var readers = sync.Pool{New: func() any {
+	r := &envelopeReader{fields: envelopeFields()}
+	r.memberFn = r.member
+	return r
+}}
+
 // versionedName is the name of a type's data schema ("s136.detained.v1").
 func versionedName(typ string) (string, bool) {
-	spec, ok := Lookup(typ)
-	return spec.Versioned(), ok
+	v, ok := versionedOf[typ]
+	return v, ok
 }
 
 // attributes are the envelope attributes the catalogue's rules read.
 type attributes struct {
 	id, typ, source, toAgency string
 	dataSchema                any // nil when absent
+	// dataSchemaText is dataSchema when it is a string (known present):
+	// an event's attributes are read without boxing it.
+	dataSchemaText string
+	textual        bool
 }
 
 // attributesFrom reads them from a decoded event of any shape.
@@ -143,7 +193,7 @@ func attributesFrom(m map[string]any) attributes {
 // attributesOf reads them from an event whose envelope is valid (every
 // attribute a string, dataschema required).
 func attributesOf(e Event) attributes {
-	return attributes{id: e.ID, typ: e.Type, source: string(e.Source), toAgency: string(e.ToAgency), dataSchema: e.DataSchema}
+	return attributes{id: e.ID, typ: e.Type, source: string(e.Source), toAgency: string(e.ToAgency), dataSchemaText: e.DataSchema, textual: true}
 }
 
 // catalogueRules checks, in words, the rules the envelope schema states per
@@ -161,7 +211,9 @@ func catalogueRules(a attributes) error {
 		return fmt.Errorf("%w: event %s: %s may not publish %s (only %v)", ErrNotAuthor, a.id, a.source, spec.Name, spec.Publishers)
 	}
 	var problems []string
-	if want := schemas.DataSchemaURL(spec.Name, spec.Version); a.dataSchema != nil && a.dataSchema != want {
+	if want := dataSchemaOf[a.typ]; a.textual && a.dataSchemaText != want {
+		problems = append(problems, fmt.Sprintf("/dataschema: is %q, want %q", a.dataSchemaText, want))
+	} else if !a.textual && a.dataSchema != nil && a.dataSchema != want {
 		problems = append(problems, fmt.Sprintf("/dataschema: is %q, want %q", a.dataSchema, want))
 	}
 	if spec.Addressed && a.toAgency == "" {
@@ -198,10 +250,16 @@ var checks = map[string]func(e Event, data any) []string{
 // checkData decodes the data into its Go type, so that an event the
 // contract accepts is one every Go service can read (the schema and the Go
 // types agree on every value), then runs the type's checks in Go.
+//
+// The data is valid JSON by then (both validators establish it first), so
+// decodeData may read it; what it cannot, encoding/json reads.
 func checkData(e Event, spec Spec) []string {
 	v := spec.Data()
-	if err := unmarshalData(e.Data, v); err != nil {
-		return []string{"/data: cannot be read as " + spec.Name + ": " + err.Error()}
+	if !decodeData(e.Data, v) {
+		v = spec.Data()
+		if err := unmarshalData(e.Data, v); err != nil {
+			return []string{"/data: cannot be read as " + spec.Name + ": " + err.Error()}
+		}
 	}
 	if check, ok := checks[e.Type]; ok {
 		return check(e, v)

@@ -42,17 +42,23 @@ const maxQuickKeys = 64
 
 // quickNode is one compiled (sub)schema.
 type quickNode struct {
-	never    bool   // the false schema
-	gap      string // a keyword the quick path does not know: never quick
-	types    uint8  // allowed JSON types (0: any)
-	enum     []any  // string, bool, nil or *big.Rat
-	hasConst bool
-	constV   any
-	minLen   int // -1: none
-	maxLen   int // -1: none
-	pattern  *regexp.Regexp
-	format   func(string) bool
-	min, max *big.Rat
+	never bool   // the false schema
+	gap   string // a keyword the quick path does not know: never quick
+	types uint8  // allowed JSON types (0: any)
+	enum  []any  // string, bool, nil or *big.Rat
+	// enumStrings holds the enum's strings: a string is looked up once
+	// rather than compared with each (an event's type is one of dozens).
+	enumStrings map[string]bool
+	hasConst    bool
+	constV      any
+	minLen      int // -1: none
+	maxLen      int // -1: none
+	pattern     *regexp.Regexp
+	// patternDFA is pattern as an automaton over bytes (see pattern.go),
+	// nil when only the regexp package can match it.
+	patternDFA *patternDFA
+	format     func([]byte) bool
+	min, max   *big.Rat
 	// minI, maxI are min and max when both (those set) are int64s.
 	minI, maxI int64
 	intBounds  bool
@@ -106,8 +112,11 @@ type quickCompiler struct {
 	docs    map[string]any        // by URL without fragment
 	done    map[string]*quickNode // by absolute URL with fragment
 	formats map[string]*jsonschema.Schema
-	gaps    []string
-	c       *jsonschema.Compiler
+	// patterns holds each pattern's automaton, compiled once however many
+	// schemas state it.
+	patterns map[string]*patternDFA
+	gaps     []string
+	c        *jsonschema.Compiler
 }
 
 // compile returns the node of the schema at abs ("https://…/v1/x.json#/…").
@@ -244,6 +253,12 @@ func (qc *quickCompiler) fill(n *quickNode, base, at string, v any) {
 					qc.gap(n, at, "an enum value that is not a string, number, boolean or null")
 				}
 				n.enum = append(n.enum, c)
+				if str, ok := c.(string); ok {
+					if n.enumStrings == nil {
+						n.enumStrings = map[string]bool{}
+					}
+					n.enumStrings[str] = true
+				}
 			}
 			if list == nil {
 				n.never = true
@@ -285,6 +300,12 @@ func (qc *quickCompiler) fill(n *quickNode, base, at string, v any) {
 				continue
 			}
 			n.pattern = re
+			d, ok := qc.patterns[s]
+			if !ok {
+				d = compilePattern(s)
+				qc.patterns[s] = d
+			}
+			n.patternDFA = d
 		case k == "format":
 			s, _ := kv.(string)
 			n.format = qc.format(n, at, s)
@@ -360,9 +381,9 @@ func (qc *quickCompiler) fill(n *quickNode, base, at string, v any) {
 // format returns the check of a named format: the very check the general
 // validator runs (crisisbus's date-time, or the library's own), so the two
 // cannot differ.
-func (qc *quickCompiler) format(n *quickNode, at, name string) func(string) bool {
+func (qc *quickCompiler) format(n *quickNode, at, name string) func([]byte) bool {
 	if name == "date-time" {
-		return func(s string) bool { return validateDateTime(s) == nil }
+		return func(b []byte) bool { return dateTime(b) == nil }
 	}
 	s, ok := qc.formats[name]
 	if !ok {
@@ -378,19 +399,20 @@ func (qc *quickCompiler) format(n *quickNode, at, name string) func(string) bool
 		qc.formats[name] = s
 	}
 	if !memoFormats[name] {
-		return func(str string) bool { return s.Validate(str) == nil }
+		return func(b []byte) bool { return s.Validate(string(b)) == nil }
 	}
 	// The library's check of a URI costs a microsecond; every event's
 	// dataschema is one of a few dozen URLs, so its verdicts are kept.
 	var mu sync.Mutex
 	valid := map[string]bool{}
-	return func(str string) bool {
+	return func(b []byte) bool {
 		mu.Lock()
-		ok, known := valid[str]
+		ok, known := valid[string(b)]
 		mu.Unlock()
 		if known {
 			return ok
 		}
+		str := string(b)
 		ok = s.Validate(str) == nil
 		mu.Lock()
 		if len(valid) < maxMemo {
@@ -628,7 +650,7 @@ func (n *quickNode) str(v []byte) bool {
 	if !n.allows(tString) {
 		return false
 	}
-	if n.enum != nil && !slices.ContainsFunc(n.enum, func(e any) bool { es, ok := e.(string); return ok && es == string(v) }) {
+	if n.enum != nil && !n.enumStrings[string(v)] {
 		return false
 	}
 	if n.hasConst {
@@ -642,10 +664,14 @@ func (n *quickNode) str(v []byte) bool {
 			return false
 		}
 	}
-	if n.pattern != nil && !n.pattern.Match(v) {
+	if n.patternDFA != nil {
+		if !n.patternDFA.match(v) {
+			return false
+		}
+	} else if n.pattern != nil && !n.pattern.Match(v) {
 		return false
 	}
-	return n.format == nil || n.format(string(v))
+	return n.format == nil || n.format(v)
 }
 
 // str reads the string at s.i, returning its unescaped bytes (the raw bytes

@@ -113,7 +113,7 @@ func Load() (*Registry, error) {
 		version, file := path.Split(p)
 		r.data[strings.TrimSuffix(file, ".json")+"."+strings.TrimSuffix(version, "/")] = s
 	}
-	qc := &quickCompiler{docs: docs, done: map[string]*quickNode{}, formats: map[string]*jsonschema.Schema{}, c: c}
+	qc := &quickCompiler{docs: docs, done: map[string]*quickNode{}, formats: map[string]*jsonschema.Schema{}, patterns: map[string]*patternDFA{}, c: c}
 	r.quickEnv = qc.compile(EnvelopeURL)
 	r.quickData = map[string]*quickNode{}
 	for _, p := range names {

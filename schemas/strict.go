@@ -322,8 +322,13 @@ func validateDateTime(v any) error {
 	if !ok {
 		return nil
 	}
+	return dateTime([]byte(s))
+}
+
+// dateTime is validateDateTime of a string's bytes (the quick path's).
+func dateTime(b []byte) error {
 	var t time.Time
-	if err := t.UnmarshalText([]byte(s)); err != nil {
+	if err := t.UnmarshalText(b); err != nil {
 		return errors.New("not an RFC 3339 date-time such as 2015-05-01T10:00:00Z")
 	}
 	if t.Before(EarliestTime) || !t.Before(LatestTime) {

@@ -172,12 +172,14 @@ func (b *Bus) messageOf(e events.Event, raw []byte) (*nats.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := nats.NewMsg(subj)
-	m.Data = raw
-	m.Header.Set(jetstream.MsgIDHeader, e.ID)
-	m.Header.Set(HeaderType, e.Type)
-	m.Header.Set(HeaderEpisode, e.Subject)
-	return m, nil
+	// The header made whole, with room for the expected stream the
+	// publish adds: no canonicalising of names already canonical, no
+	// growing of the map.
+	h := make(nats.Header, 4)
+	h[jetstream.MsgIDHeader] = []string{e.ID}
+	h[HeaderType] = []string{e.Type}
+	h[HeaderEpisode] = []string{e.Subject}
+	return &nats.Msg{Subject: subj, Data: raw, Header: h}, nil
 }
 
 // ErrConflict means an optimistic publish found the episode changed since
@@ -602,8 +604,9 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subs
 	log := b.log.With(zap.String("consumer", cfg.Durable))
 	seen := newSeenSet(65536)
 	out := &outages{since: map[uint64]time.Time{}}
+	service := b.service()
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		b.handle(ctx, log, cfg, seen, out, h, msg)
+		b.handle(ctx, log, cfg, service, seen, out, h, msg)
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if !errors.Is(err, jetstream.ErrNoHeartbeat) {
 			log.Debug("consume", zap.Error(err))
@@ -623,15 +626,14 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subs
 	return s, nil
 }
 
-func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, seen *seenSet, out *outages, h Handler, msg jetstream.Msg) {
+func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, service string, seen *seenSet, out *outages, h Handler, msg jetstream.Msg) {
 	md, err := msg.Metadata()
 	if err != nil {
 		log.Error("message without metadata", zap.Error(err))
 		_ = msg.Term()
 		return
 	}
-	ctx = context.WithValue(ctx, streamSeqKey{}, md.Sequence.Stream)
-	ctx = context.WithValue(ctx, pendingKey{}, md.NumPending)
+	ctx = context.WithValue(ctx, deliveryKey{}, delivery{seq: md.Sequence.Stream, pending: md.NumPending})
 	delay := cfg.Backoff[min(int(md.NumDelivered)-1, len(cfg.Backoff)-1)]
 	// Through the cache: a handler that read ahead (ReadRange) has parsed
 	// the messages delivered next already.
@@ -660,7 +662,7 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 	}
 	// The handling is a span of the episode's trace, a child of the span
 	// that published the event: what the handler publishes continues it.
-	ctx, span := tracing.Consume(ctx, b.service(), cfg.Durable, e)
+	ctx, span := tracing.Consume(ctx, service, cfg.Durable, e)
 	herr := h(ctx, e)
 	span.End(herr)
 	seq := md.Sequence.Stream
@@ -722,23 +724,25 @@ func (b *Bus) service() string {
 	return "crisisbus-" + string(b.agency)
 }
 
-type streamSeqKey struct{}
+// deliveryKey holds, in a handler's context, where the message it was
+// called with is (one value: one allocation a message, not two).
+type deliveryKey struct{}
+
+type delivery struct{ seq, pending uint64 }
 
 // StreamSeq is the stream sequence of the message a Handler (or a
 // ConsumerConfig.Rejected) was called with; ok is false outside one.
 func StreamSeq(ctx context.Context) (seq uint64, ok bool) {
-	seq, ok = ctx.Value(streamSeqKey{}).(uint64)
-	return seq, ok
+	d, ok := ctx.Value(deliveryKey{}).(delivery)
+	return d.seq, ok
 }
-
-type pendingKey struct{}
 
 // Pending is how many messages the consumer had still to deliver after the
 // one a Handler was called with (the server's count when it delivered it):
 // a handler far behind the stream can fold a run of them at once.
 func Pending(ctx context.Context) uint64 {
-	n, _ := ctx.Value(pendingKey{}).(uint64)
-	return n
+	d, _ := ctx.Value(deliveryKey{}).(delivery)
+	return d.pending
 }
 
 // StoreUnavailable reports whether err is the server's store refusing or

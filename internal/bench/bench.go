@@ -29,6 +29,10 @@ type Config struct {
 	// for a while weighs on both alike; each figure is the median of its
 	// rounds.
 	Rounds int
+	// Only, when set ("raw JetStream" or "crisisbus"), measures that path
+	// alone: a CPU profile then shows one path's work, and a profile of
+	// each, compared, shows what crisisbus adds.
+	Only string
 }
 
 // Result is one path's figures.
@@ -87,6 +91,13 @@ func Run(ctx context.Context, dir string, cfg Config, progress io.Writer) ([]Res
 		return nil, err
 	}
 	paths := []path{rawPath{bus.JetStream(), reader.JetStream()}, busPath{bus, reader}}
+	if cfg.Only != "" {
+		i := slices.IndexFunc(paths, func(p path) bool { return p.name() == cfg.Only })
+		if i < 0 {
+			return nil, fmt.Errorf("no path %q: want %q or %q", cfg.Only, paths[0].name(), paths[1].name())
+		}
+		paths = paths[i : i+1]
+	}
 	rounds := make([][]Result, len(paths))
 	for round := range cfg.Rounds {
 		for k := range paths {

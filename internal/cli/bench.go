@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"os"
+	"runtime/pprof"
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/internal/bench"
@@ -17,6 +18,8 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	lat := fs.Int("latency-messages", 2000, "messages published one at a time for latency")
 	thr := fs.Int("throughput-messages", 20000, "messages published pipelined for throughput")
 	rounds := fs.Int("rounds", 3, "how many times each path is measured, taking turns; each figure is the median")
+	only := fs.String("only", "", "measure only this path (\"raw JetStream\" or \"crisisbus\"), to profile it alone")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (server and both paths) to this `file`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -26,7 +29,18 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	}
 	defer os.RemoveAll(dir)
 	defer os.Remove(broker.DefaultStoreKeyFile(dir))
-	rs, err := bench.Run(ctx, dir, bench.Config{LatencyMessages: *lat, ThroughputMessages: *thr, Rounds: *rounds}, e.stderr)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rs, err := bench.Run(ctx, dir, bench.Config{LatencyMessages: *lat, ThroughputMessages: *thr, Rounds: *rounds, Only: *only}, e.stderr)
 	if err != nil {
 		return err
 	}

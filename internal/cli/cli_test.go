@@ -197,6 +197,27 @@ func TestBenchPrintsRawAndCrisisbusFiguresWithRatios(t *testing.T) {
 	}
 }
 
+// bench --only measures one path, so that its CPU profile (--cpuprofile)
+// shows that path's work alone; an unknown path is named in the refusal.
+func TestBenchProfilesOnePathAlone(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "crisisbus.prof")
+	code, out, errOut := run("bench", "--only", "crisisbus", "--cpuprofile", prof,
+		"--latency-messages", "50", "--throughput-messages", "200", "--rounds", "1")
+	if code != 0 {
+		t.Fatalf("bench exited %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "crisisbus ") || strings.Contains(out, "raw JetStream") || strings.Contains(out, "crisisbus/raw") {
+		t.Errorf("bench --only crisisbus printed another path or a ratio:\n%s", out)
+	}
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+		t.Errorf("no CPU profile written to %s: %v", prof, err)
+	}
+	code, _, errOut = run("bench", "--only", "nats", "--latency-messages", "50", "--throughput-messages", "200", "--rounds", "1")
+	if code == 0 || !strings.Contains(errOut, `no path "nats"`) || !strings.Contains(errOut, `"crisisbus"`) {
+		t.Errorf("bench --only nats: exit %d, %s", code, errOut)
+	}
+}
+
 func TestFlagsMayFollowTheFile(t *testing.T) {
 	b := bustest.Start(t, "")
 	code, out, errOut := run("publish", "../../schemas/testdata/valid/episode.opened.json", "--nats", b.URL(), "--data", b.DataDir())

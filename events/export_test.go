@@ -1,0 +1,4 @@
+package events
+
+// DecodeData is decodeData, for the tests.
+var DecodeData = decodeData
