@@ -150,10 +150,13 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 		}
 		return bus
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	// Three servers electing leaders for every stream and bucket take
+	// seconds on a busy machine: the bounds are generous, as a test that
+	// fails must be the cluster's fault, not the machine's load.
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	admin := connect("")
-	bustest.CheckFor(t, 20*time.Second, 200*time.Millisecond, func() error {
+	bustest.CheckFor(t, 60*time.Second, 200*time.Millisecond, func() error {
 		return rights.Provision(ctx, admin.JetStream(), natsbus.StreamConfig{Replicas: 3})
 	})
 	stream, err := admin.JetStream().Stream(ctx, natsbus.Stream)
