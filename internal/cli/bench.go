@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime/pprof"
 
@@ -29,21 +30,32 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	}
 	defer os.RemoveAll(dir)
 	defer os.Remove(broker.DefaultStoreKeyFile(dir))
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := profileCPU(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	rs, err := bench.Run(ctx, dir, bench.Config{LatencyMessages: *lat, ThroughputMessages: *thr, Rounds: *rounds, Only: *only}, e.stderr)
 	if err != nil {
 		return err
 	}
 	bench.Print(e.stdout, rs)
 	return nil
+}
+
+// profileCPU starts a CPU profile written to path ("": none); stop ends it
+// and closes the file.
+func profileCPU(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

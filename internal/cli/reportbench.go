@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -124,17 +123,11 @@ func cmdReportBench(ctx context.Context, e env, args []string) error {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := profileCPU(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	start, srvCPU = time.Now(), srv.cpu()
 	cpu := bench.ProcessCPU()
 	proj, err := reports.Rebuild(ctx, bus)
@@ -471,21 +464,13 @@ func importAgainstRaw(ctx context.Context, nc *nats.Conn, n int, seed uint64, pr
 	f.rawCPU = (bench.ProcessCPU() - cpu) / time.Duration(n)
 	fmt.Fprintf(progress, "crisisbus import of %d events…\n", n)
 	im := &importer{bus: bus, batch: 4000, errOut: progress}
-	if profile != "" {
-		pf, err := os.Create(profile)
-		if err != nil {
-			return f, err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return f, err
-		}
+	stop, err := profileCPU(profile)
+	if err != nil {
+		return f, err
 	}
 	cpu = bench.ProcessCPU()
 	st, err := im.run(ctx, bytes.NewReader(b))
-	if profile != "" {
-		pprof.StopCPUProfile()
-	}
+	stop()
 	if err != nil {
 		return f, err
 	}
