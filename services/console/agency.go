@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -281,15 +282,24 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 	d.FollowUpBy = d.V.FollowUpBy()
 	d.CallsMine = d.FollowUpBy != "" && d.FollowUpBy == s.Agency
 	d.Agencies = slices.DeleteFunc(slices.Clone(events.Agencies), func(a events.Agency) bool { return a == s.Agency })
+	// The rest of the page is read side by side: each part is its own
+	// request to the record, and a page shown to someone waiting should
+	// cost the slowest of them, not their sum.
+	var parts sync.WaitGroup
 	if d.Mine {
-		if mr, err := rpc.Call[record.EpisodeRequest, record.MatchResponse](r.Context(), c.nc, record.SubjectMatch, record.EpisodeRequest{Episode: id}); err == nil {
-			d.Matches = mr.Matches
+		parts.Go(func() {
+			if mr, err := rpc.Call[record.EpisodeRequest, record.MatchResponse](r.Context(), c.nc, record.SubjectMatch, record.EpisodeRequest{Episode: id}); err == nil {
+				d.Matches = mr.Matches
+			}
+		})
+	}
+	parts.Go(func() {
+		if dr, err := rpc.Call[record.EpisodeRequest, record.DisclosuresResponse](r.Context(), c.nc, record.SubjectDisclosures, record.EpisodeRequest{Episode: id}); err == nil {
+			d.Disclosures, d.Dropped = viewings(dr.Disclosures), dr.Dropped
 		}
-	}
-	if dr, err := rpc.Call[record.EpisodeRequest, record.DisclosuresResponse](r.Context(), c.nc, record.SubjectDisclosures, record.EpisodeRequest{Episode: id}); err == nil {
-		d.Disclosures, d.Dropped = viewings(dr.Disclosures), dr.Dropped
-	}
-	d.Places = c.wherePanelFor(r.Context(), s, &d.V, town)
+	})
+	parts.Go(func() { d.Places = c.wherePanelFor(r.Context(), s, &d.V, town) })
+	parts.Wait()
 	if choose != "" {
 		if d.Places == nil {
 			http.Error(w, "Only the agency holding the episode chooses where the person goes.", http.StatusForbidden)
