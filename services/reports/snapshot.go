@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"time"
 
@@ -150,14 +151,17 @@ type snapHavenOut struct {
 
 // encodeSnapshot writes the projection's state, with the stream it counts
 // (created at created, first sequence first): the magic line, the
-// version, a SHA-256 of the body and the body. It holds the projection's
-// read lock while it encodes, so the state is the one at Last.
+// version, a SHA-256 of the body and the body. It copies the state at Last
+// under the projection's read lock and encodes the copy after letting go
+// of it: encoding a million events' state takes seconds, and meanwhile the
+// projection applies new events and the reports page reads its tables
+// (which waited for the whole encoding before).
 func (p *Projection) encodeSnapshot(created time.Time, first uint64) ([]byte, uint64, error) {
 	p.mu.RLock()
 	s := snapshot{Version: Version, StreamCreated: created, FirstSeq: first, Last: p.last,
-		Applied: p.applied, Duplicates: p.duplicates, Skipped: p.skipped,
-		S136: p.s136, Referrals: p.referrals, Avoided: p.avoided, Delays: p.delays,
-		Places: p.places, Under18: p.under18, U18Police: p.u18Police, Forbidden: p.forbidden, Cells: p.cells,
+		Applied: p.applied, Duplicates: p.duplicates, Skipped: slices.Clone(p.skipped),
+		S136: cloneNested(p.s136), Referrals: maps.Clone(p.referrals), Avoided: maps.Clone(p.avoided), Delays: cloneNested(p.delays),
+		Places: cloneNested(p.places), Under18: maps.Clone(p.under18), U18Police: maps.Clone(p.u18Police), Forbidden: maps.Clone(p.forbidden), Cells: cloneNested(p.cells),
 		Detention: make(map[Month]snapDetention, len(p.detention)), Followup: make(map[Month][4]int, len(p.followup)),
 		Contacts: make(map[Month][contactRows]int, len(p.contacts)),
 		IDs:      make([]byte, 0, 16*len(p.ids)), EpisodeIDs: make([]byte, 0, 16*len(p.episodes)),
@@ -167,7 +171,7 @@ func (p *Projection) encodeSnapshot(created time.Time, first uint64) ([]byte, ui
 		s.IDs = append(s.IDs, id[:]...)
 	}
 	for m, d := range p.detention {
-		s.Detention[m] = snapDetention{Durations: d.durations, Extensions: d.extensions, Breaches: d.breaches}
+		s.Detention[m] = snapDetention{Durations: slices.Clone(d.durations), Extensions: d.extensions, Breaches: d.breaches}
 	}
 	for m, f := range p.followup {
 		s.Followup[m] = *f
@@ -188,7 +192,7 @@ func (p *Projection) encodeSnapshot(created time.Time, first uint64) ([]byte, ui
 			Contacted: snapFirst{ep.contacted.set, ep.contacted.at}, Completed: snapFirst{ep.completed.set, ep.completed.at},
 			Escalated: snapFirst{ep.escalated.set, ep.escalated.at}, Haven: ep.haven,
 			Contact: snapContact{PoliceAt: ep.contact.policeAt, Detained: ep.contact.detained, Haven: ep.contact.haven, Triage: ep.contact.triage,
-				Counted: ep.contact.counted, Month: ep.contact.month, Row: ep.contact.row, Referrals: ep.contact.referrals, Accepts: ep.contact.accepts}}
+				Counted: ep.contact.counted, Month: ep.contact.month, Row: ep.contact.row, Referrals: slices.Clone(ep.contact.referrals), Accepts: slices.Clone(ep.contact.accepts)}}
 		for _, a := range ep.arrivals {
 			e.Arrivals = append(e.Arrivals, snapArrival{Month: a.month, Police: a.police, Place: a.place, Cond: a.cond, Forbidden: a.forbidden})
 		}
@@ -197,10 +201,9 @@ func (p *Projection) encodeSnapshot(created time.Time, first uint64) ([]byte, ui
 		}
 		s.Episodes = append(s.Episodes, e)
 	}
-	var body bytes.Buffer
-	err := gob.NewEncoder(&body).Encode(&s)
 	p.mu.RUnlock()
-	if err != nil {
+	var body bytes.Buffer
+	if err := gob.NewEncoder(&body).Encode(&s); err != nil {
 		return nil, 0, fmt.Errorf("encode reports snapshot: %w", err)
 	}
 	sum := sha256.Sum256(body.Bytes())
@@ -325,4 +328,13 @@ func (p *Projection) take(q *Projection) {
 	p.followup, p.places, p.under18, p.u18Police, p.forbidden = q.followup, q.places, q.under18, q.u18Police, q.forbidden
 	p.cells, p.havens, p.episodes, p.open = q.cells, q.havens, q.episodes, q.open
 	p.contacts = q.contacts
+}
+
+// cloneNested copies a map of maps, so the copy shares nothing with it.
+func cloneNested[K, L comparable, V any](m map[K]map[L]V) map[K]map[L]V {
+	out := make(map[K]map[L]V, len(m))
+	for k, inner := range m {
+		out[k] = maps.Clone(inner)
+	}
+	return out
 }
