@@ -67,29 +67,15 @@ func SeesClinical(a events.Agency) bool {
 	return len(f) > 0 && !slices.ContainsFunc(ClinicalFields, func(c string) bool { return !slices.Contains(f, c) })
 }
 
-// ForAgency returns agency a's view of v: the JSON object with only the
+// ForAgencyJSON returns agency a's view of v: the JSON object with only the
 // fields on a's allowlist, and the names of every field it holds, for the
 // disclosure record. An empty field is listed too (clocks: [], closed:
 // false): it is sent, and that a person has no links or no running clock is
-// itself something disclosed.
-func ForAgency(v View, a events.Agency) (map[string]any, []string, error) {
-	raw, fields, err := ForAgencyJSON(v, a)
-	if err != nil {
-		return nil, nil, err
-	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, nil, err
-	}
-	return out, fields, nil
-}
-
-// ForAgencyJSON is ForAgency as the JSON document itself (what the record
-// sends), without going through generic values: only the allowlisted
-// fields of the view are encoded, each as encoding the whole view would
-// encode it, so deciding a command on a long episode costs one encoding
-// of what the agency may see. It is where the allowlist is applied;
-// ForAgency reads its result.
+// itself something disclosed. It is the document the record sends, made
+// without generic values: only the allowlisted fields of the view are
+// encoded, each as encoding the whole view would encode it, so deciding a
+// command on a long episode costs one encoding of what the agency may see.
+// It is where the allowlist is applied.
 func ForAgencyJSON(v View, a events.Agency) (json.RawMessage, []string, error) {
 	fields, err := Allowlist(a)
 	if err != nil {

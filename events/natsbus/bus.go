@@ -666,7 +666,12 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 	herr := h(ctx, e)
 	span.End(herr)
 	seq := md.Sequence.Stream
-	if herr == nil || !Unanswered(herr) {
+	var perm permanentError
+	unanswered := herr != nil && Unanswered(herr) && !errors.As(herr, &perm)
+	var failing time.Duration // how long the message has gone unanswered
+	if unanswered {
+		failing = out.lasting(seq, time.Now())
+	} else {
 		out.end(seq)
 	}
 	if herr == nil {
@@ -676,18 +681,17 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 		}
 		return
 	}
-	var perm permanentError
 	switch {
 	case StoreUnavailable(herr):
 		// Not the message's fault: it waits, in place, for the store.
 		withEvent(ctx, log, e).Warn("handler failed: the store is full or stopped; will retry until it takes writes again",
 			zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
 		_ = msg.NakWithDelay(delay)
-	case Unanswered(herr) && !errors.As(herr, &perm) && out.lasting(seq, time.Now()) < cfg.OutageRetry:
+	case unanswered && failing < cfg.OutageRetry:
 		// Not the message's fault either: a server did not answer in time.
 		withEvent(ctx, log, e).Warn("handler failed: a server did not answer in time; will retry while the outage lasts",
 			zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered),
-			zap.Duration("failing_for", out.lasting(seq, time.Now()).Round(time.Second)), zap.Duration("gives_up_after", cfg.OutageRetry), zap.Duration("retry_in", delay))
+			zap.Duration("failing_for", failing.Round(time.Second)), zap.Duration("gives_up_after", cfg.OutageRetry), zap.Duration("retry_in", delay))
 		_ = msg.NakWithDelay(delay)
 	case errors.As(herr, &perm) || int(md.NumDelivered) >= cfg.MaxDeliver:
 		out.end(seq)
@@ -780,7 +784,7 @@ func Unanswered(err error) bool {
 	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionReconnecting) ||
-		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrNoServers) || StoreUnavailable(err)
+		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrNoServers)
 }
 
 // outages keeps, for each message a consumer's handler is failing on
