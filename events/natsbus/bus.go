@@ -15,6 +15,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/denied"
+	"github.com/crisisbus/crisisbus/internal/fifo"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 	"github.com/crisisbus/crisisbus/internal/tracing"
 )
@@ -857,31 +858,10 @@ func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, 
 }
 
 // seenSet remembers the last n event ids a consumer handled.
-type seenSet struct {
-	mu   sync.Mutex
-	ids  map[string]struct{}
-	ring []string
-	next int
-}
+type seenSet struct{ ids *fifo.Map[string, struct{}] }
 
-func newSeenSet(n int) *seenSet {
-	return &seenSet{ids: make(map[string]struct{}, n), ring: make([]string, n)}
-}
+func newSeenSet(n int) *seenSet { return &seenSet{fifo.New[string, struct{}](n)} }
 
-func (s *seenSet) has(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.ids[id]
-	return ok
-}
+func (s *seenSet) has(id string) bool { _, ok := s.ids.Get(id); return ok }
 
-func (s *seenSet) add(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old := s.ring[s.next]; old != "" {
-		delete(s.ids, old)
-	}
-	s.ring[s.next] = id
-	s.ids[id] = struct{}{}
-	s.next = (s.next + 1) % len(s.ring)
-}
+func (s *seenSet) add(id string) { s.ids.Put(id, struct{}{}) }

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/fifo"
 )
 
 // parsedCacheSize bounds how many parsed events a bus keeps: an active
@@ -20,10 +21,8 @@ const parsedCacheSize = 16384
 // its subject and bytes are those read, so a hit gives exactly what parsing
 // would. Eviction is first in, first out.
 type parsedCache struct {
-	mu    sync.Mutex
-	bySeq map[uint64]parsedEntry
-	order []uint64 // ring of the sequences held, oldest at next
-	next  int
+	once  sync.Once
+	bySeq *fifo.Map[uint64, parsedEntry]
 }
 
 type parsedEntry struct {
@@ -33,31 +32,14 @@ type parsedEntry struct {
 }
 
 func (c *parsedCache) parse(s Stored) (events.Event, error) {
-	c.mu.Lock()
-	if en, ok := c.bySeq[s.Seq]; ok && en.subject == s.Subject && bytes.Equal(en.raw, s.Raw) {
-		c.mu.Unlock()
+	c.once.Do(func() { c.bySeq = fifo.New[uint64, parsedEntry](parsedCacheSize) })
+	if en, ok := c.bySeq.Get(s.Seq); ok && en.subject == s.Subject && bytes.Equal(en.raw, s.Raw) {
 		return en.event, nil
 	}
-	c.mu.Unlock()
 	e, err := parseStored(s.Subject, s.Raw)
 	if err != nil {
 		return e, err // an unusable message is set aside once; not cached
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.bySeq == nil {
-		c.bySeq = make(map[uint64]parsedEntry, parsedCacheSize)
-		c.order = make([]uint64, 0, parsedCacheSize)
-	}
-	if _, ok := c.bySeq[s.Seq]; !ok {
-		if len(c.order) < parsedCacheSize {
-			c.order = append(c.order, s.Seq)
-		} else {
-			delete(c.bySeq, c.order[c.next])
-			c.order[c.next] = s.Seq
-			c.next = (c.next + 1) % parsedCacheSize
-		}
-	}
-	c.bySeq[s.Seq] = parsedEntry{subject: s.Subject, raw: bytes.Clone(s.Raw), event: e}
+	c.bySeq.Put(s.Seq, parsedEntry{subject: s.Subject, raw: bytes.Clone(s.Raw), event: e})
 	return e, nil
 }

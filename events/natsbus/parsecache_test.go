@@ -55,7 +55,7 @@ func TestParsedEventsAreReusedOnlyForTheSameMessageAndBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(c.bySeq); n > parsedCacheSize {
+	if n := c.bySeq.Len(); n > parsedCacheSize {
 		t.Fatalf("the cache holds %d events, more than its bound %d", n, parsedCacheSize)
 	}
 }

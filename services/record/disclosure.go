@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/fifo"
 	"github.com/crisisbus/crisisbus/internal/tracing"
 )
 
@@ -311,35 +311,12 @@ func decodeDisclosures(raw []byte) (Disclosures, error) {
 // acknowledged (stored, or dropped as a repeat of one stored): identical
 // reads within a DisclosureWindow are one disclosure, so a repeat need not
 // go to the server. Bounded: about 5 MB.
-type storedIDs struct {
-	mu   sync.Mutex
-	ids  map[string]struct{}
-	ring []string
-	next int
-}
+type storedIDs struct{ ids *fifo.Map[string, struct{}] }
 
 const storedIDsKept = 65536
 
-func (s *storedIDs) has(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.ids[id]
-	return ok
-}
+func newStoredIDs() storedIDs { return storedIDs{fifo.New[string, struct{}](storedIDsKept)} }
 
-func (s *storedIDs) add(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ids == nil {
-		s.ids, s.ring = make(map[string]struct{}, storedIDsKept), make([]string, storedIDsKept)
-	}
-	if _, ok := s.ids[id]; ok {
-		return
-	}
-	if old := s.ring[s.next]; old != "" {
-		delete(s.ids, old)
-	}
-	s.ring[s.next] = id
-	s.ids[id] = struct{}{}
-	s.next = (s.next + 1) % storedIDsKept
-}
+func (s storedIDs) has(id string) bool { _, ok := s.ids.Get(id); return ok }
+
+func (s storedIDs) add(id string) { s.ids.Put(id, struct{}{}) }

@@ -9,6 +9,7 @@ import (
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/fifo"
 )
 
 // Every command and every view reads its episode fresh from the stream
@@ -36,10 +37,11 @@ const freshCap = 512
 // freshEpisodes is the record's episodes read lately, the oldest read
 // first out when it is full.
 type freshEpisodes struct {
-	mu    sync.Mutex
-	byID  map[string]*freshEpisode
-	order []string // ring of the episodes held, the oldest at next
-	next  int
+	byID *fifo.Map[string, *freshEpisode]
+}
+
+func newFreshEpisodes() freshEpisodes {
+	return freshEpisodes{fifo.New[string, *freshEpisode](freshCap)}
 }
 
 // freshEpisode is one episode as read up to seq. Its lock is held while
@@ -58,30 +60,6 @@ type agencyCut struct {
 	fields []string
 }
 
-// entry returns the episode's entry, adding an empty one (and dropping the
-// oldest) if it is not held.
-func (f *freshEpisodes) entry(id string) *freshEpisode {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if e, ok := f.byID[id]; ok {
-		return e
-	}
-	if f.byID == nil {
-		f.byID = make(map[string]*freshEpisode, freshCap)
-		f.order = make([]string, 0, freshCap)
-	}
-	if len(f.order) < freshCap {
-		f.order = append(f.order, id)
-	} else {
-		delete(f.byID, f.order[f.next])
-		f.order[f.next] = id
-		f.next = (f.next + 1) % freshCap
-	}
-	e := &freshEpisode{}
-	f.byID[id] = e
-	return e
-}
-
 // errNotAsRead ends a read that did not start at the message read before.
 var errNotAsRead = errors.New("the stream does not hold the message read before")
 
@@ -92,7 +70,7 @@ func (f *freshEpisodes) read(ctx context.Context, bus *natsbus.Bus, id string, u
 	if err := events.CheckID("episode", id); err != nil {
 		return err
 	}
-	e := f.entry(id)
+	e := f.byID.GetOrAdd(id, func() *freshEpisode { return &freshEpisode{} })
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.seq > 0 {

@@ -32,7 +32,7 @@ func TestAnEpisodeIsReadWholeAgainWhenTheStreamNoLongerHoldsWhatWasRead(t *testi
 			t.Fatal(err)
 		}
 	}
-	var f freshEpisodes
+	f := newFreshEpisodes()
 	read := func() (string, uint64, int) {
 		t.Helper()
 		var view string
@@ -76,8 +76,9 @@ func TestAnEpisodeIsReadWholeAgainWhenTheStreamNoLongerHoldsWhatWasRead(t *testi
 			t.Fatal(err)
 		}
 		wantRaw, _ := json.Marshal(whole)
-		keptOfAnother(f.byID[ep])
-		alter.do(f.byID[ep])
+		kept, _ := f.byID.Get(ep)
+		keptOfAnother(kept)
+		alter.do(kept)
 		got, seq, _ := read()
 		if readWhole := got == string(wantRaw) && seq == wholeSeq; readWhole != alter.readWhole {
 			t.Fatalf("the stream holding %s: read whole %v, want %v:\n got %s (sequence %d)\nwhole %s (sequence %d)", alter.what, readWhole, alter.readWhole, got, seq, wantRaw, wholeSeq)

@@ -196,7 +196,7 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 			return nil, err
 		}
 	}
-	r := &Record{cfg: cfg, store: store, progress: newProgress(checkpoint), saved: checkpoint}
+	r := &Record{cfg: cfg, store: store, progress: newProgress(checkpoint), saved: checkpoint, stored: newStoredIDs(), fresh: newFreshEpisodes()}
 	// The places' updates so far, read once before the consumer starts;
 	// it hands on every later one (and any it delivers again: the latest
 	// word of each place wins, whatever the order).
