@@ -130,8 +130,11 @@ func (c *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, 
 		d.Err = "The worklist could not be loaded just now. It will load again by itself; if it does not, reload the page."
 	}
 	d.Items = resp.Items
-	if d.Places, err = c.ourPlaces(r, s.Agency); err != nil {
-		d.PlacesErr = "Your places could not be loaded just now. Reload the page in a moment."
+	// A page refreshing itself shows its worklist alone (render), not its places.
+	if !isLive(r) {
+		if d.Places, err = c.ourPlaces(r, s.Agency); err != nil {
+			d.PlacesErr = "Your places could not be loaded just now. Reload the page in a moment."
+		}
 	}
 	for _, it := range d.Items {
 		c.parties.add(it.Episode, s.Agency)
@@ -214,6 +217,17 @@ func (c *Server) renderEpisode(w http.ResponseWriter, r *http.Request, id string
 func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id string, status int, p page, town, choose string) {
 	s, _ := sessionFrom(r.Context())
 	reason := s.Reasons[id]
+	// Who has viewed the episode is asked for alongside the view, not
+	// after it; it is shown only when the view is given.
+	type viewings struct {
+		record.DisclosuresResponse
+		err error
+	}
+	viewed := make(chan viewings, 1)
+	go func() {
+		dr, err := rpc.Call[record.EpisodeRequest, record.DisclosuresResponse](r.Context(), c.nc, record.SubjectDisclosures, record.EpisodeRequest{Episode: id})
+		viewed <- viewings{dr, err}
+	}()
 	resp, err := rpc.Call[record.ViewRequest, record.ViewResponse](r.Context(), c.nc, record.ViewSubject(s.Agency), record.ViewRequest{
 		Episode: id, Agency: s.Agency, Viewer: s.Name + " (" + s.Username + ")",
 		Purpose: "direct care: " + s.Role + " working on the episode in the console", After: r.URL.Query().Get("after"),
@@ -282,24 +296,27 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 	d.FollowUpBy = d.V.FollowUpBy()
 	d.CallsMine = d.FollowUpBy != "" && d.FollowUpBy == s.Agency
 	d.Agencies = slices.DeleteFunc(slices.Clone(events.Agencies), func(a events.Agency) bool { return a == s.Agency })
-	// The rest of the page is read side by side: each part is its own
-	// request to the record, and a page shown to someone waiting should
-	// cost the slowest of them, not their sum.
+	// What the forms show (possible matches, where the person can go) is
+	// read side by side: each part is its own request, and a page shown to
+	// someone waiting should cost the slowest of them, not their sum. A
+	// page refreshing itself is sent its live regions alone (render) and
+	// needs neither.
+	forms := !isLive(r) || choose != ""
 	var parts sync.WaitGroup
-	if d.Mine {
+	if d.Mine && forms {
 		parts.Go(func() {
 			if mr, err := rpc.Call[record.EpisodeRequest, record.MatchResponse](r.Context(), c.nc, record.SubjectMatch, record.EpisodeRequest{Episode: id}); err == nil {
 				d.Matches = mr.Matches
 			}
 		})
 	}
-	parts.Go(func() {
-		if dr, err := rpc.Call[record.EpisodeRequest, record.DisclosuresResponse](r.Context(), c.nc, record.SubjectDisclosures, record.EpisodeRequest{Episode: id}); err == nil {
-			d.Disclosures, d.Dropped = viewings(dr.Disclosures), dr.Dropped
-		}
-	})
-	parts.Go(func() { d.Places = c.wherePanelFor(r.Context(), s, &d.V, town) })
+	if forms {
+		parts.Go(func() { d.Places = c.wherePanelFor(r.Context(), s, &d.V, town) })
+	}
 	parts.Wait()
+	if dr := <-viewed; dr.err == nil {
+		d.Disclosures, d.Dropped = mostRecentFirst(dr.Disclosures), dr.Dropped
+	}
 	if choose != "" {
 		if d.Places == nil {
 			http.Error(w, "Only the agency holding the episode chooses where the person goes.", http.StatusForbidden)
@@ -323,11 +340,11 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 	c.render(w, r, "episode", status, p)
 }
 
-// viewings orders the record's summary of who viewed, most recent first.
+// mostRecentFirst orders the record's summary of who viewed, most recent first.
 // The record keeps one entry per viewer, agency and purpose with how often
 // and when first and last (a page that refreshes itself reads again, and
 // identical reads within 15 minutes are one disclosure).
-func viewings(ds []record.Disclosure) []record.Disclosure {
+func mostRecentFirst(ds []record.Disclosure) []record.Disclosure {
 	out := slices.Clone(ds)
 	slices.SortStableFunc(out, func(a, b record.Disclosure) int { return b.Last.Compare(a.Last) })
 	return out

@@ -217,8 +217,7 @@ func (c *Server) Stop() {
 
 func (c *Server) routes() http.Handler {
 	mux := routeMux{http.NewServeMux(), &c.patterns}
-	static, _ := fs.Sub(webFS, "web/static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.Handle("GET /static/", staticFiles())
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
 	})
@@ -266,7 +265,8 @@ func securityHeaders(next http.Handler) http.Handler {
 }
 
 var funcs = template.FuncMap{
-	"title": func(a events.Agency) string { return a.Title() },
+	"title":  func(a events.Agency) string { return a.Title() },
+	"static": staticURL,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -459,12 +459,19 @@ func (c *Server) render(w http.ResponseWriter, r *http.Request, name string, sta
 	if c.cfg.StoreAlert != nil {
 		p.StoreAlert = c.cfg.StoreAlert()
 	}
-	if p.Flash == "" {
+	// A page refreshing itself (live.js) is sent its live regions alone,
+	// where the page has them: a few kilobytes to read and put in place,
+	// not the whole page with its forms. The confirmation of what the
+	// person just did waits for their next whole page.
+	whole := "layout.html"
+	if isLive(r) && t.Lookup("live") != nil {
+		whole = "live"
+	} else if p.Flash == "" {
 		p.Flash = c.takeFlash(r)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := t.ExecuteTemplate(w, "layout.html", p); err != nil {
+	if err := t.ExecuteTemplate(w, whole, p); err != nil {
 		if gone(r, err) {
 			// The browser left (a page replaced by the next): not a fault.
 			c.log.Debug("render: the browser left before the page was sent", zap.String("page", name), zap.Error(err))

@@ -164,6 +164,8 @@ func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
 		t.Fatal("the call handler's page was reloaded to show the advice")
 	}
 	browsertest.Screenshot(t, handler.tab, "2-advice-arrived-live")
+	whole, live := handler.liveShowsWhatAReloadShows("the call handler's episode page")
+	t.Logf("the episode page refreshing itself is sent %d bytes; a reload, %d", live, whole)
 
 	// The officer records the s136 detention at the place of safety and asks the AMHP service.
 	handler.do("record the detention",
@@ -197,6 +199,7 @@ func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
 		return nil
 	})
 	browsertest.Screenshot(t, amhp.tab, "3-amhp-queue")
+	amhp.liveShowsWhatAReloadShows("the AMHP's queue")
 	amhp.do("accept the assessment",
 		chromedp.Click(chromedp.CSS(`.card form[action$="/accept"] button`)),
 	)
@@ -208,6 +211,7 @@ func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
 		t.Fatal("the AMHP does not see the clinical record")
 	}
 	browsertest.Screenshot(t, amhp.tab, "4-amhp-episode")
+	amhp.liveShowsWhatAReloadShows("the AMHP's episode page, with the clinical record")
 	amhp.do("turn to a tablet", chromedp.EmulateViewport(820, 1180))
 	browsertest.Screenshot(t, amhp.tab, "4b-amhp-episode-tablet")
 	amhp.do("back to the desk", chromedp.EmulateViewport(1280, 800))
@@ -242,6 +246,11 @@ func TestControlRoomToAMHPToHelplineInTheConsole(t *testing.T) {
 		t.Error("the police view lacks the person's own words")
 	}
 	browsertest.Screenshot(t, mhw.tab, "6-police-view")
+	mhw.do("open what the control room handed on", chromedp.Navigate(base+"/handed-on"), chromedp.WaitVisible(chromedp.CSS("#handedon")))
+	if !strings.Contains(mhw.text("#handedon"), "Daniel Brook") {
+		t.Errorf("the control room's handed-on list reads %q, want Daniel Brook", mhw.text("#handedon"))
+	}
+	mhw.liveShowsWhatAReloadShows("the control room's handed-on list")
 
 	// The report page counts the assessment: one "not admitted" this month.
 	month := time.Now().In(london).Format("2006-01")

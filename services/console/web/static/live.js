@@ -28,7 +28,10 @@
   }
   // The page after a form waits for what was just recorded (?after=): take
   // it out of the address, so a reload or a shared link does not wait again.
-  // (The confirmation itself is kept in the session and shown once.)
+  // (The confirmation itself is kept in the session and shown once.) The
+  // page holds that event: when it is announced, there is nothing to read.
+  var held = (/[?&]after=([^&#]+)/.exec(window.location.search) || [])[1] || "";
+  try { held = decodeURIComponent(held); } catch (x) { held = ""; }
   if (window.history && window.history.replaceState && /[?&]after=/.test(window.location.search)) {
     window.history.replaceState(null, "", window.location.pathname + window.location.hash);
   }
@@ -56,10 +59,22 @@
   // follow its projection.
   var busy = false, again = false, after = "", settle = null;
   var onEpisode = (/^\/episodes\/([0-9a-f-]{36})$/.exec(window.location.pathname) || [])[1] || "";
+  // A form sent replaces this page with its answer, which shows what
+  // changes meanwhile: the page does not read itself while it is being
+  // left. One that stays (a download) catches up a moment later.
+  var leaving = 0, late = null;
+  document.addEventListener("submit", function (ev) { if (!ev.defaultPrevented) { leaving = Date.now() + 3000; } });
   function changed(ev) {
     var e = {};
     try { e = JSON.parse(ev && ev.data || "{}"); } catch (x) { e = {}; }
-    if (onEpisode && e.episode === onEpisode && e.id) { after = e.id; }
+    if (onEpisode && e.episode === onEpisode && e.id) {
+      if (e.id === held) { return; }
+      after = e.id;
+    }
+    if (Date.now() < leaving) {
+      if (!late) { late = setTimeout(function () { late = null; refresh(); }, leaving - Date.now()); }
+      return;
+    }
     refresh();
     if (!onEpisode) {
       if (settle) { clearTimeout(settle); }
