@@ -168,32 +168,24 @@ func cmpOr(a, b error) error {
 func (s *Store) applyEpisodeRun(ctx context.Context, id string, evs []events.Event) error {
 	var persons []episode.Person
 	var opened time.Time
-	err := s.update(ctx, s.views, id, func(raw []byte) ([]byte, error) {
+	err := s.updateView(ctx, id, func(v *episode.View, isNew bool) (bool, error) {
 		persons = persons[:0]
-		v := episode.New(id)
 		defer func() { opened = v.OpenedAt }()
-		if raw == nil {
+		if isNew {
 			persons = append(persons, v.Person) // a new episode: its reference is indexed
-		} else {
-			if err := json.Unmarshal(raw, &v); err != nil {
-				return nil, err
-			}
 		}
 		changed := false
 		for _, e := range evs {
 			c, err := v.Apply(e)
 			if err != nil {
-				return nil, err
+				return false, err
 			}
 			if c && e.Type == episode.TypeOf(&events.PersonIdentified{}) {
 				persons = append(persons, v.Person)
 			}
 			changed = changed || c
 		}
-		if !changed {
-			return nil, nil
-		}
-		return json.Marshal(v)
+		return changed, nil
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/fifo"
 )
 
 // worklists holds each agency's work items, kept by a watcher on the views
@@ -24,7 +26,45 @@ type worklists struct {
 	byAgcy map[events.Agency]map[string]WorkItem // agency → episode → item
 	// handedOn is each agency's "handed on" list, kept the same way.
 	handedOn map[events.Agency]map[string]WorkItem
+	// written are the views this store is writing, with their items, so
+	// that the watcher files its own writes without decoding them again.
+	written *fifo.Map[string, listing]
 }
+
+// listing is what one view puts on the lists: for each agency, its item on
+// the worklist or on the "handed on" list (none once closed).
+type listing struct {
+	raw          []byte // the view as written
+	work, handed map[events.Agency]WorkItem
+}
+
+// listingOf files view v under each agency it waits for or was handed on by.
+func listingOf(v *episode.View) listing {
+	l := listing{work: map[events.Agency]WorkItem{}, handed: map[events.Agency]WorkItem{}}
+	if v.Closed {
+		return l
+	}
+	for _, a := range events.Agencies {
+		if item, ok := workItem(*v, a); ok {
+			l.work[a] = item
+		} else if item, ok := handedOnItem(*v, a); ok {
+			l.handed[a] = item
+		}
+	}
+	return l
+}
+
+// writing tells the watcher that the view of ep is about to be written as
+// raw: when it comes back the same, its items are these.
+func (x *worklists) writing(ep string, raw []byte, v *episode.View) {
+	l := listingOf(v)
+	l.raw = raw
+	x.written.Put(ep, l)
+}
+
+// keptWritten bounds the writes remembered for the watcher, which reads
+// each a moment after it is made.
+const keptWritten = 64
 
 // watchWorklists starts keeping the worklists; stop ends it.
 func (s *Store) watchWorklists(ctx context.Context) (stop func(), err error) {
@@ -32,7 +72,8 @@ func (s *Store) watchWorklists(ctx context.Context) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch the episode views for the worklists: %w", err)
 	}
-	idx := &worklists{byAgcy: map[events.Agency]map[string]WorkItem{}, handedOn: map[events.Agency]map[string]WorkItem{}}
+	idx := &worklists{byAgcy: map[events.Agency]map[string]WorkItem{}, handedOn: map[events.Agency]map[string]WorkItem{},
+		written: fifo.New[string, listing](keptWritten)}
 	for _, a := range events.Agencies {
 		idx.byAgcy[a] = map[string]WorkItem{}
 		idx.handedOn[a] = map[string]WorkItem{}
@@ -64,22 +105,22 @@ func (x *worklists) update(e jetstream.KeyValueEntry) {
 	if !validKey(ep) {
 		return // not an episode: the projection's checkpoint
 	}
-	var v episode.View
-	deleted := e.Operation() != jetstream.KeyValuePut
-	if !deleted && json.Unmarshal(e.Value(), &v) != nil {
-		deleted = true // an unreadable view waits for nobody
+	var l listing // deleted, or unreadable: waits for nobody
+	if e.Operation() == jetstream.KeyValuePut {
+		if w, ok := x.written.Get(ep); ok && bytes.Equal(w.raw, e.Value()) {
+			l = w
+		} else if v := (episode.View{}); json.Unmarshal(e.Value(), &v) == nil {
+			l = listingOf(&v)
+		}
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, a := range events.Agencies {
 		delete(x.byAgcy[a], ep)
 		delete(x.handedOn[a], ep)
-		if deleted || v.Closed {
-			continue
-		}
-		if item, ok := workItem(v, a); ok {
+		if item, ok := l.work[a]; ok {
 			x.byAgcy[a][ep] = item
-		} else if item, ok := handedOnItem(v, a); ok {
+		} else if item, ok := l.handed[a]; ok {
 			x.handedOn[a][ep] = item
 		}
 	}
