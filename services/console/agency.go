@@ -1,7 +1,6 @@
 package console
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -228,10 +227,16 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 		dr, err := rpc.Call[record.EpisodeRequest, record.DisclosuresResponse](r.Context(), c.nc, record.SubjectDisclosures, record.EpisodeRequest{Episode: id})
 		viewed <- viewings{dr, err}
 	}()
-	resp, err := rpc.Call[record.ViewRequest, record.ViewResponse](r.Context(), c.nc, record.ViewSubject(s.Agency), record.ViewRequest{
+	// The view is decoded straight from the answer (a record.ViewResponse),
+	// not kept as bytes and decoded again.
+	var resp struct {
+		Fields []string     `json:"fields"`
+		View   episode.View `json:"view"`
+	}
+	err := rpc.CallInto(r.Context(), c.nc, record.ViewSubject(s.Agency), record.ViewRequest{
 		Episode: id, Agency: s.Agency, Viewer: s.Name + " (" + s.Username + ")",
 		Purpose: "direct care: " + s.Role + " working on the episode in the console", After: r.URL.Query().Get("after"),
-		Reason: reason})
+		Reason: reason}, &resp)
 	if err != nil {
 		var re *rpc.Error
 		if errors.As(err, &re) && re.Code == rpc.Forbidden && strings.HasPrefix(re.Message, episode.NoPartMessage) {
@@ -256,10 +261,7 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 	}
 	var d episodeData
 	d.Reason = reason
-	raw := resp.View
-	if err := json.Unmarshal(raw, &d.V); err != nil {
-		c.log.Error("decode view", zap.String("episode", logsafe.ID(id)), zap.String("cause", logsafe.Cause(err)))
-	}
+	d.V = resp.View
 	d.Fields = resp.Fields
 	d.Clinical = slices.Contains(resp.Fields, "clinical")
 	d.Mine = d.V.Owner == s.Agency && !d.V.Closed

@@ -96,7 +96,7 @@ func TestTheOwnerGivesThePersonAPlainNoteOfWhatHappensNext(t *testing.T) {
 	if given := helpline.text("#note-for-person"); !strings.Contains(given, "Given today") {
 		t.Errorf("the episode does not say the note was given: %q", given)
 	}
-	browsertest.Screenshot(t, helpline.tab, "note-given-phone")
+	browsertest.Screenshot(t, helpline.tab, "note-given-phone") // at 390 px: the loop above ended there
 
 	// Without saying how it was given, nothing is recorded, and the form says so.
 	helpline.do("record without saying how", chromedp.Navigate(base+"/episodes/"+marta.Episode+"/note"), chromedp.Click(chromedp.CSS(`#note-given button`)),
@@ -119,6 +119,19 @@ func TestTheOwnerGivesThePersonAPlainNoteOfWhatHappensNext(t *testing.T) {
 		handler.noSideways(w + " BSL note")
 		browsertest.Screenshot(t, handler.tab, "note-bsl-"+w)
 	}
+	// At the desk, the call handler reads Dev's note out (through the BSL
+	// interpreter), and records it.
+	handler.do("record Dev's note as given, at the desk", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/episodes/"+dev.Episode+"/note"),
+		chromedp.WaitVisible(chromedp.CSS("#note-given")), choose("#note-how", "read_out"), chromedp.Click(chromedp.CSS(`#note-given button`)))
+	handler.flash("Dev was given the note of what happens next")
+	handler.waitFor("Dev's note in the timeline", 10*time.Second, func(main string) bool {
+		return strings.Contains(main, "Gave them a note of what happens next (with the BSL routes, read out)")
+	})
+	if given := handler.text("#note-for-person"); !strings.Contains(given, "Given today") {
+		t.Errorf("at the desk, the episode does not say the note was given: %q", given)
+	}
+	handler.noSideways("desk, note given")
+	browsertest.Screenshot(t, handler.tab, "note-given-desk")
 	// The control room no longer holds Marta's episode: it gives no note.
 	handler.do("try Marta's note", chromedp.Navigate(base+"/episodes/"+marta.Episode+"/note"), chromedp.WaitReady(chromedp.CSS("body")))
 	if body := handler.text("body"); !strings.Contains(body, "Only the agency holding the episode gives the person the note") {

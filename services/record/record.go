@@ -97,6 +97,13 @@ type ViewResponse struct {
 	View         json.RawMessage `json:"view"`
 }
 
+// AppendJSON writes the answer with its view as encoded (rpc.Encoded).
+func (r ViewResponse) AppendJSON(b []byte) ([]byte, error) {
+	raw := r.View
+	r.View = nil
+	return rpc.AppendRawLast(b, r, raw)
+}
+
 // EpisodeRequest names an episode.
 type EpisodeRequest struct {
 	Episode string `json:"episode"`

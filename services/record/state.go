@@ -57,6 +57,13 @@ type StateResponse struct {
 	View     json.RawMessage `json:"view"`
 }
 
+// AppendJSON writes the answer with its view as encoded (rpc.Encoded).
+func (r StateResponse) AppendJSON(b []byte) ([]byte, error) {
+	raw := r.View
+	r.View = nil
+	return rpc.AppendRawLast(b, r, raw)
+}
+
 // StatePurpose is the purpose of a state read's disclosure.
 const StatePurpose = "to decide a command on the episode"
 
@@ -124,13 +131,17 @@ type RecordLoader struct {
 
 // Load asks the record for the episode's state as the bus's agency may know it.
 func (l RecordLoader) Load(ctx context.Context, id, actor string) (episode.View, uint64, error) {
-	resp, err := rpc.Call[StateRequest, StateResponse](ctx, l.Bus.Conn(), StateSubject(l.Bus.Agency()), StateRequest{Episode: id, Actor: actor})
-	if err != nil {
+	// The view is decoded straight from the answer, not kept as bytes and
+	// decoded again: it is the largest part, and grows with the episode.
+	resp := stateAnswer{View: episode.New(id)}
+	if err := rpc.CallInto(ctx, l.Bus.Conn(), StateSubject(l.Bus.Agency()), StateRequest{Episode: id, Actor: actor}, &resp); err != nil {
 		return episode.View{}, 0, err
 	}
-	v := episode.New(id)
-	if err := json.Unmarshal(resp.View, &v); err != nil {
-		return episode.View{}, 0, fmt.Errorf("decode the state of episode %s: %w", id, err)
-	}
-	return v, resp.Sequence, nil
+	return resp.View, resp.Sequence, nil
+}
+
+// stateAnswer is a StateResponse as the agencies' services read it.
+type stateAnswer struct {
+	Sequence uint64       `json:"sequence"`
+	View     episode.View `json:"view"`
 }

@@ -149,8 +149,45 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 			_ = r.Error(strconv.Itoa(code), msg, nil, opts...)
 			return
 		}
+		if enc, ok := any(resp).(Encoded); ok {
+			b, err := enc.AppendJSON(nil)
+			if err != nil {
+				log.Error("encode the answer", zap.String("subject", r.Subject()), zap.Error(err))
+				_ = r.Error(strconv.Itoa(Internal), "internal fault encoding the answer to "+r.Subject(), nil, opts...)
+				return
+			}
+			_ = r.Respond(b, opts...)
+			return
+		}
 		_ = r.RespondJSON(resp, opts...)
 	})), micro.WithEndpointSubject(subject))
+}
+
+// Encoded is an answer that writes its own JSON: one carrying a document
+// already encoded (an episode's view), sent as it is. encoding/json would
+// scan and compact such a document again (json.RawMessage), for every
+// answer, in proportion to the episode.
+type Encoded interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
+// AppendRawLast appends v's JSON, whose last member must be null, with raw
+// (a JSON document) in that member's place; raw empty leaves the null.
+// It is how an Encoded answer writes the document it carries.
+func AppendRawLast(b []byte, v any, raw json.RawMessage) ([]byte, error) {
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasSuffix(enc, []byte(":null}")) {
+		return nil, fmt.Errorf("rpc: the JSON of %T does not end with a null member", v)
+	}
+	if len(raw) == 0 {
+		return append(b, enc...), nil
+	}
+	b = append(b, enc[:len(enc)-len("null}")]...)
+	b = append(b, raw...)
+	return append(b, '}'), nil
 }
 
 // callerTrace is ctx carrying the caller's span, when the request has a
@@ -314,12 +351,19 @@ func oneLine(s string) string { return string(bytes.ReplaceAll([]byte(s), []byte
 // broker.ConnectAs.
 func Call[Req, Resp any](ctx context.Context, nc *nats.Conn, subject string, req Req) (Resp, error) {
 	var resp Resp
+	err := CallInto(ctx, nc, subject, req, &resp)
+	return resp, err
+}
+
+// CallInto is Call decoding the reply into resp, a pointer, which may hold
+// defaults for what the reply leaves out.
+func CallInto[Req any](ctx context.Context, nc *nats.Conn, subject string, req Req, resp any) error {
 	raw, err := json.Marshal(req)
 	if err != nil {
-		return resp, err
+		return err
 	}
 	if err := Check(subject, raw); err != nil {
-		return resp, &Error{Code: BadRequest, Message: err.Error()}
+		return &Error{Code: BadRequest, Message: err.Error()}
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -343,19 +387,19 @@ func Call[Req, Resp any](ctx context.Context, nc *nats.Conn, subject string, req
 	msg, err := nc.RequestMsgWithContext(rctx, m)
 	if err != nil {
 		if denied.Refused(rctx) {
-			return resp, &Error{Code: Forbidden, Message: fmt.Sprintf("the server refused to pass on %s: this connection's user may not send it", subject)}
+			return &Error{Code: Forbidden, Message: fmt.Sprintf("the server refused to pass on %s: this connection's user may not send it", subject)}
 		}
-		return resp, fmt.Errorf("%s: %w", subject, err)
+		return fmt.Errorf("%s: %w", subject, err)
 	}
 	if tc, err := events.ParseTraceParent(msg.Header.Get(tracing.ResponseHeader)); err == nil {
 		tracing.Replied(ctx, tc)
 	}
 	if c := msg.Header.Get(micro.ErrorCodeHeader); c != "" {
 		code, _ := strconv.Atoi(c)
-		return resp, &Error{Code: code, Message: msg.Header.Get(micro.ErrorHeader)}
+		return &Error{Code: code, Message: msg.Header.Get(micro.ErrorHeader)}
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return resp, fmt.Errorf("%s: decode reply: %w", subject, err)
+		return fmt.Errorf("%s: decode reply: %w", subject, err)
 	}
-	return resp, nil
+	return nil
 }
