@@ -6,8 +6,6 @@ import (
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bench"
-	"github.com/crisisbus/crisisbus/internal/bustest"
-	"github.com/crisisbus/crisisbus/services/record"
 )
 
 // BenchmarkApplyAFactToAFiftyFactEpisode measures what the record's
@@ -22,15 +20,7 @@ import (
 //	go test ./services/record -run '^$' -bench ApplyAFact -benchmem -benchtime 400x
 func BenchmarkApplyAFactToAFiftyFactEpisode(b *testing.B) {
 	ctx := context.Background()
-	br := bustest.Start(b, "")
-	var stores [2]*record.Store
-	for i := range stores {
-		s, err := record.OpenStore(ctx, bustest.Bus(b, br, events.Record).JetStream())
-		if err != nil {
-			b.Fatal(err)
-		}
-		stores[i] = s
-	}
+	stores := twoStores(b)
 	fact := func(ep string, first bool) events.Event {
 		var data any = &events.TriageRequested{CallerAccount: "Man on the outside of the railings of Rochester bridge", Concern: "Is he known to services?"}
 		if first {

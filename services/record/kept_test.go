@@ -19,15 +19,7 @@ import (
 // is the night so far folded from nothing, byte for byte.
 func TestTwoRecordsTakingTurnsOnAnEpisodeLoseNoFact(t *testing.T) {
 	ctx := context.Background()
-	b := bustest.Start(t, "")
-	var stores [2]*record.Store
-	for i := range stores {
-		s, err := record.OpenStore(ctx, bustest.Bus(t, b, events.Record).JetStream())
-		if err != nil {
-			t.Fatal(err)
-		}
-		stores[i] = s
-	}
+	stores := twoStores(t)
 	ep := events.NewEpisodeID()
 	evs := night(t, ep)
 	// Who applies each fact: the first store twice running (its kept view
@@ -74,4 +66,20 @@ func TestTwoRecordsTakingTurnsOnAnEpisodeLoseNoFact(t *testing.T) {
 		}
 	}
 	check("after every fact again")
+}
+
+// twoStores opens the record's store twice on one server, as two instances
+// of the record would, each with its own connection.
+func twoStores(tb testing.TB) [2]*record.Store {
+	tb.Helper()
+	b := bustest.Start(tb, "")
+	var stores [2]*record.Store
+	for i := range stores {
+		s, err := record.OpenStore(context.Background(), bustest.Bus(tb, b, events.Record).JetStream())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		stores[i] = s
+	}
+	return stores
 }
