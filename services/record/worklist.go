@@ -205,7 +205,8 @@ func describe(v episode.View, a events.Agency) WorkItem {
 		}
 	}
 	caller := v.FollowUpBy()
-	it.CommunicationNeeds, it.Language = v.Needs, v.Language
+	// A copy: the view may be one the store keeps and goes on folding into.
+	it.CommunicationNeeds, it.Language = slices.Clone(v.Needs), v.Language
 	for _, r := range v.Risks {
 		if r.Level != "" {
 			it.Risk = r.Level
