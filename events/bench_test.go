@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/bench"
 )
 
 // BenchmarkParse is the consume-side cost per event: envelope and data schema
@@ -101,10 +102,10 @@ func BenchmarkEncodeDetention(b *testing.B) {
 // loop: on a machine shared with other work it moves far less than ns/op,
 // which counts the time the benchmark waited for a core.
 func reportCPU(b *testing.B) func() {
-	start := processCPU()
+	start := bench.ProcessCPU()
 	return func() {
 		if b.N > 0 && start > 0 {
-			b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(bench.ProcessCPU()-start)/float64(b.N), "cpu-ns/op")
 		}
 	}
 }

@@ -162,6 +162,37 @@ type dataReader struct {
 	i int
 }
 
+// array reads a JSON array, each element (after any whitespace) with elem.
+func (d *dataReader) array(elem func() bool) bool {
+	if d.i >= len(d.b) || d.b[d.i] != '[' {
+		return false
+	}
+	d.i++
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == ']' {
+		d.i++
+		return true
+	}
+	for {
+		d.ws()
+		if !elem() {
+			return false
+		}
+		d.ws()
+		if d.i >= len(d.b) {
+			return false
+		}
+		if d.b[d.i] == ']' {
+			d.i++
+			return true
+		}
+		if d.b[d.i] != ',' {
+			return false
+		}
+		d.i++
+	}
+}
+
 func (d *dataReader) ws() {
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
@@ -282,69 +313,28 @@ func (d *dataReader) value(f dataField, v reflect.Value) bool {
 			return false
 		}
 	case kStrings:
-		if d.i >= len(d.b) || d.b[d.i] != '[' {
-			return false
-		}
-		d.i++
 		list := reflect.MakeSlice(v.Type(), 0, 4)
-		d.ws()
-		if d.i < len(d.b) && d.b[d.i] == ']' {
-			d.i++
-			v.Set(list)
-			return true
-		}
-		for {
-			d.ws()
+		if !d.array(func() bool {
 			s, ok := d.str()
-			if !ok {
-				return false
+			if ok {
+				list = reflect.Append(list, reflect.ValueOf(string(s)).Convert(v.Type().Elem()))
 			}
-			list = reflect.Append(list, reflect.ValueOf(string(s)).Convert(v.Type().Elem()))
-			d.ws()
-			if d.i >= len(d.b) {
-				return false
-			}
-			if d.b[d.i] == ']' {
-				d.i++
-				break
-			}
-			if d.b[d.i] != ',' {
-				return false
-			}
-			d.i++
+			return ok
+		}) {
+			return false
 		}
 		v.Set(list)
 	case kStructs:
-		if d.i >= len(d.b) || d.b[d.i] != '[' {
-			return false
-		}
-		d.i++
 		list := reflect.MakeSlice(v.Type(), 0, 4)
-		d.ws()
-		if d.i < len(d.b) && d.b[d.i] == ']' {
-			d.i++
-			v.Set(list)
-			return true
-		}
-		for {
-			d.ws()
+		if !d.array(func() bool {
 			elem := reflect.New(v.Type().Elem()).Elem()
 			if !d.object(f.plan, elem) {
 				return false
 			}
 			list = reflect.Append(list, elem)
-			d.ws()
-			if d.i >= len(d.b) {
-				return false
-			}
-			if d.b[d.i] == ']' {
-				d.i++
-				break
-			}
-			if d.b[d.i] != ',' {
-				return false
-			}
-			d.i++
+			return true
+		}) {
+			return false
 		}
 		v.Set(list)
 	case kAnyMap:
