@@ -199,12 +199,15 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		users = append(users, &server.User{Username: u, Password: h, Permissions: perms})
 	}
 	opts := &server.Options{
-		ServerName:         "crisisbus",
-		Host:               cfg.Host,
-		Port:               cfg.Port,
-		JetStream:          true,
-		StoreDir:           filepath.Join(cfg.DataDir, "jetstream"),
-		SyncAlways:         true,
+		ServerName: "crisisbus",
+		Host:       cfg.Host,
+		Port:       cfg.Port,
+		JetStream:  true,
+		StoreDir:   filepath.Join(cfg.DataDir, "jetstream"),
+		SyncAlways: true,
+		// Every stream and bucket is synced at each write but the
+		// Unsynced buckets (rebuilt from the stream), synced this often.
+		SyncInterval:       rights.UnsyncedWindow,
 		Users:              users,
 		NoSigs:             true,
 		MaxPayload:         4 << 20,

@@ -206,11 +206,12 @@ func (b *Broker) restartJetStream(capAt int64) error {
 		}
 	}
 	return b.srv.EnableJetStream(&server.JetStreamConfig{
-		StoreDir:   b.opts.StoreDir,
-		SyncAlways: b.opts.SyncAlways,
-		MaxMemory:  b.opts.JetStreamMaxMemory,
-		MaxStore:   cmp.Or(capAt, wholeDisk(b.opts.StoreDir)),
-		Strict:     !b.opts.NoJetStreamStrict,
+		StoreDir:     b.opts.StoreDir,
+		SyncAlways:   b.opts.SyncAlways,
+		SyncInterval: b.opts.SyncInterval,
+		MaxMemory:    b.opts.JetStreamMaxMemory,
+		MaxStore:     cmp.Or(capAt, wholeDisk(b.opts.StoreDir)),
+		Strict:       !b.opts.NoJetStreamStrict,
 	})
 }
 

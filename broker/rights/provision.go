@@ -2,6 +2,7 @@ package rights
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/crisisbus/crisisbus/events/natsbus"
@@ -18,8 +19,15 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg natsbus.StreamCo
 	}
 	replicas := max(cfg.Replicas, 1)
 	for _, b := range Buckets() {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.Name, Description: b.Description,
-			TTL: b.TTL, History: 1, Storage: jetstream.FileStorage, Replicas: replicas}); err != nil {
+		kv := jetstream.KeyValueConfig{Bucket: b.Name, Description: b.Description,
+			TTL: b.TTL, History: 1, Storage: jetstream.FileStorage, Replicas: replicas}
+		var err error
+		if b.Unsynced && replicas == 1 {
+			err = provisionUnsynced(ctx, js, kv)
+		} else {
+			_, err = js.CreateOrUpdateKeyValue(ctx, kv)
+		}
+		if err != nil {
 			return fmt.Errorf("provision bucket %s: %w", b.Name, err)
 		}
 	}
@@ -30,6 +38,49 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg natsbus.StreamCo
 		}
 	}
 	return nil
+}
+
+// provisionUnsynced creates or updates an Unsynced bucket. A stream's
+// persist mode is fixed when the stream is made, and nats.go's
+// KeyValueConfig has none: a new bucket is made as nats.go makes it, then
+// made again, still empty, with async persistence. A bucket an earlier
+// crisisbus made synced stays synced (changing it would mean emptying it);
+// it works the same, only slower.
+func provisionUnsynced(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValueConfig) error {
+	name := "KV_" + kv.Bucket
+	st, err := js.Stream(ctx, name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if _, err := js.CreateKeyValue(ctx, kv); err != nil {
+			return err
+		}
+		if st, err = js.Stream(ctx, name); err != nil {
+			return err
+		}
+		info := st.CachedInfo()
+		if info.State.Msgs > 0 {
+			return nil // written to already: left synced
+		}
+		cfg := info.Config
+		cfg.PersistMode = jetstream.AsyncPersistMode
+		if err := js.DeleteStream(ctx, name); err != nil {
+			return fmt.Errorf("remake the new bucket unsynced: %w", err)
+		}
+		if _, err := js.CreateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("remake the new bucket unsynced: %w", err)
+		}
+		return nil
+	case err != nil:
+		return err
+	case st.CachedInfo().Config.PersistMode == jetstream.AsyncPersistMode:
+		cfg := st.CachedInfo().Config
+		cfg.Description, cfg.MaxAge = kv.Description, kv.TTL
+		_, err := js.UpdateStream(ctx, cfg)
+		return err
+	default:
+		_, err := js.CreateOrUpdateKeyValue(ctx, kv)
+		return err
+	}
 }
 
 // OpenBucket opens a provisioned bucket, or says who must provision it.

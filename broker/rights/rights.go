@@ -84,7 +84,19 @@ type Bucket struct {
 	Name        string
 	Description string
 	TTL         time.Duration // 0: values live until deleted
+	// Unsynced: the server acknowledges a write before it reaches the disk
+	// (JetStream's async persist mode), and syncs the bucket every
+	// UnsyncedWindow. Only for what is rebuilt from the event stream, whose
+	// owner finds and restores what a crash took (the record's views: see
+	// services/record, catchup.go). Single-node only: a replicated bucket
+	// keeps its writes through its replicas instead.
+	Unsynced bool
 }
+
+// UnsyncedWindow is how often the server syncs an Unsynced bucket to disk
+// (the broker's sync interval): a crash of the machine loses at most the
+// writes of the last window or two.
+const UnsyncedWindow = 10 * time.Second
 
 // Identity is one row of the table.
 type Identity struct {
@@ -140,7 +152,7 @@ func Table() []Identity {
 			Durables:    []Durable{{Name: RecordDurable}, {Name: AuditDurable}},
 			ReadsStream: true,
 			Buckets: []Bucket{
-				{Name: EpisodesBucket, Description: "crisisbus episode record: one view per episode"},
+				{Name: EpisodesBucket, Description: "crisisbus episode record: one view per episode", Unsynced: true},
 				{Name: DisclosuresBucket, Description: "crisisbus episode record: who saw what, why"},
 				{Name: PeopleBucket, Description: "crisisbus episode record: person keys to episodes"},
 			}},

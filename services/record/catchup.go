@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
@@ -35,6 +36,20 @@ import (
 // the projection lacks it, the episode's view is rebuilt from the stream,
 // in order. At start the same check covers every fact after the
 // checkpoint, so a fact missed before a restart is found too.
+//
+// The views bucket is Unsynced on a single node (broker/rights): the server
+// acknowledges a view before it is on disk and syncs the bucket every
+// rights.UnsyncedWindow, so each command waits for one fsync, its event's,
+// not two. A crash can then take the bucket's newest writes, views and
+// checkpoint alike, while the stream and the consumer keep the facts
+// acknowledged. Two things make the projection whole again:
+//   - the checkpoint saved is the floor as it was CheckpointLag ago (three
+//     sync windows), never a floor whose views may not yet be on disk, so
+//     the check from the checkpoint covers every fact a crash could take;
+//   - when the record finds itself connected to another server than
+//     before (the server restarted, or another node took over), it takes
+//     the checkpoint as stored then, forgets what it applied since and the
+//     views it kept, and checks every fact from there again.
 
 // CheckpointKey is the key of the projection's checkpoint in the views
 // bucket; it is not an episode id (an episode id has no dot).
@@ -42,6 +57,11 @@ const CheckpointKey = "projection.applied-through"
 
 // DefaultCatchUpEvery is how often the record checks it has missed nothing.
 const DefaultCatchUpEvery = 5 * time.Second
+
+// DefaultCheckpointLag is how old a floor is before it is saved as the
+// checkpoint: by then the server has synced the views of every fact up to
+// it (it syncs the bucket every rights.UnsyncedWindow).
+const DefaultCheckpointLag = 3 * rights.UnsyncedWindow
 
 // progress is which stream sequences the projection has applied.
 type progress struct {
@@ -69,6 +89,14 @@ func (p *progress) add(seq uint64) {
 		delete(p.applied, p.floor+1)
 		p.floor++
 	}
+}
+
+// reset forgets every fact applied after floor.
+func (p *progress) reset(floor uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.floor = floor
+	clear(p.applied)
 }
 
 func (p *progress) has(seq uint64) bool {
@@ -149,6 +177,9 @@ func (s *Store) restore(ctx context.Context, bus *natsbus.Bus, id string) error 
 // what the projection lacks, and moves the checkpoint on.
 func (r *Record) catchUp(ctx context.Context) error {
 	bus := r.cfg.Bus
+	if err := r.checkServer(ctx); err != nil {
+		return err
+	}
 	cons, err := bus.JetStream().Consumer(ctx, natsbus.Stream, Durable)
 	if err != nil {
 		return fmt.Errorf("the projection's consumer: %w", err)
@@ -188,12 +219,55 @@ func (r *Record) catchUp(ctx context.Context) error {
 			return fmt.Errorf("catch up from the stream: %w", err)
 		}
 	}
-	if through := r.progress.through(); through != r.saved {
+	if through := r.checkpointDue(time.Now(), r.progress.through()); through != r.saved {
 		if err := r.store.saveCheckpoint(ctx, through); err != nil {
 			return err
 		}
 		r.saved = through
 	}
+	return nil
+}
+
+// floorAt is the projection's floor as it was at a moment.
+type floorAt struct {
+	at    time.Time
+	floor uint64
+}
+
+// checkpointDue notes the floor as it is now and returns the newest floor
+// at least CheckpointLag old (the checkpoint as saved when none is).
+func (r *Record) checkpointDue(now time.Time, floor uint64) uint64 {
+	r.floors = append(r.floors, floorAt{now, floor})
+	due := r.saved
+	for len(r.floors) > 0 && now.Sub(r.floors[0].at) >= r.cfg.CheckpointLag {
+		due = r.floors[0].floor
+		r.floors = r.floors[1:]
+	}
+	return max(due, r.saved)
+}
+
+// checkServer notices when the record is connected to another server than
+// at the last check, and then checks again every fact since the
+// checkpoint as the server now holds it: a server that stopped without
+// warning may have lost the views bucket's newest writes (see above).
+func (r *Record) checkServer(ctx context.Context) error {
+	id := r.cfg.Bus.Conn().ConnectedServerId()
+	if id == "" || id == r.server {
+		return nil
+	}
+	if r.server == "" {
+		r.server = id
+		return nil
+	}
+	checkpoint, err := r.store.loadCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	r.store.forgetKept()
+	r.progress.reset(checkpoint)
+	r.saved, r.floors, r.server = checkpoint, nil, id
+	r.cfg.Log.Info("connected to a server started since the last check (or another node); checking every fact since the projection's checkpoint against the views",
+		zap.Uint64("checkpoint", checkpoint))
 	return nil
 }
 

@@ -85,3 +85,32 @@ func TestAnEpisodeIsReadWholeAgainWhenTheStreamNoLongerHoldsWhatWasRead(t *testi
 		}
 	}
 }
+
+// The checkpoint saved is never a floor younger than the lag: a crash of the
+// machine can take the views written in the last sync windows, and the
+// check from the checkpoint at the next start must cover their facts.
+func TestTheCheckpointIsAFloorAtLeastTheLagOld(t *testing.T) {
+	r := &Record{cfg: Config{CheckpointLag: 30 * time.Second}}
+	t0 := time.Date(2026, 11, 20, 23, 0, 0, 0, time.UTC)
+	for _, step := range []struct {
+		after       time.Duration
+		floor, want uint64
+	}{
+		{0, 10, 0},
+		{5 * time.Second, 20, 0},
+		{29 * time.Second, 30, 0},
+		{30 * time.Second, 40, 10},
+		{36 * time.Second, 50, 20},
+		{90 * time.Second, 60, 50},
+		{200 * time.Second, 60, 60},
+	} {
+		got := r.checkpointDue(t0.Add(step.after), step.floor)
+		if got != step.want {
+			t.Fatalf("at +%s with the floor at %d: checkpoint %d, want %d", step.after, step.floor, got, step.want)
+		}
+		r.saved = got
+	}
+	if len(r.floors) > 1 {
+		t.Errorf("%d floors kept once the checkpoint caught up, want at most 1", len(r.floors))
+	}
+}

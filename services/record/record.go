@@ -143,6 +143,9 @@ type Config struct {
 	// CatchUpEvery is how often the record checks that it missed no fact
 	// of the stream (default DefaultCatchUpEvery; see catchup.go).
 	CatchUpEvery time.Duration
+	// CheckpointLag is how old the floor saved as the checkpoint is
+	// (default DefaultCheckpointLag; negative: the floor is saved at once).
+	CheckpointLag time.Duration
 	// Places is the directory of places whose live state the record keeps
 	// (default places.Default, the seed places of Kent and Medway).
 	Places *places.Directory
@@ -156,8 +159,13 @@ type Record struct {
 	svc   micro.Service
 	// progress is what the projection applied; saved, its checkpoint as
 	// stored; the catch-up loop closes caughtUpDone when it ends.
-	progress     *progress
-	saved        uint64
+	progress *progress
+	saved    uint64
+	// floors are the floors of the last CheckpointLag, oldest first;
+	// server is the id of the server it was connected to at the last
+	// check. Both are the catch-up loop's alone.
+	floors       []floorAt
+	server       string
 	stopCatchUp  context.CancelFunc
 	caughtUpDone chan struct{}
 	// stopWorklists ends the watcher that keeps each agency's worklist.
@@ -190,6 +198,12 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 	}
 	if cfg.CatchUpEvery == 0 {
 		cfg.CatchUpEvery = DefaultCatchUpEvery
+	}
+	switch {
+	case cfg.CheckpointLag == 0:
+		cfg.CheckpointLag = DefaultCheckpointLag
+	case cfg.CheckpointLag < 0:
+		cfg.CheckpointLag = 0
 	}
 	checkpoint, err := store.loadCheckpoint(ctx)
 	if err != nil {

@@ -41,8 +41,10 @@ type Store struct {
 	// worklists, while the record runs, holds each agency's work items
 	// (see watchWorklists); nil otherwise.
 	worklists atomic.Pointer[worklists]
-	// kept are the views this store wrote lately (updateView).
-	kept *fifo.Map[string, *keptView]
+	// kept are the views this store wrote lately (updateView); one kept
+	// in another epoch than keptEpoch is forgotten (forgetKept).
+	kept      *fifo.Map[string, *keptView]
+	keptEpoch atomic.Uint64
 }
 
 // keptView is a view this store wrote last, decoded, with the revision it
@@ -53,10 +55,16 @@ type Store struct {
 // of the record, a catch-up, a rebuild) drops it, and the view is read as
 // stored.
 type keptView struct {
-	mu  sync.Mutex
-	rev uint64 // 0: nothing kept
-	v   episode.View
+	mu    sync.Mutex
+	rev   uint64 // 0: nothing kept
+	epoch uint64 // the store's keptEpoch when it was kept
+	v     episode.View
 }
+
+// forgetKept drops every kept view: the bucket may no longer hold what this
+// store wrote (a server that lost its newest writes), so each view is read
+// as stored at its next write.
+func (s *Store) forgetKept() { s.keptEpoch.Add(1) }
 
 // keptViews bounds the views kept: the episodes being worked on now.
 const keptViews = 256
@@ -152,7 +160,8 @@ func (s *Store) updateView(ctx context.Context, id string, fold func(v *episode.
 	k := s.kept.GetOrAdd(id, func() *keptView { return new(keptView) })
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.rev > 0 {
+	epoch := s.keptEpoch.Load()
+	if k.rev > 0 && k.epoch == epoch {
 		changed, err := fold(&k.v, false)
 		if err == nil && !changed {
 			return nil
@@ -189,7 +198,7 @@ func (s *Store) updateView(ctx context.Context, id string, fold func(v *episode.
 		return out, err
 	})
 	if err == nil && rev > 0 {
-		k.rev, k.v = rev, next
+		k.rev, k.epoch, k.v = rev, epoch, next
 	}
 	return err
 }

@@ -1,0 +1,188 @@
+package record_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/crisisbus/crisisbus/broker"
+	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/bustest"
+	"github.com/crisisbus/crisisbus/services/record"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// The views bucket is written without waiting for the disk, so the server
+// stopping without warning (the machine losing power) can take its newest
+// views while the stream and the record's consumer keep the facts they
+// hold acknowledged. Here the police detain a man under s136 and the AMHP
+// service takes the assessment on and completes it; then the server comes
+// back with its views bucket as it was before the AMHP's facts (the
+// bucket's directory put back as it was then), under a record that kept
+// running. The record, finding itself on a server started since, checks
+// every fact since its checkpoint and the AMHP's facts are in the view
+// again.
+func TestTheRecordRestoresTheViewsAServerLostWhenItStopped(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b := bustest.Start(t, dir)
+	u, err := url.Parse(b.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	police := bustest.Bus(t, b, events.Police)
+	amhp := bustest.Bus(t, b, events.AMHP)
+	rec := bustest.Bus(t, b, events.Record)
+	admin := bustest.Bus(t, b, "")
+	core, logs := observer.New(zap.InfoLevel)
+	r, err := record.Start(ctx, record.Config{Bus: rec, Log: zap.New(core), CatchUpEvery: 50 * time.Millisecond, CheckpointLag: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+
+	views, err := admin.JetStream().Stream(ctx, "KV_"+rights.EpisodesBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := views.CachedInfo().Config.PersistMode; mode != jetstream.AsyncPersistMode {
+		t.Fatalf("the views bucket is persisted %s, want Async on a single node", mode)
+	}
+
+	ep := events.NewEpisodeID()
+	facts := night(t, ep)
+	publish := func(es []events.Event) {
+		t.Helper()
+		for _, e := range es {
+			bus := police
+			if e.Source == events.AMHP {
+				bus = amhp
+			}
+			if _, err := bus.Publish(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	holds := func(n int) func() error {
+		return func() error {
+			v, _, _, err := r.Store().Get(ctx, ep)
+			if err != nil {
+				return err
+			}
+			if len(v.Timeline) != n {
+				return fmt.Errorf("the view holds %d facts, want %d", len(v.Timeline), n)
+			}
+			return nil
+		}
+	}
+	police5 := facts[:5] // opened … the handoff offered to the AMHP service
+	publish(police5)
+	bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, holds(len(police5)))
+	bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		ent, err := admin.JetStream().KeyValue(ctx, rights.EpisodesBucket)
+		if err != nil {
+			return err
+		}
+		cp, err := ent.Get(ctx, record.CheckpointKey)
+		if err != nil {
+			return err
+		}
+		if string(cp.Value()) != strconv.Itoa(len(police5)) {
+			return fmt.Errorf("checkpoint %s, want %d", cp.Value(), len(police5))
+		}
+		return nil
+	})
+
+	// The server stops; its views bucket is copied as it is now.
+	b.Shutdown()
+	bucket := bucketDir(t, dir, "KV_"+rights.EpisodesBucket)
+	before := filepath.Join(t.TempDir(), "views-before")
+	if err := os.CopyFS(before, os.DirFS(bucket)); err != nil {
+		t.Fatal(err)
+	}
+	b = restartBroker(t, dir, port)
+
+	// The AMHP service accepts and completes the assessment.
+	publish(facts[5:])
+	bustest.CheckFor(t, 20*time.Second, 10*time.Millisecond, holds(len(facts)))
+
+	// The server stops without its newest views: the bucket as it was.
+	b.Shutdown()
+	if err := os.RemoveAll(bucket); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(bucket, os.DirFS(before)); err != nil {
+		t.Fatal(err)
+	}
+	restartBroker(t, dir, port)
+
+	want, _, err := record.Load(ctx, admin, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJSON, _ := json.Marshal(want)
+	bustest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		v, _, _, err := r.Store().Get(ctx, ep)
+		if err != nil {
+			return err
+		}
+		if got, _ := json.Marshal(v); string(got) != string(wantJSON) {
+			return fmt.Errorf("the record's view holds %d of the episode's %d facts", len(v.Timeline), len(want.Timeline))
+		}
+		return nil
+	})
+	// The operator is told: the record came back to another server, and
+	// restored the AMHP's facts.
+	if n := logs.FilterMessageSnippet("connected to a server started since").Len(); n != 2 {
+		t.Errorf("the record said %d times it was on a server started since, want 2 (one a restart)", n)
+	}
+	restored := logs.FilterMessage("the record had missed a fact; rebuilt the episode's view from the stream").All()
+	if len(restored) == 0 {
+		t.Fatalf("the record restored no fact: the test did not take the newest views")
+	}
+	if ev := restored[0].ContextMap()["type"]; ev != facts[5].Type {
+		t.Errorf("the first fact restored is %v, want the AMHP's %s", ev, facts[5].Type)
+	}
+}
+
+// restartBroker starts the server again on its data directory and port.
+func restartBroker(t *testing.T, dir string, port int) *broker.Broker {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b, err := broker.Start(ctx, broker.Config{DataDir: dir, Port: port})
+	if err != nil {
+		t.Fatalf("start the server again: %v", err)
+	}
+	t.Cleanup(b.Shutdown)
+	return b
+}
+
+// bucketDir finds a stream's directory in the server's store.
+func bucketDir(t *testing.T, dir, stream string) string {
+	t.Helper()
+	var found string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == stream && filepath.Base(filepath.Dir(path)) == "streams" {
+			found = path
+			return filepath.SkipAll
+		}
+		return err
+	})
+	if err != nil || found == "" {
+		t.Fatalf("no directory of stream %s under %s (%v)", stream, dir, err)
+	}
+	return found
+}
