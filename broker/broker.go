@@ -158,8 +158,10 @@ type Broker struct {
 	cfg    Config
 	unlock func()
 	space  space
-	// shutdown makes Shutdown run once.
+	// shutdown makes Shutdown run once; marking is the start marks being
+	// written (storemark.go).
 	shutdown sync.Once
+	marking  sync.WaitGroup
 }
 
 // Start starts the server and waits until it takes connections.
@@ -246,6 +248,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b.unlock, unlock = unlock, nil
+	b.markStoreStarted()
 	go b.watchSpace(cfg.SpaceCheckEvery)
 	return b, nil
 }
@@ -269,6 +272,7 @@ func (b *Broker) Shutdown() {
 	b.shutdown.Do(func() {
 		close(b.space.stop)
 		<-b.space.done
+		b.marking.Wait()
 		b.srv.Shutdown()
 		b.srv.WaitForShutdown()
 		b.unlock()

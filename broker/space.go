@@ -164,6 +164,7 @@ func (b *Broker) checkSpace() {
 			b.cfg.Log.Error("could not restart JetStream; will try again", zap.String("why", restart), zap.Error(err))
 		} else {
 			b.cfg.Log.Warn("JetStream restarted in the running server: "+restart, zap.String("store", storeDir))
+			b.markStoreStarted()
 			sp.writeFailed.Store(false)
 			sp.capped = capAt > 0
 			return // the next check reports the store as it now is

@@ -93,6 +93,13 @@ type Bucket struct {
 	Unsynced bool
 }
 
+// StoreStartedKey is the key in the views bucket under which the broker
+// writes a new value each time the store starts (broker/storemark.go): the
+// record, seeing it change, checks its projection from its checkpoint, as
+// the views bucket may have lost writes the server acknowledged. It is not
+// an episode id (an episode id has no dot).
+const StoreStartedKey = "store.started"
+
 // UnsyncedWindow is how often the server syncs an Unsynced bucket to disk
 // (the broker's sync interval): a crash of the machine loses at most the
 // writes of the last window or two.

@@ -46,9 +46,10 @@ import (
 //   - the checkpoint saved is the floor as it was CheckpointLag ago (three
 //     sync windows), never a floor whose views may not yet be on disk, so
 //     the check from the checkpoint covers every fact a crash could take;
-//   - when the record finds itself connected to another server than
-//     before (the server restarted, or another node took over), it takes
-//     the checkpoint as stored then, forgets what it applied since and the
+//   - when the store may have lost views (the record is on another server
+//     than before, or the broker marks the store as started again in the
+//     running server, as after the disk ran out), the record takes the
+//     checkpoint as stored then, forgets what it applied since and the
 //     views it kept, and checks every fact from there again.
 
 // CheckpointKey is the key of the projection's checkpoint in the views
@@ -126,6 +127,19 @@ func (s *Store) loadCheckpoint(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("the projection's checkpoint %q: %w", ent.Value(), err)
 	}
 	return seq, nil
+}
+
+// storeStarted reads the broker's mark of the store's last start ("" when
+// there is none).
+func (s *Store) storeStarted(ctx context.Context) (string, error) {
+	ent, err := s.views.Get(ctx, rights.StoreStartedKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the store's start mark: %w", err)
+	}
+	return string(ent.Value()), nil
 }
 
 func (s *Store) saveCheckpoint(ctx context.Context, seq uint64) error {
@@ -246,17 +260,27 @@ func (r *Record) checkpointDue(now time.Time, floor uint64) uint64 {
 	return max(due, r.saved)
 }
 
-// checkServer notices when the record is connected to another server than
-// at the last check, and then checks again every fact since the
-// checkpoint as the server now holds it: a server that stopped without
-// warning may have lost the views bucket's newest writes (see above).
+// checkServer notices when the store may have lost views it acknowledged:
+// the record is connected to another server than at the last check (the
+// server restarted, or another node took over), or the store started again
+// in the running server (the broker's mark, rights.StoreStartedKey,
+// changed). It then checks again every fact since the checkpoint as the
+// store now holds it (see above).
 func (r *Record) checkServer(ctx context.Context) error {
 	id := r.cfg.Bus.Conn().ConnectedServerId()
-	if id == "" || id == r.server {
+	if id == "" {
+		return nil
+	}
+	mark, err := r.store.storeStarted(ctx)
+	if err != nil {
+		return err
+	}
+	now := id + " " + mark
+	if now == r.server {
 		return nil
 	}
 	if r.server == "" {
-		r.server = id
+		r.server = now
 		return nil
 	}
 	checkpoint, err := r.store.loadCheckpoint(ctx)
@@ -265,12 +289,11 @@ func (r *Record) checkServer(ctx context.Context) error {
 	}
 	r.store.forgetKept()
 	r.progress.reset(checkpoint)
-	r.saved, r.floors, r.server = checkpoint, nil, id
-	r.cfg.Log.Info("connected to a server started since the last check (or another node); checking every fact since the projection's checkpoint against the views",
+	r.saved, r.floors, r.server = checkpoint, nil, now
+	r.cfg.Log.Info("the store started again, or this is another server: checking every fact since the projection's checkpoint against the views",
 		zap.Uint64("checkpoint", checkpoint))
 	return nil
 }
-
 // keepCaughtUp runs catchUp now and every interval until ctx is done.
 func (r *Record) keepCaughtUp(ctx context.Context, every time.Duration) {
 	defer close(r.caughtUpDone)

@@ -143,10 +143,10 @@ func TestTheRecordRestoresTheViewsAServerLostWhenItStopped(t *testing.T) {
 		}
 		return nil
 	})
-	// The operator is told: the record came back to another server, and
+	// The operator is told: the store started again, and the record
 	// restored the AMHP's facts.
-	if n := logs.FilterMessageSnippet("connected to a server started since").Len(); n != 2 {
-		t.Errorf("the record said %d times it was on a server started since, want 2 (one a restart)", n)
+	if n := logs.FilterMessageSnippet("the store started again, or this is another server").Len(); n < 2 {
+		t.Errorf("the record said %d times the store had started again, want at least once for each of the 2 restarts", n)
 	}
 	restored := logs.FilterMessage("the record had missed a fact; rebuilt the episode's view from the stream").All()
 	if len(restored) == 0 {
