@@ -294,6 +294,7 @@ func (r *Record) checkServer(ctx context.Context) error {
 		zap.Uint64("checkpoint", checkpoint))
 	return nil
 }
+
 // keepCaughtUp runs catchUp now and every interval until ctx is done.
 func (r *Record) keepCaughtUp(ctx context.Context, every time.Duration) {
 	defer close(r.caughtUpDone)
