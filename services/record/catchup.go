@@ -287,6 +287,17 @@ func (r *Record) checkServer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The worklists' watcher follows the bucket by sequence, and a bucket
+	// that lost its newest writes numbers the next ones as those were: it
+	// reads every view again, and follows from there.
+	// (Until it has, worklists are read from the views themselves.)
+	r.stopWorklists()
+	r.stopWorklists = func() {}
+	stop, err := r.store.watchWorklists(context.WithoutCancel(ctx))
+	if err != nil {
+		return err // tried again at the next check
+	}
+	r.stopWorklists = stop
 	r.store.forgetKept()
 	r.progress.reset(checkpoint)
 	r.saved, r.floors, r.server = checkpoint, nil, now

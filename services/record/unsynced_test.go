@@ -143,6 +143,32 @@ func TestTheRecordRestoresTheViewsAServerLostWhenItStopped(t *testing.T) {
 		}
 		return nil
 	})
+	// Each agency's worklist, which the record keeps from the views as
+	// they are written, is what the views now hold: the assessment,
+	// completed, waits for nobody.
+	scan, err := record.OpenStore(ctx, admin.JetStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []events.Agency{events.Police, events.AMHP} {
+		bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+			kept, err := r.Store().Worklist(ctx, a)
+			if err != nil {
+				return err
+			}
+			read, err := scan.Worklist(ctx, a)
+			if err != nil {
+				return err
+			}
+			k, _ := json.Marshal(kept)
+			w, _ := json.Marshal(read)
+			if string(k) != string(w) {
+				return fmt.Errorf("the %s worklist the record keeps is\n%s\nthe views read now give\n%s", a, k, w)
+			}
+			return nil
+		})
+	}
+
 	// The operator is told: the store started again, and the record
 	// restored the AMHP's facts.
 	if n := logs.FilterMessageSnippet("the store started again, or this is another server").Len(); n < 2 {
