@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/services/agency"
@@ -169,27 +168,28 @@ func fill(b *testing.B, p *pathway, size int) {
 	}
 }
 
-// settle waits until every durable consumer has delivered and had
-// acknowledged every event, saying how far behind they are meanwhile.
+// settle waits until every consumer on the stream (the record's, the
+// clock's and the audit log's durables, each agency's inbox, the reports
+// projection's) has delivered and had acknowledged every event, saying how
+// far behind they are meanwhile.
 func settle(b *testing.B, p *pathway) {
 	b.Helper()
 	ctx := context.Background()
-	durables := []string{rights.RecordDurable, rights.ClockDurable, rights.AuditDurable}
+	stream, err := p.admin.JetStream().Stream(ctx, natsbus.Stream)
+	if err != nil {
+		b.Fatal(err)
+	}
 	started, last := time.Now(), time.Now()
 	for {
 		behind := map[string]uint64{}
-		for _, d := range durables {
-			c, err := p.admin.JetStream().Consumer(ctx, natsbus.Stream, d)
-			if err != nil {
-				b.Fatalf("consumer %s: %v", d, err)
-			}
-			info, err := c.Info(ctx)
-			if err != nil {
-				b.Fatalf("consumer %s: %v", d, err)
-			}
+		list := stream.ListConsumers(ctx)
+		for info := range list.Info() {
 			if n := info.NumPending + uint64(info.NumAckPending); n > 0 {
-				behind[d] = n
+				behind[info.Name] = n
 			}
+		}
+		if err := list.Err(); err != nil {
+			b.Fatalf("list the stream's consumers: %v", err)
 		}
 		if len(behind) == 0 {
 			b.Logf("every service caught up in %s", time.Since(started).Round(time.Second))
