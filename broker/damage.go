@@ -48,6 +48,8 @@ import (
 
 	"github.com/minio/highwayhash"
 	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/broker/rights"
 )
 
 const (
@@ -572,8 +574,53 @@ func scanStore(storeDir, key string) ([]*streamScan, error) {
 	return out, nil
 }
 
+// unsyncedBucket says whether stream is the stream of an Unsynced bucket
+// (rights.Bucket): rebuilt from the event stream, and written without
+// waiting for the disk, so a stop without warning may leave it damaged.
+func unsyncedBucket(stream string) bool {
+	for _, b := range rights.Buckets() {
+		if b.Unsynced && stream == "KV_"+b.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// dropDamage cuts each damaged block of the stream at its first damage
+// (a block damaged from its start is removed, with its key) and removes
+// the stream's state file, so that the server counts what is left from the
+// blocks. Only for an Unsynced bucket: what is dropped is rebuilt by its
+// owner, never an acknowledged fact.
+func (s *streamScan) dropDamage() error {
+	for _, b := range s.blocks {
+		if len(b.damage) == 0 {
+			continue
+		}
+		at := b.damage[0].Offset
+		for _, d := range b.damage[1:] {
+			at = min(at, d.Offset)
+		}
+		if at == 0 {
+			if err := os.Remove(b.file); err != nil {
+				return err
+			}
+			if err := os.Remove(strings.TrimSuffix(b.file, ".blk") + ".key"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			continue
+		}
+		if err := os.Truncate(b.file, int64(at)); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(filepath.Join(s.dir, "msgs", "index.db")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // checkStore refuses a store with a damaged message block, before the
-// server opens it.
+// server opens it; the damaged part of an Unsynced bucket is dropped.
 func checkStore(cfg Config, key string) error {
 	streams, err := scanStore(StoreDir(cfg.DataDir), key)
 	if err != nil {
@@ -581,8 +628,21 @@ func checkStore(cfg Config, key string) error {
 	}
 	var damage []BlockDamage
 	for _, s := range streams {
+		if unsyncedBucket(s.name) && len(s.damage) > 0 {
+			if err := s.dropDamage(); err != nil {
+				return fmt.Errorf("drop the damaged part of stream %s: %w", s.name, err)
+			}
+			for _, d := range s.damage {
+				cfg.Log.Warn("a bucket written without waiting for the disk was cut short by a stop without warning; dropped its damaged part (the record rebuilds it from the event stream)",
+					zap.String("stream", s.name), zap.String("file", d.File), zap.Int("at_byte", d.Offset), zap.String("problem", d.Problem))
+			}
+			continue
+		}
 		damage = append(damage, s.damage...)
-		if s.tornTail != "" {
+		if s.tornTail != "" && unsyncedBucket(s.name) {
+			cfg.Log.Warn("the last write to a bucket written without waiting for the disk was cut short by a stop in mid-write; the server drops it (the record rebuilds it from the event stream)",
+				zap.String("stream", s.name), zap.String("where", s.tornTail))
+		} else if s.tornTail != "" {
 			cfg.Log.Warn("the last message of a stream was cut short by a stop in mid-write; the server drops it (it was never acknowledged)",
 				zap.String("stream", s.name), zap.String("where", s.tornTail))
 		}
