@@ -145,7 +145,7 @@ func (s *Store) scan(ctx context.Context, keep func(episode.View) (WorkItem, boo
 	items := []WorkItem{}
 	for k := range keys.Keys() {
 		if !validKey(k) {
-			continue // not an episode: the projection's checkpoint
+			continue // not an episode: the checkpoint, the store's start mark
 		}
 		v, _, ok, err := s.Get(ctx, k)
 		if err != nil {

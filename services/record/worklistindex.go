@@ -103,7 +103,7 @@ func (s *Store) watchWorklists(ctx context.Context) (stop func(), err error) {
 func (x *worklists) update(e jetstream.KeyValueEntry) {
 	ep := e.Key()
 	if !validKey(ep) {
-		return // not an episode: the projection's checkpoint
+		return // not an episode: the checkpoint, the store's start mark
 	}
 	var l listing // deleted, or unreadable: waits for nobody
 	if e.Operation() == jetstream.KeyValuePut {
