@@ -24,10 +24,11 @@ import (
 type Config struct {
 	LatencyMessages    int // published one at a time, each waiting for its ack (default 2000)
 	ThroughputMessages int // published pipelined (default 20000)
-	// Rounds is how many times each path is measured (default 3), the two
-	// taking turns to go first, so that a machine busy with other work
-	// for a while weighs on both alike; each figure is the median of its
-	// rounds.
+	// Rounds is how many times each path is measured (default 3): for
+	// latency the paths take turns message by message, for throughput
+	// they take turns to go first, so that a machine or disk busy with
+	// other work for a while weighs on both alike; each figure is the
+	// median of its rounds.
 	Rounds int
 	// Only, when set ("raw JetStream" or "crisisbus"), measures that path
 	// alone: a CPU profile then shows one path's work, and a profile of
@@ -100,15 +101,22 @@ func Run(ctx context.Context, dir string, cfg Config, progress io.Writer) ([]Res
 	}
 	rounds := make([][]Result, len(paths))
 	for round := range cfg.Rounds {
+		fmt.Fprintf(progress, "round %d of %d: %d messages one at a time on each path, the paths taking turns message by message…\n",
+			round+1, cfg.Rounds, cfg.LatencyMessages)
+		lats, err := latencies(ctx, paths, cfg.LatencyMessages, round)
+		if err != nil {
+			return nil, err
+		}
 		for k := range paths {
 			i := (k + round) % len(paths) // each round, the other path first
 			p := paths[i]
-			fmt.Fprintf(progress, "round %d of %d, %s: %d messages one at a time, %d pipelined…\n",
-				round+1, cfg.Rounds, p.name(), cfg.LatencyMessages, cfg.ThroughputMessages)
-			r, err := measure(ctx, p, cfg)
+			fmt.Fprintf(progress, "round %d of %d, %s: %d messages pipelined…\n", round+1, cfg.Rounds, p.name(), cfg.ThroughputMessages)
+			r, err := throughput(ctx, p, cfg.ThroughputMessages)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", p.name(), err)
 			}
+			lat := lats[i]
+			r.P50, r.P99 = lat[len(lat)/2], lat[len(lat)*99/100]
 			rounds[i] = append(rounds[i], r)
 		}
 	}
@@ -244,57 +252,94 @@ func fixtures(n int) (string, []events.Event, [][]byte, error) {
 	return ep, es, raws, nil
 }
 
-func measure(ctx context.Context, p path, cfg Config) (Result, error) {
+// latencies publishes n messages on each path one at a time, each waiting
+// until the consumer's handler has it before the next is published, the
+// paths taking turns message by message (the other first each time), so
+// that a disk slower for a while weighs on both alike. It returns each
+// path's latencies, sorted.
+func latencies(ctx context.Context, paths []path, n, round int) ([][]time.Duration, error) {
+	type run struct {
+		es   []events.Event
+		raws [][]byte
+		got  chan string
+		lat  []time.Duration
+		stop func()
+	}
+	runs := make([]*run, len(paths))
+	defer func() {
+		for _, r := range runs {
+			if r != nil && r.stop != nil {
+				r.stop()
+			}
+		}
+	}()
+	for i, p := range paths {
+		ep, es, raws, err := fixtures(n)
+		if err != nil {
+			return nil, err
+		}
+		r := &run{es: es, raws: raws, got: make(chan string, n), lat: make([]time.Duration, 0, n)}
+		runs[i] = r
+		if r.stop, err = p.consume(ctx, "bench-lat-"+ep[:8], events.EpisodeSubjects(ep), func(id string) {
+			select {
+			case r.got <- id:
+			default: // a delivery again, past the n awaited
+			}
+		}); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name(), err)
+		}
+	}
+	for j := range n {
+		for k := range paths {
+			i := (k + j + round) % len(paths)
+			r, e := runs[i], runs[i].es[j]
+			start := time.Now()
+			if err := paths[i].publish(ctx, e, r.raws[j]); err != nil {
+				return nil, fmt.Errorf("%s: %w", paths[i].name(), err)
+			}
+			if err := delivered(ctx, r.got, e.ID); err != nil {
+				return nil, fmt.Errorf("%s: %w", paths[i].name(), err)
+			}
+			r.lat = append(r.lat, time.Since(start))
+		}
+	}
+	out := make([][]time.Duration, len(paths))
+	for i, r := range runs {
+		slices.Sort(r.lat)
+		out[i] = r.lat
+	}
+	return out, nil
+}
+
+// delivered waits until the handler has had the message with id.
+func delivered(ctx context.Context, got <-chan string, id string) error {
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case d := <-got:
+			if d == id {
+				return nil
+			}
+		case <-timeout:
+			return fmt.Errorf("message %s not delivered within a minute", id)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// throughput publishes n messages pipelined with a concurrent durable
+// consumer, and measures messages a second and the process's CPU a message.
+func throughput(ctx context.Context, p path, n int) (Result, error) {
 	res := Result{Name: p.name()}
-	// Latency: one at a time.
-	ep, es, raws, err := fixtures(cfg.LatencyMessages)
+	ep, es, raws, err := fixtures(n)
 	if err != nil {
 		return res, err
 	}
 	var mu sync.Mutex
-	sent := make(map[string]time.Time, len(es))
-	var lat []time.Duration
-	all := make(chan struct{})
-	stop, err := p.consume(ctx, "bench-lat-"+ep[:8], events.EpisodeSubjects(ep), func(id string) {
-		now := time.Now()
-		mu.Lock()
-		defer mu.Unlock()
-		if t, ok := sent[id]; ok {
-			lat = append(lat, now.Sub(t))
-			delete(sent, id)
-			if len(lat) == len(es) {
-				close(all)
-			}
-		}
-	})
-	if err != nil {
-		return res, err
-	}
-	for i := range es {
-		mu.Lock()
-		sent[es[i].ID] = time.Now()
-		mu.Unlock()
-		if err := p.publish(ctx, es[i], raws[i]); err != nil {
-			stop()
-			return res, err
-		}
-	}
-	if err := wait(ctx, all); err != nil {
-		stop()
-		return res, err
-	}
-	stop()
-	slices.Sort(lat)
-	res.P50, res.P99 = lat[len(lat)/2], lat[len(lat)*99/100]
-
-	// Throughput: pipelined publish, concurrent consume.
-	ep, es, raws, err = fixtures(cfg.ThroughputMessages)
-	if err != nil {
-		return res, err
-	}
 	var got int
 	done := make(chan struct{})
-	stop, err = p.consume(ctx, "bench-thr-"+ep[:8], events.EpisodeSubjects(ep), func(string) {
+	stop, err := p.consume(ctx, "bench-thr-"+ep[:8], events.EpisodeSubjects(ep), func(string) {
 		mu.Lock()
 		defer mu.Unlock()
 		got++
@@ -340,7 +385,7 @@ func Print(w io.Writer, rs []Result) {
 		fmt.Fprintf(w, "%-14s %11.2fx %11.2fx %13.2fx %11.2fx\n", "crisisbus/raw",
 			float64(cb.P50)/float64(raw.P50), float64(cb.P99)/float64(raw.P99), cb.Throughput/raw.Throughput, float64(cb.CPU)/float64(raw.CPU))
 	}
-	fmt.Fprintln(w, "(latency: publish start to the consumer's handler, one message in flight; throughput: pipelined publish with a concurrent durable consumer; CPU: the process's, server and clients, per message of the throughput run; every write fsynced)")
+	fmt.Fprintln(w, "(latency: publish start to the consumer's handler, one message in flight, the paths taking turns message by message; throughput: pipelined publish with a concurrent durable consumer; CPU: the process's, server and clients, per message of the throughput run; every write fsynced)")
 	if len(rs) > 0 && rs[0].Rounds > 1 {
 		fmt.Fprintf(w, "(each figure the median of %d rounds, raw and crisisbus taking turns to go first)\n", rs[0].Rounds)
 	}
