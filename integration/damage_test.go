@@ -59,18 +59,9 @@ func TestADamagedStoreIsNamedAtStartAndRepairKeepsEveryIntactEvent(t *testing.T)
 	p.sys = nil
 
 	block := filepath.Join(broker.StoreDir(p.dir), "jetstream", "$G", "streams", natsbus.Stream, "msgs", "1.blk")
-	b, err := os.ReadFile(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 20 {
-		b[len(b)/2+i] ^= 0xff
-	}
-	if err := os.WriteFile(block, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	flipTwentyBytes(t, block)
 
-	_, err = system.Start(context.Background(), system.Config{DataDir: p.dir, Port: -1, HTTPAddr: "127.0.0.1:0", Log: bustest.Logger()})
+	_, err := system.Start(context.Background(), system.Config{DataDir: p.dir, Port: -1, HTTPAddr: "127.0.0.1:0", Log: bustest.Logger()})
 	var de *broker.DamagedStoreError
 	if !errors.As(err, &de) || !strings.Contains(err.Error(), block) || !strings.Contains(err.Error(), "crisisbus repair --data "+p.dir) {
 		t.Fatalf("up on a damaged store: %v; want the block file %s and the repair command named", err, block)
@@ -149,16 +140,7 @@ func TestADamagedViewsBucketIsDroppedAtStartAndRebuiltFromTheStream(t *testing.T
 	p.sys = nil
 
 	block := filepath.Join(broker.StoreDir(p.dir), "jetstream", "$G", "streams", "KV_"+rights.EpisodesBucket, "msgs", "1.blk")
-	b, err := os.ReadFile(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 20 {
-		b[len(b)/2+i] ^= 0xff
-	}
-	if err := os.WriteFile(block, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	flipTwentyBytes(t, block)
 
 	core, logs := observer.New(zap.InfoLevel)
 	p.log = zap.New(core)
@@ -172,5 +154,21 @@ func TestADamagedViewsBucketIsDroppedAtStartAndRebuiltFromTheStream(t *testing.T
 	}
 	if n := logs.FilterMessageSnippet("the record had missed a fact").Len(); n == 0 {
 		t.Errorf("the record rebuilt no view: the damage took none")
+	}
+}
+
+// flipTwentyBytes changes twenty bytes in the middle of a block file, as a
+// disk or a stop in mid-write might.
+func flipTwentyBytes(t *testing.T, block string) {
+	t.Helper()
+	b, err := os.ReadFile(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		b[len(b)/2+i] ^= 0xff
+	}
+	if err := os.WriteFile(block, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
