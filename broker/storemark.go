@@ -46,8 +46,11 @@ func (b *Broker) markStoreStarted() {
 				return
 			case <-time.After(markRetry):
 			}
-			if err := b.writeMark(mark); err == nil {
+			switch err := b.writeMark(mark); {
+			case err == nil:
 				b.cfg.Log.Info("marked the store as started for the record")
+				return
+			case errors.Is(err, jetstream.ErrBucketNotFound):
 				return
 			}
 		}
