@@ -153,11 +153,17 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 	// Three servers electing leaders for every stream and bucket take
 	// seconds on a busy machine: the bounds are generous, as a test that
 	// fails must be the cluster's fault, not the machine's load.
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
 	defer cancel()
 	admin := connect("")
-	bustest.CheckFor(t, 60*time.Second, 200*time.Millisecond, func() error {
-		return rights.Provision(ctx, admin.JetStream(), natsbus.StreamConfig{Replicas: 3})
+	// Each attempt has its own bound: a request sent while the cluster
+	// elects its leaders can go unanswered, and one attempt waiting out
+	// the whole minute for it would leave none to try again (seen in CI:
+	// "provision stream CRISIS_DEADLETTER: context deadline exceeded").
+	bustest.CheckFor(t, 75*time.Second, 200*time.Millisecond, func() error {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return rights.Provision(actx, admin.JetStream(), natsbus.StreamConfig{Replicas: 3})
 	})
 	stream, err := admin.JetStream().Stream(ctx, natsbus.Stream)
 	if err != nil {
