@@ -69,7 +69,7 @@ func (b *Broker) writeMark(mark string) error {
 	if err != nil {
 		return err
 	}
-	kv, err := js.KeyValue(ctx, rights.EpisodesBucket)
+	kv, err := rights.OpenBucket(ctx, js, rights.EpisodesBucket)
 	if err != nil {
 		return err
 	}

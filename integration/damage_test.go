@@ -35,18 +35,24 @@ func ambulanceCall(p *pathway, i int) string {
 	return ep
 }
 
+// ambulanceCalls opens n episodes with ambulanceCall, each in the record.
+func ambulanceCalls(p *pathway, n int) []string {
+	var eps []string
+	for i := range n {
+		ep := ambulanceCall(p, i)
+		p.record(ep, p.caughtUp(ep))
+		eps = append(eps, ep)
+	}
+	return eps
+}
+
 // A disk changes twenty bytes of the event stream while crisisbus is
 // stopped: `crisisbus up` refuses to start naming the damaged file and the
 // command that recovers; `crisisbus repair` keeps every other event; up
 // again, the record shows what the stream holds and the work goes on.
 func TestADamagedStoreIsNamedAtStartAndRepairKeepsEveryIntactEvent(t *testing.T) {
 	p := start(t)
-	var eps []string
-	for i := range 12 {
-		ep := ambulanceCall(p, i)
-		p.record(ep, p.caughtUp(ep))
-		eps = append(eps, ep)
-	}
+	eps := ambulanceCalls(p, 12)
 	before := map[string]uint64{} // event id → sequence
 	byEpisode := map[string][]string{}
 	for _, ep := range eps {
@@ -130,12 +136,7 @@ func TestADamagedStoreIsNamedAtStartAndRepairKeepsEveryIntactEvent(t *testing.T)
 // every episode's view from the event stream, which lost nothing.
 func TestADamagedViewsBucketIsDroppedAtStartAndRebuiltFromTheStream(t *testing.T) {
 	p := start(t)
-	var eps []string
-	for i := range 12 {
-		ep := ambulanceCall(p, i)
-		p.record(ep, p.caughtUp(ep))
-		eps = append(eps, ep)
-	}
+	eps := ambulanceCalls(p, 12)
 	p.sys.Close()
 	p.sys = nil
 

@@ -7,12 +7,10 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/internal/ops"
@@ -165,11 +163,6 @@ func get(t *testing.T, u string) (int, string) {
 func TestReadyzTurnsNotReadyWhenNATSStopsAndReadyWhenItReturns(t *testing.T) {
 	dir := t.TempDir()
 	b := bustest.Start(t, dir)
-	u, err := url.Parse(b.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, _ := strconv.Atoi(u.Port())
 	sys, err := system.Start(context.Background(), system.Config{NATSURL: b.URL(), Credentials: b.Credentials(),
 		Only: []string{"episode-record", "police", "clock"}, MetricsAddr: "127.0.0.1:0", Log: bustest.Logger()})
 	if err != nil {
@@ -201,13 +194,7 @@ func TestReadyzTurnsNotReadyWhenNATSStopsAndReadyWhenItReturns(t *testing.T) {
 		t.Errorf("%s of police = %v (present %v) while NATS was down, want 0", ops.ServiceReady, v, ok)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	again, err := broker.Start(ctx, broker.Config{DataDir: dir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(again.Shutdown)
+	bustest.StartAgain(t, b)
 	waitFor(200, "police: ready")
 }
 

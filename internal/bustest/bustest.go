@@ -5,9 +5,11 @@ package bustest
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +47,29 @@ func Start(t testing.TB, dir string) *broker.Broker {
 		t.Fatalf("provision: %v", err)
 	}
 	return b
+}
+
+// StartAgain starts a stopped broker again on its data directory and port
+// (so clients reconnect to it), shutting it down when the test ends. It
+// does not provision: the streams are in the store.
+func StartAgain(t testing.TB, b *broker.Broker) *broker.Broker {
+	t.Helper()
+	u, err := url.Parse(b.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatalf("the broker's port in %s: %v", b.URL(), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	again, err := broker.Start(ctx, broker.Config{DataDir: b.DataDir(), Port: port})
+	if err != nil {
+		t.Fatalf("start the broker again: %v", err)
+	}
+	t.Cleanup(again.Shutdown)
+	return again
 }
 
 // Conn connects to b as agency a ("" for the admin user), closed at the end of the test.

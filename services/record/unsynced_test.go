@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -37,11 +35,6 @@ func TestTheRecordRestoresTheViewsAServerLostWhenItStopped(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	b := bustest.Start(t, dir)
-	u, err := url.Parse(b.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, _ := strconv.Atoi(u.Port())
 	police := bustest.Bus(t, b, events.Police)
 	amhp := bustest.Bus(t, b, events.AMHP)
 	rec := bustest.Bus(t, b, events.Record)
@@ -112,7 +105,7 @@ func TestTheRecordRestoresTheViewsAServerLostWhenItStopped(t *testing.T) {
 	if err := os.CopyFS(before, os.DirFS(bucket)); err != nil {
 		t.Fatal(err)
 	}
-	b = restartBroker(t, dir, port)
+	b = bustest.StartAgain(t, b)
 
 	// The AMHP service accepts and completes the assessment.
 	publish(facts[5:])
@@ -126,7 +119,7 @@ func TestTheRecordRestoresTheViewsAServerLostWhenItStopped(t *testing.T) {
 	if err := os.CopyFS(bucket, os.DirFS(before)); err != nil {
 		t.Fatal(err)
 	}
-	restartBroker(t, dir, port)
+	bustest.StartAgain(t, b)
 
 	want, _, err := record.Load(ctx, admin, ep)
 	if err != nil {
@@ -181,19 +174,6 @@ func TestTheRecordRestoresTheViewsAServerLostWhenItStopped(t *testing.T) {
 	if ev := restored[0].ContextMap()["type"]; ev != facts[5].Type {
 		t.Errorf("the first fact restored is %v, want the AMHP's %s", ev, facts[5].Type)
 	}
-}
-
-// restartBroker starts the server again on its data directory and port.
-func restartBroker(t *testing.T, dir string, port int) *broker.Broker {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	b, err := broker.Start(ctx, broker.Config{DataDir: dir, Port: port})
-	if err != nil {
-		t.Fatalf("start the server again: %v", err)
-	}
-	t.Cleanup(b.Shutdown)
-	return b
 }
 
 // bucketDir finds a stream's directory in the server's store.
