@@ -21,17 +21,32 @@ import (
 // same verdict on every pattern of the schemas, on systematic variations
 // and under fuzzing.
 
-// maxPatternStates bounds an automaton's size (each state is 129 int32s).
+// maxPatternStates bounds an automaton's size (each state is a row of one
+// int32 per byte class).
 const maxPatternStates = 512
 
 // patternDFA matches what regexp.MatchString(pattern, s) matches.
+//
+// Its table is indexed by byte class, not by byte: bytes that every
+// instruction of the pattern treats alike (for a UUID's pattern: the hex
+// digits, the hyphen, everything else) share a column. A UUID's automaton
+// is then a few hundred bytes, not nineteen kilobytes. What that saves is
+// not the lookups but the memory they touch: an event is checked once the
+// CPU has done other work (the server's writes, the network), so the
+// tables are out of the cache, and each byte of a string that reached a
+// new row cost a miss; with rows of a few columns, a pattern's whole table
+// is a few cache lines.
 type patternDFA struct {
-	// next[s+c] is the state after byte c in the state whose row starts
-	// at s (column 128: any byte of 0x80 or more, which no instruction
-	// matches): the start of its row, or noMatch or matched.
+	// class[c] is the column of byte c (128: any byte of 0x80 or more,
+	// which no instruction matches).
+	class [columns]uint8
+	// width is the number of classes: the length of a row.
+	width int32
+	// next[s+class] is the state after a byte of that class in the state
+	// whose row starts at s: the start of its row, or noMatch or matched.
 	next     []int32
 	matchNow bool   // the start state: the empty prefix already matches
-	matchEnd []bool // by row/129: a match ends here if the input ends here
+	matchEnd []bool // by row/width: a match ends here if the input ends here
 }
 
 const (
@@ -47,15 +62,14 @@ func (d *patternDFA) match(b []byte) bool {
 	}
 	s := int32(0)
 	for _, c := range b {
-		col := int32(c)
-		if col > 128 {
-			col = 128
+		if c > 128 {
+			c = 128
 		}
-		if s = d.next[s+col]; s < 0 {
+		if s = d.next[s+int32(d.class[c])]; s < 0 {
 			return s == matched
 		}
 	}
-	return d.matchEnd[s/columns]
+	return d.matchEnd[s/d.width]
 }
 
 // compilePattern returns the automaton of pattern, or nil when it cannot
@@ -90,6 +104,7 @@ func compilePattern(pattern string) *patternDFA {
 		}
 	}
 	b := dfaBuilder{prog: prog, ascii: ascii, index: map[string]int32{}}
+	reps := b.byteClasses()
 	// State 0, the start, is the only one where the input's beginning is.
 	start := b.closure(threadSet{}, uint32(prog.Start), true)
 	b.add("start", start, true)
@@ -97,7 +112,7 @@ func compilePattern(pattern string) *patternDFA {
 		if len(b.sets) > maxPatternStates {
 			return nil
 		}
-		for col := range columns {
+		for cl, col := range reps {
 			var t threadSet
 			for _, pc := range b.sets[s].pcs {
 				in := &prog.Inst[pc]
@@ -108,18 +123,44 @@ func compilePattern(pattern string) *patternDFA {
 			// A match may also begin after this byte (regexp searches).
 			t = b.closure(t, uint32(prog.Start), false)
 			to := b.add(t.key(), t, false)
+			at := int32(s)*b.d.width + int32(cl)
 			switch {
 			case to < 0:
-				b.d.next[s*columns+col] = noMatch
+				b.d.next[at] = noMatch
 			case b.sets[to].match:
-				b.d.next[s*columns+col] = matched
+				b.d.next[at] = matched
 			default:
-				b.d.next[s*columns+col] = to * columns
+				b.d.next[at] = to * b.d.width
 			}
 		}
 	}
 	b.d.matchNow = b.sets[0].match
 	return &b.d
+}
+
+// byteClasses sets each byte's class: bytes every instruction matches or
+// refuses alike share one. It returns a byte of each class, in class order.
+func (b *dfaBuilder) byteClasses() []int {
+	var reps []int
+	byTrait := map[string]uint8{}
+	trait := make([]byte, len(b.prog.Inst))
+	for col := range columns {
+		for pc := range b.prog.Inst {
+			trait[pc] = 0
+			if col < 128 && b.ascii[pc][col] {
+				trait[pc] = 1
+			}
+		}
+		cl, ok := byTrait[string(trait)]
+		if !ok {
+			cl = uint8(len(reps))
+			byTrait[string(trait)] = cl
+			reps = append(reps, col)
+		}
+		b.d.class[col] = cl
+	}
+	b.d.width = int32(len(reps))
+	return reps
 }
 
 // asciiOnly reports whether a rune instruction matches no rune beyond ASCII.
@@ -190,7 +231,7 @@ func (b *dfaBuilder) add(key string, t threadSet, atStart bool) int32 {
 	i := int32(len(b.sets))
 	b.index[key] = i
 	b.sets = append(b.sets, t)
-	b.d.next = append(b.d.next, make([]int32, columns)...)
+	b.d.next = append(b.d.next, make([]int32, b.d.width)...)
 	// At the input's end, the instructions waiting for it go on.
 	var end threadSet
 	for _, pc := range t.pcs {
