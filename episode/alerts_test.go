@@ -7,6 +7,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/law"
 )
 
 // Facts the Act forbids, published directly rather than through the
@@ -100,5 +101,59 @@ func TestEveryAgencySeesTheAlerts(t *testing.T) {
 		if !found {
 			t.Errorf("%s does not see the alerts", a)
 		}
+	}
+}
+
+// The s136 period a view shows ends when the clock breaches: an extension
+// the Act refuses (a second one, one made after the period expired) is an
+// alert, never a later due time; arrivals recorded out of order run the
+// period from the earliest, as the clock reads them.
+func TestAViewsDueTimeIsTheClocksWhateverWasRecorded(t *testing.T) {
+	start := time.Date(2026, 11, 20, 1, 30, 0, 0, time.UTC)
+	extended := func(after time.Duration) *events.S136Extended {
+		return &events.S136Extended{Hours: 12, Doctor: "Dr Rao", Reason: "too intoxicated to assess", ExtendedAt: start.Add(after)}
+	}
+	arrived := func(after time.Duration, name string) *events.PlaceOfSafetyArrived {
+		return &events.PlaceOfSafetyArrived{ArrivedAt: start.Add(after), PlaceType: events.HealthBasedPlaceOfSafety, PlaceName: name}
+	}
+	for _, c := range []struct {
+		name   string
+		facts  []any
+		due    time.Duration // after start
+		alerts int
+	}{
+		{"one lawful extension", []any{arrived(0, "Priority House"), extended(23 * time.Hour)}, 36 * time.Hour, 0},
+		{"a second extension", []any{arrived(0, "Priority House"), extended(23 * time.Hour), extended(34 * time.Hour)}, 36 * time.Hour, 1},
+		{"an extension after the period expired", []any{arrived(0, "Priority House"), extended(25 * time.Hour)}, 24 * time.Hour, 1},
+		{"the transfer recorded before the first arrival", []any{arrived(3*time.Hour, "Little Brook"), arrived(0, "Priority House")}, 24 * time.Hour, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ep := events.NewEpisodeID()
+			v := episode.New(ep)
+			var d law.Detention // the clock's reading of the same facts
+			facts := append([]any{&events.EpisodeOpened{Channel: "999", Summary: "man on the bridge"},
+				&events.S136Consulted{Practicable: true, Professional: "nurse", Advice: "detain"},
+				&events.S136Detained{DetainedAt: start.Add(-time.Hour), LocationType: "public_place", AgeYears: 34, Consulted: true},
+				&events.AssessmentDoctorAllocated{Doctor: "Dr Rao", S12Approved: true, Role: "s12"}}, c.facts...)
+			for _, data := range facts {
+				a := events.Police
+				switch data.(type) {
+				case *events.AssessmentDoctorAllocated, *events.S136Extended:
+					a = events.AMHP
+				}
+				if _, err := v.Apply(fact(t, a, ep, data)); err != nil {
+					t.Fatal(err)
+				}
+				_ = d.Apply(data)
+			}
+			viewDue, ok := v.S136.DueAt()
+			clockDue, _ := d.Expiry()
+			if !ok || !viewDue.Equal(clockDue) || viewDue.Sub(start) != c.due {
+				t.Fatalf("the view's period ends %s after its start, the clock's %s; want %s", viewDue.Sub(start), clockDue.Sub(start), c.due)
+			}
+			if len(v.Alerts) != c.alerts {
+				t.Fatalf("alerts = %+v, want %d", v.Alerts, c.alerts)
+			}
+		})
 	}
 }

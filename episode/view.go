@@ -545,14 +545,21 @@ func (v *View) fold(e events.Event, data any) {
 		if v.S136 != nil {
 			v.S136.PlaceType, v.S136.PlaceName, v.S136.PoliceStation = d.PlaceType, d.PlaceName, d.PoliceStation
 			// The period runs from the first arrival: a transfer moves the
-			// person, not the start (s136(2A), s136(3)).
-			if v.S136.ArrivedAt.IsZero() {
+			// person, not the start (s136(2A), s136(3)). The earliest, as
+			// the clock takes it (law.Apply), whatever order they came in.
+			if v.S136.ArrivedAt.IsZero() || d.ArrivedAt.Before(v.S136.ArrivedAt) {
 				v.S136.ArrivedAt = d.ArrivedAt
 			}
 		}
 	case *events.S136Extended:
+		// The period is extended only as the clock extends it (law.Apply):
+		// an extension the Act refuses (a second one, one after expiry)
+		// is an alert (lawBroken), never a later due time, so the view's
+		// time left is the time the clock breaches at.
 		if v.S136 != nil {
-			v.S136.Extensions = append(v.S136.Extensions, Extension{Hours: d.Hours, Doctor: d.Doctor, SuperintendentApproval: d.SuperintendentApproval, ExtendedAt: d.ExtendedAt})
+			if _, err := law.Extend(v.S136.Detention(), law.ExtensionFromEvent(law.ExaminingDoctor, *d)); err == nil {
+				v.S136.Extensions = append(v.S136.Extensions, Extension{Hours: d.Hours, Doctor: d.Doctor, SuperintendentApproval: d.SuperintendentApproval, ExtendedAt: d.ExtendedAt})
+			}
 		}
 	case *events.S136WelfareChecked:
 		if v.S136 != nil {
