@@ -191,21 +191,28 @@ func ClinicalLeaks(view map[string]any, full View) []string {
 }
 
 // Who has a part in an episode. An agency has a part in an episode it
-// opened, owns, has recorded anything on, or has been offered or has
-// offered a handoff of. A person of an agency with no part in it may still
-// need to open it (a police officer checking a name that came up), but
-// must say why: the record refuses the view without a reason
-// (ViewRequest.Reason), whoever asks, and records the reason as the
-// disclosure's purpose.
+// opened, owns, has recorded anything on (but a link: saying two episodes
+// are the same person is no part in the other agency's), or has been
+// offered or has offered a handoff of; the mental health trust (SPoA) has
+// a part in an episode that asks its staff for something (triage advice,
+// a street triage nurse, a place of safety: asksTheTrust). A person of an
+// agency with no part in it may still need to open it (a police officer
+// checking a name that came up), but must say why: the record refuses the
+// view, and the state an agency's command decides on, without a reason
+// (ViewRequest.Reason, StateRequest.Reason), whoever asks, and records the
+// reason as the disclosure's purpose. A fact an agency with no part
+// publishes on an opened episode straight to the bus is not applied
+// (View.checkProtocol): a password alone never makes an agency a party.
 
 // Parties are the agencies an event makes party to its episode: the
-// agency that recorded it, and the agency a handoff is offered to.
+// agency that recorded it, the agency a handoff is offered to, and the
+// trust when the event asks its staff for something.
 func Parties(e events.Event) []events.Agency {
 	var out []events.Agency
-	if e.Source.Pathway() {
+	if e.Source.Pathway() && e.Type != linkedType {
 		out = append(out, e.Source)
 	}
-	if e.Type == TypeOf(&events.HandoffOffered{}) {
+	if e.Type == offeredType {
 		var d struct {
 			To events.Agency `json:"to"`
 		}
@@ -213,11 +220,39 @@ func Parties(e events.Event) []events.Agency {
 			out = append(out, d.To)
 		}
 	}
+	if asksTheTrust[e.Type] && e.Source != events.SPoA {
+		out = append(out, events.SPoA)
+	}
 	return out
 }
 
-// HasPart reports whether agency a has a part in the episode: the union of
-// Parties over the events of its timeline.
+var (
+	linkedType  = TypeOf(&events.EpisodeLinked{})
+	offeredType = TypeOf(&events.HandoffOffered{})
+	linkedName  = specOf(&events.EpisodeLinked{}).Name
+	// asksTheTrust are the facts (by type, and by name on a timeline)
+	// that ask the mental health trust's staff for something on the
+	// episode: the control-room mental health worker's triage advice,
+	// the street triage team's nurse, a health-based place of safety.
+	// They answer under the trust's identity (SPoA), on that episode.
+	asksTheTrust = func() map[string]bool {
+		m := map[string]bool{}
+		for _, d := range []any{&events.TriageRequested{}, &events.StreetTriageDispatched{}, &events.PlaceOfSafetyRequested{}} {
+			s := specOf(d)
+			m[s.Type()], m[s.Name] = true, true
+		}
+		return m
+	}()
+)
+
+// specOf is the catalogue entry of a catalogue type (a zero Spec for
+// none, which the catalogue tests rule out).
+func specOf(data any) events.Spec {
+	s, _ := events.SpecOf(data)
+	return s
+}
+
+// HasPart reports whether agency a has a part in the episode (see above).
 func (v *View) HasPart(a events.Agency) bool {
 	if v.OpenedBy == a || v.Owner == a {
 		return true
@@ -227,7 +262,9 @@ func (v *View) HasPart(a events.Agency) bool {
 			return true
 		}
 	}
-	return slices.ContainsFunc(v.Timeline, func(e Entry) bool { return e.Agency == a })
+	return slices.ContainsFunc(v.Timeline, func(e Entry) bool {
+		return (e.Agency == a && e.Type != linkedName) || (a == events.SPoA && asksTheTrust[e.Type])
+	})
 }
 
 // MaxReasonLen bounds the reason given to open an episode with no part in it.

@@ -29,6 +29,9 @@ func TestFactsTheActForbidsAreKeptAndRaisedAsAlerts(t *testing.T) {
 	extended := func(hours int, doctor, superintendent string) *events.S136Extended {
 		return &events.S136Extended{Hours: hours, Doctor: doctor, Reason: "too intoxicated to assess", SuperintendentApproval: superintendent, ExtendedAt: at(23, 50)}
 	}
+	// The AMHP service records on the episode once offered the assessment.
+	assess := &events.HandoffOffered{HandoffID: events.NewEpisodeID(), Kind: events.MHAAssessment, To: events.AMHP, Reason: "assess", Urgency: "emergency",
+		Summary: events.Summary{Facts: []events.Fact{}}}
 	for _, c := range []struct {
 		name  string
 		facts []any
@@ -54,7 +57,7 @@ func TestFactsTheActForbidsAreKeptAndRaisedAsAlerts(t *testing.T) {
 			ep := events.NewEpisodeID()
 			v := episode.New(ep)
 			var last events.Event
-			for _, d := range append([]any{&events.EpisodeOpened{Channel: "999", Summary: "man on the bridge"}}, c.facts...) {
+			for _, d := range append([]any{&events.EpisodeOpened{Channel: "999", Summary: "man on the bridge"}, assess}, c.facts...) {
 				a := events.Police
 				if _, ok := d.(*events.AssessmentDoctorAllocated); ok {
 					a = events.AMHP
@@ -71,7 +74,7 @@ func TestFactsTheActForbidsAreKeptAndRaisedAsAlerts(t *testing.T) {
 				}
 				v.Apply(last) // applied again: raises nothing more
 			}
-			if len(v.Timeline) != len(c.facts)+1 || len(v.Conflicts) > 0 {
+			if len(v.Timeline) != len(c.facts)+2 || len(v.Conflicts) > 0 {
 				t.Fatalf("every fact must be kept and applied: timeline %d, conflicts %v", len(v.Timeline), v.Conflicts)
 			}
 			if len(v.Alerts) != len(c.want) {
@@ -132,6 +135,8 @@ func TestAViewsDueTimeIsTheClocksWhateverWasRecorded(t *testing.T) {
 			v := episode.New(ep)
 			var d law.Detention // the clock's reading of the same facts
 			facts := append([]any{&events.EpisodeOpened{Channel: "999", Summary: "man on the bridge"},
+				&events.HandoffOffered{HandoffID: events.NewEpisodeID(), Kind: events.MHAAssessment, To: events.AMHP, Reason: "assess", Urgency: "emergency",
+					Summary: events.Summary{Facts: []events.Fact{}}},
 				&events.S136Consulted{Practicable: true, Professional: "nurse", Advice: "detain"},
 				&events.S136Detained{DetainedAt: start.Add(-time.Hour), LocationType: "public_place", AgeYears: 34, Consulted: true},
 				&events.AssessmentDoctorAllocated{Doctor: "Dr Rao", S12Approved: true, Role: "s12"}}, c.facts...)

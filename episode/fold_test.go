@@ -10,14 +10,16 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 )
 
-// a night in the control room: opened by police, triage advice with health
-// history, an s136 detention, and an assessment request to the AMHP service.
+// a night in the control room: opened by police, a triage request and the
+// control-room mental health worker's advice with health history (the
+// trust's), an s136 detention, and an assessment request to the AMHP service.
 func night(t testing.TB, ep string) []events.Event {
 	handoff := events.NewEpisodeID()
 	return []events.Event{
 		fact(t, events.Police, ep, &events.EpisodeOpened{Channel: "999", Summary: "man on the bridge"}),
 		fact(t, events.Police, ep, &events.PersonVoiceRecorded{OwnWords: "ring my sister", WhoToContact: "Jo 07700900456", CrisisPlan: "no A&E"}),
-		fact(t, events.Police, ep, &events.TriageAdviceGiven{Advice: "s136 appropriate", HealthHistory: "bipolar disorder; lithium", RecommendedAction: "consider_s136"}),
+		fact(t, events.Police, ep, &events.TriageRequested{CallerAccount: "man on the parapet", Concern: "says he will jump"}),
+		fact(t, events.SPoA, ep, &events.TriageAdviceGiven{Advice: "s136 appropriate", HealthHistory: "bipolar disorder; lithium", RecommendedAction: "consider_s136"}),
 		fact(t, events.Police, ep, &events.S136Detained{DetainedAt: time.Date(2026, 11, 20, 23, 5, 0, 0, time.UTC), LocationType: "public_place", AgeYears: 34, Consulted: true}),
 		fact(t, events.Police, ep, &events.HandoffOffered{HandoffID: handoff, Kind: events.MHAAssessment, To: events.AMHP, Reason: "assess", Urgency: "emergency",
 			Summary: events.Summary{Facts: []events.Fact{}}}),
@@ -36,7 +38,7 @@ func TestFoldingTheNightGivesOneOwnerAndAppliesEachEventOnce(t *testing.T) {
 			}
 		}
 	}
-	if len(v.Timeline) != 7 || v.Owner != events.AMHP || v.LegalStatus != "not_admitted" || !v.S136.Ended {
+	if len(v.Timeline) != 8 || v.Owner != events.AMHP || v.LegalStatus != "not_admitted" || !v.S136.Ended {
 		t.Fatalf("timeline %d, owner %s, legal %q, s136 %+v", len(v.Timeline), v.Owner, v.LegalStatus, v.S136)
 	}
 	if len(v.Clinical) != 2 {
@@ -86,9 +88,9 @@ func TestPoliceSeeRiskContactPlanAndLegalStatusButNoClinicalField(t *testing.T) 
 func TestAHandoffBreachedUnansweredIsMarkedEscalated(t *testing.T) {
 	ep := events.NewEpisodeID()
 	v := episode.New(ep)
-	evs := night(t, ep)[:5]
+	evs := night(t, ep)[:6]
 	var offer events.HandoffOffered
-	_ = evs[4].DecodeInto(&offer)
+	_ = evs[5].DecodeInto(&offer)
 	evs = append(evs, fact(t, events.Clock, ep, &events.ClockBreached{Clock: events.HandoffAcceptClock, Ref: offer.HandoffID, Owner: events.Police,
 		DueAt: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), SecondsOver: 60, Repeat: 1}))
 	for _, e := range evs {

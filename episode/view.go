@@ -401,9 +401,27 @@ func (v *View) Apply(e events.Event) (bool, error) {
 	return true, nil
 }
 
-// checkProtocol refuses events that break the handoff protocol or the one-owner rule.
+// checkProtocol refuses events that break the handoff protocol or the
+// one-owner rule, and those an agency's commands would have refused that
+// its password alone let it publish: a fact on an opened episode it has
+// no part in (HasPart), a close by an agency not holding the episode, and
+// clinical text from an agency that never records it (SeesClinical).
 func (v *View) checkProtocol(e events.Event, data any) error {
+	if v.Opened && e.Source.Pathway() {
+		if _, link := data.(*events.EpisodeLinked); !link && !v.HasPart(e.Source) {
+			return fmt.Errorf("the %s has no part in the episode: its commands record nothing on it", e.Source.Title())
+		}
+	}
+	if e.Source.Pathway() && !SeesClinical(e.Source) {
+		if fields, err := events.ClinicalIn(data); err == nil && len(fields) > 0 {
+			return fmt.Errorf("%s is clinical, and the %s never records it", strings.Join(fields, ", "), e.Source.Title())
+		}
+	}
 	switch d := data.(type) {
+	case *events.EpisodeClosed:
+		if v.Opened {
+			return v.CheckClose(e.Source)
+		}
 	case *events.HandoffOffered:
 		if v.Opened {
 			return v.CheckOffer(e.Source, d.To, d.Kind)

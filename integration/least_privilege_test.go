@@ -216,3 +216,111 @@ func TestAnAgencyWithNoPartInAnEpisodeMustSayWhyItOpensItWhoeverAsks(t *testing.
 		return fmt.Errorf("the record's disclosures %+v lack police's reason", d.Entries)
 	})
 }
+
+// A password alone never makes an agency a party to an episode. The trust
+// (SPoA) holds a GP referral with the person's health history; a client
+// holding the police password, which has the episode's id:
+//   - cannot have the police service read it or record on it (who the
+//     person is), nor the ambulance service read it: refused with 403;
+//   - publishes a close and a new identity straight to the bus: the server
+//     stores them, the record does not apply them (conflicts), so the
+//     episode stays open, the person unchanged, police still no party;
+//   - publishes clinical text on its own episode: not applied.
+//
+// Linking police's own episode to the trust's as the same person works,
+// with the link's reason recorded as why police read it, and gives police
+// no part in the trust's episode.
+func TestAPasswordAloneNeverMakesAnAgencyPartyToAnEpisode(t *testing.T) {
+	p := start(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	trust := do[agency.OpenRequest, agency.OpenResponse](p, events.SPoA, "open", agency.OpenRequest{
+		Actor: "SPoA clinician", Channel: "referral", Summary: "GP referral: low mood, lives with sister",
+		Person: &events.PersonIdentified{GivenName: "Sam", FamilyName: "Reed", NHSNumber: "9434765919"}}).Episode
+	do[agency.AdviceRequest, agency.Receipt](p, events.SPoA, "triage.advice", agency.AdviceRequest{Base: agency.Base{Episode: trust, Actor: "SPoA clinician"},
+		TriageAdviceGiven: events.TriageAdviceGiven{Advice: "CMHT review", HealthHistory: "bipolar disorder; lithium", RecommendedAction: "refer_spoa"}})
+
+	refused := func(what string, err error) {
+		t.Helper()
+		var re *rpc.Error
+		if !errors.As(err, &re) || re.Code != rpc.Forbidden || !strings.Contains(re.Message, episode.NoPartMessage) {
+			t.Fatalf("%s: %v, want 403 %q", what, err, episode.NoPartMessage)
+		}
+	}
+	policeBus, err := p.sys.Connect(events.Police)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ambulance, err := p.sys.Connect(events.Ambulance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rpc.Call[record.StateRequest, record.StateResponse](ctx, ambulance.Conn(), record.StateSubject(events.Ambulance), record.StateRequest{Episode: trust, Actor: "EOC 77"})
+	refused("the ambulance service reads the trust's episode", err)
+	_, err = rpc.Call[agency.IdentifyRequest, agency.Receipt](ctx, policeBus.Conn(), agency.Subject(events.Police, "identify"),
+		agency.IdentifyRequest{Base: agency.Base{Episode: trust, Actor: "PC nobody"}, PersonIdentified: events.PersonIdentified{GivenName: "Someone", FamilyName: "Else", NHSNumber: "4010232137"}})
+	refused("police say who the person on the trust's episode is", err)
+
+	for _, data := range []any{&events.PersonIdentified{GivenName: "Someone", FamilyName: "Else", NHSNumber: "4010232137"},
+		&events.EpisodeClosed{Reason: "closed by someone who does not hold it"}} {
+		e, err := events.New(events.Police, trust, data, events.By("PC nobody"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := policeBus.Publish(ctx, e); err != nil {
+			t.Fatalf("the server refused police's own subject: %v", err)
+		}
+	}
+	v := p.record(trust, func(v episode.View) error {
+		if len(v.Conflicts) < 2 {
+			return fmt.Errorf("conflicts %q, want police's two facts", v.Conflicts)
+		}
+		return nil
+	})
+	if v.Closed || v.Person.NHSNumber != "9434765919" || v.HasPart(events.Police) {
+		t.Fatalf("closed %v, person %+v, police a party %v: want the trust's episode as it was", v.Closed, v.Person, v.HasPart(events.Police))
+	}
+	_, err = rpc.Call[record.ViewRequest, record.ViewResponse](ctx, policeBus.Conn(), record.ViewSubject(events.Police), record.ViewRequest{Episode: trust, Viewer: "PC nobody", Purpose: "curiosity"})
+	refused("police view the trust's episode after publishing on it", err)
+
+	own := do[agency.OpenRequest, agency.OpenResponse](p, events.Police, "open", agency.OpenRequest{
+		Actor: "PC 4471", Channel: "999", Summary: "man on a bridge", Person: &events.PersonIdentified{NHSNumber: "9434765919"}}).Episode
+	clinical, err := events.New(events.Police, own, &events.TriageAdviceGiven{Advice: "x", HealthHistory: "schizophrenia; clozapine", RecommendedAction: "refer_spoa"}, events.By("PC 4471"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policeBus.Publish(ctx, clinical); err != nil {
+		t.Fatal(err)
+	}
+	p.record(own, func(v episode.View) error {
+		if len(v.Conflicts) != 1 || !strings.Contains(v.Conflicts[0], "healthHistory is clinical") || len(v.Clinical) != 0 {
+			return fmt.Errorf("conflicts %q, clinical %+v: want police's clinical text not applied", v.Conflicts, v.Clinical)
+		}
+		return nil
+	})
+
+	reason := "same NHS number as the man on the bridge"
+	do[agency.LinkRequest, agency.Receipt](p, events.Police, "link", agency.LinkRequest{Base: agency.Base{Episode: own, Actor: "PC 4471"},
+		OtherEpisode: trust, MatchedOn: []string{"nhs_number"}, Reason: reason})
+	v = p.record(trust, func(v episode.View) error {
+		if len(v.Links) != 1 || v.Links[0].OtherEpisode != own {
+			return fmt.Errorf("links %+v, want police's episode", v.Links)
+		}
+		return nil
+	})
+	if v.HasPart(events.Police) {
+		t.Fatal("linking police's episode to the trust's made police a party to it")
+	}
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		d, err := p.store.Disclosures(ctx, trust)
+		if err != nil {
+			return err
+		}
+		for _, e := range d.Entries {
+			if e.Agency == events.Police && strings.HasPrefix(e.Purpose, episode.NoPartPurpose) && strings.Contains(e.Purpose, reason) {
+				return nil
+			}
+		}
+		return fmt.Errorf("the trust's disclosures %+v lack police's reason for reading it", d.Entries)
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
@@ -358,8 +359,13 @@ func (k *Kit) RecordConsent(ctx context.Context, req ConsentRequest) (Receipt, e
 }
 
 // Link records on both episodes that they are the same person.
+//
+// The agency needs a part in its own episode, not in the other: the other
+// is read, and the link recorded on it, for the link's reason (the
+// record's disclosure names it), and the link gives no part in it.
 func (k *Kit) Link(ctx context.Context, req LinkRequest) (Receipt, error) {
-	other, _, err := k.load(ctx, req.OtherEpisode, req.Actor)
+	why := linkReason(req.Reason)
+	other, _, err := k.load(ctx, req.OtherEpisode, req.Actor, why)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -378,7 +384,7 @@ func (k *Kit) Link(ctx context.Context, req LinkRequest) (Receipt, error) {
 	if err != nil || len(r.Events) == 0 {
 		return r, err
 	}
-	back, err := k.Do(ctx, req.OtherEpisode, req.Actor, func(v *episode.View) ([]Out, error) {
+	back, err := k.do(ctx, req.OtherEpisode, req.Actor, why, func(v *episode.View) ([]Out, error) {
 		if slices.ContainsFunc(v.Links, func(l episode.Link) bool { return l.OtherEpisode == req.Episode }) {
 			return nil, nil
 		}
@@ -387,6 +393,16 @@ func (k *Kit) Link(ctx context.Context, req LinkRequest) (Receipt, error) {
 	})
 	r.Events = append(r.Events, back.Events...)
 	return r, err
+}
+
+// linkReason is the reason a link reads the other episode for: the link's
+// own, on one line and within the record's bound for a reason.
+func linkReason(reason string) string {
+	why := []rune("linking it as the same person: " + strings.Join(strings.Fields(reason), " "))
+	if len(why) > episode.MaxReasonLen {
+		why = why[:episode.MaxReasonLen]
+	}
+	return string(why)
 }
 
 // Close closes the episode; only its owner may, with no handoff pending.

@@ -103,9 +103,13 @@ func (k *Kit) log() *zap.Logger {
 	return k.Log
 }
 
-func (k *Kit) load(ctx context.Context, ep, actor string) (episode.View, uint64, error) {
+// load reads the episode to decide on. reason, when the agency may have no
+// part in the episode (linking it as the same person), is why it needs it;
+// without one the record refuses an episode the agency has no part in
+// (record.StateRequest).
+func (k *Kit) load(ctx context.Context, ep, actor, reason string) (episode.View, uint64, error) {
 	if k.Loader == nil {
-		return record.RecordLoader{Bus: k.Bus}.Load(ctx, ep, actor)
+		return record.RecordLoader{Bus: k.Bus}.LoadGiving(ctx, ep, actor, reason)
 	}
 	return k.Loader.Load(ctx, ep, actor)
 }
@@ -142,14 +146,19 @@ const maxAttempts = 10
 // The command is one span of the episode's trace (the view's TraceID; a
 // new episode's command starts the trace, or continues the caller's, see
 // rpc.Endpoint): every fact it publishes carries that span as its parent.
-func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (_ Receipt, err error) {
+func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (Receipt, error) {
+	return k.do(ctx, ep, actor, "", decide)
+}
+
+// do is Do, reading the episode with a reason (see load).
+func (k *Kit) do(ctx context.Context, ep, actor, reason string, decide Decide) (_ Receipt, err error) {
 	if err := events.CheckID("episode", ep); err != nil {
 		return Receipt{}, err // a 400: the episode id cannot go into a subject
 	}
 	var span *tracing.Span
 	defer func() { span.End(err) }()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		v, seq, err := k.load(ctx, ep, actor)
+		v, seq, err := k.load(ctx, ep, actor, reason)
 		if err != nil {
 			return Receipt{}, err
 		}

@@ -31,7 +31,7 @@ func night(t *testing.T, ep string) []events.Event {
 	return []events.Event{
 		fact(t, events.Police, ep, &events.EpisodeOpened{Channel: "999", Summary: "man on the bridge"}),
 		fact(t, events.Police, ep, &events.PersonVoiceRecorded{OwnWords: "ring my sister", WhoToContact: "Jo 07700900456", CrisisPlan: "no A&E"}),
-		fact(t, events.Police, ep, &events.TriageAdviceGiven{Advice: "s136 appropriate", HealthHistory: "bipolar disorder; lithium", RecommendedAction: "consider_s136"}),
+		fact(t, events.Police, ep, &events.TriageAdviceGiven{Advice: "s136 appropriate", RecommendedAction: "consider_s136"}),
 		fact(t, events.Police, ep, &events.S136Detained{DetainedAt: time.Date(2026, 11, 20, 23, 5, 0, 0, time.UTC), LocationType: "public_place", AgeYears: 34, Consulted: true}),
 		fact(t, events.Police, ep, &events.HandoffOffered{HandoffID: handoff, Kind: events.MHAAssessment, To: events.AMHP, Reason: "assess", Urgency: "emergency",
 			Summary: events.Summary{Facts: []events.Fact{}}}),

@@ -3,6 +3,7 @@ package record_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/crisisbus/crisisbus/episode"
@@ -51,6 +52,14 @@ func TestAnEpisodeReadAfterEveryFactIsTheEpisodeReadWhole(t *testing.T) {
 			}},
 		} {
 			got, err := asker.call()
+			if asker.agency == events.AMHP && i < 4 {
+				// Before the police offer the assessment, the AMHP service
+				// has no part in the episode: its commands may not read it.
+				if err == nil || !strings.Contains(err.Error(), episode.NoPartMessage) {
+					t.Fatalf("after fact %d the AMHP service, with no part yet, read the state: %v", i+1, err)
+				}
+				continue
+			}
 			if err != nil {
 				t.Fatalf("after fact %d the %s state: %v", i+1, asker.agency, err)
 			}

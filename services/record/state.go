@@ -35,17 +35,30 @@ func StateSubject(a events.Agency) string { return "crisisbus.record." + string(
 
 // StateRequest asks for an episode's state on behalf of actor (who acted;
 // empty for the service's own work, such as acknowledging an offer).
+//
+// An episode the agency has no part in (View.HasPart) is refused with 403,
+// as a view is, unless Reason says why the agency needs it (one line of at
+// most episode.MaxReasonLen characters), recorded as the disclosure's
+// purpose: a command of an agency with no part in an episode records
+// nothing on it (linking two episodes as the same person gives the link's
+// reason for the other agency's). An episode with nothing recorded is
+// answered empty, so a command may open it.
 type StateRequest struct {
 	Episode string `json:"episode"`
 	Actor   string `json:"actor,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // Validate names what is missing.
 func (r *StateRequest) Validate() error {
+	var errs []error
 	if r.Episode == "" {
-		return errors.New("episode is required")
+		errs = append(errs, errors.New("episode is required"))
 	}
-	return nil
+	if r.Reason != "" {
+		errs = append(errs, checkText("reason", "why an agency with no part in the episode reads it", r.Reason, episode.MaxReasonLen))
+	}
+	return errors.Join(errs...)
 }
 
 // StateResponse is the episode as the agency may know it, and the stream
@@ -78,7 +91,12 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 	for attempt := 0; attempt < maxStateAttempts; attempt++ {
 		var resp StateResponse
 		var traceID string
+		hasPart := false
 		err := r.fresh.read(ctx, r.cfg.Bus, req.Episode, func(e *freshEpisode) error {
+			hasPart = e.v.HasPart(a)
+			if e.seq > 0 && !hasPart && req.Reason == "" {
+				return nil // refused below, nothing cut
+			}
 			raw, fields, err := e.cut(a)
 			if err != nil {
 				return events.Errorf(events.Invalid, "%v", err)
@@ -89,16 +107,24 @@ func (r *Record) state(ctx context.Context, a events.Agency, req StateRequest) (
 		if err != nil {
 			return StateResponse{}, err
 		}
+		if resp.Episode == "" {
+			return StateResponse{}, events.Errorf(events.Forbidden, "%s (the %s has no part in episode %s: its commands record nothing on it)",
+				episode.NoPartMessage, a.Title(), req.Episode)
+		}
 		seq, fields := resp.Sequence, resp.Fields
 		if seq == 0 {
 			return resp, nil // nothing recorded, nothing disclosed
 		}
-		id := disclosureID(req.Episode, viewer, a, StatePurpose, fields, r.cfg.Now())
+		purpose := StatePurpose
+		if !hasPart {
+			purpose = episode.NoPartPurpose + req.Reason
+		}
+		id := disclosureID(req.Episode, viewer, a, purpose, fields, r.cfg.Now())
 		if r.stored.has(id) {
 			return resp, nil // disclosed already in this window: a repeat is dropped
 		}
-		e, err := events.New(events.Record, req.Episode, &events.RecordDisclosed{Viewer: viewer, Agency: a, Purpose: StatePurpose, Fields: fields},
-			events.At(r.cfg.Now()), events.By(viewer), events.Disclosure(StatePurpose, disclosureLegalBase), events.WithID(id),
+		e, err := events.New(events.Record, req.Episode, &events.RecordDisclosed{Viewer: viewer, Agency: a, Purpose: purpose, Fields: fields},
+			events.At(r.cfg.Now()), events.By(viewer), events.Disclosure(purpose, disclosureLegalBase), events.WithID(id),
 			disclosureTrace(ctx, req.Episode, traceID))
 		if err != nil {
 			return StateResponse{}, err
@@ -131,10 +157,16 @@ type RecordLoader struct {
 
 // Load asks the record for the episode's state as the bus's agency may know it.
 func (l RecordLoader) Load(ctx context.Context, id, actor string) (episode.View, uint64, error) {
+	return l.LoadGiving(ctx, id, actor, "")
+}
+
+// LoadGiving is Load of an episode the agency may have no part in, saying
+// why it needs it (StateRequest.Reason; "" as Load).
+func (l RecordLoader) LoadGiving(ctx context.Context, id, actor, reason string) (episode.View, uint64, error) {
 	// The view is decoded straight from the answer, not kept as bytes and
 	// decoded again: it is the largest part, and grows with the episode.
 	resp := stateAnswer{View: episode.New(id)}
-	if err := rpc.CallInto(ctx, l.Bus.Conn(), StateSubject(l.Bus.Agency()), StateRequest{Episode: id, Actor: actor}, &resp); err != nil {
+	if err := rpc.CallInto(ctx, l.Bus.Conn(), StateSubject(l.Bus.Agency()), StateRequest{Episode: id, Actor: actor, Reason: reason}, &resp); err != nil {
 		return episode.View{}, 0, err
 	}
 	return resp.View, resp.Sequence, nil
