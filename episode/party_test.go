@@ -128,4 +128,3 @@ func TestWhoHasAPartInAnEpisode(t *testing.T) {
 		t.Fatalf("the trust's advice: conflicts %q, clinical %+v", v.Conflicts, v.Clinical)
 	}
 }
-
