@@ -335,18 +335,21 @@ func cmdImport(ctx context.Context, e env, args []string) error {
 
 // exportEvents writes every stored event whose time falls in r (all events
 // when r is nil) to w, one per line, exactly as stored, in stream order.
-func exportEvents(ctx context.Context, bus *natsbus.Bus, r *reports.Range, w io.Writer) (int, error) {
+// With a range, a stored message whose time cannot be read (not JSON: any
+// agency's user can store raw bytes under its own prefix, and the stream
+// denies deletes) cannot be placed in it: it is passed to setAside with the
+// reason, naming no value, and the export goes on.
+func exportEvents(ctx context.Context, bus *natsbus.Bus, r *reports.Range, w io.Writer, setAside func(s natsbus.Stored, reason string)) (int, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	n := 0
 	err := bus.ReplayRaw(ctx, natsbus.ReplayConfig{}, func(s natsbus.Stored) error {
 		if r != nil {
-			var env struct {
-				Time time.Time `json:"time"`
+			t, reason := storedTime(s.Raw)
+			if reason != "" {
+				setAside(s, reason)
+				return nil
 			}
-			if err := json.Unmarshal(s.Raw, &env); err != nil {
-				return fmt.Errorf("stored event at sequence %d: %w", s.Seq, err)
-			}
-			if !r.Contains(reports.MonthOf(env.Time)) {
+			if !r.Contains(reports.MonthOf(t)) {
 				return nil
 			}
 		}
@@ -360,6 +363,28 @@ func exportEvents(ctx context.Context, bus *natsbus.Bus, r *reports.Range, w io.
 		return n, err
 	}
 	return n, bw.Flush()
+}
+
+// storedTime reads the time of a stored event, or says why it cannot: the
+// reason never repeats what the message holds.
+func storedTime(raw []byte) (time.Time, string) {
+	if !json.Valid(raw) {
+		return time.Time{}, "not JSON"
+	}
+	var env struct {
+		Time json.RawMessage `json:"time"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return time.Time{}, "not a JSON object"
+	}
+	if len(env.Time) == 0 || string(env.Time) == "null" {
+		return time.Time{}, "no time"
+	}
+	var t time.Time
+	if err := t.UnmarshalJSON(env.Time); err != nil {
+		return time.Time{}, "its time is not an RFC 3339 date-time"
+	}
+	return t, ""
 }
 
 func cmdExport(ctx context.Context, e env, args []string) error {
@@ -406,17 +431,33 @@ func cmdExport(ctx context.Context, e env, args []string) error {
 	}
 	wctx, stop := watchServer(ctx, bus.Conn(), cf.url, cf.timeout)
 	defer stop()
-	n, err := exportEvents(wctx, bus, rng, w)
+	aside := 0
+	n, err := exportEvents(wctx, bus, rng, w, func(s natsbus.Stored, reason string) {
+		aside++
+		fmt.Fprintf(e.stderr, "stream sequence %d on %s set aside (its month cannot be read): %s\n", s.Seq, s.Subject, reason)
+	})
 	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
 		return fmt.Errorf("export: %w: %d event(s) written before it stopped; the output is incomplete, export again", serverGone(wctx, cf.url, cf.timeout, err), n)
 	}
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	summary := fmt.Sprintf("%d events exported", n)
 	if *out != "-" {
-		fmt.Fprintf(e.stdout, "%d events written to %s\n", n, *out)
+		summary = fmt.Sprintf("%d events written to %s", n, *out)
+	}
+	if aside > 0 {
+		summary += fmt.Sprintf(", %d stored message(s) set aside", aside)
+	}
+	if *out != "-" {
+		fmt.Fprintln(e.stdout, summary)
 	} else {
-		fmt.Fprintf(e.stderr, "%d events exported\n", n)
+		fmt.Fprintln(e.stderr, summary)
+	}
+	if aside > 0 {
+		// As import does for a rejected line: the rest is done, and the
+		// exit code says something was left out.
+		return fmt.Errorf("%d stored message(s) set aside, named above: their month cannot be read; every stored event of the range was written", aside)
 	}
 	return nil
 }

@@ -111,6 +111,68 @@ func TestImportExportImportRoundTripsByteIdentical(t *testing.T) {
 	}
 }
 
+// A stored message whose time cannot be read (an agency's user may store
+// raw bytes under its own prefix, and the stream denies deletes) made every
+// export with --from/--to fail, for ever. Now the export writes every event
+// of the range, names each such message on stderr by stream sequence and
+// subject with the reason (never its contents), counts them in its summary
+// and exits 1, as import does for a rejected line.
+func TestAnExportOfARangeSetsAsideEachStoredMessageWithoutATimeAndSaysSo(t *testing.T) {
+	b := bustest.Start(t, "")
+	lines := eventLines(t, 5)
+	in := filepath.Join(t.TempDir(), "in.ndjson")
+	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run("import", "--data", b.DataDir(), "--nats", b.URL(), in); code != 0 {
+		t.Fatalf("import exited %d: %s%s", code, out, errOut)
+	}
+	// The police's own user stores raw bytes, then JSON with no time, under
+	// its own prefix: stream sequences 6 and 7.
+	js, err := bustest.Conn(t, b, events.Police).JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	notJSON := "crisis.police." + events.NewEpisodeID() + ".episode_opened_v1"
+	noTime := "crisis.police." + events.NewEpisodeID() + ".episode_opened_v1"
+	for _, m := range []struct{ subj, body string }{
+		{notJSON, "Sam Lee at 4 Mill Lane"},
+		{noTime, `{"note":"Sam Lee at 4 Mill Lane"}`},
+	} {
+		if _, err := js.Publish(m.subj, []byte(m.body)); err != nil {
+			t.Fatalf("raw publish: %v", err)
+		}
+	}
+
+	out := filepath.Join(t.TempDir(), "2025.ndjson")
+	code, stdout, stderr := run("export", "--data", b.DataDir(), "--nats", b.URL(), "--from", "2025-01", "--to", "2025-12", "-o", out)
+	if code != 1 {
+		t.Errorf("export exited %d, want 1 (something was set aside):\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"stream sequence 6 on " + notJSON + " set aside (its month cannot be read): not JSON\n",
+		"stream sequence 7 on " + noTime + " set aside (its month cannot be read): no time\n",
+		"crisisbus export: 2 stored message(s) set aside, named above: their month cannot be read; every stored event of the range was written",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "Mill Lane") {
+		t.Errorf("stderr repeats what a message holds:\n%s", stderr)
+	}
+	if want := fmt.Sprintf("5 events written to %s, 2 stored message(s) set aside\n", out); stdout != want {
+		t.Errorf("summary %q, want %q", stdout, want)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Join(lines, "\n") + "\n"; string(got) != want {
+		t.Fatalf("the export is not every event of 2025:\n%s", got)
+	}
+}
+
 // A file with bad lines loads every good line; each bad line is named with
 // its line number and the reason, and the exit code says something was
 // rejected.
