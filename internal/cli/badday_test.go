@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -251,6 +252,100 @@ func TestPublishNamesA50MBLineAndStoresTheLinesAroundIt(t *testing.T) {
 	}
 	if got, want := string(export(t, b.DataDir(), b.URL())), strings.Join(good, "\n")+"\n"; got != want {
 		t.Fatalf("stored events are not the good lines:\n%.2000s", got)
+	}
+}
+
+const firstLineCutShort = "line 1: %s: not a whole event: the line ends before its JSON does (cut short?); the lines after it were read as events of their own\n"
+
+// An NDJSON file whose first line was cut short (a copy interrupted, a line
+// edited by hand) was taken for the start of one pretty-printed event: every
+// good line after it was swallowed into it, none was published, and the
+// summary said "0 published, 0 duplicates, 1 rejected". Now line 1 alone is
+// rejected, saying it was cut short, and every good line after it is stored.
+func TestPublishOfNDJSONWithACutShortFirstLineStoresEveryGoodLineAfterIt(t *testing.T) {
+	b := bustest.Start(t, "")
+	lines := eventLines(t, 5)
+	good := lines[1:]
+	lines[0] = lines[0][:len(lines[0])/2]
+	path := filepath.Join(t.TempDir(), "cut-short.ndjson")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run("publish", "--data", b.DataDir(), "--nats", b.URL(), path)
+	if code != 1 {
+		t.Errorf("publish exited %d, want 1 (a line was rejected):\n%s%s", code, out, errOut)
+	}
+	if want := fmt.Sprintf(firstLineCutShort, "rejected"); !strings.HasPrefix(errOut, want) {
+		t.Errorf("line 1 is not named as cut short (%q):\n%s", want, errOut)
+	}
+	if n := strings.Count(errOut, "rejected:"); n != 1 {
+		t.Errorf("%d lines rejected, want 1:\n%s", n, errOut)
+	}
+	for n := 2; n <= 5; n++ {
+		if !strings.Contains(out, fmt.Sprintf("line %d: ", n)) {
+			t.Errorf("line %d not published:\n%s", n, out)
+		}
+	}
+	if !strings.Contains(out, "4 published, 0 duplicates, 1 rejected") {
+		t.Errorf("summary: %s", out)
+	}
+	if got, want := string(export(t, b.DataDir(), b.URL())), strings.Join(good, "\n")+"\n"; got != want {
+		t.Fatalf("stored events are not the good lines:\n%.2000s", got)
+	}
+}
+
+// What a first line that is not a whole JSON value begins is told from what
+// follows it: NDJSON cut short anywhere on line 1 gives line 1 rejected and
+// the rest checked; a pretty-printed event is one event, even with an object
+// of its own on one line (a fact of a handoff); a pretty-printed event cut
+// short is one rejection.
+func TestSchemaValidateTellsACutShortFirstLineFromAPrettyPrintedEvent(t *testing.T) {
+	lines := eventLines(t, 5)
+	first := lines[0]
+	write := func(name, text string) string {
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, cut := range []int{
+		len(first) / 2,
+		strings.Index(first, `"id":`) + len(`"id":`),       // after a member's name
+		strings.Index(first, `"id":"`) + len(`"id":"`) + 4, // inside a string
+		strings.Index(first, `"data":{`) + len(`"data":{`), // in an object within
+		len(first) - 1, // all but the last brace
+	} {
+		text := first[:cut] + "\n\n" + strings.Join(lines[1:], "\n") + "\n"
+		code, out, errOut := run("schema", "validate", write("cut-short.ndjson", text))
+		if code != 1 || !strings.HasPrefix(errOut, fmt.Sprintf(firstLineCutShort, "invalid")) || !strings.Contains(out, "4 valid, 1 invalid") {
+			t.Errorf("first line cut after %d bytes: exit %d; want 1, line 1 named as cut short and 4 valid:\n%s%s", cut, code, out, errOut)
+		}
+		for n := 3; n <= 6; n++ {
+			if !strings.Contains(out, fmt.Sprintf("line %d: valid ", n)) {
+				t.Errorf("first line cut after %d bytes: line %d not checked:\n%s", cut, n, out)
+			}
+		}
+	}
+
+	pretty, err := os.ReadFile("../../schemas/testdata/valid/handoff.offered.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fact := regexp.MustCompile(`\{\s*"eventId"[^}]*\}`)
+	if !fact.Match(pretty) {
+		t.Fatal("the example has no fact")
+	}
+	oneLine := fact.ReplaceAllFunc(pretty, func(b []byte) []byte { return []byte(compact(t, b)) })
+	code, out, errOut := run("schema", "validate", write("pretty.json", string(oneLine)))
+	if code != 0 || !strings.Contains(out, "line 1: valid crisisbus.handoff.offered.v1") || !strings.Contains(out, "1 valid, 0 invalid") {
+		t.Errorf("a pretty-printed event with a fact on one line: exit %d:\n%s%s", code, out, errOut)
+	}
+
+	half := strings.Join(strings.SplitAfter(string(pretty), "\n")[:12], "")
+	code, out, errOut = run("schema", "validate", write("pretty-cut-short.json", half))
+	if want := "line 1: invalid: not a whole event: the input ends before the JSON that starts on this line does (cut short?)\n"; code != 1 || !strings.HasPrefix(errOut, want) || !strings.Contains(out, "0 valid, 1 invalid") {
+		t.Errorf("a pretty-printed event cut short: exit %d; want 1 and %q:\n%s%s", code, want, out, errOut)
 	}
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,56 +25,108 @@ import (
 
 // readEvents calls f for each event in r: a single JSON document (which may
 // span lines) or NDJSON (one event per line; blank lines are skipped). line is
-// the 1-based line the event starts on. A line (or a document) longer than
-// maxEventSize is not read into memory: f gets a *lineTooLongError for it
-// instead of its bytes, and the lines after it are read as usual.
-func readEvents(r io.Reader, f func(line int, raw []byte, tooLong error) error) error {
+// the 1-based line the event starts on. A line (or a document) that cannot be
+// an event is not passed as bytes: f gets an error saying why instead (a
+// *lineTooLongError for one longer than maxEventSize, which is never read
+// into memory), and the lines after it are read as usual.
+//
+// A first line that is not a whole JSON value starts a pretty-printed
+// event, or is an NDJSON line cut short: the lines after it are held (at
+// most maxEventSize of them) until they make one valid JSON document with
+// it, or show it was not one (a line of its own is a whole JSON object).
+// Then the first line alone is rejected as cut short and the lines held are
+// read as NDJSON, so one bad first line never costs the good lines after it.
+func readEvents(r io.Reader, f func(line int, raw []byte, bad error) error) error {
 	lr := newLineReader(r, maxEventSize)
-	var doc []byte // a pretty-printed document, read whole
-	docLine, docSize, seen := 0, int64(0), false
+	var doc *heldDoc // the first line was not a whole JSON value
+	seen := false
+	// each passes one line of NDJSON to f.
+	each := func(line int, raw []byte, long *lineTooLongError) error {
+		if long != nil {
+			seen = true
+			return f(line, nil, long)
+		}
+		trimmed := bytes.TrimSpace(raw)
+		if len(trimmed) == 0 {
+			return nil
+		}
+		seen = true
+		return f(line, trimmed, nil)
+	}
+	// settle hands on what doc holds, once it is known what it is.
+	settle := func(atEOF bool) error {
+		d := doc
+		doc = nil
+		seen = true
+		whole := d.scan.complete() || d.scan.broken() // nothing more can change what it is
+		switch {
+		case whole && json.Valid(d.joined()):
+			return f(d.first, bytes.TrimSpace(d.joined()), nil)
+		case d.ndjson:
+			if err := f(d.first, nil, errFirstLineCutShort); err != nil {
+				return err
+			}
+			for _, l := range d.lines[1:] {
+				if err := each(l.n, l.raw, l.long); err != nil {
+					return err
+				}
+			}
+			return nil
+		case d.size > maxEventSize:
+			// One document, too long to be an event: the rest of the input
+			// is read past as part of it, never held.
+			d.lines = nil
+			doc = d
+			return nil
+		case whole:
+			return f(d.first, bytes.TrimSpace(d.joined()), nil) // the contract says what is wrong
+		case atEOF:
+			return f(d.first, nil, errDocCutShort)
+		}
+		doc = d // not known yet
+		return nil
+	}
 	for {
-		line, covered, err := lr.next()
+		raw, covered, err := lr.next()
 		if err == io.EOF {
 			break
 		}
 		var long *lineTooLongError
-		if errors.As(err, &long) && doc == nil {
-			seen = true
-			if err := f(long.line, nil, long); err != nil {
-				return err
-			}
-			continue
-		}
 		if err != nil && !errors.As(err, &long) {
 			return err
 		}
-		if doc != nil { // the rest of one document
-			docSize += covered
-			if docSize <= maxEventSize {
-				doc = append(append(doc, '\n'), line...)
+		switch {
+		case doc != nil && doc.lines == nil: // the rest of a document too long
+			doc.size += covered
+			continue
+		case doc != nil:
+			doc.add(lr.line(), raw, covered, long)
+			if doc.scan.complete() || doc.scan.broken() || doc.size > maxEventSize {
+				if err := settle(false); err != nil {
+					return err
+				}
 			}
 			continue
 		}
-		trimmed := bytes.TrimSpace(line)
-		if len(trimmed) == 0 {
-			continue
+		trimmed := bytes.TrimSpace(raw)
+		if !seen && long == nil && len(trimmed) > 0 {
+			var sc jsonScan
+			if sc.feed(trimmed); !sc.complete() && !sc.broken() {
+				doc = &heldDoc{first: lr.line(), lines: []heldLine{{n: lr.line(), raw: bytes.Clone(trimmed)}}, scan: sc, size: covered}
+				continue
+			}
 		}
-		if !seen && !jsonComplete(trimmed) {
-			// One pretty-printed document: its first line alone is not a
-			// whole event.
-			doc, docLine, docSize = append([]byte(nil), trimmed...), lr.line(), covered
-			continue
-		}
-		seen = true
-		if err := f(lr.line(), append([]byte(nil), trimmed...), nil); err != nil {
+		if err := each(lr.line(), raw, long); err != nil {
 			return err
 		}
 	}
+	if doc != nil && doc.lines == nil {
+		return f(doc.first, nil, &lineTooLongError{line: doc.first, size: doc.size, limit: maxEventSize})
+	}
 	if doc != nil {
-		if docSize > maxEventSize {
-			return f(docLine, nil, &lineTooLongError{line: docLine, size: docSize, limit: maxEventSize})
+		if err := settle(true); err != nil {
+			return err
 		}
-		return f(docLine, bytes.TrimSpace(doc), nil)
 	}
 	if !seen {
 		return errors.New("no events in input")
@@ -81,27 +134,92 @@ func readEvents(r io.Reader, f func(line int, raw []byte, tooLong error) error) 
 	return nil
 }
 
-// jsonComplete reports whether b holds a whole JSON value.
-func jsonComplete(b []byte) bool {
-	b = bytes.TrimSpace(b)
-	depth, inStr, esc := 0, false, false
+var (
+	errFirstLineCutShort = errors.New("not a whole event: the line ends before its JSON does (cut short?); the lines after it were read as events of their own")
+	errDocCutShort       = errors.New("not a whole event: the input ends before the JSON that starts on this line does (cut short?)")
+)
+
+// heldDoc is what readEvents holds after a first line that is not a whole
+// JSON value: the lines read since, until it is known whether they are one
+// pretty-printed event.
+type heldDoc struct {
+	first  int        // the line it starts on
+	lines  []heldLine // the first line and those after it; nil once too long
+	size   int64      // bytes of input covered
+	scan   jsonScan   // of the lines as one document
+	ndjson bool       // a line after the first is a whole JSON object of its own
+}
+
+type heldLine struct {
+	n    int
+	raw  []byte
+	long *lineTooLongError
+}
+
+func (d *heldDoc) add(n int, raw []byte, covered int64, long *lineTooLongError) {
+	d.size += covered
+	if long != nil {
+		d.lines = append(d.lines, heldLine{n: n, long: long})
+		return
+	}
+	trimmed := bytes.TrimSpace(raw)
+	d.lines = append(d.lines, heldLine{n: n, raw: bytes.Clone(trimmed)})
+	d.scan.feed([]byte{'\n'})
+	d.scan.feed(trimmed)
+	if len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed) {
+		d.ndjson = true
+	}
+}
+
+// joined is the lines held as one document.
+func (d *heldDoc) joined() []byte {
+	var b []byte
+	for i, l := range d.lines {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, l.raw...)
+	}
+	return b
+}
+
+// jsonScan follows the nesting of JSON fed to it a piece at a time.
+type jsonScan struct {
+	depth       int
+	inStr, esc  bool
+	closedEarly bool // a bracket closed that was never opened
+	fed         bool
+}
+
+func (s *jsonScan) feed(b []byte) {
 	for _, c := range b {
 		switch {
-		case esc:
-			esc = false
-		case inStr && c == '\\':
-			esc = true
+		case s.esc:
+			s.esc = false
+		case s.inStr && c == '\\':
+			s.esc = true
 		case c == '"':
-			inStr = !inStr
-		case inStr:
+			s.inStr = !s.inStr
+		case s.inStr:
 		case c == '{' || c == '[':
-			depth++
+			s.depth++
 		case c == '}' || c == ']':
-			depth--
+			if s.depth--; s.depth < 0 {
+				s.closedEarly = true
+			}
+		}
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			s.fed = true
 		}
 	}
-	return depth == 0 && !inStr && len(b) > 0
 }
+
+// complete reports whether what was fed is a whole JSON value, as far as
+// its nesting shows.
+func (s *jsonScan) complete() bool { return s.fed && s.depth == 0 && !s.inStr && !s.closedEarly }
+
+// broken reports whether what was fed can never become a whole JSON value.
+func (s *jsonScan) broken() bool { return s.closedEarly }
 
 func openInput(e env, name string) (io.ReadCloser, error) {
 	if name == "-" {
@@ -251,10 +369,10 @@ func cmdPublish(ctx context.Context, e env, args []string) error {
 	bs := &buses{cf: &cf, creds: creds, open: map[events.Agency]*natsbus.Bus{}}
 	defer bs.close()
 	var published, duplicates, failed int
-	err = readEvents(in, func(line int, raw []byte, tooLong error) error {
-		if tooLong != nil {
+	err = readEvents(in, func(line int, raw []byte, bad error) error {
+		if bad != nil {
 			failed++
-			fmt.Fprintf(e.stderr, "line %d: rejected: %v\n", line, tooLong)
+			fmt.Fprintf(e.stderr, "line %d: rejected: %v\n", line, bad)
 			return nil
 		}
 		ev, err := events.Parse(raw)
@@ -338,10 +456,10 @@ func cmdSchema(ctx context.Context, e env, args []string) error {
 	}
 	defer in.Close()
 	var ok, bad int
-	err = readEvents(in, func(line int, raw []byte, tooLong error) error {
-		if tooLong != nil {
+	err = readEvents(in, func(line int, raw []byte, unread error) error {
+		if unread != nil {
 			bad++
-			fmt.Fprintf(e.stderr, "line %d: invalid: %v\n", line, tooLong)
+			fmt.Fprintf(e.stderr, "line %d: invalid: %v\n", line, unread)
 			return nil
 		}
 		ev, err := events.Parse(raw)
