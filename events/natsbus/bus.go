@@ -771,6 +771,12 @@ func StoreUnavailable(err error) bool {
 		errors.Is(err, nats.ErrNoResponders) || strings.Contains(err.Error(), "no space left on device")
 }
 
+// TooLarge reports whether err is a message larger than the server carries
+// (its max_payload): nothing wrong with the server, nor passing by itself.
+func TooLarge(err error) bool {
+	return err != nil && (errors.Is(err, nats.ErrMaxPayload) || strings.Contains(err.Error(), nats.ErrMaxPayload.Error()))
+}
+
 // Unanswered reports whether err is a server (or a service it asked) not
 // answering in time, rather than anything wrong with what was asked: a
 // time-out, a connection closed or reconnecting, or a refusal that says of

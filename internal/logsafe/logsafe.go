@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -30,6 +31,8 @@ func Cause(err error) string {
 		return "no service answered"
 	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrDisconnected):
 		return "connection to NATS lost"
+	case errors.Is(err, nats.ErrMaxPayload) || strings.Contains(err.Error(), nats.ErrMaxPayload.Error()):
+		return "larger than the bus carries in one message (nats: maximum payload exceeded)"
 	case errors.As(err, &api):
 		return fmt.Sprintf("jetstream error %d (status %d)", api.ErrorCode, api.Code)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -63,6 +64,9 @@ const DefaultCatchUpEvery = 5 * time.Second
 // checkpoint: by then the server has synced the views of every fact up to
 // it (it syncs the bucket every rights.UnsyncedWindow).
 const DefaultCheckpointLag = 3 * rights.UnsyncedWindow
+
+// catchUpRun is how many stream sequences a check reads at once.
+const catchUpRun = 4096
 
 // progress is which stream sequences the projection has applied.
 type progress struct {
@@ -200,15 +204,24 @@ func (r *Record) catchUp(ctx context.Context) error {
 	}
 	upTo := cons.CachedInfo().AckFloor.Stream
 	from := r.progress.through()
-	if upTo > from {
-		var checked, restored int
+	var checked, restored int
+	// In runs of at most catchUpRun sequences, so a check after a long
+	// outage (or a rebuild) holds one run in memory, not the stream.
+	for lo := from + 1; lo <= upTo; lo += catchUpRun {
+		hi := min(upTo, lo+catchUpRun-1)
+		// The sequences the run must leave for a later check: an unusable
+		// message the record could not yet note.
+		var retry []uint64
 		// Read with batched direct gets: the check makes no consumer.
-		_, err = bus.ReadRange(ctx, from+1, upTo, func(e events.Event, seq uint64) error {
+		_, err = bus.ReadRange(ctx, lo, hi, func(e events.Event, seq uint64) error {
 			if r.progress.has(seq) {
 				return nil
 			}
 			checked++
 			lacked, err := r.store.ensure(ctx, bus, e)
+			if r.outgrown(e, seq, err) {
+				return nil
+			}
 			if err != nil {
 				return fmt.Errorf("fact at sequence %d: %w", seq, err)
 			}
@@ -218,20 +231,31 @@ func (r *Record) catchUp(ctx context.Context) error {
 				r.cfg.Log.Warn("the record had missed a fact; rebuilt the episode's view from the stream",
 					append(tracing.EventFields(e), zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type), zap.Uint64("stream_seq", seq))...)
 			}
-			r.progress.add(seq)
 			return nil
 		}, func(u events.Unreadable) {
-			if r.store.MarkUnreadable(ctx, u) == nil {
-				r.progress.add(u.Seq)
+			if r.store.MarkUnreadable(ctx, u) != nil {
+				retry = append(retry, u.Seq)
 			}
 		})
-		if checked > 0 {
-			r.cfg.Log.Info("checked the record against the stream", zap.Uint64("from_seq", from+1), zap.Uint64("to_seq", upTo),
-				zap.Int("facts_checked", checked), zap.Int("facts_restored", restored))
-		}
 		if err != nil {
+			if checked > 0 {
+				r.cfg.Log.Info("checked the record against the stream", zap.Uint64("from_seq", from+1), zap.Uint64("to_seq", upTo),
+					zap.Int("facts_checked", checked), zap.Int("facts_restored", restored))
+			}
 			return fmt.Errorf("catch up from the stream: %w", err)
 		}
+		// Every sequence of the run is now in the projection, or holds
+		// nothing: a message erased by a repair, or deleted, is never
+		// delivered nor read, and must not hold the floor back for ever.
+		for seq := lo; seq <= hi; seq++ {
+			if !slices.Contains(retry, seq) {
+				r.progress.add(seq)
+			}
+		}
+	}
+	if checked > 0 {
+		r.cfg.Log.Info("checked the record against the stream", zap.Uint64("from_seq", from+1), zap.Uint64("to_seq", upTo),
+			zap.Int("facts_checked", checked), zap.Int("facts_restored", restored))
 	}
 	if through := r.checkpointDue(time.Now(), r.progress.through()); through != r.saved {
 		if err := r.store.saveCheckpoint(ctx, through); err != nil {
@@ -328,4 +352,19 @@ func (r *Record) keepCaughtUp(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// outgrown reports, and tells the operator, that applying e failed because
+// its episode's view no longer fits in one message of the bus: no retry
+// will ever store it, and it must hold up no other episode, so the fact
+// counts as handled. Views and commands of the episode are refused in
+// words (rpc), telling its people to go on in a new, linked episode.
+func (r *Record) outgrown(e events.Event, seq uint64, err error) bool {
+	if !natsbus.TooLarge(err) {
+		return false
+	}
+	r.cfg.Log.Error("an episode's view is larger than the bus carries in one message: the record keeps it as it was before this fact; "+
+		"its views and commands are refused, and its people are told to go on in a new, linked episode",
+		zap.String("episode", e.Subject), zap.String("event_id", e.ID), zap.String("type", e.Type), zap.Uint64("stream_seq", seq))
+	return true
 }

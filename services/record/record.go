@@ -258,6 +258,10 @@ func Start(ctx context.Context, cfg Config) (*Record, error) {
 					append(tracing.EventFields(e), zap.String("episode", e.Subject), zap.Uint64("stream_seq", seq), zap.String("cause", logsafe.Cause(err)), zap.Duration("for", RunPause))...)
 			}
 			if err := store.Apply(ctx, e); err != nil {
+				if ok && r.outgrown(e, seq, err) {
+					r.progress.add(seq)
+					return nil
+				}
 				return err
 			}
 			r.places.apply(e)

@@ -156,11 +156,36 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 				_ = r.Error(strconv.Itoa(Internal), "internal fault encoding the answer to "+r.Subject(), nil, opts...)
 				return
 			}
-			_ = r.Respond(b, opts...)
+			respond(log, r, b, opts)
 			return
 		}
-		_ = r.RespondJSON(resp, opts...)
+		b, err := json.Marshal(resp)
+		if err != nil {
+			log.Error("encode the answer", zap.String("subject", r.Subject()), zap.Error(err))
+			_ = r.Error(strconv.Itoa(Internal), "internal fault encoding the answer to "+r.Subject(), nil, opts...)
+			return
+		}
+		respond(log, r, b, opts)
 	})), micro.WithEndpointSubject(subject))
+}
+
+// respond sends the answer b. An answer the bus cannot carry (larger than
+// the server's largest message: an episode grown past it) is refused in
+// words instead, never left for the caller to wait out its time-out; any
+// other failure to send is logged.
+func respond(log *zap.Logger, r micro.Request, b []byte, opts []micro.RespondOpt) {
+	err := r.Respond(b, opts...)
+	if err == nil {
+		return
+	}
+	if strings.Contains(err.Error(), nats.ErrMaxPayload.Error()) {
+		log.Error("the answer is larger than the bus carries in one message; refused instead",
+			append(requestIDs(r.Data()), zap.String("subject", r.Subject()), zap.Int("bytes", len(b)))...)
+		_ = r.Error(strconv.Itoa(Conflict), fmt.Sprintf("the answer to %s is %.1f MB, more than the bus carries in one message: "+
+			"the episode has grown too large to send whole; record what comes next on a new episode for the person, linked to this one", r.Subject(), float64(len(b))/(1<<20)), nil, opts...)
+		return
+	}
+	log.Warn("could not send the answer", zap.String("subject", r.Subject()), zap.String("cause", logsafe.Cause(err)))
 }
 
 // Encoded is an answer that writes its own JSON: one carrying a document
