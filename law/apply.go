@@ -22,9 +22,17 @@ func ExtensionFromEvent(by Role, x events.S136Extended) ExtensionRequest {
 // fact twice changes nothing, except an extension, which is refused the
 // second time (ErrExtensionAgain). A refused extension leaves d unchanged
 // and returns the rules it broke. Other data is ignored.
+//
+// An s136.detained at another time than the one d holds is a new detention
+// (the person detained again in the same episode): it starts from nothing,
+// as the episode's view starts a new s136 record, and the earlier
+// detention's arrival, extension and end are not its own.
 func (d *Detention) Apply(data any) error {
 	switch v := data.(type) {
 	case *events.S136Detained:
+		if !d.DetainedAt.IsZero() && !d.DetainedAt.Equal(v.DetainedAt) {
+			*d = Detention{}
+		}
 		d.DetainedAt, d.KeptWhereTheyAre, d.AgeYears = v.DetainedAt, v.KeptWhereTheyAre, v.AgeYears
 		if v.KeptWhereTheyAre && d.Place == "" {
 			d.Place = events.KeptWhereTheyAre

@@ -230,3 +230,37 @@ func TestDetentionBuiltFromTheEpisodeTimeline(t *testing.T) {
 		t.Fatal("still running after the assessment concluded")
 	}
 }
+
+// The person released, then detained again in the same episode: the second
+// detention's period runs from its own arrival, unextended and not ended,
+// whatever the first one's facts were (as the episode record shows it).
+func TestASecondDetentionInTheEpisodeStartsFromNothing(t *testing.T) {
+	arrived := detainedAt.Add(45 * time.Minute)
+	again := detainedAt.Add(48 * time.Hour)
+	var d law.Detention
+	for _, fact := range []any{
+		&events.S136Detained{DetainedAt: detainedAt, LocationType: "public_place", AgeYears: 34, Consulted: true},
+		&events.PlaceOfSafetyArrived{ArrivedAt: arrived, PlaceType: events.HealthBasedPlaceOfSafety, PlaceName: "s136 suite"},
+		&events.S136Extended{Hours: 12, Doctor: "Dr A. Okafor", Reason: "intoxicated", ExtendedAt: arrived.Add(20 * time.Hour)},
+		&events.S136Released{ReleasedAt: arrived.Add(30 * time.Hour), Reason: "no mental disorder found"},
+		&events.S136Detained{DetainedAt: again, LocationType: "public_place", AgeYears: 34, Consulted: true},
+	} {
+		if err := d.Apply(fact); err != nil {
+			t.Fatalf("apply %T: %v", fact, err)
+		}
+	}
+	if _, ok := d.Expiry(); ok || d.Running(again) {
+		t.Fatalf("detained again, not yet arrived: %+v, want a period not started", d)
+	}
+	if err := d.Apply(&events.PlaceOfSafetyArrived{ArrivedAt: again.Add(time.Hour), PlaceType: events.EmergencyDepartment, PlaceName: "Medway Maritime A&E"}); err != nil {
+		t.Fatal(err)
+	}
+	if exp, _ := d.Expiry(); !exp.Equal(again.Add(25*time.Hour)) || !d.Running(again.Add(2*time.Hour)) || d.Extension != 0 {
+		t.Fatalf("second detention %+v expires %v, want running, unextended, 24h from its own arrival %v", d, exp, again.Add(25*time.Hour))
+	}
+	// The same fact applied again is the same detention: nothing changes.
+	before := d
+	if err := d.Apply(&events.S136Detained{DetainedAt: again, LocationType: "public_place", AgeYears: 34, Consulted: true}); err != nil || d != before {
+		t.Fatalf("the second detention applied again: %+v, want %+v unchanged", d, before)
+	}
+}

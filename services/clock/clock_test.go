@@ -115,6 +115,17 @@ func (w *world) advanceTo(at time.Time) {
 	})
 }
 
+// liveTo is advanceTo on a live bus: another episode has a fact at t, so
+// the facts the clock has handled are as recent as now and no clock is held
+// back as history being imported (a clock written while the episode's facts
+// were read again, before it was judged, is marked late).
+func (w *world) liveTo(t time.Time) {
+	w.t.Helper()
+	w.emit(events.AMHP, events.NewEpisodeID(), t, &events.HandoffAcknowledged{HandoffID: events.NewEpisodeID()}, events.To(events.Police))
+	w.handled() // before the time moves: no scan at t sees the facts handled through less
+	w.advanceTo(t)
+}
+
 // waitDue waits until the service holds the episode's clock of that kind
 // due at want (the events that set it have been handled).
 func (w *world) waitDue(episode string, kind events.ClockKind, ref string, want time.Time) {
@@ -347,6 +358,86 @@ func TestS136ExtensionAfterExpiryDoesNotMoveTheBreach(t *testing.T) {
 	w.advanceTo(due.Add(12 * time.Hour))
 	w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-time.Hour))+" (3600s left)",
 		"breach s136 amhp at "+at(due)+" (0s over, repeat 0)")
+}
+
+// A man released after his first s136 detention is detained again two days
+// later in the same episode. Each time the clock is judged it reads the
+// episode's facts again, the first detention's among them: they must not
+// walk the second detention's clock back through the first (its arrival,
+// its release) and start its breaches again at repeat 0, whose ids the
+// stream has already seen and drops: the escalation would go silent after
+// the first breach.
+func TestASecondDetentionInTheSameEpisodeKeepsEscalating(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{S136: clock.Timing{WarnBefore: 2 * time.Hour, RepeatEvery: time.Hour}})
+	ep := events.NewEpisodeID()
+
+	// First detention: at the suite for five hours, then released in time.
+	detain(w, ep, 34, false)
+	a1 := friday.Add(30 * time.Minute)
+	arriveAtSuite(w, ep, a1)
+	w.waitDue(ep, events.S136Clock, ep, a1.Add(24*time.Hour))
+	r1 := friday.Add(5 * time.Hour)
+	clk.Set(r1)
+	w.emit(events.Police, ep, r1, &events.S136Released{ReleasedAt: r1, Reason: "no mental disorder found"})
+	w.waitStopped(ep, events.S136Clock)
+
+	// Two days later, detained again; this time nobody records an end.
+	t2 := friday.Add(48 * time.Hour)
+	clk.Set(t2)
+	w.emit(events.Police, ep, t2, &events.S136Detained{DetainedAt: t2, LocationType: "public_place",
+		AgeYears: 34, Consulted: true}, events.By("PC 4471"))
+	a2 := t2.Add(40 * time.Minute)
+	arriveAtSuite(w, ep, a2)
+	due := a2.Add(24 * time.Hour)
+	w.waitDue(ep, events.S136Clock, ep, due)
+
+	for _, t := range []time.Time{due.Add(-2 * time.Hour), due, due.Add(time.Hour), due.Add(2 * time.Hour), due.Add(3 * time.Hour)} {
+		w.liveTo(t)
+	}
+	w.wantAlarms(ep,
+		"warning s136 amhp at "+at(due.Add(-2*time.Hour))+" (7200s left)",
+		"breach s136 amhp at "+at(due)+" (0s over, repeat 0)",
+		"breach s136 amhp at "+at(due.Add(time.Hour))+" (3600s over, repeat 1)",
+		"breach s136 amhp at "+at(due.Add(2*time.Hour))+" (7200s over, repeat 2)",
+		"breach s136 amhp at "+at(due.Add(3*time.Hour))+" (10800s over, repeat 3)")
+	cs, err := w.svc.Clocks(t.Context(), ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cs[clock.S136Key(ep)]; !c.Detention.DetainedAt.Equal(t2) || !c.Detention.ArrivedAt.Equal(a2) || !c.Running() {
+		t.Fatalf("the s136 clock keeps %+v (running %v), want the second detention, running", *c.Detention, c.Running())
+	}
+}
+
+// The helpline moves the second call twice; nobody makes it. The clock
+// reads the episode again before each judgement and so passes through the
+// earlier due times; coming back to the last, it goes on from where it was.
+func TestACallRescheduledTwiceAndMissedKeepsEscalating(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{FollowUp: clock.FollowUpTimes{
+		Contacts: []time.Duration{24 * time.Hour, 48 * time.Hour},
+		Grace:    time.Hour,
+		Timing:   clock.Timing{WarnBefore: time.Hour, RepeatEvery: time.Hour}}})
+	ep := events.NewEpisodeID()
+	handoff := events.NewEpisodeID()
+	w.emit(events.AMHP, ep, friday, &events.HandoffOffered{HandoffID: handoff, Kind: events.FollowUp, To: events.Crisisline,
+		Reason: "assessed under s136, not detained", Urgency: "urgent", Summary: events.Summary{Facts: []events.Fact{}}})
+	w.emit(events.Crisisline, ep, friday.Add(time.Minute), &events.HandoffAccepted{HandoffID: handoff, AcceptedBy: "Helpline T. Ward"}, events.To(events.AMHP))
+	w.emit(events.Crisisline, ep, friday.Add(2*time.Minute), &events.FollowupContactAttempted{ContactNumber: 1, Outcome: "spoke"})
+	for _, h := range []time.Duration{50, 54} {
+		w.emit(events.Crisisline, ep, friday.Add(3*time.Minute), &events.FollowupContactScheduled{ContactNumber: 2, DueAt: friday.Add(h * time.Hour)})
+	}
+	due := friday.Add(55 * time.Hour)
+	w.waitDue(ep, events.FollowUpClock, contactRefOf(ep, 2), due)
+	for h := range 4 {
+		w.liveTo(due.Add(time.Duration(h) * time.Hour))
+	}
+	w.wantAlarms(ep,
+		"breach followup_contact crisisline at "+at(due)+" (0s over, repeat 0)",
+		"breach followup_contact crisisline at "+at(due.Add(time.Hour))+" (3600s over, repeat 1)",
+		"breach followup_contact crisisline at "+at(due.Add(2*time.Hour))+" (7200s over, repeat 2)",
+		"breach followup_contact crisisline at "+at(due.Add(3*time.Hour))+" (10800s over, repeat 3)")
 }
 
 func TestBreachFiresOnceAndOnTimeAcrossARestartOfEveryProcessAndTheServer(t *testing.T) {

@@ -127,11 +127,24 @@ func (s *Service) detained(ctx context.Context, log *zap.Logger, e events.Event,
 		log.Error("unlawful s136 detention recorded", zap.Error(err))
 	}
 	return s.update(ctx, s136Key(e.Subject), func(c *Clock) bool {
-		if c.Kind != "" && !c.StoppedAt.IsZero() && d.DetainedAt.After(c.StoppedAt) {
-			*c = Clock{} // a new detention in the same episode
-		}
-		if c.Kind == "" {
+		switch {
+		case c.Kind == "":
 			*c = s.s136Clock(e.Subject)
+		case !c.StoppedAt.IsZero() && d.DetainedAt.After(c.StoppedAt):
+			// A new detention in the same episode: a clock of its own.
+			// Facts of the earlier one, read again with the episode before
+			// the clock is judged, leave it alone (see ofEarlierDetention).
+			ended := c.StoppedAt
+			*c = s.s136Clock(e.Subject)
+			c.EarlierEnded = ended
+		case c.ofEarlierDetention(d.DetainedAt):
+			return false
+		case c.Running() && !c.Detention.DetainedAt.IsZero() && d.DetainedAt.After(c.Detention.DetainedAt):
+			// Detained again while the clock runs (only an import can say
+			// so: the police service refuses it): the new detention is the
+			// one the law now runs, as the episode record shows it.
+			*c = s.s136Clock(e.Subject)
+			c.EarlierEnded = d.DetainedAt
 		}
 		if !c.StoppedAt.IsZero() || (c.Detention.DetainedAt.Equal(d.DetainedAt) && c.Detention.KeptWhereTheyAre == d.KeptWhereTheyAre) {
 			return false
@@ -144,10 +157,13 @@ func (s *Service) detained(ctx context.Context, log *zap.Logger, e events.Event,
 
 func (s *Service) arrived(ctx context.Context, log *zap.Logger, e events.Event, d *events.PlaceOfSafetyArrived) error {
 	var det law.Detention
-	running := false
+	running, earlier := false, false
 	err := s.update(ctx, s136Key(e.Subject), func(c *Clock) bool {
 		if c.Kind == "" {
 			*c = s.s136Clock(e.Subject)
+		}
+		if earlier = c.arrivalOfEarlierDetention(d.ArrivedAt); earlier {
+			return false
 		}
 		if !c.StoppedAt.IsZero() {
 			det = *c.Detention
@@ -160,7 +176,7 @@ func (s *Service) arrived(ctx context.Context, log *zap.Logger, e events.Event, 
 		det, running = *c.Detention, true
 		return changed
 	})
-	if err != nil {
+	if err != nil || earlier {
 		return err
 	}
 	if !det.DetainedAt.IsZero() {
@@ -191,8 +207,8 @@ func (s *Service) extended(ctx context.Context, log *zap.Logger, e events.Event,
 		if c.Kind == "" {
 			*c = s.s136Clock(e.Subject)
 		}
-		if c.ExtendedAt.Equal(d.ExtendedAt) {
-			return false // this extension is applied already
+		if c.ExtendedAt.Equal(d.ExtendedAt) || c.ofEarlierDetention(d.ExtendedAt) {
+			return false // this extension is applied already, or was an earlier detention's
 		}
 		// The contract's doctor is the registered medical practitioner
 		// responsible for the examination; the AMHP service checked the role
@@ -209,7 +225,11 @@ func (s *Service) extended(ctx context.Context, log *zap.Logger, e events.Event,
 }
 
 func (s *Service) detentionEnded(ctx context.Context, ep string, at time.Time, reason string) error {
+	earlier := false
 	if err := s.update(ctx, s136Key(ep), func(c *Clock) bool {
+		if earlier = c.Kind != "" && c.ofEarlierDetention(at); earlier {
+			return false // the earlier detention's end: this one runs on
+		}
 		if c.Kind == "" || !c.StoppedAt.IsZero() {
 			return false
 		}
@@ -217,7 +237,7 @@ func (s *Service) detentionEnded(ctx context.Context, ep string, at time.Time, r
 			c.Detention.EndedAt = at
 		}
 		return c.stop(at, reason)
-	}); err != nil {
+	}); err != nil || earlier {
 		return err
 	}
 	return s.stop(ctx, welfareKey(ep), at, reason)

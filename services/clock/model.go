@@ -2,6 +2,7 @@ package clock
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -25,9 +26,12 @@ type Clock struct {
 	Warned       bool      `json:"warned,omitempty"`
 	Breaches     int       `json:"breaches,omitempty"`
 	NextBreachAt time.Time `json:"nextBreachAt,omitzero"`
-	StoppedAt    time.Time `json:"stoppedAt,omitzero"`
-	StopReason   string    `json:"stopReason,omitempty"`
-	Cause        string    `json:"cause,omitempty"` // id of the event that set the due time
+	// Left is the fired state of due times the clock has moved away from
+	// (the latest maxLeft), so one that comes back goes on where it was.
+	Left       []Fired   `json:"left,omitempty"`
+	StoppedAt  time.Time `json:"stoppedAt,omitzero"`
+	StopReason string    `json:"stopReason,omitempty"`
+	Cause      string    `json:"cause,omitempty"` // id of the event that set the due time
 	// Trace is that event's traceparent: the warnings and breaches continue
 	// the episode's trace, as children of the span that set the due time.
 	Trace string `json:"trace,omitempty"`
@@ -41,7 +45,10 @@ type Clock struct {
 	// s136 and welfare clocks: the detention as the law sees it.
 	Detention  *law.Detention `json:"detention,omitempty"`
 	ExtendedAt time.Time      `json:"extendedAt,omitzero"`
-	LastCheck  time.Time      `json:"lastCheck,omitzero"` // welfare: last check or arrival
+	// EarlierEnded: the detention follows an earlier one in the same
+	// episode, which ended then (see ofEarlierDetention).
+	EarlierEnded time.Time `json:"earlierEnded,omitzero"`
+	LastCheck    time.Time `json:"lastCheck,omitzero"` // welfare: last check or arrival
 	// handoff clocks
 	HandoffKind events.HandoffKind `json:"handoffKind,omitempty"`
 	// follow-up contact clocks
@@ -51,13 +58,60 @@ type Clock struct {
 // Running reports whether the clock has a due time and has not stopped.
 func (c *Clock) Running() bool { return !c.DueAt.IsZero() && c.StoppedAt.IsZero() }
 
-// setDue moves the due time; a new due time gets its own warning and breaches.
+// Fired is what a clock has published for one due time.
+type Fired struct {
+	DueAt        time.Time `json:"dueAt"`
+	Warned       bool      `json:"warned,omitempty"`
+	Breaches     int       `json:"breaches,omitempty"`
+	NextBreachAt time.Time `json:"nextBreachAt,omitzero"`
+}
+
+// maxLeft is how many due times a clock remembers having fired for.
+const maxLeft = 8
+
+// setDue moves the due time; a new due time gets its own warning and
+// breaches. A due time the clock has already fired for and comes back to
+// keeps what was fired: the episode's facts are applied again before a
+// clock is judged, and may walk it through its earlier due times (a call
+// rescheduled twice) before bringing it back; starting that due time again
+// would publish its breaches with the numbers, and so the ids, already
+// used, and the stream would drop them as duplicates.
 func (c *Clock) setDue(t time.Time, cause, trace string) bool {
 	if t.Equal(c.DueAt) {
 		return false
 	}
-	c.DueAt, c.Warned, c.Breaches, c.NextBreachAt, c.Cause, c.Trace = t, false, 0, t, cause, trace
+	if c.Warned || c.Breaches > 0 {
+		c.Left = slices.DeleteFunc(c.Left, func(f Fired) bool { return f.DueAt.Equal(c.DueAt) })
+		c.Left = append(c.Left, Fired{c.DueAt, c.Warned, c.Breaches, c.NextBreachAt})
+		if n := len(c.Left) - maxLeft; n > 0 {
+			c.Left = slices.Delete(c.Left, 0, n)
+		}
+	}
+	f := Fired{DueAt: t, NextBreachAt: t}
+	if i := slices.IndexFunc(c.Left, func(f Fired) bool { return f.DueAt.Equal(t) }); i >= 0 {
+		f = c.Left[i]
+		c.Left = slices.Delete(c.Left, i, i+1)
+	}
+	c.DueAt, c.Warned, c.Breaches, c.NextBreachAt, c.Cause, c.Trace = f.DueAt, f.Warned, f.Breaches, f.NextBreachAt, cause, trace
 	return true
+}
+
+// ofEarlierDetention reports whether an s136 fact dated t (a detention,
+// extension, release or concluded assessment) is of an earlier detention
+// in the episode than the clock's: dated before this one began. Read again
+// with the episode's facts before the clock is judged, it leaves the clock
+// alone: it neither walks the clock back through the earlier detention nor
+// extends or ends this one.
+func (c *Clock) ofEarlierDetention(t time.Time) bool {
+	return !c.EarlierEnded.IsZero() && c.Detention != nil && t.Before(c.Detention.DetainedAt)
+}
+
+// arrivalOfEarlierDetention is ofEarlierDetention for an arrival at a
+// place of safety: one before the earlier detention ended. An arrival
+// recorded a little before its own detention's time still starts its
+// clock: a detention is never left without one.
+func (c *Clock) arrivalOfEarlierDetention(t time.Time) bool {
+	return !c.EarlierEnded.IsZero() && t.Before(c.EarlierEnded)
 }
 
 // stop stops a running clock; it reports whether anything changed.
