@@ -392,15 +392,15 @@ func TestASecondDetentionInTheSameEpisodeKeepsEscalating(t *testing.T) {
 	due := a2.Add(24 * time.Hour)
 	w.waitDue(ep, events.S136Clock, ep, due)
 
-	for _, t := range []time.Time{due.Add(-2 * time.Hour), due, due.Add(time.Hour), due.Add(2 * time.Hour), due.Add(3 * time.Hour)} {
-		w.liveTo(t)
+	for _, h := range []time.Duration{-2, 0, 1, 2, 3, 4} {
+		w.liveTo(due.Add(h * time.Hour))
 	}
 	w.wantAlarms(ep,
 		"warning s136 amhp at "+at(due.Add(-2*time.Hour))+" (7200s left)",
 		"breach s136 amhp at "+at(due)+" (0s over, repeat 0)",
 		"breach s136 amhp at "+at(due.Add(time.Hour))+" (3600s over, repeat 1)",
 		"breach s136 amhp at "+at(due.Add(2*time.Hour))+" (7200s over, repeat 2)",
-		"breach s136 amhp at "+at(due.Add(3*time.Hour))+" (10800s over, repeat 3)")
+		"breach s136 amhp at "+at(due.Add(4*time.Hour))+" (14400s over, repeat 3)")
 	cs, err := w.svc.Clocks(t.Context(), ep)
 	if err != nil {
 		t.Fatal(err)
@@ -430,14 +430,14 @@ func TestACallRescheduledTwiceAndMissedKeepsEscalating(t *testing.T) {
 	}
 	due := friday.Add(55 * time.Hour)
 	w.waitDue(ep, events.FollowUpClock, contactRefOf(ep, 2), due)
-	for h := range 4 {
+	for h := range 5 {
 		w.liveTo(due.Add(time.Duration(h) * time.Hour))
 	}
 	w.wantAlarms(ep,
 		"breach followup_contact crisisline at "+at(due)+" (0s over, repeat 0)",
 		"breach followup_contact crisisline at "+at(due.Add(time.Hour))+" (3600s over, repeat 1)",
 		"breach followup_contact crisisline at "+at(due.Add(2*time.Hour))+" (7200s over, repeat 2)",
-		"breach followup_contact crisisline at "+at(due.Add(3*time.Hour))+" (10800s over, repeat 3)")
+		"breach followup_contact crisisline at "+at(due.Add(4*time.Hour))+" (14400s over, repeat 3)")
 }
 
 func TestBreachFiresOnceAndOnTimeAcrossARestartOfEveryProcessAndTheServer(t *testing.T) {
@@ -554,6 +554,80 @@ func TestHandoffNotAcceptedEscalatesEveryIntervalUntilAccepted(t *testing.T) {
 	w.waitStopped(ep, events.HandoffAcceptClock)
 	w.advanceTo(offered.Add(3 * time.Hour))
 	w.wantAlarms(ep, warn, b0, b1, b2)
+}
+
+// A triage-advice offer to the SPoA nobody ever answers (default timings:
+// acknowledge in 5 minutes, accept in 15, repeat every 5). Each clock
+// breaches, repeats twice 5 minutes apart, then backs off, each interval
+// twice the one before, to once a day: in 30 days 80 facts on the episode
+// (a warning and 39 breaches a clock), where repeating every 5 minutes put
+// 17,280 there; and never a day without a reminder.
+func TestAnOfferNobodyAnswersBacksOffToADailyReminderAndNeverGoesSilent(t *testing.T) {
+	clk := fakeclock.New(friday)
+	w := newWorld(t, "", clk, clock.Config{})
+	ep := events.NewEpisodeID()
+	handoff := events.NewEpisodeID()
+	w.emit(events.Police, ep, friday, &events.HandoffOffered{HandoffID: handoff, Kind: events.TriageAdvice, To: events.SPoA,
+		Reason: "caller on the bridge", Urgency: "emergency", Summary: events.Summary{Facts: []events.Fact{}}})
+	w.waitDue(ep, events.HandoffAckClock, handoff, friday.Add(5*time.Minute))
+	w.waitDue(ep, events.HandoffAcceptClock, handoff, friday.Add(15*time.Minute))
+	end := friday.Add(30 * 24 * time.Hour)
+
+	// The rule's grid, in minutes after the due time.
+	grid := []int{0, 5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560}
+	for m := 2560 + 1440; m < 30*1440; m += 1440 {
+		grid = append(grid, m)
+	}
+	want := map[events.ClockKind][]string{}
+	steps := []time.Time{end}
+	for kind, due := range map[events.ClockKind]time.Time{events.HandoffAckClock: friday.Add(5 * time.Minute), events.HandoffAcceptClock: friday.Add(15 * time.Minute)} {
+		want[kind] = []string{fmt.Sprintf("warning %s spoa at %s (120s left)", kind, at(due.Add(-2*time.Minute)))}
+		steps = append(steps, due.Add(-2*time.Minute))
+		for i, m := range grid {
+			if b := due.Add(time.Duration(m) * time.Minute); b.Before(end) {
+				want[kind] = append(want[kind], fmt.Sprintf("breach %s spoa at %s (%ds over, repeat %d)", kind, at(b), m*60, i))
+				steps = append(steps, b)
+			}
+		}
+	}
+	// Look in between too: every 5 minutes for 6 hours, every 30 minutes to
+	// the end of the second day, then every 6 hours.
+	for t := friday; t.Before(end); {
+		steps = append(steps, t)
+		switch {
+		case t.Before(friday.Add(6 * time.Hour)):
+			t = t.Add(5 * time.Minute)
+		case t.Before(friday.Add(48 * time.Hour)):
+			t = t.Add(30 * time.Minute)
+		default:
+			t = t.Add(6 * time.Hour)
+		}
+	}
+	slices.SortFunc(steps, func(a, b time.Time) int { return a.Compare(b) })
+	for _, t := range slices.Compact(steps) {
+		w.advanceTo(t)
+	}
+
+	alarms := w.alarms(ep)
+	if len(alarms) > 80 {
+		t.Fatalf("one unanswered offer put %d clock facts on its episode in 30 days, want at most 80", len(alarms))
+	}
+	got := map[events.ClockKind][]string{}
+	for _, a := range alarms {
+		kind := events.ClockKind("")
+		if a.warning != nil {
+			kind = a.warning.Clock
+		} else {
+			kind = a.breach.Clock
+		}
+		got[kind] = append(got[kind], a.String())
+	}
+	for kind, want := range want {
+		if strings.Join(got[kind], "\n") != strings.Join(want, "\n") {
+			t.Fatalf("%s clock in the episode record:\n  %s\nwant:\n  %s", kind, strings.Join(got[kind], "\n  "), strings.Join(want, "\n  "))
+		}
+	}
+	t.Logf("30 days of an unanswered offer: %d clock facts on its episode", len(alarms))
 }
 
 func TestMissedFollowUpContactIsABreachNotSilence(t *testing.T) {

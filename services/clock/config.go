@@ -15,7 +15,9 @@ type Timing struct {
 	// (0: no warning).
 	WarnBefore time.Duration
 	// RepeatEvery is how often a breach is published again until the clock
-	// is resolved (0: the breach is published once).
+	// is resolved (0: the breach is published once): the first two repeats
+	// RepeatEvery apart, then each interval twice the one before, up to a
+	// day (see repeatAfter).
 	RepeatEvery time.Duration
 }
 

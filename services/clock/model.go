@@ -144,9 +144,9 @@ func (c *Clock) next() (time.Time, bool) {
 
 // advance works out what is due at now and marks it fired: at most one
 // warning or one breach. A warning found after the due time is skipped (the
-// breach says more). Breaches repeat on the grid DueAt + k*RepeatEvery; after
-// an outage the next repeat is the next grid point, not a burst of the
-// missed ones.
+// breach says more). Breaches repeat on the grid of repeatAfter from DueAt;
+// after an outage the next repeat is the next grid point, not a burst of
+// the missed ones.
 func (c *Clock) advance(now time.Time) (*events.ClockWarning, *events.ClockBreached) {
 	if !c.Running() {
 		return nil, nil
@@ -160,8 +160,7 @@ func (c *Clock) advance(now time.Time) (*events.ClockWarning, *events.ClockBreac
 			SecondsOver: int(now.Sub(c.DueAt) / time.Second), Repeat: c.Breaches}
 		c.Breaches++
 		if r := c.Timing.RepeatEvery; r > 0 {
-			k := now.Sub(c.DueAt)/r + 1
-			c.NextBreachAt = c.DueAt.Add(k * r)
+			c.NextBreachAt = c.DueAt.Add(repeatAfter(r, now.Sub(c.DueAt)))
 		}
 		return nil, b
 	}
@@ -171,6 +170,39 @@ func (c *Clock) advance(now time.Time) (*events.ClockWarning, *events.ClockBreac
 			SecondsLeft: int(c.DueAt.Sub(now) / time.Second)}, nil
 	}
 	return nil, nil
+}
+
+// How a breach repeats while nobody resolves it: the first steadyRepeats
+// repeats come every RepeatEvery, then each interval is twice the one
+// before, up to maxRepeatInterval (or RepeatEvery, if that is longer). An
+// owner who answers within the first intervals sees the escalation as
+// configured; a clock forgotten for good is still reported, once a day,
+// without putting hundreds of facts a day on its episode's timeline, which
+// every later command, view and judgement of the episode reads.
+const (
+	steadyRepeats     = 2
+	maxRepeatInterval = 24 * time.Hour
+)
+
+// repeatAfter is the first point of the repeats' grid after a breach's
+// time over (how long since the due time), measured from the due time, for
+// a clock repeating every r: with r = 5m, 5m 10m 20m 40m ... 1280m 2560m,
+// then a day apart.
+func repeatAfter(r, over time.Duration) time.Duration {
+	ceiling := max(maxRepeatInterval, r)
+	at, step := time.Duration(0), r
+	for k := 1; ; k++ {
+		if k > steadyRepeats {
+			step = min(2*step, ceiling)
+		}
+		if step == ceiling && at+step <= over { // a day apart from here on
+			at += (over - at) / step * step
+		}
+		at += step
+		if at > over {
+			return at
+		}
+	}
 }
 
 // idSpace is the UUIDv5 namespace of clock event ids.
