@@ -199,19 +199,9 @@ func (c *Server) requireSession(next http.Handler) http.Handler {
 			return
 		}
 		now := c.cfg.Now()
-		u, known := c.users.get(s.Username)
-		switch {
-		case now.Sub(s.Created) > sessionTTL:
-			c.endSession(w, r, id, s, "session past its absolute limit")
-			toSignin("expired")
-			return
-		case now.Sub(s.LastSeen) > c.cfg.IdleTimeout:
-			c.endSession(w, r, id, s, "session idle too long")
-			toSignin("idle")
-			return
-		case !known || u.Disabled || u.Agency != s.Agency || passwordKey(u) != s.Key:
-			c.endSession(w, r, id, s, "user disabled or removed")
-			toSignin("")
+		if reason, why := c.ended(s, now); reason != "" {
+			c.endSession(w, r, id, s, reason)
+			toSignin(why)
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -231,6 +221,35 @@ func (c *Server) requireSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, signedIn{id: id, s: s})))
 	})
+}
+
+// ended says why a session may no longer be used ("" while it may), and
+// what the sign-in page is told of it (why=): past its absolute limit, idle
+// too long, or its person disabled, removed, moved to another agency or
+// given a new password.
+func (c *Server) ended(s session, now time.Time) (reason, why string) {
+	u, known := c.users.get(s.Username)
+	switch {
+	case now.Sub(s.Created) > sessionTTL:
+		return "session past its absolute limit", "expired"
+	case now.Sub(s.LastSeen) > c.cfg.IdleTimeout:
+		return "session idle too long", "idle"
+	case !known || u.Disabled || u.Agency != s.Agency || passwordKey(u) != s.Key:
+		return "user disabled or removed", ""
+	}
+	return "", ""
+}
+
+// stillSignedIn reports whether the session id may still be used: it is
+// read again (a sign-out deletes it) and checked as requireSession does.
+// A session that cannot be read counts as ended.
+func (c *Server) stillSignedIn(ctx context.Context, id string) bool {
+	s, _, err := c.sessions.get(ctx, id)
+	if err != nil {
+		return false
+	}
+	reason, _ := c.ended(s, c.cfg.Now())
+	return reason == ""
 }
 
 // passwordKey names a user's password without revealing it.

@@ -63,6 +63,8 @@ type Config struct {
 	// StoreAlert, if set, says what to tell everyone while the bus's store
 	// is full ("" while it is not); every page shows it as a banner.
 	StoreAlert func() string
+
+	livePing time.Duration // livePing; shorter in tests
 }
 
 func (c *Config) setDefaults() {
@@ -83,6 +85,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.livePing <= 0 {
+		c.livePing = livePing
 	}
 }
 

@@ -1,8 +1,16 @@
 package console
 
+import "time"
+
 // Routes are the patterns of every route the console serves.
 func Routes() []string {
 	var c Server
 	c.routes()
 	return c.patterns
+}
+
+// WithLivePing is cfg with open pages' streams checked every d.
+func WithLivePing(cfg Config, d time.Duration) Config {
+	cfg.livePing = d
+	return cfg
 }

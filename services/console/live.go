@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -243,14 +245,23 @@ func markFrom(ctx context.Context) (liveMark, bool) {
 	return m, ok
 }
 
-// liveStream is the Server-Sent Events endpoint open pages listen on.
+// livePing is how often an open page's stream is checked and kept open
+// while nothing changes; liveWrite bounds each write to it.
+const (
+	livePing  = 20 * time.Second
+	liveWrite = 10 * time.Second
+)
+
+// liveStream is the Server-Sent Events endpoint open pages listen on. It
+// lasts only as long as the session that opened it: the session is read
+// again before each change is sent and at each ping, and once it has ended
+// (signed out, idle or past its absolute limit, the person disabled) the
+// stream says "signedout" and ends. Each write has liveWrite to go out: a
+// page that stops reading is let go, not kept as long as its connection.
 func (c *Server) liveStream(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
-	}
+	rc := http.NewResponseController(w)
 	s, _ := sessionFrom(r.Context())
+	id := sessionIDFrom(r.Context())
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
 	// Where the page stands: the mark it was rendered at, or on the
@@ -263,33 +274,51 @@ func (c *Server) liveStream(w http.ResponseWriter, r *http.Request) {
 		return c.parties.has(e.Episode, s.Agency) || s.Reasons[e.Episode] != ""
 	}, since)
 	defer cancel()
-	fmt.Fprint(w, "retry: 2000\n\n")
-	for _, e := range backlog {
-		c.sendLive(w, e)
+	send := func(text string) bool {
+		if err := rc.SetWriteDeadline(time.Now().Add(liveWrite)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return false
+		}
+		if _, err := io.WriteString(w, text); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
 	}
-	fl.Flush()
-	ping := time.NewTicker(20 * time.Second)
+	signedIn := func() bool {
+		if c.stillSignedIn(r.Context(), id) {
+			return true
+		}
+		send("event: signedout\ndata: {}\n\n")
+		return false
+	}
+	var first strings.Builder
+	first.WriteString("retry: 2000\n\n")
+	for _, e := range backlog {
+		first.WriteString(c.liveText(e))
+	}
+	if !send(first.String()) {
+		return
+	}
+	ping := time.NewTicker(c.cfg.livePing)
 	defer ping.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case e, ok := <-ch:
-			if !ok {
+			if !ok || !signedIn() || !send(c.liveText(e)) {
 				return
 			}
-			c.sendLive(w, e)
-			fl.Flush()
 		case <-ping.C:
-			fmt.Fprint(w, ": ping\n\n")
-			fl.Flush()
+			if !signedIn() || !send(": ping\n\n") {
+				return
+			}
 		}
 	}
 }
 
-// sendLive writes one event of the stream, with the hub's mark as its id
-// (the browser sends it back as Last-Event-ID when it reconnects).
-func (c *Server) sendLive(w http.ResponseWriter, e liveEvent) {
+// liveText is one event of the stream, with the hub's mark as its id (the
+// browser sends it back as Last-Event-ID when it reconnects).
+func (c *Server) liveText(e liveEvent) string {
 	b, _ := json.Marshal(e)
-	fmt.Fprintf(w, "id: %s\nevent: changed\ndata: %s\n\n", liveMark{c.live.boot, e.Seq}, b)
+	return fmt.Sprintf("id: %s\nevent: changed\ndata: %s\n\n", liveMark{c.live.boot, e.Seq}, b)
 }

@@ -139,6 +139,16 @@
     es = new EventSource("/live" + (since ? "?since=" + encodeURIComponent(since) : ""));
     es.addEventListener("open", resumed);
     es.addEventListener("changed", changed);
+    // The session has ended (signed out elsewhere, idle, disabled): the
+    // page is no longer updated. It is not reloaded, so nothing typed on
+    // it is lost; the notice says what to do.
+    es.addEventListener("signedout", function () {
+      es.close();
+      if (noticeTimer) { clearTimeout(noticeTimer); noticeTimer = null; }
+      if (!notice) { return; }
+      notice.hidden = false;
+      notice.querySelector("p").textContent = "You have been signed out, so this page is no longer updated. Copy anything you have typed, then reload the page to sign in again.";
+    });
     es.addEventListener("error", function () {
       stopped();
       // A stream the server ended is not retried by the browser: try again.
