@@ -23,6 +23,18 @@ const DefaultAddr = "127.0.0.1:9464"
 // DefaultProbeTimeout bounds each look at NATS a scrape or /readyz makes.
 const DefaultProbeTimeout = 2 * time.Second
 
+// The HTTP servers' bounds on a connection (this listener's and the
+// console's): ReadTimeout for a whole request, headers and body, so a body
+// trickling in a byte at a time does not hold a connection and its
+// goroutine for ever; IdleTimeout for a kept-alive connection waiting for
+// its next request. There is no bound on writing a whole response: the
+// console's live updates are one long response, whose every write has its
+// own deadline.
+const (
+	ReadTimeout = 30 * time.Second
+	IdleTimeout = 2 * time.Minute
+)
+
 // DefaultMaxLag is how many events a service's durable consumer may have
 // still to handle and count as caught up.
 const DefaultMaxLag = 1000
@@ -65,6 +77,8 @@ type Config struct {
 	Store func() (Store, bool)
 	// Timeout bounds each probe (DefaultProbeTimeout).
 	Timeout time.Duration
+
+	readTimeout, idleTimeout time.Duration // ReadTimeout, IdleTimeout; shorter in tests
 }
 
 // Registry is one process's metrics: every count kept as things happen
@@ -202,7 +216,8 @@ func Start(cfg Config) (*Server, error) {
 		fmt.Fprintln(w, "alive")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: or(cfg.readTimeout, ReadTimeout), IdleTimeout: or(cfg.idleTimeout, IdleTimeout)}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -212,6 +227,14 @@ func Start(cfg Config) (*Server, error) {
 	}()
 	cfg.Log.Info("metrics and health listening", zap.String("url", s.URL()))
 	return s, nil
+}
+
+// or is d, or def when d is not set.
+func or(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // URL is the listener's base address (http://host:port).

@@ -65,6 +65,8 @@ type Config struct {
 	StoreAlert func() string
 
 	livePing time.Duration // livePing; shorter in tests
+	// ops.ReadTimeout and ops.IdleTimeout; shorter in tests
+	readTimeout, idleTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -88,6 +90,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.livePing <= 0 {
 		c.livePing = livePing
+	}
+	if c.readTimeout <= 0 {
+		c.readTimeout = ops.ReadTimeout
+	}
+	if c.idleTimeout <= 0 {
+		c.idleTimeout = ops.IdleTimeout
 	}
 }
 
@@ -167,7 +175,11 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 		c.reports.Stop()
 		return nil, fmt.Errorf("console: listen on %s: %w", cfg.Addr, err)
 	}
-	c.http = &http.Server{Handler: ops.Console(c.routes()), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
+	// A whole request, body included, has readTimeout; a kept-alive
+	// connection is closed after idleTimeout without one. No bound on a
+	// whole response: /live is one, and bounds each of its writes.
+	c.http = &http.Server{Handler: ops.Console(c.routes()), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes,
+		ReadTimeout: cfg.readTimeout, IdleTimeout: cfg.idleTimeout}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

@@ -14,3 +14,10 @@ func WithLivePing(cfg Config, d time.Duration) Config {
 	cfg.livePing = d
 	return cfg
 }
+
+// WithTimeouts is cfg with a whole request bounded by read and a
+// kept-alive connection closed after idle.
+func WithTimeouts(cfg Config, read, idle time.Duration) Config {
+	cfg.readTimeout, cfg.idleTimeout = read, idle
+	return cfg
+}
