@@ -79,29 +79,123 @@ func (in input) risk(name string) events.Risk { return events.Risk(in.get(name))
 
 // when reads an NHS date input with a time (the fields <name>-day,
 // -month, -year and -time) as London time: all empty means now; a time
-// alone means today at that time.
+// alone means today at that time. A time the clocks skipped (the last
+// Sunday of March, 01:00-01:59) is refused, saying so; one they repeated
+// (the last Sunday of October, 01:00-01:59, first BST then GMT) needs
+// <name>-zone, BST or GMT (the choice the field shows then), or the zone
+// typed after the time ("01:30 BST"): it is never guessed.
 func (in input) when(name string) (time.Time, error) {
 	day, month, year, clock := in.get(name+"-day"), in.get(name+"-month"), in.get(name+"-year"), in.get(name+"-time")
 	if day == "" && month == "" && year == "" && clock == "" {
 		return in.now.UTC().Truncate(time.Second), nil
 	}
+	w, err := in.wall(name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	at := w.instants()
+	switch len(at) {
+	case 0:
+		return time.Time{}, fieldErr(name, fmt.Sprintf("%s on %s did not happen: the clocks went forward from %s to %s. Check the time and enter it again",
+			w.clock(), w.day(), w.change.In(time.FixedZone("", w.before)).Format("15:04"), w.change.In(london).Format("15:04")))
+	case 1:
+		return at[0], nil
+	}
+	zone := strings.ToUpper(in.get(name + "-zone"))
+	if zone == "" {
+		zone = w.zone
+	}
+	for _, t := range at {
+		if zoneOf(t) == zone {
+			return t, nil
+		}
+	}
+	return time.Time{}, fieldErr(name, fmt.Sprintf("%s on %s happened twice: the clocks went back from %s %s to %s %s. Choose which %s you mean",
+		w.clock(), w.day(), w.change.In(time.FixedZone("", w.before)).Format("15:04"), zoneOf(at[0]), w.change.In(london).Format("15:04"), zoneOf(at[1]), w.clock()))
+}
+
+// twice is, for a datetime field as posted, the two times its London
+// wall-clock time names when it is in the hour the clocks repeat, first
+// then second; nil otherwise.
+func (in input) twice(name string) []time.Time {
+	w, err := in.wall(name)
+	if err != nil {
+		return nil
+	}
+	if at := w.instants(); len(at) == 2 {
+		return at
+	}
+	return nil
+}
+
+// wall reads the day and time of a datetime field, without deciding yet
+// which instant they name.
+func (in input) wall(name string) (wallTime, error) {
+	day, month, year, clock := in.get(name+"-day"), in.get(name+"-month"), in.get(name+"-year"), in.get(name+"-time")
 	if clock == "" {
-		return time.Time{}, fieldErr(name, "Enter the time, like 23:05")
+		return wallTime{}, fieldErr(name, "Enter the time, like 23:05")
+	}
+	var zone string
+	if c, z, ok := strings.Cut(strings.TrimSpace(clock), " "); ok {
+		if z = strings.ToUpper(strings.TrimSpace(z)); z == "BST" || z == "GMT" {
+			clock, zone = c, z
+		}
 	}
 	h, m, ok := parseClock(clock)
 	if !ok {
-		return time.Time{}, fieldErr(name, "Enter the time in 24 hours, like 23:05 or 0730")
+		return wallTime{}, fieldErr(name, "Enter the time in 24 hours, like 23:05 or 0730")
 	}
 	date := in.now.In(london)
 	if day != "" || month != "" || year != "" {
 		d, err := in.date(name)
 		if err != nil {
-			return time.Time{}, err
+			return wallTime{}, err
 		}
 		date, _ = time.ParseInLocation("2006-01-02", d, london)
 	}
-	return time.Date(date.Year(), date.Month(), date.Day(), h, m, 0, 0, london).UTC(), nil
+	w := wallTime{naive: time.Date(date.Year(), date.Month(), date.Day(), h, m, 0, 0, time.UTC), zone: zone}
+	before := w.naive.Add(-3 * time.Hour).In(london)
+	_, w.before = before.Zone()
+	if _, end := before.ZoneBounds(); !end.IsZero() && end.Before(w.naive.Add(3*time.Hour)) {
+		w.change = end
+		_, w.after = end.In(london).Zone()
+	}
+	return w, nil
 }
+
+// wallTime is a day and time on London's clocks. change is when the
+// clocks changed within three hours of it (zero if they did not), before
+// and after their offsets from UTC either side.
+type wallTime struct {
+	naive         time.Time // the day and time read as UTC
+	zone          string    // BST or GMT typed after the time, or ""
+	change        time.Time
+	before, after int
+}
+
+// instants are the moments a London wall-clock time names: none in the
+// hour the clocks skip, two (first, then an hour later) in the hour they
+// repeat, one at any other time.
+func (w wallTime) instants() []time.Time {
+	first := w.naive.Add(-time.Duration(w.before) * time.Second)
+	if w.change.IsZero() {
+		return []time.Time{first}
+	}
+	var at []time.Time
+	if first.Before(w.change) {
+		at = append(at, first)
+	}
+	if second := w.naive.Add(-time.Duration(w.after) * time.Second); !second.Before(w.change) {
+		at = append(at, second)
+	}
+	return at
+}
+
+func (w wallTime) clock() string { return w.naive.Format("15:04") }
+func (w wallTime) day() string   { return w.naive.Format("Monday 2 January") }
+
+// zoneOf is the name of London's time at t: BST or GMT.
+func zoneOf(t time.Time) string { return t.In(london).Format("MST") }
 
 // date reads an NHS date input (the fields <name>-day, -month and -year)
 // as YYYY-MM-DD; all empty is "", part of it is an error naming what is

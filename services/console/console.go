@@ -288,7 +288,7 @@ var funcs = template.FuncMap{
 		if t.IsZero() {
 			return ""
 		}
-		return t.In(london).Format("Mon 2 Jan 15:04")
+		return t.In(london).Format("Mon 2 Jan ") + clockAt(t)
 	},
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"timeLeft":   timeLeft,

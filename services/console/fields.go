@@ -17,6 +17,11 @@ type formField struct {
 	// year and time typed (date and datetime, the NHS date input).
 	Values []string
 	Parts  map[string]string
+	// Zones are asked for only when the datetime typed is in the hour the
+	// clocks repeat: which of its two times, BST or GMT; Zone is the one
+	// chosen (or typed after the time).
+	Zones         []option
+	Zone, ZoneAsk string
 }
 
 // RadiosUpTo is the most options a choice shows as radios, NHS.UK's
@@ -94,6 +99,9 @@ func (p page) Field(action, name, label, typ, hint string) formField {
 				f.Parts[part] = p.Form.Get(name + "-" + part)
 			}
 		}
+		if typ == "datetime" {
+			f.Zones, f.Zone, f.ZoneAsk = zoneChoice(input{form: p.Form, now: p.Now}, name)
+		}
 	}
 	return f
 }
@@ -170,4 +178,27 @@ func (p page) NoteChoice(name, label, value string, opts []string) formField {
 	f := p.Select("note", name, label, "", opts...)
 	f.Value = value
 	return f
+}
+
+// zoneChoice is, for a datetime typed in the hour the clocks repeat, the
+// choice of its two times, the one chosen and the question; nothing for
+// any other.
+func zoneChoice(in input, name string) (opts []option, chosen, ask string) {
+	w, err := in.wall(name)
+	if err != nil {
+		return nil, "", ""
+	}
+	at := w.instants()
+	if len(at) != 2 {
+		return nil, "", ""
+	}
+	chosen = strings.ToUpper(in.get(name + "-zone"))
+	if chosen == "" {
+		chosen = w.zone
+	}
+	first, second := zoneOf(at[0]), zoneOf(at[1])
+	return []option{
+		{first, fmt.Sprintf("%s %s, the first: before the clocks went back", w.clock(), first)},
+		{second, fmt.Sprintf("%s %s, the second: an hour later, after the clocks went back", w.clock(), second)},
+	}, chosen, "Which " + w.clock() + "?"
 }

@@ -98,7 +98,9 @@ func inWords(field, problem string) string {
 }
 
 // whenFrom is a time as people say it, in Europe/London: "today 19:23",
-// "yesterday 23:05", "Wed 25 Nov 19:23".
+// "yesterday 23:05", "Wed 25 Nov 19:23"; on a day the clocks change, with
+// the zone ("today 01:30 BST"), as the hour they repeat shows two times
+// alike.
 func whenFrom(now, t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -107,11 +109,30 @@ func whenFrom(now, t time.Time) string {
 	day := func(x time.Time) string { return x.Format("2006-01-02") }
 	switch day(t) {
 	case day(now):
-		return "today " + t.Format("15:04")
+		return "today " + clockAt(t)
 	case day(now.AddDate(0, 0, -1)):
-		return "yesterday " + t.Format("15:04")
+		return "yesterday " + clockAt(t)
 	case day(now.AddDate(0, 0, 1)):
-		return "tomorrow " + t.Format("15:04")
+		return "tomorrow " + clockAt(t)
 	}
-	return t.Format("Mon 2 Jan 15:04")
+	return t.Format("Mon 2 Jan ") + clockAt(t)
+}
+
+// clockAt is t's time on London's clocks, "15:04", with the zone after it
+// ("01:30 BST", "01:30 GMT") on a day the clocks change.
+func clockAt(t time.Time) string {
+	t = t.In(london)
+	if clocksChange(t) {
+		return t.Format("15:04 MST")
+	}
+	return t.Format("15:04")
+}
+
+// clocksChange reports whether London's clocks go forward or back on t's day.
+func clocksChange(t time.Time) bool {
+	t = t.In(london)
+	start := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, london)
+	_, a := start.Zone()
+	_, b := start.AddDate(0, 0, 1).Zone()
+	return a != b
 }
