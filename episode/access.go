@@ -252,6 +252,27 @@ func specOf(data any) events.Spec {
 	return s
 }
 
+// AdvisesOnPoliceCall reports whether the fact data, recorded by agency
+// a, is the trust's staff in the police control room advising on a call
+// police opened before the trust has any other part in it: the
+// control-room mental health worker's triage advice, the street triage
+// nurse's outcome. Such a fact makes the trust a party; the trust's
+// service reads the episode for it with ControlRoomReason.
+func (v *View) AdvisesOnPoliceCall(a events.Agency, data any) bool {
+	if a != events.SPoA || v.OpenedBy != events.Police {
+		return false
+	}
+	switch data.(type) {
+	case *events.TriageAdviceGiven, *events.StreetTriageOutcome:
+		return true
+	}
+	return false
+}
+
+// ControlRoomReason is why the trust's service reads a police call it has
+// no part in yet (AdvisesOnPoliceCall), as the disclosure records it.
+const ControlRoomReason = "the trust's staff in the police control room, advising on a police call"
+
 // HasPart reports whether agency a has a part in the episode (see above).
 func (v *View) HasPart(a events.Agency) bool {
 	if v.OpenedBy == a || v.Owner == a {

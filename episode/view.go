@@ -408,7 +408,7 @@ func (v *View) Apply(e events.Event) (bool, error) {
 // clinical text from an agency that never records it (SeesClinical).
 func (v *View) checkProtocol(e events.Event, data any) error {
 	if v.Opened && e.Source.Pathway() {
-		if _, link := data.(*events.EpisodeLinked); !link && !v.HasPart(e.Source) {
+		if _, link := data.(*events.EpisodeLinked); !link && !v.HasPart(e.Source) && !v.AdvisesOnPoliceCall(e.Source, data) {
 			return fmt.Errorf("the %s has no part in the episode: its commands record nothing on it", e.Source.Title())
 		}
 	}

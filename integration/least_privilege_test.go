@@ -227,7 +227,9 @@ func TestAnAgencyWithNoPartInAnEpisodeMustSayWhyItOpensItWhoeverAsks(t *testing.
 //     episode stays open, the person unchanged, police still no party;
 //   - publishes clinical text on its own episode: not applied.
 //
-// Linking police's own episode to the trust's as the same person works,
+// The trust's control-room staff advise on police's own call, not on the
+// ambulance service's. Linking police's own episode to the trust's as the
+// same person works,
 // with the link's reason recorded as why police read it, and gives police
 // no part in the trust's episode.
 func TestAPasswordAloneNeverMakesAnAgencyPartyToAnEpisode(t *testing.T) {
@@ -298,6 +300,21 @@ func TestAPasswordAloneNeverMakesAnAgencyPartyToAnEpisode(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The trust's control-room staff advise on police's calls, and only
+	// there: on the ambulance service's call the trust has no part in,
+	// its advice is refused.
+	eoc := do[agency.OpenRequest, agency.OpenResponse](p, events.Ambulance, "open", agency.OpenRequest{
+		Actor: "EOC call handler 77", Channel: "999", Summary: "woman at home, overdose"}).Episode
+	spoa, err := p.sys.Connect(events.SPoA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rpc.Call[agency.AdviceRequest, agency.Receipt](ctx, spoa.Conn(), agency.Subject(events.SPoA, "triage.advice"), agency.AdviceRequest{
+		Base: agency.Base{Episode: eoc, Actor: "control-room MH worker"}, TriageAdviceGiven: events.TriageAdviceGiven{Advice: "x", HealthHistory: "invented", RecommendedAction: "refer_spoa"}})
+	refused("the trust advises on the ambulance service's call", err)
+	do[agency.AdviceRequest, agency.Receipt](p, events.SPoA, "triage.advice", agency.AdviceRequest{Base: agency.Base{Episode: own, Actor: "control-room MH worker"},
+		TriageAdviceGiven: events.TriageAdviceGiven{Advice: "known to CMHT", HealthHistory: "bipolar disorder", RecommendedAction: "refer_spoa"}})
 
 	reason := "same NHS number as the man on the bridge"
 	do[agency.LinkRequest, agency.Receipt](p, events.Police, "link", agency.LinkRequest{Base: agency.Base{Episode: own, Actor: "PC 4471"},

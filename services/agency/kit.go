@@ -150,6 +150,13 @@ func (k *Kit) Do(ctx context.Context, ep, actor string, decide Decide) (Receipt,
 	return k.do(ctx, ep, actor, "", decide)
 }
 
+// DoGiving is Do on an episode the agency may have no part in, saying why
+// it reads it (the record's disclosure names the reason); decide must
+// refuse what the agency may not do there.
+func (k *Kit) DoGiving(ctx context.Context, ep, actor, reason string, decide Decide) (Receipt, error) {
+	return k.do(ctx, ep, actor, reason, decide)
+}
+
 // do is Do, reading the episode with a reason (see load).
 func (k *Kit) do(ctx context.Context, ep, actor, reason string, decide Decide) (_ Receipt, err error) {
 	if err := events.CheckID("episode", ep); err != nil {

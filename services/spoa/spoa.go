@@ -78,10 +78,33 @@ func Start(ctx context.Context, k *agency.Kit) (*agency.Service, error) {
 func Commands(k *agency.Kit) []rpc.Command {
 	s := &Service{k: k}
 	return []rpc.Command{
-		rpc.Handle("triage.advice", agency.Recorder(k, func(r agency.AdviceRequest) any { return &r.TriageAdviceGiven })),
-		rpc.Handle("street_triage.outcome", agency.Recorder(k, func(r agency.StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
+		rpc.Handle("triage.advice", controlRoom(k, func(r agency.AdviceRequest) any { return &r.TriageAdviceGiven })),
+		rpc.Handle("street_triage.outcome", controlRoom(k, func(r agency.StreetOutcomeRequest) any { return &r.StreetTriageOutcome })),
 		rpc.Handle("pos.allocate", s.Allocate),
 		rpc.Handle("route", s.Route),
+	}
+}
+
+// controlRoom records what the trust's staff in the police control room
+// record (triage advice, a street triage outcome): on an episode the trust
+// has a part in, or on a call police opened, which it reads for that
+// reason (episode.ControlRoomReason, named in the record's disclosure).
+// On any other episode it is refused: the trust has no part in it.
+func controlRoom[R agency.Based](k *agency.Kit, data func(R) any) func(context.Context, R) (agency.Receipt, error) {
+	return func(ctx context.Context, r R) (agency.Receipt, error) {
+		b, d := r.Ref(), data(r)
+		return k.DoGiving(ctx, b.Episode, b.Actor, episode.ControlRoomReason, func(v *episode.View) ([]agency.Out, error) {
+			if !v.Opened {
+				return nil, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, b.Episode)
+			}
+			if v.Closed {
+				return nil, fmt.Errorf("%w (%s)", episode.ErrClosed, v.ClosedReason)
+			}
+			if !v.HasPart(events.SPoA) && !v.AdvisesOnPoliceCall(events.SPoA, d) {
+				return nil, events.Errorf(events.Forbidden, "%s (the trust has no part in episode %s, and it is not a call police opened)", episode.NoPartMessage, b.Episode)
+			}
+			return []agency.Out{agency.Fact(d)}, nil
+		})
 	}
 }
 
