@@ -101,8 +101,12 @@ type Validator interface{ Validate() error }
 // Endpoint adds a typed endpoint to g, answering on the group's prefix plus
 // subject. A request that does not decode (or has unknown fields), or whose
 // Validate fails, is refused with BadRequest before h runs.
+//
+// Requests are handled side by side, at most MaxInFlight at once per
+// endpoint (more wait their turn): one that waits (a view waiting for the
+// event it was asked to show after, a slow disk) holds up no other.
 func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group, name, subject string, h func(context.Context, Req) (Resp, error)) error {
-	return g.AddEndpoint(name, ops.Commands(name, micro.HandlerFunc(func(r micro.Request) {
+	serve := ops.Commands(name, micro.HandlerFunc(func(r micro.Request) {
 		// A fault in one request is refused as one, never the end of the
 		// service every agency relies on.
 		defer func() {
@@ -166,8 +170,19 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 			return
 		}
 		respond(log, r, b, opts)
-	})), micro.WithEndpointSubject(subject))
+	}))
+	inFlight := make(chan struct{}, MaxInFlight)
+	return g.AddEndpoint(name, micro.HandlerFunc(func(r micro.Request) {
+		inFlight <- struct{}{}
+		go func() {
+			defer func() { <-inFlight }()
+			serve.Handle(r)
+		}()
+	}), micro.WithEndpointSubject(subject))
 }
+
+// MaxInFlight is how many requests one endpoint handles at once.
+const MaxInFlight = 32
 
 // respond sends the answer b. An answer the bus cannot carry (larger than
 // the server's largest message: an episode grown past it) is refused in
