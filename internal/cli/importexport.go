@@ -343,15 +343,13 @@ func exportEvents(ctx context.Context, bus *natsbus.Bus, r *reports.Range, w io.
 	bw := bufio.NewWriterSize(w, 1<<20)
 	n := 0
 	err := bus.ReplayRaw(ctx, natsbus.ReplayConfig{}, func(s natsbus.Stored) error {
-		if r != nil {
-			t, reason := storedTime(s.Raw)
-			if reason != "" {
-				setAside(s, reason)
-				return nil
-			}
-			if !r.Contains(reports.MonthOf(t)) {
-				return nil
-			}
+		t, reason := exportable(s)
+		if reason != "" {
+			setAside(s, reason)
+			return nil
+		}
+		if r != nil && !r.Contains(reports.MonthOf(t)) {
+			return nil
 		}
 		n++
 		if _, err := bw.Write(s.Raw); err != nil {
@@ -365,17 +363,35 @@ func exportEvents(ctx context.Context, bus *natsbus.Bus, r *reports.Range, w io.
 	return n, bw.Flush()
 }
 
-// storedTime reads the time of a stored event, or says why it cannot: the
-// reason never repeats what the message holds.
-func storedTime(raw []byte) (time.Time, string) {
-	if !json.Valid(raw) {
+// exportable reads the time of a stored event, or says why it is not one
+// an export may carry: the reason never repeats what the message holds.
+// An export is imported back by an operator with every agency's rights, so
+// it carries only what could have been published as it stands: one line
+// of JSON whose envelope belongs on the subject it was stored on. A
+// message an agency's user stored on its own subject with another
+// agency's event in it, or with lines of its own, is set aside, never
+// handed to the import to publish under the other agency.
+func exportable(s natsbus.Stored) (time.Time, string) {
+	if bytes.ContainsAny(s.Raw, "\n\r") {
+		return time.Time{}, "not one line"
+	}
+	if !json.Valid(s.Raw) {
 		return time.Time{}, "not JSON"
 	}
 	var env struct {
-		Time json.RawMessage `json:"time"`
+		ID       string          `json:"id"`
+		Source   events.Agency   `json:"source"`
+		Type     string          `json:"type"`
+		Subject  string          `json:"subject"`
+		ToAgency events.Agency   `json:"toagency"`
+		Time     json.RawMessage `json:"time"`
 	}
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return time.Time{}, "not a JSON object"
+	if err := json.Unmarshal(s.Raw, &env); err != nil {
+		return time.Time{}, "not an event's envelope"
+	}
+	subject, err := events.Subject(events.Event{ID: env.ID, Source: env.Source, Type: env.Type, Subject: env.Subject, ToAgency: env.ToAgency})
+	if err != nil || subject != s.Subject {
+		return time.Time{}, "its envelope does not belong on the subject it was stored on"
 	}
 	if len(env.Time) == 0 || string(env.Time) == "null" {
 		return time.Time{}, "no time"
@@ -434,7 +450,7 @@ func cmdExport(ctx context.Context, e env, args []string) error {
 	aside := 0
 	n, err := exportEvents(wctx, bus, rng, w, func(s natsbus.Stored, reason string) {
 		aside++
-		fmt.Fprintf(e.stderr, "stream sequence %d on %s set aside (its month cannot be read): %s\n", s.Seq, s.Subject, reason)
+		fmt.Fprintf(e.stderr, "stream sequence %d on %s set aside (not an event an import may publish again): %s\n", s.Seq, s.Subject, reason)
 	})
 	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
 		return fmt.Errorf("export: %w: %d event(s) written before it stopped; the output is incomplete, export again", serverGone(wctx, cf.url, cf.timeout, err), n)
@@ -457,7 +473,7 @@ func cmdExport(ctx context.Context, e env, args []string) error {
 	if aside > 0 {
 		// As import does for a rejected line: the rest is done, and the
 		// exit code says something was left out.
-		return fmt.Errorf("%d stored message(s) set aside, named above: their month cannot be read; every stored event of the range was written", aside)
+		return fmt.Errorf("%d stored message(s) set aside, named above: none is an event an import may publish again; every stored event was written", aside)
 	}
 	return nil
 }

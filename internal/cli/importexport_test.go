@@ -111,13 +111,16 @@ func TestImportExportImportRoundTripsByteIdentical(t *testing.T) {
 	}
 }
 
-// A stored message whose time cannot be read (an agency's user may store
-// raw bytes under its own prefix, and the stream denies deletes) made every
-// export with --from/--to fail, for ever. Now the export writes every event
-// of the range, names each such message on stderr by stream sequence and
-// subject with the reason (never its contents), counts them in its summary
-// and exits 1, as import does for a rejected line.
-func TestAnExportOfARangeSetsAsideEachStoredMessageWithoutATimeAndSaysSo(t *testing.T) {
+// An export is imported back by an operator with every agency's rights,
+// so it carries only events that could have been published as they stand.
+// An agency's user may store raw bytes under its own prefix (and the stream
+// denies deletes): not JSON, JSON with no time, another agency's event on
+// its own subject, or lines of its own with another agency's event among
+// them. Each export, with a range or without, writes every event, names
+// each such message on stderr by stream sequence and subject with the
+// reason (never its contents), counts them in its summary and exits 1, as
+// import does for a rejected line; none of them reaches the file.
+func TestAnExportSetsAsideEachStoredMessageAnImportCouldNotPublishAndSaysSo(t *testing.T) {
 	b := bustest.Start(t, "")
 	lines := eventLines(t, 5)
 	in := filepath.Join(t.TempDir(), "in.ndjson")
@@ -127,49 +130,62 @@ func TestAnExportOfARangeSetsAsideEachStoredMessageWithoutATimeAndSaysSo(t *test
 	if code, out, errOut := run("import", "--data", b.DataDir(), "--nats", b.URL(), in); code != 0 {
 		t.Fatalf("import exited %d: %s%s", code, out, errOut)
 	}
-	// The police's own user stores raw bytes, then JSON with no time, under
-	// its own prefix: stream sequences 6 and 7.
+	// The AMHP service's decision, as a police user would forge it.
+	forged, err := events.New(events.AMHP, events.NewEpisodeID(), &events.AssessmentCompleted{Outcome: "not_admitted",
+		CompletedAt: time.Date(2025, 6, 1, 3, 0, 0, 0, time.UTC), Notes: "Sam Lee at 4 Mill Lane"}, events.At(time.Date(2025, 6, 1, 3, 0, 0, 0, time.UTC)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := events.Encode(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The police's own user stores them under its own prefix: stream
+	// sequences 6 to 9.
 	js, err := bustest.Conn(t, b, events.Police).JetStream()
 	if err != nil {
 		t.Fatal(err)
 	}
-	notJSON := "crisis.police." + events.NewEpisodeID() + ".episode_opened_v1"
-	noTime := "crisis.police." + events.NewEpisodeID() + ".episode_opened_v1"
-	for _, m := range []struct{ subj, body string }{
-		{notJSON, "Sam Lee at 4 Mill Lane"},
-		{noTime, `{"note":"Sam Lee at 4 Mill Lane"}`},
-	} {
+	subject := func() string { return "crisis.police." + events.NewEpisodeID() + ".episode_opened_v1" }
+	stored := []struct{ subj, body, reason string }{
+		{subject(), "Sam Lee at 4 Mill Lane", "not JSON"},
+		{subject(), `{"note":"Sam Lee at 4 Mill Lane"}`, "its envelope does not belong on the subject it was stored on"},
+		{"crisis.police." + forged.Subject + ".assessment_completed_v1", string(raw), "its envelope does not belong on the subject it was stored on"},
+		{subject(), "Sam Lee\n" + string(raw), "not one line"},
+	}
+	for _, m := range stored {
 		if _, err := js.Publish(m.subj, []byte(m.body)); err != nil {
 			t.Fatalf("raw publish: %v", err)
 		}
 	}
 
-	out := filepath.Join(t.TempDir(), "2025.ndjson")
-	code, stdout, stderr := run("export", "--data", b.DataDir(), "--nats", b.URL(), "--from", "2025-01", "--to", "2025-12", "-o", out)
-	if code != 1 {
-		t.Errorf("export exited %d, want 1 (something was set aside):\n%s%s", code, stdout, stderr)
-	}
-	for _, want := range []string{
-		"stream sequence 6 on " + notJSON + " set aside (its month cannot be read): not JSON\n",
-		"stream sequence 7 on " + noTime + " set aside (its month cannot be read): no time\n",
-		"crisisbus export: 2 stored message(s) set aside, named above: their month cannot be read; every stored event of the range was written",
-	} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+	for _, args := range [][]string{{"--from", "2025-01", "--to", "2025-12"}, nil} {
+		out := filepath.Join(t.TempDir(), "export.ndjson")
+		code, stdout, stderr := run(append([]string{"export", "--data", b.DataDir(), "--nats", b.URL(), "-o", out}, args...)...)
+		if code != 1 {
+			t.Errorf("export %v exited %d, want 1 (something was set aside):\n%s%s", args, code, stdout, stderr)
 		}
-	}
-	if strings.Contains(stderr, "Mill Lane") {
-		t.Errorf("stderr repeats what a message holds:\n%s", stderr)
-	}
-	if want := fmt.Sprintf("5 events written to %s, 2 stored message(s) set aside\n", out); stdout != want {
-		t.Errorf("summary %q, want %q", stdout, want)
-	}
-	got, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := strings.Join(lines, "\n") + "\n"; string(got) != want {
-		t.Fatalf("the export is not every event of 2025:\n%s", got)
+		for i, m := range stored {
+			if want := fmt.Sprintf("stream sequence %d on %s set aside (not an event an import may publish again): %s\n", 6+i, m.subj, m.reason); !strings.Contains(stderr, want) {
+				t.Errorf("export %v: stderr does not say %q:\n%s", args, want, stderr)
+			}
+		}
+		if want := "crisisbus export: 4 stored message(s) set aside, named above: none is an event an import may publish again; every stored event was written"; !strings.Contains(stderr, want) {
+			t.Errorf("export %v: stderr does not say %q:\n%s", args, want, stderr)
+		}
+		if strings.Contains(stderr, "Mill Lane") {
+			t.Errorf("stderr repeats what a message holds:\n%s", stderr)
+		}
+		if want := fmt.Sprintf("5 events written to %s, 4 stored message(s) set aside\n", out); stdout != want {
+			t.Errorf("summary %q, want %q", stdout, want)
+		}
+		got, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Join(lines, "\n") + "\n"; string(got) != want {
+			t.Fatalf("export %v is not every event:\n%s", args, got)
+		}
 	}
 }
 
