@@ -114,20 +114,6 @@ func (in input) when(name string) (time.Time, error) {
 		w.clock(), w.day(), w.change.In(time.FixedZone("", w.before)).Format("15:04"), zoneOf(at[0]), w.change.In(london).Format("15:04"), zoneOf(at[1]), w.clock()))
 }
 
-// twice is, for a datetime field as posted, the two times its London
-// wall-clock time names when it is in the hour the clocks repeat, first
-// then second; nil otherwise.
-func (in input) twice(name string) []time.Time {
-	w, err := in.wall(name)
-	if err != nil {
-		return nil
-	}
-	if at := w.instants(); len(at) == 2 {
-		return at
-	}
-	return nil
-}
-
 // wall reads the day and time of a datetime field, without deciding yet
 // which instant they name.
 func (in input) wall(name string) (wallTime, error) {

@@ -31,11 +31,14 @@
 //     person where they are (s136.detained with keptWhereTheyAre, detainedAt),
 //     whichever is earlier, to the first assessment.completed completedAt or
 //     s136.released releasedAt; it is counted in the month it ended (median,
-//     90th percentile and longest, nearest-rank). Extensions are
-//     s136.extended, in the month of extendedAt. A 24h breach is counted once
+//     90th percentile and longest, nearest-rank). Extensions are each
+//     detention's lawful s136.extended, in the month of extendedAt: the
+//     first made while the period ran and before the detention ended (one
+//     after expiry, or a second, extends nothing, as the clock reads s136B).
+//     A 24h breach is counted once
 //     per episode, from the facts alone (never from clock.breached, so the
 //     same data gives the same table with or without a clock service), in
-//     the month the permitted period (24 hours plus extensions) ran out:
+//     the month the permitted period (24 hours plus its lawful extension) ran out:
 //     when the measured detention outlasted it, or, for a detention not
 //     recorded as ended, when it ran out before the report was run.
 //   - delays: each assessment.delayed, by cause, in the month of its time.

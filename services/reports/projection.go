@@ -97,9 +97,11 @@ type detentionMonth struct {
 // that depends on several events is moved when a later-applied event
 // changes it.
 type episodeState struct {
-	arrived, keptAt time.Time // zero until known
-	end             time.Time // assessment completed or released (the earliest)
-	extHours        int
+	arrived, keptAt time.Time   // zero until known
+	end             time.Time   // assessment completed or released (the earliest)
+	exts            []extension // every s136.extended of the detention
+	extCounted      bool        // the lawful one is counted, in month extMonth
+	extMonth        Month
 	measured        bool          // a duration is counted, in month mMonth
 	mDur            time.Duration // the duration counted
 	mMonth          Month
@@ -452,9 +454,8 @@ func (p *Projection) apply(e *envelope) {
 		}
 		p.measure(ep)
 	case typeExtended:
-		p.det(MonthOf(d.ExtendedAt)).extensions++
 		ep := p.episode(e.episode)
-		ep.extHours += d.Hours
+		ep.exts = append(ep.exts, extension{at: d.ExtendedAt, hours: d.Hours})
 		p.measure(ep)
 	case typeOffered:
 		switch {
@@ -612,9 +613,57 @@ func (ep *episodeState) start() time.Time {
 	return start
 }
 
-// permitted is the detention's lawful period: 24 hours plus extensions.
+// extension is one s136.extended (its hours, 1 to 12, the contract's).
+type extension struct {
+	at    time.Time
+	hours int
+}
+
+// lawful is the extension that extends the detention, as the clock reads
+// the facts (law.Extend): the earliest made while the period ran, before
+// the detention ended. One made after the period expired or after the
+// end, and any after the first, extend nothing (s136B). Whatever order the
+// facts come in, the choice is the same.
+func (ep *episodeState) lawful() (extension, bool) {
+	start := ep.start()
+	if start.IsZero() {
+		return extension{}, false
+	}
+	expiry := start.Add(s136Period)
+	var first extension
+	found := false
+	for _, x := range ep.exts {
+		if !x.at.Before(expiry) || (!ep.end.IsZero() && !x.at.Before(ep.end)) {
+			continue
+		}
+		if !found || x.at.Before(first.at) {
+			first, found = x, true
+		}
+	}
+	return first, found
+}
+
+// permitted is the detention's lawful period: 24 hours plus its lawful
+// extension.
 func (ep *episodeState) permitted() time.Duration {
-	return s136Period + time.Duration(ep.extHours)*time.Hour
+	x, _ := ep.lawful()
+	return s136Period + time.Duration(x.hours)*time.Hour
+}
+
+// countExtension counts the detention's lawful extension in the month it
+// was made, moving or removing the count when a later-applied fact (an
+// earlier arrival, an end) changes which one that is.
+func (p *Projection) countExtension(ep *episodeState) {
+	x, ok := ep.lawful()
+	m := MonthOf(x.at)
+	if ep.extCounted && (!ok || ep.extMonth != m) {
+		p.det(ep.extMonth).extensions--
+		ep.extCounted = false
+	}
+	if ok && !ep.extCounted {
+		p.det(m).extensions++
+		ep.extCounted, ep.extMonth = true, m
+	}
 }
 
 // measure counts a detention's duration once its start and end are both
@@ -624,6 +673,7 @@ func (ep *episodeState) permitted() time.Duration {
 // service. Called again when an event changes the start, end or
 // extensions, it moves what it counted.
 func (p *Projection) measure(ep *episodeState) {
+	p.countExtension(ep)
 	start := ep.start()
 	if start.IsZero() {
 		return

@@ -583,3 +583,73 @@ func TestSafeHavenVisitsCountTheSameInAnyOrder(t *testing.T) {
 		t.Errorf("applied ends first, the report reads\n%s\nwant\n%s", backward, forward)
 	}
 }
+
+// A detention extends as the clock reads the law (s136B): once, while the
+// period runs. An extension made after the period expired, or a second
+// one, published straight to the bus or imported, neither counts in the
+// month's extensions nor moves the breach; in any order of the facts.
+func TestOnlyALawfulExtensionExtendsTheDetentionAndIsCounted(t *testing.T) {
+	nov := reports.MonthFor(2026, time.November)
+	arrived := time.Date(2026, 11, 10, 22, 0, 0, 0, time.UTC)
+	detention := func(ep string, exts []time.Duration, end time.Duration) []events.Event {
+		var evs []events.Event
+		add := func(source events.Agency, at time.Time, data any) {
+			e, err := events.New(source, ep, data, events.At(at))
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs = append(evs, e)
+		}
+		add(events.Police, arrived.Add(-time.Hour), events.S136Detained{DetainedAt: arrived.Add(-time.Hour), LocationType: "public_place", AgeYears: 40, Consulted: true})
+		add(events.Police, arrived, events.PlaceOfSafetyArrived{ArrivedAt: arrived, PlaceType: events.HealthBasedPlaceOfSafety, PlaceName: "s136 suite"})
+		for _, x := range exts {
+			add(events.AMHP, arrived.Add(x), events.S136Extended{Hours: 12, Doctor: "Dr Rao", Reason: "intoxicated", ExtendedAt: arrived.Add(x)})
+		}
+		add(events.AMHP, arrived.Add(end), events.AssessmentCompleted{Outcome: "not_admitted", CompletedAt: arrived.Add(end)})
+		return evs
+	}
+	row := func(evs []events.Event, label string) string {
+		p := reports.NewProjection()
+		for i, e := range evs {
+			raw, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subj, err := events.Subject(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Apply(natsbus.Stored{Seq: uint64(i + 1), Subject: subj, Raw: raw})
+		}
+		tab, err := p.Report("detention", reports.Range{From: nov, To: nov, AsOf: arrived.Add(72 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range tab.Rows {
+			if r.Label == label {
+				return r.Cells[0]
+			}
+		}
+		t.Fatalf("no %s row", label)
+		return ""
+	}
+	for _, c := range []struct {
+		name                 string
+		exts                 []time.Duration
+		end                  time.Duration
+		extensions, breaches string
+	}{
+		{"one extension at 20h, assessed at 30h", []time.Duration{20 * time.Hour}, 30 * time.Hour, "1", "0"},
+		{"a second extension at 30h, assessed at 40h", []time.Duration{20 * time.Hour, 30 * time.Hour}, 40 * time.Hour, "1", "1"},
+		{"an extension after the period expired, at 25h, assessed at 30h", []time.Duration{25 * time.Hour}, 30 * time.Hour, "0", "1"},
+	} {
+		evs := detention(events.NewEpisodeID(), c.exts, c.end)
+		reversed := slices.Clone(evs)
+		slices.Reverse(reversed)
+		for _, order := range [][]events.Event{evs, reversed} {
+			if got, b := row(order, "Extensions"), row(order, "24h breaches"); got != c.extensions || b != c.breaches {
+				t.Errorf("%s: %s extensions and %s breaches, want %s and %s", c.name, got, b, c.extensions, c.breaches)
+			}
+		}
+	}
+}

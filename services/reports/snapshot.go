@@ -106,7 +106,9 @@ type snapHaven struct {
 
 type snapEpisode struct {
 	Arrived, KeptAt, End time.Time
-	ExtHours             int
+	Exts                 []snapExtension
+	ExtCounted           bool
+	ExtMonth             Month
 	Measured             bool
 	MDur                 time.Duration
 	MMonth               Month
@@ -129,6 +131,11 @@ type snapContact struct {
 	Month                   Month
 	Row                     int
 	Referrals, Accepts      []string
+}
+
+type snapExtension struct {
+	At    time.Time
+	Hours int
 }
 
 type snapArrival struct {
@@ -186,13 +193,16 @@ func (p *Projection) encodeSnapshot(created time.Time, first uint64) ([]byte, ui
 	}
 	for id, ep := range p.episodes {
 		s.EpisodeIDs = append(s.EpisodeIDs, id[:]...)
-		e := snapEpisode{Arrived: ep.arrived, KeptAt: ep.keptAt, End: ep.end, ExtHours: ep.extHours,
+		e := snapEpisode{Arrived: ep.arrived, KeptAt: ep.keptAt, End: ep.end, ExtCounted: ep.extCounted, ExtMonth: ep.extMonth,
 			Measured: ep.measured, MDur: ep.mDur, MMonth: ep.mMonth,
 			BreachCounted: ep.breach.counted, BreachMonth: ep.breach.month, Age: ep.age,
 			Contacted: snapFirst{ep.contacted.set, ep.contacted.at}, Completed: snapFirst{ep.completed.set, ep.completed.at},
 			Escalated: snapFirst{ep.escalated.set, ep.escalated.at}, Haven: ep.haven,
 			Contact: snapContact{PoliceAt: ep.contact.policeAt, Detained: ep.contact.detained, Haven: ep.contact.haven, Triage: ep.contact.triage,
 				Counted: ep.contact.counted, Month: ep.contact.month, Row: ep.contact.row, Referrals: slices.Clone(ep.contact.referrals), Accepts: slices.Clone(ep.contact.accepts)}}
+		for _, x := range ep.exts {
+			e.Exts = append(e.Exts, snapExtension{x.at, x.hours})
+		}
 		for _, a := range ep.arrivals {
 			e.Arrivals = append(e.Arrivals, snapArrival{Month: a.month, Police: a.police, Place: a.place, Cond: a.cond, Forbidden: a.forbidden})
 		}
@@ -284,7 +294,7 @@ func decodeSnapshot(raw []byte) (*Projection, *snapshot, error) {
 	}
 	p.episodes = make(map[uuid.UUID]*episodeState, len(s.Episodes))
 	for i, e := range s.Episodes {
-		ep := &episodeState{arrived: e.Arrived, keptAt: e.KeptAt, end: e.End, extHours: e.ExtHours,
+		ep := &episodeState{arrived: e.Arrived, keptAt: e.KeptAt, end: e.End, extCounted: e.ExtCounted, extMonth: e.ExtMonth,
 			measured: e.Measured, mDur: e.MDur, mMonth: e.MMonth,
 			breach: breachState{counted: e.BreachCounted, month: e.BreachMonth}, age: e.Age,
 			contacted: first{e.Contacted.Set, e.Contacted.At}, completed: first{e.Completed.Set, e.Completed.At},
@@ -293,6 +303,9 @@ func decodeSnapshot(raw []byte) (*Projection, *snapshot, error) {
 				counted: e.Contact.Counted, month: e.Contact.Month, row: e.Contact.Row, referrals: e.Contact.Referrals, accepts: e.Contact.Accepts}}
 		if c := ep.contact; c.counted && (c.row < 0 || c.row >= contactRows) {
 			return nil, nil, fmt.Errorf("damaged: a police contact counted in row %d of %d", c.row, contactRows)
+		}
+		for _, x := range e.Exts {
+			ep.exts = append(ep.exts, extension{x.At, x.Hours})
 		}
 		for _, a := range e.Arrivals {
 			ep.arrivals = append(ep.arrivals, &arrival{month: a.Month, police: a.Police, place: a.Place, cond: a.Cond, forbidden: a.Forbidden})
