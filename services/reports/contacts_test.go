@@ -1,7 +1,6 @@
 package reports_test
 
 import (
-	"encoding/json"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/crisisbus/crisisbus/events"
-	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/services/reports"
 )
 
@@ -17,18 +15,7 @@ import (
 // contacts table over rng as CSV.
 func contactsTable(t *testing.T, evs []events.Event, rng reports.Range) string {
 	t.Helper()
-	p := reports.NewProjection()
-	for i, e := range evs {
-		raw, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		subj, err := events.Subject(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Apply(natsbus.Stored{Seq: uint64(i + 1), Subject: subj, Raw: raw})
-	}
+	p := projectionOf(t, evs)
 	if s := p.Skipped(); len(s) > 0 {
 		t.Fatalf("events not counted: %+v", s)
 	}

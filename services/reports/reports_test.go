@@ -469,7 +469,6 @@ func TestTableFormatAlignsLabelsLeftAndFiguresRight(t *testing.T) {
 // report is run, and a clock.breached event (from a clock that was wrong,
 // or absent) changes nothing.
 func TestBreachesAreCountedFromTheFactsAloneWithOrWithoutAClock(t *testing.T) {
-	nov := reports.MonthFor(2026, time.November)
 	arrived := time.Date(2026, 11, 10, 22, 0, 0, 0, time.UTC)
 	ongoing, inTime := events.NewEpisodeID(), events.NewEpisodeID()
 	var evs []events.Event
@@ -495,29 +494,7 @@ func TestBreachesAreCountedFromTheFactsAloneWithOrWithoutAClock(t *testing.T) {
 	}())
 
 	breaches := func(evs []events.Event, asOf time.Time) string {
-		p := reports.NewProjection()
-		for i, e := range evs {
-			raw, err := json.Marshal(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			subj, err := events.Subject(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.Apply(natsbus.Stored{Seq: uint64(i + 1), Subject: subj, Raw: raw})
-		}
-		tab, err := p.Report("detention", reports.Range{From: nov, To: nov, AsOf: asOf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, row := range tab.Rows {
-			if row.Label == "24h breaches" {
-				return row.Cells[0]
-			}
-		}
-		t.Fatal("no 24h breaches row")
-		return ""
+		return detentionCell(t, evs, "24h breaches", asOf)
 	}
 	for _, c := range []struct {
 		name  string
@@ -589,7 +566,6 @@ func TestSafeHavenVisitsCountTheSameInAnyOrder(t *testing.T) {
 // one, published straight to the bus or imported, neither counts in the
 // month's extensions nor moves the breach; in any order of the facts.
 func TestOnlyALawfulExtensionExtendsTheDetentionAndIsCounted(t *testing.T) {
-	nov := reports.MonthFor(2026, time.November)
 	arrived := time.Date(2026, 11, 10, 22, 0, 0, 0, time.UTC)
 	detention := func(ep string, exts []time.Duration, end time.Duration) []events.Event {
 		var evs []events.Event
@@ -609,29 +585,7 @@ func TestOnlyALawfulExtensionExtendsTheDetentionAndIsCounted(t *testing.T) {
 		return evs
 	}
 	row := func(evs []events.Event, label string) string {
-		p := reports.NewProjection()
-		for i, e := range evs {
-			raw, err := json.Marshal(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			subj, err := events.Subject(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.Apply(natsbus.Stored{Seq: uint64(i + 1), Subject: subj, Raw: raw})
-		}
-		tab, err := p.Report("detention", reports.Range{From: nov, To: nov, AsOf: arrived.Add(72 * time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range tab.Rows {
-			if r.Label == label {
-				return r.Cells[0]
-			}
-		}
-		t.Fatalf("no %s row", label)
-		return ""
+		return detentionCell(t, evs, label, arrived.Add(72*time.Hour))
 	}
 	for _, c := range []struct {
 		name                 string
@@ -652,4 +606,40 @@ func TestOnlyALawfulExtensionExtendsTheDetentionAndIsCounted(t *testing.T) {
 			}
 		}
 	}
+}
+
+// projectionOf is a new projection with evs applied, in the order given.
+func projectionOf(t *testing.T, evs []events.Event) *reports.Projection {
+	t.Helper()
+	p := reports.NewProjection()
+	for i, e := range evs {
+		raw, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subj, err := events.Subject(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Apply(natsbus.Stored{Seq: uint64(i + 1), Subject: subj, Raw: raw})
+	}
+	return p
+}
+
+// detentionCell is November 2026's figure in the detention table's row
+// label, the report run at asOf, of a projection of evs.
+func detentionCell(t *testing.T, evs []events.Event, label string, asOf time.Time) string {
+	t.Helper()
+	nov := reports.MonthFor(2026, time.November)
+	tab, err := projectionOf(t, evs).Report("detention", reports.Range{From: nov, To: nov, AsOf: asOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range tab.Rows {
+		if r.Label == label {
+			return r.Cells[0]
+		}
+	}
+	t.Fatalf("no %s row", label)
+	return ""
 }
