@@ -54,29 +54,35 @@ type AgencyInfo struct {
 }
 
 // DemoPerson is a made-up person of an agency, for trying crisisbus out.
-type DemoPerson struct{ Username, Name, Role string }
+// TrustStaff marks the mental health trust's staff working in another
+// agency's room (the console's User.TrustStaff): the control-room mental
+// health worker is; the call handler is not.
+type DemoPerson struct {
+	Username, Name, Role string
+	TrustStaff           bool
+}
 
 // agencyTable is every agency, the pathway's first, in the order people
 // meet them.
 var agencyTable = []AgencyInfo{
 	{ID: Police, Title: "Police control room", Pathway: true, Worklist: "Control room",
 		Part: "triage requests and advice, Right Care Right Person, street triage, s136",
-		Demo: []DemoPerson{{"police.handler", "Chris Morgan", "Control-room call handler"}, {"police.mhw", "Alex Reid", "Control-room mental health worker"}}},
+		Demo: []DemoPerson{{"police.handler", "Chris Morgan", "Control-room call handler", false}, {"police.mhw", "Alex Reid", "Control-room mental health worker", true}}},
 	{ID: Ambulance, Title: "Ambulance EOC", Pathway: true, Health: true, Worklist: "EOC mental health",
 		Part: "mental health call triage, conveyance or not",
-		Demo: []DemoPerson{{"eoc.mhw", "Priya Shah", "EOC mental health worker"}}},
+		Demo: []DemoPerson{{"eoc.mhw", "Priya Shah", "EOC mental health worker", false}}},
 	{ID: SPoA, Title: "Single point of access", Pathway: true, Health: true, Worklist: "Referrals inbox",
 		Part: "referrals, triage advice, places of safety, routing (crisis team, liaison, CMHT, safe haven)",
-		Demo: []DemoPerson{{"spoa.clinician", "Morgan Lee", "SPoA clinician"}}},
+		Demo: []DemoPerson{{"spoa.clinician", "Morgan Lee", "SPoA clinician", false}}},
 	{ID: AMHP, Title: "AMHP service", Pathway: true, Health: true, Worklist: "Assessment queue",
 		Part: "assessment requests, s12 doctor, delays, s136 extension, outcome, referral to follow-up",
-		Demo: []DemoPerson{{"amhp.duty", "Jordan Taylor", "Duty AMHP"}}},
+		Demo: []DemoPerson{{"amhp.duty", "Jordan Taylor", "Duty AMHP", false}}},
 	{ID: Crisisline, Title: "Crisis and follow-up helpline", Pathway: true, Health: true, Worklist: "Follow-up calls",
 		Part: "4-day follow-up calls, escalation to SPoA",
-		Demo: []DemoPerson{{"helpline.worker", "Sam Okafor", "Follow-up helpline worker"}}},
+		Demo: []DemoPerson{{"helpline.worker", "Sam Okafor", "Follow-up helpline worker", false}}},
 	{ID: SafeHaven, Title: "Safe haven", Pathway: true, Worklist: "Safe haven tonight",
 		Part: "walk-ins and referrals to the safe havens (Mental Health Matters): visits, support, handing on",
-		Demo: []DemoPerson{{"haven.worker", "Robin Hale", "Safe haven support worker"}}},
+		Demo: []DemoPerson{{"haven.worker", "Robin Hale", "Safe haven support worker", false}}},
 	{ID: Clock, Title: "crisisbus clocks", Part: "legal and handoff clocks: warnings and breaches"},
 	{ID: Record, Title: "Episode record", Part: "the episode record: disclosures (who saw what)"},
 }

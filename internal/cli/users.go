@@ -14,18 +14,22 @@ import (
 )
 
 func init() {
-	commands["users"] = command{"the console's people: users add|disable|enable|reset|list USERNAME (bcrypt hashes in a users file)", cmdUsers}
+	commands["users"] = command{"the console's people: users add|disable|enable|reset|trust-staff|not-trust-staff|list USERNAME (bcrypt hashes in a users file)", cmdUsers}
 }
 
 // defaultUsersFile is where `crisisbus users` writes and `crisisbus up` looks.
 func defaultUsersFile(data string) string { return filepath.Join(data, "users.json") }
 
 func cmdUsers(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "users", "add|disable|enable|reset|list [USERNAME] [flags]\n\n"+
-		"  add USERNAME --name NAME --agency AGENCY --role ROLE   a new person; asks for their password\n"+
+	fs := newFlags(e, "users", "add|disable|enable|reset|trust-staff|not-trust-staff|list [USERNAME] [flags]\n\n"+
+		"  add USERNAME --name NAME --agency AGENCY --role ROLE [--trust-staff]   a new person; asks for their password\n"+
 		"  reset USERNAME     a new password for them (signs them out: their sessions end at their next click)\n"+
 		"  disable USERNAME   they can no longer sign in, and are signed out at their next click\n"+
 		"  enable USERNAME    they can sign in again\n"+
+		"  trust-staff USERNAME       mark them as the mental health trust's staff working in police's room\n"+
+		"                             (the control-room mental health worker, the street triage nurse): the\n"+
+		"                             console lets them record clinical text, under the trust (signs them out)\n"+
+		"  not-trust-staff USERNAME   take the mark away (signs them out)\n"+
 		"  list               who is in the file\n\n"+
 		"The password is read from the terminal without echo, else from $"+UserPasswordEnv+",\n"+
 		"else from the first line of standard input; never from the command line.\n")
@@ -33,10 +37,11 @@ func cmdUsers(ctx context.Context, e env, args []string) error {
 	name := fs.String("name", "", "add: the person's name, shown on the page and recorded as the actor")
 	agency := fs.String("agency", "", fmt.Sprintf("add: their agency, one of %v", events.Agencies))
 	role := fs.String("role", "", "add: their role, for example \"Duty AMHP\"")
+	trustStaff := fs.Bool("trust-staff", false, "add: they are the mental health trust's staff working in police's room (the control-room mental health worker, the street triage nurse), who record clinical text under the trust (their role alone never lets anyone)")
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fs.Usage()
 		if len(args) == 0 {
-			return usageError{"name what to do: add, disable, enable, reset or list"}
+			return usageError{"name what to do: add, disable, enable, reset, trust-staff, not-trust-staff or list"}
 		}
 		return nil
 	}
@@ -50,13 +55,17 @@ func cmdUsers(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(e.stdout, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "USERNAME\tNAME\tAGENCY\tROLE\tSTATE")
+		fmt.Fprintln(tw, "USERNAME\tNAME\tAGENCY\tROLE\tTRUST STAFF\tSTATE")
 		for _, u := range f.Users {
 			state := "active"
 			if u.Disabled {
 				state = "disabled"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.Name, u.Agency, u.Role, state)
+			trust := "no"
+			if u.TrustStaff {
+				trust = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Name, u.Agency, u.Role, trust, state)
 		}
 		return tw.Flush()
 	}
@@ -77,7 +86,7 @@ func cmdUsers(ctx context.Context, e env, args []string) error {
 		if i >= 0 {
 			return fmt.Errorf("%s is already in %s: use `crisisbus users reset %s` for a new password", username, *file, username)
 		}
-		u := console.User{Username: username, Name: *name, Agency: events.Agency(*agency), Role: *role}
+		u := console.User{Username: username, Name: *name, Agency: events.Agency(*agency), Role: *role, TrustStaff: *trustStaff}
 		if err := checkExceptHash(u); err != nil {
 			return usageError{err.Error()}
 		}
@@ -89,7 +98,7 @@ func cmdUsers(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		f.Users = append(f.Users, u)
-	case "reset", "disable", "enable":
+	case "reset", "disable", "enable", "trust-staff", "not-trust-staff":
 		if i < 0 {
 			return fmt.Errorf("there is no %s in %s", username, *file)
 		}
@@ -106,18 +115,32 @@ func cmdUsers(ctx context.Context, e env, args []string) error {
 			f.Users[i].Disabled = true
 		case "enable":
 			f.Users[i].Disabled = false
+		case "trust-staff", "not-trust-staff":
+			if f.Users[i].TrustStaff == (verb == "trust-staff") {
+				fmt.Fprintf(e.stdout, "nothing to change: %s is %s (%s)\n", username, map[bool]string{true: "already marked as the trust's staff", false: "not marked as the trust's staff"}[f.Users[i].TrustStaff], *file)
+				return nil
+			}
+			f.Users[i].TrustStaff = verb == "trust-staff"
+			if err := console.CheckUser(f.Users[i]); err != nil {
+				return fmt.Errorf("%w; nothing was changed", err)
+			}
 		}
 	default:
-		return usageError{fmt.Sprintf("unknown users command %q: add, disable, enable, reset or list", verb)}
+		return usageError{fmt.Sprintf("unknown users command %q: add, disable, enable, reset, trust-staff, not-trust-staff or list", verb)}
 	}
 	if err := console.WriteUsersFile(*file, f); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: %s (%s)\n", verbDone[verb], username, *file)
+	done := verbDone[verb]
+	if verb == "add" && *trustStaff {
+		done = "added, marked as the trust's staff"
+	}
+	fmt.Fprintf(e.stdout, "%s: %s (%s)\n", done, username, *file)
 	return nil
 }
 
-var verbDone = map[string]string{"add": "added", "reset": "new password set; signed out", "disable": "disabled; signed out", "enable": "enabled"}
+var verbDone = map[string]string{"add": "added", "reset": "new password set; signed out", "disable": "disabled; signed out", "enable": "enabled",
+	"trust-staff": "marked as the trust's staff; signed out", "not-trust-staff": "no longer marked as the trust's staff; signed out"}
 
 // checkExceptHash checks a new person's details before asking for a password.
 func checkExceptHash(u console.User) error {

@@ -108,3 +108,68 @@ func TestNATSPasswordFromAFileOrTheEnvironment(t *testing.T) {
 		t.Fatalf("$%s: exit %d: %s%s", PasswordEnv, code, out, errOut)
 	}
 }
+
+// The trust's staff in the police control room are marked so in the users
+// file, and only by saying so: `users add --trust-staff` marks the
+// control-room mental health worker, `users list` shows who is, the call
+// handler added without it is not, and the mark can be given and taken
+// away later. A file written before the mark existed still loads, with
+// nobody marked; the mark is refused for a health agency's person, who
+// records clinical text as their own agency.
+func TestUsersAddTrustStaffMarksTheControlRoomMentalHealthWorkerAndListShowsIt(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "users.json")
+	add := func(username, name, agency, role string, more ...string) (int, string, string) {
+		return runIn("correct horse battery\n", append([]string{"users", "add", username, "--file", file, "--name", name, "--agency", agency, "--role", role}, more...)...)
+	}
+	if code, out, errOut := add("a.reid", "Alex Reid", "police", "Control-room mental health worker", "--trust-staff"); code != 0 || !strings.Contains(out, "added, marked as the trust's staff: a.reid") {
+		t.Fatalf("users add --trust-staff: exit %d: %s%s", code, out, errOut)
+	}
+	if code, out, errOut := add("c.morgan", "Chris Morgan", "police", "Control-room call handler"); code != 0 || !strings.Contains(out, "added: c.morgan") {
+		t.Fatalf("users add: exit %d: %s%s", code, out, errOut)
+	}
+	if code, _, errOut := add("p.shah", "Priya Shah", "ambulance", "EOC mental health worker", "--trust-staff"); code != 2 || !strings.Contains(errOut, "trustStaff is only for the mental health trust's staff working with an agency that records no clinical text itself") {
+		t.Fatalf("the mark on a health agency's person: exit %d: %s", code, errOut)
+	}
+
+	code, out, _ := runIn("", "users", "list", "--file", file)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 || !strings.Contains(lines[0], "TRUST STAFF") {
+		t.Fatalf("users list: exit %d:\n%s", code, out)
+	}
+	if f := strings.Fields(lines[1]); f[0] != "a.reid" || f[len(f)-2] != "yes" || f[len(f)-1] != "active" {
+		t.Errorf("users list shows the mental health worker as %q, want trust staff yes", lines[1])
+	}
+	if f := strings.Fields(lines[2]); f[0] != "c.morgan" || f[len(f)-2] != "no" {
+		t.Errorf("users list shows the call handler as %q, want trust staff no", lines[2])
+	}
+	raw, _ := os.ReadFile(file)
+	if strings.Count(string(raw), `"trustStaff": true`) != 1 {
+		t.Errorf("the users file marks %d people, want 1:\n%s", strings.Count(string(raw), `"trustStaff"`), raw)
+	}
+
+	// Given and taken away later.
+	if code, out, errOut := runIn("", "users", "trust-staff", "c.morgan", "--file", file); code != 0 || !strings.Contains(out, "marked as the trust's staff; signed out: c.morgan") {
+		t.Fatalf("users trust-staff: exit %d: %s%s", code, out, errOut)
+	}
+	if code, out, errOut := runIn("", "users", "not-trust-staff", "c.morgan", "--file", file); code != 0 || !strings.Contains(out, "no longer marked as the trust's staff; signed out: c.morgan") {
+		t.Fatalf("users not-trust-staff: exit %d: %s%s", code, out, errOut)
+	}
+	if f, err := console.ReadUsersFile(file); err != nil || f.Users[0].TrustStaff != true || f.Users[1].TrustStaff != false {
+		t.Fatalf("after giving and taking away the mark: %+v, %v", f.Users, err)
+	}
+
+	// A users file of an earlier crisisbus, with no mark at all.
+	old := filepath.Join(dir, "old.json")
+	h, _ := console.HashPassword("correct horse battery")
+	if err := os.WriteFile(old, []byte(`{"users": [{"username": "a.reid", "name": "Alex Reid", "agency": "police", "role": "Control-room mental health worker", "hash": "`+h+`"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := console.ReadUsersFile(old)
+	if err != nil || len(f.Users) != 1 || f.Users[0].TrustStaff {
+		t.Fatalf("an earlier users file: %+v, %v; want it read, nobody marked", f.Users, err)
+	}
+	if code, out, _ := runIn("", "users", "list", "--file", old); code != 0 || !strings.Contains(out, "Control-room mental health worker  no ") {
+		t.Fatalf("users list of an earlier file: exit %d:\n%s", code, out)
+	}
+}

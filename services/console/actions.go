@@ -40,6 +40,11 @@ type action struct {
 	required [][2]string
 	// first is the field a refusal that names no field is shown against
 	first string
+	// clinical are the form's fields of clinical text, each with what it
+	// is in words: a person of an agency that records none (police) sends
+	// them only as the trust's staff (session.TrustStaff), and they go to
+	// the trust's service (clinicalRecorder)
+	clinical [][2]string
 	// run sends the commands; it returns the episode id (new for an opening
 	// action) and the words of the confirmation shown afterwards
 	run func(ctx context.Context, c *Server, in input) (episode, done string, err error)
@@ -61,8 +66,11 @@ type input struct {
 	form    url.Values
 	episode string
 	agency  events.Agency
-	actor   string
-	now     time.Time
+	// trustStaff: the person is the trust's staff in agency's room
+	// (session.TrustStaff), whose clinical text the trust records
+	trustStaff bool
+	actor      string
+	now        time.Time
 	// last is where call puts the id of the last event a command stored,
 	// so the page shown next waits for it (?after=).
 	last *string
@@ -335,12 +343,14 @@ var actions = map[string]action{
 	// mental health worker is the trust's staff sitting with police, so
 	// their advice is recorded under the trust (SPoA): the police service
 	// never holds the health history, and the call handler still sees the
-	// advice in the police view.
+	// advice in the police view. Anyone else in the control room records
+	// advice without a health history, with police.
 	"advice": {
 		agencies: []events.Agency{events.Police, events.Ambulance, events.SPoA},
 		required: [][2]string{{"advice", "Enter your advice"}, {"recommendedAction", "Choose what you recommend"}},
+		clinical: [][2]string{{"healthHistory", "the health history"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in, clinicalRecorder(in.agency), "triage.advice", agency.AdviceRequest{Base: in.base(), TriageAdviceGiven: events.TriageAdviceGiven{
+			err := call(ctx, c, in, clinicalRecorder(in), "triage.advice", agency.AdviceRequest{Base: in.base(), TriageAdviceGiven: events.TriageAdviceGiven{
 				Advice: in.get("advice"), KnownToServices: in.yes("knownToServices"), HealthHistory: in.get("healthHistory"), RecommendedAction: in.get("recommendedAction")}})
 			return in.episode, "Advice recorded.", err
 		},
@@ -356,12 +366,14 @@ var actions = map[string]action{
 	},
 	// The street triage team (an officer and the trust's nurse) records
 	// what it achieved with the nurse's notes: under the trust, since the
-	// notes are clinical; police see the outcome, never the notes.
+	// notes are clinical; police see the outcome, never the notes. An
+	// officer or call handler records the outcome alone, with police.
 	"street": {
 		agencies: []events.Agency{events.Police},
 		required: [][2]string{{"s136Avoided", "Choose whether an s136 detention was avoided"}, {"outcome", "Choose what happened"}},
+		clinical: [][2]string{{"notes", "the street triage nurse's notes"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in, clinicalRecorder(in.agency), "street_triage.outcome", agency.StreetOutcomeRequest{Base: in.base(), StreetTriageOutcome: events.StreetTriageOutcome{
+			err := call(ctx, c, in, clinicalRecorder(in), "street_triage.outcome", agency.StreetOutcomeRequest{Base: in.base(), StreetTriageOutcome: events.StreetTriageOutcome{
 				S136Avoided: in.yes("s136Avoided"), Outcome: in.get("outcome"), Notes: in.get("notes")}})
 			return in.episode, "Street triage outcome recorded.", err
 		},
@@ -627,16 +639,51 @@ func (c *Server) notBeforeItsDay(ctx context.Context, in input) error {
 	return nil
 }
 
-// clinicalRecorder is the agency whose service records the clinical text a
-// person of agency a writes: their own, unless a's view never shows the
-// clinical record (police), when it is the mental health trust's single
-// point of access, whose staff they are (the control-room mental health
-// worker, the street triage nurse).
-func clinicalRecorder(a events.Agency) events.Agency {
-	if episode.SeesClinical(a) {
-		return a
+// clinicalRecorder is the agency whose service records what a person
+// writes on a form that may hold clinical text: their own agency, unless
+// its view never shows the clinical record (police) and they are the
+// mental health trust's staff working there (the control-room mental
+// health worker, the street triage nurse: session.TrustStaff), when it is
+// the trust's single point of access. Anyone else of such an agency
+// records with their own, which refuses clinical text; doAction has
+// already refused it, saying why (recordsClinical).
+func clinicalRecorder(in input) events.Agency {
+	if !episode.SeesClinical(in.agency) && in.trustStaff {
+		return events.SPoA
 	}
-	return events.SPoA
+	return in.agency
+}
+
+// recordsClinical reports whether a person records clinical text: of a
+// health agency, or the trust's staff working in another agency's room.
+func recordsClinical(s session) bool {
+	return episode.SeesClinical(s.Agency) || s.TrustStaff
+}
+
+// clinicalRefused says why a person who does not record clinical text is
+// refused a form holding some ("" when it holds none): which fields, that
+// only the trust's staff in their agency's room record them, and that
+// nothing was stored.
+func clinicalRefused(s session, act action, form url.Values) string {
+	if recordsClinical(s) {
+		return ""
+	}
+	var filled []string
+	for _, f := range act.clinical {
+		if strings.TrimSpace(form.Get(f[0])) != "" {
+			filled = append(filled, f[1])
+		}
+	}
+	if len(filled) == 0 {
+		return ""
+	}
+	what := strings.Join(filled, " and ")
+	return fmt.Sprintf("Nothing was stored. Clinical text (%s) is recorded only by the mental health trust's staff working in the %s "+
+		"(the control-room mental health worker, the street triage nurse), under the trust. "+
+		"You are signed in as %s, who is not marked as the trust's staff. "+
+		"Go back and send the form without %s, or ask the trust's staff with you to record it. "+
+		"If you are the trust's staff, ask whoever keeps the console's users to mark you as such.",
+		what, strings.ToLower(s.Agency.Title()), s.Username, what)
 }
 
 // precheck validates the data of an event an action is about to ask for,
@@ -712,8 +759,17 @@ func (c *Server) doAction(w http.ResponseWriter, r *http.Request, name, episode 
 		http.Error(w, "Your agency cannot do that.", http.StatusForbidden)
 		return
 	}
+	// Checked here, by the server, whatever the page offered: the form of
+	// a person who does not record clinical text has no such field, but a
+	// request can hold anything.
+	if why := clinicalRefused(s, act, r.PostForm); why != "" {
+		c.log.Info("action refused", zap.String("action", name), zap.String("episode", logsafe.ID(episode)), zap.String("agency", string(s.Agency)),
+			zap.String("user", s.Username), zap.String("reason", "clinical text from a person not marked as the trust's staff"))
+		http.Error(w, why, http.StatusForbidden)
+		return
+	}
 	var last string
-	in := input{form: r.PostForm, episode: episode, agency: s.Agency, actor: s.Name + " (" + s.Role + ")", now: c.cfg.Now(), last: &last}
+	in := input{form: r.PostForm, episode: episode, agency: s.Agency, trustStaff: s.TrustStaff, actor: s.Name + " (" + s.Role + ")", now: c.cfg.Now(), last: &last}
 	var errs []fieldError
 	for _, req := range act.required {
 		if in.get(req[0]) == "" {

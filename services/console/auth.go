@@ -27,8 +27,13 @@ type session struct {
 	Name     string        `json:"name"`
 	Agency   events.Agency `json:"agency"`
 	Role     string        `json:"role"`
-	CSRF     string        `json:"csrf"`
-	Created  time.Time     `json:"created"`
+	// TrustStaff is the person's User.TrustStaff when they signed in: the
+	// trust's staff in another agency's room, who record its clinical
+	// text. A change in the users file ends the session, as a change of
+	// agency does.
+	TrustStaff bool      `json:"trustStaff,omitempty"`
+	CSRF       string    `json:"csrf"`
+	Created    time.Time `json:"created"`
 	// Key tells which password the session was opened with: a new
 	// password (crisisbus users reset) ends the sessions of the old one.
 	Key string `json:"key"`
@@ -92,7 +97,7 @@ func openSessions(ctx context.Context, js jetstream.JetStream) (*sessions, error
 
 func (s *sessions) create(ctx context.Context, u User, now time.Time) (string, error) {
 	id := randomToken()
-	b, _ := json.Marshal(session{Username: u.Username, Name: u.Name, Agency: u.Agency, Role: u.Role, CSRF: randomToken(),
+	b, _ := json.Marshal(session{Username: u.Username, Name: u.Name, Agency: u.Agency, Role: u.Role, TrustStaff: u.TrustStaff, CSRF: randomToken(),
 		Created: now.UTC(), LastSeen: now.UTC(), Key: passwordKey(u)})
 	if _, err := s.kv.Create(ctx, id, b); err != nil {
 		return "", fmt.Errorf("store session: %w", err)
@@ -225,8 +230,8 @@ func (c *Server) requireSession(next http.Handler) http.Handler {
 
 // ended says why a session may no longer be used ("" while it may), and
 // what the sign-in page is told of it (why=): past its absolute limit, idle
-// too long, or its person disabled, removed, moved to another agency or
-// given a new password.
+// too long, or its person disabled, removed, moved to another agency,
+// given or stripped of the trust's staff mark, or given a new password.
 func (c *Server) ended(s session, now time.Time) (reason, why string) {
 	u, known := c.users.get(s.Username)
 	switch {
@@ -236,6 +241,8 @@ func (c *Server) ended(s session, now time.Time) (reason, why string) {
 		return "session idle too long", "idle"
 	case !known || u.Disabled || u.Agency != s.Agency || passwordKey(u) != s.Key:
 		return "user disabled or removed", ""
+	case u.TrustStaff != s.TrustStaff:
+		return "user's trust staff mark changed", ""
 	}
 	return "", ""
 }

@@ -457,6 +457,11 @@ func (p page) ErrorFor(field string) string {
 	return ""
 }
 
+// RecordsClinical reports whether the signed-in person records clinical
+// text: a form's clinical fields are offered to them alone (doAction
+// refuses them from anyone else).
+func (p page) RecordsClinical() bool { return recordsClinical(p.Session) }
+
 // Value is what was typed into a field.
 func (p page) Value(field string) string { return p.Form.Get(field) }
 

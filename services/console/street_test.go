@@ -11,10 +11,13 @@ import (
 )
 
 // The control room records what street triage achieved, with the street
-// triage nurse's notes, from its episode page. The console sends it to the
-// mental health trust's service, not the police service, so the notes
-// never pass through police credentials: the call handler's page shows the
-// outcome and never the notes; SPoA's page shows them in the clinical record.
+// triage nurse's notes, from its episode page. The notes, like the health
+// history of triage advice, are the trust's staff's to write: the call
+// handler's forms offer no box for either, the control-room mental health
+// worker's (police.mhw, marked as the trust's staff) do. The console sends their outcome to the mental health
+// trust's service, not the police service, so the notes never pass through
+// police credentials: the call handler's page shows the outcome and never
+// the notes; SPoA's page shows them in the clinical record.
 func TestStreetTriageNotesGoToTheTrustAndThePoliceViewShowsOnlyTheOutcome(t *testing.T) {
 	base := startSystem(t)
 	browser := browsertest.New(t)
@@ -31,15 +34,31 @@ func TestStreetTriageNotesGoToTheTrustAndThePoliceViewShowsOnlyTheOutcome(t *tes
 	handler.flash("Triage request raised")
 	episodeURL := strings.SplitN(browsertest.Get(t, handler.tab, "url", chromedp.Location()), "?", 2)[0]
 
+	// The call handler is offered the advice and the outcome without
+	// their clinical boxes, and told who records them.
+	handler.do("open the advice and street triage forms",
+		chromedp.Click(chromedp.CSS(`details:has(form[action$="/advice"]) > summary`)), chromedp.WaitVisible(chromedp.CSS("#advice-healthHistory-elsewhere")),
+		chromedp.Click(chromedp.CSS(`details:has(form[action$="/street"]) > summary`)), chromedp.WaitVisible(chromedp.CSS("#street-notes-elsewhere")))
+	if n := handler.count(`#advice-healthHistory, [name=healthHistory]`); n != 0 {
+		t.Fatalf("the call handler's advice form offers %d health-history boxes", n)
+	}
+	if n := handler.count(`#street-notes, form[action$="/street"] textarea`); n != 0 {
+		t.Fatalf("the call handler's street triage form offers %d boxes for the nurse's notes", n)
+	}
+	browsertest.Screenshot(t, handler.tab, "street-triage-call-handler-form")
+
 	const notes = "Paranoid ideation, no intent to harm; agreed to see the crisis team tomorrow"
-	handler.do("record the street triage outcome",
+	mhw := signIn(t, browser, base, "police.mhw", "crisisbus-police")
+	mhw.do("record the street triage outcome",
+		chromedp.Navigate(episodeURL),
+		chromedp.Click(chromedp.CSS(`details:has(form[action$="/advice"]) > summary`)), chromedp.WaitVisible(chromedp.CSS("#advice-healthHistory")),
 		chromedp.Click(chromedp.CSS(`details:has(form[action$="/street"]) > summary`)),
 		choose("#street-s136Avoided", "yes"),
 		choose("#street-outcome", "safe_haven"),
 		chromedp.SendKeys(chromedp.CSS("#street-notes"), notes),
 		chromedp.Click(chromedp.CSS(`form[action$="/street"] button`)),
 	)
-	handler.flash("Street triage outcome recorded")
+	mhw.flash("Street triage outcome recorded")
 	handler.waitFor("the outcome on the call handler's page", 10*time.Second, func(main string) bool {
 		return strings.Contains(main, "Street triage outcome: safe haven (s136 avoided)")
 	})

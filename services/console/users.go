@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 )
 
@@ -26,6 +27,16 @@ type User struct {
 	Role     string        `json:"role"`   // e.g. "Control-room mental health worker"
 	Hash     string        `json:"hash"`   // bcrypt hash of the password
 	Disabled bool          `json:"disabled,omitempty"`
+	// TrustStaff marks the mental health trust's staff who work in the
+	// room of an agency that records no clinical text itself: the
+	// control-room mental health worker and the street triage nurse, who
+	// sit with police. Their clinical text (the health history of triage
+	// advice, the street triage nurse's notes) is recorded under the
+	// trust (SPoA); the console refuses it from anyone else of such an
+	// agency, whatever their Role says. Absent in a file written before
+	// it existed: nobody has it unless given it (`crisisbus users add
+	// --trust-staff`, `crisisbus users trust-staff`).
+	TrustStaff bool `json:"trustStaff,omitempty"`
 }
 
 // UsersFile is the console's people: who may sign in, for which agency, as
@@ -61,10 +72,25 @@ func CheckUser(u User) error {
 	if !u.Agency.Pathway() {
 		errs = append(errs, fmt.Errorf("agency %q is not one of %v", u.Agency, events.Agencies))
 	}
+	if u.TrustStaff && u.Agency.Pathway() && episode.SeesClinical(u.Agency) {
+		errs = append(errs, fmt.Errorf("trustStaff is only for the mental health trust's staff working with an agency that records no clinical text itself (%s): a person of the %s records clinical text under their own agency", strings.Join(agenciesWithoutClinical(), ", "), strings.ToLower(u.Agency.Title())))
+	}
 	if _, err := bcrypt.Cost([]byte(u.Hash)); err != nil {
 		errs = append(errs, fmt.Errorf("user %s: the password hash is not a bcrypt hash", u.Username))
 	}
 	return errors.Join(errs...)
+}
+
+// agenciesWithoutClinical are the agencies whose view never shows the
+// clinical record, so whose people may be marked as the trust's staff.
+func agenciesWithoutClinical() []string {
+	var out []string
+	for _, a := range events.Agencies {
+		if !episode.SeesClinical(a) {
+			out = append(out, string(a))
+		}
+	}
+	return out
 }
 
 func line(field, s string, limit int) error {
@@ -165,7 +191,7 @@ func DemoUsers() []DemoUser {
 	var out []DemoUser
 	for _, a := range events.AgencyTable() {
 		for _, p := range a.Demo {
-			out = append(out, DemoUser{p.Username, p.Name, a.ID, p.Role, "crisisbus-" + string(a.ID)})
+			out = append(out, DemoUser{Username: p.Username, Name: p.Name, Agency: a.ID, Role: p.Role, Password: "crisisbus-" + string(a.ID), TrustStaff: p.TrustStaff})
 		}
 	}
 	return out
@@ -176,6 +202,7 @@ type DemoUser struct {
 	Username, Name string
 	Agency         events.Agency
 	Role, Password string
+	TrustStaff     bool // the trust's staff in another agency's room (User.TrustStaff)
 }
 
 // hashDemo hashes the demo users' passwords.
@@ -186,7 +213,7 @@ func hashDemo(demo []DemoUser) (map[string]User, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[d.Username] = User{Username: d.Username, Name: d.Name, Agency: d.Agency, Role: d.Role, Hash: h}
+		out[d.Username] = User{Username: d.Username, Name: d.Name, Agency: d.Agency, Role: d.Role, Hash: h, TrustStaff: d.TrustStaff}
 	}
 	return out, nil
 }
