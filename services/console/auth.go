@@ -18,6 +18,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/fifo"
 )
 
 // session is what the console remembers of a signed-in person, kept in a
@@ -85,14 +86,23 @@ func validToken(s string) bool {
 	return true
 }
 
-type sessions struct{ kv jetstream.KeyValue }
+type sessions struct {
+	kv jetstream.KeyValue
+	// ended holds the sessions this console ended lately (signed out,
+	// timed out), so an open page's stream stops at once, without reading
+	// the bucket (see liveStream).
+	ended *fifo.Map[string, struct{}]
+}
+
+// maxEndedHere bounds the sessions a console remembers ending.
+const maxEndedHere = 4096
 
 func openSessions(ctx context.Context, js jetstream.JetStream) (*sessions, error) {
 	kv, err := rights.OpenBucket(ctx, js, sessionBucket)
 	if err != nil {
 		return nil, fmt.Errorf("console sessions: %w", err)
 	}
-	return &sessions{kv: kv}, nil
+	return &sessions{kv: kv, ended: fifo.New[string, struct{}](maxEndedHere)}, nil
 }
 
 func (s *sessions) create(ctx context.Context, u User, now time.Time) (string, error) {
@@ -142,7 +152,13 @@ func (s *sessions) update(ctx context.Context, id string, change func(*session))
 	}
 }
 
-func (s *sessions) delete(ctx context.Context, id string) { _ = s.kv.Delete(ctx, id) }
+func (s *sessions) delete(ctx context.Context, id string) {
+	s.ended.Put(id, struct{}{})
+	_ = s.kv.Delete(ctx, id)
+}
+
+// endedHere reports whether this console ended session id.
+func (s *sessions) endedHere(id string) bool { _, ok := s.ended.Get(id); return ok }
 
 type ctxKey struct{}
 

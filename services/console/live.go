@@ -250,6 +250,10 @@ func markFrom(ctx context.Context) (liveMark, bool) {
 const (
 	livePing  = 20 * time.Second
 	liveWrite = 10 * time.Second
+	// liveRecheck is how long a stream trusts the session it last read
+	// (one ended by another console, or idle past its limit, is found
+	// within it).
+	liveRecheck = 2 * time.Second
 )
 
 // liveStream is the Server-Sent Events endpoint open pages listen on. It
@@ -283,8 +287,16 @@ func (c *Server) liveStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush() == nil
 	}
+	// The session as the bucket holds it is read at most once every
+	// liveRecheck, however many changes are sent: a busy night's changes
+	// times every open page would otherwise be as many reads. A session
+	// this console ended is known at once.
+	var checked time.Time
 	signedIn := func() bool {
-		if c.stillSignedIn(r.Context(), id) {
+		if !c.sessions.endedHere(id) && (time.Since(checked) < liveRecheck || c.stillSignedIn(r.Context(), id)) {
+			if time.Since(checked) >= liveRecheck {
+				checked = time.Now()
+			}
 			return true
 		}
 		send("event: signedout\ndata: {}\n\n")
