@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/broker/rights"
@@ -36,6 +38,7 @@ type world struct {
 	buses  map[events.Agency]*natsbus.Bus
 	admin  jetstream.JetStream
 	closer []func()
+	log    *zap.Logger // the clock service's, when a test reads it
 }
 
 func newWorld(t *testing.T, dir string, clk *fakeclock.Clock, cfg clock.Config) *world {
@@ -56,7 +59,11 @@ func (w *world) start(dir string) {
 			w.t.Fatal(err)
 		}
 		w.closer = append(w.closer, nc.Close)
-		bus, err := natsbus.NewBus(nc, a, bustest.Logger())
+		log := bustest.Logger()
+		if a == events.Clock && w.log != nil {
+			log = w.log
+		}
+		bus, err := natsbus.NewBus(nc, a, log)
 		if err != nil {
 			w.t.Fatal(err)
 		}
@@ -358,6 +365,38 @@ func TestS136ExtensionAfterExpiryDoesNotMoveTheBreach(t *testing.T) {
 	w.advanceTo(due.Add(12 * time.Hour))
 	w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-time.Hour))+" (3600s left)",
 		"breach s136 amhp at "+at(due)+" (0s over, repeat 0)")
+}
+
+// An extension the Act refuses is logged for the operator as an error once,
+// when it arrives, not again each time the clock reads the episode's facts
+// before judging it (hourly, while the breach repeats).
+func TestAnUnlawfulExtensionIsLoggedOnceNotAtEveryJudgement(t *testing.T) {
+	clk := fakeclock.New(friday)
+	core, logs := observer.New(zap.DebugLevel)
+	w := &world{t: t, clk: clk, cfg: clock.Config{S136: clock.Timing{WarnBefore: time.Hour, RepeatEvery: time.Hour}},
+		buses: map[events.Agency]*natsbus.Bus{}, log: zap.New(core)}
+	w.start("")
+	ep := events.NewEpisodeID()
+	detain(w, ep, 34, true)
+	due := friday.Add(24 * time.Hour)
+	w.waitDue(ep, events.S136Clock, ep, due)
+	w.advanceTo(due.Add(-time.Hour))
+	w.advanceTo(due)
+	late := due.Add(10 * time.Minute)
+	w.clk.Set(late)
+	w.emit(events.AMHP, ep, late, &events.S136Extended{Hours: 12, Doctor: "Dr A. Okafor", Reason: "still intoxicated", ExtendedAt: late})
+	w.handled()
+	for h := 1; h <= 2; h++ {
+		w.advanceTo(due.Add(time.Duration(h) * time.Hour))
+	}
+	w.wantAlarms(ep, "warning s136 amhp at "+at(due.Add(-time.Hour))+" (3600s left)",
+		"breach s136 amhp at "+at(due)+" (0s over, repeat 0)",
+		"breach s136 amhp at "+at(due.Add(time.Hour))+" (3600s over, repeat 1)",
+		"breach s136 amhp at "+at(due.Add(2*time.Hour))+" (7200s over, repeat 2)")
+	msg := "s136 extension not applied: the clock keeps the permitted period"
+	if errs, all := logs.FilterMessage(msg).FilterLevelExact(zap.ErrorLevel).Len(), logs.FilterMessage(msg).Len(); errs != 1 || all < 2 {
+		t.Fatalf("the refused extension was logged as an error %d times (%d lines in all), want once, then as debug when the facts are read again", errs, all)
+	}
 }
 
 // A man released after his first s136 detention is detained again two days

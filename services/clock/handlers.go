@@ -124,7 +124,7 @@ func (s *Service) handle(ctx context.Context, e events.Event) error {
 
 func (s *Service) detained(ctx context.Context, log *zap.Logger, e events.Event, d *events.S136Detained) error {
 	if err := law.CheckDetentionLocation(d.LocationType); err != nil {
-		log.Error("unlawful s136 detention recorded", zap.Error(err))
+		unlawful(ctx, log, "unlawful s136 detention recorded", zap.Error(err))
 	}
 	return s.update(ctx, s136Key(e.Subject), func(c *Clock) bool {
 		switch {
@@ -181,7 +181,7 @@ func (s *Service) arrived(ctx context.Context, log *zap.Logger, e events.Event, 
 	}
 	if !det.DetainedAt.IsZero() {
 		if err := law.CheckPlaceOfSafety(det.AgeYears, d.PlaceType, d.PoliceStation); err != nil {
-			log.Error("unlawful place of safety recorded", zap.String("place", d.PlaceName), zap.Error(err))
+			unlawful(ctx, log, "unlawful place of safety recorded", zap.String("place", d.PlaceName), zap.Error(err))
 		}
 	}
 	// Welfare checks every 30 minutes while held in a police station.
@@ -215,7 +215,7 @@ func (s *Service) extended(ctx context.Context, log *zap.Logger, e events.Event,
 		// when it recorded the extension. The clock checks the rest again,
 		// because a clock moved unlawfully is worse than one not moved.
 		if err := c.Detention.Apply(d); err != nil {
-			log.Error("s136 extension not applied: the clock keeps the permitted period", zap.Error(err))
+			unlawful(ctx, log, "s136 extension not applied: the clock keeps the permitted period", zap.Error(err))
 			return false
 		}
 		c.ExtendedAt = d.ExtendedAt
@@ -339,4 +339,19 @@ func (s *Service) setS136Due(c *Clock, cause, trace string) {
 	if end, ok := c.Detention.Expiry(); ok {
 		c.setDue(end, cause, trace)
 	}
+}
+
+// replayKey marks, in a context, the facts of an episode read again before
+// its clocks are judged (catchUpEpisode).
+type replayKey struct{}
+
+// unlawful tells the operator of a fact the Act forbids, once: when it is
+// handled as it arrives, not each time the episode's facts are read again
+// before a clock is judged (then it is a debug line).
+func unlawful(ctx context.Context, log *zap.Logger, msg string, fields ...zap.Field) {
+	if ctx.Value(replayKey{}) != nil {
+		log.Debug(msg, fields...)
+		return
+	}
+	log.Error(msg, fields...)
 }

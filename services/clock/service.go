@@ -427,6 +427,7 @@ const maxFireAttempts = 5
 // directly from the stream (handling a fact again changes nothing), and
 // returns the stream sequence of the episode's last fact.
 func (s *Service) catchUpEpisode(ctx context.Context, episode string) (uint64, error) {
+	ctx = context.WithValue(ctx, replayKey{}, true)
 	seq, err := s.bus.Replay(ctx, events.EpisodeSubjects(episode), func(e events.Event, _ uint64) error {
 		if !consumes(e.Type) {
 			return nil
