@@ -56,7 +56,13 @@ type importChunk struct {
 	docs    [][]byte
 	tooLong []*lineTooLongError
 	bytes   int64 // input bytes the chunk covers
+	held    int   // bytes of docs
 }
+
+// importChunkBytes bounds the lines a chunk holds, however many: with the
+// chunks queued and in flight, an import of lines near the largest event
+// (4 MiB) holds about a hundred megabytes, not --batch of them.
+const importChunkBytes = 32 << 20
 
 // importStopped is an import the server stopped answering: how far it got.
 type importStopped struct {
@@ -141,7 +147,8 @@ func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 			}
 			c.lines = append(c.lines, lr.line())
 			c.docs = append(c.docs, bytes.Clone(line))
-			if len(c.docs) == im.batch && !send() {
+			c.held += len(line)
+			if (len(c.docs) == im.batch || c.held >= importChunkBytes) && !send() {
 				readErr <- context.Cause(ctx)
 				return
 			}
@@ -453,10 +460,10 @@ func cmdExport(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stderr, "stream sequence %d on %s set aside (not an event an import may publish again): %s\n", s.Seq, s.Subject, reason)
 	})
 	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
-		return fmt.Errorf("export: %w: %d event(s) written before it stopped; the output is incomplete, export again", serverGone(wctx, cf.url, cf.timeout, err), n)
+		return fmt.Errorf("%w: %d event(s) written before it stopped; the output is incomplete, export again", serverGone(wctx, cf.url, cf.timeout, err), n)
 	}
 	if err != nil {
-		return fmt.Errorf("export: %w", err)
+		return err
 	}
 	summary := fmt.Sprintf("%d events exported", n)
 	if *out != "-" {
