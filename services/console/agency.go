@@ -248,6 +248,12 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 			http.Error(w, "There is no episode "+id+".", http.StatusNotFound)
 			return
 		}
+		if errors.As(err, &re) && re.Code == rpc.Conflict && strings.HasSuffix(re.Message, rpc.TooLarge) {
+			c.log.Error("episode view: the episode is too large to send whole", zap.String("episode", logsafe.ID(id)))
+			http.Error(w, "This episode has grown too large to show whole (crisisbus sends an episode in one message, and this one is past its limit). "+
+				"Reloading will not help. Record what comes next on a new episode for the person, and link it to this one; the people who run crisisbus are told.", http.StatusConflict)
+			return
+		}
 		if gone(r, err) {
 			c.log.Debug("episode view: the browser left", zap.String("episode", logsafe.ID(id)))
 			return

@@ -186,6 +186,10 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 // MaxInFlight is how many requests one endpoint handles at once.
 const MaxInFlight = 32
 
+// TooLarge ends the refusal (409) of an answer larger than the bus carries
+// in one message, saying what to do.
+const TooLarge = "the episode has grown too large to send whole; record what comes next on a new episode for the person, linked to this one"
+
 // respond sends the answer b. An answer the bus cannot carry (larger than
 // the server's largest message: an episode grown past it) is refused in
 // words instead, never left for the caller to wait out its time-out; any
@@ -198,8 +202,7 @@ func respond(log *zap.Logger, r micro.Request, b []byte, opts []micro.RespondOpt
 	if strings.Contains(err.Error(), nats.ErrMaxPayload.Error()) {
 		log.Error("the answer is larger than the bus carries in one message; refused instead",
 			append(requestIDs(r.Data()), zap.String("subject", r.Subject()), zap.Int("bytes", len(b)))...)
-		_ = r.Error(strconv.Itoa(Conflict), fmt.Sprintf("the answer to %s is %.1f MB, more than the bus carries in one message: "+
-			"the episode has grown too large to send whole; record what comes next on a new episode for the person, linked to this one", r.Subject(), float64(len(b))/(1<<20)), nil, opts...)
+		_ = r.Error(strconv.Itoa(Conflict), fmt.Sprintf("the answer to %s is %.1f MB, more than the bus carries in one message: %s", r.Subject(), float64(len(b))/(1<<20), TooLarge), nil, opts...)
 		return
 	}
 	log.Warn("could not send the answer", zap.String("subject", r.Subject()), zap.String("cause", logsafe.Cause(err)))
