@@ -382,9 +382,6 @@ func exportable(s natsbus.Stored) (time.Time, string) {
 	if bytes.ContainsAny(s.Raw, "\n\r") {
 		return time.Time{}, "not one line"
 	}
-	if !json.Valid(s.Raw) {
-		return time.Time{}, "not JSON"
-	}
 	var env struct {
 		ID       string          `json:"id"`
 		Source   events.Agency   `json:"source"`
@@ -394,6 +391,10 @@ func exportable(s natsbus.Stored) (time.Time, string) {
 		Time     json.RawMessage `json:"time"`
 	}
 	if err := json.Unmarshal(s.Raw, &env); err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return time.Time{}, "not JSON"
+		}
 		return time.Time{}, "not an event's envelope"
 	}
 	subject, err := events.Subject(events.Event{ID: env.ID, Source: env.Source, Type: env.Type, Subject: env.Subject, ToAgency: env.ToAgency})

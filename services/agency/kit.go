@@ -237,14 +237,22 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 // Record publishes facts that need no check beyond an open episode.
 func (k *Kit) Record(ctx context.Context, ep, actor string, outs ...Out) (Receipt, error) {
 	return k.Do(ctx, ep, actor, func(v *episode.View) ([]Out, error) {
-		if !v.Opened {
-			return nil, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, ep)
-		}
-		if v.Closed {
-			return nil, fmt.Errorf("%w (%s)", episode.ErrClosed, v.ClosedReason)
+		if err := Recordable(v, ep); err != nil {
+			return nil, err
 		}
 		return outs, nil
 	})
+}
+
+// Recordable refuses a fact on episode ep unknown to the record, or closed.
+func Recordable(v *episode.View, ep string) error {
+	if !v.Opened {
+		return fmt.Errorf("%w %s", episode.ErrUnknownEpisode, ep)
+	}
+	if v.Closed {
+		return fmt.Errorf("%w (%s)", episode.ErrClosed, v.ClosedReason)
+	}
+	return nil
 }
 
 // Service is a running agency service: its inbox consumer and its API.

@@ -199,7 +199,7 @@ func respond(log *zap.Logger, r micro.Request, b []byte, opts []micro.RespondOpt
 	if err == nil {
 		return
 	}
-	if strings.Contains(err.Error(), nats.ErrMaxPayload.Error()) {
+	if natsbus.TooLarge(err) {
 		log.Error("the answer is larger than the bus carries in one message; refused instead",
 			append(requestIDs(r.Data()), zap.String("subject", r.Subject()), zap.Int("bytes", len(b)))...)
 		_ = r.Error(strconv.Itoa(Conflict), fmt.Sprintf("the answer to %s is %.1f MB, more than the bus carries in one message: %s", r.Subject(), float64(len(b))/(1<<20), TooLarge), nil, opts...)

@@ -94,11 +94,8 @@ func controlRoom[R agency.Based](k *agency.Kit, data func(R) any) func(context.C
 	return func(ctx context.Context, r R) (agency.Receipt, error) {
 		b, d := r.Ref(), data(r)
 		return k.DoGiving(ctx, b.Episode, b.Actor, episode.ControlRoomReason, func(v *episode.View) ([]agency.Out, error) {
-			if !v.Opened {
-				return nil, fmt.Errorf("%w %s", episode.ErrUnknownEpisode, b.Episode)
-			}
-			if v.Closed {
-				return nil, fmt.Errorf("%w (%s)", episode.ErrClosed, v.ClosedReason)
+			if err := agency.Recordable(v, b.Episode); err != nil {
+				return nil, err
 			}
 			if !v.HasPart(events.SPoA) && !v.AdvisesOnPoliceCall(events.SPoA, d) {
 				return nil, events.Errorf(events.Forbidden, "%s (the trust has no part in episode %s, and it is not a call police opened)", episode.NoPartMessage, b.Episode)
