@@ -82,6 +82,10 @@ func decodeData(key, val []byte, e *envelope) error {
 		}
 	case "hours":
 		d.Hours, err = strconv.Atoi(string(val))
+	case "reason":
+		d.Reason, err = str(val)
+	case "superintendentApproval":
+		d.SuperintendentApproval, err = str(val)
 	case "extendedAt":
 		d.ExtendedAt, err = timestamp(val)
 	case "releasedAt":

@@ -26,21 +26,25 @@
 //   - triage: "Total Referrals" counts street_triage.dispatched and "Total
 //     S136 Avoided" counts street_triage.outcome with s136Avoided, each in
 //     the month of the event's time.
-//   - detention: a detention runs from arrival at the first place of safety
+//   - detention: each s136 detention of an episode (from one s136.detained
+//     to the next: a person detained again in the same episode is a second
+//     detention) runs from arrival at the first place of safety
 //     (place_of_safety.arrived arrivedAt), or from the decision to keep the
-//     person where they are (s136.detained with keptWhereTheyAre, detainedAt),
-//     whichever is earlier, to the first assessment.completed completedAt or
+//     person where they are (s136.detained with keptWhereTheyAre,
+//     detainedAt), to the first assessment.completed completedAt or
 //     s136.released releasedAt; it is counted in the month it ended (median,
-//     90th percentile and longest, nearest-rank). Extensions are each
-//     detention's lawful s136.extended, in the month of extendedAt: the
-//     first made while the period ran and before the detention ended (one
-//     after expiry, or a second, extends nothing, as the clock reads s136B).
-//     A 24h breach is counted once
-//     per episode, from the facts alone (never from clock.breached, so the
-//     same data gives the same table with or without a clock service), in
-//     the month the permitted period (24 hours plus its lawful extension) ran out:
-//     when the measured detention outlasted it, or, for a detention not
-//     recorded as ended, when it ran out before the report was run.
+//     90th percentile and longest, nearest-rank). The facts are read by the
+//     law's own function, as the clock reads them (law.Detention.Apply).
+//     Extensions are each detention's lawful s136.extended, in the month of
+//     extendedAt: the first the Act allows (made while the period ran and
+//     before the detention ended, at a police station with a
+//     superintendent's approval); one refused extends nothing (s136B).
+//     A 24h breach is counted once per detention, from the facts alone
+//     (never from clock.breached, so the same data gives the same table
+//     with or without a clock service), in the month the permitted period
+//     (24 hours plus its lawful extension) ran out: when the measured
+//     detention outlasted it, or, for a detention not recorded as ended,
+//     when it ran out before the report was run.
 //   - delays: each assessment.delayed, by cause, in the month of its time.
 //   - followup: "Referred" counts handoff.offered of kind followup;
 //     "Contacted" the first followup.contact_attempted answered ("spoke") per

@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,23 +98,18 @@ type detentionMonth struct {
 // that depends on several events is moved when a later-applied event
 // changes it.
 type episodeState struct {
-	arrived, keptAt time.Time   // zero until known
-	end             time.Time   // assessment completed or released (the earliest)
-	exts            []extension // every s136.extended of the detention
-	extCounted      bool        // the lawful one is counted, in month extMonth
-	extMonth        Month
-	measured        bool          // a duration is counted, in month mMonth
-	mDur            time.Duration // the duration counted
-	mMonth          Month
-	breach          breachState
-	age             int // from s136.detained; -1 until known
-	arrivals        []*arrival
-	contacted       first
-	completed       first
-	escalated       first
-	haven           string     // the safe haven of the episode's first arrival; "" until known
-	havenLefts      []havenOut // visits' ends, counted once the haven is known
-	contact         contactState
+	// dets are the facts of its s136 detentions, in time order, and
+	// counted what they add to the detention table now (detention.go).
+	dets       []detFact
+	counted    []detCount
+	age        int // from s136.detained; -1 until known
+	arrivals   []*arrival
+	contacted  first
+	completed  first
+	escalated  first
+	haven      string     // the safe haven of the episode's first arrival; "" until known
+	havenLefts []havenOut // visits' ends, counted once the haven is known
+	contact    contactState
 }
 
 // contactState is what decides how a police contact ended: the facts that
@@ -151,12 +147,6 @@ type havenCount struct{ haven, what string }
 type havenOut struct {
 	month   Month
 	outcome string
-}
-
-// breachState is how an ended detention's 24h breach is counted.
-type breachState struct {
-	counted bool
-	month   Month
 }
 
 // first is the earliest time something happened to an episode.
@@ -210,25 +200,27 @@ type envelope struct {
 	ToAgency events.Agency `json:"toagency"`
 	episode  uuid.UUID     // Subject, parsed
 	Data     struct {
-		Outcome          string                          `json:"outcome"`
-		CompletedAt      time.Time                       `json:"completedAt"`
-		Cause            string                          `json:"cause"`
-		S136Avoided      bool                            `json:"s136Avoided"`
-		DetainedAt       time.Time                       `json:"detainedAt"`
-		AgeYears         *int                            `json:"ageYears"`
-		KeptWhereTheyAre bool                            `json:"keptWhereTheyAre"`
-		ArrivedAt        time.Time                       `json:"arrivedAt"`
-		PlaceType        events.PlaceType                `json:"placeType"`
-		PoliceStation    *events.PoliceStationConditions `json:"policeStation"`
-		Hours            int                             `json:"hours"`
-		ExtendedAt       time.Time                       `json:"extendedAt"`
-		ReleasedAt       time.Time                       `json:"releasedAt"`
-		Kind             events.HandoffKind              `json:"kind"`
-		How              string                          `json:"how"`
-		Haven            string                          `json:"haven"`
-		Taken            bool                            `json:"taken"`
-		LeftAt           time.Time                       `json:"leftAt"`
-		HandoffID        string                          `json:"handoffId"`
+		Outcome                string                          `json:"outcome"`
+		CompletedAt            time.Time                       `json:"completedAt"`
+		Cause                  string                          `json:"cause"`
+		S136Avoided            bool                            `json:"s136Avoided"`
+		DetainedAt             time.Time                       `json:"detainedAt"`
+		AgeYears               *int                            `json:"ageYears"`
+		KeptWhereTheyAre       bool                            `json:"keptWhereTheyAre"`
+		ArrivedAt              time.Time                       `json:"arrivedAt"`
+		PlaceType              events.PlaceType                `json:"placeType"`
+		PoliceStation          *events.PoliceStationConditions `json:"policeStation"`
+		Hours                  int                             `json:"hours"`
+		ExtendedAt             time.Time                       `json:"extendedAt"`
+		ReleasedAt             time.Time                       `json:"releasedAt"`
+		Kind                   events.HandoffKind              `json:"kind"`
+		How                    string                          `json:"how"`
+		Haven                  string                          `json:"haven"`
+		Taken                  bool                            `json:"taken"`
+		LeftAt                 time.Time                       `json:"leftAt"`
+		HandoffID              string                          `json:"handoffId"`
+		Reason                 string                          `json:"reason"`
+		SuperintendentApproval string                          `json:"superintendentApproval"`
 	} `json:"data"`
 }
 
@@ -371,17 +363,14 @@ const (
 	typeAccepted    = events.TypePrefix + "handoff.accepted.v1"
 )
 
-// s136Period is the permitted period of an s136 detention (MHA s136(2A)).
-const s136Period = 24 * time.Hour
-
 func (p *Projection) apply(e *envelope) {
 	d := &e.Data
 	switch e.Type {
 	case typeCompleted:
 		inc(p.s136, MonthOf(d.CompletedAt), d.Outcome)
-		p.ended(e.episode, d.CompletedAt)
+		p.addDetention(p.episode(e.episode), detFact{at: d.CompletedAt, kind: factEnded})
 	case typeReleased:
-		p.ended(e.episode, d.ReleasedAt)
+		p.addDetention(p.episode(e.episode), detFact{at: d.ReleasedAt, kind: factEnded})
 	case typeDelayed:
 		inc(p.delays, MonthOf(e.Time), d.Cause)
 	case typeDispatched:
@@ -429,10 +418,7 @@ func (p *Projection) apply(e *envelope) {
 				p.judge(ep, a)
 			}
 		}
-		if d.KeptWhereTheyAre && (ep.keptAt.IsZero() || d.DetainedAt.Before(ep.keptAt)) {
-			ep.keptAt = d.DetainedAt
-		}
-		p.measure(ep)
+		p.addDetention(ep, detFact{at: d.DetainedAt, kind: factDetained, kept: d.KeptWhereTheyAre})
 	case typeArrived:
 		ep := p.episode(e.episode)
 		a := &arrival{month: MonthOf(d.ArrivedAt), police: d.PlaceType == events.PoliceStation, place: d.PlaceType, cond: d.PoliceStation}
@@ -449,14 +435,10 @@ func (p *Projection) apply(e *envelope) {
 			p.countUnder18(*a)
 		}
 		p.judge(ep, a)
-		if ep.arrived.IsZero() || d.ArrivedAt.Before(ep.arrived) {
-			ep.arrived = d.ArrivedAt
-		}
-		p.measure(ep)
+		p.addDetention(ep, detFact{at: d.ArrivedAt, kind: factArrived, place: d.PlaceType})
 	case typeExtended:
-		ep := p.episode(e.episode)
-		ep.exts = append(ep.exts, extension{at: d.ExtendedAt, hours: d.Hours})
-		p.measure(ep)
+		p.addDetention(p.episode(e.episode), detFact{at: d.ExtendedAt, kind: factExtended, hours: d.Hours,
+			reasoned: strings.TrimSpace(d.Reason) != "", approved: strings.TrimSpace(d.SuperintendentApproval) != ""})
 	case typeOffered:
 		switch {
 		case d.Kind == events.FollowUp:
@@ -578,134 +560,4 @@ func (p *Projection) first(f *first, at time.Time, col int) {
 	}
 	f.set, f.at = true, at
 	p.fu(MonthOf(at))[col]++
-}
-
-// setBreach counts (or uncounts) an episode's breach in month m.
-func (p *Projection) setBreach(ep *episodeState, breached bool, m Month) {
-	b := &ep.breach
-	if b.counted && (!breached || b.month != m) {
-		p.det(b.month).breaches--
-		b.counted = false
-	}
-	if breached && !b.counted {
-		p.det(m).breaches++
-		b.counted, b.month = true, m
-	}
-}
-
-// ended records the end of an episode's detention (the first end counts).
-func (p *Projection) ended(episode uuid.UUID, at time.Time) {
-	ep := p.episode(episode)
-	if ep.end.IsZero() || at.Before(ep.end) {
-		ep.end = at
-	}
-	p.measure(ep)
-}
-
-// start is when an episode's detention began, as the law counts it: arrival
-// at the first place of safety or the decision to keep the person where
-// they are, whichever is earlier (zero until known).
-func (ep *episodeState) start() time.Time {
-	start := ep.arrived
-	if !ep.keptAt.IsZero() && (start.IsZero() || ep.keptAt.Before(start)) {
-		start = ep.keptAt
-	}
-	return start
-}
-
-// extension is one s136.extended (its hours, 1 to 12, the contract's).
-type extension struct {
-	at    time.Time
-	hours int
-}
-
-// lawful is the extension that extends the detention, as the clock reads
-// the facts (law.Extend): the earliest made while the period ran, before
-// the detention ended. One made after the period expired or after the
-// end, and any after the first, extend nothing (s136B). Whatever order the
-// facts come in, the choice is the same.
-func (ep *episodeState) lawful() (extension, bool) {
-	start := ep.start()
-	if start.IsZero() {
-		return extension{}, false
-	}
-	expiry := start.Add(s136Period)
-	var first extension
-	found := false
-	for _, x := range ep.exts {
-		if !x.at.Before(expiry) || (!ep.end.IsZero() && !x.at.Before(ep.end)) {
-			continue
-		}
-		if !found || x.at.Before(first.at) {
-			first, found = x, true
-		}
-	}
-	return first, found
-}
-
-// permitted is the detention's lawful period: 24 hours plus its lawful
-// extension.
-func (ep *episodeState) permitted() time.Duration {
-	x, _ := ep.lawful()
-	return s136Period + time.Duration(x.hours)*time.Hour
-}
-
-// countExtension counts the detention's lawful extension in the month it
-// was made, moving or removing the count when a later-applied fact (an
-// earlier arrival, an end) changes which one that is.
-func (p *Projection) countExtension(ep *episodeState) {
-	x, ok := ep.lawful()
-	m := MonthOf(x.at)
-	if ep.extCounted && (!ok || ep.extMonth != m) {
-		p.det(ep.extMonth).extensions--
-		ep.extCounted = false
-	}
-	if ok && !ep.extCounted {
-		p.det(m).extensions++
-		ep.extCounted, ep.extMonth = true, m
-	}
-}
-
-// measure counts a detention's duration once its start and end are both
-// known, in the month it ended, and a breach if it ran past the permitted
-// period plus extensions, in the month the period ran out: from the facts
-// alone, so the same events give the same tables with or without a clock
-// service. Called again when an event changes the start, end or
-// extensions, it moves what it counted.
-func (p *Projection) measure(ep *episodeState) {
-	p.countExtension(ep)
-	start := ep.start()
-	if start.IsZero() {
-		return
-	}
-	if ep.end.IsZero() {
-		p.open[ep] = struct{}{}
-		return
-	}
-	delete(p.open, ep)
-	dur, month := ep.end.Sub(start), MonthOf(ep.end)
-	if !ep.measured || dur != ep.mDur || month != ep.mMonth {
-		if ep.measured {
-			dm := p.det(ep.mMonth)
-			if i := slices.Index(dm.durations, ep.mDur); i >= 0 {
-				dm.durations = slices.Delete(dm.durations, i, i+1)
-			}
-		}
-		dm := p.det(month)
-		dm.durations = append(dm.durations, dur)
-		ep.measured, ep.mDur, ep.mMonth = true, dur, month
-	}
-	p.setBreach(ep, dur > ep.permitted(), MonthOf(start.Add(ep.permitted())))
-}
-
-// openBreaches counts, by the month the period ran out, the detentions not
-// recorded as ended whose permitted period had run out by asOf.
-func (p *Projection) openBreaches(asOf time.Time) map[Month]int {
-	out := map[Month]int{}
-	for ep := range p.open {
-		if due := ep.start().Add(ep.permitted()); due.Before(asOf) {
-			out[MonthOf(due)]++
-		}
-	}
-	return out
 }

@@ -608,6 +608,84 @@ func TestOnlyALawfulExtensionExtendsTheDetentionAndIsCounted(t *testing.T) {
 	}
 }
 
+// At a police station an extension needs a superintendent's approval
+// (s136B): one without it extends nothing, as the clock reads it, and the
+// detention assessed at 30 hours is a breach; with it, an extension.
+func TestAnExtensionAtAPoliceStationCountsOnlyWithASuperintendentsApproval(t *testing.T) {
+	arrived := time.Date(2026, 11, 10, 22, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		approval             string
+		extensions, breaches string
+	}{{"", "0", "1"}, {"Supt. Hale", "1", "0"}} {
+		ep := events.NewEpisodeID()
+		evs := []events.Event{
+			eventAt(t, events.Police, ep, arrived.Add(-time.Hour), events.S136Detained{DetainedAt: arrived.Add(-time.Hour), LocationType: "public_place", AgeYears: 40, Consulted: true}),
+			eventAt(t, events.Police, ep, arrived, events.PlaceOfSafetyArrived{ArrivedAt: arrived, PlaceType: events.PoliceStation, PlaceName: "Maidstone custody",
+				PoliceStation: &events.PoliceStationConditions{ImminentRiskOfSeriousHarm: true, NoOtherPlaceAvailable: true, InspectorAuthorisation: "Insp. Bell", HealthProfessionalConsulted: true}}),
+			eventAt(t, events.AMHP, ep, arrived.Add(20*time.Hour), events.S136Extended{Hours: 12, Doctor: "Dr Rao", Reason: "intoxicated",
+				SuperintendentApproval: c.approval, ExtendedAt: arrived.Add(20 * time.Hour)}),
+			eventAt(t, events.AMHP, ep, arrived.Add(30*time.Hour), events.AssessmentCompleted{Outcome: "not_admitted", CompletedAt: arrived.Add(30 * time.Hour)}),
+		}
+		reversed := slices.Clone(evs)
+		slices.Reverse(reversed)
+		for _, order := range [][]events.Event{evs, reversed} {
+			x, b := detentionCell(t, order, "Extensions", arrived.Add(72*time.Hour)), detentionCell(t, order, "24h breaches", arrived.Add(72*time.Hour))
+			if x != c.extensions || b != c.breaches {
+				t.Errorf("superintendent's approval %q: %s extensions and %s breaches, want %s and %s", c.approval, x, b, c.extensions, c.breaches)
+			}
+		}
+	}
+}
+
+// A person detained under s136, assessed and released, then detained again
+// the next day in the same episode, is two detentions: each measured from
+// its own arrival to its own end, each judged on its own period. The
+// first (10 hours) is no breach; the second, extended by 12 hours on its
+// own and assessed at 30 hours, is none either; an unextended third,
+// still open past its 24 hours when the report is run, is one.
+func TestEachDetentionInAnEpisodeIsCountedOnItsOwn(t *testing.T) {
+	first := time.Date(2026, 11, 3, 22, 0, 0, 0, time.UTC)
+	second := first.Add(48 * time.Hour)
+	third := second.Add(4 * 24 * time.Hour)
+	ep := events.NewEpisodeID()
+	detained := func(at time.Time) events.Event {
+		return eventAt(t, events.Police, ep, at.Add(-time.Hour), events.S136Detained{DetainedAt: at.Add(-time.Hour), LocationType: "public_place", AgeYears: 40, Consulted: true})
+	}
+	arrived := func(at time.Time) events.Event {
+		return eventAt(t, events.Police, ep, at, events.PlaceOfSafetyArrived{ArrivedAt: at, PlaceType: events.HealthBasedPlaceOfSafety, PlaceName: "s136 suite"})
+	}
+	completed := func(at time.Time) events.Event {
+		return eventAt(t, events.AMHP, ep, at, events.AssessmentCompleted{Outcome: "not_admitted", CompletedAt: at})
+	}
+	evs := []events.Event{
+		detained(first), arrived(first), completed(first.Add(10 * time.Hour)),
+		detained(second), arrived(second),
+		eventAt(t, events.AMHP, ep, second.Add(20*time.Hour), events.S136Extended{Hours: 12, Doctor: "Dr Rao", Reason: "intoxicated", ExtendedAt: second.Add(20 * time.Hour)}),
+		completed(second.Add(30 * time.Hour)),
+		detained(third), arrived(third),
+	}
+	asOf := third.Add(25 * time.Hour)
+	reversed := slices.Clone(evs)
+	slices.Reverse(reversed)
+	for _, order := range [][]events.Event{evs, reversed} {
+		for label, want := range map[string]string{"Detentions ended": "2", "Longest": "30:00", "Extensions": "1", "24h breaches": "1"} {
+			if got := detentionCell(t, order, label, asOf); got != want {
+				t.Errorf("%s: %s, want %s", label, got, want)
+			}
+		}
+	}
+}
+
+// eventAt is an event of source on episode ep, published at at.
+func eventAt(t *testing.T, source events.Agency, ep string, at time.Time, data any) events.Event {
+	t.Helper()
+	e, err := events.New(source, ep, data, events.At(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // projectionOf is a new projection with evs applied, in the order given.
 func projectionOf(t *testing.T, evs []events.Event) *reports.Projection {
 	t.Helper()

@@ -31,21 +31,21 @@ import (
 // snapshotRules is bumped when what the projection counts changes outside
 // the files hashed into Version (the law's rules, say): a snapshot saved
 // under other rules is never read.
-const snapshotRules = 1
+const snapshotRules = 2
 
 // ruleFiles are the sources whose every byte decides what a snapshot
 // holds: a snapshot saved by a build with any other text of them is
 // another version, never read, so a change to the counting can never be
 // answered from a snapshot counted the old way.
 //
-//go:embed projection.go decode.go month.go snapshot.go
+//go:embed projection.go detention.go decode.go month.go snapshot.go
 var ruleFiles embed.FS
 
 // Version names the projection's rules and the snapshot's layout.
 var Version = func() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "rules %d\n", snapshotRules)
-	for _, name := range []string{"projection.go", "decode.go", "month.go", "snapshot.go"} {
+	for _, name := range []string{"projection.go", "detention.go", "decode.go", "month.go", "snapshot.go"} {
 		b, err := fs.ReadFile(ruleFiles, name)
 		if err != nil {
 			panic(err)
@@ -105,23 +105,16 @@ type snapHaven struct {
 }
 
 type snapEpisode struct {
-	Arrived, KeptAt, End time.Time
-	Exts                 []snapExtension
-	ExtCounted           bool
-	ExtMonth             Month
-	Measured             bool
-	MDur                 time.Duration
-	MMonth               Month
-	BreachCounted        bool
-	BreachMonth          Month
-	Age                  int
-	Arrivals             []snapArrival
-	Contacted            snapFirst
-	Completed            snapFirst
-	Escalated            snapFirst
-	Haven                string
-	HavenLefts           []snapHavenOut
-	Contact              snapContact
+	Dets       []snapDet
+	Counted    []snapDetCount
+	Age        int
+	Arrivals   []snapArrival
+	Contacted  snapFirst
+	Completed  snapFirst
+	Escalated  snapFirst
+	Haven      string
+	HavenLefts []snapHavenOut
+	Contact    snapContact
 }
 
 type snapContact struct {
@@ -133,9 +126,24 @@ type snapContact struct {
 	Referrals, Accepts      []string
 }
 
-type snapExtension struct {
-	At    time.Time
-	Hours int
+type snapDet struct {
+	At                 time.Time
+	Kind               detKind
+	Kept               bool
+	Place              events.PlaceType
+	Hours              int
+	Reasoned, Approved bool
+}
+
+type snapDetCount struct {
+	Extended        bool
+	ExtMonth        Month
+	Ended, Measured bool
+	Dur             time.Duration
+	Month           Month
+	Breached        bool
+	BreachMonth     Month
+	Due             time.Time
 }
 
 type snapArrival struct {
@@ -193,15 +201,17 @@ func (p *Projection) encodeSnapshot(created time.Time, first uint64) ([]byte, ui
 	}
 	for id, ep := range p.episodes {
 		s.EpisodeIDs = append(s.EpisodeIDs, id[:]...)
-		e := snapEpisode{Arrived: ep.arrived, KeptAt: ep.keptAt, End: ep.end, ExtCounted: ep.extCounted, ExtMonth: ep.extMonth,
-			Measured: ep.measured, MDur: ep.mDur, MMonth: ep.mMonth,
-			BreachCounted: ep.breach.counted, BreachMonth: ep.breach.month, Age: ep.age,
+		e := snapEpisode{Age: ep.age,
 			Contacted: snapFirst{ep.contacted.set, ep.contacted.at}, Completed: snapFirst{ep.completed.set, ep.completed.at},
 			Escalated: snapFirst{ep.escalated.set, ep.escalated.at}, Haven: ep.haven,
 			Contact: snapContact{PoliceAt: ep.contact.policeAt, Detained: ep.contact.detained, Haven: ep.contact.haven, Triage: ep.contact.triage,
 				Counted: ep.contact.counted, Month: ep.contact.month, Row: ep.contact.row, Referrals: slices.Clone(ep.contact.referrals), Accepts: slices.Clone(ep.contact.accepts)}}
-		for _, x := range ep.exts {
-			e.Exts = append(e.Exts, snapExtension{x.at, x.hours})
+		for _, f := range ep.dets {
+			e.Dets = append(e.Dets, snapDet{At: f.at, Kind: f.kind, Kept: f.kept, Place: f.place, Hours: f.hours, Reasoned: f.reasoned, Approved: f.approved})
+		}
+		for _, c := range ep.counted {
+			e.Counted = append(e.Counted, snapDetCount{Extended: c.extended, ExtMonth: c.extMonth, Ended: c.ended, Measured: c.measured,
+				Dur: c.dur, Month: c.month, Breached: c.breached, BreachMonth: c.breachMonth, Due: c.due})
 		}
 		for _, a := range ep.arrivals {
 			e.Arrivals = append(e.Arrivals, snapArrival{Month: a.month, Police: a.police, Place: a.place, Cond: a.cond, Forbidden: a.forbidden})
@@ -294,9 +304,7 @@ func decodeSnapshot(raw []byte) (*Projection, *snapshot, error) {
 	}
 	p.episodes = make(map[uuid.UUID]*episodeState, len(s.Episodes))
 	for i, e := range s.Episodes {
-		ep := &episodeState{arrived: e.Arrived, keptAt: e.KeptAt, end: e.End, extCounted: e.ExtCounted, extMonth: e.ExtMonth,
-			measured: e.Measured, mDur: e.MDur, mMonth: e.MMonth,
-			breach: breachState{counted: e.BreachCounted, month: e.BreachMonth}, age: e.Age,
+		ep := &episodeState{age: e.Age,
 			contacted: first{e.Contacted.Set, e.Contacted.At}, completed: first{e.Completed.Set, e.Completed.At},
 			escalated: first{e.Escalated.Set, e.Escalated.At}, haven: e.Haven,
 			contact: contactState{policeAt: e.Contact.PoliceAt, detained: e.Contact.Detained, haven: e.Contact.Haven, triage: e.Contact.Triage,
@@ -304,8 +312,12 @@ func decodeSnapshot(raw []byte) (*Projection, *snapshot, error) {
 		if c := ep.contact; c.counted && (c.row < 0 || c.row >= contactRows) {
 			return nil, nil, fmt.Errorf("damaged: a police contact counted in row %d of %d", c.row, contactRows)
 		}
-		for _, x := range e.Exts {
-			ep.exts = append(ep.exts, extension{x.At, x.Hours})
+		for _, f := range e.Dets {
+			ep.dets = append(ep.dets, detFact{at: f.At, kind: f.Kind, kept: f.Kept, place: f.Place, hours: f.Hours, reasoned: f.Reasoned, approved: f.Approved})
+		}
+		for _, c := range e.Counted {
+			ep.counted = append(ep.counted, detCount{extended: c.Extended, extMonth: c.ExtMonth, ended: c.Ended, measured: c.Measured,
+				dur: c.Dur, month: c.Month, breached: c.Breached, breachMonth: c.BreachMonth, due: c.Due})
 		}
 		for _, a := range e.Arrivals {
 			ep.arrivals = append(ep.arrivals, &arrival{month: a.Month, police: a.Police, place: a.Place, cond: a.Cond, forbidden: a.Forbidden})
@@ -314,9 +326,11 @@ func decodeSnapshot(raw []byte) (*Projection, *snapshot, error) {
 			ep.havenLefts = append(ep.havenLefts, havenOut{l.Month, l.Outcome})
 		}
 		p.episodes[uuid.UUID(s.EpisodeIDs[16*i:16*i+16])] = ep
-		// measure keeps open every detention with a start and no end.
-		if !ep.start().IsZero() && ep.end.IsZero() {
-			p.open[ep] = struct{}{}
+		// countDetentions keeps open every episode with a detention not ended.
+		for _, c := range ep.counted {
+			if !c.ended {
+				p.open[ep] = struct{}{}
+			}
 		}
 	}
 	if len(p.episodes) != len(s.Episodes) {

@@ -236,7 +236,7 @@ func (p *Projection) detentionTable(r Range) Table {
 	}
 	open := p.openBreaches(asOf)
 	t := Table{Name: "detention", Title: "Length of s136 detention",
-		Caption: "Detentions by the month they ended (Europe/London): from arrival at the first place of safety, or the decision to keep the person where they were, to the assessment's completion or release. Durations in hours:minutes (nearest-rank percentiles). Extensions by the month granted, lawful ones only (once, while the period ran); a 24h breach is counted once per detention, from the facts alone, when the detention outlasted 24 hours plus its lawful extension (or, not recorded as ended, its period ran out before the report was run), in the month the period ran out.",
+		Caption: "Detentions by the month they ended (Europe/London): from arrival at the first place of safety, or the decision to keep the person where they were, to the assessment's completion or release. Durations in hours:minutes (nearest-rank percentiles). A person detained again in one episode is a second detention. Extensions by the month granted, lawful ones only (once, while the period ran; at a police station with a superintendent's approval); a 24h breach is counted once per detention, from the facts alone, when the detention outlasted 24 hours plus its lawful extension (or, not recorded as ended, its period ran out before the report was run), in the month the period ran out.",
 		Corner:  "Measure", Columns: columns(r, "All"), Unit: "hours"}
 	var all []time.Duration
 	stat := func(label string, chart bool, f func([]time.Duration) time.Duration) Row {

@@ -123,7 +123,11 @@ func (g *Gen) Detention(d Detention) []events.Event {
 	}
 	if d.Extension > 0 {
 		at := d.ExtendedAt()
-		evs = append(evs, g.event(events.AMHP, ep, at, events.S136Extended{Hours: d.Extension, Doctor: "Examining doctor", Reason: "Condition makes assessment impracticable in time", ExtendedAt: at.UTC().Truncate(time.Second)}))
+		x := events.S136Extended{Hours: d.Extension, Doctor: "Examining doctor", Reason: "Condition makes assessment impracticable in time", ExtendedAt: at.UTC().Truncate(time.Second)}
+		if d.Place == events.PoliceStation { // s136B: a superintendent approves it
+			x.SuperintendentApproval = "Superintendent on duty"
+		}
+		evs = append(evs, g.event(events.AMHP, ep, at, x))
 	}
 	evs = append(evs, g.event(events.AMHP, ep, d.Completed, events.AssessmentCompleted{Outcome: d.Outcome, CompletedAt: d.Completed.UTC().Truncate(time.Second)}))
 	if d.Outcome == "not_admitted" {
