@@ -1,15 +1,12 @@
 package ops
 
 import (
-	"bufio"
-	"errors"
-	"io"
 	"net"
-	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crisisbus/crisisbus/internal/slowconn"
 )
 
 // The metrics and health listener lets go of a request whose body trickles
@@ -39,33 +36,15 @@ func TestTheMetricsListenerLetsGoOfASlowOrIdleConnection(t *testing.T) {
 		if _, err := conn.Write([]byte(c.request)); err != nil {
 			t.Fatal(err)
 		}
-		stop := make(chan struct{})
+		stop := func() {}
 		if c.trickle {
-			go func() {
-				for {
-					select {
-					case <-stop:
-						return
-					case <-time.After(200 * time.Millisecond):
-						if _, err := conn.Write([]byte("a")); err != nil {
-							return
-						}
-					}
-				}
-			}()
+			stop = slowconn.Trickle(conn, 200*time.Millisecond)
 		}
-		start := time.Now()
-		_ = conn.SetReadDeadline(start.Add(3 * limit))
-		br := bufio.NewReader(conn)
-		if resp, err := http.ReadResponse(br, nil); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		_, err = io.Copy(io.Discard, br)
-		close(stop)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		took, held := slowconn.HeldFor(conn, 3*limit)
+		stop()
+		if held {
 			t.Errorf("%s: still held after %s, with a limit of %s", c.name, 3*limit, limit)
-		} else if took := time.Since(start); took > 2*limit {
+		} else if took > 2*limit {
 			t.Errorf("%s: held for %s, with a limit of %s", c.name, took.Round(time.Millisecond), limit)
 		}
 	}

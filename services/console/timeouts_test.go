@@ -2,15 +2,14 @@ package console_test
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/internal/slowconn"
 	"github.com/crisisbus/crisisbus/services/console"
 )
 
@@ -32,17 +31,14 @@ func TestASlowOrIdleConnectionIsLetGoAndLiveUpdatesCarryOn(t *testing.T) {
 		t.Cleanup(func() { conn.Close() })
 		return conn
 	}
-	// closedWithin reads what the console sends until it closes the
-	// connection, and says how long that took.
+	// closedWithin says how long the console took to close conn.
 	closedWithin := func(conn net.Conn, most time.Duration) time.Duration {
 		t.Helper()
-		start := time.Now()
-		_ = conn.SetReadDeadline(start.Add(most))
-		_, err := io.Copy(io.Discard, conn)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		took, held := slowconn.HeldFor(conn, most)
+		if held {
 			t.Fatalf("the console still held the connection after %s", most)
 		}
-		return time.Since(start)
+		return took
 	}
 
 	// A sign-in form 100,000 bytes long, sent a byte every 200 ms.
@@ -50,20 +46,7 @@ func TestASlowOrIdleConnectionIsLetGoAndLiveUpdatesCarryOn(t *testing.T) {
 	if _, err := slow.Write([]byte("POST /signin HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nusername=a")); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(200 * time.Millisecond):
-				if _, err := slow.Write([]byte("a")); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	defer slowconn.Trickle(slow, 200*time.Millisecond)()
 	if took := closedWithin(slow, 3*limit); took > 2*limit {
 		t.Errorf("a trickling form held its connection for %s, with a limit of %s", took, limit)
 	}
