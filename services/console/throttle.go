@@ -13,8 +13,10 @@ import (
 // username from this address, the username from anywhere, and the address
 // for any username. Past a few free failures each key makes the next try
 // wait, doubling with each failure up to a cap; while one must wait the
-// password is not even checked. A key is forgotten after forgetAfter
-// without failures, and signing in clears the username's keys.
+// password is not even checked. A try is counted as a failure before its
+// password is checked (attempt), so guesses sent all at once wait as if
+// sent one by one; signing in takes it back. A key is forgotten after
+// forgetAfter without failures, and signing in clears the username's keys.
 //
 // The caps keep an attacker from locking a real person out for long: from
 // their own address a person waits at most userCap for failures made from
@@ -67,6 +69,24 @@ type refusal struct {
 func (t *throttle) check(user, addr string, now time.Time) (refusal, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.checkLocked(user, addr, now)
+}
+
+// attempt is a try at signing in: refused while a wait runs, otherwise
+// counted as a failure at once, before its password is checked, so that
+// tries arriving together cannot all pass the check before any has
+// failed. It returns the failures for the username from this address,
+// this try included; succeed takes the try back.
+func (t *throttle) attempt(user, addr string, now time.Time) (refusal, int, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ref, wait := t.checkLocked(user, addr, now); wait {
+		return ref, 0, false
+	}
+	return refusal{}, t.failLocked(user, addr, now), true
+}
+
+func (t *throttle) checkLocked(user, addr string, now time.Time) (refusal, bool) {
 	var worst refusal
 	for _, k := range []struct {
 		m    map[string]*failures
@@ -88,6 +108,10 @@ func (t *throttle) check(user, addr string, now time.Time) (refusal, bool) {
 func (t *throttle) fail(user, addr string, now time.Time) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.failLocked(user, addr, now)
+}
+
+func (t *throttle) failLocked(user, addr string, now time.Time) int {
 	count := func(m map[string]*failures, key string) int {
 		f, ok := m[key]
 		if !ok || now.Sub(f.last) > forgetAfter {
@@ -109,11 +133,16 @@ func (t *throttle) fail(user, addr string, now time.Time) int {
 	return count(t.pairs, user+"\x00"+addr)
 }
 
+// succeed clears the username's keys after signing in, and takes back
+// the address's count of the try (attempt counted it as a failure).
 func (t *throttle) succeed(user, addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.pairs, user+"\x00"+addr)
 	delete(t.users, user)
+	if f, ok := t.addr[addr]; ok && f.n > 0 {
+		f.n--
+	}
 }
 
 func forgetStale(m map[string]*failures, now time.Time) {
