@@ -350,7 +350,11 @@ var actions = map[string]action{
 		required: [][2]string{{"advice", "Enter your advice"}, {"recommendedAction", "Choose what you recommend"}},
 		clinical: [][2]string{{"healthHistory", "the health history"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in, clinicalRecorder(in), "triage.advice", agency.AdviceRequest{Base: in.base(), TriageAdviceGiven: events.TriageAdviceGiven{
+			to, err := c.clinicalRecorder(ctx, in, "advice")
+			if err != nil {
+				return in.episode, "", err
+			}
+			err = call(ctx, c, in, to, "triage.advice", agency.AdviceRequest{Base: in.base(), TriageAdviceGiven: events.TriageAdviceGiven{
 				Advice: in.get("advice"), KnownToServices: in.yes("knownToServices"), HealthHistory: in.get("healthHistory"), RecommendedAction: in.get("recommendedAction")}})
 			return in.episode, "Advice recorded.", err
 		},
@@ -373,7 +377,11 @@ var actions = map[string]action{
 		required: [][2]string{{"s136Avoided", "Choose whether an s136 detention was avoided"}, {"outcome", "Choose what happened"}},
 		clinical: [][2]string{{"notes", "the street triage nurse's notes"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			err := call(ctx, c, in, clinicalRecorder(in), "street_triage.outcome", agency.StreetOutcomeRequest{Base: in.base(), StreetTriageOutcome: events.StreetTriageOutcome{
+			to, err := c.clinicalRecorder(ctx, in, "s136Avoided")
+			if err != nil {
+				return in.episode, "", err
+			}
+			err = call(ctx, c, in, to, "street_triage.outcome", agency.StreetOutcomeRequest{Base: in.base(), StreetTriageOutcome: events.StreetTriageOutcome{
 				S136Avoided: in.yes("s136Avoided"), Outcome: in.get("outcome"), Notes: in.get("notes")}})
 			return in.episode, "Street triage outcome recorded.", err
 		},
@@ -647,11 +655,27 @@ func (c *Server) notBeforeItsDay(ctx context.Context, in input) error {
 // the trust's single point of access. Anyone else of such an agency
 // records with their own, which refuses clinical text; doAction has
 // already refused it, saying why (recordsClinical).
-func clinicalRecorder(in input) events.Agency {
-	if !episode.SeesClinical(in.agency) && in.trustStaff {
-		return events.SPoA
+//
+// The trust records only on an episode the person's own agency has a part
+// in: the record is asked for the episode's state as their agency (a read
+// recorded as a disclosure, like their own agency's commands), which it
+// refuses for an episode that agency has no part in, so the trust's
+// service is never a way onto episodes the room could not write on itself.
+func (c *Server) clinicalRecorder(ctx context.Context, in input, field string) (events.Agency, error) {
+	if episode.SeesClinical(in.agency) || !in.trustStaff {
+		return in.agency, nil
 	}
-	return in.agency
+	_, err := rpc.Call[record.StateRequest, record.StateResponse](ctx, c.nc, record.StateSubject(in.agency), record.StateRequest{Episode: in.episode, Actor: in.actor})
+	var re *rpc.Error
+	if errors.As(err, &re) && re.Code == rpc.Forbidden {
+		c.log.Info("clinical text refused: the agency has no part in the episode", zap.String("episode", logsafe.ID(in.episode)), zap.String("agency", string(in.agency)))
+		return in.agency, fieldErr(field, fmt.Sprintf("Nothing was stored: the %s has had no part in this episode, so its people record nothing on it, under the trust or otherwise.",
+			strings.ToLower(in.agency.Title())))
+	}
+	if err != nil {
+		return in.agency, fmt.Errorf("check that the %s has a part in episode %s: %w", strings.ToLower(in.agency.Title()), in.episode, err)
+	}
+	return events.SPoA, nil
 }
 
 // recordsClinical reports whether a person records clinical text: of a

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -8,7 +9,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/bustest"
+	"github.com/crisisbus/crisisbus/internal/system"
+	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/console"
+	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
 // ready fetches the sign-in page, so that try's later post needs no
@@ -82,5 +88,52 @@ func TestGuessesSentAllAtOnceAreThrottledAsIfOneByOne(t *testing.T) {
 	wg.Wait()
 	if checked > 3 {
 		t.Fatalf("of %d guesses sent at once %d were checked against the password (%d refused); want at most 3", n, checked, refused)
+	}
+}
+
+// The control room's mental health worker records clinical text under the
+// trust (SPoA). Their advice was sent to SPoA's service on any episode
+// SPoA has a part in, one the police have never had a part in included:
+// a write through the trust where the police may not even look without
+// saying why. The police must have a part in the episode themselves.
+func TestTheTrustsStaffInThePoliceRoomRecordOnlyOnEpisodesThePoliceHaveAPartIn(t *testing.T) {
+	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, HTTPAddr: "127.0.0.1:0", Log: bustest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Close)
+	bus, err := sys.Connect("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base string
+	for _, u := range sys.URLs {
+		if rest, ok := strings.CutPrefix(u, "console: "); ok {
+			base = rest
+		}
+	}
+	// SPoA's own episode: a GP's referral the police have no part in.
+	opened, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](context.Background(), bus.Conn(), agency.Subject(events.SPoA, "open"),
+		agency.OpenRequest{Actor: "Morgan Lee (SPoA clinician)", Channel: "referral", Summary: "GP referral: low mood after bereavement", Location: "Gillingham"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := opened.Episode
+	mhw := newAttacker(t, base, "")
+	if code, body := mhw.try("police.mhw", "crisisbus-police"); code != http.StatusSeeOther {
+		t.Fatalf("the mental health worker signing in: %d %s", code, body)
+	}
+	_, home := fetch(t, mhw.client, base+"/")
+	code, body := mhw.post(home, "/episodes/"+ep+"/advice", url.Values{"advice": {"Use s136"}, "recommendedAction": {"consider_s136"},
+		"healthHistory": {"Bipolar disorder; lithium"}})
+	if code == http.StatusSeeOther {
+		t.Errorf("advice on an episode the police have no part in: %d, want it refused", code)
+	}
+	code, body = mhw.post(home, "/episodes/"+ep+"/street", url.Values{"s136Avoided": {"yes"}, "outcome": {"safe_haven"}, "notes": {"Paranoid ideation"}})
+	if code == http.StatusSeeOther {
+		t.Errorf("a street triage outcome on an episode the police have no part in: %d, want it refused", code)
+	}
+	if got := append(stored(t, bus, ep, adviceType), stored(t, bus, ep, streetType)...); len(got) != 0 {
+		t.Fatalf("the episode the police have no part in holds %d advice or outcome events from the control room: %+v (last answer %s)", len(got), got, body)
 	}
 }
