@@ -520,9 +520,21 @@ var actions = map[string]action{
 		agencies: pathway,
 		required: [][2]string{{"match", "Choose which episode is the same person"}, {"reason", "Enter why you believe this is the same person"}},
 		run: func(ctx context.Context, c *Server, in input) (string, string, error) {
-			other, on, _ := strings.Cut(in.get("match"), "|")
-			err := call(ctx, c, in, in.agency, "link", agency.LinkRequest{Base: in.base(), OtherEpisode: other,
-				MatchedOn: strings.Split(on, ","), Reason: in.get("reason")})
+			// Only an episode the record finds may be the same person, as
+			// the page offers, on what the record says they share: a form
+			// naming any other episode would record the link on it.
+			other, _, _ := strings.Cut(in.get("match"), "|")
+			mr, err := rpc.Call[record.EpisodeRequest, record.MatchResponse](ctx, c.nc, record.SubjectMatch, record.EpisodeRequest{Episode: in.episode})
+			if err != nil {
+				return in.episode, "", fmt.Errorf("find the episodes that may be the same person as episode %s: %w", in.episode, err)
+			}
+			i := slices.IndexFunc(mr.Matches, func(m record.Match) bool { return m.Episode == other })
+			if i < 0 {
+				c.log.Info("link refused: not an episode the record found", zap.String("episode", logsafe.ID(in.episode)), zap.String("agency", string(in.agency)))
+				return in.episode, "", fieldErr("match", "That is not one of the episodes found to share details with this one: choose one of those listed")
+			}
+			err = call(ctx, c, in, in.agency, "link", agency.LinkRequest{Base: in.base(), OtherEpisode: other,
+				MatchedOn: mr.Matches[i].MatchedOn, Reason: in.get("reason")})
 			return in.episode, "Linked: both episodes keep their own timelines.", err
 		},
 	},

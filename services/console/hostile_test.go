@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/internal/system"
 	"github.com/crisisbus/crisisbus/services/agency"
@@ -135,5 +136,63 @@ func TestTheTrustsStaffInThePoliceRoomRecordOnlyOnEpisodesThePoliceHaveAPartIn(t
 	}
 	if got := append(stored(t, bus, ep, adviceType), stored(t, bus, ep, streetType)...); len(got) != 0 {
 		t.Fatalf("the episode the police have no part in holds %d advice or outcome events from the control room: %+v (last answer %s)", len(got), got, body)
+	}
+}
+
+// startWholeSystem runs all of crisisbus and returns the console's URL
+// and a connection to the bus as its admin.
+func startWholeSystem(t *testing.T) (string, *natsbus.Bus) {
+	t.Helper()
+	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, HTTPAddr: "127.0.0.1:0", Log: bustest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Close)
+	bus, err := sys.Connect("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range sys.URLs {
+		if rest, ok := strings.CutPrefix(u, "console: "); ok {
+			return rest, bus
+		}
+	}
+	t.Fatalf("no console among %v", sys.URLs)
+	return "", nil
+}
+
+const linkedType = "crisisbus.episode.linked.v1"
+
+// The console offers to link an episode only with the episodes the record
+// found may be the same person. A form posted by hand linked the police's
+// episode with any episode whose id the person knew, and recorded the
+// link, with its reason, on that episode of another agency.
+func TestAnEpisodeIsLinkedOnlyWithAnEpisodeTheRecordFoundMayBeTheSamePerson(t *testing.T) {
+	base, bus := startWholeSystem(t)
+	open := func(a events.Agency, actor, summary string) string {
+		opened, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](context.Background(), bus.Conn(), agency.Subject(a, "open"),
+			agency.OpenRequest{Actor: actor, Channel: "referral", Summary: summary, Location: "Gillingham"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return opened.Episode
+	}
+	ours := open(events.Police, "Chris Morgan (Control-room call handler)", "Woman in distress at Gillingham station")
+	theirs := open(events.SPoA, "Morgan Lee (SPoA clinician)", "GP referral: low mood after bereavement")
+
+	handler := newAttacker(t, base, "")
+	if code, body := handler.try("police.handler", "crisisbus-police"); code != http.StatusSeeOther {
+		t.Fatalf("signing in: %d %s", code, body)
+	}
+	_, page := fetch(t, handler.client, base+"/episodes/"+ours)
+	if strings.Contains(page, `action="/episodes/`+ours+`/link"`) {
+		t.Fatal("the page offers a link with no episode found to be the same person")
+	}
+	code, body := handler.post(page, "/episodes/"+ours+"/link", url.Values{"match": {theirs + "|nhs_number"}, "reason": {"Same person"}})
+	if code == http.StatusSeeOther {
+		t.Errorf("a link with an episode the record did not find: %d, want it refused", code)
+	}
+	if got := stored(t, bus, theirs, linkedType); len(got) != 0 {
+		t.Fatalf("SPoA's episode holds %d links from the police (answer %d %s)", len(got), code, body)
 	}
 }
