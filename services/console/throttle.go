@@ -34,7 +34,7 @@ var (
 
 const (
 	forgetAfter = 15 * time.Minute
-	maxKeys     = 50_000 // per kind; stale keys are dropped first
+	maxKeys     = 50_000 // per kind; stale keys are dropped first, then the one failed least lately
 )
 
 func (r rule) wait(n int) time.Duration {
@@ -118,7 +118,11 @@ func (t *throttle) failLocked(user, addr string, now time.Time) int {
 			if !ok && len(m) >= maxKeys {
 				forgetStale(m, now)
 				if len(m) >= maxKeys {
-					return 0 // full of live keys: the address's own count still holds
+					// Full of recent failures (a spray of made-up
+					// usernames from many addresses): the key failed
+					// least lately makes room, so a key being guessed
+					// at, failing again and again, stays counted.
+					forgetStalest(m)
 				}
 			}
 			f = &failures{}
@@ -142,6 +146,20 @@ func (t *throttle) succeed(user, addr string) {
 	delete(t.users, user)
 	if f, ok := t.addr[addr]; ok && f.n > 0 {
 		f.n--
+	}
+}
+
+// forgetStalest drops the key whose last failure is the oldest.
+func forgetStalest(m map[string]*failures) {
+	var oldest *string
+	var at time.Time
+	for k, f := range m {
+		if oldest == nil || f.last.Before(at) {
+			oldest, at = &k, f.last
+		}
+	}
+	if oldest != nil {
+		delete(m, *oldest)
 	}
 }
 

@@ -51,3 +51,28 @@ func BenchmarkLiveFilter(b *testing.B) {
 		}
 	}
 }
+
+// Once each kind of key was full of recent failures (maxKeys of them,
+// sprayed from many addresses at made-up usernames), a username's
+// failures were no longer counted at all: a real person's password could
+// then be guessed from many addresses without ever waiting. The key
+// failed least lately makes room instead.
+func TestAThrottleFullOfRecentFailuresStillCountsAPersonsFailures(t *testing.T) {
+	th := newThrottle()
+	now := time.Now()
+	for i := range maxKeys {
+		if _, _, ok := th.attempt(fmt.Sprintf("made.up.%d", i), fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255), now); !ok {
+			t.Fatalf("spray %d refused", i)
+		}
+	}
+	now = now.Add(time.Second)
+	checked := 0
+	for i := range 40 {
+		if _, _, ok := th.attempt("amhp.duty", fmt.Sprintf("192.0.2.%d", i), now); ok {
+			checked++
+		}
+	}
+	if checked > userRule.free {
+		t.Fatalf("with the throttle full, %d of 40 guesses for one username from 40 addresses were let through at once; want at most %d", checked, userRule.free)
+	}
+}
