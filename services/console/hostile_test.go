@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
@@ -194,5 +197,55 @@ func TestAnEpisodeIsLinkedOnlyWithAnEpisodeTheRecordFoundMayBeTheSamePerson(t *t
 	}
 	if got := stored(t, bus, theirs, linkedType); len(got) != 0 {
 		t.Fatalf("SPoA's episode holds %d links from the police (answer %d %s)", len(got), code, body)
+	}
+}
+
+// A new password given in the users file ends the sessions of the old
+// one. The console noticed a change of the file by its time and size
+// alone: a reset (a bcrypt hash is as long as the one before) written
+// within the same tick of the file system's clock, or copied in keeping
+// its time (cp -p, rsync -a), went unnoticed, and the old password and
+// its sessions went on working.
+func TestAPasswordResetIsNoticedWhateverTheFilesTime(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "users.json")
+	old, err := console.HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := console.UsersFile{Users: []console.User{{Username: "j.okoye", Name: "Jade Okoye", Agency: events.AMHP, Role: "Duty AMHP", Hash: old}}}
+	if err := console.WriteUsersFile(file, users); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := startConsoleWith(t, console.Config{UsersFile: file})
+	a := newAttacker(t, c.URL(), "")
+	if code, body := a.try("j.okoye", "correct horse battery"); code != http.StatusSeeOther {
+		t.Fatalf("signing in: %d %s", code, body)
+	}
+	fresh, err := console.HashPassword("a brand new passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users.Users[0].Hash = fresh
+	if err := console.WriteUsersFile(file, users); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(file, st.ModTime(), st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the console looks at the file at most once a second
+	resp, err := a.client.Get(c.URL() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if to := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(to, "/signin") {
+		t.Errorf("the session of the old password after a reset: %s, want it ended", resp.Status)
+	}
+	if code, _ := newAttacker(t, c.URL(), "").try("j.okoye", "correct horse battery"); code == http.StatusSeeOther {
+		t.Errorf("the old password after a reset: %d, want it refused", code)
 	}
 }

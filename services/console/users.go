@@ -1,6 +1,7 @@
 package console
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -124,11 +125,16 @@ func HashPassword(p string) (string, error) {
 
 // ReadUsersFile reads and checks a users file.
 func ReadUsersFile(path string) (UsersFile, error) {
-	var f UsersFile
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return f, fmt.Errorf("users file: %w", err)
+		return UsersFile{}, fmt.Errorf("users file: %w", err)
 	}
+	return parseUsersFile(path, raw)
+}
+
+// parseUsersFile reads and checks the contents of the users file at path.
+func parseUsersFile(path string, raw []byte) (UsersFile, error) {
+	var f UsersFile
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return f, fmt.Errorf("users file %s: %w", path, err)
 	}
@@ -219,14 +225,16 @@ func hashDemo(demo []DemoUser) (map[string]User, error) {
 }
 
 // users is who may sign in: the demo people, or a users file read again
-// when it changes (checked at most once a second).
+// when it changes (checked at most once a second). A change is told by
+// what the file holds, not by its time and size: a new password is a
+// hash as long as the old one, and may be written within one tick of the
+// file system's clock or copied in keeping the file's time.
 type users struct {
 	path string
 
 	mu      sync.Mutex
 	byName  map[string]User
-	modTime time.Time
-	size    int64
+	sum     [sha256.Size]byte // of the file as last read
 	checked time.Time
 	onError func(error)
 }
@@ -245,14 +253,15 @@ func newUsers(path string, demo []DemoUser, onError func(error)) (*users, error)
 }
 
 func (u *users) reload() error {
-	st, err := os.Stat(u.path)
+	raw, err := os.ReadFile(u.path)
 	if err != nil {
 		return fmt.Errorf("users file: %w", err)
 	}
-	if st.ModTime().Equal(u.modTime) && st.Size() == u.size && u.byName != nil {
+	sum := sha256.Sum256(raw)
+	if sum == u.sum && u.byName != nil {
 		return nil
 	}
-	f, err := ReadUsersFile(u.path)
+	f, err := parseUsersFile(u.path, raw)
 	if err != nil {
 		return err
 	}
@@ -260,7 +269,7 @@ func (u *users) reload() error {
 	for _, x := range f.Users {
 		m[x.Username] = x
 	}
-	u.byName, u.modTime, u.size = m, st.ModTime(), st.Size()
+	u.byName, u.sum = m, sum
 	return nil
 }
 
