@@ -169,6 +169,13 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 		c.follow(followCtx, bus, info.State.LastSeq+1)
 	}()
 	c.ln, err = net.Listen("tcp", cfg.Addr)
+	if err == nil && cfg.Demo != nil && !loopback(c.ln.Addr()) {
+		// The demo people's passwords are published: anyone who reached
+		// such a console would sign in as any agency.
+		c.ln.Close()
+		err = fmt.Errorf("its demo people (there is no users file) are for trying crisisbus on this machine only, and their passwords are published: "+
+			"listen on 127.0.0.1 (--http 127.0.0.1:8080), or give a users file made with `crisisbus users add` (--users FILE) to serve the console on %s", cfg.Addr)
+	}
 	if err != nil {
 		c.stopFollowing()
 		c.wg.Wait()
@@ -216,6 +223,13 @@ func (c *Server) follow(ctx context.Context, bus *natsbus.Bus, seq uint64) {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// loopback reports whether a listener's address is reachable from this
+// machine only.
+func loopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
 }
 
 // URL is where the console is served.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -247,5 +248,24 @@ func TestAPasswordResetIsNoticedWhateverTheFilesTime(t *testing.T) {
 	}
 	if code, _ := newAttacker(t, c.URL(), "").try("j.okoye", "correct horse battery"); code == http.StatusSeeOther {
 		t.Errorf("the old password after a reset: %d, want it refused", code)
+	}
+}
+
+// The demo people's passwords are in the README and on the sign-in page.
+// With no users file, a console listening beyond this machine (--http
+// 0.0.0.0:8080) let anyone who reached it sign in as any agency. It now
+// refuses to start, saying what to do.
+func TestTheDemoPeopleAreNeverServedBeyondThisMachine(t *testing.T) {
+	b := bustest.Start(t, "")
+	nc := bustest.Conn(t, b, events.Agency(broker.Console))
+	c, err := console.Start(t.Context(), nc, console.Config{Addr: "0.0.0.0:0"})
+	if err == nil {
+		c.Stop()
+		t.Fatalf("the console with its demo people started on %s, open to the network", c.URL())
+	}
+	for _, want := range []string{"demo people", "users file", "127.0.0.1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal does not say %q: %v", want, err)
+		}
 	}
 }
