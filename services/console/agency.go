@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -78,6 +79,21 @@ func (c *Server) giveReason(w http.ResponseWriter, r *http.Request, id string) {
 		s, _ := sessionFrom(r.Context())
 		c.render(w, r, "reason", http.StatusUnprocessableEntity, page{Title: "Why do you need this episode?",
 			Errors: []fieldError{{"reason", msg}}, Form: r.PostForm, Data: reasonData{id, s.Agency, maxReasonLen}})
+		return
+	}
+	// The record has the reason first, with a view of the episode for it:
+	// the session keeps it, and live updates follow the episode, only once
+	// the record holds it.
+	s, _ := sessionFrom(r.Context())
+	if err := c.viewEpisode(r.Context(), s, id, reason, "", &struct{}{}); err != nil {
+		if code := rpc.CodeOf(err); code == rpc.NotFound || code == rpc.BadRequest {
+			http.Error(w, "There is no episode "+id+".", http.StatusNotFound)
+			return
+		}
+		if !gone(r, err) {
+			c.log.Error("give a reason: episode view", zap.String("episode", logsafe.ID(id)), zap.String("cause", logsafe.Cause(err)))
+		}
+		http.Error(w, "Your reason could not be given to the record just now: nothing was opened. Go back and try again.", http.StatusServiceUnavailable)
 		return
 	}
 	_, err := c.sessions.update(r.Context(), sessionIDFrom(r.Context()), func(s *session) {
@@ -233,10 +249,7 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 		Fields []string     `json:"fields"`
 		View   episode.View `json:"view"`
 	}
-	err := rpc.CallInto(r.Context(), c.nc, record.ViewSubject(s.Agency), record.ViewRequest{
-		Episode: id, Agency: s.Agency, Viewer: s.Name + " (" + s.Username + ")",
-		Purpose: "direct care: " + s.Role + " working on the episode in the console", After: r.URL.Query().Get("after"),
-		Reason: reason}, &resp)
+	err := c.viewEpisode(r.Context(), s, id, reason, r.URL.Query().Get("after"), &resp)
 	if err != nil {
 		var re *rpc.Error
 		if errors.As(err, &re) && re.Code == rpc.Forbidden && strings.HasPrefix(re.Message, episode.NoPartMessage) {
@@ -346,6 +359,18 @@ func (c *Server) renderEpisodeWith(w http.ResponseWriter, r *http.Request, id st
 	p.Title = "Episode: " + d.V.Person.Name()
 	p.Data = d
 	c.render(w, r, "episode", status, p)
+}
+
+// viewEpisode asks the record for episode id as the signed-in person's
+// agency sees it, decoded into into: for reason when their agency has no
+// part in it ("" when it has), after the event after ("" none). The
+// record refuses a view without a reason to an agency with no part in the
+// episode, and records every view it gives as a disclosure.
+func (c *Server) viewEpisode(ctx context.Context, s session, id, reason, after string, into any) error {
+	return rpc.CallInto(ctx, c.nc, record.ViewSubject(s.Agency), record.ViewRequest{
+		Episode: id, Agency: s.Agency, Viewer: c.viewer(s),
+		Purpose: "direct care: " + s.Role + " working on the episode in the console", After: after,
+		Reason: reason}, into)
 }
 
 // mostRecentFirst orders the record's summary of who viewed, most recent first.

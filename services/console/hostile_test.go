@@ -19,6 +19,7 @@ import (
 	"github.com/crisisbus/crisisbus/internal/system"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/console"
+	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
@@ -268,4 +269,76 @@ func TestTheDemoPeopleAreNeverServedBeyondThisMachine(t *testing.T) {
 			t.Errorf("the refusal does not say %q: %v", want, err)
 		}
 	}
+}
+
+// A person whose agency has no part in an episode opens it only with a
+// reason, which the record keeps with their view. The reason was kept in
+// the session as soon as it was posted, and the live stream told them of
+// every change to the episode from then on, even if the page was never
+// opened: the record never heard of the reason.
+func TestAReasonOpensTheLiveUpdatesOfAnEpisodeOnlyOnceTheRecordHasIt(t *testing.T) {
+	base, bus := startWholeSystem(t)
+	opened, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](context.Background(), bus.Conn(), agency.Subject(events.SPoA, "open"),
+		agency.OpenRequest{Actor: "Morgan Lee (SPoA clinician)", Channel: "referral", Summary: "GP referral: low mood after bereavement", Location: "Gillingham"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := opened.Episode
+	const reason = "Caller says she is at the station now"
+	handler := newAttacker(t, base, "")
+	if code, body := handler.try("police.handler", "crisisbus-police"); code != http.StatusSeeOther {
+		t.Fatalf("signing in: %d %s", code, body)
+	}
+	_, home := fetch(t, handler.client, base+"/")
+	// The reason is posted; the page it leads to is not opened.
+	if code, body := handler.post(home, "/episodes/"+ep+"/reason", url.Values{"reason": {reason}}); code != http.StatusSeeOther {
+		t.Fatalf("the reason: %d %s", code, body)
+	}
+	resp, err := handler.client.Get(base + "/live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	heard := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := resp.Body.Read(buf)
+			if n > 0 {
+				heard <- string(buf[:n])
+			}
+			if err != nil {
+				close(heard)
+				return
+			}
+		}
+	}()
+	if _, err := rpc.Call[agency.IdentifyRequest, agency.Receipt](context.Background(), bus.Conn(), agency.Subject(events.SPoA, "identify"),
+		agency.IdentifyRequest{Base: agency.Base{Episode: ep, Actor: "Morgan Lee (SPoA clinician)"}, PersonIdentified: events.PersonIdentified{GivenName: "Aisha"}}); err != nil {
+		t.Fatal(err)
+	}
+	told := false
+	for deadline := time.After(3 * time.Second); !told; {
+		select {
+		case s, ok := <-heard:
+			told = ok && strings.Contains(s, ep)
+			if !ok {
+				t.Fatal("the live stream ended")
+			}
+		case <-deadline:
+			return // not told: nothing to check
+		}
+	}
+	bustest.CheckFor(t, 5*time.Second, 100*time.Millisecond, func() error {
+		d, err := rpc.Call[record.EpisodeRequest, record.DisclosuresResponse](context.Background(), bus.Conn(), record.SubjectDisclosures, record.EpisodeRequest{Episode: ep})
+		if err != nil {
+			return err
+		}
+		for _, x := range d.Disclosures {
+			if x.Agency == events.Police && strings.Contains(x.Purpose, reason) {
+				return nil
+			}
+		}
+		return fmt.Errorf("the control room was told of a change to an episode it has no part in, and the record holds no reason of theirs: %+v", d.Disclosures)
+	})
 }
