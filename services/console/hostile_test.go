@@ -342,3 +342,58 @@ func TestAReasonOpensTheLiveUpdatesOfAnEpisodeOnlyOnceTheRecordHasIt(t *testing.
 		return fmt.Errorf("the control room was told of a change to an episode it has no part in, and the record holds no reason of theirs: %+v", d.Disclosures)
 	})
 }
+
+// A page keeps one live connection open for as long as it is open. One
+// person's session could open any number of them (a script, not pages),
+// each read again against the bus every few seconds and each held by the
+// console: one person could wear the console and the bus down for
+// everyone. A session has a bounded number of live connections at once.
+func TestOneSessionHoldsOnlySoManyLiveConnections(t *testing.T) {
+	c, _ := startConsoleWith(t, console.Config{})
+	a := newAttacker(t, c.URL(), "")
+	if code, body := a.try("amhp.duty", "crisisbus-amhp"); code != http.StatusSeeOther {
+		t.Fatalf("signing in: %d %s", code, body)
+	}
+	var open []*http.Response
+	defer func() {
+		for _, r := range open {
+			r.Body.Close()
+		}
+	}()
+	refused := 0
+	for range 60 {
+		resp, err := a.client.Get(c.URL() + "/live")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			open = append(open, resp)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("a live connection: %s", resp.Status)
+		}
+		refused++
+	}
+	if len(open) > 32 {
+		t.Fatalf("one session holds %d live connections at once (%d refused); want at most 32", len(open), refused)
+	}
+	// Closing them lets the person's pages connect again.
+	for _, r := range open {
+		r.Body.Close()
+	}
+	open = nil
+	bustest.CheckFor(t, 5*time.Second, 100*time.Millisecond, func() error {
+		resp, err := a.client.Get(c.URL() + "/live")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return fmt.Errorf("a live connection after the others closed: %s", resp.Status)
+		}
+		open = append(open, resp)
+		return nil
+	})
+}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 )
@@ -89,6 +91,7 @@ func (p *parties) has(episode string, a events.Agency) bool {
 type hub struct {
 	mu     sync.Mutex
 	subs   map[chan liveEvent]func(liveEvent) bool
+	held   map[string]int // open streams by session id, at most maxStreams each
 	closed bool
 	boot   string      // this console's run: a mark of another run is stale
 	seq    uint64      // events published so far
@@ -106,7 +109,34 @@ const lagMax = 3 * time.Second
 func newHub() *hub {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	return &hub{subs: map[chan liveEvent]func(liveEvent) bool{}, boot: hex.EncodeToString(b)}
+	return &hub{subs: map[chan liveEvent]func(liveEvent) bool{}, held: map[string]int{}, boot: hex.EncodeToString(b)}
+}
+
+// maxStreams bounds the live streams one session holds at once: a person
+// with this many pages of the console open. Each is held by the console
+// and reads the session again every liveRecheck; a script opening
+// streams by the thousand would wear the console and the bus down for
+// everyone.
+const maxStreams = 16
+
+// hold counts one more open stream of session id; false when it holds
+// maxStreams already. let gives it back.
+func (h *hub) hold(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held[id] >= maxStreams {
+		return false
+	}
+	h.held[id]++
+	return true
+}
+
+func (h *hub) let(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held[id]--; h.held[id] <= 0 {
+		delete(h.held, id)
+	}
 }
 
 // liveMark is where a page stands in the hub's events: "boot.seq".
@@ -266,6 +296,13 @@ func (c *Server) liveStream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	s, _ := sessionFrom(r.Context())
 	id := sessionIDFrom(r.Context())
+	if !c.live.hold(id) {
+		c.log.Warn("live updates refused: too many streams for one session", zap.String("user", s.Username), zap.Int("streams", maxStreams))
+		http.Error(w, fmt.Sprintf("This session already has %d pages of the console receiving live updates. Close one, and this page connects again by itself.", maxStreams),
+			http.StatusTooManyRequests)
+		return
+	}
+	defer c.live.let(id)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
 	// Where the page stands: the mark it was rendered at, or on the
