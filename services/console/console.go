@@ -612,16 +612,16 @@ func (c *Server) signin(w http.ResponseWriter, r *http.Request) {
 	if !known {
 		logUser = zap.String("user", "(not a username)")
 	}
-	// The try counts as a failure before the password is checked, so
+	// The try counts as a failure while its password is checked, so
 	// guesses sent all at once wait as if sent one by one.
-	ref, n, ok := c.throttle.attempt(username, addr, now)
-	if !ok {
+	if ref, ok := c.throttle.attempt(username, addr, now); !ok {
 		c.log.Warn("sign-in refused: too many failures", logUser, zap.String("address", addr),
 			zap.Int("failures", ref.failures), zap.Duration("wait", ref.wait), zap.Bool("by_address", ref.byAddr))
 		c.renderSignin(w, r, http.StatusTooManyRequests, []fieldError{{"password", ref.message()}}, form, "")
 		return
 	}
 	if !passwordMatches(u, known, password) {
+		n := c.throttle.fail(username, addr, now)
 		c.log.Warn("sign-in failed", logUser, zap.String("address", addr), zap.Int("failures", n), zap.Bool("disabled", known && u.Disabled))
 		c.renderSignin(w, r, http.StatusUnprocessableEntity, []fieldError{{"password", "The username or password is not right"}}, form, "")
 		return

@@ -13,9 +13,9 @@ import (
 // username from this address, the username from anywhere, and the address
 // for any username. Past a few free failures each key makes the next try
 // wait, doubling with each failure up to a cap; while one must wait the
-// password is not even checked. A try is counted as a failure before its
-// password is checked (attempt), so guesses sent all at once wait as if
-// sent one by one; signing in takes it back. A key is forgotten after
+// password is not even checked. A try let through counts as a failure
+// until its password is found right or wrong (attempt), so guesses sent
+// all at once wait as if sent one by one. A key is forgotten after
 // forgetAfter without failures, and signing in clears the username's keys.
 //
 // The caps keep an attacker from locking a real person out for long: from
@@ -46,9 +46,17 @@ func (r rule) wait(n int) time.Duration {
 }
 
 type failures struct {
-	n    int
-	last time.Time
+	n int
+	// pending are tries let through whose password is being checked:
+	// counted as failures by check until each fails or succeeds, so that
+	// tries arriving together wait as if they came one by one.
+	pending int
+	last    time.Time
 }
+
+// stale reports whether a key may be forgotten: no failure for
+// forgetAfter and no try being checked.
+func (f *failures) stale(now time.Time) bool { return f.pending == 0 && now.Sub(f.last) > forgetAfter }
 
 type throttle struct {
 	mu                 sync.Mutex
@@ -66,6 +74,18 @@ type refusal struct {
 	byAddr   bool // the address, not the username, is throttled
 }
 
+// keys are the three keys of a try, each with its map and rule.
+func (t *throttle) keys(user, addr string) []throttleKey {
+	return []throttleKey{{t.pairs, user + "\x00" + addr, pairRule, false}, {t.users, user, userRule, false}, {t.addr, addr, addrRule, true}}
+}
+
+type throttleKey struct {
+	m    map[string]*failures
+	key  string
+	r    rule
+	addr bool
+}
+
 func (t *throttle) check(user, addr string, now time.Time) (refusal, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -73,88 +93,95 @@ func (t *throttle) check(user, addr string, now time.Time) (refusal, bool) {
 }
 
 // attempt is a try at signing in: refused while a wait runs, otherwise
-// counted as a failure at once, before its password is checked, so that
+// let through and counted as pending until fail or succeed, so that
 // tries arriving together cannot all pass the check before any has
-// failed. It returns the failures for the username from this address,
-// this try included; succeed takes the try back.
-func (t *throttle) attempt(user, addr string, now time.Time) (refusal, int, bool) {
+// failed.
+func (t *throttle) attempt(user, addr string, now time.Time) (refusal, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if ref, wait := t.checkLocked(user, addr, now); wait {
-		return ref, 0, false
+		return ref, false
 	}
-	return refusal{}, t.failLocked(user, addr, now), true
+	for _, k := range t.keys(user, addr) {
+		get(k.m, k.key, now).pending++
+	}
+	return refusal{}, true
 }
 
 func (t *throttle) checkLocked(user, addr string, now time.Time) (refusal, bool) {
 	var worst refusal
-	for _, k := range []struct {
-		m    map[string]*failures
-		key  string
-		r    rule
-		addr bool
-	}{{t.pairs, user + "\x00" + addr, pairRule, false}, {t.users, user, userRule, false}, {t.addr, addr, addrRule, true}} {
+	for _, k := range t.keys(user, addr) {
 		f, ok := k.m[k.key]
-		if !ok || now.Sub(f.last) > forgetAfter {
+		if !ok || f.stale(now) {
 			continue
 		}
-		if left := f.last.Add(k.r.wait(f.n)).Sub(now); left > worst.wait {
-			worst = refusal{wait: left, failures: f.n, byAddr: k.addr}
+		n := f.n + f.pending
+		if left := f.last.Add(k.r.wait(n)).Sub(now); left > worst.wait {
+			worst = refusal{wait: left, failures: n, byAddr: k.addr}
 		}
 	}
 	return worst, worst.wait > 0
 }
 
+// get is the key's failures, a new count if it has none or they are
+// stale. A map full of recent failures (a spray of made-up usernames
+// from many addresses) first forgets the stale, then the key failed
+// least lately, so a key being guessed at, failing again and again,
+// stays counted.
+func get(m map[string]*failures, key string, now time.Time) *failures {
+	f, ok := m[key]
+	if ok && !f.stale(now) {
+		return f
+	}
+	if !ok && len(m) >= maxKeys {
+		forgetStale(m, now)
+		if len(m) >= maxKeys {
+			forgetStalest(m)
+		}
+	}
+	f = &failures{last: now}
+	m[key] = f
+	return f
+}
+
+// fail counts a failed sign-in (a try attempt let through, or not)
+// against its three keys; it returns the failures of the username from
+// this address.
 func (t *throttle) fail(user, addr string, now time.Time) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.failLocked(user, addr, now)
-}
-
-func (t *throttle) failLocked(user, addr string, now time.Time) int {
-	count := func(m map[string]*failures, key string) int {
-		f, ok := m[key]
-		if !ok || now.Sub(f.last) > forgetAfter {
-			if !ok && len(m) >= maxKeys {
-				forgetStale(m, now)
-				if len(m) >= maxKeys {
-					// Full of recent failures (a spray of made-up
-					// usernames from many addresses): the key failed
-					// least lately makes room, so a key being guessed
-					// at, failing again and again, stays counted.
-					forgetStalest(m)
-				}
-			}
-			f = &failures{}
-			m[key] = f
-		}
+	var n int
+	for i, k := range t.keys(user, addr) {
+		f := get(k.m, k.key, now)
+		f.pending = max(f.pending-1, 0)
 		f.n++
 		f.last = now
-		return f.n
+		if i == 0 { // the pair's
+			n = f.n
+		}
 	}
-	count(t.users, user)
-	count(t.addr, addr)
-	return count(t.pairs, user+"\x00"+addr)
+	return n
 }
 
-// succeed clears the username's keys after signing in, and takes back
-// the address's count of the try (attempt counted it as a failure).
+// succeed clears the username's keys after signing in; the address's
+// count is left as it was before the try.
 func (t *throttle) succeed(user, addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.pairs, user+"\x00"+addr)
 	delete(t.users, user)
-	if f, ok := t.addr[addr]; ok && f.n > 0 {
-		f.n--
+	if f, ok := t.addr[addr]; ok && f.pending > 0 {
+		f.pending--
 	}
 }
 
-// forgetStalest drops the key whose last failure is the oldest.
+// forgetStalest drops the key whose last failure is the oldest, of those
+// with no try being checked.
 func forgetStalest(m map[string]*failures) {
 	var oldest *string
 	var at time.Time
 	for k, f := range m {
-		if oldest == nil || f.last.Before(at) {
+		if f.pending == 0 && (oldest == nil || f.last.Before(at)) {
 			oldest, at = &k, f.last
 		}
 	}
@@ -165,7 +192,7 @@ func forgetStalest(m map[string]*failures) {
 
 func forgetStale(m map[string]*failures, now time.Time) {
 	for k, f := range m {
-		if now.Sub(f.last) > forgetAfter {
+		if f.stale(now) {
 			delete(m, k)
 		}
 	}

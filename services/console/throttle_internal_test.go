@@ -61,18 +61,40 @@ func TestAThrottleFullOfRecentFailuresStillCountsAPersonsFailures(t *testing.T) 
 	th := newThrottle()
 	now := time.Now()
 	for i := range maxKeys {
-		if _, _, ok := th.attempt(fmt.Sprintf("made.up.%d", i), fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255), now); !ok {
+		user, addr := fmt.Sprintf("made.up.%d", i), fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255)
+		if _, ok := th.attempt(user, addr, now); !ok {
 			t.Fatalf("spray %d refused", i)
 		}
+		th.fail(user, addr, now)
 	}
 	now = now.Add(time.Second)
 	checked := 0
 	for i := range 40 {
-		if _, _, ok := th.attempt("amhp.duty", fmt.Sprintf("192.0.2.%d", i), now); ok {
+		if _, ok := th.attempt("amhp.duty", fmt.Sprintf("192.0.2.%d", i), now); ok {
 			checked++
+			th.fail("amhp.duty", fmt.Sprintf("192.0.2.%d", i), now)
 		}
 	}
 	if checked > userRule.free {
 		t.Fatalf("with the throttle full, %d of 40 guesses for one username from 40 addresses were let through at once; want at most %d", checked, userRule.free)
+	}
+}
+
+// A try let through is held as a failure only while its password is
+// checked: a person signing in leaves their address's count and wait as
+// they were, so the next person at the same address waits no longer.
+func TestSigningInLeavesTheAddresssWaitAsItWas(t *testing.T) {
+	th := newThrottle()
+	now := time.Now()
+	for i := range addrRule.free + 5 {
+		th.fail(fmt.Sprintf("typo.%d", i), "198.51.100.7", now)
+	}
+	now = now.Add(addrRule.wait(addrRule.free+5) + time.Second)
+	if _, ok := th.attempt("amhp.duty", "198.51.100.7", now); !ok {
+		t.Fatal("a try after the address's wait was refused")
+	}
+	th.succeed("amhp.duty", "198.51.100.7")
+	if ref, wait := th.check("spoa.clinician", "198.51.100.7", now); wait {
+		t.Fatalf("after a person signed in, the next at the address must wait %s", ref.wait)
 	}
 }
