@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -131,6 +132,10 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 		cfg.Log.Error("users file unreadable: keeping the people last read", zap.Error(err))
 	}); err != nil {
 		return nil, err
+	}
+	// It holds every person's password hash, as the store key's file holds the key.
+	if fi, err := os.Stat(cfg.UsersFile); cfg.UsersFile != "" && err == nil && fi.Mode().Perm()&0o077 != 0 {
+		cfg.Log.Warn("users file is readable by others than its owner: chmod 600 it", zap.String("users_file", cfg.UsersFile), zap.Stringer("mode", fi.Mode().Perm()))
 	}
 	if c.sessions, err = openSessions(ctx, js); err != nil {
 		return nil, err

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
@@ -396,4 +399,30 @@ func TestOneSessionHoldsOnlySoManyLiveConnections(t *testing.T) {
 		open = append(open, resp)
 		return nil
 	})
+}
+
+// The users file holds every person's password hash. A file others on the
+// machine may read (written by hand, or copied with the usual umask) was
+// used without a word; the console now says so in its log, as the store
+// key's file does.
+func TestAUsersFileOthersMayReadIsWarnedOf(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "users.json")
+	h, err := console.HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := console.WriteUsersFile(file, console.UsersFile{Users: []console.User{{Username: "j.okoye", Name: "Jade Okoye", Agency: events.AMHP, Role: "Duty AMHP", Hash: h}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.WarnLevel)
+	startConsoleWith(t, console.Config{UsersFile: file, Log: zap.New(core)})
+	for _, e := range logs.All() {
+		if strings.Contains(e.Message, "users file is readable by others") {
+			return
+		}
+	}
+	t.Fatalf("no warning of a users file of mode 0644: %+v", logs.All())
 }
