@@ -638,7 +638,10 @@ func (c *Server) signin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Signing in failed: the console could not reach the bus. Try again.", http.StatusServiceUnavailable)
 		return
 	}
-	c.setSessionCookie(w, r, id, int(sessionTTL.Seconds()))
+	// A cookie of the browser's session, never kept on disk: closing the
+	// browser of a shared computer forgets it. The session itself ends
+	// after sessionTTL whatever happens (ended).
+	c.setSessionCookie(w, r, id, 0)
 	c.log.Info("signed in", zap.String("user", u.Username), zap.String("agency", string(u.Agency)), zap.String("address", addr))
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }

@@ -426,3 +426,43 @@ func TestAUsersFileOthersMayReadIsWarnedOf(t *testing.T) {
 	}
 	t.Fatalf("no warning of a users file of mode 0644: %+v", logs.All())
 }
+
+// A control room's computers are shared. The session cookie was kept for
+// 12 hours, on disk: a person who closed the browser to sign out left the
+// next person at the desk signed in as them (until the idle limit). The
+// session cookie now lasts only as long as the browser is open; the
+// console still ends the session after 12 hours whatever happens.
+func TestClosingTheBrowserForgetsTheSession(t *testing.T) {
+	c, _ := startConsoleWith(t, console.Config{})
+	a := newAttacker(t, c.URL(), "")
+	a.ready()
+	u, _ := url.Parse(c.URL() + "/signin")
+	var token string
+	for _, ck := range a.client.Jar.Cookies(u) {
+		token = ck.Value
+	}
+	form := url.Values{"csrf": {token}, "username": {"amhp.duty"}, "password": {"crisisbus-amhp"}}
+	resp, err := a.client.PostForm(c.URL()+"/signin", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var found bool
+	for _, line := range resp.Header.Values("Set-Cookie") {
+		if !strings.HasPrefix(line, "crisisbus_session=") {
+			continue
+		}
+		found = true
+		for _, want := range []string{"HttpOnly", "SameSite=Strict", "Path=/"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("the session cookie lacks %s: %s", want, line)
+			}
+		}
+		if l := strings.ToLower(line); strings.Contains(l, "max-age") || strings.Contains(l, "expires") {
+			t.Errorf("the session cookie is kept after the browser closes: %s", line)
+		}
+	}
+	if !found {
+		t.Fatalf("no session cookie on signing in: %s %v", resp.Status, resp.Header.Values("Set-Cookie"))
+	}
+}
