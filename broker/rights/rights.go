@@ -71,6 +71,20 @@ const SessionTTL = 12 * time.Hour
 // (nats.go: nats.CustomInboxPrefix), or it receives no replies.
 func InboxPrefix(user string) string { return "_INBOX_" + user }
 
+// IsInbox reports whether subject is under an identity's inbox prefix: the
+// only reply subject a service answers. The server lets a service publish
+// its answer to whatever reply subject the caller named, wherever that is
+// (a bucket's key, the JetStream API, the event stream), so the service,
+// not the server, must check it.
+func IsInbox(subject string) bool {
+	for _, u := range Users() {
+		if strings.HasPrefix(subject, InboxPrefix(u)+".") {
+			return true
+		}
+	}
+	return false
+}
+
 // Durable is a durable consumer an identity owns on the event stream.
 type Durable struct {
 	Name string

@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"go.uber.org/zap"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/denied"
@@ -175,6 +176,14 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 	}))
 	inFlight := make(chan struct{}, MaxInFlight)
 	return g.AddEndpoint(name, micro.HandlerFunc(func(r micro.Request) {
+		// The answer goes only to a caller's inbox: a reply subject
+		// anywhere else would have this service write its answer there,
+		// with its own rights. Such a request is not handled at all.
+		if !rights.IsInbox(r.Reply()) {
+			log.Warn("request ignored: its reply subject is not a caller's inbox ("+rights.InboxPrefix("<user>")+".…)",
+				append(requestIDs(r.Data()), zap.String("subject", r.Subject()), zap.String("reply", r.Reply()))...)
+			return
+		}
 		inFlight <- struct{}{}
 		go func() {
 			defer func() { <-inFlight }()
