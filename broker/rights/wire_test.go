@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,9 +13,12 @@ import (
 
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/internal/system"
+	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/record"
+	"github.com/crisisbus/crisisbus/services/rpc"
 )
 
 func startSystem(t *testing.T) (context.Context, *system.System) {
@@ -79,4 +83,70 @@ func entry(e jetstream.KeyValueEntry) string {
 		return ""
 	}
 	return string(e.Value())
+}
+
+// The stream drops a message whose Nats-Msg-Id it already holds, whoever
+// stored the first: a police integrator who works out the id of the
+// disclosure a read will record, and stores a message of its own under it
+// first, must not read the episode with no disclosure recorded.
+func TestAReadIsDisclosedThoughItsIDWasTakenFirst(t *testing.T) {
+	ctx, sys := startSystem(t)
+	police := dial(t, sys, string(events.Police))
+	opened, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, police.nc, agency.Subject(events.Police, "open"),
+		agency.OpenRequest{Actor: "PC 1", Channel: "999", Summary: "a person in crisis on a bridge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := opened.Episode
+	view := func(viewer string) record.ViewResponse {
+		t.Helper()
+		v, err := rpc.Call[record.ViewRequest, record.ViewResponse](ctx, police.nc, record.ViewSubject(events.Police),
+			record.ViewRequest{Episode: ep, Viewer: viewer, Purpose: "direct care", After: opened.Receipt.Events[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	fields := view("PC 1").Fields
+	// Not at the edge of a disclosure window: the id is worked out for this one.
+	if left := time.Until(time.Now().Truncate(record.DisclosureWindow).Add(record.DisclosureWindow)); left < 5*time.Second {
+		time.Sleep(left + time.Second)
+	}
+	now := time.Now()
+	seed, err := json.Marshal([]any{ep, "PC 2", events.Police, "direct care", fields, now.UTC().Truncate(record.DisclosureWindow).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := record.DeterministicID("disclosure/" + string(seed))
+	js, err := jetstream.New(police.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg("crisis.police." + events.NewEpisodeID() + ".note_v1")
+	m.Header.Set(jetstream.MsgIDHeader, taken)
+	m.Data = []byte(`{}`)
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if got := view("PC 2"); got.DisclosureID != taken {
+		t.Logf("the read was disclosed as %s, not under the id taken first", got.DisclosureID)
+	}
+
+	admin, err := natsbus.NewBus(dial(t, sys, rights.Admin).nc, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var viewers []string
+	if _, err := admin.Replay(ctx, events.EpisodeSubjects(ep), func(e events.Event, _ uint64) error {
+		var d events.RecordDisclosed
+		if e.Source == events.Record && json.Unmarshal(e.Data, &d) == nil && d.Viewer != "" {
+			viewers = append(viewers, d.Viewer)
+		}
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(viewers, "PC 2") {
+		t.Errorf("PC 2 read police's view of episode %s and no disclosure was recorded (disclosures stored: %v)", ep, viewers)
+	}
 }

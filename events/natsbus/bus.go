@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -99,6 +100,9 @@ type Bus struct {
 	log    *zap.Logger
 	// parsed remembers the events it has read back (Replay), by sequence.
 	parsed parsedCache
+	// cannotRead: the server refused this bus's user a read of the stream,
+	// so a publish answered as a repeat is taken as one (ownRepeat).
+	cannotRead atomic.Bool
 	// deadStored holds the stream sequences this bus knows are in the
 	// dead-letter stream, so re-reading an episode costs no round trip.
 	deadStored sync.Map
@@ -223,6 +227,10 @@ func (b *Bus) Publish(ctx context.Context, e events.Event, opts ...PublishOption
 	pctx, release := denied.Cancel(ctx, b.nc, m.Subject)
 	defer release()
 	ack, err := b.js.PublishMsg(pctx, m, jsOpts...)
+	var pa PubAck
+	if err == nil {
+		pa, err = b.ownRepeat(pctx, m, PubAck{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, jsOpts...)
+	}
 	if err != nil {
 		if denied.Refused(pctx) {
 			return PubAck{}, fmt.Errorf("publish %s %s for episode %s on %s: %w", e.Type, e.ID, e.Subject, m.Subject, denied.ErrDenied)
@@ -236,9 +244,9 @@ func (b *Bus) Publish(ctx context.Context, e events.Event, opts ...PublishOption
 	}
 	if ce := b.log.Check(zap.DebugLevel, "published"); ce != nil {
 		ce.Write(append(traceOf(ctx, e), zap.String("episode", e.Subject), zap.String("event_id", e.ID),
-			zap.String("type", e.Type), zap.Uint64("seq", ack.Sequence))...)
+			zap.String("type", e.Type), zap.Uint64("seq", pa.Sequence))...)
 	}
-	return PubAck{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	return pa, nil
 }
 
 // Emit builds an event from data, published by this bus's agency, and publishes it.
@@ -402,6 +410,13 @@ func (b *Bus) PublishBatch(ctx context.Context, events []events.Event) []BatchRe
 		res[i].Refused = res[i].Err != nil
 	}
 	b.publishPipelined(ctx, msgs, res)
+	for i := range res {
+		if res[i].Err == nil && res[i].Ack.Duplicate {
+			if res[i].Ack, res[i].Err = b.ownRepeat(ctx, msgs[i], res[i].Ack, jetstream.WithExpectStream(Stream)); res[i].Err != nil {
+				res[i].Err = fmt.Errorf("publish %s %s for episode %s: %w", events[i].Type, events[i].ID, events[i].Subject, res[i].Err)
+			}
+		}
+	}
 	return res
 }
 
