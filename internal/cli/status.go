@@ -91,46 +91,56 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	return fmt.Errorf("%d thing(s) need a person (see above)", len(r.needs))
 }
 
-// services pings every micro service and lists those that answer, by name,
-// against those the rights table says crisisbus runs.
+// services pings each micro service the rights table says crisisbus runs,
+// by name ($SRV.PING.<name>), and counts the instances that answer. Only a
+// service's own identity may listen on its name's ping (broker/rights), and
+// each ping has a reply subject of its own: any service may answer the
+// ping of every service ($SRV.PING), and would be counted as whatever it
+// named itself.
 func (r *statusReport) services(nc *nats.Conn, wait time.Duration) error {
-	found := map[string]int{}
-	inbox := nc.NewRespInbox()
-	sub, err := nc.SubscribeSync(inbox)
-	if err != nil {
-		return fmt.Errorf("services: %w", err)
-	}
-	defer sub.Unsubscribe()
-	if err := nc.PublishRequest("$SRV.PING", inbox, nil); err != nil {
-		return fmt.Errorf("services: %w", err)
-	}
-	for deadline := time.Now().Add(wait); ; {
-		m, err := sub.NextMsg(time.Until(deadline))
-		if err != nil {
-			break
-		}
-		var ping micro.Ping
-		if json.Unmarshal(m.Data, &ping) == nil && ping.Name != "" {
-			found[ping.Name]++
-		}
-	}
 	var want []string
 	for _, id := range rights.Table() {
 		want = append(want, id.Services...)
 	}
-	r.line("\nServices (answering the discovery ping):")
-	for _, name := range slices.Sorted(maps.Keys(found)) {
-		r.line("  %-22s %d instance(s)", name, found[name])
-	}
+	subs := make(map[string]*nats.Subscription, len(want))
 	for _, name := range want {
-		if found[name] == 0 {
-			r.line("  %-22s NOT RUNNING", name)
-			serve := strings.TrimPrefix(name, "crisisbus-")
-			if serve == "record" {
-				serve = "episode-record"
-			}
-			r.need("service %s does not answer: start it (crisisbus up, or crisisbus serve %s) and look at its log", name, serve)
+		inbox := nc.NewRespInbox()
+		sub, err := nc.SubscribeSync(inbox)
+		if err != nil {
+			return fmt.Errorf("services: %w", err)
 		}
+		defer sub.Unsubscribe()
+		if err := nc.PublishRequest("$SRV.PING."+name, inbox, nil); err != nil {
+			return fmt.Errorf("services: ping %s: %w", name, err)
+		}
+		subs[name] = sub
+	}
+	found := map[string]int{}
+	deadline := time.Now().Add(wait)
+	for _, name := range want {
+		for {
+			m, err := subs[name].NextMsg(max(time.Until(deadline), time.Millisecond))
+			if err != nil {
+				break
+			}
+			var ping micro.Ping
+			if json.Unmarshal(m.Data, &ping) == nil && ping.Name == name {
+				found[name]++
+			}
+		}
+	}
+	r.line("\nServices (answering the discovery ping):")
+	for _, name := range want {
+		if found[name] > 0 {
+			r.line("  %-22s %d instance(s)", name, found[name])
+			continue
+		}
+		r.line("  %-22s NOT RUNNING", name)
+		serve := strings.TrimPrefix(name, "crisisbus-")
+		if serve == "record" {
+			serve = "episode-record"
+		}
+		r.need("service %s does not answer: start it (crisisbus up, or crisisbus serve %s) and look at its log", name, serve)
 	}
 	return nil
 }
