@@ -266,7 +266,7 @@ func (id Identity) Subjects() Subjects {
 			pub(api+"CONSUMER.CREATE."+stream+"."+d.Name, api+"CONSUMER.CREATE."+stream+"."+d.Name+".>")
 		}
 		pub(api+"CONSUMER.INFO."+stream+"."+d.Name, api+"CONSUMER.MSG.NEXT."+stream+"."+d.Name,
-			"$JS.ACK."+stream+"."+d.Name+".>", events.DeadLetterRoot+"."+d.Name)
+			"$JS.ACK."+stream+"."+d.Name+".>", events.DeadLetterRoot+"."+d.Name+".*")
 	}
 	if id.ReadsStream {
 		// Ordered, ephemeral consumers over the stream, and direct reads;
@@ -276,8 +276,9 @@ func (id Identity) Subjects() Subjects {
 			api+"CONSUMER.INFO."+stream+".*", api+"CONSUMER.MSG.NEXT."+stream+".*",
 			api+"CONSUMER.DELETE."+stream+".*", "$JS.FC."+stream+".>")
 		// The consumers it makes may dead-letter too, and a read of an
-		// episode sets aside, once, a stored message it cannot use.
-		pub(events.DeadLetterRoot+".*", events.DeadLetterRoot+"."+natsbus.ReplayConsumer+".*")
+		// episode sets aside, once, a stored message it cannot use
+		// (natsbus.DeadLetterSubject: deadletter.<consumer>.<sequence>).
+		pub(events.DeadLetterRoot + ".*.*")
 		for _, other := range Table() {
 			if other.User == id.User {
 				continue
@@ -286,7 +287,7 @@ func (id Identity) Subjects() Subjects {
 				s.PublishDeny = append(s.PublishDeny,
 					api+"CONSUMER.CREATE."+stream+"."+d.Name, api+"CONSUMER.CREATE."+stream+"."+d.Name+".>",
 					api+"CONSUMER.DELETE."+stream+"."+d.Name, api+"CONSUMER.MSG.NEXT."+stream+"."+d.Name,
-					events.DeadLetterRoot+"."+d.Name)
+					events.DeadLetterRoot+"."+d.Name+".*")
 			}
 		}
 	}

@@ -154,7 +154,7 @@ func forbidden(id rights.Identity) []act {
 				pub("take "+o.User+"'s consumer over, filter named", api+"CONSUMER.CREATE."+s+".crisis.>"),
 				pub("pull from "+o.User+"'s consumer", api+"CONSUMER.MSG.NEXT."+s),
 				pub("acknowledge for "+o.User, "$JS.ACK."+s+".1.1.1.1.1.0"),
-				pub("dead-letter for "+o.User, events.DeadLetterRoot+"."+d.Name))
+				pub("dead-letter for "+o.User, natsbus.DeadLetterSubject(d.Name, 1)))
 			if !id.ReadsStream {
 				out = append(out, pub("read "+o.User+"'s consumer configuration", api+"CONSUMER.INFO."+s))
 			}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,4 +153,83 @@ func TestAReadIsDisclosedThoughItsIDWasTakenFirst(t *testing.T) {
 	if !slices.Contains(viewers, "PC 2") {
 		t.Errorf("PC 2 read police's view of episode %s and no disclosure was recorded (disclosures stored: %v)", ep, viewers)
 	}
+}
+
+// Each service sets aside in the dead-letter stream a stored message it
+// cannot use, under its own consumer's name. A police integrator who stores
+// dead letters of its own first, under the ids the services would give
+// theirs, must not have a message the services refused leave no trace there.
+func TestARefusedMessageIsDeadLetteredThoughItsIDWasTakenFirst(t *testing.T) {
+	ctx, sys := startSystem(t)
+	police := dial(t, sys, string(events.Police))
+	js, err := jetstream.New(police.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := func() uint64 {
+		t.Helper()
+		ack, err := js.Publish(ctx, "crisis.police."+events.NewEpisodeID()+".note_v1", []byte(`{"not":"an event"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence
+	}
+	var next uint64
+	for try := 0; ; try++ {
+		next = junk() + 1
+		time.Sleep(300 * time.Millisecond) // the services set it aside
+		// On every dead-letter subject police may have (the server refuses
+		// the others).
+		for _, subj := range []string{events.DeadLetterRoot + "." + rights.InboxDurable(events.Police), events.DeadLetterRoot + "." + rights.InboxDurable(events.Police) + "." + strconv.FormatUint(next, 10)} {
+			for _, d := range []string{rights.RecordDurable, rights.AuditDurable, rights.ClockDurable, natsbus.ReplayConsumer} {
+				m := nats.NewMsg(subj)
+				m.Header.Set(jetstream.MsgIDHeader, d+":"+strconv.FormatUint(next, 10))
+				m.Header.Set(natsbus.HeaderDeadConsumer, d)
+				m.Data = []byte("nothing to see")
+				if err := police.nc.PublishMsg(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := police.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if junk() == next {
+			break
+		}
+		if try == 5 {
+			t.Fatal("the stream never stood still")
+		}
+	}
+	admin, err := jetstream.New(dial(t, sys, rights.Admin).nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bustest.CheckFor(t, 15*time.Second, 100*time.Millisecond, func() error {
+		st, err := admin.Stream(ctx, natsbus.DeadLetterStream)
+		if err != nil {
+			return err
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return err
+		}
+		set := map[string]bool{}
+		for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+			m, err := st.GetMsg(ctx, seq)
+			if err != nil {
+				return err
+			}
+			if m.Header.Get(natsbus.HeaderDeadSequence) == strconv.FormatUint(next, 10) &&
+				!strings.HasPrefix(m.Subject, events.DeadLetterRoot+"."+rights.InboxDurable(events.Police)) {
+				set[m.Subject] = true
+			}
+		}
+		for _, d := range []string{rights.RecordDurable, rights.AuditDurable} {
+			if !slices.ContainsFunc(slices.Collect(maps.Keys(set)), func(s string) bool { return strings.HasPrefix(s, events.DeadLetterRoot+"."+d) }) {
+				return fmt.Errorf("no dead letter from %s of the message at %d, refused (dead letters of it: %v)", d, next, set)
+			}
+		}
+		return nil
+	})
 }

@@ -235,9 +235,7 @@ func (b *Bus) Publish(ctx context.Context, e events.Event, opts ...PublishOption
 		if denied.Refused(pctx) {
 			return PubAck{}, fmt.Errorf("publish %s %s for episode %s on %s: %w", e.Type, e.ID, e.Subject, m.Subject, denied.ErrDenied)
 		}
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		if wrongLastSequence(err) {
 			return PubAck{}, fmt.Errorf("publish %s for episode %s: %w", e.Type, e.Subject, ErrConflict)
 		}
 		return PubAck{}, fmt.Errorf("publish %s %s for episode %s: %w", e.Type, e.ID, e.Subject, err)
@@ -331,9 +329,27 @@ func unreadableOf(subject string, seq uint64, err error) events.Unreadable {
 	return u
 }
 
+// DeadLetterSubject is the subject of the dead letter consumer sets aside
+// of the stored message at stream sequence seq: one subject a message, and
+// the publish expects it empty, so a message is set aside once however
+// often it comes back. Only the consumer's owner may publish under its
+// name (broker/rights), so no other identity can fill the place first (as
+// it could a message id: the stream drops a repeated id, whoever sent the
+// first).
+func DeadLetterSubject(consumer string, seq uint64) string {
+	return events.DeadLetterRoot + "." + consumer + "." + strconv.FormatUint(seq, 10)
+}
+
+// wrongLastSequence reports whether the server refused a publish because
+// the subject's last sequence was not the one expected.
+func wrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
 // deadLetterStored stores an unreadable message read by Replay in the
-// dead-letter stream, once: its subject is per stream sequence and the
-// publish expects that subject to be empty, so a second read stores
+// dead-letter stream, once (DeadLetterSubject): a second read stores
 // nothing, whenever it happens. A failure is logged and tried again at the
 // next read; it never stops the read.
 func (b *Bus) deadLetterStored(ctx context.Context, s Stored, u events.Unreadable) {
@@ -341,7 +357,7 @@ func (b *Bus) deadLetterStored(ctx context.Context, s Stored, u events.Unreadabl
 		return
 	}
 	seq := strconv.FormatUint(s.Seq, 10)
-	dl := nats.NewMsg(events.DeadLetterRoot + "." + ReplayConsumer + "." + seq)
+	dl := nats.NewMsg(DeadLetterSubject(ReplayConsumer, s.Seq))
 	dl.Data = s.Raw
 	dl.Header.Set(HeaderDeadReason, "unreadable: "+u.Reason)
 	dl.Header.Set(HeaderDeadConsumer, ReplayConsumer)
@@ -351,17 +367,14 @@ func (b *Bus) deadLetterStored(ctx context.Context, s Stored, u events.Unreadabl
 	if u.Episode != "" {
 		dl.Header.Set(HeaderEpisode, u.Episode)
 	}
-	dl.Header.Set(jetstream.MsgIDHeader, ReplayConsumer+":"+seq)
 	log := b.log.With(zap.String("episode", u.Episode), zap.Uint64("stream_seq", s.Seq))
 	_, err := b.js.PublishMsg(ctx, dl, jetstream.WithExpectStream(DeadLetterStream),
 		jetstream.WithExpectLastSequenceForSubject(0, dl.Subject))
-	var apiErr *jetstream.APIError
 	switch {
 	case err == nil:
 		b.deadStored.Store(s.Seq, true)
 		log.Warn("unreadable stored message skipped and dead-lettered", zap.String("reason", u.Reason), zap.String("subject", s.Subject))
-	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+	case wrongLastSequence(err):
 		b.deadStored.Store(s.Seq, true)
 		log.Debug("unreadable stored message skipped; already dead-lettered")
 	default:
@@ -854,7 +867,8 @@ const (
 // (`crisisbus deadletter list` shows it); the log gets logReason, which
 // holds none of the event's values.
 func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, msg jetstream.Msg, md *jetstream.MsgMetadata, delay time.Duration, reason, logReason string) {
-	dl := nats.NewMsg(events.DeadLetterRoot + "." + consumer)
+	seq := strconv.FormatUint(md.Sequence.Stream, 10)
+	dl := nats.NewMsg(DeadLetterSubject(consumer, md.Sequence.Stream))
 	dl.Data = msg.Data()
 	for k, v := range msg.Headers() {
 		if k != jetstream.MsgIDHeader {
@@ -864,10 +878,13 @@ func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, 
 	dl.Header.Set(HeaderDeadReason, reason)
 	dl.Header.Set(HeaderDeadConsumer, consumer)
 	dl.Header.Set(HeaderDeadSubject, msg.Subject())
-	dl.Header.Set(HeaderDeadSequence, strconv.FormatUint(md.Sequence.Stream, 10))
+	dl.Header.Set(HeaderDeadSequence, seq)
 	dl.Header.Set(HeaderDeadDeliveries, strconv.FormatUint(md.NumDelivered, 10))
-	dl.Header.Set(jetstream.MsgIDHeader, consumer+":"+strconv.FormatUint(md.Sequence.Stream, 10))
-	if _, err := b.js.PublishMsg(ctx, dl, jetstream.WithExpectStream(DeadLetterStream)); err != nil {
+	_, err := b.js.PublishMsg(ctx, dl, jetstream.WithExpectStream(DeadLetterStream), jetstream.WithExpectLastSequenceForSubject(0, dl.Subject))
+	if wrongLastSequence(err) {
+		err = nil // set aside already (the message came back before it was terminated)
+	}
+	if err != nil {
 		log.Error("dead-letter stream refused a message; it stays on the consumer and will be handled again",
 			zap.String("cause", logsafe.Cause(err)), zap.String("reason", logReason),
 			zap.Uint64("stream_seq", md.Sequence.Stream), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))

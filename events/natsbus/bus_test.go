@@ -438,7 +438,7 @@ func deadLetters(t *testing.T, bus *natsbus.Bus, consumer string, n int) []jetst
 	var out []jetstream.Msg
 	bustest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
 		c, err := bus.JetStream().OrderedConsumer(ctx, natsbus.DeadLetterStream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{events.DeadLetterRoot + "." + consumer}})
+			FilterSubjects: []string{events.DeadLetterRoot + "." + consumer + ".>"}})
 		if err != nil {
 			return err
 		}

@@ -72,11 +72,14 @@ func cmdDeadLetter(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("dead letter %d: %w", seq, err)
 		}
 		h := m.Header
-		if *consumer != "" && h.Get(natsbus.HeaderDeadConsumer) != *consumer {
+		// The consumer is the subject's, which only its owner may publish
+		// under, not the header, which any publisher sets.
+		by := strings.SplitN(m.Subject, ".", 3)[1:]
+		if len(by) == 0 || *consumer != "" && by[0] != *consumer {
 			continue
 		}
 		fmt.Fprintf(e.stdout, "\n#%d  %s  consumer %s  deliveries %s\n  subject: %s (stream sequence %s)\n  episode: %s  type: %s\n  reason:  %s\n",
-			seq, m.Time.UTC().Format("2006-01-02 15:04:05Z"), h.Get(natsbus.HeaderDeadConsumer), h.Get(natsbus.HeaderDeadDeliveries),
+			seq, m.Time.UTC().Format("2006-01-02 15:04:05Z"), by[0], h.Get(natsbus.HeaderDeadDeliveries),
 			h.Get(natsbus.HeaderDeadSubject), h.Get(natsbus.HeaderDeadSequence),
 			orDash(h.Get(natsbus.HeaderEpisode)), orDash(h.Get(natsbus.HeaderType)), h.Get(natsbus.HeaderDeadReason))
 		if *body {
