@@ -221,6 +221,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := monitor(cfg, opts); err != nil {
 		return nil, err
 	}
+	if err := portsFree(opts); err != nil {
+		return nil, err
+	}
 	if err := encryptStore(cfg, opts); err != nil {
 		return nil, err
 	}
@@ -240,7 +243,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	if !srv.ReadyForConnections(deadline) {
 		srv.Shutdown()
-		return nil, fmt.Errorf("nats server not ready after %s", deadline)
+		return nil, fmt.Errorf("the NATS server did not take connections within %s (its log above says why)", deadline.Round(time.Second))
 	}
 	if err := checkStoreOpened(srv, cfg); err != nil {
 		srv.Shutdown()

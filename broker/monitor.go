@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"syscall"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -30,6 +32,39 @@ func monitor(cfg Config, opts *server.Options) error {
 		port = server.RANDOM_PORT
 	}
 	opts.HTTPHost, opts.HTTPPort = host, port
+	return nil
+}
+
+// portsFree checks that the server can listen where it is to, so that a
+// port another program holds stops the start at once, saying which port and
+// what to do; the server itself would only log it and never take
+// connections, and the start would fail after its wait, saying nothing of
+// why.
+func portsFree(opts *server.Options) error {
+	for _, l := range []struct {
+		what, host string
+		port       int
+		flag       string
+	}{
+		{"NATS client", opts.Host, opts.Port, "--port"},
+		{"NATS monitoring", opts.HTTPHost, opts.HTTPPort, "--nats-monitor"},
+	} {
+		if l.port <= 0 { // none, or one the server picks
+			continue
+		}
+		addr := net.JoinHostPort(l.host, strconv.Itoa(l.port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			why := "cannot be listened on"
+			if errors.Is(err, syscall.EADDRINUSE) {
+				why = "is in use by another program (another crisisbus or NATS server?)"
+			}
+			return fmt.Errorf("the %s port %s %s: %w; stop what holds it, or give crisisbus another with %s", l.what, addr, why, err, l.flag)
+		}
+		if err := ln.Close(); err != nil {
+			return fmt.Errorf("the %s port %s: %w", l.what, addr, err)
+		}
+	}
 	return nil
 }
 
