@@ -573,23 +573,88 @@ func (c ConsumerConfig) Validate() error {
 
 // Subscription is a running consumer.
 type Subscription struct {
-	cc   jetstream.ConsumeContext
-	done chan struct{}
-	once sync.Once
+	mu      sync.Mutex
+	cc      jetstream.ConsumeContext // the one running now (a consumer made again has a new one)
+	stopped bool
+	done    chan struct{}
+	once    sync.Once
 }
 
 // Stop stops fetching; the message being handled finishes first.
 func (s *Subscription) Stop() {
 	s.once.Do(func() {
-		s.cc.Drain()
+		s.mu.Lock()
+		s.stopped = true
+		cc := s.cc
+		s.mu.Unlock()
+		cc.Drain()
 		select {
-		case <-s.cc.Closed():
+		case <-cc.Closed():
 		case <-time.After(5 * time.Second):
-			s.cc.Stop()
+			cc.Stop()
 		}
 		close(s.done)
 	})
 }
+
+// running makes cc the subscription's, unless it was stopped meanwhile
+// (then cc is stopped and false returned).
+func (s *Subscription) running(cc jetstream.ConsumeContext) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		cc.Stop()
+		return false
+	}
+	s.cc = cc
+	return true
+}
+
+// position is where a consumer's service is on the stream: past the
+// messages that have left the consumer (acknowledged or dead-lettered),
+// short of those it still holds (delivered and to be tried again). A
+// consumer deleted on the server under a running service is made again
+// from there, so nothing after it is skipped and, with the consumer's
+// record of what it handled, nothing before it is handled again.
+type position struct {
+	mu   sync.Mutex
+	next uint64          // the stream sequence after the highest that left
+	held map[uint64]bool // delivered and not yet left
+}
+
+func (p *position) delivered(seq uint64) {
+	p.mu.Lock()
+	p.held[seq] = true
+	p.mu.Unlock()
+}
+
+func (p *position) left(seq uint64) {
+	p.mu.Lock()
+	delete(p.held, seq)
+	p.next = max(p.next, seq+1)
+	p.mu.Unlock()
+}
+
+// from is the stream sequence a consumer made again starts at.
+func (p *position) from() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	from := p.next
+	for seq := range p.held {
+		from = min(from, seq)
+	}
+	return max(from, 1)
+}
+
+// trackedMsg notes in its position when the message leaves the consumer.
+type trackedMsg struct {
+	jetstream.Msg
+	pos *position
+	seq uint64
+}
+
+func (m trackedMsg) Ack() error  { m.pos.left(m.seq); return m.Msg.Ack() }
+func (m trackedMsg) Term() error { m.pos.left(m.seq); return m.Msg.Term() }
 
 // Consume runs a durable pull consumer with explicit acks. For each message:
 // an invalid event (schema, catalogue, authorship, or a subject that does not
@@ -626,25 +691,50 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subs
 	} else {
 		ccfg.FilterSubjects = cfg.Filters
 	}
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, Stream, ccfg)
-	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", cfg.Durable, err)
+	// A consumer made again after a deletion (remake) starts where its
+	// service was; a restart keeps that start, which the server does not
+	// let a consumer change.
+	if c, err := b.js.Consumer(ctx, Stream, cfg.Durable); err == nil {
+		ccfg.DeliverPolicy, ccfg.OptStartSeq = c.CachedInfo().Config.DeliverPolicy, c.CachedInfo().Config.OptStartSeq
 	}
 	log := b.log.With(zap.String("consumer", cfg.Durable))
 	seen := newSeenSet(65536)
 	out := &outages{since: map[uint64]time.Time{}}
+	pos := &position{held: map[uint64]bool{}}
 	service := b.service()
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		b.handle(ctx, log, cfg, service, seen, out, h, msg)
-	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-			log.Debug("consume", zap.Error(err))
+	s := &Subscription{done: make(chan struct{})}
+	var start func(ctx context.Context, ccfg jetstream.ConsumerConfig) (jetstream.ConsumeContext, error)
+	start = func(ctx context.Context, ccfg jetstream.ConsumerConfig) (jetstream.ConsumeContext, error) {
+		cons, err := b.js.CreateOrUpdateConsumer(ctx, Stream, ccfg)
+		if err != nil {
+			return nil, fmt.Errorf("consumer %s: %w", cfg.Durable, err)
 		}
-	}))
-	if err != nil {
-		return nil, fmt.Errorf("consume %s: %w", cfg.Durable, err)
+		info := cons.CachedInfo()
+		pos.left(max(info.AckFloor.Stream, info.Config.OptStartSeq, 1) - 1)
+		cc, err := cons.Consume(func(msg jetstream.Msg) {
+			if md, err := msg.Metadata(); err == nil {
+				pos.delivered(md.Sequence.Stream)
+				msg = trackedMsg{Msg: msg, pos: pos, seq: md.Sequence.Stream}
+			}
+			b.handle(ctx, log, cfg, service, seen, out, h, msg)
+		}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			switch {
+			case errors.Is(err, jetstream.ErrConsumerDeleted):
+				go b.remake(ctx, log, s, ccfg, pos, start)
+			case !errors.Is(err, jetstream.ErrNoHeartbeat):
+				log.Debug("consume", zap.Error(err))
+			}
+		}))
+		if err != nil {
+			return nil, fmt.Errorf("consume %s: %w", cfg.Durable, err)
+		}
+		return cc, nil
 	}
-	s := &Subscription{cc: cc, done: make(chan struct{})}
+	cc, err := start(ctx, ccfg)
+	if err != nil {
+		return nil, err
+	}
+	s.cc = cc
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -653,6 +743,45 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subs
 		}
 	}()
 	return s, nil
+}
+
+// remake makes a consumer deleted on the server under its running service
+// again, from where the service was (pos), and carries on consuming; until
+// the server takes it, it tries again every few seconds, saying why.
+func (b *Bus) remake(ctx context.Context, log *zap.Logger, s *Subscription, ccfg jetstream.ConsumerConfig, pos *position,
+	start func(context.Context, jetstream.ConsumerConfig) (jetstream.ConsumeContext, error)) {
+	from := pos.from()
+	log.Error("the consumer was deleted on the NATS server while this service ran; making it again where the service was",
+		zap.Uint64("from_stream_seq", from))
+	ccfg.DeliverPolicy, ccfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+	// The server removes a deleted consumer's files after it has told its
+	// clients: one made again at once could lose its own files to that.
+	// So it is made after a pause, and then written again to check it
+	// still has them; if not, it is made afresh.
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		case <-time.After(wait):
+		}
+		cc, err := start(ctx, ccfg)
+		if err == nil {
+			if _, err = b.js.CreateOrUpdateConsumer(ctx, Stream, ccfg); err != nil {
+				cc.Stop()
+				_ = b.js.DeleteConsumer(ctx, Stream, ccfg.Durable)
+			}
+		}
+		if err == nil {
+			if s.running(cc) {
+				log.Warn("the consumer deleted on the NATS server was made again where this service was; handling carries on",
+					zap.Uint64("from_stream_seq", from))
+			}
+			return
+		}
+		log.Error("could not make the deleted consumer again; will retry", zap.String("cause", logsafe.Cause(err)), zap.Duration("retry_in", wait))
+	}
 }
 
 func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, service string, seen *seenSet, out *outages, h Handler, msg jetstream.Msg) {
