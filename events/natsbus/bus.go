@@ -472,22 +472,34 @@ func (b *Bus) sendAsync(ctx context.Context, msgs []*nats.Msg, res []BatchResult
 }
 
 // awaitAcks waits for the acknowledgement of each message sent, or until
-// ctx is done.
+// ctx is done. An answer already received is taken even when ctx is done:
+// an event acknowledged is never reported as unacknowledged.
 func (b *Bus) awaitAcks(ctx context.Context, msgs []*nats.Msg, res []BatchResult, futures []jetstream.PubAckFuture) {
 	for i, f := range futures {
 		if f == nil {
 			continue
 		}
+		var ack *jetstream.PubAck
+		var err error
+		unanswered := false
 		select {
-		case ack := <-f.Ok():
-			res[i].Ack = PubAck{Sequence: ack.Sequence, Duplicate: ack.Duplicate}
-		case err := <-f.Err():
-			var apiErr *jetstream.APIError
-			res[i].Refused = errors.As(err, &apiErr) // the server answered about this event
-			res[i].Err = fmt.Errorf("publish %s: %w", msgs[i].Header.Get(jetstream.MsgIDHeader), err)
-		case <-ctx.Done():
-			res[i].Err = fmt.Errorf("publish %s: %w", msgs[i].Header.Get(jetstream.MsgIDHeader), context.Cause(ctx))
+		case ack = <-f.Ok():
+		case err = <-f.Err():
+		default:
+			select {
+			case ack = <-f.Ok():
+			case err = <-f.Err():
+			case <-ctx.Done():
+				err, unanswered = context.Cause(ctx), true
+			}
 		}
+		if err != nil {
+			var apiErr *jetstream.APIError
+			res[i].Refused = !unanswered && errors.As(err, &apiErr) // the server answered about this event
+			res[i].Err = fmt.Errorf("publish %s: %w", msgs[i].Header.Get(jetstream.MsgIDHeader), err)
+			continue
+		}
+		res[i].Ack = PubAck{Sequence: ack.Sequence, Duplicate: ack.Duplicate}
 	}
 }
 

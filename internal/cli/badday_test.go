@@ -448,3 +448,63 @@ func TestPublishAsAUserThatMayNotSaysSoAtOnce(t *testing.T) {
 		t.Fatalf("%d events stored by users that may not publish them", n)
 	}
 }
+
+// The operator stops an import halfway (Ctrl-C, or SIGTERM from a service
+// manager): it says, in words, that it was interrupted, how many lines
+// were stored and how to resume; run again, it stores only what was
+// missing.
+func TestAnImportInterruptedSaysHowFarItGotAndResumesWithoutStoringTwice(t *testing.T) {
+	lines := eventLines(t, 40)
+	dir := t.TempDir()
+	b := bustest.Start(t, dir)
+	url := b.URL()
+
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	pr, stdin := io.Pipe()
+	defer stdin.Close()
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- Run(ctx, []string{"import", "--data", dir, "--nats", url, "--batch", "10", "-"}, pr, out, errOut)
+	}()
+	io.WriteString(stdin, strings.Join(lines[:30], "\n")+"\n")
+	bustest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if n := stored(t, b); n != 30 {
+			return fmt.Errorf("%d of the first 30 lines stored", n)
+		}
+		return nil
+	})
+	interrupt()
+	var exit int
+	select {
+	case exit = <-code:
+	case <-time.After(exitBound):
+		t.Fatalf("import still running %s after it was interrupted:\n%s%s", exitBound, out, errOut)
+	}
+	if exit != 1 {
+		t.Fatalf("import exited %d, want 1:\n%s%s", exit, out, errOut)
+	}
+	for _, want := range []string{
+		"interrupted",
+		"30 line(s) stored (acknowledged) before it stopped, 30 of them new",
+		"Run the same import again to resume",
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut.String(), "context canceled") {
+		t.Errorf("stderr says %q, not what happened in words:\n%s", "context canceled", errOut)
+	}
+
+	path := filepath.Join(t.TempDir(), "all.ndjson")
+	os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	c, o, e := run("import", "--data", dir, "--nats", url, path)
+	if c != 0 || !strings.Contains(o, "10 loaded, 30 duplicates, 0 rejected") {
+		t.Fatalf("import again: exit %d: %s%s", c, o, e)
+	}
+	if got, want := string(export(t, dir, url)), strings.Join(lines, "\n")+"\n"; got != want {
+		t.Fatalf("after resuming, the stream differs from the file (%d bytes, want %d)", len(got), len(want))
+	}
+}

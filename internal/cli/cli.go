@@ -56,6 +56,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.Is(err, errInterrupted) {
+			// What it did before is in what it printed.
+			err = fmt.Errorf("%w before it finished", errInterrupted)
+		}
 		fmt.Fprintf(stderr, "crisisbus %s: %v\n", args[0], err)
 		var ue usageError
 		if errors.As(err, &ue) {

@@ -64,11 +64,13 @@ type importChunk struct {
 // (4 MiB) holds about a hundred megabytes, not --batch of them.
 const importChunkBytes = 32 << 20
 
-// importStopped is an import the server stopped answering: how far it got.
+// importStopped is an import that stopped before the end of its input (the
+// server stopped answering, or the operator interrupted it): why, and how
+// far it got.
 type importStopped struct {
-	gone        *serverGoneError
-	stored, new int // lines acknowledged as stored, and how many of them were new
-	firstUnsure int // the first line not acknowledged
+	why         error // a *serverGoneError, or errInterrupted
+	stored, new int   // lines acknowledged as stored, and how many of them were new
+	firstUnsure int   // the first line not acknowledged
 }
 
 func (s *importStopped) Error() string {
@@ -78,10 +80,10 @@ func (s *importStopped) Error() string {
 	}
 	return fmt.Sprintf("%v: %d line(s) stored (acknowledged) before it stopped, %d of them new; %s. "+
 		"Run the same import again to resume: a line already stored is counted as a duplicate and stores nothing new "+
-		"(the server remembers event ids for 24 hours)", s.gone, s.stored, s.new, unsure)
+		"(the server remembers event ids for 24 hours)", s.why, s.stored, s.new, unsure)
 }
 
-func (s *importStopped) Unwrap() error { return s.gone }
+func (s *importStopped) Unwrap() error { return s.why }
 
 // importer loads NDJSON through Bus.SendBatchRaw, which validates each
 // line against the contract (on every core) and stores its bytes unchanged,
@@ -108,8 +110,11 @@ func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 	if im.url == "" {
 		im.url = im.bus.Conn().ConnectedUrlRedacted()
 	}
+	// An interruption (parent done) stops the reading and the sending; the
+	// acknowledgements of what was sent are still awaited, within the
+	// server's time, so the count of lines stored is exact.
 	parent := ctx
-	ctx, stopWatch := watchServer(ctx, im.bus.Conn(), im.url, im.timeout)
+	ctx, stopWatch := watchServer(context.WithoutCancel(parent), im.bus.Conn(), im.url, im.timeout)
 	defer stopWatch()
 	chunks := make(chan *importChunk, 2)
 	readErr := make(chan error, 1)
@@ -123,6 +128,8 @@ func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 				c = &importChunk{}
 				return true
 			case <-ctx.Done():
+				return false
+			case <-parent.Done():
 				return false
 			}
 		}
@@ -178,7 +185,7 @@ func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 				fmt.Fprintf(im.errOut, "line %d: rejected: %v\n", c.lines[i], res.Err)
 			case stopped == nil:
 				// Not the line's fault: the server did not acknowledge it.
-				stopped = &importStopped{gone: serverGone(ctx, im.url, im.timeout, res.Err), firstUnsure: c.lines[i]}
+				stopped = &importStopped{why: serverGone(ctx, im.url, im.timeout, res.Err), firstUnsure: c.lines[i]}
 			}
 		}
 		done += c.bytes
@@ -194,10 +201,11 @@ func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 	var inflightSent *natsbus.SentBatch
 	for {
 		var c *importChunk
-		if stopped == nil {
+		if stopped == nil && parent.Err() == nil {
 			select {
 			case c = <-chunks:
 			case <-ctx.Done(): // the server went while the input was slow to come
+			case <-parent.Done():
 			}
 		}
 		var sent *natsbus.SentBatch
@@ -213,11 +221,14 @@ func (im *importer) run(ctx context.Context, r io.Reader) (ImportStats, error) {
 		}
 	}
 	st.Elapsed = time.Since(start)
-	if parent.Err() != nil { // interrupted by the operator
-		return st, parent.Err()
-	}
-	if gone := new(serverGoneError); stopped == nil && errors.As(context.Cause(ctx), &gone) {
-		stopped = &importStopped{gone: gone}
+	switch gone := new(serverGoneError); {
+	case parent.Err() != nil: // interrupted by the operator; what was sent last may be unacknowledged
+		if stopped == nil {
+			stopped = &importStopped{}
+		}
+		stopped.why = errInterrupted
+	case stopped == nil && errors.As(context.Cause(ctx), &gone):
+		stopped = &importStopped{why: gone}
 	}
 	if stopped != nil {
 		stopped.stored, stopped.new = st.Loaded+st.Duplicates, st.Loaded

@@ -15,6 +15,9 @@ import (
 // answer before it stops (--timeout).
 const defaultServerTimeout = 30 * time.Second
 
+// errInterrupted is why a tool stopped when its operator stopped it.
+var errInterrupted = errors.New("interrupted (Ctrl-C, or a signal to stop)")
+
 // serverGoneError is why a tool stopped: the NATS server stopped answering.
 // What the tool had done by then is in its own message.
 type serverGoneError struct {
