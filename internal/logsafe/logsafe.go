@@ -7,19 +7,28 @@ package logsafe
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"syscall"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crisisbus/crisisbus/events"
 )
 
-// Cause names the kind of err, never its text: a timeout, a NATS or
-// JetStream error by its code, else the Go type of the innermost error.
+// Cause names the kind of err in words, never its text: a timeout, a NATS
+// or JetStream error by its code, a refusal by its kind, a file or network
+// fault by what the system said of it, malformed JSON; never a Go type.
 func Cause(err error) string {
 	var api *jetstream.APIError
+	var errno syscall.Errno
+	var syntax *json.SyntaxError
+	var shape *json.UnmarshalTypeError
 	switch {
 	case err == nil:
 		return ""
@@ -36,13 +45,27 @@ func Cause(err error) string {
 	case errors.As(err, &api):
 		return fmt.Sprintf("jetstream error %d (status %d)", api.ErrorCode, api.Code)
 	}
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return fmt.Sprintf("%T", err)
-		}
-		err = next
+	if kind, ok := events.Kinded(err); ok && kind != events.Internal {
+		return kindWords[kind]
 	}
+	switch {
+	case errors.As(err, &errno):
+		return errno.Error() // the system's words: "no such file or directory", "connection refused"
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return "malformed JSON (cut short, or not JSON)"
+	case errors.As(err, &shape):
+		return "JSON of the wrong shape (a value of the wrong type)"
+	}
+	return "an error of no known kind (its text may quote what a person submitted, so it is not logged)"
+}
+
+// kindWords says each kind of refusal as an operator reads it.
+var kindWords = map[events.Kind]string{
+	events.Invalid:     "refused: malformed or incomplete",
+	events.Forbidden:   "refused: forbidden by law or by the agency's part in the episode",
+	events.NotFound:    "refused: unknown episode or handoff",
+	events.Conflict:    "refused: the episode's state forbids it now",
+	events.Unavailable: "the store or a service cannot take it just now",
 }
 
 // ID returns s when it is a UUID (crisisbus's episode, event and handoff
