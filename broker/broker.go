@@ -27,6 +27,7 @@ import (
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/denied"
+	"github.com/crisisbus/crisisbus/internal/logsafe"
 )
 
 // Admin is the user for provisioning and bulk tools; it may do everything.
@@ -82,8 +83,11 @@ func CredentialsFile(dataDir string) string { return filepath.Join(dataDir, "cre
 // LoadCredentials reads the credentials file of a data directory.
 func LoadCredentials(dataDir string) (Credentials, error) {
 	c, err := ReadCredentials(CredentialsFile(dataDir))
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w (has `crisisbus up` run with --data %s?)", err, dataDir)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -96,6 +100,9 @@ func ReadCredentials(file string) (Credentials, error) {
 	}
 	var c Credentials
 	if err := json.Unmarshal(b, &c); err != nil {
+		if fault, ok := logsafe.JSONFault(err); ok {
+			return nil, fmt.Errorf("credentials file %s is damaged: %s; restore it from a backup (for the embedded default, with crisisbus stopped, removing it has `crisisbus up` make new passwords)", file, fault)
+		}
 		return nil, fmt.Errorf("credentials file %s: %w", file, err)
 	}
 	return c, nil

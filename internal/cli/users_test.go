@@ -173,3 +173,49 @@ func TestUsersAddTrustStaffMarksTheControlRoomMentalHealthWorkerAndListShowsIt(t
 		t.Fatalf("users list of an earlier file: exit %d:\n%s", code, out)
 	}
 }
+
+// A users file or a credentials file that is damaged (cut short, or of the
+// wrong shape) is named with what is wrong in words and what to do, never
+// with Go's names for its types.
+func TestADamagedUsersOrCredentialsFileIsNamedInWords(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, file, content string
+		args                []string
+		want                []string
+	}{
+		{"users cut short", "users.json", `{"users": [{"username": "a`, []string{"users", "list", "--file"},
+			[]string{"users file", "is damaged", "cut short", "byte", "backup"}},
+		{"users of the wrong shape", "users.json", `[]`, []string{"users", "list", "--file"},
+			[]string{"users file", "is damaged", "wrong shape", "an array, where an object belongs", "backup"}},
+		{"credentials cut short", "credentials.json", `{"admin": `, []string{"status", "--data"},
+			[]string{"credentials file", "is damaged", "cut short", "backup"}},
+		{"credentials of the wrong shape", "credentials.json", `{"admin": 7}`, []string{"status", "--data"},
+			[]string{"credentials file", "is damaged", "wrong shape", "a number, where a string belongs", "backup"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+			os.MkdirAll(d, 0o700)
+			path := filepath.Join(d, tc.file)
+			os.WriteFile(path, []byte(tc.content), 0o600)
+			arg := path
+			if tc.file == "credentials.json" {
+				arg = d
+			}
+			code, _, stderr := run(append(tc.args, arg)...)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1: %s", code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr does not say %q: %s", w, stderr)
+				}
+			}
+			for _, bad := range []string{"Go value", "Go struct", "console.", "broker.", "json:"} {
+				if strings.Contains(stderr, bad) {
+					t.Errorf("stderr says %q, Go's words: %s", bad, stderr)
+				}
+			}
+		})
+	}
+}

@@ -59,6 +59,54 @@ func Cause(err error) string {
 	return "an error of no known kind (its text may quote what a person submitted, so it is not logged)"
 }
 
+// JSONFault says in words what is wrong with a file's JSON and where, when
+// err is a decoding error (ok false otherwise): for a file an operator
+// keeps (the users file, the credentials file), whose values it names
+// nowhere.
+func JSONFault(err error) (_ string, ok bool) {
+	var syntax *json.SyntaxError
+	var shape *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("%s at byte %d", Cause(err), syntax.Offset), true
+	case errors.As(err, &shape):
+		want := jsonKind(shape.Type.Kind().String())
+		where := "one of its values is"
+		switch {
+		case shape.Field != "":
+			where = shape.Field + " is"
+		case want == "an object" || want == "an array":
+			where = "the whole file is"
+		}
+		return fmt.Sprintf("%s: %s %s, where %s belongs", Cause(err), where, article(shape.Value), want), true
+	}
+	return "", false
+}
+
+// article is "a number", "an array", … for a JSON value's kind as the
+// decoder names it.
+func article(v string) string {
+	if v != "" && strings.ContainsRune("aeiou", rune(v[0])) {
+		return "an " + v
+	}
+	return "a " + v
+}
+
+// jsonKind is what JSON holds for a Go kind.
+func jsonKind(k string) string {
+	switch k {
+	case "struct", "map":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	}
+	return "a number"
+}
+
 // kindWords says each kind of refusal as an operator reads it.
 var kindWords = map[events.Kind]string{
 	events.Invalid:     "refused: malformed or incomplete",

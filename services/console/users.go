@@ -18,6 +18,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/internal/logsafe"
 )
 
 // User is a person who signs in to the console, on behalf of one agency.
@@ -136,6 +137,9 @@ func ReadUsersFile(path string) (UsersFile, error) {
 func parseUsersFile(path string, raw []byte) (UsersFile, error) {
 	var f UsersFile
 	if err := json.Unmarshal(raw, &f); err != nil {
+		if fault, ok := logsafe.JSONFault(err); ok {
+			return f, fmt.Errorf("users file %s is damaged: %s; restore it from a backup (the people and their password hashes are only there)", path, fault)
+		}
 		return f, fmt.Errorf("users file %s: %w", path, err)
 	}
 	seen := map[string]bool{}
