@@ -508,3 +508,31 @@ func TestAnImportInterruptedSaysHowFarItGotAndResumesWithoutStoringTwice(t *test
 		t.Fatalf("after resuming, the stream differs from the file (%d bytes, want %d)", len(got), len(want))
 	}
 }
+
+// A stream or bucket crisisbus provisions that is missing under a running
+// system (deleted with a NATS tool) is named by `crisisbus status` as
+// needing a person, with what it held and how to make it again; never
+// read as "no clock has run yet".
+func TestStatusNamesAStreamOrBucketThatIsMissing(t *testing.T) {
+	dir := t.TempDir()
+	b := bustest.Start(t, dir)
+	admin := bustest.Bus(t, b, "")
+	if err := admin.JetStream().DeleteKeyValue(t.Context(), "crisis_clocks"); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.JetStream().DeleteStream(t.Context(), natsbus.DeadLetterStream); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run("status", "--data", dir, "--nats", b.URL(), "--wait", "50ms")
+	if code != 1 {
+		t.Fatalf("status exited %d, want 1:\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"bucket crisis_clocks is missing", "stream " + natsbus.DeadLetterStream + " is missing", "makes it again"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status does not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "no clock has run yet") {
+		t.Errorf("status reads the missing clocks bucket as no clock having run:\n%s", out)
+	}
+}

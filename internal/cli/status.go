@@ -30,8 +30,9 @@ func init() {
 
 // statusReport is what `crisisbus status` found, and what needs a person.
 type statusReport struct {
-	w     io.Writer
-	needs []string
+	w       io.Writer
+	needs   []string
+	missing map[string]bool // streams (by stream name) that crisisbus provisions and are not there
 }
 
 func (r *statusReport) line(f string, a ...any) { fmt.Fprintf(r.w, f+"\n", a...) }
@@ -66,9 +67,10 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	r := &statusReport{w: e.stdout}
+	r := &statusReport{w: e.stdout, missing: map[string]bool{}}
 	r.line("crisisbus status at %s (%s)", time.Now().UTC().Format("2006-01-02 15:04:05Z"), nc.ConnectedUrlRedacted())
 	steps := []func() error{
+		func() error { return r.provisioned(ctx, js) },
 		func() error { return r.services(nc, *wait) },
 		func() error { return r.consumers(ctx, js, uint64(*maxLag)) },
 		func() error { return r.breaches(ctx, js) },
@@ -89,6 +91,35 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		r.line("  - %s", n)
 	}
 	return fmt.Errorf("%d thing(s) need a person (see above)", len(r.needs))
+}
+
+// provisioned checks that every stream, bucket and object store crisisbus
+// provisions is there: one deleted under a running system (with a NATS
+// tool) leaves a service unable to keep what it held.
+func (r *statusReport) provisioned(ctx context.Context, js jetstream.JetStream) error {
+	type store struct{ kind, name, stream, holds string }
+	all := []store{
+		{"stream", natsbus.Stream, natsbus.Stream, "every crisis episode event, the source of truth"},
+		{"stream", natsbus.DeadLetterStream, natsbus.DeadLetterStream, "the messages consumers could not handle"},
+	}
+	for _, b := range rights.Buckets() {
+		all = append(all, store{"bucket", b.Name, "KV_" + b.Name, b.Description})
+	}
+	for _, o := range rights.Objects() {
+		all = append(all, store{"object store", o.Name, "OBJ_" + o.Name, o.Description})
+	}
+	for _, st := range all {
+		_, err := js.Stream(ctx, st.stream)
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			r.missing[st.stream] = true
+			r.need("the %s %s is missing (it holds %s): was it deleted? crisisbus makes it again when `crisisbus up` starts "+
+				"(or `crisisbus serve` with the admin user); what it held is gone unless restored from a backup", st.kind, st.name, st.holds)
+		case err != nil:
+			return fmt.Errorf("the %s %s cannot be read: %w", st.kind, st.name, err)
+		}
+	}
+	return nil
 }
 
 // services pings each micro service the rights table says crisisbus runs,
@@ -148,6 +179,10 @@ func (r *statusReport) services(nc *nats.Conn, wait time.Duration) error {
 // consumers lists every durable consumer on the event stream with its lag
 // and redeliveries, from one listing of the stream's consumers.
 func (r *statusReport) consumers(ctx context.Context, js jetstream.JetStream, maxLag uint64) error {
+	if r.missing[natsbus.Stream] {
+		r.line("\nConsumers of %s: none (the stream is missing)", natsbus.Stream)
+		return nil
+	}
 	st, err := js.Stream(ctx, natsbus.Stream)
 	if err != nil {
 		return fmt.Errorf("the event stream %s cannot be read: %w", natsbus.Stream, err)
@@ -191,11 +226,11 @@ func (r *statusReport) consumers(ctx context.Context, js jetstream.JetStream, ma
 // breaches lists the clocks breached and not yet answered, from the clock
 // bucket's latest values (one ordered read, no durable consumer).
 func (r *statusReport) breaches(ctx context.Context, js jetstream.JetStream) error {
-	kv, err := js.KeyValue(ctx, rights.ClocksBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		r.line("\nBreaches open now: none (no clock has run yet)")
+	if r.missing["KV_"+rights.ClocksBucket] {
+		r.line("\nBreaches open now: unknown (the clocks bucket %s is missing)", rights.ClocksBucket)
 		return nil
 	}
+	kv, err := js.KeyValue(ctx, rights.ClocksBucket)
 	if err != nil {
 		return fmt.Errorf("the clocks bucket %s cannot be read: %w", rights.ClocksBucket, err)
 	}
@@ -231,6 +266,10 @@ func (r *statusReport) breaches(ctx context.Context, js jetstream.JetStream) err
 
 // deadLetters counts the dead-letter stream by consumer.
 func (r *statusReport) deadLetters(ctx context.Context, js jetstream.JetStream) error {
+	if r.missing[natsbus.DeadLetterStream] {
+		r.line("\nDead letters: unknown (the stream %s is missing)", natsbus.DeadLetterStream)
+		return nil
+	}
 	dead, err := system.DeadLetters(ctx, js)
 	if err != nil {
 		return err
