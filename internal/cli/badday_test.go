@@ -536,3 +536,48 @@ func TestStatusNamesAStreamOrBucketThatIsMissing(t *testing.T) {
 		t.Errorf("status reads the missing clocks bucket as no clock having run:\n%s", out)
 	}
 }
+
+// An export that stops before the end (the server gone, the operator's
+// Ctrl-C) leaves no incomplete file where the export was to be, and a
+// file already there (last month's export) as it was; one that ends
+// writes the file whole.
+func TestAnExportThatStopsLeavesNoHalfFileAndKeepsTheOldOne(t *testing.T) {
+	lines := eventLines(t, 20)
+	dir := t.TempDir()
+	b := bustest.Start(t, dir)
+	in := filepath.Join(t.TempDir(), "in.ndjson")
+	os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	if c, o, e := run("import", "--data", dir, "--nats", b.URL(), in); c != 0 {
+		t.Fatalf("import: exit %d: %s%s", c, o, e)
+	}
+	outDir := t.TempDir()
+	path := filepath.Join(outDir, "year.ndjson")
+	old := "last month's export, whole\n"
+	os.WriteFile(path, []byte(old), 0o600)
+
+	ctx, interrupt := context.WithCancel(context.Background())
+	interrupt() // Ctrl-C before the export could finish
+	var out, errOut syncBuffer
+	if code := Run(ctx, []string{"export", "--data", dir, "--nats", b.URL(), "-o", path}, strings.NewReader(""), &out, &errOut); code != 1 {
+		t.Fatalf("interrupted export exited %d, want 1:\n%s%s", code, &out, &errOut)
+	}
+	if got, _ := os.ReadFile(path); string(got) != old {
+		t.Errorf("the file already there holds %q after an export that stopped, want it kept: %q", got, old)
+	}
+	if !strings.Contains(errOut.String(), path+" was not written") {
+		t.Errorf("stderr does not say the file was not written:\n%s", &errOut)
+	}
+	if entries, _ := os.ReadDir(outDir); len(entries) != 1 {
+		t.Errorf("the export left files behind: %v", entries)
+	}
+
+	if c, o, e := run("export", "--data", dir, "--nats", b.URL(), "-o", path); c != 0 {
+		t.Fatalf("export: exit %d: %s%s", c, o, e)
+	}
+	if got, _ := os.ReadFile(path); string(got) != strings.Join(lines, "\n")+"\n" {
+		t.Errorf("a whole export does not hold every event (%d bytes)", len(got))
+	}
+	if entries, _ := os.ReadDir(outDir); len(entries) != 1 {
+		t.Errorf("the export left files behind: %v", entries)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -456,13 +457,15 @@ func cmdExport(ctx context.Context, e env, args []string) error {
 	}
 	defer bus.Conn().Close()
 	w := e.stdout
+	incomplete := "the output is incomplete"
+	var file *wholeFile
 	if *out != "-" {
-		f, err := os.Create(*out)
-		if err != nil {
+		if file, err = createWhole(*out); err != nil {
 			return err
 		}
-		defer f.Close()
-		w = f
+		defer file.discard()
+		w = file
+		incomplete = *out + " was not written (a file already there is kept as it was)"
 	}
 	wctx, stop := watchServer(ctx, bus.Conn(), cf.url, cf.timeout)
 	defer stop()
@@ -471,11 +474,18 @@ func cmdExport(ctx context.Context, e env, args []string) error {
 		aside++
 		fmt.Fprintf(e.stderr, "stream sequence %d on %s set aside (not an event an import may publish again): %s\n", s.Seq, s.Subject, reason)
 	})
-	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
-		return fmt.Errorf("%w: %d event(s) written before it stopped; the output is incomplete, export again", serverGone(wctx, cf.url, cf.timeout, err), n)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("%w before it finished; %s", errInterrupted, incomplete)
+	case err != nil && wctx.Err() != nil:
+		return fmt.Errorf("%w: %d event(s) read before it stopped; %s, export again", serverGone(wctx, cf.url, cf.timeout, err), n, incomplete)
+	case err != nil:
+		return fmt.Errorf("%w; %s", err, incomplete)
 	}
-	if err != nil {
-		return err
+	if file != nil {
+		if err := file.keep(); err != nil {
+			return fmt.Errorf("%s: %w; %s", *out, err, incomplete)
+		}
 	}
 	summary := fmt.Sprintf("%d events exported", n)
 	if *out != "-" {
@@ -495,4 +505,45 @@ func cmdExport(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("%d stored message(s) set aside, named above: none is an event an import may publish again; every stored event was written", aside)
 	}
 	return nil
+}
+
+// wholeFile is an output file written under a temporary name beside it
+// (readable by its owner only: an export holds what people said) and put
+// in its place only once whole, so a command that stops leaves no half
+// file where the whole one was to be, and a file already there as it was.
+type wholeFile struct {
+	*os.File
+	path string
+	kept bool
+}
+
+func createWhole(path string) (*wholeFile, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.part")
+	if err != nil {
+		return nil, err
+	}
+	return &wholeFile{File: f, path: path}, nil
+}
+
+// keep puts the file, on disk, in its place.
+func (w *wholeFile) keep() error {
+	if err := w.Sync(); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(w.Name(), w.path); err != nil {
+		return err
+	}
+	w.kept = true
+	return nil
+}
+
+// discard removes the file unless it was kept.
+func (w *wholeFile) discard() {
+	if !w.kept {
+		_ = w.Close()
+		_ = os.Remove(w.Name())
+	}
 }
