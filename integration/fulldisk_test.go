@@ -155,13 +155,11 @@ func TestAFullDiskLosesNothingAcknowledged(t *testing.T) {
 // consoleURL is where the running system's console listens.
 func (p *pathway) consoleURL() string {
 	p.t.Helper()
-	for _, u := range p.sys.URLs {
-		if rest, ok := strings.CutPrefix(u, "console: "); ok {
-			return rest
-		}
+	u := p.sys.PageURL("console")
+	if u == "" {
+		p.t.Fatalf("no console among %v", p.sys.URLs)
 	}
-	p.t.Fatalf("no console among %v", p.sys.URLs)
-	return ""
+	return u
 }
 
 var bannerRE = regexp.MustCompile(`(?s)<div class="store-alert" role="alert"[^>]*>\s*<p><strong>(.*?)</strong>`)

@@ -203,12 +203,7 @@ func TestReadyzTurnsNotReadyWhenNATSStopsAndReadyWhenItReturns(t *testing.T) {
 // password) and opening a page causes them.
 func TestTheConsoleCountsRequestsSignInsRefusalsAndLivePages(t *testing.T) {
 	p := start(t)
-	var console string
-	for _, u := range p.sys.URLs {
-		if s, ok := strings.CutPrefix(u, "console: "); ok {
-			console = s
-		}
-	}
+	console := p.sys.PageURL("console")
 	if console == "" {
 		t.Fatalf("no console in %v", p.sys.URLs)
 	}

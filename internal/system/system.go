@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,6 +130,17 @@ type System struct {
 	Ops     *ops.Server
 	Started []string
 	URLs    []string // "console: http://127.0.0.1:8080" for services with a web page
+}
+
+// PageURL is the address of the web page service serves ("console"), "" when
+// it serves none or is not running.
+func (s *System) PageURL(service string) string {
+	for _, u := range s.URLs {
+		if rest, ok := strings.CutPrefix(u, service+": "); ok {
+			return rest
+		}
+	}
+	return ""
 }
 
 // Start starts the server (unless external), provisions the streams and

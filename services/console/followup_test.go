@@ -51,13 +51,11 @@ func startSystemOn(t *testing.T, now func() time.Time) (string, func(a events.Ag
 			}
 		}
 	}
-	for _, u := range sys.URLs {
-		if rest, ok := strings.CutPrefix(u, "console: "); ok {
-			return rest, send
-		}
+	u := sys.PageURL("console")
+	if u == "" {
+		t.Fatalf("no console among %v", sys.URLs)
 	}
-	t.Fatalf("no console among %v", sys.URLs)
-	return "", nil
+	return u, send
 }
 
 // The helpline follows Daniel up after an assessment that did not admit

@@ -106,21 +106,7 @@ func TestGuessesSentAllAtOnceAreThrottledAsIfOneByOne(t *testing.T) {
 // a write through the trust where the police may not even look without
 // saying why. The police must have a part in the episode themselves.
 func TestTheTrustsStaffInThePoliceRoomRecordOnlyOnEpisodesThePoliceHaveAPartIn(t *testing.T) {
-	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, HTTPAddr: "127.0.0.1:0", Log: bustest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sys.Close)
-	bus, err := sys.Connect("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var base string
-	for _, u := range sys.URLs {
-		if rest, ok := strings.CutPrefix(u, "console: "); ok {
-			base = rest
-		}
-	}
+	base, bus := startWholeSystem(t)
 	// SPoA's own episode: a GP's referral the police have no part in.
 	opened, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](context.Background(), bus.Conn(), agency.Subject(events.SPoA, "open"),
 		agency.OpenRequest{Actor: "Morgan Lee (SPoA clinician)", Channel: "referral", Summary: "GP referral: low mood after bereavement", Location: "Gillingham"})
@@ -160,13 +146,11 @@ func startWholeSystem(t *testing.T) (string, *natsbus.Bus) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range sys.URLs {
-		if rest, ok := strings.CutPrefix(u, "console: "); ok {
-			return rest, bus
-		}
+	u := sys.PageURL("console")
+	if u == "" {
+		t.Fatalf("no console among %v", sys.URLs)
 	}
-	t.Fatalf("no console among %v", sys.URLs)
-	return "", nil
+	return u, bus
 }
 
 const linkedType = "crisisbus.episode.linked.v1"

@@ -47,12 +47,7 @@ func BenchmarkSubmitToTheOtherScreen(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(sys.Close)
-	var base string
-	for _, u := range sys.URLs {
-		if rest, ok := strings.CutPrefix(u, "console: "); ok {
-			base = rest
-		}
-	}
+	base := sys.PageURL("console")
 	browser := browsertest.New(b)
 	signInAs := func(username, password string) context.Context {
 		tab := browsertest.NewTab(b, browser)

@@ -23,13 +23,11 @@ func startSystem(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(sys.Close)
-	for _, u := range sys.URLs {
-		if rest, ok := strings.CutPrefix(u, "console: "); ok {
-			return rest
-		}
+	u := sys.PageURL("console")
+	if u == "" {
+		t.Fatalf("no console among %v", sys.URLs)
 	}
-	t.Fatalf("no console among %v", sys.URLs)
-	return ""
+	return u
 }
 
 // person is one of the people at work, in their own browser tab.

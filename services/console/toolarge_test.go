@@ -27,12 +27,7 @@ func TestAnEpisodeTooLargeToShowSaysWhatToDo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var base string
-	for _, u := range sys.URLs {
-		if rest, ok := strings.CutPrefix(u, "console: "); ok {
-			base = rest
-		}
-	}
+	base := sys.PageURL("console")
 	ep := events.NewEpisodeID()
 	at := time.Date(2026, 11, 20, 23, 0, 0, 0, time.UTC)
 	publish := func(data any) {

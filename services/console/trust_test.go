@@ -18,7 +18,6 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
-	"github.com/crisisbus/crisisbus/internal/system"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/console"
 	"github.com/crisisbus/crisisbus/services/rpc"
@@ -73,21 +72,7 @@ const (
 // offers both boxes, and their advice with its health history is recorded
 // under the trust (SPoA); the call handler's page never shows it.
 func TestACallHandlerIsRefusedHealthHistoryAndTheMentalHealthWorkersAdviceIsRecordedUnderTheTrust(t *testing.T) {
-	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, HTTPAddr: "127.0.0.1:0", Log: bustest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sys.Close)
-	bus, err := sys.Connect("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var base string
-	for _, u := range sys.URLs {
-		if rest, ok := strings.CutPrefix(u, "console: "); ok {
-			base = rest
-		}
-	}
+	base, bus := startWholeSystem(t)
 	opened, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](context.Background(), bus.Conn(), agency.Subject(events.Police, "open"),
 		agency.OpenRequest{Actor: "Chris Morgan (Control-room call handler)", Channel: "999", Summary: "Man on the outside of the railings of Rochester bridge", Location: "Rochester bridge"})
 	if err != nil {
