@@ -193,7 +193,18 @@ func newAttacker(t *testing.T, base, addr string) *attacker {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// try signs in as username with password, as a person at the sign-in page.
 func (a *attacker) try(username, password string) (int, string) {
+	a.t.Helper()
+	form := a.ready()
+	form.Set("username", username)
+	form.Set("password", password)
+	return a.signIn(form)
+}
+
+// ready fetches the sign-in page, so that try's later post needs no
+// request first: guessers who fire together.
+func (a *attacker) ready() url.Values {
 	a.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, a.base+"/signin", nil)
 	if a.addr != "" {
@@ -205,21 +216,28 @@ func (a *attacker) try(username, password string) (int, string) {
 	}
 	resp.Body.Close()
 	u, _ := url.Parse(a.base + "/signin")
-	var token string
 	for _, ck := range a.client.Jar.Cookies(u) {
 		if ck.Name == "crisisbus_signin" {
-			token = ck.Value
+			return url.Values{"csrf": {ck.Value}}
 		}
 	}
-	form := url.Values{"csrf": {token}, "username": {username}, "password": {password}}
-	req, _ = http.NewRequest(http.MethodPost, a.base+"/signin", strings.NewReader(form.Encode()))
+	a.t.Fatal("no sign-in token")
+	return nil
+}
+
+// signIn posts the sign-in form (from ready) and returns the status and body.
+// Guessers post from goroutines of their own, so a request that fails is
+// reported with Error, not Fatal.
+func (a *attacker) signIn(form url.Values) (int, string) {
+	req, _ := http.NewRequest(http.MethodPost, a.base+"/signin", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if a.addr != "" {
 		req.Header.Set("X-Forwarded-For", a.addr)
 	}
-	resp, err = a.client.Do(req)
+	resp, err := a.client.Do(req)
 	if err != nil {
-		a.t.Fatal(err)
+		a.t.Error(err)
+		return 0, ""
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
