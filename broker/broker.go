@@ -2,8 +2,10 @@
 // JetStream on a local data directory, with one user per identity of the
 // table of rights (broker/rights): what each may publish, subscribe to, and
 // which consumers and buckets it owns. Police can publish only on
-// crisis.police.> and read only what is addressed to police. Acknowledged
-// means fsynced: the server syncs every write.
+// crisis.police.> and read only what is addressed to police. The users are
+// in an account without JetStream; the store is behind it, in the global
+// account (accounts.go). Acknowledged means fsynced: the server syncs every
+// write.
 package broker
 
 import (
@@ -217,7 +219,6 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		// Every stream and bucket is synced at each write but the
 		// Unsynced buckets (rebuilt from the stream), synced this often.
 		SyncInterval:       rights.UnsyncedWindow,
-		Users:              users,
 		NoSigs:             true,
 		MaxPayload:         4 << 20,
 		JetStreamMaxMemory: 256 << 20,
@@ -225,6 +226,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		// (space.go), so the share never shrinks below what it holds.
 		JetStreamMaxStore: wholeDisk(cfg.DataDir),
 	}
+	withAccounts(opts, users)
 	if err := monitor(cfg, opts); err != nil {
 		return nil, err
 	}
@@ -251,6 +253,11 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if !srv.ReadyForConnections(deadline) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("the NATS server did not take connections within %s (its log above says why)", deadline.Round(time.Second))
+	}
+	if err := openStore(srv); err != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, err
 	}
 	if err := checkStoreOpened(srv, cfg); err != nil {
 		srv.Shutdown()

@@ -186,6 +186,11 @@ func TestAnUnencryptedStoreFromAnEarlierVersionIsEncryptedOnStart(t *testing.T) 
 	if !old.ReadyForConnections(10 * time.Second) {
 		t.Fatal("earlier server not ready")
 	}
+	// The earlier version's clients were in the store's account, and
+	// called its API unprefixed.
+	if err := old.GlobalAccount().AddMapping(natsbus.APIPrefix+".>", "$JS.API.>"); err != nil {
+		t.Fatal(err)
+	}
 	nc, err := nats.Connect(old.ClientURL())
 	if err != nil {
 		t.Fatal(err)

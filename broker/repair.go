@@ -22,9 +22,9 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/events/natsbus"
 )
 
 // Repair is what RepairStore did.
@@ -332,12 +332,12 @@ func checkRepaired(ctx context.Context, dir, key string, streams int, want map[s
 			return fmt.Errorf("the server opened %d of the %d streams of the repaired store %s", n, streams, dir)
 		}
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	nc, err := connectOffline(srv)
 	if err != nil {
 		return fmt.Errorf("connect to the repaired store: %w", err)
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js, _ := natsbus.NewJetStream(nc)
 	for i := range repaired {
 		sr := &repaired[i]
 		info, err := streamInfo(ctx, js, sr.Stream)

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 )
 
 // Rotation is what RotateStoreKey did.
@@ -96,18 +101,18 @@ func RotateStoreKey(ctx context.Context, dataDir, keyFile string, log *zap.Logge
 		return r, err
 	}
 	defer to.Shutdown()
-	fromNC, err := nats.Connect("", nats.InProcessServer(from))
+	fromNC, err := connectOffline(from)
 	if err != nil {
 		return r, fmt.Errorf("connect to the store under the current key: %w", err)
 	}
 	defer fromNC.Close()
-	toNC, err := nats.Connect("", nats.InProcessServer(to))
+	toNC, err := connectOffline(to)
 	if err != nil {
 		return r, fmt.Errorf("connect to the store under the new key: %w", err)
 	}
 	defer toNC.Close()
-	fromJS, _ := jetstream.New(fromNC)
-	toJS, _ := jetstream.New(toNC)
+	fromJS, _ := natsbus.NewJetStream(fromNC)
+	toJS, _ := natsbus.NewJetStream(toNC)
 
 	names := fromJS.StreamNames(ctx)
 	for name := range names.Name() {
@@ -152,11 +157,20 @@ func RotateStoreKey(ctx context.Context, dataDir, keyFile string, log *zap.Logge
 
 // startOffline opens a store with a key, taking no network connections.
 func startOffline(storeDir, key string, log *zap.Logger) (*server.Server, error) {
-	srv, err := server.NewServer(&server.Options{
+	pw := make([]byte, 16)
+	if _, err := rand.Read(pw); err != nil {
+		return nil, fmt.Errorf("admin password: %w", err)
+	}
+	opts := &server.Options{
 		ServerName: "crisisbus-rotate-key", DontListen: true, NoSigs: true,
 		JetStream: true, StoreDir: storeDir, SyncAlways: true,
 		JetStreamKey: key, JetStreamCipher: StoreCipher, JetStreamMaxMemory: 256 << 20,
-	})
+		// In-process connections are the admin, in the accounts of the
+		// running broker, so the same clients work on both.
+		NoAuthUser: Admin,
+	}
+	withAccounts(opts, []*server.User{{Username: Admin, Password: hex.EncodeToString(pw)}})
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats server on %s: %w", storeDir, err)
 	}
@@ -166,14 +180,25 @@ func startOffline(storeDir, key string, log *zap.Logger) (*server.Server, error)
 		srv.Shutdown()
 		return nil, fmt.Errorf("nats server on %s not ready", storeDir)
 	}
+	if err := openStore(srv); err != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, fmt.Errorf("nats server on %s: %w", storeDir, err)
+	}
 	return srv, nil
+}
+
+// connectOffline connects in-process to a server startOffline started, as
+// its admin.
+func connectOffline(srv *server.Server) (*nats.Conn, error) {
+	return nats.Connect("", nats.InProcessServer(srv), nats.CustomInboxPrefix(rights.InboxPrefix(Admin)))
 }
 
 // copyStream snapshots a stream (messages, consumers and their state) from
 // one server and restores it on another, then compares the two.
 func copyStream(ctx context.Context, fromNC *nats.Conn, fromJS jetstream.JetStream, to *server.Server, toJS jetstream.JetStream, name string) (int, uint64, error) {
 	pr, pw := io.Pipe()
-	inbox := nats.NewInbox()
+	inbox := fromNC.NewInbox()
 	sub, err := fromNC.Subscribe(inbox, func(m *nats.Msg) {
 		if len(m.Data) == 0 {
 			if st := m.Header.Get("Status"); st != "" && st != "204" {
@@ -196,7 +221,7 @@ func copyStream(ctx context.Context, fromNC *nats.Conn, fromJS jetstream.JetStre
 	defer sub.Unsubscribe()
 	_ = sub.SetPendingLimits(-1, -1)
 	req, _ := json.Marshal(server.JSApiStreamSnapshotRequest{DeliverSubject: inbox, ChunkSize: 256 << 10})
-	reply, err := fromNC.RequestWithContext(ctx, "$JS.API.STREAM.SNAPSHOT."+name, req)
+	reply, err := fromNC.RequestWithContext(ctx, natsbus.APIPrefix+".STREAM.SNAPSHOT."+name, req)
 	if err != nil {
 		return 0, 0, fmt.Errorf("snapshot: %w", err)
 	}

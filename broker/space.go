@@ -199,21 +199,25 @@ func (b *Broker) setStatus(st StoreStatus) {
 // restartJetStream stops JetStream (if it runs) and starts it again with
 // the server's configuration: the same store directory, sync and store key
 // (the server reads the key from its options), and the whole disk to use,
-// or capAt bytes if that is not 0.
+// or capAt bytes if that is not 0; in the store's account, whose exports to
+// the identities' account stay (accounts.go).
 func (b *Broker) restartJetStream(capAt int64) error {
 	if b.srv.JetStreamEnabled() {
 		if err := b.srv.ShutdownJetStream(); err != nil {
 			return fmt.Errorf("stop JetStream: %w", err)
 		}
 	}
-	return b.srv.EnableJetStream(&server.JetStreamConfig{
+	if err := b.srv.EnableJetStream(&server.JetStreamConfig{
 		StoreDir:     b.opts.StoreDir,
 		SyncAlways:   b.opts.SyncAlways,
 		SyncInterval: b.opts.SyncInterval,
 		MaxMemory:    b.opts.JetStreamMaxMemory,
 		MaxStore:     cmp.Or(capAt, wholeDisk(b.opts.StoreDir)),
 		Strict:       !b.opts.NoJetStreamStrict,
-	})
+	}); err != nil {
+		return err
+	}
+	return enableStore(b.srv)
 }
 
 // wholeDisk is the size of the disk holding dir, the store's share of it

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 )
 
 // The store's start mark. An Unsynced bucket (the record's views) is
@@ -65,7 +66,7 @@ func (b *Broker) writeMark(mark string) error {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	js, err := natsbus.NewJetStream(nc)
 	if err != nil {
 		return err
 	}

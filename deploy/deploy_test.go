@@ -66,6 +66,9 @@ func TestClusterUsersHaveTheEmbeddedPermissions(t *testing.T) {
 	seen := map[string]bool{}
 	for _, u := range opts.Users {
 		seen[u.Username] = true
+		if u.Account == nil || u.Account.Name != rights.UsersAccount {
+			t.Errorf("%s: in account %v, want %s (the account without JetStream)", u.Username, u.Account, rights.UsersAccount)
+		}
 		want, err := broker.Permissions(u.Username)
 		if err != nil {
 			t.Errorf("users.conf: %v", err)

@@ -108,7 +108,7 @@ func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNoth
 		record.ViewRequest{Episode: ep, Viewer: "outside client", Purpose: "looking"}); !errors.As(err, &denied) || denied.Code != rpc.Forbidden {
 		t.Errorf("police asked for the AMHP service's view of the record: %v, want 403 from the server's permissions", err)
 	}
-	js, _ := jetstream.New(nc)
+	js, _ := natsbus.NewJetStream(nc)
 	if c, err := js.OrderedConsumer(short, natsbus.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.EpisodeSubjects(ep)}}); err == nil {
 		if _, err := c.Fetch(1, jetstream.FetchMaxWait(time.Second)); err == nil {
 			t.Error("police read the episode's events from the stream")
@@ -119,7 +119,7 @@ func TestAClientWithPolicePasswordFindsNoHealthAgencysClinicalTextAndChangesNoth
 	}
 	owner := full.Owner
 	nc.Publish("$KV."+rights.EpisodesBucket+"."+ep, []byte(`{"owner":"police","ownWords":"forged"}`))
-	nc.Publish("$JS.API.CONSUMER.DELETE."+natsbus.Stream+"."+rights.InboxDurable(events.AMHP), nil)
+	nc.Publish(natsbus.APIPrefix+".CONSUMER.DELETE."+natsbus.Stream+"."+rights.InboxDurable(events.AMHP), nil)
 	nc.Flush()
 
 	mu.Lock()

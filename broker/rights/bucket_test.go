@@ -11,6 +11,7 @@ import (
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestABucketRefusesAnOverlongKeyAndTheConnectionStaysUp(t *testing.T) {
 	b := bustest.Start(t, "")
 	nc := bustest.Conn(t, b, events.Agency(broker.Console))
-	js, err := jetstream.New(nc)
+	js, err := natsbus.NewJetStream(nc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 func TestOnlyTheViewsBucketIsWrittenWithoutWaitingForTheDisk(t *testing.T) {
 	ctx := context.Background()
 	b := bustest.Start(t, "")
-	js, err := jetstream.New(bustest.Conn(t, b, ""))
+	js, err := natsbus.NewJetStream(bustest.Conn(t, b, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestAViewsBucketMadeSyncedIsLeftSyncedWithItsViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Shutdown)
-	js, err := jetstream.New(bustest.Conn(t, b, ""))
+	js, err := natsbus.NewJetStream(bustest.Conn(t, b, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

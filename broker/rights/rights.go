@@ -11,12 +11,29 @@
 // Why per-user subject permissions in one account rather than an account
 // per agency: every agency writes to one event stream (the source of truth,
 // with an expected-sequence check per episode across all its subjects), and
-// JetStream's API is per account. With an account per agency each would
-// need a service import of the stream's API, which the server cannot limit
-// by consumer name or filter as finely as subject permissions can. In one
-// account, the server checks every publish and every subscription against
-// the user's allow-list, the create-consumer subject names the consumer and
-// its filter, and a responder may answer only the requests it received.
+// an account per agency would need a service import of the stream's API,
+// which the server cannot limit by consumer name or filter as finely as
+// subject permissions can. In one account (UsersAccount), the server checks
+// every publish and every subscription against the user's allow-list, the
+// create-consumer subject names the consumer and its filter, and a responder
+// may answer only the requests it received.
+//
+// Why the store is behind that account, not in it: JetStream sends from
+// inside the server, where no user's permissions apply, to reply subjects
+// its callers chose (the messages of a pull, the answer to an
+// acknowledgement). Were JetStream in the users' account, a pull from an
+// agency's own inbox with the reply subject $JS.API.STREAM.DELETE.CRISIS
+// would have JetStream itself delete the event stream. So the users'
+// account has no JetStream: the streams and their API are in the store's
+// account (the embedded server's global account, where the store has
+// always been, its directory and its key named after it; StoreAccount in
+// the cluster), which gives the users' account only what Imports lists: the
+// API under its own prefix (natsbus.APIPrefix), the subjects the streams
+// store, acknowledgements and flow control, and the deliveries to each
+// identity's inbox. A request crossing an import gets a reply subject of the
+// server's making, whose answer goes back to the caller's account, never to
+// the store's API. The permissions name the prefixed API, what clients
+// publish to.
 //
 // Subscribing is as much a right as publishing: an identity subscribes only
 // to its own inbox prefix (_INBOX_<user>), the commands it serves, and (the
@@ -38,6 +55,53 @@ const (
 	Admin   = "admin"   // provisioning and bulk tools: every right
 	Console = "console" // the web console: calls services for the people signed in
 )
+
+// The accounts: every identity is a user of UsersAccount, which has no
+// JetStream; the cluster keeps its streams in StoreAccount (the embedded
+// server in its global account, $G) and gives UsersAccount what Imports
+// lists.
+const (
+	UsersAccount = "CRISIS"
+	StoreAccount = "STORE"
+)
+
+// Import is a subject the users' account takes from the store's account.
+type Import struct {
+	Subject string // in the store's account
+	As      string // in the users' account
+	// Stream: the store's deliveries on Subject reach the users' account
+	// (a stream import); else requests on As reach the store as Subject,
+	// and its answers come back (a service import).
+	Stream bool
+	// Streamed: the store answers a request with many messages (a pull's
+	// batch, a direct read's), not one.
+	Streamed bool
+}
+
+// Imports is all the users' account takes from the store's: the parts of
+// the JetStream API crisisbus calls, under natsbus.APIPrefix (not the
+// server's own: META, SERVER, ACCOUNT); a bucket's writes, which nats.go
+// sends under the API's prefix too; the subjects the other streams store
+// (events, dead letters, object stores); acknowledgements, flow control and
+// a snapshot's chunk acknowledgements; and the deliveries to each
+// identity's inbox (a bucket's watch, an object's read, a snapshot).
+func Imports() []Import {
+	var im []Import
+	for _, p := range []struct {
+		subj     string
+		streamed bool // a pull's batch, a direct read's
+	}{{"INFO", false}, {"STREAM.>", false}, {"CONSUMER.>", true}, {"DIRECT.>", true}} {
+		im = append(im, Import{Subject: "$JS.API." + p.subj, As: api + p.subj, Streamed: p.streamed})
+	}
+	im = append(im, Import{Subject: "$KV.>", As: api + "$KV.>"})
+	for _, subj := range []string{events.SubjectRoot + ".>", events.DeadLetterRoot + ".>", "$O.>", "$JS.ACK.>", "$JS.FC.>", "$JS.SNAPSHOT.ACK.>"} {
+		im = append(im, Import{Subject: subj, As: subj})
+	}
+	for _, u := range Users() {
+		im = append(im, Import{Subject: InboxPrefix(u) + ".>", As: InboxPrefix(u) + ".>", Stream: true})
+	}
+	return im
+}
 
 // Durable consumers on the event stream, each owned by one identity.
 const (
@@ -68,7 +132,8 @@ const SessionTTL = 12 * time.Hour
 
 // InboxPrefix is the prefix of the reply subjects of user's requests; the
 // user alone may subscribe under it. A client in any language must set it
-// (nats.go: nats.CustomInboxPrefix), or it receives no replies.
+// (nats.go: nats.CustomInboxPrefix), or it receives no replies; and call
+// the JetStream API under natsbus.APIPrefix.
 func InboxPrefix(user string) string { return "_INBOX_" + user }
 
 // IsInbox reports whether subject is under an identity's inbox prefix: the
@@ -231,7 +296,8 @@ type Subjects struct {
 	Responds bool
 }
 
-const api = "$JS.API."
+// api is the JetStream API as the identities call it.
+const api = natsbus.APIPrefix + "."
 
 // Subjects derives the identity's NATS permissions. An identity with All
 // has none: it may do everything.
@@ -293,7 +359,7 @@ func (id Identity) Subjects() Subjects {
 	}
 	for _, b := range id.Buckets {
 		ks := "KV_" + b.Name
-		pub("$KV."+b.Name+".>",
+		pub(api+"$KV."+b.Name+".>", // nats.go writes a bucket under the API's prefix
 			api+"STREAM.INFO."+ks, api+"STREAM.MSG.GET."+ks, api+"DIRECT.GET."+ks, api+"DIRECT.GET."+ks+".>",
 			api+"CONSUMER.CREATE."+ks+".>", api+"CONSUMER.CREATE."+ks+".*", api+"CONSUMER.INFO."+ks+".*",
 			api+"CONSUMER.MSG.NEXT."+ks+".*", api+"CONSUMER.DELETE."+ks+".*", "$JS.FC."+ks+".>")
@@ -325,7 +391,7 @@ func uniq(x []string) []string {
 	return out
 }
 
-// UsersConf renders the cluster's authorization block from the table:
+// UsersConf renders the cluster's accounts and users from the table:
 // deploy/cluster/users.conf is this text, and a test fails when it is not.
 // Passwords are bcrypt hashes from the environment
 // (CRISISBUS_<USER>_PASSWORD), which nats-server expands.
@@ -338,9 +404,16 @@ func UsersConf() string {
 # Passwords are bcrypt hashes taken from the environment (nats-server expands
 # $VARIABLES): generate each with a bcrypt tool and give each service its own
 # plain password (crisisbus serve --password, or --credentials).
-# Every client must use its own inbox prefix, _INBOX_<user>.
-authorization {
-  users = [
+# Every client must use its own inbox prefix, _INBOX_<user>, and call the
+# JetStream API under ` + natsbus.APIPrefix + ` (nats.go: jetstream.NewWithAPIPrefix).
+#
+# Every user is in the account ` + UsersAccount + `, which has no JetStream: the streams
+# are in ` + StoreAccount + `, which no one signs in to, and ` + UsersAccount + ` has only what
+# ` + StoreAccount + ` exports to it (see broker/rights).
+accounts {
+  ` + StoreAccount + ` {
+    jetstream: enabled
+    exports = [
 `)
 	list := func(x []string) string {
 		q := make([]string, len(x))
@@ -349,27 +422,50 @@ authorization {
 		}
 		return "[" + strings.Join(q, ", ") + "]"
 	}
+	for _, im := range Imports() {
+		switch {
+		case im.Stream:
+			fmt.Fprintf(&b, "      { stream: %q, accounts: [%s] }\n", im.Subject, UsersAccount)
+		case im.Streamed:
+			fmt.Fprintf(&b, "      { service: %q, accounts: [%s], response_type: stream }\n", im.Subject, UsersAccount)
+		default:
+			fmt.Fprintf(&b, "      { service: %q, accounts: [%s] }\n", im.Subject, UsersAccount)
+		}
+	}
+	b.WriteString("    ]\n  }\n  " + UsersAccount + " {\n    imports = [\n")
+	for _, im := range Imports() {
+		kind := "service"
+		if im.Stream {
+			kind = "stream"
+		}
+		fmt.Fprintf(&b, "      { %s: { account: %s, subject: %q }", kind, StoreAccount, im.Subject)
+		if im.As != im.Subject {
+			fmt.Fprintf(&b, ", to: %q", im.As)
+		}
+		b.WriteString(" }\n")
+	}
+	b.WriteString("    ]\n    users = [\n")
 	for _, id := range Table() {
-		fmt.Fprintf(&b, "    # %s: %s\n", id.User, id.About)
-		fmt.Fprintf(&b, "    { user: %s, password: $%s", id.User, PasswordEnv(id.User))
+		fmt.Fprintf(&b, "      # %s: %s\n", id.User, id.About)
+		fmt.Fprintf(&b, "      { user: %s, password: $%s", id.User, PasswordEnv(id.User))
 		if id.All {
 			b.WriteString(" }\n")
 			continue
 		}
 		s := id.Subjects()
-		b.WriteString("\n      permissions: {\n")
-		fmt.Fprintf(&b, "        publish: {\n          allow: %s\n", list(s.PublishAllow))
+		b.WriteString("\n        permissions: {\n")
+		fmt.Fprintf(&b, "          publish: {\n            allow: %s\n", list(s.PublishAllow))
 		if len(s.PublishDeny) > 0 {
-			fmt.Fprintf(&b, "          deny: %s\n", list(s.PublishDeny))
+			fmt.Fprintf(&b, "            deny: %s\n", list(s.PublishDeny))
 		}
-		b.WriteString("        }\n")
-		fmt.Fprintf(&b, "        subscribe: { allow: %s }\n", list(s.SubscribeAllow))
+		b.WriteString("          }\n")
+		fmt.Fprintf(&b, "          subscribe: { allow: %s }\n", list(s.SubscribeAllow))
 		if s.Responds {
-			b.WriteString("        allow_responses: { max: 1, expires: \"1m\" }\n")
+			b.WriteString("          allow_responses: { max: 1, expires: \"1m\" }\n")
 		}
-		b.WriteString("      }\n    }\n")
+		b.WriteString("        }\n      }\n")
 	}
-	b.WriteString("  ]\n}\n")
+	b.WriteString("    ]\n  }\n}\n")
 	return b.String()
 }
 

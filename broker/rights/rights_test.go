@@ -81,7 +81,7 @@ func qsub(what, subject string) act {
 	return act{what: what, subject: subject, sub: true, queue: "q"}
 }
 
-const api = "$JS.API."
+const api = natsbus.APIPrefix + "."
 
 // forbidden lists what the identity must not be able to do: read or take
 // what is another identity's, act as another, or change the streams.
@@ -163,6 +163,7 @@ func forbidden(id rights.Identity) []act {
 			ks := "KV_" + b.Name
 			out = append(out,
 				pub("write "+o.User+"'s bucket "+b.Name, "$KV."+b.Name+"."+ep),
+				pub("write "+o.User+"'s bucket "+b.Name+" through the store's API", api+"$KV."+b.Name+"."+ep),
 				sub("watch "+o.User+"'s bucket "+b.Name, "$KV."+b.Name+".>"),
 				pub("read "+o.User+"'s bucket "+b.Name, api+"DIRECT.GET."+ks+".$KV."+b.Name+"."+ep),
 				pub("read "+o.User+"'s bucket "+b.Name+" by sequence", api+"STREAM.MSG.GET."+ks),

@@ -55,9 +55,12 @@ func TestAServiceAnswersOnlyToAnInbox(t *testing.T) {
 		rights.PeopleBucket:      victim,
 	}
 	for bucket, key := range targets {
-		m := &nats.Msg{Subject: record.WorklistSubject(events.Police), Reply: "$KV." + bucket + "." + key, Data: body}
-		if err := police.nc.PublishMsg(m); err != nil {
-			t.Fatal(err)
+		// The bucket as the store has it, and as the identities write it.
+		for _, at := range []string{"", natsbus.APIPrefix + "."} {
+			m := &nats.Msg{Subject: record.WorklistSubject(events.Police), Reply: at + "$KV." + bucket + "." + key, Data: body}
+			if err := police.nc.PublishMsg(m); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	// The same request from the caller's own inbox is answered: the record
@@ -67,7 +70,7 @@ func TestAServiceAnswersOnlyToAnInbox(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	admin := dial(t, sys, rights.Admin)
-	js, err := jetstream.New(admin.nc)
+	js, err := natsbus.NewJetStream(admin.nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +125,7 @@ func TestAReadIsDisclosedThoughItsIDWasTakenFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	taken := record.DeterministicID("disclosure/" + string(seed))
-	js, err := jetstream.New(police.nc)
+	js, err := natsbus.NewJetStream(police.nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +165,7 @@ func TestAReadIsDisclosedThoughItsIDWasTakenFirst(t *testing.T) {
 func TestARefusedMessageIsDeadLetteredThoughItsIDWasTakenFirst(t *testing.T) {
 	ctx, sys := startSystem(t)
 	police := dial(t, sys, string(events.Police))
-	js, err := jetstream.New(police.nc)
+	js, err := natsbus.NewJetStream(police.nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +204,7 @@ func TestARefusedMessageIsDeadLetteredThoughItsIDWasTakenFirst(t *testing.T) {
 			t.Fatal("the stream never stood still")
 		}
 	}
-	admin, err := jetstream.New(dial(t, sys, rights.Admin).nc)
+	admin, err := natsbus.NewJetStream(dial(t, sys, rights.Admin).nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,4 +235,141 @@ func TestARefusedMessageIsDeadLetteredThoughItsIDWasTakenFirst(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// JetStream answers a pull from a consumer, and an acknowledgement that
+// asks for an answer or for more messages, on the reply subject the caller
+// named, from inside the server, where no user's permissions apply: an
+// agency naming the JetStream API (as the store has it, or as the agencies
+// call it) as the reply subject of a pull from its own inbox, or of an
+// acknowledgement, must not delete or purge the event stream.
+func TestAnAgencyCannotDeleteTheStreamThroughItsInbox(t *testing.T) {
+	ctx, sys := startSystem(t)
+	police := dial(t, sys, string(events.Police))
+	js, err := natsbus.NewJetStream(dial(t, sys, rights.Admin).nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "crisis.amhp."+events.NewEpisodeID()+".note_v1", []byte(`{"not":"an event"}`)); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() uint64 {
+		t.Helper()
+		st, err := js.Stream(ctx, natsbus.Stream)
+		if err != nil {
+			t.Fatalf("the event stream: %v", err)
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
+	}
+	before := stored()
+	durable := rights.InboxDurable(events.Police)
+	pull := natsbus.APIPrefix + ".CONSUMER.MSG.NEXT." + natsbus.Stream + "." + durable
+	// An acknowledgement subject as JetStream gives one: delivered once,
+	// stream sequence 1, consumer sequence 1.
+	ack := "$JS.ACK." + natsbus.Stream + "." + durable + ".1.1.1.0.0"
+	acts := []struct{ subject, body string }{
+		{pull, `{"batch":1,"no_wait":true}`},
+		{ack, "+WPI"},
+		{ack, `+NXT {"batch":1,"no_wait":true}`},
+	}
+	for _, api := range []string{"$JS.API.", natsbus.APIPrefix + "."} {
+		for _, target := range []string{api + "STREAM.DELETE." + natsbus.Stream, api + "STREAM.PURGE." + natsbus.Stream} {
+			for _, a := range acts {
+				if err := police.nc.PublishRequest(a.subject, target, []byte(a.body)); err != nil {
+					t.Fatal(err)
+				}
+				if err := police.nc.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(300 * time.Millisecond)
+				if n := stored(); n < before {
+					t.Fatalf("police sent %q on %s with the reply subject %s: the stream holds %d messages, held %d", a.body, a.subject, target, n, before)
+				}
+			}
+		}
+	}
+	select {
+	case err := <-police.errs:
+		t.Fatalf("the server refused police's pull or acknowledgement, so the test shows nothing: %v", err)
+	default:
+	}
+}
+
+// A push consumer delivers where its maker says, from inside the server:
+// the console, which may make consumers with any configuration over the
+// event stream and over its own bucket, must not have JetStream deliver
+// into the store's API, the event stream or another identity's bucket.
+// Deliveries reach only where someone subscribes: the console's own inbox.
+func TestNoIdentityHasJetStreamDeliverIntoTheStore(t *testing.T) {
+	ctx, sys := startSystem(t)
+	console := dial(t, sys, rights.Console)
+	cjs, err := natsbus.NewJetStream(console.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := natsbus.NewJetStream(dial(t, sys, rights.Admin).nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "crisis.amhp."+events.NewEpisodeID()+".note_v1", []byte(`{"not":"an event"}`)); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := cjs.KeyValue(ctx, rights.SessionsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "a-session", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	own := console.nc.NewInbox()
+	delivered, err := console.nc.SubscribeSync(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := events.NewEpisodeID()
+	targets := []string{
+		"$JS.API.STREAM.DELETE." + natsbus.Stream, natsbus.APIPrefix + ".STREAM.DELETE." + natsbus.Stream,
+		"$JS.API.STREAM.PURGE." + natsbus.Stream,
+		"crisis.police." + forged + ".note_v1", "$KV." + rights.EpisodesBucket + "." + forged,
+		own,
+	}
+	n := 0
+	for _, stream := range []string{natsbus.Stream, "KV_" + rights.SessionsBucket} {
+		for _, target := range targets {
+			n++
+			name := "push" + strconv.Itoa(n)
+			req := fmt.Sprintf(`{"stream_name":%q,"config":{"name":%q,"deliver_subject":%q,"deliver_policy":"all","ack_policy":"none"}}`, stream, name, target)
+			if _, err := console.nc.Request(natsbus.APIPrefix+".CONSUMER.CREATE."+stream+"."+name, []byte(req), 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The control: the deliveries to the console's own inbox arrive.
+	for range 2 {
+		if _, err := delivered.NextMsg(5 * time.Second); err != nil {
+			t.Fatalf("no delivery to the console's own inbox, so the test shows nothing: %v", err)
+		}
+	}
+	time.Sleep(time.Second)
+	st, err := js.Stream(ctx, natsbus.Stream)
+	if err != nil {
+		t.Fatalf("the console made consumers delivering into the store's API: the event stream: %v", err)
+	}
+	if info, err := st.Info(ctx); err != nil || info.State.Msgs == 0 {
+		t.Fatalf("the console made consumers delivering into the store's API: the event stream: %v %+v", err, info)
+	}
+	if m, err := st.GetLastMsgForSubject(ctx, "crisis.police."+forged+".note_v1"); err == nil {
+		t.Errorf("the console had JetStream store %q as police's", m.Data)
+	}
+	views, err := js.KeyValue(ctx, rights.EpisodesBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := views.Get(ctx, forged); err == nil {
+		t.Errorf("the console had JetStream write %q into the record's views", e.Value())
+	}
 }

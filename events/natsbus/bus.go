@@ -29,6 +29,19 @@ const (
 	DeadLetterStream = "CRISIS_DEADLETTER"
 )
 
+// APIPrefix is where crisisbus's clients call the JetStream API: the
+// identities' account has no JetStream of its own, and reaches the store's
+// API (in the account that holds the streams) under this prefix, so that
+// nothing JetStream sends from inside the server, to a reply subject a
+// client chose, lands on the store's API (broker/rights). Every JetStream
+// client of crisisbus is made with NewJetStream.
+const APIPrefix = "$JS.STORE.API"
+
+// NewJetStream is a JetStream client calling the store's API (APIPrefix).
+func NewJetStream(nc *nats.Conn, opts ...jetstream.JetStreamOpt) (jetstream.JetStream, error) {
+	return jetstream.NewWithAPIPrefix(nc, APIPrefix, opts...)
+}
+
 // Headers crisisbus sets on messages.
 const (
 	HeaderType    = "Crisis-Type"
@@ -113,7 +126,7 @@ type Bus struct {
 // opts tune the JetStream client, for example how long a tool waits for
 // an acknowledgement (jetstream.WithPublishAsyncTimeout, WithDefaultTimeout).
 func NewBus(nc *nats.Conn, agency events.Agency, log *zap.Logger, opts ...jetstream.JetStreamOpt) (*Bus, error) {
-	js, err := jetstream.New(nc, opts...)
+	js, err := NewJetStream(nc, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}

@@ -128,7 +128,7 @@ func TestAnAgencyCannotPublishAsAnother(t *testing.T) {
 	}))
 	raw, _ := events.Encode(outcome)
 	subj, _ := events.Subject(outcome)
-	js, _ := jetstream.New(nc)
+	js, _ := natsbus.NewJetStream(nc)
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if _, err := js.Publish(short, subj, raw); err == nil {

@@ -112,7 +112,7 @@ func directRange(ctx context.Context, nc *nats.Conn, stream, filter string, from
 		return 0, fmt.Errorf("read %s: %w", filter, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	api := "$JS.API.DIRECT.GET." + stream
+	api := APIPrefix + ".DIRECT.GET." + stream
 	var last, lastInRange uint64
 	if to > 0 {
 		inRange := f

@@ -30,7 +30,7 @@ func (b *Bus) ownRepeat(ctx context.Context, m *nats.Msg, ack PubAck, opts ...je
 	if !ack.Duplicate || b.cannotRead.Load() {
 		return ack, nil
 	}
-	api := "$JS.API.STREAM.MSG.GET." + Stream
+	api := APIPrefix + ".STREAM.MSG.GET." + Stream
 	rctx, release := denied.Cancel(ctx, b.nc, api)
 	defer release()
 	stored, err := b.storedSubject(rctx, api, ack.Sequence)

@@ -45,7 +45,7 @@ func cmdDeadLetter(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	js, err := natsbus.NewJetStream(nc)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/services/agency"
 	"github.com/crisisbus/crisisbus/services/rpc"
@@ -79,7 +80,7 @@ func TestUpExportsSpansToAnOpenTelemetryCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	msg, err := admin.RequestWithContext(context.Background(), "$JS.API.DIRECT.GET.CRISIS", fmt.Appendf(nil, `{"next_by_subj":"crisis.police.%s.>"}`, open.Episode))
+	msg, err := admin.RequestWithContext(context.Background(), natsbus.APIPrefix+".DIRECT.GET.CRISIS", fmt.Appendf(nil, `{"next_by_subj":"crisis.police.%s.>"}`, open.Episode))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -349,6 +349,12 @@ func fastServer(dir string) (*server.Server, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("bench server not ready")
 	}
+	// Its one account holds the store: crisisbus's clients call the API
+	// under natsbus.APIPrefix, which is the API here.
+	if err := srv.GlobalAccount().AddMapping(natsbus.APIPrefix+".>", "$JS.API.>"); err != nil {
+		srv.Shutdown()
+		return nil, fmt.Errorf("bench server: %w", err)
+	}
 	return srv, nil
 }
 

@@ -61,7 +61,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	js, err := natsbus.NewJetStream(nc)
 	if err != nil {
 		return err
 	}

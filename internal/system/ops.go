@@ -87,7 +87,7 @@ func (s *System) probe(ctx context.Context, maxLag uint64) []ops.Probe {
 			out = append(out, p)
 			continue
 		}
-		js, err := jetstream.New(nc)
+		js, err := natsbus.NewJetStream(nc)
 		if err != nil {
 			p.NotReady = "JetStream: " + logsafe.Cause(err)
 			out = append(out, p)

@@ -74,7 +74,7 @@ func (w *world) start(dir string) {
 		w.t.Fatal(err)
 	}
 	w.closer = append(w.closer, nc.Close)
-	if w.admin, err = jetstream.New(nc); err != nil {
+	if w.admin, err = natsbus.NewJetStream(nc); err != nil {
 		w.t.Fatal(err)
 	}
 	cfg := w.cfg

@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/episode"
@@ -123,7 +122,7 @@ type Server struct {
 // Start listens on cfg.Addr and serves until Stop.
 func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 	cfg.setDefaults()
-	js, err := jetstream.New(nc)
+	js, err := natsbus.NewJetStream(nc)
 	if err != nil {
 		return nil, err
 	}

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -25,7 +23,7 @@ func TestTheRecordsCheckpointPassesAMessageARepairErased(t *testing.T) {
 	police := bustest.Bus(t, b, events.Police)
 	amhp := bustest.Bus(t, b, events.AMHP)
 	rec := bustest.Bus(t, b, events.Record)
-	admin, err := jetstream.New(bustest.Conn(t, b, ""))
+	admin, err := natsbus.NewJetStream(bustest.Conn(t, b, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ func publishAll(t *testing.T, bus *natsbus.Bus, evs []events.Event) {
 // import run again after the stream's duplicate window would.
 func storeAgain(t *testing.T, nc *nats.Conn, evs []events.Event) {
 	t.Helper()
-	js, err := jetstream.New(nc)
+	js, err := natsbus.NewJetStream(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestAgencyCannotWriteSnapshots(t *testing.T) {
 	for _, a := range []events.Agency{events.Police, events.AMHP, events.Record} {
 		refused := make(chan error, 16)
 		nc := bustest.Conn(t, b, a, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { refused <- err }))
-		js, err := jetstream.New(nc)
+		js, err := natsbus.NewJetStream(nc)
 		if err != nil {
 			t.Fatal(err)
 		}
