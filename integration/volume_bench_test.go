@@ -220,18 +220,21 @@ func fiftyFactEpisodes(p *pathway, n, facts int) []string {
 }
 
 // rawRoundTrip is the floor crisisbus is compared with: over the same
-// server, a request answered by a responder that publishes one fsynced
-// message to a stream of its own and replies. It returns the p50.
+// server, a request answered by a responder that writes one fsynced
+// message to a stream of its own (a bucket's) and replies. It returns the p50.
 func rawRoundTrip(b *testing.B, p *pathway) time.Duration {
 	b.Helper()
 	ctx := context.Background()
-	js := p.admin.JetStream()
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "RAW_BENCH", Subjects: []string{"rawbench.store"}, Storage: jetstream.FileStorage}); err != nil {
+	// A bucket of its own: the identities reach the store's streams only
+	// through the subjects the store exports (broker/rights, Imports), and
+	// a bucket's writes are among them.
+	kv, err := p.admin.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "raw_bench", Storage: jetstream.FileStorage})
+	if err != nil {
 		b.Fatal(err)
 	}
 	nc := p.admin.Conn()
 	sub, err := nc.Subscribe("rawbench.request", func(m *nats.Msg) {
-		if _, err := js.Publish(ctx, "rawbench.store", m.Data); err != nil {
+		if _, err := kv.Put(ctx, "store", m.Data); err != nil {
 			b.Error(err)
 		}
 		_ = m.Respond([]byte(`{}`))
