@@ -91,11 +91,11 @@ func TestTheTrustsStaffInThePoliceRoomRecordOnlyOnEpisodesThePoliceHaveAPartIn(t
 	code, body := mhw.post(home, "/episodes/"+ep+"/advice", url.Values{"advice": {"Use s136"}, "recommendedAction": {"consider_s136"},
 		"healthHistory": {"Bipolar disorder; lithium"}})
 	if code == http.StatusSeeOther {
-		t.Errorf("advice on an episode the police have no part in: %d, want it refused", code)
+		t.Errorf("advice on an episode the police have no part in: %d %s, want it refused", code, body)
 	}
 	code, body = mhw.post(home, "/episodes/"+ep+"/street", url.Values{"s136Avoided": {"yes"}, "outcome": {"safe_haven"}, "notes": {"Paranoid ideation"}})
 	if code == http.StatusSeeOther {
-		t.Errorf("a street triage outcome on an episode the police have no part in: %d, want it refused", code)
+		t.Errorf("a street triage outcome on an episode the police have no part in: %d %s, want it refused", code, body)
 	}
 	if got := append(stored(t, bus, ep, adviceType), stored(t, bus, ep, streetType)...); len(got) != 0 {
 		t.Fatalf("the episode the police have no part in holds %d advice or outcome events from the control room: %+v (last answer %s)", len(got), got, body)
