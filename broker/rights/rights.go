@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crisisbus/crisisbus/events"
@@ -141,14 +142,25 @@ func InboxPrefix(user string) string { return "_INBOX_" + user }
 // its answer to whatever reply subject the caller named, wherever that is
 // (a bucket's key, the JetStream API, the event stream), so the service,
 // not the server, must check it.
+// It is asked at every request a service handles, so it looks the user up
+// in a set made once rather than building the table each time.
 func IsInbox(subject string) bool {
-	for _, u := range Users() {
-		if strings.HasPrefix(subject, InboxPrefix(u)+".") {
-			return true
-		}
+	rest, ok := strings.CutPrefix(subject, InboxPrefix(""))
+	if !ok {
+		return false
 	}
-	return false
+	user, _, ok := strings.Cut(rest, ".")
+	return ok && inboxUsers()[user]
 }
+
+// inboxUsers is the set of users (no name holds a dot: it ends the prefix).
+var inboxUsers = sync.OnceValue(func() map[string]bool {
+	set := map[string]bool{}
+	for _, u := range Users() {
+		set[u] = true
+	}
+	return set
+})
 
 // Durable is a durable consumer an identity owns on the event stream.
 type Durable struct {

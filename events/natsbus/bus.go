@@ -737,11 +737,14 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subs
 		info := cons.CachedInfo()
 		pos.left(max(info.AckFloor.Stream, info.Config.OptStartSeq, 1) - 1)
 		cc, err := cons.Consume(func(msg jetstream.Msg) {
-			if md, err := msg.Metadata(); err == nil {
-				pos.delivered(md.Sequence.Stream)
-				msg = trackedMsg{Msg: msg, pos: pos, seq: md.Sequence.Stream}
+			md, err := msg.Metadata()
+			if err != nil {
+				log.Error("message without metadata", zap.Error(err))
+				_ = msg.Term()
+				return
 			}
-			b.handle(ctx, log, cfg, service, seen, out, h, msg)
+			pos.delivered(md.Sequence.Stream)
+			b.handle(ctx, log, cfg, service, seen, out, h, trackedMsg{Msg: msg, pos: pos, seq: md.Sequence.Stream}, md)
 		}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			switch {
 			case errors.Is(err, jetstream.ErrConsumerDeleted):
@@ -809,13 +812,8 @@ func (b *Bus) remake(ctx context.Context, log *zap.Logger, s *Subscription, ccfg
 	}
 }
 
-func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, service string, seen *seenSet, out *outages, h Handler, msg jetstream.Msg) {
-	md, err := msg.Metadata()
-	if err != nil {
-		log.Error("message without metadata", zap.Error(err))
-		_ = msg.Term()
-		return
-	}
+// handle handles one delivered message; md is its metadata, read once.
+func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, service string, seen *seenSet, out *outages, h Handler, msg jetstream.Msg, md *jetstream.MsgMetadata) {
 	ctx = context.WithValue(ctx, deliveryKey{}, delivery{seq: md.Sequence.Stream, pending: md.NumPending})
 	delay := cfg.Backoff[min(int(md.NumDelivered)-1, len(cfg.Backoff)-1)]
 	// Through the cache: a handler that read ahead (ReadRange) has parsed
