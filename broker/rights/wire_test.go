@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -372,4 +373,58 @@ func TestNoIdentityHasJetStreamDeliverIntoTheStore(t *testing.T) {
 	if e, err := views.Get(ctx, forged); err == nil {
 		t.Errorf("the console had JetStream write %q into the record's views", e.Value())
 	}
+}
+
+// An agency's service gives some of its facts ids worked out from what they
+// answer (an acknowledgement's from its handoff's id), so that an offer
+// handled twice is acknowledged once. Another agency knowing the handoff id
+// could store a message of its own under that id first, and the stream
+// would drop the real acknowledgement as a repeat: the receiving service
+// asks the record whether the message stored under the id is its own, and
+// stores its fact again if not.
+func TestAnAcknowledgementIsStoredThoughItsIDWasTakenFirst(t *testing.T) {
+	ctx, sys := startSystem(t)
+	police := dial(t, sys, string(events.Police))
+	opened, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, police.nc, agency.Subject(events.Police, "open"),
+		agency.OpenRequest{Actor: "PC 1", Channel: "999", Summary: "a person in crisis on a bridge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, handoff := opened.Episode, events.NewEpisodeID()
+	js, err := natsbus.NewJetStream(police.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg("crisis.police." + events.NewEpisodeID() + ".note_v1")
+	m.Header.Set(jetstream.MsgIDHeader, record.DeterministicID("ack/"+handoff))
+	m.Data = []byte(`{}`)
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	bus, err := natsbus.NewBus(police.nc, events.Police, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := bus.Emit(ctx, ep, &events.HandoffOffered{HandoffID: handoff, Kind: events.SPoAReferral, To: events.SPoA,
+		Reason: "needs the crisis team tonight", Urgency: "urgent", Summary: events.Summary{Facts: []events.Fact{}}}, events.By("PC 1")); err != nil {
+		t.Fatal(err)
+	}
+	var state episode.HandoffState
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		v, err := rpc.Call[record.ViewRequest, record.ViewResponse](ctx, police.nc, record.ViewSubject(events.Police),
+			record.ViewRequest{Episode: ep, Viewer: "PC 1", Purpose: "direct care"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var view episode.View
+		if err := json.Unmarshal(v.View, &view); err != nil {
+			t.Fatal(err)
+		}
+		if h := view.Handoff(handoff); h != nil {
+			if state = h.State; state == episode.Acknowledged {
+				return
+			}
+		}
+	}
+	t.Errorf("SPoA never acknowledged the referral whose acknowledgement's id police took first (handoff %s: %q)", handoff, state)
 }

@@ -114,8 +114,10 @@ type Bus struct {
 	// parsed remembers the events it has read back (Replay), by sequence.
 	parsed parsedCache
 	// cannotRead: the server refused this bus's user a read of the stream,
-	// so a publish answered as a repeat is taken as one (ownRepeat).
-	cannotRead atomic.Bool
+	// so a publish answered as a repeat is taken as one (ownRepeat),
+	// unless repeatCheck asks someone who may read it.
+	cannotRead  atomic.Bool
+	repeatCheck atomic.Pointer[RepeatCheck]
 	// deadStored holds the stream sequences this bus knows are in the
 	// dead-letter stream, so re-reading an episode costs no round trip.
 	deadStored sync.Map

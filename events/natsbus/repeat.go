@@ -17,27 +17,41 @@ import (
 // ownRepeat checks a publish the server answered as a repeat: it already
 // holds a message with the event's id (Nats-Msg-Id). The stream drops a
 // repeat by its id alone, whoever stored the first, and an event's id can
-// be worked out before it is published (a disclosure's, a clock's breach),
-// so another identity may have stored a message of its own under it first.
-// A true repeat is on the event's own subject, which only the event's
-// publisher may write to; a message anywhere else took the id, and the
-// event is published again under a fresh message id (its own id, in the
-// event, unchanged) and stored. A bus whose user may not read the stream
-// (an agency's), or that cannot read it just now, cannot tell, and takes
-// the repeat as it is. opts are the publish's own (the stream expected, an
-// episode's sequence).
+// be worked out before it is published (a disclosure's, a clock's breach,
+// a handoff's acknowledgement), so another identity may have stored a
+// message of its own under it first. A true repeat is on the event's own
+// subject, which only the event's publisher may write to; a message
+// anywhere else took the id, and the event is published again under a
+// fresh message id (its own id, in the event, unchanged) and stored. A bus
+// whose user may not read the stream (an agency's) asks its RepeatCheck
+// (the record, which may); without one, or when the check cannot be made
+// just now, the repeat is taken as it is. opts are the publish's own (the
+// stream expected, an episode's sequence).
 func (b *Bus) ownRepeat(ctx context.Context, m *nats.Msg, ack PubAck, opts ...jetstream.PublishOpt) (PubAck, error) {
-	if !ack.Duplicate || b.cannotRead.Load() {
+	if !ack.Duplicate {
 		return ack, nil
 	}
-	api := APIPrefix + ".STREAM.MSG.GET." + Stream
-	rctx, release := denied.Cancel(ctx, b.nc, api)
-	defer release()
-	stored, err := b.storedSubject(rctx, api, ack.Sequence)
-	episode := m.Header.Get(HeaderEpisode)
-	if denied.Refused(rctx) {
-		b.cannotRead.Store(true)
+	check := b.repeatCheck.Load()
+	if check == nil && b.cannotRead.Load() {
 		return ack, nil
+	}
+	episode := m.Header.Get(HeaderEpisode)
+	var own bool
+	var err error
+	if check != nil {
+		own, err = (*check)(ctx, m.Subject, ack.Sequence)
+	} else {
+		api := APIPrefix + ".STREAM.MSG.GET." + Stream
+		rctx, release := denied.Cancel(ctx, b.nc, api)
+		var stored string
+		stored, err = b.storedSubject(rctx, api, ack.Sequence)
+		refused := denied.Refused(rctx)
+		release()
+		if refused {
+			b.cannotRead.Store(true)
+			return ack, nil
+		}
+		own = stored == m.Subject
 	}
 	id := m.Header.Get(jetstream.MsgIDHeader)
 	if err != nil {
@@ -45,12 +59,12 @@ func (b *Bus) ownRepeat(ctx context.Context, m *nats.Msg, ack PubAck, opts ...je
 			zap.String("episode", episode), zap.String("event_id", id), zap.Uint64("stored_at", ack.Sequence), zap.String("cause", logsafe.Cause(err)))
 		return ack, nil
 	}
-	if stored == m.Subject {
+	if own {
 		return ack, nil
 	}
 	b.log.Warn("an event's id was taken by a message on another subject; published again under a fresh message id",
 		zap.String("episode", episode), zap.String("event_id", id), zap.String("subject", m.Subject),
-		zap.String("taken_by", stored), zap.Uint64("taken_at", ack.Sequence))
+		zap.Uint64("taken_at", ack.Sequence))
 	again := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}
 	for k, v := range m.Header {
 		again.Header[k] = v
@@ -58,9 +72,26 @@ func (b *Bus) ownRepeat(ctx context.Context, m *nats.Msg, ack PubAck, opts ...je
 	again.Header.Set(jetstream.MsgIDHeader, uuid.NewString())
 	pa, err := b.js.PublishMsg(ctx, again, opts...)
 	if err != nil {
-		return PubAck{}, fmt.Errorf("publish again, its id taken by a message on %s: %w", stored, err)
+		return PubAck{}, fmt.Errorf("publish again, its id taken by the message at %d: %w", ack.Sequence, err)
 	}
 	return PubAck{Sequence: pa.Sequence}, nil
+}
+
+// RepeatCheck answers whether the message the stream holds at sequence seq
+// is on subject, for a bus whose user may not read the stream: a publish
+// to subject was answered as a repeat of the message at seq.
+type RepeatCheck func(ctx context.Context, subject string, seq uint64) (bool, error)
+
+// CheckRepeatsWith makes this bus ask check whether a publish answered as
+// a repeat was its own (ownRepeat): for an agency's bus, whose user may not
+// read the stream, the record answers (record.RepeatChecker).
+func (b *Bus) CheckRepeatsWith(check RepeatCheck) { b.repeatCheck.Store(&check) }
+
+// StoredSubject is the subject of the message the stream holds at seq, for
+// a bus whose user may read the stream (the record's, answering an
+// agency's RepeatCheck).
+func (b *Bus) StoredSubject(ctx context.Context, seq uint64) (string, error) {
+	return b.storedSubject(ctx, APIPrefix+".STREAM.MSG.GET."+Stream, seq)
 }
 
 // storedSubject is the subject of the message stored at seq, asked of the

@@ -21,6 +21,7 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/system"
+	"github.com/crisisbus/crisisbus/services/record"
 )
 
 // readEvents calls f for each event in r: a single JSON document (which may
@@ -332,6 +333,11 @@ func (b *buses) get(a events.Agency) (*natsbus.Bus, error) {
 	bus, err := natsbus.NewBus(nc, as, nil, b.cf.busOptions()...)
 	if err != nil {
 		return nil, err
+	}
+	if as.Pathway() {
+		// An agency may not read the stream: the record says whether
+		// an event answered as a repeat was the agency's own.
+		bus.CheckRepeatsWith(record.RepeatChecker(bus))
 	}
 	b.open[user] = bus
 	return bus, nil

@@ -279,6 +279,9 @@ func (k *Kit) Serve(ctx context.Context, description string, onInbox InboxHook, 
 	if k.Log == nil {
 		k.Log = zap.NewNop()
 	}
+	// Its user may not read the stream: the record says whether a publish
+	// answered as a repeat was the agency's own (natsbus.RepeatCheck).
+	k.Bus.CheckRepeatsWith(record.RepeatChecker(k.Bus))
 	s := &Service{}
 	var err error
 	if s.sub, err = k.Inbox(ctx, onInbox); err != nil {

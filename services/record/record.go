@@ -318,6 +318,9 @@ func Commands(r *Record) []rpc.Command {
 			rpc.Handle(string(a)+".search", func(ctx context.Context, req SearchRequest) (SearchResponse, error) {
 				return r.search(ctx, a, req)
 			}).For(a),
+			rpc.Handle(string(a)+".repeat", func(ctx context.Context, req RepeatRequest) (RepeatResponse, error) {
+				return r.repeat(ctx, a, req)
+			}).For(a),
 			rpc.Handle(string(a)+".state", func(ctx context.Context, req StateRequest) (StateResponse, error) {
 				return r.state(ctx, a, req)
 			}).For(a),

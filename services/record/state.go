@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/tracing"
 	"github.com/crisisbus/crisisbus/services/rpc"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // An agency's service decides each command on the episode as it stands,
@@ -176,4 +178,71 @@ func (l RecordLoader) LoadGiving(ctx context.Context, id, actor, reason string) 
 type stateAnswer struct {
 	Sequence uint64       `json:"sequence"`
 	View     episode.View `json:"view"`
+}
+
+// An agency's service gives some facts ids worked out from what they
+// answer (an acknowledgement's from its handoff's id), and the stream drops
+// a repeat by its id whoever stored the first: another agency knowing the
+// handoff could store a message of its own under the id first, and the
+// acknowledgement would be dropped. The agency's user may not read the
+// stream to see whose the stored message is, so its service asks the
+// record, on crisisbus.record.<agency>.repeat, whether the message at the
+// sequence its publish was answered with is on the subject it published
+// to. Only its own subjects may be asked about: the answer says nothing of
+// any other agency's messages.
+
+// RepeatSubject is where agency a's service asks whether a repeat was its own.
+func RepeatSubject(a events.Agency) string { return "crisisbus.record." + string(a) + ".repeat" }
+
+// RepeatRequest asks whether the message the stream holds at Sequence is on
+// Subject, one of the agency's own (crisis.<agency>.…).
+type RepeatRequest struct {
+	Subject  string `json:"subject"`
+	Sequence uint64 `json:"sequence"`
+}
+
+// Validate names what is missing.
+func (r *RepeatRequest) Validate() error {
+	var errs []error
+	if r.Subject == "" {
+		errs = append(errs, errors.New("subject is required"))
+	}
+	if r.Sequence == 0 {
+		errs = append(errs, errors.New("sequence is required (the stream sequence the publish was answered with)"))
+	}
+	return errors.Join(errs...)
+}
+
+// RepeatResponse says whether the message at the sequence is on the subject
+// asked about: if not, the publish's id was taken and the fact is not
+// stored yet.
+type RepeatResponse struct {
+	Own bool `json:"own"`
+}
+
+func (r *Record) repeat(ctx context.Context, a events.Agency, req RepeatRequest) (RepeatResponse, error) {
+	if own := "crisis." + string(a) + "."; !strings.HasPrefix(req.Subject, own) {
+		return RepeatResponse{}, events.Errorf(events.Invalid, "subject %q is not one of the %s's own (%s…): only those may be asked about", req.Subject, a.Title(), own)
+	}
+	stored, err := r.cfg.Bus.StoredSubject(ctx, req.Sequence)
+	if ae := (*jetstream.APIError)(nil); errors.As(err, &ae) && ae.ErrorCode == jetstream.JSErrCodeMessageNotFound {
+		return RepeatResponse{}, nil // nothing there now: not the agency's fact
+	}
+	if err != nil {
+		return RepeatResponse{}, fmt.Errorf("read the message at %d: %w", req.Sequence, err)
+	}
+	if stored != req.Subject {
+		r.cfg.Log.Warn("a fact's id was taken by a message on another subject; its agency stores it again",
+			zap.String("agency", string(a)), zap.String("subject", req.Subject), zap.Uint64("taken_at", req.Sequence), zap.String("taken_by", stored))
+	}
+	return RepeatResponse{Own: stored == req.Subject}, nil
+}
+
+// RepeatChecker is the natsbus.RepeatCheck of an agency's bus: the record
+// answers whether a publish answered as a repeat was the agency's own.
+func RepeatChecker(b *natsbus.Bus) natsbus.RepeatCheck {
+	return func(ctx context.Context, subject string, seq uint64) (bool, error) {
+		resp, err := rpc.Call[RepeatRequest, RepeatResponse](ctx, b.Conn(), RepeatSubject(b.Agency()), RepeatRequest{Subject: subject, Sequence: seq})
+		return resp.Own, err
+	}
 }
