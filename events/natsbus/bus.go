@@ -88,6 +88,8 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) er
 		DenyPurge:   true,
 		// An episode is read with direct gets (Replay): no consumer per read.
 		AllowDirect: true,
+		// A command's facts are stored all or none (PublishAtomic).
+		AllowAtomicPublish: true,
 	}, {
 		Name:        DeadLetterStream,
 		Description: "crisisbus: messages a consumer could not handle, with the reason",

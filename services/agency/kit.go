@@ -138,10 +138,10 @@ type Decide func(v *episode.View) ([]Out, error)
 // maxAttempts bounds how often a command re-reads a busy episode.
 const maxAttempts = 10
 
-// Do runs a command on an episode: read the episode's state (Loader), decide, publish the
-// first fact only if the episode is still as it was read (else read and
-// decide again), then the rest. The rest get ids derived from the first, so
-// a command retried after a crash does not store them twice.
+// Do runs a command on an episode: read the episode's state (Loader),
+// decide, and publish the facts decided, all or none (natsbus.PublishAtomic),
+// only if the episode is still as it was read (else read and decide again).
+// The facts after the first get ids derived from it.
 //
 // The command is one span of the episode's trace (the view's TraceID; a
 // new episode's command starts the trace, or continues the caller's, see
@@ -217,20 +217,21 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 		}
 		evs[i] = e
 	}
-	for i, e := range evs {
-		var pubOpts []natsbus.PublishOption
-		if i == 0 {
-			pubOpts = append(pubOpts, natsbus.ExpectEpisodeSeq(seq))
-		}
-		ack, err := k.Bus.Publish(ctx, e, pubOpts...)
-		if err != nil {
-			return r, err
-		}
+	// All the command's facts are stored, or none (PublishAtomic), and
+	// only if the episode is still as it was read.
+	ack, err := k.Bus.PublishAtomic(ctx, evs, natsbus.ExpectEpisodeSeq(seq))
+	if errors.Is(err, natsbus.ErrAlreadyHeld) {
+		return r, events.Errorf(events.Conflict, "episode %s: nothing was recorded (%v); try again", ep, err)
+	}
+	if err != nil {
+		return r, err
+	}
+	for _, e := range evs {
 		k.log().Info("recorded", append(tracing.Fields(ctx), zap.String("episode", ep), zap.String("event_id", e.ID), zap.String("type", e.Type),
 			zap.String("agency", string(k.Agency())), zap.Bool("duplicate", ack.Duplicate))...)
 		r.Events = append(r.Events, e.ID)
-		r.Sequence = ack.Sequence
 	}
+	r.Sequence = ack.Sequence
 	return r, nil
 }
 
