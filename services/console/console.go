@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,6 +68,13 @@ type Config struct {
 	livePing time.Duration // livePing; shorter in tests
 	// ops.ReadTimeout and ops.IdleTimeout; shorter in tests
 	readTimeout, idleTimeout time.Duration
+	// checks and checkWait bound the passwords checked at once and a
+	// sign-in's wait for its turn (defaultChecks, defaultCheckWait);
+	// checking, if set, is called as each check starts (tests hold
+	// checks there).
+	checks    int
+	checkWait time.Duration
+	checking  func()
 }
 
 func (c *Config) setDefaults() {
@@ -91,6 +99,12 @@ func (c *Config) setDefaults() {
 	if c.livePing <= 0 {
 		c.livePing = livePing
 	}
+	if c.checks <= 0 {
+		c.checks = defaultChecks()
+	}
+	if c.checkWait <= 0 {
+		c.checkWait = defaultCheckWait
+	}
 	if c.readTimeout <= 0 {
 		c.readTimeout = ops.ReadTimeout
 	}
@@ -106,7 +120,8 @@ type Server struct {
 	nc       *nats.Conn
 	users    *users
 	throttle *throttle
-	parties  *parties // which agencies have a part in which episodes, for live updates
+	checks   *checkSlots // the passwords being checked now
+	parties  *parties    // which agencies have a part in which episodes, for live updates
 	sessions *sessions
 	pages    map[string]*template.Template
 	live     *hub
@@ -126,7 +141,8 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Server{cfg: cfg, log: cfg.Log, nc: nc, live: newHub(), throttle: newThrottle(), parties: newParties()}
+	c := &Server{cfg: cfg, log: cfg.Log, nc: nc, live: newHub(), throttle: newThrottle(), parties: newParties(),
+		checks: newCheckSlots(cfg.checks, cfg.checkWait)}
 	if c.users, err = newUsers(cfg.UsersFile, cfg.Demo, func(err error) {
 		cfg.Log.Error("users file unreadable: keeping the people last read", zap.Error(err))
 	}); err != nil {
@@ -624,7 +640,26 @@ func (c *Server) signin(w http.ResponseWriter, r *http.Request) {
 		c.renderSignin(w, r, http.StatusTooManyRequests, []fieldError{{"password", ref.message()}}, form, "")
 		return
 	}
-	if !passwordMatches(u, known, password) {
+	// At most a few passwords are checked at once, however many
+	// addresses try together: the rest wait their turn a little, then are
+	// told the console is busy, their password neither checked nor
+	// counted as wrong.
+	if !c.checks.take(r.Context()) {
+		c.throttle.abandon(username, addr)
+		c.log.Warn("sign-in refused: the console is busy checking passwords", logUser, zap.String("address", addr),
+			zap.Int("checks_at_once", cap(c.checks.slots)), zap.Bool("browser_left", r.Context().Err() != nil))
+		w.Header().Set("Retry-After", strconv.Itoa(int(busyRetry/time.Second)))
+		c.renderSignin(w, r, http.StatusServiceUnavailable, []fieldError{{"password", busyMessage}}, form, "")
+		return
+	}
+	matches := func() bool {
+		defer c.checks.release()
+		if c.cfg.checking != nil {
+			c.cfg.checking()
+		}
+		return passwordMatches(u, known, password)
+	}()
+	if !matches {
 		n := c.throttle.fail(username, addr, now)
 		c.log.Warn("sign-in failed", logUser, zap.String("address", addr), zap.Int("failures", n), zap.Bool("disabled", known && u.Disabled))
 		c.renderSignin(w, r, http.StatusUnprocessableEntity, []fieldError{{"password", "The username or password is not right"}}, form, "")

@@ -21,3 +21,11 @@ func WithTimeouts(cfg Config, read, idle time.Duration) Config {
 	cfg.readTimeout, cfg.idleTimeout = read, idle
 	return cfg
 }
+
+// WithPasswordChecks is cfg with at most n passwords checked at once, a
+// sign-in waiting at most wait for its turn, and during called as each
+// check starts.
+func WithPasswordChecks(cfg Config, n int, wait time.Duration, during func()) Config {
+	cfg.checks, cfg.checkWait, cfg.checking = n, wait, during
+	return cfg
+}

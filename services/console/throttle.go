@@ -1,9 +1,11 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -175,6 +177,25 @@ func (t *throttle) succeed(user, addr string) {
 	}
 }
 
+// abandon gives back a try let through whose password was never
+// checked (the console was too busy to check it): it counts for nothing,
+// and a key it alone made is forgotten, so a flood turned away busy does
+// not crowd out the failures counted.
+func (t *throttle) abandon(user, addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range t.keys(user, addr) {
+		f, ok := k.m[k.key]
+		if !ok {
+			continue
+		}
+		f.pending = max(f.pending-1, 0)
+		if f.n == 0 && f.pending == 0 {
+			delete(k.m, k.key)
+		}
+	}
+}
+
 // forgetStalest drops the key whose last failure is the oldest, of those
 // with no try being checked.
 func forgetStalest(m map[string]*failures) {
@@ -197,6 +218,58 @@ func forgetStale(m map[string]*failures, now time.Time) {
 		}
 	}
 }
+
+// Password checks. The throttle holds back guesses at one username or
+// from one address, but many addresses at once (a botnet, or one
+// attacker with many source addresses) each get a try, and each bcrypt
+// check keeps a core busy for a while: enough of them at once and the
+// staff on shift could neither sign in nor use the console's other pages,
+// which share those cores (and, in `crisisbus up`, the bus's). So the
+// console checks at most a few passwords at once; a sign-in waits at most
+// defaultCheckWait for its turn, then is told the console is busy.
+const (
+	defaultCheckWait = 3 * time.Second
+	// busyRetry is the Retry-After of a sign-in turned away busy.
+	busyRetry   = time.Minute
+	busyMessage = "The console is very busy signing people in; try again in a minute. Your password was not checked."
+)
+
+// defaultChecks is one check per core: a flood keeps each core busy with
+// one check, the pages and the bus taking their turns between, rather than
+// with thousands of checks that leave them none.
+func defaultChecks() int { return runtime.GOMAXPROCS(0) }
+
+// checkSlots are the turns to check a password.
+type checkSlots struct {
+	slots chan struct{}
+	wait  time.Duration
+}
+
+func newCheckSlots(n int, wait time.Duration) *checkSlots {
+	return &checkSlots{slots: make(chan struct{}, n), wait: wait}
+}
+
+// take waits for a turn to check a password, at most s.wait and no
+// longer than ctx lasts, and reports whether it got one; a turn taken is
+// given back by release.
+func (s *checkSlots) take(ctx context.Context) bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+func (s *checkSlots) release() { <-s.slots }
 
 // message is what the sign-in page says to a person who must wait.
 func (r refusal) message() string {

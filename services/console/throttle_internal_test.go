@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -96,5 +97,42 @@ func TestSigningInLeavesTheAddresssWaitAsItWas(t *testing.T) {
 	th.succeed("amhp.duty", "198.51.100.7")
 	if ref, wait := th.check("spoa.clinician", "198.51.100.7", now); wait {
 		t.Fatalf("after a person signed in, the next at the address must wait %s", ref.wait)
+	}
+}
+
+// A sign-in waiting for its turn to have its password checked stops
+// waiting when the browser leaves, however long the wait allowed.
+func TestASignInWaitingForItsTurnStopsWhenTheBrowserLeaves(t *testing.T) {
+	s := newCheckSlots(1, time.Hour)
+	if !s.take(context.Background()) {
+		t.Fatal("the first check got no turn")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if s.take(ctx) {
+		t.Fatal("a second check got a turn while the only one was taken")
+	}
+	s.release()
+	if !s.take(context.Background()) {
+		t.Fatal("no turn after the first check gave its back")
+	}
+}
+
+// A try turned away busy, never checked, counts for nothing: the
+// throttle is as it was before it, and keeps no key for it.
+func TestATryTurnedAwayBusyCountsForNothing(t *testing.T) {
+	th := newThrottle()
+	now := time.Now()
+	for range pairRule.free + 5 {
+		if _, ok := th.attempt("made.up", "203.0.113.8", now); !ok {
+			break
+		}
+		th.abandon("made.up", "203.0.113.8")
+	}
+	if ref, wait := th.check("made.up", "203.0.113.8", now); wait {
+		t.Fatalf("after tries turned away busy the next must wait %s", ref.wait)
+	}
+	if len(th.pairs)+len(th.users)+len(th.addr) != 0 {
+		t.Fatalf("the throttle keeps %d, %d and %d keys for tries never checked", len(th.pairs), len(th.users), len(th.addr))
 	}
 }
