@@ -98,7 +98,7 @@ var (
 	consoleSignins = prometheus.NewCounter(prometheus.CounterOpts{Name: ConsoleSigninsTotal,
 		Help: "People signed in to the console."})
 	consoleRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ConsoleRefusalsTotal,
-		Help: "Sign-ins the console refused, by HTTP status code (403 expired form, 422 wrong or missing username or password, 429 too many failures, 503 the bus was not reachable)."}, []string{"code"})
+		Help: "Sign-ins the console refused, by HTTP status code (403 expired form, 422 wrong or missing username or password, 429 too many failures, 503 the bus was not reachable or the console was too busy checking passwords)."}, []string{"code"})
 	consoleLive = prometheus.NewGauge(prometheus.GaugeOpts{Name: ConsoleLiveConnections,
 		Help: "Console pages open now with live updates (server-sent event streams)."})
 	clocksLive = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ClocksLive,
