@@ -607,6 +607,12 @@ type Subscription struct {
 	stopped bool
 	done    chan struct{}
 	once    sync.Once
+	// remaking is held while the consumer is checked for or made again,
+	// so a loss reported twice (the server saying it was deleted, pulls
+	// going unanswered) makes it once; checking is set while a check
+	// waits or runs.
+	remaking sync.Mutex
+	checking atomic.Bool
 }
 
 // Stop stops fetching; the message being handled finishes first.
@@ -624,6 +630,14 @@ func (s *Subscription) Stop() {
 		}
 		close(s.done)
 	})
+}
+
+// current reports whether cc is the subscription's consumption, and it is
+// not stopped.
+func (s *Subscription) current(cc jetstream.ConsumeContext) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.stopped && s.cc == cc
 }
 
 // running makes cc the subscription's, unless it was stopped meanwhile
@@ -749,11 +763,19 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subs
 			}
 			pos.delivered(md.Sequence.Stream)
 			b.handle(ctx, log, cfg, service, seen, out, h, trackedMsg{Msg: msg, pos: pos, seq: md.Sequence.Stream}, md)
-		}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		}, jetstream.ConsumeErrHandler(func(was jetstream.ConsumeContext, err error) {
 			switch {
 			case errors.Is(err, jetstream.ErrConsumerDeleted):
-				go b.remake(ctx, log, s, ccfg, pos, start)
-			case !errors.Is(err, jetstream.ErrNoHeartbeat):
+				go b.remake(ctx, log, s, was, deletedWhileRunning, ccfg, pos, start)
+			case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoHeartbeat), errors.Is(err, jetstream.ErrConsumerNotFound):
+				// Nothing answers the pulls: after a reconnect, the
+				// consumer may have been deleted while the connection
+				// was down (nats.go then never says it was deleted).
+				// One check at a time, however often this is said.
+				if s.checking.CompareAndSwap(false, true) {
+					go b.recheck(ctx, log, s, was, ccfg, pos, start)
+				}
+			default:
 				log.Debug("consume", zap.Error(err))
 			}
 		}))
@@ -762,11 +784,14 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subs
 		}
 		return cc, nil
 	}
+	// A consumer's loss is dealt with once it is the subscription's.
+	s.remaking.Lock()
 	cc, err := start(ctx, ccfg)
+	s.cc = cc
+	s.remaking.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	s.cc = cc
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -777,14 +802,59 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Subs
 	return s, nil
 }
 
+// How a consumer came to be deleted under its service, in the log's words.
+const (
+	deletedWhileRunning = "the consumer was deleted on the NATS server while this service ran"
+	deletedUnheard      = "the consumer was deleted on the NATS server without this service hearing of it (its connection to the server was down, or the server restarted without it)"
+)
+
+// recheck asks the server whether the consumer that was (the one running)
+// pulls from is still there, and makes it again (remake) if it is not:
+// nats.go says a consumer was deleted only to a connected client, so one
+// deleted while the connection was down (a network cut, a server restarted
+// without it) shows only as pulls nobody answers.
+func (b *Bus) recheck(ctx context.Context, log *zap.Logger, s *Subscription, was jetstream.ConsumeContext, ccfg jetstream.ConsumerConfig, pos *position,
+	start func(context.Context, jetstream.ConsumerConfig) (jetstream.ConsumeContext, error)) {
+	defer s.checking.Store(false)
+	s.remaking.Lock()
+	defer s.remaking.Unlock()
+	if !s.current(was) {
+		return // stopped, or made again already
+	}
+	_, err := b.js.Consumer(ctx, Stream, ccfg.Durable)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		b.remakeHeld(ctx, log, s, was, deletedUnheard, ccfg, pos, start)
+	case err != nil:
+		log.Debug("could not check the consumer is there; will check again when pulls go unanswered", zap.String("cause", logsafe.Cause(err)))
+	}
+}
+
 // remake makes a consumer deleted on the server under its running service
 // again, from where the service was (pos), and carries on consuming; until
-// the server takes it, it tries again every few seconds, saying why.
-func (b *Bus) remake(ctx context.Context, log *zap.Logger, s *Subscription, ccfg jetstream.ConsumerConfig, pos *position,
+// the server takes it, it tries again every few seconds, saying why. was is
+// the consumption that lost its consumer: once that is no longer the
+// subscription's (made again already, or stopped), there is nothing to do,
+// so however many ways the loss is reported it is made again once.
+func (b *Bus) remake(ctx context.Context, log *zap.Logger, s *Subscription, was jetstream.ConsumeContext, why string, ccfg jetstream.ConsumerConfig, pos *position,
 	start func(context.Context, jetstream.ConsumerConfig) (jetstream.ConsumeContext, error)) {
+	s.remaking.Lock()
+	defer s.remaking.Unlock()
+	if !s.current(was) {
+		return
+	}
+	b.remakeHeld(ctx, log, s, was, why, ccfg, pos, start)
+}
+
+// remakeHeld is remake with s.remaking held and was still the subscription's.
+func (b *Bus) remakeHeld(ctx context.Context, log *zap.Logger, s *Subscription, was jetstream.ConsumeContext, why string, ccfg jetstream.ConsumerConfig, pos *position,
+	start func(context.Context, jetstream.ConsumerConfig) (jetstream.ConsumeContext, error)) {
+	// The old consumption stops pulling (it would pull from the consumer
+	// made again beside the new one); stopped already when the server
+	// said the consumer was deleted.
+	was.Stop()
 	from := pos.from()
-	log.Error("the consumer was deleted on the NATS server while this service ran; making it again where the service was",
-		zap.Uint64("from_stream_seq", from))
+	log.Error(why+"; making it again where the service was", zap.Uint64("from_stream_seq", from))
 	ccfg.DeliverPolicy, ccfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
 	// The server removes a deleted consumer's files after it has told its
 	// clients: one made again at once could lose its own files to that.
