@@ -19,16 +19,8 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg natsbus.StreamCo
 	}
 	replicas := max(cfg.Replicas, 1)
 	for _, b := range Buckets() {
-		kv := jetstream.KeyValueConfig{Bucket: b.Name, Description: b.Description,
-			TTL: b.TTL, History: 1, Storage: jetstream.FileStorage, Replicas: replicas}
-		var err error
-		if b.Unsynced && replicas == 1 {
-			err = provisionUnsynced(ctx, js, kv)
-		} else {
-			_, err = js.CreateOrUpdateKeyValue(ctx, kv)
-		}
-		if err != nil {
-			return fmt.Errorf("provision bucket %s: %w", b.Name, err)
+		if err := provisionBucket(ctx, js, b, replicas); err != nil {
+			return err
 		}
 	}
 	for _, o := range Objects() {
@@ -36,6 +28,33 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg natsbus.StreamCo
 			Storage: jetstream.FileStorage, Replicas: replicas}); err != nil {
 			return fmt.Errorf("provision object store %s: %w", o.Name, err)
 		}
+	}
+	return nil
+}
+
+// ProvisionBucket creates or updates one identity's bucket of the table,
+// as Provision does (a bucket lost under its running service is made again
+// so). Only the admin user may.
+func ProvisionBucket(ctx context.Context, js jetstream.JetStream, name string, replicas int) error {
+	for _, b := range Buckets() {
+		if b.Name == name {
+			return provisionBucket(ctx, js, b, max(replicas, 1))
+		}
+	}
+	return fmt.Errorf("provision bucket %s: no identity owns a bucket of that name", name)
+}
+
+func provisionBucket(ctx context.Context, js jetstream.JetStream, b Bucket, replicas int) error {
+	kv := jetstream.KeyValueConfig{Bucket: b.Name, Description: b.Description,
+		TTL: b.TTL, History: 1, Storage: jetstream.FileStorage, Replicas: replicas}
+	var err error
+	if b.Unsynced && replicas == 1 {
+		err = provisionUnsynced(ctx, js, kv)
+	} else {
+		_, err = js.CreateOrUpdateKeyValue(ctx, kv)
+	}
+	if err != nil {
+		return fmt.Errorf("provision bucket %s: %w", b.Name, err)
 	}
 	return nil
 }
