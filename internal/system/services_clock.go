@@ -3,6 +3,7 @@ package system
 import (
 	"context"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/ops"
 	"github.com/crisisbus/crisisbus/services/clock"
@@ -12,7 +13,11 @@ import (
 // welfare checks, handoff breach times and the 4-day follow-up, with the
 // default timings.
 var clockService = Service{Name: "clock", Agency: events.Clock, Start: func(ctx context.Context, d Deps) (Stopper, error) {
-	svc, err := clock.Start(ctx, d.Bus, clock.Config{Now: d.Now})
+	cfg := clock.Config{Now: d.Now}
+	if d.MakeBucket != nil {
+		cfg.MakeBucket = func(ctx context.Context) error { return d.MakeBucket(ctx, rights.ClocksBucket) }
+	}
+	svc, err := clock.Start(ctx, d.Bus, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,10 @@ type Deps struct {
 	// StoreAlert says, while the embedded server's store is full, what the
 	// people using crisisbus should be told; nil against an external NATS.
 	StoreAlert func() string
+	// MakeBucket provisions a bucket of broker/rights' table again with the
+	// admin user, for a service whose bucket was lost under it; nil without
+	// the admin's credentials (then the admin must provision it).
+	MakeBucket func(ctx context.Context, name string) error
 }
 
 // Stopper stops a running service.
@@ -176,6 +180,7 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 	}
 	// Provision with the admin user when we have it; against a cluster whose
 	// operators provision separately, a service has only its own user.
+	var makeBucket func(context.Context, string) error
 	if _, ok := s.creds[broker.Admin]; ok {
 		admin, err := s.Connect("")
 		if err != nil {
@@ -184,12 +189,15 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 		if err := rights.Provision(ctx, admin.JetStream(), natsbus.StreamConfig{Replicas: cfg.Replicas}); err != nil {
 			return nil, err
 		}
+		makeBucket = func(ctx context.Context, name string) error {
+			return rights.ProvisionBucket(ctx, admin.JetStream(), name, cfg.Replicas)
+		}
 	}
 	for _, svc := range Services() {
 		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, svc.Name) {
 			continue
 		}
-		d := Deps{Log: cfg.Log.Named(svc.Name), Now: cfg.Now, HTTPAddr: cfg.HTTPAddr, Console: cfg.Console}
+		d := Deps{Log: cfg.Log.Named(svc.Name), Now: cfg.Now, HTTPAddr: cfg.HTTPAddr, Console: cfg.Console, MakeBucket: makeBucket}
 		if s.Broker != nil {
 			d.StoreAlert = s.Broker.StoreAlert
 		}

@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -67,6 +68,12 @@ type Config struct {
 	// clock is never held back: when the consumer is behind, the scanner
 	// reads the clock's episode directly before judging it.
 	MaxLag time.Duration
+	// MakeBucket, if set, makes the bucket again when it is lost (deleted
+	// on the server, or lost with its store): provisioning, which only the
+	// admin user may do. Without it the service waits, saying so, for the
+	// admin to provision the bucket. Either way the service then rebuilds
+	// the clocks from the event stream (rebuild.go).
+	MakeBucket func(ctx context.Context) error
 
 	// S136 is the s136 permitted period clock (default: warn 2h before,
 	// repeat the breach every hour until release or the assessment concludes).

@@ -76,6 +76,13 @@ func (x *index) popDue(now time.Time, max int) []string {
 	return due
 }
 
+// reset empties the index (the bucket it hinted at is gone).
+func (x *index) reset() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.m, x.h = map[string]*slot{}, nil
+}
+
 // len is how many live clocks the index holds.
 func (x *index) len() int {
 	x.mu.Lock()
@@ -124,6 +131,25 @@ func (k *keys) drop(key string) {
 	if len(k.byEpisode[ep]) == 0 {
 		delete(k.byEpisode, ep)
 	}
+}
+
+// reset forgets every key and revision (the bucket is gone; one made
+// again starts from revision 1).
+func (k *keys) reset() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.byEpisode, k.seen = map[string]map[string]struct{}{}, 0
+}
+
+// count is how many keys are stored.
+func (k *keys) count() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n := 0
+	for _, ks := range k.byEpisode {
+		n += len(ks)
+	}
+	return n
 }
 
 // saw notes that the watcher has applied the bucket up to revision rev.

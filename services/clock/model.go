@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,6 +95,43 @@ func (c *Clock) setDue(t time.Time, cause, trace string) bool {
 	}
 	c.DueAt, c.Warned, c.Breaches, c.NextBreachAt, c.Cause, c.Trace = f.DueAt, f.Warned, f.Breaches, f.NextBreachAt, cause, trace
 	return true
+}
+
+// fired notes that the clock published, at at, the warning (breach
+// false) or the breach numbered repeat for the due time due, as advance
+// would have noted it: a clock rebuilt from the event stream reads back
+// what it had published. It reports whether anything changed.
+func (c *Clock) fired(due time.Time, breach bool, repeat int, at time.Time) bool {
+	if c.Kind == "" {
+		return false
+	}
+	f, i := Fired{DueAt: due, NextBreachAt: due}, -1
+	if c.DueAt.Equal(due) {
+		f = Fired{c.DueAt, c.Warned, c.Breaches, c.NextBreachAt}
+	} else if i = slices.IndexFunc(c.Left, func(f Fired) bool { return f.DueAt.Equal(due) }); i >= 0 {
+		f = c.Left[i]
+	}
+	changed := !f.Warned
+	f.Warned = true
+	if breach && repeat >= f.Breaches {
+		f.Breaches, changed = repeat+1, true
+		if r := c.Timing.RepeatEvery; r > 0 {
+			f.NextBreachAt = due.Add(repeatAfter(r, at.Sub(due)))
+		}
+	}
+	switch {
+	case !changed:
+	case c.DueAt.Equal(due):
+		c.Warned, c.Breaches, c.NextBreachAt = f.Warned, f.Breaches, f.NextBreachAt
+	case i >= 0:
+		c.Left[i] = f
+	default:
+		c.Left = append(c.Left, f)
+		if n := len(c.Left) - maxLeft; n > 0 {
+			c.Left = slices.Delete(c.Left, 0, n)
+		}
+	}
+	return changed
 }
 
 // ofEarlierDetention reports whether an s136 fact dated t (a detention,
@@ -224,3 +262,22 @@ func ackKey(ep, handoff string) string {
 func acceptKey(ep, handoff string) string { return ep + ".handoff." + handoff + ".accept" }
 func contactKey(ep string, n int) string  { return fmt.Sprintf("%s.followup.%d", ep, n) }
 func contactRef(ep string, n int) string  { return fmt.Sprintf("%s/followup/contact-%d", ep, n) }
+
+// alarmKey is the key of the clock of episode ep a warning or breach of
+// that kind and ref was published for.
+func alarmKey(ep string, kind events.ClockKind, ref string) (string, bool) {
+	switch kind {
+	case events.S136Clock:
+		return s136Key(ep), true
+	case events.WelfareCheckClock:
+		return welfareKey(ep), true
+	case events.HandoffAckClock:
+		return ackKey(ep, ref), ref != ""
+	case events.HandoffAcceptClock:
+		return acceptKey(ep, ref), ref != ""
+	case events.FollowUpClock:
+		n, err := strconv.Atoi(strings.TrimPrefix(ref, ep+"/followup/contact-"))
+		return contactKey(ep, n), err == nil && contactRef(ep, n) == ref
+	}
+	return "", false
+}

@@ -74,10 +74,9 @@ type Service struct {
 	// keys is every stored clock's key by episode (see keys).
 	keys *keys
 
-	ready   chan struct{} // closed when the index holds every stored clock
-	scanned atomic.Int64  // the (injected) time of the last complete scan
-	fired   atomic.Int64  // events published by this instance
-	stats   *lateness     // how late, in real time, each breach was published
+	scanned atomic.Int64 // the (injected) time of the last complete scan
+	fired   atomic.Int64 // events published by this instance
+	stats   *lateness    // how late, in real time, each breach was published
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -96,10 +95,25 @@ type Service struct {
 	// beforeFire, for tests, is called between reading an episode and
 	// publishing what is due on its clocks.
 	beforeFire atomic.Pointer[func(episode string)]
+
+	// The bucket's loss (rebuild.go): lost is a sign that it may be gone;
+	// gate keeps the consumer's handlers and the scanner out of the bucket
+	// while rebuilding, and rebuilt is closed when the rebuild under way
+	// is over.
+	lost       chan struct{}
+	gate       sync.RWMutex
+	rebuilding atomic.Bool
+	rebuilt    chan struct{}
+	// The current watcher of the bucket: stopWatch stops it, watching is
+	// closed once it has stopped.
+	stopWatch context.CancelFunc
+	watching  chan struct{}
 }
 
 // Start opens the KV bucket (provisioned by the admin), loads every stored clock, and starts the
-// consumer and the scanner. bus must be connected as events.Clock.
+// consumer and the scanner. A bucket provisioned again empty after it was
+// lost is first rebuilt from the event stream (rebuild.go). bus must be
+// connected as events.Clock.
 func Start(ctx context.Context, bus *natsbus.Bus, cfg Config) (*Service, error) {
 	if bus.Agency() != events.Clock {
 		return nil, fmt.Errorf("clock service: bus publishes as %q, want %q", bus.Agency(), events.Clock)
@@ -114,19 +128,18 @@ func Start(ctx context.Context, bus *natsbus.Bus, cfg Config) (*Service, error) 
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Service{bus: bus, kv: kv, cfg: cfg, log: bus.Logger().Named("clock"), idx: newIndex(), keys: newKeys(),
-		ready: make(chan struct{}), cancel: cancel, stats: newLateness()}
-	w, err := kv.WatchAll(rctx)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("watch clock bucket: %w", err)
-	}
-	s.wg.Add(1)
-	go s.watch(rctx, w)
-	select {
-	case <-s.ready:
-	case <-ctx.Done():
+		cancel: cancel, stats: newLateness(), lost: make(chan struct{}, 1)}
+	if err := s.startWatch(ctx, rctx); err != nil {
 		s.Stop()
-		return nil, ctx.Err()
+		return nil, err
+	}
+	// A bucket lost while the service was stopped, and provisioned again
+	// empty, holds none of the clocks the consumer has handled facts for.
+	if why, remade := s.bucketRemade(ctx); remade {
+		if err := s.rebuild(ctx, rctx, why); err != nil {
+			s.Stop()
+			return nil, err
+		}
 	}
 	s.sub, err = bus.Consume(rctx, natsbus.ConsumerConfig{Durable: cfg.Durable, Filters: filters()}, s.consume)
 	if err != nil {
@@ -137,8 +150,9 @@ func Start(ctx context.Context, bus *natsbus.Bus, cfg Config) (*Service, error) 
 		s.Stop()
 		return nil, fmt.Errorf("clock consumer: %w", err)
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.scan(rctx)
+	go s.keep(rctx)
 	go func() { // a caller's cancellation stops the service too
 		select {
 		case <-ctx.Done():
@@ -219,10 +233,34 @@ func (s *Service) keysOf(ctx context.Context, episode, filter string) ([]string,
 	return s.keys.matching(episode, filter), nil
 }
 
+// startWatch starts a watcher of the bucket (see watch), stopped with
+// run or when the clocks are rebuilt, and waits until the index holds
+// every stored clock.
+func (s *Service) startWatch(ctx, run context.Context) error {
+	wctx, stop := context.WithCancel(run)
+	w, err := s.kv.WatchAll(wctx)
+	if err != nil {
+		stop()
+		return fmt.Errorf("watch clock bucket: %w", s.bucketErr(err))
+	}
+	ready, done := make(chan struct{}), make(chan struct{})
+	s.stopWatch, s.watching = stop, done
+	s.wg.Add(1)
+	go s.watch(wctx, w, ready, done)
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // watch keeps the index in step with the bucket: every stored clock at
-// start, then every change any instance makes.
-func (s *Service) watch(ctx context.Context, w jetstream.KeyWatcher) {
+// start (then ready is closed), then every change any instance makes.
+// A watch that ends by itself is a sign the bucket may be gone.
+func (s *Service) watch(ctx context.Context, w jetstream.KeyWatcher, ready, done chan struct{}) {
 	defer s.wg.Done()
+	defer close(done)
 	defer func() { _ = w.Stop() }()
 	loaded := false
 	for {
@@ -231,12 +269,13 @@ func (s *Service) watch(ctx context.Context, w jetstream.KeyWatcher) {
 			return
 		case u, ok := <-w.Updates():
 			if !ok {
+				s.signalLost()
 				return
 			}
 			if u == nil {
 				if !loaded {
 					loaded = true
-					close(s.ready)
+					close(ready)
 				}
 				continue
 			}
@@ -261,14 +300,9 @@ func (s *Service) watch(ctx context.Context, w jetstream.KeyWatcher) {
 }
 
 // scan publishes what is due every Tick of real time, reading the injected
-// clock, once the index is loaded.
+// clock (the index is loaded before it starts).
 func (s *Service) scan(ctx context.Context) {
 	defer s.wg.Done()
-	select {
-	case <-s.ready:
-	case <-ctx.Done():
-		return
-	}
 	t := time.NewTicker(s.cfg.Tick)
 	defer t.Stop()
 	for {
@@ -290,6 +324,13 @@ type judging struct {
 }
 
 func (s *Service) scanOnce(ctx context.Context) {
+	// Nothing is judged on a bucket being rebuilt: its clocks do not yet
+	// hold what they have published.
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if s.rebuilding.Load() {
+		return
+	}
 	now := s.cfg.Now()
 	j := judging{now: now, caughtUp: s.caughtUp(ctx)}
 	through := s.handledThrough.Load()
@@ -368,7 +409,7 @@ func (s *Service) caughtUp(ctx context.Context) bool {
 // consume handles a fact delivered by the consumer and moves the time the
 // consumer has handled facts through.
 func (s *Service) consume(ctx context.Context, e events.Event) error {
-	if err := s.handle(ctx, e); err != nil {
+	if err := s.handleLive(ctx, e); err != nil {
 		return err
 	}
 	t := e.Time.UnixNano()
@@ -428,7 +469,14 @@ const maxFireAttempts = 5
 // returns the stream sequence of the episode's last fact.
 func (s *Service) catchUpEpisode(ctx context.Context, episode string) (uint64, error) {
 	ctx = context.WithValue(ctx, replayKey{}, true)
+	r := rebuildOf(ctx)
 	seq, err := s.bus.Replay(ctx, events.EpisodeSubjects(episode), func(e events.Event, _ uint64) error {
+		if r != nil {
+			r.at = e.Time
+			if e.Source == events.Clock {
+				return s.markFired(ctx, r, e) // what the clock published, read back into a bucket made again
+			}
+		}
 		if !consumes(e.Type) {
 			return nil
 		}
@@ -506,7 +554,7 @@ func (s *Service) fire(ctx context.Context, key string, now time.Time, seq uint6
 			if conflict(err) {
 				continue // a handler moved the clock meanwhile: look again
 			}
-			return fmt.Errorf("mark clock %s fired: %w", key, err)
+			return fmt.Errorf("mark clock %s fired: %w", key, s.bucketErr(err))
 		}
 		at, ok := c.next()
 		s.idx.set(key, at, ok)
@@ -525,7 +573,7 @@ func (s *Service) get(ctx context.Context, key string) (*Clock, uint64, error) {
 		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("read clock %s: %w", key, err)
+		return nil, 0, fmt.Errorf("read clock %s: %w", key, s.bucketErr(err))
 	}
 	var c Clock
 	if err := json.Unmarshal(ent.Value(), &c); err != nil {
@@ -551,12 +599,20 @@ func (s *Service) update(ctx context.Context, key string, fn func(c *Clock) bool
 			return nil
 		}
 		if wasRunning && !c.Running() && c.Breaches == 0 && c.StoppedAt.After(c.DueAt) {
-			if err := s.breachFoundLate(ctx, key, c); err != nil {
+			if r := rebuildOf(ctx); r != nil {
+				// Rebuilding: the breach may be further on in the
+				// episode, published already (see rebuildEpisode).
+				r.stoppedLate(key)
+			} else if err := s.breachFoundLate(ctx, key, c); err != nil {
 				return err
 			}
 		}
 		at, ok := c.next()
-		c.Late = ok && !at.After(s.cfg.Now())
+		asOf := s.cfg.Now()
+		if r := rebuildOf(ctx); r != nil {
+			asOf = r.at // rebuilt: late if already due when its fact was
+		}
+		c.Late = ok && !at.After(asOf)
 		raw, err := json.Marshal(c)
 		if err != nil {
 			return err
@@ -573,7 +629,7 @@ func (s *Service) update(ctx context.Context, key string, fn func(c *Clock) bool
 			return nil
 		}
 		if !conflict(err) {
-			return fmt.Errorf("write clock %s: %w", key, err)
+			return fmt.Errorf("write clock %s: %w", key, s.bucketErr(err))
 		}
 	}
 	return fmt.Errorf("clock %s: too many concurrent changes", key)

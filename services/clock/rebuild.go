@@ -1,0 +1,383 @@
+package clock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/crisisbus/crisisbus/broker/rights"
+	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/logsafe"
+)
+
+// The clocks' bucket lost under a running clock (deleted on the server by
+// a NATS tool or a mistyped command, or lost with its store): its records
+// are the clocks, so without them no warning or breach would come again,
+// silently. The service notices (a read or write of the bucket failing as
+// a missing stream fails, its watch ending, or a check every
+// bucketCheckEvery), has it made again (Config.MakeBucket, or waits for
+// the admin), and rebuilds every clock from the event stream: each
+// episode with a fact that starts, moves or stops a clock is read again
+// as a clock is before it is judged (catchUpEpisode), and the warnings and
+// breaches the clock published, stored on the same timeline, are read back
+// into the clocks they were published for. So nothing is published twice
+// (the stream's duplicate window, a day, forgets older ids) and nothing
+// due is lost: what fell due meanwhile is published once the rebuild is
+// over. While it runs the consumer's facts wait and nothing is judged.
+
+// bucketCheckEvery is how often, in real time, the service checks that its
+// bucket is still there when nothing else has said otherwise.
+const bucketCheckEvery = 5 * time.Second
+
+// signalLost says the bucket may be gone; keep checks.
+func (s *Service) signalLost() {
+	select {
+	case s.lost <- struct{}{}:
+	default:
+	}
+}
+
+// bucketErr is err, a failed read or write of the bucket; one that a
+// missing bucket gives (no stream answers) makes keep check the bucket.
+func (s *Service) bucketErr(err error) error {
+	if natsbus.StoreUnavailable(err) || errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) {
+		s.signalLost()
+	}
+	return err
+}
+
+// keep checks that the bucket is there, when told it may be gone and
+// every bucketCheckEvery, and rebuilds the clocks when it is not.
+func (s *Service) keep(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(bucketCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.lost:
+		case <-t.C:
+		}
+		if !s.bucketGone(ctx) {
+			continue
+		}
+		_ = s.rebuild(ctx, ctx, fmt.Sprintf("the clocks' bucket %s is gone from the NATS server (deleted, or lost with its store) "+
+			"while the clock service ran: every clock it held is missing", s.cfg.Bucket))
+	}
+}
+
+// bucketGone reports whether the server says the bucket's stream is not there.
+func (s *Service) bucketGone(ctx context.Context) bool {
+	_, err := s.bus.JetStream().Stream(ctx, "KV_"+s.cfg.Bucket)
+	return errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
+// bucketRemade reports whether the bucket was made again, empty, since the
+// clock last ran: it has never been written to, while the clock's consumer
+// has handled facts (it is not a new crisisbus).
+func (s *Service) bucketRemade(ctx context.Context) (string, bool) {
+	js := s.bus.JetStream()
+	st, err := js.Stream(ctx, "KV_"+s.cfg.Bucket)
+	if err != nil || st.CachedInfo().State.LastSeq > 0 {
+		return "", false
+	}
+	c, err := js.Consumer(ctx, natsbus.Stream, s.cfg.Durable)
+	if err != nil || c.CachedInfo().AckFloor.Stream == 0 {
+		return "", false
+	}
+	return fmt.Sprintf("the clocks' bucket %s is empty, but the clock has handled facts before (up to stream sequence %d): "+
+		"the bucket was lost while the clock service was stopped and provisioned again empty, so every clock it held is missing",
+		s.cfg.Bucket, c.CachedInfo().AckFloor.Stream), true
+}
+
+// rebuildingError is a fact the consumer delivers while the clocks are
+// rebuilt: it is delivered again (Temporary), and handled then.
+type rebuildingError struct{}
+
+func (rebuildingError) Error() string   { return "the clocks are being rebuilt from the event stream" }
+func (rebuildingError) Temporary() bool { return true }
+
+// handleLive handles a fact the consumer delivers, once no rebuild is
+// under way (waiting a few seconds for one to end).
+func (s *Service) handleLive(ctx context.Context, e events.Event) error {
+	for {
+		s.gate.RLock()
+		if !s.rebuilding.Load() {
+			break
+		}
+		over := s.rebuilt
+		s.gate.RUnlock()
+		select {
+		case <-over:
+		case <-time.After(5 * time.Second):
+			return rebuildingError{}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	defer s.gate.RUnlock()
+	return s.handle(ctx, e)
+}
+
+// rebuild has the bucket made again (or waits for it) and rebuilds every
+// clock from the event stream, trying again until it has or ctx is done;
+// meanwhile the consumer's facts wait and nothing is judged. why says, in
+// words, what happened; run is the service's life (its watcher's).
+func (s *Service) rebuild(ctx, run context.Context, why string) error {
+	s.gate.Lock()
+	s.rebuilding.Store(true)
+	s.rebuilt = make(chan struct{})
+	s.gate.Unlock()
+	defer func() {
+		s.gate.Lock()
+		s.rebuilding.Store(false)
+		close(s.rebuilt)
+		s.gate.Unlock()
+	}()
+	s.log.Error(why+"; no warning or breach is published until the bucket is there again and its clocks are rebuilt from the event stream",
+		zap.String("bucket", s.cfg.Bucket))
+	if err := s.awaitBucket(ctx); err != nil {
+		return err
+	}
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		start := time.Now()
+		n, err := s.rebuildOnce(ctx, run)
+		if err == nil {
+			s.log.Error("the clocks' bucket was made again and its clocks rebuilt from the event stream; warnings and breaches are published again",
+				zap.String("bucket", s.cfg.Bucket), zap.Int64("episodes", n.episodes.Load()), zap.Int("clocks", s.keys.count()),
+				zap.Int("running", s.idx.len()), zap.Int64("already_published", n.alarms.Load()),
+				zap.Int64("late_breaches_published", n.late.Load()), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.log.Error("could not rebuild the clocks from the event stream; trying again, still publishing nothing",
+			zap.String("cause", logsafe.Cause(err)), zap.Duration("retry_in", wait))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// awaitBucket has the bucket made again, or waits until the admin has
+// made it, saying so every minute.
+func (s *Service) awaitBucket(ctx context.Context) error {
+	var said time.Time
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		var made error
+		if s.cfg.MakeBucket != nil {
+			made = s.cfg.MakeBucket(ctx)
+		}
+		if !s.bucketGone(ctx) {
+			if _, err := rights.OpenBucket(ctx, s.bus.JetStream(), s.cfg.Bucket); err == nil {
+				return nil
+			}
+		}
+		if time.Since(said) >= time.Minute {
+			said = time.Now()
+			if made != nil {
+				s.log.Error("could not make the clocks' bucket again; trying again", zap.String("bucket", s.cfg.Bucket),
+					zap.String("cause", logsafe.Cause(made)))
+			} else {
+				s.log.Error("waiting for the clocks' bucket to be provisioned again by the admin user (`crisisbus up`, or `crisisbus serve` with the admin's credentials)",
+					zap.String("bucket", s.cfg.Bucket))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// rebuilt counts what a rebuild did, for its log line.
+type rebuiltCounts struct {
+	episodes atomic.Int64 // episodes read again
+	alarms   atomic.Int64 // warnings and breaches read back as published
+	late     atomic.Int64 // breaches of clocks stopped after their due time, published now
+}
+
+// episodeRebuild is, in a context, the rebuild of one episode's clocks:
+// what the clock published is read back into them (markFired), and the
+// clocks that stopped after their due time without a breach are noted, to
+// be judged once the whole episode has been read.
+type episodeRebuild struct {
+	n *rebuiltCounts
+	// at is the time of the fact or alarm being read (a clock already due
+	// then is marked Late, as one is when its facts arrive after its due
+	// time: history being imported).
+	at   time.Time
+	mu   sync.Mutex
+	late []string
+}
+
+type rebuildKey struct{}
+
+func rebuildOf(ctx context.Context) *episodeRebuild {
+	r, _ := ctx.Value(rebuildKey{}).(*episodeRebuild)
+	return r
+}
+
+func (r *episodeRebuild) stoppedLate(key string) {
+	r.mu.Lock()
+	r.late = append(r.late, key)
+	r.mu.Unlock()
+}
+
+// rebuildOnce watches the bucket afresh and rebuilds the clocks of every
+// episode with a clock's fact, Workers at a time.
+func (s *Service) rebuildOnce(ctx, run context.Context) (*rebuiltCounts, error) {
+	if s.stopWatch != nil {
+		s.stopWatch()
+		<-s.watching
+	}
+	s.idx.reset()
+	s.keys.reset()
+	if err := s.startWatch(ctx, run); err != nil {
+		return nil, err
+	}
+	eps, err := s.clockEpisodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := &rebuiltCounts{}
+	work := make(chan string)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range min(s.cfg.Workers, max(len(eps), 1)) {
+		wg.Go(func() {
+			for ep := range work {
+				if err := s.rebuildEpisode(ctx, n, ep); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+send:
+	for _, ep := range eps {
+		select {
+		case work <- ep:
+		case err = <-errs:
+			break send
+		case <-ctx.Done():
+			err = ctx.Err()
+			break send
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err == nil {
+		select {
+		case err = <-errs:
+		default:
+		}
+	}
+	return n, err
+}
+
+// rebuildEpisode reads an episode's facts into its clocks, and what the
+// clock published for them, as catchUpEpisode does before a judgement;
+// then publishes the breach of a clock that stopped after its due time
+// with none published (the fact that stopped it was being handled when
+// the bucket was lost), as update would have.
+func (s *Service) rebuildEpisode(ctx context.Context, n *rebuiltCounts, ep string) error {
+	r := &episodeRebuild{n: n}
+	if _, err := s.catchUpEpisode(context.WithValue(ctx, rebuildKey{}, r), ep); err != nil {
+		return err
+	}
+	n.episodes.Add(1)
+	for _, key := range r.late {
+		c, _, err := s.get(ctx, key)
+		if err != nil {
+			return err
+		}
+		if c == nil || c.Breaches > 0 {
+			continue // published already: read back from the stream
+		}
+		if err := s.breachFoundLate(ctx, key, c); err != nil {
+			return err
+		}
+		n.late.Add(1)
+		if err := s.update(ctx, key, func(c *Clock) bool {
+			if c.Breaches > 0 {
+				return false
+			}
+			c.Breaches = 1
+			return true
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// markFired reads a warning or breach the clock published back into the
+// clock it was published for.
+func (s *Service) markFired(ctx context.Context, r *episodeRebuild, e events.Event) error {
+	v, err := e.Decode()
+	if err != nil {
+		return nil // not a clock's warning or breach
+	}
+	var (
+		kind   events.ClockKind
+		ref    string
+		due    time.Time
+		breach bool
+		repeat int
+	)
+	switch d := v.(type) {
+	case *events.ClockWarning:
+		kind, ref, due = d.Clock, d.Ref, d.DueAt
+	case *events.ClockBreached:
+		kind, ref, due, breach, repeat = d.Clock, d.Ref, d.DueAt, true, d.Repeat
+	default:
+		return nil
+	}
+	key, ok := alarmKey(e.Subject, kind, ref)
+	if !ok {
+		return nil
+	}
+	r.n.alarms.Add(1)
+	return s.update(ctx, key, func(c *Clock) bool { return c.fired(due, breach, repeat, e.Time) })
+}
+
+// clockEpisodes lists every episode with a fact that starts, moves or stops
+// a clock, from the stream's index of subjects (no message is read).
+func (s *Service) clockEpisodes(ctx context.Context) ([]string, error) {
+	st, err := s.bus.JetStream().Stream(ctx, natsbus.Stream)
+	if err != nil {
+		return nil, fmt.Errorf("the event stream: %w", err)
+	}
+	seen := map[string]bool{}
+	var eps []string
+	for _, f := range filters() {
+		info, err := st.Info(ctx, jetstream.WithSubjectFilter(f))
+		if err != nil {
+			return nil, fmt.Errorf("the episodes with facts on %s: %w", f, err)
+		}
+		for subj := range info.State.Subjects {
+			// crisis.<source>.<episode>.<type>[.<to>]
+			if tok := strings.SplitN(subj, ".", 4); len(tok) == 4 && !seen[tok[2]] {
+				seen[tok[2]] = true
+				eps = append(eps, tok[2])
+			}
+		}
+	}
+	return eps, nil
+}
