@@ -21,17 +21,28 @@ import (
 	"github.com/crisisbus/crisisbus/events"
 )
 
+// Fixed is an error whose words are fixed, holding nothing anyone
+// submitted: Cause gives them as they are.
+type Fixed interface {
+	error
+	FixedWords() string
+}
+
 // Cause names the kind of err in words, never its text: a timeout, a NATS
 // or JetStream error by its code, a refusal by its kind, a file or network
-// fault by what the system said of it, malformed JSON; never a Go type.
+// fault by what the system said of it, malformed JSON, an error's own fixed
+// words (Fixed); never a Go type.
 func Cause(err error) string {
 	var api *jetstream.APIError
+	var fixed Fixed
 	var errno syscall.Errno
 	var syntax *json.SyntaxError
 	var shape *json.UnmarshalTypeError
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &fixed):
+		return fixed.FixedWords()
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 		return "timed out"
 	case errors.Is(err, context.Canceled):

@@ -31,6 +31,7 @@ func TestCauseSaysWhatWentWrongInWordsNeverAGoTypeName(t *testing.T) {
 		{events.Errorf(events.Conflict, "field %s", personal), "the episode's state"},
 		{fmt.Errorf("open: %w", fileErr), "no such file or directory"},
 		{fmt.Errorf("decode: %w", jsonErr), "JSON"},
+		{fmt.Errorf("handle %s: %w", personal, fixedErr{}), "the clocks are being rebuilt"},
 	} {
 		got := logsafe.Cause(tc.err)
 		if strings.Contains(got, personal) {
@@ -45,3 +46,9 @@ func TestCauseSaysWhatWentWrongInWordsNeverAGoTypeName(t *testing.T) {
 		}
 	}
 }
+
+// fixedErr is an error of fixed words, as the clock's while it rebuilds.
+type fixedErr struct{}
+
+func (fixedErr) Error() string      { return "the clocks are being rebuilt" }
+func (fixedErr) FixedWords() string { return "the clocks are being rebuilt" }

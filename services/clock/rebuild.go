@@ -103,8 +103,9 @@ func (s *Service) bucketRemade(ctx context.Context) (string, bool) {
 // rebuilt: it is delivered again (Temporary), and handled then.
 type rebuildingError struct{}
 
-func (rebuildingError) Error() string   { return "the clocks are being rebuilt from the event stream" }
-func (rebuildingError) Temporary() bool { return true }
+func (rebuildingError) Error() string        { return "the clocks are being rebuilt from the event stream" }
+func (e rebuildingError) FixedWords() string { return e.Error() }
+func (rebuildingError) Temporary() bool      { return true }
 
 // handleLive handles a fact the consumer delivers, once no rebuild is
 // under way (waiting a few seconds for one to end).
