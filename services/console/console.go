@@ -284,7 +284,23 @@ func (c *Server) routes() http.Handler {
 	authed.HandleFunc("POST /find", c.find)
 	c.agencyRoutes(authed)
 	mux.ServeMux.Handle("/", c.requireSession(c.marked(authed)))
-	return securityHeaders(bound(mux))
+	return securityHeaders(c.sameOrigin(bound(mux)))
+}
+
+// sameOrigin refuses a form another site's page sent, as the browser
+// says (Sec-Fetch-Site, or Origin from older browsers): every form also
+// carries a token, but a page that could set the console's cookies (a
+// sibling site, plain HTTP on the way) could set the sign-in token too,
+// post its own username and password, and sign the person in as someone
+// else, whose work they would then record under that name.
+func (c *Server) sameOrigin(next http.Handler) http.Handler {
+	p := http.NewCrossOriginProtection()
+	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.log.Warn("a form sent from another site's page was refused", zap.String("path", r.URL.Path),
+			zap.String("sec_fetch_site", r.Header.Get("Sec-Fetch-Site")), zap.String("origin", r.Header.Get("Origin")))
+		http.Error(w, "This form was sent from another site's page, so the console did nothing with it. Open the console itself and try again.", http.StatusForbidden)
+	}))
+	return p.Handler(next)
 }
 
 // routeMux is a ServeMux that keeps the patterns of the console's routes,

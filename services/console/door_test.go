@@ -439,3 +439,58 @@ func TestAUsersFileReplacesTheDemoPeople(t *testing.T) {
 	fresh := signInTab(t, browser, c.URL(), "", "j.okoye", "a new password for jade")
 	waitHeader(t, fresh, "Jade Okoye")
 }
+
+// A page on another site that can set the console's cookies (a sibling
+// site, or plain HTTP on the way) can set the sign-in token as well as
+// read it back into its own form: the token alone would let it sign the
+// person in as someone else. The browser says where a form was sent from,
+// and the console acts only on its own pages' forms.
+func TestAFormSentFromAnotherSitesPageIsRefused(t *testing.T) {
+	c, _ := startConsoleWith(t, console.Config{})
+	for _, from := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site"},
+		{"Sec-Fetch-Site": "same-site"}, // a sibling site of the console's
+		{"Origin": "http://evil.example"},
+	} {
+		a := newAttacker(t, c.URL(), "")
+		form := a.ready()
+		form.Set("username", "amhp.duty")
+		form.Set("password", "crisisbus-amhp")
+		req, _ := http.NewRequest(http.MethodPost, c.URL()+"/signin", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range from {
+			req.Header.Set(k, v)
+		}
+		resp, err := a.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "another site's page") {
+			t.Errorf("a sign-in sent with %v: %d %q, want 403 saying it came from another site's page", from, resp.StatusCode, body)
+		}
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "crisisbus_session" && ck.Value != "" {
+				t.Errorf("a sign-in sent with %v started a session", from)
+			}
+		}
+	}
+	// The console's own page, as a browser sends it, signs the person in.
+	a := newAttacker(t, c.URL(), "")
+	form := a.ready()
+	form.Set("username", "amhp.duty")
+	form.Set("password", "crisisbus-amhp")
+	req, _ := http.NewRequest(http.MethodPost, c.URL()+"/signin", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", c.URL())
+	resp, err := a.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("a sign-in from the console's own page: %d, want 303", resp.StatusCode)
+	}
+}
