@@ -70,7 +70,8 @@ var commonDefs = map[reflect.Type]string{
 //     what the event's schema accepts;
 //   - a field that becomes a field of an event says so in its tag
 //     (schema:"v1/s136.extended.json#/properties/hours"), and its schema is
-//     that field's (with minimum:"1" when the request asks more);
+//     that field's; a field's minimum:"1" tag says the request asks more
+//     than its type or its event;
 //   - an id a request names is an id the services accept (at most
 //     MaxIDLen letters, digits, '-' and '_');
 //   - a reply's list or object may be null (Go's encoder writes a nil one so).
@@ -189,16 +190,7 @@ func (g *schemaGen) object(t reflect.Type) (obj, error) {
 				s = obj{{"type", "array"}, {"items", s}}
 			}
 		} else if f.ref != "" {
-			ref := obj{{"$ref", "../" + f.ref}}
-			if f.minimum != "" {
-				// The request asks more than the event: an age is never 0.
-				n, err := strconv.Atoi(f.minimum)
-				if err != nil {
-					return nil, fmt.Errorf("field %s: minimum %q: %w", f.name, f.minimum, err)
-				}
-				ref = append(ref, kv{"minimum", n})
-			}
-			s = ref
+			s = obj{{"$ref", "../" + f.ref}}
 		} else if f.event != nil {
 			s = obj{{"$ref", "../" + f.event.Version + "/" + f.event.Name + ".json#/properties/" + f.name}}
 		} else {
@@ -206,6 +198,20 @@ func (g *schemaGen) object(t reflect.Type) (obj, error) {
 			if s, err = g.schema(f.t, f.name, !f.optional); err != nil {
 				return nil, fmt.Errorf("field %s: %w", f.name, err)
 			}
+		}
+		if f.minimum != "" {
+			// The request asks more than the type or the event: an age
+			// is never 0, nor a stream sequence.
+			n, err := strconv.Atoi(f.minimum)
+			if err != nil {
+				return nil, fmt.Errorf("field %s: minimum %q: %w", f.name, f.minimum, err)
+			}
+			o, ok := s.(obj)
+			if !ok {
+				return nil, fmt.Errorf("field %s: minimum on a schema that is not an object", f.name)
+			}
+			o = slices.DeleteFunc(slices.Clone(o), func(p kv) bool { return p.k == "minimum" })
+			s = append(o, kv{"minimum", n})
 		}
 		props = append(props, kv{f.name, s})
 		if !f.optional {

@@ -198,7 +198,7 @@ func RepeatSubject(a events.Agency) string { return "crisisbus.record." + string
 // Subject, one of the agency's own (crisis.<agency>.…).
 type RepeatRequest struct {
 	Subject  string `json:"subject"`
-	Sequence uint64 `json:"sequence"`
+	Sequence uint64 `json:"sequence" minimum:"1"`
 }
 
 // Validate names what is missing.
