@@ -37,3 +37,17 @@ func BenchmarkRecordViewForPolice(b *testing.B) {
 		p.view(ep, events.Police, "bench")
 	}
 }
+
+// How long a triage request takes to open when the call handler already
+// knows who the person is and has their own words: three facts (the
+// episode opened, the person identified, their voice), stored all or none
+// as one batch.
+func BenchmarkOpenWithWhoThePersonIs(b *testing.B) {
+	p := start(b)
+	b.ResetTimer()
+	for b.Loop() {
+		do[agency.OpenRequest, agency.OpenResponse](p, events.Police, "open", agency.OpenRequest{Actor: "bench", Channel: "999", Summary: "bench",
+			Person: &events.PersonIdentified{GivenName: "Sam", AgeYears: 30},
+			Voice:  &events.PersonVoiceRecorded{OwnWords: "I just need someone to listen"}})
+	}
+}
