@@ -28,6 +28,7 @@ import (
 
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/denied"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 )
@@ -225,6 +226,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		// The store may use the whole disk; the broker guards the disk
 		// (space.go), so the share never shrinks below what it holds.
 		JetStreamMaxStore: wholeDisk(cfg.DataDir),
+		// A command's facts go as one batch (natsbus.PublishAtomic): no
+		// batch larger, or staged on disk longer, than a command needs.
+		JetStreamLimits: server.JSLimitOpts{MaxBatchSize: natsbus.MaxBatch, MaxBatchTimeout: natsbus.BatchTimeout},
 	}
 	withAccounts(opts, users)
 	if err := monitor(cfg, opts); err != nil {

@@ -111,6 +111,10 @@ func TestJetStreamClusterOfThreeKeepsEventsAtThreeReplicasOverTLS(t *testing.T) 
 		if opts.JetStreamKey != os.Getenv("CRISISBUS_STORE_KEY") || opts.JetStreamCipher != server.AES {
 			t.Fatalf("node %d: store key %q cipher %v; want the key from CRISISBUS_STORE_KEY and AES", i, opts.JetStreamKey, opts.JetStreamCipher)
 		}
+		if l := opts.JetStreamLimits; l.MaxBatchSize != natsbus.MaxBatch || l.MaxBatchTimeout != natsbus.BatchTimeout {
+			t.Fatalf("node %d: batches of at most %d facts open %v; want the embedded server's %d and %v",
+				i, l.MaxBatchSize, l.MaxBatchTimeout, natsbus.MaxBatch, natsbus.BatchTimeout)
+		}
 		opts.NoSigs, opts.NoLog = true, true
 		s, err := server.NewServer(opts)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -40,6 +41,16 @@ const (
 	errCodeAtomicDuplicate       jetstream.ErrorCode = 10201
 )
 
+// MaxBatch is the most facts one command may store as one batch, and the
+// most the server takes in one (the broker's and the cluster's
+// JetStream batch limit, with BatchTimeout): an agency's user can start
+// batches of its own, and a batch is staged on disk until its commit or
+// its time-out, so neither is larger or longer than a command needs.
+const (
+	MaxBatch     = 32
+	BatchTimeout = 5 * time.Second
+)
+
 // ErrAlreadyHeld means a fact of an atomic publish has an id a message
 // already stored holds: nothing of the publish was stored.
 var ErrAlreadyHeld = errors.New("a message already stored holds the id of one of these facts; nothing was stored")
@@ -56,6 +67,9 @@ func (b *Bus) PublishAtomic(ctx context.Context, es []events.Event, opts ...Publ
 	}
 	if len(es) == 0 {
 		return PubAck{}, errors.New("publish atomically: no events")
+	}
+	if len(es) > MaxBatch {
+		return PubAck{}, fmt.Errorf("publish atomically: %d facts, more than the %d one command may store", len(es), MaxBatch)
 	}
 	msgs := make([]*nats.Msg, len(es))
 	for i, e := range es {
