@@ -38,6 +38,18 @@ func startSystem(t *testing.T) (context.Context, *system.System) {
 	return ctx, sys
 }
 
+// openOnABridge opens an episode through the police service, as PC 1
+// answering a call about a person in crisis on a bridge.
+func openOnABridge(ctx context.Context, t *testing.T, police *client) agency.OpenResponse {
+	t.Helper()
+	opened, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, police.nc, agency.Subject(events.Police, "open"),
+		agency.OpenRequest{Actor: "PC 1", Channel: "999", Summary: "a person in crisis on a bridge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opened
+}
+
 // A request's reply subject is the caller's to choose, and the server lets
 // a service publish its one answer wherever that is: a service answers only
 // to a caller's inbox, so no agency can have the record write its answer
@@ -100,11 +112,7 @@ func entry(e jetstream.KeyValueEntry) string {
 func TestAReadIsDisclosedThoughItsIDWasTakenFirst(t *testing.T) {
 	ctx, sys := startSystem(t)
 	police := dial(t, sys, string(events.Police))
-	opened, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, police.nc, agency.Subject(events.Police, "open"),
-		agency.OpenRequest{Actor: "PC 1", Channel: "999", Summary: "a person in crisis on a bridge"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	opened := openOnABridge(ctx, t, police)
 	ep := opened.Episode
 	view := func(viewer string) record.ViewResponse {
 		t.Helper()
@@ -385,11 +393,7 @@ func TestNoIdentityHasJetStreamDeliverIntoTheStore(t *testing.T) {
 func TestAnAcknowledgementIsStoredThoughItsIDWasTakenFirst(t *testing.T) {
 	ctx, sys := startSystem(t)
 	police := dial(t, sys, string(events.Police))
-	opened, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, police.nc, agency.Subject(events.Police, "open"),
-		agency.OpenRequest{Actor: "PC 1", Channel: "999", Summary: "a person in crisis on a bridge"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	opened := openOnABridge(ctx, t, police)
 	ep, handoff := opened.Episode, events.NewEpisodeID()
 	js, err := natsbus.NewJetStream(police.nc)
 	if err != nil {
