@@ -2,6 +2,7 @@ package clock
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -32,6 +33,26 @@ import (
 // (the stream's duplicate window, a day, forgets older ids) and nothing
 // due is lost: what fell due meanwhile is published once the rebuild is
 // over. While it runs the consumer's facts wait and nothing is judged.
+//
+// A rebuild is durable: before it writes any clock it writes a record of
+// its own to the bucket (rebuildMark), deleted only once every episode has
+// been read again. A process killed part-way leaves the record, and its
+// next start rebuilds again, as it would a bucket found empty: the clocks
+// of the episodes the first rebuild had not reached are not left missing,
+// and those it had are read again, publishing nothing twice (what was
+// published is read back, as before).
+
+// rebuildMark is the key of the record a rebuild of the clocks is under
+// way, or was left unfinished. It is no episode's (an episode's clocks'
+// keys begin with its id), and no clock is read from it.
+const rebuildMark = "rebuild_unfinished"
+
+// rebuildRecord is what the rebuild's record says, for an admin who reads
+// the bucket: since when (real time), and why.
+type rebuildRecord struct {
+	Began time.Time `json:"began"`
+	Why   string    `json:"why"`
+}
 
 // bucketCheckEvery is how often, in real time, the service checks that its
 // bucket is still there when nothing else has said otherwise.
@@ -99,6 +120,23 @@ func (s *Service) bucketRemade(ctx context.Context) (string, bool) {
 		s.cfg.Bucket, c.CachedInfo().AckFloor.Stream), true
 }
 
+// rebuildUnfinished reports whether a rebuild of the clocks was begun and
+// never finished (its record is in the bucket): the process was killed, or
+// stopped, part-way, and the episodes it had not reached have no clocks.
+func (s *Service) rebuildUnfinished(ctx context.Context) (string, bool, error) {
+	ent, err := s.kv.Get(ctx, rebuildMark)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("clock service: read whether a rebuild of the clocks' bucket %s was left unfinished: %w", s.cfg.Bucket, err)
+	}
+	var r rebuildRecord
+	_ = json.Unmarshal(ent.Value(), &r)
+	return fmt.Sprintf("a rebuild of the clocks' bucket %s from the event stream, begun %s, did not finish (the clock service was killed or stopped part-way): "+
+		"the clocks of the episodes it had not reached are missing", s.cfg.Bucket, r.Began.UTC().Format(time.RFC3339)), true, nil
+}
+
 // rebuildingError is a fact the consumer delivers while the clocks are
 // rebuilt: it is delivered again (Temporary), and handled then.
 type rebuildingError struct{}
@@ -151,7 +189,7 @@ func (s *Service) rebuild(ctx, run context.Context, why string) error {
 	}
 	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
 		start := time.Now()
-		n, err := s.rebuildOnce(ctx, run)
+		n, err := s.rebuildOnce(ctx, run, why)
 		if err == nil {
 			s.log.Error("the clocks' bucket was made again and its clocks rebuilt from the event stream; warnings and breaches are published again",
 				zap.String("bucket", s.cfg.Bucket), zap.Int64("episodes", n.episodes.Load()), zap.Int("clocks", s.keys.count()),
@@ -239,8 +277,9 @@ func (r *episodeRebuild) stoppedLate(key string) {
 }
 
 // rebuildOnce watches the bucket afresh and rebuilds the clocks of every
-// episode with a clock's fact, Workers at a time.
-func (s *Service) rebuildOnce(ctx, run context.Context) (*rebuiltCounts, error) {
+// episode with a clock's fact, Workers at a time, between writing the
+// rebuild's record to the bucket and deleting it.
+func (s *Service) rebuildOnce(ctx, run context.Context, why string) (*rebuiltCounts, error) {
 	if s.stopWatch != nil {
 		s.stopWatch()
 		<-s.watching
@@ -249,6 +288,13 @@ func (s *Service) rebuildOnce(ctx, run context.Context) (*rebuiltCounts, error) 
 	s.keys.reset()
 	if err := s.startWatch(ctx, run); err != nil {
 		return nil, err
+	}
+	rec, err := json.Marshal(rebuildRecord{Began: time.Now().UTC(), Why: why})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.kv.Put(ctx, rebuildMark, rec); err != nil {
+		return nil, fmt.Errorf("note in the bucket that a rebuild is under way: %w", s.bucketErr(err))
 	}
 	eps, err := s.clockEpisodes(ctx)
 	if err != nil {
@@ -266,6 +312,8 @@ func (s *Service) rebuildOnce(ctx, run context.Context) (*rebuiltCounts, error) 
 					case errs <- err:
 					default:
 					}
+				} else if hook := s.rebuiltOne.Load(); hook != nil {
+					(*hook)(ctx, ep)
 				}
 			}
 		})
@@ -287,6 +335,11 @@ send:
 		select {
 		case err = <-errs:
 		default:
+		}
+	}
+	if err == nil {
+		if err = s.kv.Delete(ctx, rebuildMark); err != nil {
+			err = fmt.Errorf("note in the bucket that the rebuild is over: %w", s.bucketErr(err))
 		}
 	}
 	return n, err

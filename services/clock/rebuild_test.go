@@ -1,8 +1,10 @@
 package clock_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,6 +176,97 @@ func TestAClockBucketLostWhileTheClockWasStoppedIsRebuiltAtStart(t *testing.T) {
 	w.advanceTo(due)
 	w.advanceTo(due.Add(59 * time.Minute))
 	w.wantAlarms(ep, warning, "breach s136 amhp at "+at(due)+" (0s over, repeat 0)")
+}
+
+// The clock service is killed part-way through rebuilding a lost bucket:
+// one episode's clocks are back, the others' not yet. At its next start
+// the bucket is not empty, but the rebuild never finished, so it rebuilds
+// again: each detention still breaches once at its time, and no warning
+// already published is published again.
+func TestAClockKilledPartWayThroughARebuildRebuildsAgainAtStart(t *testing.T) {
+	clk := fakeclock.New(friday)
+	core, logs := observer.New(zap.WarnLevel)
+	cfg := clock.Config{Workers: 1, S136: clock.Timing{WarnBefore: 2 * time.Hour, RepeatEvery: time.Hour}}
+	w := &world{t: t, clk: clk, cfg: cfg, buses: map[events.Agency]*natsbus.Bus{}, log: zap.New(core)}
+	w.start("")
+	const forgets = time.Second
+	w.forgetRepeatsAfter(forgets)
+	eps := []string{events.NewEpisodeID(), events.NewEpisodeID(), events.NewEpisodeID()}
+	due := friday.Add(24 * time.Hour)
+	for _, ep := range eps {
+		detainKept(w, ep, friday)
+	}
+	for _, ep := range eps {
+		w.waitDue(ep, events.S136Clock, ep, due)
+	}
+	w.advanceTo(due.Add(-2 * time.Hour))
+	warning := "warning s136 amhp at " + at(due.Add(-2*time.Hour)) + " (7200s left)"
+	for _, ep := range eps {
+		w.wantAlarms(ep, warning)
+	}
+	time.Sleep(forgets + 500*time.Millisecond) // the stream no longer drops those ids as repeats
+
+	// The first rebuild stops for good after its first episode, as a
+	// process killed there would.
+	var mu sync.Mutex
+	reached := map[string]bool{}
+	stopped := make(chan struct{})
+	w.svc.AfterEpisodeRebuilt(func(ctx context.Context, ep string) {
+		mu.Lock()
+		reached[ep] = true
+		first := len(reached) == 1
+		mu.Unlock()
+		if first {
+			close(stopped)
+		}
+		<-ctx.Done()
+	})
+	if err := w.admin.DeleteKeyValue(t.Context(), rights.ClocksBucket); err != nil {
+		t.Fatalf("delete the clocks' bucket: %v", err)
+	}
+	said(t, logs, "bucket", "gone")
+	if err := rights.ProvisionBucket(t.Context(), w.admin, rights.ClocksBucket, 1); err != nil {
+		t.Fatalf("provision the clocks' bucket again: %v", err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the rebuild never read an episode")
+	}
+	w.svc.Stop()
+	mu.Lock()
+	var left []string
+	for _, ep := range eps {
+		if !reached[ep] {
+			left = append(left, ep)
+		}
+	}
+	mu.Unlock()
+	if len(left) == 0 {
+		t.Fatal("the first rebuild read every episode before it was stopped")
+	}
+
+	cfg.Now, cfg.Tick = clk.Now, 5*time.Millisecond
+	svc, err := clock.Start(t.Context(), w.buses[events.Clock], cfg)
+	if err != nil {
+		t.Fatalf("start the clock service again: %v", err)
+	}
+	w.svc = svc
+	said(t, logs, "rebuild", "did not finish")
+	said(t, logs, "made again and its clocks rebuilt")
+	w.advanceTo(due.Add(-time.Hour))
+	for _, ep := range eps {
+		w.wantAlarms(ep, warning)
+	}
+	w.advanceTo(due)
+	w.advanceTo(due.Add(59 * time.Minute))
+	breach := "breach s136 amhp at " + at(due) + " (0s over, repeat 0)"
+	for _, ep := range left {
+		w.wantAlarms(ep, warning, breach) // an episode the first rebuild had not reached
+	}
+	for _, ep := range eps {
+		w.wantAlarms(ep, warning, breach)
+	}
 }
 
 // `crisisbus up` holds the admin's credentials: its clock service has its

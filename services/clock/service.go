@@ -95,6 +95,9 @@ type Service struct {
 	// beforeFire, for tests, is called between reading an episode and
 	// publishing what is due on its clocks.
 	beforeFire atomic.Pointer[func(episode string)]
+	// rebuiltOne, for tests, is called after each episode a rebuild has
+	// read again (ctx is the rebuild's).
+	rebuiltOne atomic.Pointer[func(ctx context.Context, episode string)]
 
 	// The bucket's loss (rebuild.go): lost is a sign that it may be gone;
 	// gate keeps the consumer's handlers and the scanner out of the bucket
@@ -112,7 +115,8 @@ type Service struct {
 
 // Start opens the KV bucket (provisioned by the admin), loads every stored clock, and starts the
 // consumer and the scanner. A bucket provisioned again empty after it was
-// lost is first rebuilt from the event stream (rebuild.go). bus must be
+// lost, or one whose rebuild was left unfinished, is first rebuilt from
+// the event stream (rebuild.go). bus must be
 // connected as events.Clock.
 func Start(ctx context.Context, bus *natsbus.Bus, cfg Config) (*Service, error) {
 	if bus.Agency() != events.Clock {
@@ -134,8 +138,16 @@ func Start(ctx context.Context, bus *natsbus.Bus, cfg Config) (*Service, error) 
 		return nil, err
 	}
 	// A bucket lost while the service was stopped, and provisioned again
-	// empty, holds none of the clocks the consumer has handled facts for.
-	if why, remade := s.bucketRemade(ctx); remade {
+	// empty, holds none of the clocks the consumer has handled facts for;
+	// one whose rebuild was left unfinished, not all of them.
+	why, rebuild := s.bucketRemade(ctx)
+	if !rebuild {
+		if why, rebuild, err = s.rebuildUnfinished(ctx); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	if rebuild {
 		if err := s.rebuild(ctx, rctx, why); err != nil {
 			s.Stop()
 			return nil, err
@@ -271,6 +283,10 @@ func (s *Service) watch(ctx context.Context, w jetstream.KeyWatcher, ready, done
 			if !ok {
 				s.signalLost()
 				return
+			}
+			if u != nil && u.Key() == rebuildMark {
+				s.keys.saw(u.Revision()) // no clock
+				continue
 			}
 			if u == nil {
 				if !loaded {
