@@ -939,8 +939,8 @@ func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, s
 	switch {
 	case StoreUnavailable(herr):
 		// Not the message's fault: it waits, in place, for the store.
-		withEvent(ctx, log, e).Warn("handler failed: the store is full or stopped; will retry until it takes writes again",
-			zap.String("cause", logsafe.Cause(herr)), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
+		line, cause := storeWait(herr)
+		withEvent(ctx, log, e).Warn(line, zap.String("cause", cause), zap.Uint64("delivery", md.NumDelivered), zap.Duration("retry_in", delay))
 		_ = msg.NakWithDelay(delay)
 	case unanswered && failing < cfg.OutageRetry:
 		// Not the message's fault either: a server did not answer in time.
@@ -1008,10 +1008,16 @@ func Pending(ctx context.Context) uint64 {
 // failing a write, or JetStream being stopped: the disk or the store's
 // share of it is full, or the server stopped JetStream after a write
 // failed. It is a condition of the server, not of the message; retrying
-// once the operator has made room succeeds.
+// once the operator has made room succeeds. An error may say so of itself
+// (StoreUnavailable() bool), as a clock whose bucket was lost does while
+// the bucket is made again.
 func StoreUnavailable(err error) bool {
 	if err == nil {
 		return false
+	}
+	var says interface{ StoreUnavailable() bool }
+	if errors.As(err, &says) && says.StoreUnavailable() {
+		return true
 	}
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
@@ -1023,6 +1029,23 @@ func StoreUnavailable(err error) bool {
 	}
 	return errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, nats.ErrNoResponders) || strings.Contains(err.Error(), "no space left on device")
+}
+
+// storeWait is the log line, and its cause, of a message whose handler
+// failed because its store is unavailable (StoreUnavailable): the store
+// full or stopped or, when the handler said what it waits for in words of
+// its own (logsafe.Fixed, as a clock whose bucket was lost does), those
+// words, with the fault under them, if any, as the cause.
+func storeWait(err error) (line, cause string) {
+	var fixed logsafe.Fixed
+	if errors.As(err, &fixed) {
+		cause = logsafe.Cause(err)
+		if under := errors.Unwrap(fixed); under != nil {
+			cause = logsafe.Cause(under)
+		}
+		return "handler failed: " + fixed.FixedWords() + "; will retry until that is over, the message waiting in place", cause
+	}
+	return "handler failed: the store is full or stopped; will retry until it takes writes again", logsafe.Cause(err)
 }
 
 // TooLarge reports whether err is a message larger than the server carries

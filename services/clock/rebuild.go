@@ -69,10 +69,16 @@ func (s *Service) signalLost() {
 // bucketErr is err, a failed read or write of the bucket; one that a
 // missing bucket gives (no stream answers) makes keep check the bucket.
 func (s *Service) bucketErr(err error) error {
-	if natsbus.StoreUnavailable(err) || errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) {
+	if missingBucketErr(err) {
 		s.signalLost()
 	}
 	return err
+}
+
+// missingBucketErr reports whether err is what a read or write of a
+// missing bucket gives (or a store full or stopped does).
+func missingBucketErr(err error) bool {
+	return natsbus.StoreUnavailable(err) || errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound)
 }
 
 // keep checks that the bucket is there, when told it may be gone and
@@ -137,16 +143,36 @@ func (s *Service) rebuildUnfinished(ctx context.Context) (string, bool, error) {
 		"the clocks of the episodes it had not reached are missing", s.cfg.Bucket, r.Began.UTC().Format(time.RFC3339)), true, nil
 }
 
-// rebuildingError is a fact the consumer delivers while the clocks are
-// rebuilt: it is delivered again (Temporary), and handled then.
-type rebuildingError struct{}
+// bucketLostError is the failure of a fact the consumer delivers while
+// the clocks' bucket is lost: missing, or being made again and its clocks
+// rebuilt. Neither the fact nor the store is at fault, so the fact waits
+// in place, delivered again until the clocks are back (natsbus counts it
+// as the store unavailable: never dead-lettered), and the consumer's log
+// says so in these words (logsafe.Fixed), not that the store is full or
+// stopped, nor that a server did not answer.
+type bucketLostError struct {
+	bucket string
+	err    error // the read or write of the missing bucket that failed, if any
+}
 
-func (rebuildingError) Error() string        { return "the clocks are being rebuilt from the event stream" }
-func (e rebuildingError) FixedWords() string { return e.Error() }
-func (rebuildingError) Temporary() bool      { return true }
+func (e bucketLostError) Error() string {
+	if e.err == nil {
+		return e.FixedWords()
+	}
+	return e.FixedWords() + ": " + e.err.Error()
+}
+
+func (e bucketLostError) FixedWords() string {
+	return "the clocks' bucket " + e.bucket + " was lost (deleted, or lost with its store) and is being made again, " +
+		"its clocks rebuilt from the event stream"
+}
+
+func (e bucketLostError) Unwrap() error        { return e.err }
+func (bucketLostError) StoreUnavailable() bool { return true }
 
 // handleLive handles a fact the consumer delivers, once no rebuild is
-// under way (waiting a few seconds for one to end).
+// under way (waiting a few seconds for one to end); a fact that fails
+// because the bucket is missing fails as bucketLostError.
 func (s *Service) handleLive(ctx context.Context, e events.Event) error {
 	for {
 		s.gate.RLock()
@@ -158,13 +184,17 @@ func (s *Service) handleLive(ctx context.Context, e events.Event) error {
 		select {
 		case <-over:
 		case <-time.After(5 * time.Second):
-			return rebuildingError{}
+			return bucketLostError{bucket: s.cfg.Bucket}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	defer s.gate.RUnlock()
-	return s.handle(ctx, e)
+	err := s.handle(ctx, e)
+	s.gate.RUnlock()
+	if err != nil && missingBucketErr(err) && s.bucketGone(ctx) {
+		return bucketLostError{bucket: s.cfg.Bucket, err: err}
+	}
+	return err
 }
 
 // rebuild has the bucket made again (or waits for it) and rebuilds every

@@ -269,6 +269,35 @@ func TestAClockKilledPartWayThroughARebuildRebuildsAgainAtStart(t *testing.T) {
 	}
 }
 
+// A fact delivered to the clock while its bucket is lost, and nobody has
+// provisioned it yet, waits in place; the clock's consumer says why in
+// those words, not that the store is full or stopped or that a server did
+// not answer (the store and the servers are fine).
+func TestAFactWaitingForALostClocksBucketIsLoggedAsWaitingForIt(t *testing.T) {
+	clk := fakeclock.New(friday)
+	core, logs := observer.New(zap.WarnLevel)
+	w := &world{t: t, clk: clk, cfg: clock.Config{}, buses: map[events.Agency]*natsbus.Bus{}, log: zap.New(core)}
+	w.start("")
+	if err := w.admin.DeleteKeyValue(t.Context(), rights.ClocksBucket); err != nil {
+		t.Fatalf("delete the clocks' bucket: %v", err)
+	}
+	ep := events.NewEpisodeID()
+	detainKept(w, ep, friday)
+	var failed []observer.LoggedEntry
+	bustest.CheckFor(t, 30*time.Second, 10*time.Millisecond, func() error {
+		failed = logs.FilterMessageSnippet("handler failed").FilterField(zap.String("episode", ep)).All()
+		if len(failed) < 2 {
+			return fmt.Errorf("%d failures of the detention's delivery logged, want 2", len(failed))
+		}
+		return nil
+	})
+	for _, l := range failed {
+		if want := "the clocks' bucket crisis_clocks was lost"; !strings.Contains(l.Message, want) {
+			t.Errorf("the clock's consumer logs %q (cause %q), want it to say %q", l.Message, l.ContextMap()["cause"], want)
+		}
+	}
+}
+
 // `crisisbus up` holds the admin's credentials: its clock service has its
 // lost bucket made again by itself, and the breach still comes.
 func TestCrisisbusUpMakesTheClocksBucketAgainWhenItIsLost(t *testing.T) {
