@@ -768,8 +768,19 @@ func TestBreachPublishedJustBeforeACrashIsNotPublishedAgain(t *testing.T) {
 }
 
 func TestCrisisbusUpRunsTheClockService(t *testing.T) {
+	clk, admin, ep := detainedUnderUp(t, nil)
+	clk.Set(friday.Add(24 * time.Hour))
+	breachStoredOnce(t, admin, ep)
+}
+
+// detainedUnderUp starts `crisisbus up` with its clock service alone, on
+// a fake clock at friday (log, if not nil, its logger), and has police
+// detain a person then, kept where they are: their s136 clock runs. It
+// returns the clock, the admin's bus and the episode.
+func detainedUnderUp(t *testing.T, log *zap.Logger) (*fakeclock.Clock, *natsbus.Bus, string) {
+	t.Helper()
 	clk := fakeclock.New(friday)
-	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, Only: []string{"clock"}, Now: clk.Now})
+	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, Only: []string{"clock"}, Now: clk.Now, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -787,23 +798,28 @@ func TestCrisisbusUpRunsTheClockService(t *testing.T) {
 		AgeYears: 27, KeptWhereTheyAre: true, Consulted: true}); err != nil {
 		t.Fatal(err)
 	}
-	clk.Set(friday.Add(24 * time.Hour))
+	return clk, admin, ep
+}
+
+// breachStoredOnce waits until the stream holds one breach of episode ep.
+func breachStoredOnce(t *testing.T, admin *natsbus.Bus, ep string) {
+	t.Helper()
 	bustest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
-		info, err := admin.JetStream().Stream(t.Context(), natsbus.Stream)
+		st, err := admin.JetStream().Stream(t.Context(), natsbus.Stream)
 		if err != nil {
 			return err
 		}
 		spec, _ := events.SpecOf(&events.ClockBreached{})
-		st, err := info.Info(t.Context(), jetstream.WithSubjectFilter(events.EpisodeSubjects(ep)))
+		info, err := st.Info(t.Context(), jetstream.WithSubjectFilter(events.EpisodeSubjects(ep)))
 		if err != nil {
 			return err
 		}
-		for subj, n := range st.State.Subjects {
+		for subj, n := range info.State.Subjects {
 			if strings.HasSuffix(subj, spec.Token()) && n == 1 {
 				return nil
 			}
 		}
-		return fmt.Errorf("no breach stored yet: %v", st.State.Subjects)
+		return fmt.Errorf("no breach stored yet: %v", info.State.Subjects)
 	})
 }
 

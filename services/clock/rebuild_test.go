@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -18,7 +17,6 @@ import (
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
 	"github.com/crisisbus/crisisbus/internal/fakeclock"
-	"github.com/crisisbus/crisisbus/internal/system"
 	"github.com/crisisbus/crisisbus/services/clock"
 )
 
@@ -301,26 +299,8 @@ func TestAFactWaitingForALostClocksBucketIsLoggedAsWaitingForIt(t *testing.T) {
 // `crisisbus up` holds the admin's credentials: its clock service has its
 // lost bucket made again by itself, and the breach still comes.
 func TestCrisisbusUpMakesTheClocksBucketAgainWhenItIsLost(t *testing.T) {
-	clk := fakeclock.New(friday)
 	core, logs := observer.New(zap.WarnLevel)
-	sys, err := system.Start(t.Context(), system.Config{DataDir: t.TempDir(), Port: -1, Only: []string{"clock"}, Now: clk.Now, Log: zap.New(core)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sys.Close)
-	police, err := sys.Connect(events.Police)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := sys.Connect("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := events.NewEpisodeID()
-	if _, _, err := police.Emit(t.Context(), ep, &events.S136Detained{DetainedAt: friday, LocationType: "transport",
-		AgeYears: 27, KeptWhereTheyAre: true, Consulted: true}); err != nil {
-		t.Fatal(err)
-	}
+	clk, admin, ep := detainedUnderUp(t, zap.New(core))
 	bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 		kv, err := admin.JetStream().KeyValue(t.Context(), rights.ClocksBucket)
 		if err != nil {
@@ -334,21 +314,5 @@ func TestCrisisbusUpMakesTheClocksBucketAgainWhenItIsLost(t *testing.T) {
 	}
 	said(t, logs, "made again and its clocks rebuilt")
 	clk.Set(friday.Add(24 * time.Hour))
-	bustest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
-		st, err := admin.JetStream().Stream(t.Context(), natsbus.Stream)
-		if err != nil {
-			return err
-		}
-		spec, _ := events.SpecOf(&events.ClockBreached{})
-		info, err := st.Info(t.Context(), jetstream.WithSubjectFilter(events.EpisodeSubjects(ep)))
-		if err != nil {
-			return err
-		}
-		for subj, n := range info.State.Subjects {
-			if strings.HasSuffix(subj, spec.Token()) && n == 1 {
-				return nil
-			}
-		}
-		return fmt.Errorf("no breach stored yet: %v", info.State.Subjects)
-	})
+	breachStoredOnce(t, admin, ep)
 }
