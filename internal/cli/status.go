@@ -240,9 +240,15 @@ func (r *statusReport) breaches(ctx context.Context, js jetstream.JetStream) err
 	}
 	defer w.Stop()
 	var open []clock.Clock
+	var rebuild *clock.RebuildRecord
 	for ent := range w.Updates() {
 		if ent == nil {
 			break // every key's latest value has been read
+		}
+		if ent.Key() == clock.RebuildMark {
+			rebuild = &clock.RebuildRecord{}
+			_ = json.Unmarshal(ent.Value(), rebuild)
+			continue
 		}
 		var c clock.Clock
 		if json.Unmarshal(ent.Value(), &c) == nil && c.Breaches > 0 && c.StoppedAt.IsZero() {
@@ -260,6 +266,11 @@ func (r *statusReport) breaches(ctx context.Context, js jetstream.JetStream) err
 	}
 	if len(open) > 0 {
 		r.need("%d clock breach(es) unanswered: the owning agency must act on each episode above", len(open))
+	}
+	if rebuild != nil {
+		r.line("  the clocks are being rebuilt from the event stream, since %s (%s): until that ends no warning or breach is published",
+			rebuild.Began.UTC().Format("2006-01-02 15:04:05Z"), rebuild.Why)
+		r.need("a rebuild of the clocks has not finished: if the clock service runs, it is rebuilding (its log says when it is done); if it does not, start it and it rebuilds them again")
 	}
 	return nil
 }

@@ -35,21 +35,21 @@ import (
 // over. While it runs the consumer's facts wait and nothing is judged.
 //
 // A rebuild is durable: before it writes any clock it writes a record of
-// its own to the bucket (rebuildMark), deleted only once every episode has
+// its own to the bucket (RebuildMark), deleted only once every episode has
 // been read again. A process killed part-way leaves the record, and its
 // next start rebuilds again, as it would a bucket found empty: the clocks
 // of the episodes the first rebuild had not reached are not left missing,
 // and those it had are read again, publishing nothing twice (what was
 // published is read back, as before).
 
-// rebuildMark is the key of the record a rebuild of the clocks is under
+// RebuildMark is the key of the record a rebuild of the clocks is under
 // way, or was left unfinished. It is no episode's (an episode's clocks'
 // keys begin with its id), and no clock is read from it.
-const rebuildMark = "rebuild_unfinished"
+const RebuildMark = "rebuild_unfinished"
 
-// rebuildRecord is what the rebuild's record says, for an admin who reads
+// RebuildRecord is what the rebuild's record says, for an admin who reads
 // the bucket: since when (real time), and why.
-type rebuildRecord struct {
+type RebuildRecord struct {
 	Began time.Time `json:"began"`
 	Why   string    `json:"why"`
 }
@@ -130,14 +130,14 @@ func (s *Service) bucketRemade(ctx context.Context) (string, bool) {
 // never finished (its record is in the bucket): the process was killed, or
 // stopped, part-way, and the episodes it had not reached have no clocks.
 func (s *Service) rebuildUnfinished(ctx context.Context) (string, bool, error) {
-	ent, err := s.kv.Get(ctx, rebuildMark)
+	ent, err := s.kv.Get(ctx, RebuildMark)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("clock service: read whether a rebuild of the clocks' bucket %s was left unfinished: %w", s.cfg.Bucket, err)
 	}
-	var r rebuildRecord
+	var r RebuildRecord
 	_ = json.Unmarshal(ent.Value(), &r)
 	return fmt.Sprintf("a rebuild of the clocks' bucket %s from the event stream, begun %s, did not finish (the clock service was killed or stopped part-way): "+
 		"the clocks of the episodes it had not reached are missing", s.cfg.Bucket, r.Began.UTC().Format(time.RFC3339)), true, nil
@@ -319,11 +319,11 @@ func (s *Service) rebuildOnce(ctx, run context.Context, why string) (*rebuiltCou
 	if err := s.startWatch(ctx, run); err != nil {
 		return nil, err
 	}
-	rec, err := json.Marshal(rebuildRecord{Began: time.Now().UTC(), Why: why})
+	rec, err := json.Marshal(RebuildRecord{Began: time.Now().UTC(), Why: why})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.kv.Put(ctx, rebuildMark, rec); err != nil {
+	if _, err := s.kv.Put(ctx, RebuildMark, rec); err != nil {
 		return nil, fmt.Errorf("note in the bucket that a rebuild is under way: %w", s.bucketErr(err))
 	}
 	eps, err := s.clockEpisodes(ctx)
@@ -368,7 +368,7 @@ send:
 		}
 	}
 	if err == nil {
-		if err = s.kv.Delete(ctx, rebuildMark); err != nil {
+		if err = s.kv.Delete(ctx, RebuildMark); err != nil {
 			err = fmt.Errorf("note in the bucket that the rebuild is over: %w", s.bucketErr(err))
 		}
 	}

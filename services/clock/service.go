@@ -284,7 +284,7 @@ func (s *Service) watch(ctx context.Context, w jetstream.KeyWatcher, ready, done
 				s.signalLost()
 				return
 			}
-			if u != nil && u.Key() == rebuildMark {
+			if u != nil && u.Key() == RebuildMark {
 				s.keys.saw(u.Revision()) // no clock
 				continue
 			}
