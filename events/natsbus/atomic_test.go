@@ -6,7 +6,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/internal/bustest"
@@ -83,5 +86,60 @@ func TestACommandsFactsAreStoredAllOrNone(t *testing.T) {
 	}
 	if ids := stored(t, admin, ep); len(ids) != 2 {
 		t.Fatalf("episode %s holds %v after a refused command, want the 2 stored before", ep, ids)
+	}
+}
+
+// A stream provisioned by a crisisbus from before atomic commands does not
+// take batches: a command's facts are then published one after another, as
+// they were, and the service logs it; the next start provisions the stream
+// to take them.
+func TestAStreamFromBeforeBatchesTakesACommandInTurnUntilProvisionedAgain(t *testing.T) {
+	b := bustest.Start(t, "")
+	admin := bustest.Bus(t, b, "")
+	st, err := admin.JetStream().Stream(t.Context(), natsbus.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := st.CachedInfo().Config
+	old.AllowAtomicPublish = false
+	if _, err := admin.JetStream().UpdateStream(t.Context(), old); err != nil {
+		t.Fatalf("make the stream as an earlier crisisbus did: %v", err)
+	}
+	core, logs := observer.New(zap.WarnLevel)
+	police, err := natsbus.NewBus(bustest.Conn(t, b, events.Police), events.Police, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	command := func() []events.Event {
+		ep := events.NewEpisodeID()
+		asked, err := events.New(events.Police, ep, &events.PlaceOfSafetyRequested{Notes: "needs a health-based place of safety"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []events.Event{detention(t, ep), asked}
+	}
+	es := command()
+	if _, err := police.PublishAtomic(t.Context(), es, natsbus.ExpectEpisodeSeq(0)); err != nil {
+		t.Fatalf("a command on a stream from before batches: %v", err)
+	}
+	if ids := stored(t, admin, es[0].Subject); len(ids) != 2 {
+		t.Fatalf("episode %s holds %v, want both facts", es[0].Subject, ids)
+	}
+	if logs.FilterMessageSnippet("one after another").Len() != 1 {
+		t.Errorf("publishing a command's facts in turn was not logged: %v", logs.All())
+	}
+
+	if err := rights.Provision(t.Context(), admin.JetStream(), natsbus.StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	es = command()
+	if _, err := police.PublishAtomic(t.Context(), es, natsbus.ExpectEpisodeSeq(0)); err != nil {
+		t.Fatal(err)
+	}
+	if ids := stored(t, admin, es[0].Subject); len(ids) != 2 {
+		t.Fatalf("episode %s holds %v, want both facts", es[0].Subject, ids)
+	}
+	if n := logs.FilterMessageSnippet("one after another").Len(); n != 1 {
+		t.Errorf("once provisioned again, a command was still published in turn (%d logged)", n)
 	}
 }
