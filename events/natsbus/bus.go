@@ -1120,7 +1120,7 @@ func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, 
 	dl := nats.NewMsg(DeadLetterSubject(consumer, md.Sequence.Stream))
 	dl.Data = msg.Data()
 	for k, v := range msg.Headers() {
-		if k != jetstream.MsgIDHeader {
+		if !serverHeader(k) {
 			dl.Header[k] = v
 		}
 	}
@@ -1142,6 +1142,20 @@ func (b *Bus) deadLetter(ctx context.Context, log *zap.Logger, consumer string, 
 	}
 	log.Warn("dead-lettered", zap.String("reason", logReason), zap.String("subject", msg.Subject()), zap.Uint64("stream_seq", md.Sequence.Stream))
 	_ = msg.Term()
+}
+
+// serverHeader reports whether a header is one the NATS server acts on
+// (Nats-…): a message id, a batch's id, sequence and commit, an expected
+// stream, sequence or message id. The server keeps them on the message it
+// stores, and a command's facts (PublishAtomic) all carry a batch's; any
+// agency's user can store messages with an expectation that held then.
+// Sent again with a dead letter, they would have the dead-letter stream
+// take it for part of a batch and refuse it (the message then stays on
+// its consumer, tried again for ever), or refuse it as not what was
+// expected (and it was dropped as already set aside). A dead letter keeps
+// crisisbus's own headers only.
+func serverHeader(k string) bool {
+	return len(k) >= 5 && strings.EqualFold(k[:5], "Nats-")
 }
 
 // seenSet remembers the last n event ids a consumer handled.
