@@ -2,9 +2,11 @@ package natsbus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,9 +39,21 @@ const (
 // flight at once on it. The facts then go one after another, as before.
 const (
 	errCodeAtomicDisabled        jetstream.ErrorCode = 10174
+	errCodeAtomicIncomplete      jetstream.ErrorCode = 10176
 	errCodeAtomicTooManyInFlight jetstream.ErrorCode = 10210
 	errCodeAtomicDuplicate       jetstream.ErrorCode = 10201
 )
+
+// The fallback's reasons, in the log's words.
+const (
+	whyDisabled = "the event stream was provisioned without atomic batches (run crisisbus up, or serve with the admin's credentials, to update it)"
+	whyInFlight = "the server has as many batches open on the event stream as it takes: commands' in flight, or batches an agency's user opened and left open"
+)
+
+// stagedWait bounds how long a batch the server called incomplete waits for
+// the answers to its staged facts, which say why: the server sends them
+// before the commit's, so they are there already.
+const stagedWait = 2 * time.Second
 
 // MaxBatch is the most facts one command may store as one batch, and the
 // most the server takes in one (the broker's and the cluster's
@@ -105,20 +119,36 @@ func (b *Bus) PublishAtomic(ctx context.Context, es []events.Event, opts ...Publ
 	}
 	ep := es[0].Subject
 	// All but the last are sent without waiting: the server stages them in
-	// order and answers only the commit.
-	for _, m := range msgs[:len(msgs)-1] {
+	// order. It answers each on its reply subject, an empty message once
+	// staged or why not; those answers are read only when the commit fails
+	// as incomplete, which does not say why: the first fact refused as one
+	// batch too many in flight, say (any agency's user can hold batches
+	// open), when the facts must go one after another instead.
+	inbox := b.nc.NewInbox()
+	staged, err := b.nc.SubscribeSync(inbox + ".*")
+	if err != nil {
+		return PubAck{}, fmt.Errorf("publish %d facts for episode %s: %w", len(es), ep, err)
+	}
+	defer func() { _ = staged.Unsubscribe() }()
+	for i, m := range msgs[:len(msgs)-1] {
+		m.Reply = inbox + "." + strconv.Itoa(i+1)
 		if err := b.nc.PublishMsg(m); err != nil {
 			return PubAck{}, fmt.Errorf("publish %d facts for episode %s: %w", len(es), ep, err)
 		}
 	}
 	ack, err := b.js.PublishMsg(pctx, last)
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeAtomicIncomplete {
+		if why, fact := stagedRefusal(pctx, staged, len(msgs)-1); why != nil {
+			err, apiErr = fmt.Errorf("fact %d of %d: %w", fact, len(msgs), why), why
+		}
+	}
 	if err == nil {
 		if ce := b.log.Check(zap.DebugLevel, "published atomically"); ce != nil {
 			ce.Write(append(traceOf(ctx, es[0]), zap.String("episode", ep), zap.Int("facts", len(es)), zap.Uint64("seq", ack.Sequence))...)
 		}
 		return PubAck{Sequence: ack.Sequence}, nil
 	}
-	var apiErr *jetstream.APIError
 	switch {
 	case denied.Refused(pctx):
 		return PubAck{}, fmt.Errorf("publish %d facts for episode %s: %w", len(es), ep, denied.ErrDenied)
@@ -127,8 +157,12 @@ func (b *Bus) PublishAtomic(ctx context.Context, es []events.Event, opts ...Publ
 	case errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeAtomicDuplicate:
 		return PubAck{}, fmt.Errorf("publish %d facts for episode %s: %w", len(es), ep, ErrAlreadyHeld)
 	case errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeAtomicDisabled || apiErr.ErrorCode == errCodeAtomicTooManyInFlight):
+		why := whyInFlight
+		if apiErr.ErrorCode == errCodeAtomicDisabled {
+			why = whyDisabled
+		}
 		b.log.Warn("the server would not take a command's facts as one batch; publishing them one after another (all or none is not assured)",
-			zap.String("episode", ep), zap.Int("facts", len(es)), zap.String("cause", apiErr.Description))
+			zap.String("episode", ep), zap.Int("facts", len(es)), zap.String("why", why), zap.String("cause", apiErr.Description))
 		return b.publishInTurn(ctx, es, opts)
 	}
 	return PubAck{}, fmt.Errorf("publish %d facts for episode %s: %w", len(es), ep, err)
@@ -147,4 +181,34 @@ func (b *Bus) publishInTurn(ctx context.Context, es []events.Event, opts []Publi
 		}
 	}
 	return ack, nil
+}
+
+// stagedRefusal is the first refusal among the server's answers to the n
+// facts of a batch sent before its commit (sub receives them), and which
+// fact it refused (from 1); nil if none refused one.
+func stagedRefusal(ctx context.Context, sub *nats.Subscription, n int) (*jetstream.APIError, int) {
+	ctx, cancel := context.WithTimeout(ctx, stagedWait)
+	defer cancel()
+	var first *jetstream.APIError
+	fact := 0
+	for range n {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			break
+		}
+		if len(m.Data) == 0 {
+			continue // staged
+		}
+		var resp struct {
+			Error *jetstream.APIError `json:"error"`
+		}
+		if json.Unmarshal(m.Data, &resp) != nil || resp.Error == nil {
+			continue
+		}
+		i, _ := strconv.Atoi(m.Subject[strings.LastIndexByte(m.Subject, '.')+1:])
+		if first == nil || i < fact {
+			first, fact = resp.Error, i
+		}
+	}
+	return first, fact
 }
