@@ -38,13 +38,14 @@ func (b *Bus) ownRepeat(ctx context.Context, m *nats.Msg, ack PubAck, opts ...je
 	episode := m.Header.Get(HeaderEpisode)
 	var own bool
 	var err error
+	id := m.Header.Get(jetstream.MsgIDHeader)
 	if check != nil {
-		own, err = (*check)(ctx, m.Subject, ack.Sequence)
+		own, err = (*check)(ctx, m.Subject, id, ack.Sequence)
 	} else {
 		api := APIPrefix + ".STREAM.MSG.GET." + Stream
 		rctx, release := denied.Cancel(ctx, b.nc, api)
 		var stored string
-		stored, err = b.storedSubject(rctx, api, ack.Sequence)
+		stored, _, err = b.storedAt(rctx, api, ack.Sequence)
 		refused := denied.Refused(rctx)
 		release()
 		if refused {
@@ -53,7 +54,6 @@ func (b *Bus) ownRepeat(ctx context.Context, m *nats.Msg, ack PubAck, opts ...je
 		}
 		own = stored == m.Subject
 	}
-	id := m.Header.Get(jetstream.MsgIDHeader)
 	if err != nil {
 		b.log.Warn("could not check that the message already stored under an event's id is that event; taken as a repeat",
 			zap.String("episode", episode), zap.String("event_id", id), zap.Uint64("stored_at", ack.Sequence), zap.String("cause", logsafe.Cause(err)))
@@ -79,25 +79,26 @@ func (b *Bus) ownRepeat(ctx context.Context, m *nats.Msg, ack PubAck, opts ...je
 
 // RepeatCheck answers whether the message the stream holds at sequence seq
 // is on subject, for a bus whose user may not read the stream: a publish
-// to subject was answered as a repeat of the message at seq.
-type RepeatCheck func(ctx context.Context, subject string, seq uint64) (bool, error)
+// to subject, with the message id id, was answered as a repeat of the
+// message at seq.
+type RepeatCheck func(ctx context.Context, subject, id string, seq uint64) (bool, error)
 
 // CheckRepeatsWith makes this bus ask check whether a publish answered as
 // a repeat was its own (ownRepeat): for an agency's bus, whose user may not
 // read the stream, the record answers (record.RepeatChecker).
 func (b *Bus) CheckRepeatsWith(check RepeatCheck) { b.repeatCheck.Store(&check) }
 
-// StoredSubject is the subject of the message the stream holds at seq, for
-// a bus whose user may read the stream (the record's, answering an
-// agency's RepeatCheck).
-func (b *Bus) StoredSubject(ctx context.Context, seq uint64) (string, error) {
-	return b.storedSubject(ctx, APIPrefix+".STREAM.MSG.GET."+Stream, seq)
+// StoredAt is the subject and the message id (Nats-Msg-Id; "" if none, or
+// unreadable) of the message the stream holds at seq, for a bus whose user
+// may read the stream (the record's, answering an agency's RepeatCheck).
+func (b *Bus) StoredAt(ctx context.Context, seq uint64) (subject, id string, err error) {
+	return b.storedAt(ctx, APIPrefix+".STREAM.MSG.GET."+Stream, seq)
 }
 
-// storedSubject is the subject of the message stored at seq, asked of the
-// stream's leader (api, the stream's message get; a direct get may be
-// answered by a replica a moment behind, which does not have it yet).
-func (b *Bus) storedSubject(ctx context.Context, api string, seq uint64) (string, error) {
+// storedAt is the subject and message id of the message stored at seq,
+// asked of the stream's leader (api, the stream's message get; a direct get
+// may be answered by a replica a moment behind, which does not have it yet).
+func (b *Bus) storedAt(ctx context.Context, api string, seq uint64) (subject, id string, err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, directTimeout)
@@ -108,22 +109,29 @@ func (b *Bus) storedSubject(ctx context.Context, api string, seq uint64) (string
 	}{seq})
 	msg, err := b.nc.RequestWithContext(ctx, api, req)
 	if err != nil {
-		return "", fmt.Errorf("read the message at %d: %w", seq, err)
+		return "", "", fmt.Errorf("read the message at %d: %w", seq, err)
 	}
 	var resp struct {
 		Message *struct {
 			Subject string `json:"subject"`
+			Header  []byte `json:"hdrs"`
 		} `json:"message"`
 		Error *jetstream.APIError `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return "", fmt.Errorf("read the message at %d: %w", seq, err)
+		return "", "", fmt.Errorf("read the message at %d: %w", seq, err)
 	}
 	if resp.Error != nil {
-		return "", fmt.Errorf("read the message at %d: %w", seq, resp.Error)
+		return "", "", fmt.Errorf("read the message at %d: %w", seq, resp.Error)
 	}
 	if resp.Message == nil {
-		return "", fmt.Errorf("read the message at %d: the server answered without it", seq)
+		return "", "", fmt.Errorf("read the message at %d: the server answered without it", seq)
 	}
-	return resp.Message.Subject, nil
+	// Headers that do not parse (any user may store a message with headers
+	// of its own making) leave the id unknown: the subject, which the
+	// server set, is what a repeat check turns on.
+	if h, err := nats.DecodeHeadersMsg(resp.Message.Header); err == nil {
+		id = h.Get(jetstream.MsgIDHeader)
+	}
+	return resp.Message.Subject, id, nil
 }

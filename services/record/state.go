@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -195,9 +196,11 @@ type stateAnswer struct {
 func RepeatSubject(a events.Agency) string { return "crisisbus.record." + string(a) + ".repeat" }
 
 // RepeatRequest asks whether the message the stream holds at Sequence is on
-// Subject, one of the agency's own (crisis.<agency>.…).
+// Subject, one of the agency's own (crisis.<agency>.…): a publish to
+// Subject, with EventID as its message id, was answered as a repeat of it.
 type RepeatRequest struct {
 	Subject  string `json:"subject"`
+	EventID  string `json:"eventId"`
 	Sequence uint64 `json:"sequence" minimum:"1"`
 }
 
@@ -206,6 +209,11 @@ func (r *RepeatRequest) Validate() error {
 	var errs []error
 	if r.Subject == "" {
 		errs = append(errs, errors.New("subject is required"))
+	}
+	if r.EventID == "" {
+		errs = append(errs, errors.New("eventId is required (the message id the publish carried: its event's id)"))
+	} else if err := events.CheckID("eventId", r.EventID); err != nil {
+		errs = append(errs, err)
 	}
 	if r.Sequence == 0 {
 		errs = append(errs, errors.New("sequence is required (the stream sequence the publish was answered with)"))
@@ -220,29 +228,50 @@ type RepeatResponse struct {
 	Own bool `json:"own"`
 }
 
+// repeat answers whether the message at req.Sequence is on req.Subject, a
+// subject of a's own, and nothing else: not where the message is if not
+// there, nor whether it holds the id asked about. The operator is warned
+// of an id taken only when the message at the sequence holds the very id
+// the agency says it published; anything else is an agency's user asking
+// about a message its service never published.
 func (r *Record) repeat(ctx context.Context, a events.Agency, req RepeatRequest) (RepeatResponse, error) {
+	// No message is on a subject that is not one (a wildcard, an empty
+	// token, a space, more than MaxSubjectLen): refused without repeating it.
+	if err := events.CheckSubject("subject", req.Subject); err != nil {
+		return RepeatResponse{}, events.Errorf(events.Invalid, "%v", err)
+	}
+	if slices.ContainsFunc(strings.Split(req.Subject, "."), func(t string) bool { return t == "*" || t == ">" }) {
+		return RepeatResponse{}, events.Errorf(events.Invalid, "subject must be the one a fact was published on, not a wildcard")
+	}
 	if own := "crisis." + string(a) + "."; !strings.HasPrefix(req.Subject, own) {
 		return RepeatResponse{}, events.Errorf(events.Invalid, "subject %q is not one of the %s's own (%s…): only those may be asked about", req.Subject, a.Title(), own)
 	}
-	stored, err := r.cfg.Bus.StoredSubject(ctx, req.Sequence)
+	stored, id, err := r.cfg.Bus.StoredAt(ctx, req.Sequence)
 	if ae := (*jetstream.APIError)(nil); errors.As(err, &ae) && ae.ErrorCode == jetstream.JSErrCodeMessageNotFound {
 		return RepeatResponse{}, nil // nothing there now: not the agency's fact
 	}
 	if err != nil {
 		return RepeatResponse{}, fmt.Errorf("read the message at %d: %w", req.Sequence, err)
 	}
-	if stored != req.Subject {
-		r.cfg.Log.Warn("a fact's id was taken by a message on another subject; its agency stores it again",
-			zap.String("agency", string(a)), zap.String("subject", req.Subject), zap.Uint64("taken_at", req.Sequence), zap.String("taken_by", stored))
+	if stored == req.Subject {
+		return RepeatResponse{Own: true}, nil
 	}
-	return RepeatResponse{Own: stored == req.Subject}, nil
+	if id == req.EventID {
+		r.cfg.Log.Warn("a fact's id was taken by a message on another subject; its agency stores it again",
+			zap.String("agency", string(a)), zap.String("subject", req.Subject), zap.String("event_id", req.EventID),
+			zap.Uint64("taken_at", req.Sequence), zap.String("taken_by", stored))
+	} else {
+		r.cfg.Log.Info("a repeat check asked about a message that does not hold the id named; answered not the agency's",
+			zap.String("agency", string(a)), zap.Uint64("sequence", req.Sequence))
+	}
+	return RepeatResponse{}, nil
 }
 
 // RepeatChecker is the natsbus.RepeatCheck of an agency's bus: the record
 // answers whether a publish answered as a repeat was the agency's own.
 func RepeatChecker(b *natsbus.Bus) natsbus.RepeatCheck {
-	return func(ctx context.Context, subject string, seq uint64) (bool, error) {
-		resp, err := rpc.Call[RepeatRequest, RepeatResponse](ctx, b.Conn(), RepeatSubject(b.Agency()), RepeatRequest{Subject: subject, Sequence: seq})
+	return func(ctx context.Context, subject, id string, seq uint64) (bool, error) {
+		resp, err := rpc.Call[RepeatRequest, RepeatResponse](ctx, b.Conn(), RepeatSubject(b.Agency()), RepeatRequest{Subject: subject, EventID: id, Sequence: seq})
 		return resp.Own, err
 	}
 }
