@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -121,5 +122,58 @@ func TestACommandIsRecordedWhileAnotherAgencyHoldsEveryBatchOpen(t *testing.T) {
 	}
 	if why, _ := said[0].ContextMap()["why"].(string); !strings.Contains(why, "batches an agency's user opened and left open") {
 		t.Fatalf("the SPoA service logged %q with why %q, want it to say batches were left open", said[0].Message, why)
+	}
+}
+
+// A batch is stored all or none, and each of its messages is checked
+// against its user's permissions as it arrives: a police batch with a
+// message on SPoA's subjects among its own loses that message to the
+// server's refusal, its commit is refused as incomplete, and nothing of
+// the batch is stored, police's own messages included.
+func TestABatchWithAnotherAgencysMessageStoresNothing(t *testing.T) {
+	ctx, sys := startSystem(t)
+	police := dial(t, sys, string(events.Police))
+	ep := events.NewEpisodeID()
+	theirs := "crisis.spoa." + ep + ".person_voice_recorded_v1"
+	id := uuid.NewString()
+	var answer *nats.Msg
+	for i, subj := range []string{"crisis.police." + ep + ".note_v1", theirs, "crisis.police." + ep + ".note_v1"} {
+		m := nats.NewMsg(subj)
+		m.Header.Set("Nats-Batch-Id", id)
+		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+		m.Data = []byte(`{}`)
+		if i < 2 {
+			if err := police.nc.PublishMsg(m); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		m.Header.Set("Nats-Batch-Commit", "1")
+		var err error
+		if answer, err = police.nc.RequestMsgWithContext(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := police.refused(theirs); err != nil {
+		t.Errorf("police publishing on SPoA's subject inside a batch: %v", err)
+	}
+	if !strings.Contains(string(answer.Data), `"error"`) {
+		t.Errorf("the batch's commit was answered %s, want it refused", answer.Data)
+	}
+	admin := dial(t, sys, rights.Admin)
+	js, err := natsbus.NewJetStream(admin.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, natsbus.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(events.EpisodeSubjects(ep)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.State.Subjects) != 0 {
+		t.Fatalf("the stream holds %v of the refused batch", info.State.Subjects)
 	}
 }
