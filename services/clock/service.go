@@ -60,6 +60,7 @@ import (
 	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
+	"github.com/crisisbus/crisisbus/internal/logsafe"
 	"github.com/crisisbus/crisisbus/internal/ops"
 	"github.com/crisisbus/crisisbus/internal/tracing"
 )
@@ -231,7 +232,7 @@ func (s *Service) keysOf(ctx context.Context, episode, filter string) ([]string,
 		}
 		// Never stop fewer clocks than are stored: list the bucket.
 		s.log.Warn("the clock's watcher is behind its bucket; listing the episode's clocks from the bucket",
-			append(tracing.Fields(ctx), zap.String("episode", episode), zap.Error(err))...)
+			append(tracing.Fields(ctx), zap.String("episode", episode), zap.String("cause", logsafe.Cause(err)))...)
 		l, err := s.kv.ListKeysFiltered(ctx, filter)
 		if err != nil {
 			return nil, err
@@ -304,7 +305,7 @@ func (s *Service) watch(ctx context.Context, w jetstream.KeyWatcher, ready, done
 			s.keys.add(u.Key())
 			var c Clock
 			if err := json.Unmarshal(u.Value(), &c); err != nil {
-				s.log.Error("unreadable clock record", zap.String("key", u.Key()), zap.Error(err))
+				s.log.Error("unreadable clock record", zap.String("key", u.Key()), zap.String("cause", logsafe.Cause(err)))
 				s.keys.saw(u.Revision())
 				continue
 			}
@@ -384,7 +385,7 @@ func (s *Service) scanOnce(ctx context.Context) {
 						if ctx.Err() != nil {
 							return
 						}
-						s.log.Error("clock not fired; will retry", zap.String("key", k), zap.Error(err))
+						s.log.Error("clock not fired; will retry", zap.String("key", k), zap.String("cause", logsafe.Cause(err)))
 						wait = now
 						failed.Store(true)
 					}
