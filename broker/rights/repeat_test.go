@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crisisbus/crisisbus/broker/rights"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
 	"github.com/crisisbus/crisisbus/services/agency"
@@ -96,5 +97,67 @@ func TestARepeatCheckSaysNothingOfOthersAndWarnsOnlyOfAnIDTaken(t *testing.T) {
 	}
 	if n := logs.FilterMessage(taken).Len() - warnedBefore; n != 1 {
 		t.Fatalf("the record warned %d times that SPoA's fact's id was taken, want once", n)
+	}
+}
+
+// An integrator's publish run twice stores its event once, though another
+// agency took the event's id first: the first run stores it under a fresh
+// message id (the record says the id was taken), and the second finds
+// that copy on its own subject and stores nothing more.
+func TestAnEventWhoseIDWasTakenIsStoredOnceThoughPublishedTwice(t *testing.T) {
+	ctx, sys := startSystem(t)
+	spoa := dial(t, sys, string(events.SPoA))
+	police := dial(t, sys, string(events.Police))
+	opened, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, spoa.nc, agency.Subject(events.SPoA, "open"), agency.OpenRequest{
+		Actor: "SPoA clinician 2", Channel: "111", Summary: "a person in crisis calling from home"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := events.New(events.SPoA, opened.Episode, &events.PersonVoiceRecorded{OwnWords: "I want someone to call me back tonight"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := natsbus.NewJetStream(police.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg("crisis.police." + events.NewEpisodeID() + ".note_v1")
+	m.Header.Set(jetstream.MsgIDHeader, e.ID)
+	m.Data = []byte(`{}`)
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+
+	bus, err := natsbus.NewBus(spoa.nc, events.SPoA, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus.CheckRepeatsWith(record.RepeatChecker(bus))
+	first, err := bus.Publish(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := bus.Publish(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Duplicate || second.Sequence != first.Sequence {
+		t.Errorf("the second publish: stored at %d (repeat: %v), want a repeat of the first, stored at %d", second.Sequence, second.Duplicate, first.Sequence)
+	}
+	admin, err := natsbus.NewBus(dial(t, sys, rights.Admin).nc, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copies := 0
+	if _, err := admin.Replay(ctx, events.EpisodeSubjects(opened.Episode), func(got events.Event, _ uint64) error {
+		if got.ID == e.ID {
+			copies++
+		}
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if copies != 1 {
+		t.Errorf("the episode holds %d copies of the event published twice, want 1", copies)
 	}
 }

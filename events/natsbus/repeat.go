@@ -3,6 +3,7 @@ package natsbus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -20,13 +21,15 @@ import (
 // be worked out before it is published (a disclosure's, a clock's breach,
 // a handoff's acknowledgement), so another identity may have stored a
 // message of its own under it first. A true repeat is on the event's own
-// subject, which only the event's publisher may write to; a message
-// anywhere else took the id, and the event is published again under a
-// fresh message id (its own id, in the event, unchanged) and stored. A bus
-// whose user may not read the stream (an agency's) asks its RepeatCheck
-// (the record, which may); without one, or when the check cannot be made
-// just now, the repeat is taken as it is. opts are the publish's own (the
-// stream expected, an episode's sequence).
+// subject, which only the event's publisher may write to, at the sequence
+// answered or, when the id was taken before and the event published again
+// under a fresh message id, where that copy is (HeldOn): a publish run
+// twice stores one copy. Otherwise the id was taken, and the event is
+// published again under a fresh message id (its own id, in the event,
+// unchanged) and stored. A bus whose user may not read the stream (an
+// agency's) asks its RepeatCheck (the record, which may); without one, or
+// when the check cannot be made just now, the repeat is taken as it is.
+// opts are the publish's own (the stream expected, an episode's sequence).
 func (b *Bus) ownRepeat(ctx context.Context, m *nats.Msg, ack PubAck, opts ...jetstream.PublishOpt) (PubAck, error) {
 	if !ack.Duplicate {
 		return ack, nil
@@ -36,31 +39,37 @@ func (b *Bus) ownRepeat(ctx context.Context, m *nats.Msg, ack PubAck, opts ...je
 		return ack, nil
 	}
 	episode := m.Header.Get(HeaderEpisode)
-	var own bool
+	var at uint64
 	var err error
 	id := m.Header.Get(jetstream.MsgIDHeader)
 	if check != nil {
-		own, err = (*check)(ctx, m.Subject, id, ack.Sequence)
+		at, err = (*check)(ctx, m.Subject, id, ack.Sequence)
 	} else {
 		api := APIPrefix + ".STREAM.MSG.GET." + Stream
 		rctx, release := denied.Cancel(ctx, b.nc, api)
 		var stored string
-		stored, _, err = b.storedAt(rctx, api, ack.Sequence)
+		if stored, _, err = b.storedAt(rctx, api, ack.Sequence); notFound(err) {
+			stored, err = "", nil
+		}
 		refused := denied.Refused(rctx)
 		release()
-		if refused {
+		switch {
+		case refused:
 			b.cannotRead.Store(true)
 			return ack, nil
+		case err == nil && stored == m.Subject:
+			at = ack.Sequence
+		case err == nil:
+			at, err = b.HeldOn(ctx, m.Subject, id)
 		}
-		own = stored == m.Subject
 	}
 	if err != nil {
 		b.log.Warn("could not check that the message already stored under an event's id is that event; taken as a repeat",
 			zap.String("episode", episode), zap.String("event_id", id), zap.Uint64("stored_at", ack.Sequence), zap.String("cause", logsafe.Cause(err)))
 		return ack, nil
 	}
-	if own {
-		return ack, nil
+	if at != 0 {
+		return PubAck{Sequence: at, Duplicate: true}, nil
 	}
 	b.log.Warn("an event's id was taken by a message on another subject; published again under a fresh message id",
 		zap.String("episode", episode), zap.String("event_id", id), zap.String("subject", m.Subject),
@@ -77,11 +86,37 @@ func (b *Bus) ownRepeat(ctx context.Context, m *nats.Msg, ack PubAck, opts ...je
 	return PubAck{Sequence: pa.Sequence}, nil
 }
 
-// RepeatCheck answers whether the message the stream holds at sequence seq
-// is on subject, for a bus whose user may not read the stream: a publish
-// to subject, with the message id id, was answered as a repeat of the
-// message at seq.
-type RepeatCheck func(ctx context.Context, subject, id string, seq uint64) (bool, error)
+// HeldOn is the stream sequence of the event with id id on exactly subject,
+// 0 if none: an event published again under a fresh message id keeps its
+// own id in the event. It reads only that subject's messages (one
+// episode's facts of one type), with direct gets.
+func (b *Bus) HeldOn(ctx context.Context, subject, id string) (uint64, error) {
+	var at uint64
+	_, err := b.readDirectRange(ctx, subject, 0, 0, func(s Stored) error {
+		if e, err := b.parsed.parse(s); err == nil && e.ID == id {
+			at = s.Seq
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read the messages on %s: %w", subject, err)
+	}
+	return at, nil
+}
+
+// notFound reports whether err is the stream saying it holds no message at
+// the sequence asked.
+func notFound(err error) bool {
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && ae.ErrorCode == jetstream.JSErrCodeMessageNotFound
+}
+
+// RepeatCheck says where the stream holds the fact a publish to subject,
+// with the message id id, was answered as a repeat of the message at seq,
+// for a bus whose user may not read the stream: seq when that message is
+// on subject, or where a copy published again under a fresh id is; 0 when
+// the fact is not stored (the id was taken).
+type RepeatCheck func(ctx context.Context, subject, id string, seq uint64) (uint64, error)
 
 // CheckRepeatsWith makes this bus ask check whether a publish answered as
 // a repeat was its own (ownRepeat): for an agency's bus, whose user may not

@@ -221,16 +221,20 @@ func (r *RepeatRequest) Validate() error {
 	return errors.Join(errs...)
 }
 
-// RepeatResponse says whether the message at the sequence is on the subject
-// asked about: if not, the publish's id was taken and the fact is not
-// stored yet.
+// RepeatResponse says whether the agency's fact is stored: the message at
+// the sequence is on the subject asked about, or the event is on that
+// subject already, published again under a fresh message id when its id
+// was taken before (StoredAt says where). If not, the publish's id was
+// taken and the fact is not stored yet.
 type RepeatResponse struct {
-	Own bool `json:"own"`
+	Own      bool   `json:"own"`
+	StoredAt uint64 `json:"storedAt,omitempty"`
 }
 
 // repeat answers whether the message at req.Sequence is on req.Subject, a
-// subject of a's own, and nothing else: not where the message is if not
-// there, nor whether it holds the id asked about. The operator is warned
+// subject of a's own, or the event req.EventID is on it already, and
+// nothing else: not where the message is if not there, nor whether it
+// holds the id asked about. The operator is warned
 // of an id taken only when the message at the sequence holds the very id
 // the agency says it published; anything else is an agency's user asking
 // about a message its service never published.
@@ -248,13 +252,23 @@ func (r *Record) repeat(ctx context.Context, a events.Agency, req RepeatRequest)
 	}
 	stored, id, err := r.cfg.Bus.StoredAt(ctx, req.Sequence)
 	if ae := (*jetstream.APIError)(nil); errors.As(err, &ae) && ae.ErrorCode == jetstream.JSErrCodeMessageNotFound {
-		return RepeatResponse{}, nil // nothing there now: not the agency's fact
+		stored, id, err = "", "", nil // nothing there now: not the agency's fact
 	}
 	if err != nil {
 		return RepeatResponse{}, fmt.Errorf("read the message at %d: %w", req.Sequence, err)
 	}
 	if stored == req.Subject {
-		return RepeatResponse{Own: true}, nil
+		return RepeatResponse{Own: true, StoredAt: req.Sequence}, nil
+	}
+	// Published again before under a fresh message id (the id was taken):
+	// the fact is stored, and a publish of it again (a tool run twice)
+	// stores nothing more.
+	at, err := r.cfg.Bus.HeldOn(ctx, req.Subject, req.EventID)
+	if err != nil {
+		return RepeatResponse{}, err
+	}
+	if at != 0 {
+		return RepeatResponse{Own: true, StoredAt: at}, nil
 	}
 	if id == req.EventID {
 		r.cfg.Log.Warn("a fact's id was taken by a message on another subject; its agency stores it again",
@@ -270,8 +284,11 @@ func (r *Record) repeat(ctx context.Context, a events.Agency, req RepeatRequest)
 // RepeatChecker is the natsbus.RepeatCheck of an agency's bus: the record
 // answers whether a publish answered as a repeat was the agency's own.
 func RepeatChecker(b *natsbus.Bus) natsbus.RepeatCheck {
-	return func(ctx context.Context, subject, id string, seq uint64) (bool, error) {
+	return func(ctx context.Context, subject, id string, seq uint64) (uint64, error) {
 		resp, err := rpc.Call[RepeatRequest, RepeatResponse](ctx, b.Conn(), RepeatSubject(b.Agency()), RepeatRequest{Subject: subject, EventID: id, Sequence: seq})
-		return resp.Own, err
+		if err != nil || !resp.Own {
+			return 0, err
+		}
+		return resp.StoredAt, nil
 	}
 }
