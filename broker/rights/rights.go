@@ -228,7 +228,7 @@ type Identity struct {
 func Agency(a events.Agency) Identity {
 	return Identity{
 		User:      string(a),
-		About:     a.Title() + ": its service and its own systems",
+		About:     a.Title() + ": its service",
 		Publishes: a,
 		Serves:    []string{"crisisbus." + string(a)},
 		Services:  []string{"crisisbus-" + string(a)},
@@ -236,6 +236,25 @@ func Agency(a events.Agency) Identity {
 		Durables:  []Durable{{Name: InboxDurable(a), Filter: events.InboxSubjects(a)}},
 	}
 }
+
+// Integration returns the row of agency a's own systems (a control room's
+// dispatch system, a trust's patient record) and the tools its digital team
+// runs (`crisisbus publish`): they publish the agency's facts and call its
+// commands and its view of the record, as its service does, but answer no
+// request and read no inbox. A client of those systems, however hostile,
+// cannot take the agency's requests or deliveries from its service, nor
+// answer for it.
+func Integration(a events.Agency) Identity {
+	return Identity{
+		User:      IntegrationUser(a),
+		About:     a.Title() + ": its own systems and tools (integrations)",
+		Publishes: a,
+		Calls:     []string{"crisisbus." + string(a) + ".>", "crisisbus.record." + string(a) + ".>"},
+	}
+}
+
+// IntegrationUser is the user of agency a's own systems.
+func IntegrationUser(a events.Agency) string { return string(a) + "-integration" }
 
 // Table is every identity, the admin first.
 func Table() []Identity {
@@ -259,7 +278,7 @@ func Table() []Identity {
 			Buckets: []Bucket{{Name: ClocksBucket, Description: "crisisbus clocks: one record per legal or handoff clock, with what has fired"}}},
 	}
 	for _, a := range events.Agencies {
-		t = append(t, Agency(a))
+		t = append(t, Agency(a), Integration(a))
 	}
 	return t
 }

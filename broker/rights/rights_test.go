@@ -139,7 +139,7 @@ func forbidden(id rights.Identity) []act {
 			out = append(out,
 				sub("read the requests "+o.User+" answers", p+".>"),
 				qsub("take over the requests "+o.User+" answers", p+".>"))
-			if !slices.Contains(id.Calls, "crisisbus.>") {
+			if !slices.Contains(id.Calls, "crisisbus.>") && !slices.Contains(id.Calls, p+".>") {
 				out = append(out, pub("call "+o.User+"'s service", p+".handoff.accept"))
 			}
 		}

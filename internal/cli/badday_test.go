@@ -434,6 +434,7 @@ func TestPublishAsAUserThatMayNotSaysSoAtOnce(t *testing.T) {
 	for _, c := range []struct{ user, says string }{
 		{"console", "user console may publish no events"},
 		{"amhp", "user amhp may publish only amhp's events"},
+		{"amhp-integration", "user amhp-integration may publish only amhp's events"},
 	} {
 		pw := filepath.Join(t.TempDir(), "pw")
 		if err := os.WriteFile(pw, []byte(b.Credentials()[c.user]), 0o600); err != nil {

@@ -313,14 +313,18 @@ func (b *buses) get(a events.Agency) (*natsbus.Bus, error) {
 	if b.cf.user != "" {
 		user = events.Agency(b.cf.user)
 		as, _ = events.ParseAgency(b.cf.user) // "" for a user such as admin that publishes for any agency
+		id, err := rights.Lookup(b.cf.user)
+		if err == nil && !id.All {
+			as = id.Publishes // an agency's own systems publish as the agency
+		}
 		// A crisisbus identity that may not publish this agency's events is
 		// told so now, not left to wait for acknowledgements the server
 		// will never send.
-		if id, err := rights.Lookup(b.cf.user); err == nil && !id.All && id.Publishes != a {
+		if err == nil && !id.All && id.Publishes != a {
 			if id.Publishes == "" {
-				return nil, fmt.Errorf("user %s may publish no events (it is %s): publish as the event's agency (--user %s) or with --data", b.cf.user, id.About, a)
+				return nil, fmt.Errorf("user %s may publish no events (it is %s): publish as the event's agency's systems (--user %s) or with --data", b.cf.user, id.About, rights.IntegrationUser(a))
 			}
-			return nil, fmt.Errorf("user %s may publish only %s's events, not %s's: publish as --user %s", b.cf.user, id.Publishes, a, a)
+			return nil, fmt.Errorf("user %s may publish only %s's events, not %s's: publish as --user %s", b.cf.user, id.Publishes, a, rights.IntegrationUser(a))
 		}
 	}
 	if bus, ok := b.open[user]; ok {

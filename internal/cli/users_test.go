@@ -219,3 +219,19 @@ func TestADamagedUsersOrCredentialsFileIsNamedInWords(t *testing.T) {
 		})
 	}
 }
+
+// An agency's own systems publish its facts as the agency's integration
+// user, which may publish them and call its commands but answers none of
+// its service's requests and reads none of its deliveries: the police
+// control room's dispatch system records a detention.
+func TestAnAgencysOwnSystemsPublishItsFactsAsItsIntegrationUser(t *testing.T) {
+	b := bustest.Start(t, "")
+	pw := filepath.Join(t.TempDir(), "police-integration.password")
+	if err := os.WriteFile(pw, []byte(b.Credentials()["police-integration"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	example := "../../schemas/testdata/valid/s136.detained.json"
+	if code, out, errOut := runIn("", "publish", "--nats", b.URL(), "--user", "police-integration", "--password-file", pw, example); code != 0 || !strings.Contains(out, "1 published") {
+		t.Fatalf("publish as police-integration: exit %d: %s%s", code, out, errOut)
+	}
+}
