@@ -45,6 +45,20 @@ func detention(t *testing.T, episode string) events.Event {
 	return e
 }
 
+// offerTo is a handoff of episode from police to a.
+func offerTo(t *testing.T, episode string, a events.Agency) events.Event {
+	t.Helper()
+	e, err := events.New(events.Police, episode, &events.HandoffOffered{
+		HandoffID: events.NewEpisodeID(), Kind: events.MHAAssessment, To: a,
+		Reason: "detained under s136 at the place of safety", Urgency: "emergency",
+		Summary: events.Summary{OwnWords: "I want my sister told", Facts: []events.Fact{}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func TestPublishedEventIsConsumedOnceByTheAddressedAgency(t *testing.T) {
 	ctx := t.Context()
 	b := bustest.Start(t, "")
@@ -52,14 +66,7 @@ func TestPublishedEventIsConsumedOnceByTheAddressedAgency(t *testing.T) {
 	amhp := bustest.Bus(t, b, events.AMHP)
 
 	episode := events.NewEpisodeID()
-	offer, err := events.New(events.Police, episode, &events.HandoffOffered{
-		HandoffID: events.NewEpisodeID(), Kind: events.MHAAssessment, To: events.AMHP,
-		Reason: "detained under s136 at the place of safety", Urgency: "emergency",
-		Summary: events.Summary{OwnWords: "I want my sister told", Facts: []events.Fact{}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	offer := offerTo(t, episode, events.AMHP)
 	ack, err := police.Publish(ctx, offer)
 	if err != nil {
 		t.Fatalf("publish: %v", err)

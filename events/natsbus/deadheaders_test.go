@@ -19,20 +19,6 @@ import (
 	"github.com/crisisbus/crisisbus/internal/bustest"
 )
 
-// offerTo is a handoff of episode from police to a.
-func offerTo(t *testing.T, episode string, a events.Agency) events.Event {
-	t.Helper()
-	e, err := events.New(events.Police, episode, &events.HandoffOffered{
-		HandoffID: events.NewEpisodeID(), Kind: events.MHAAssessment, To: a,
-		Reason: "detained under s136 at the place of safety", Urgency: "emergency",
-		Summary: events.Summary{OwnWords: "I want my sister told", Facts: []events.Fact{}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
 // A command's facts are stored as one batch, and the server keeps the
 // batch's headers on each stored message. An AMHP inbox that cannot handle
 // such a fact (here it fails for good) must set it aside in the dead-letter

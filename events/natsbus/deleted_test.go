@@ -191,14 +191,7 @@ func TestAConsumerDeletedWhileItsServiceWasCutOffIsMadeAgainOnReconnect(t *testi
 func offerer(t *testing.T, police *natsbus.Bus) func() events.Event {
 	return func() events.Event {
 		t.Helper()
-		e, err := events.New(events.Police, events.NewEpisodeID(), &events.HandoffOffered{
-			HandoffID: events.NewEpisodeID(), Kind: events.MHAAssessment, To: events.AMHP,
-			Reason: "detained under s136 at the place of safety", Urgency: "emergency",
-			Summary: events.Summary{Facts: []events.Fact{}},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := offerTo(t, events.NewEpisodeID(), events.AMHP)
 		if _, err := police.Publish(t.Context(), e); err != nil {
 			t.Fatalf("publish: %v", err)
 		}
