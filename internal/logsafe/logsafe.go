@@ -54,6 +54,9 @@ func Cause(err error) string {
 	case errors.Is(err, nats.ErrMaxPayload) || strings.Contains(err.Error(), nats.ErrMaxPayload.Error()):
 		return "larger than the bus carries in one message (nats: maximum payload exceeded)"
 	case errors.As(err, &api):
+		if words, ok := storeWords[api.ErrorCode]; ok {
+			return fmt.Sprintf("%s (jetstream error %d, status %d)", words, api.ErrorCode, api.Code)
+		}
 		return fmt.Sprintf("jetstream error %d (status %d)", api.ErrorCode, api.Code)
 	}
 	if kind, ok := events.Kinded(err); ok && kind != events.Internal {
@@ -68,6 +71,17 @@ func Cause(err error) string {
 		return "JSON of the wrong shape (a value of the wrong type)"
 	}
 	return "an error of no known kind (its text may quote what a person submitted, so it is not logged)"
+}
+
+// storeWords are the server's refusals of a write the store cannot take
+// (JSInsufficientResourcesErr, JSStorageResourcesExceededErr,
+// JSStreamStoreFailedF), in words: an operator reading the log of a
+// refused command learns the store is out of room, not a number. (The
+// server's own description is not logged: some quote what was written.)
+var storeWords = map[jetstream.ErrorCode]string{
+	10023: "insufficient resources: the store cannot take a write (its disk full, or the store stopped)",
+	10047: "storage resources exceeded: the store is at its limit",
+	10077: "the store failed to write",
 }
 
 // JSONFault says in words what is wrong with a file's JSON and where, when

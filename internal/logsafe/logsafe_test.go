@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/internal/logsafe"
 )
@@ -32,6 +34,7 @@ func TestCauseSaysWhatWentWrongInWordsNeverAGoTypeName(t *testing.T) {
 		{fmt.Errorf("open: %w", fileErr), "no such file or directory"},
 		{fmt.Errorf("decode: %w", jsonErr), "JSON"},
 		{fmt.Errorf("handle %s: %w", personal, fixedErr{}), "the clocks are being rebuilt"},
+		{fmt.Errorf("publish 3 facts for episode %s: fact 1 of 3: %w", personal, &jetstream.APIError{Code: 503, ErrorCode: 10023, Description: "insufficient resources"}), "insufficient resources: the store cannot take a write"},
 	} {
 		got := logsafe.Cause(tc.err)
 		if strings.Contains(got, personal) {
