@@ -66,8 +66,9 @@ const (
 )
 
 // ErrAlreadyHeld means a fact of an atomic publish has an id a message
-// already stored holds: nothing of the publish was stored.
-var ErrAlreadyHeld = errors.New("a message already stored holds the id of one of these facts; nothing was stored")
+// already stored holds: the server took none of the publish now (sent
+// before, the facts may be stored already).
+var ErrAlreadyHeld = errors.New("a message already stored holds the id of one of these facts, so the server took none of them now (sent before, they may be stored already)")
 
 // PublishAtomic validates every event, then stores them all or none, in
 // order, and returns once the server has them on disk; the PubAck is the

@@ -221,7 +221,7 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 	// only if the episode is still as it was read.
 	ack, err := k.Bus.PublishAtomic(ctx, evs, natsbus.ExpectEpisodeSeq(seq))
 	if errors.Is(err, natsbus.ErrAlreadyHeld) {
-		return r, events.Errorf(events.Conflict, "episode %s: nothing was recorded (%v); try again", ep, err)
+		return r, events.Errorf(events.Conflict, "episode %s: this command was not recorded now (%v); look at the episode and try again", ep, err)
 	}
 	if err != nil {
 		return r, err
