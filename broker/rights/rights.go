@@ -502,4 +502,8 @@ accounts {
 
 // PasswordEnv is the environment variable holding user's bcrypt hash in the
 // cluster configuration.
-func PasswordEnv(user string) string { return "CRISISBUS_" + strings.ToUpper(user) + "_PASSWORD" }
+func PasswordEnv(user string) string {
+	// A variable's name is letters, digits and _: police-integration's
+	// password is CRISISBUS_POLICE_INTEGRATION_PASSWORD.
+	return "CRISISBUS_" + strings.ToUpper(strings.ReplaceAll(user, "-", "_")) + "_PASSWORD"
+}

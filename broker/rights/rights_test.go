@@ -3,6 +3,7 @@ package rights_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -346,4 +347,15 @@ func TestEachIdentityCanDoWhatItNeedsAndNothingMore(t *testing.T) {
 		})
 	}
 	t.Logf("%d forbidden acts refused, %d needed acts work", refusedN, workedN)
+}
+
+// The cluster's nodes read each user's password hash from the environment:
+// every variable's name is one a shell or a service manager can set.
+func TestEveryPasswordVariableIsOneAShellCanSet(t *testing.T) {
+	name := regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+	for _, u := range rights.Users() {
+		if v := rights.PasswordEnv(u); !name.MatchString(v) {
+			t.Errorf("user %s's password is read from %q, which no shell can export", u, v)
+		}
+	}
 }
