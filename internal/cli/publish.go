@@ -301,7 +301,8 @@ func (c *connFlags) connect(a events.Agency) (*nats.Conn, error) {
 }
 
 // buses opens one bus per agency on demand (each connects as that agency's
-// user, so the server checks authorship), or one bus as --user.
+// integration user, or the record's or the clock's own, so the server
+// checks authorship), or one bus as --user.
 type buses struct {
 	cf    *connFlags
 	creds broker.Credentials
@@ -310,6 +311,10 @@ type buses struct {
 
 func (b *buses) get(a events.Agency) (*natsbus.Bus, error) {
 	user, as := a, a
+	if a.Pathway() {
+		// A tool is one of the agency's own systems, not its service.
+		user = events.Agency(rights.IntegrationUser(a))
+	}
 	if b.cf.user != "" {
 		user = events.Agency(b.cf.user)
 		as, _ = events.ParseAgency(b.cf.user) // "" for a user such as admin that publishes for any agency

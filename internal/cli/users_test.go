@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,5 +235,20 @@ func TestAnAgencysOwnSystemsPublishItsFactsAsItsIntegrationUser(t *testing.T) {
 	example := "../../schemas/testdata/valid/s136.detained.json"
 	if code, out, errOut := runIn("", "publish", "--nats", b.URL(), "--user", "police-integration", "--password-file", pw, example); code != 0 || !strings.Contains(out, "1 published") {
 		t.Fatalf("publish as police-integration: exit %d: %s%s", code, out, errOut)
+	}
+
+	// Without --user, publish is one of the agency's own systems too: it
+	// needs no password of the police service's.
+	creds := maps.Clone(b.Credentials())
+	delete(creds, "police")
+	raw, err := json.Marshal(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broker.CredentialsFile(b.DataDir()), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runIn("", "publish", "--data", b.DataDir(), "--nats", b.URL(), "../../schemas/testdata/valid/episode.opened.json"); code != 0 || !strings.Contains(out, "1 published") {
+		t.Fatalf("publish with the data directory's credentials, the police service's password not among them: exit %d: %s%s", code, out, errOut)
 	}
 }
