@@ -6,9 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,113 +26,81 @@ const (
 	loseTheReply                 // the commit reaches the server; its answer is lost with the connection
 )
 
-// batchRelay is a TCP path to a NATS server that does something to the
-// first atomic batch's commit it carries (a network cut at the worst
-// moment), then carries everything as usual, new connections included.
+// batchRelay is a TCP path to a NATS server (a link) that does something
+// to the first atomic batch's commit it carries (a network cut at the
+// worst moment), then carries everything as usual, new connections
+// included.
 type batchRelay struct {
-	url     string
-	target  string
+	*link
 	do      atCommit
 	armed   atomic.Bool
 	reached chan struct{} // closed once the commit was seen
-	mu      sync.Mutex
-	conns   []net.Conn
 }
 
 func relayBatches(t *testing.T, serverURL string, do atCommit) *batchRelay {
 	t.Helper()
-	u, err := url.Parse(serverURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &batchRelay{url: "nats://" + ln.Addr().String(), target: u.Host, do: do, reached: make(chan struct{})}
+	r := &batchRelay{do: do, reached: make(chan struct{})}
 	r.armed.Store(true)
-	t.Cleanup(func() { ln.Close(); r.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", r.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			r.mu.Lock()
-			r.conns = append(r.conns, c, s)
-			r.mu.Unlock()
-			var mute atomic.Bool
-			go func() { // server to client
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := s.Read(buf)
-					if n > 0 && !mute.Load() {
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							break
-						}
-					}
-					if err != nil {
-						break
-					}
-				}
-				c.Close()
-			}()
-			go func() { // client to server
-				defer s.Close()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						chunk := buf[:n]
-						if i := bytes.Index(chunk, []byte("Nats-Batch-Commit")); i >= 0 && r.armed.CompareAndSwap(true, false) {
-							before := chunk[:max(bytes.LastIndex(chunk[:i], []byte("HPUB ")), 0)]
-							switch r.do {
-							case dropCommit:
-								_, _ = s.Write(before)
-								close(r.reached)
-								r.cut()
-								return
-							case holdCommit:
-								_, _ = s.Write(before)
-								close(r.reached)
-								_, _ = io.Copy(io.Discard, c) // until the test cuts the connection
-								return
-							case loseTheReply:
-								mute.Store(true)
-								_, _ = s.Write(chunk)
-								time.Sleep(500 * time.Millisecond) // the server stores the batch and answers into the void
-								close(r.reached)
-								r.cut()
-								return
-							}
-						}
-						if _, werr := s.Write(chunk); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	r.link = linkWith(t, serverURL, r.carry)
 	return r
 }
 
-// cut closes every connection through the relay (new ones are carried).
-func (r *batchRelay) cut() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.conns {
+// carry carries one connection (client c, server s), acting on the first
+// commit.
+func (r *batchRelay) carry(c, s net.Conn) {
+	var mute atomic.Bool
+	go func() { // server to client
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := s.Read(buf)
+			if n > 0 && !mute.Load() {
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
 		c.Close()
+	}()
+	// client to server
+	defer s.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			if i := bytes.Index(chunk, []byte("Nats-Batch-Commit")); i >= 0 && r.armed.CompareAndSwap(true, false) {
+				before := chunk[:max(bytes.LastIndex(chunk[:i], []byte("HPUB ")), 0)]
+				switch r.do {
+				case dropCommit:
+					_, _ = s.Write(before)
+					close(r.reached)
+					r.drop()
+					return
+				case holdCommit:
+					_, _ = s.Write(before)
+					close(r.reached)
+					_, _ = io.Copy(io.Discard, c) // until the test cuts the connection
+					return
+				case loseTheReply:
+					mute.Store(true)
+					_, _ = s.Write(chunk)
+					time.Sleep(500 * time.Millisecond) // the server stores the batch and answers into the void
+					close(r.reached)
+					r.drop()
+					return
+				}
+			}
+			if _, werr := s.Write(chunk); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
-	r.conns = nil
 }
 
 // detainedAndAsked is a command's two facts on a new episode: a detention
@@ -288,7 +254,7 @@ func TestACommandStagedWhenTheServerStopsStoresNothing(t *testing.T) {
 		t.Fatal("the command's commit never reached the relay")
 	}
 	b.Shutdown()
-	r.cut()
+	r.drop()
 	again := bustest.StartAgain(t, b)
 	a := <-done
 	t.Logf("a command staged when the server stopped was answered in %s: %v", a.took.Round(time.Millisecond), a.err)

@@ -200,18 +200,23 @@ func offerer(t *testing.T, police *natsbus.Bus) func() events.Event {
 }
 
 // link is a TCP path to a NATS server that a test can cut and restore, as
-// a network cut between one service and the server.
+// a network cut between one service and the server. pipe, if set, carries
+// each connection (client c, server s) instead of copying both ways.
 type link struct {
 	url    string
 	addr   string
 	target string
+	pipe   func(c, s net.Conn)
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  []net.Conn
 }
 
 // cuttable opens a link to the server at serverURL (nats://host:port).
-func cuttable(t *testing.T, serverURL string) *link {
+func cuttable(t *testing.T, serverURL string) *link { return linkWith(t, serverURL, nil) }
+
+// linkWith is cuttable, each connection carried by pipe.
+func linkWith(t *testing.T, serverURL string, pipe func(c, s net.Conn)) *link {
 	t.Helper()
 	u, err := url.Parse(serverURL)
 	if err != nil {
@@ -221,7 +226,7 @@ func cuttable(t *testing.T, serverURL string) *link {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &link{addr: ln.Addr().String(), target: u.Host}
+	l := &link{addr: ln.Addr().String(), target: u.Host, pipe: pipe}
 	l.url = "nats://" + l.addr
 	l.serve(ln)
 	t.Cleanup(l.cut)
@@ -246,6 +251,10 @@ func (l *link) serve(ln net.Listener) {
 			l.mu.Lock()
 			l.conns = append(l.conns, c, s)
 			l.mu.Unlock()
+			if l.pipe != nil {
+				go l.pipe(c, s)
+				continue
+			}
 			go func() { _, _ = io.Copy(s, c); s.Close() }()
 			go func() { _, _ = io.Copy(c, s); c.Close() }()
 		}
@@ -256,11 +265,18 @@ func (l *link) serve(ln net.Listener) {
 // until restore.
 func (l *link) cut() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.ln != nil {
 		l.ln.Close()
 		l.ln = nil
 	}
+	l.mu.Unlock()
+	l.drop()
+}
+
+// drop closes every connection through the link; new ones are carried.
+func (l *link) drop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, c := range l.conns {
 		c.Close()
 	}
