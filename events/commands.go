@@ -45,7 +45,7 @@ func SchemaName(t reflect.Type) string {
 // idFields are the request fields that name an id: what the services check
 // as ids before any handler runs (services/rpc.Check), at most MaxIDLen
 // letters, digits, '-' and '_'.
-var idFields = []string{"episode", "otherEpisode", "handoffId", "eventId", "after"}
+var idFields = []string{"episode", "otherEpisode", "handoffId", "eventId", "after", "request"}
 
 // commonDefs are the named types of the domain whose values the shared
 // definitions (schemas/v1/common.json) list.

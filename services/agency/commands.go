@@ -70,6 +70,13 @@ type StreetOutcomeRequest struct {
 
 // OpenRequest opens a crisis episode: the first call or referral.
 type OpenRequest struct {
+	// Request is the caller's own id for this open (letters, digits, '-'
+	// and '_'; a fresh UUID will do), so that sending it again when its
+	// answer was lost (a timeout, a dropped connection, a form sent twice)
+	// opens no second episode: the answer names the episode the first
+	// opened, with Repeated set and nothing recorded again. Without it,
+	// every open opens a new episode.
+	Request   string                      `json:"request,omitempty"`
 	Actor     string                      `json:"actor" schema:"cloudevent.json#/properties/actor"`
 	Channel   string                      `json:"channel" schema:"v1/episode.opened.json#/properties/channel"` // 999, 101, 111, walk_in, referral, other
 	Summary   string                      `json:"summary" schema:"v1/episode.opened.json#/properties/summary"` // what is happening, in the call-taker's words
@@ -95,6 +102,9 @@ func (r *OpenRequest) Validate() error {
 type OpenResponse struct {
 	Episode string  `json:"episode"`
 	Receipt Receipt `json:"receipt"`
+	// Repeated: this request had opened the episode already; nothing was
+	// recorded now.
+	Repeated bool `json:"repeated,omitempty"`
 }
 
 // IdentifyRequest records who the person is (the NHS number's check digit is verified).
@@ -293,7 +303,6 @@ type PlaceRequest struct {
 
 // Open opens a new episode owned by this agency.
 func (k *Kit) Open(ctx context.Context, req OpenRequest) (OpenResponse, error) {
-	ep := events.NewEpisodeID()
 	outs := []Out{Fact(&events.EpisodeOpened{Channel: req.Channel, Summary: req.Summary, Location: req.Location, AgencyReference: req.Reference})}
 	if req.Person != nil {
 		outs = append(outs, Fact(req.Person))
@@ -301,13 +310,52 @@ func (k *Kit) Open(ctx context.Context, req OpenRequest) (OpenResponse, error) {
 	if req.Voice != nil {
 		outs = append(outs, Fact(req.Voice))
 	}
-	r, err := k.Do(ctx, ep, req.Actor, func(v *episode.View) ([]Out, error) {
-		if v.Opened {
-			return nil, nil
+	return k.OpenEpisode(ctx, req.Request, req.Actor, outs)
+}
+
+// OpenEpisode opens a new episode with the facts outs, the first of them
+// its episode.opened. With a request id (OpenRequest.Request) it opens it
+// once: the id names the episode (RequestedEpisode), so the same open sent
+// again answers with that episode, Repeated, and records nothing more.
+func (k *Kit) OpenEpisode(ctx context.Context, request, actor string, outs []Out) (OpenResponse, error) {
+	ep := events.NewEpisodeID()
+	if request != "" {
+		if err := events.CheckID("request", request); err != nil {
+			return OpenResponse{}, err
 		}
-		return outs, nil
+		ep = RequestedEpisode(k.Agency(), request)
+	}
+	// Only an agency that worked out this agency's request id can have
+	// opened the episode it names: the open is refused, not answered with
+	// that agency's episode.
+	taken := events.Errorf(events.Conflict, "request %s names an episode another agency opened, not one the %s opened: send the open again with a new request id",
+		request, k.Agency().Title())
+	var repeated bool
+	r, err := k.Do(ctx, ep, actor, func(v *episode.View) ([]Out, error) {
+		repeated = v.Opened
+		switch {
+		case !v.Opened:
+			return outs, nil
+		case v.OpenedBy != k.Agency():
+			return nil, taken
+		}
+		return nil, nil
 	})
-	return OpenResponse{Episode: ep, Receipt: r}, err
+	var re *rpc.Error
+	if request != "" && errors.As(err, &re) && re.Code == rpc.Forbidden && strings.HasPrefix(re.Message, episode.NoPartMessage) {
+		return OpenResponse{}, taken // the record would not show this agency the episode
+	}
+	if err != nil {
+		return OpenResponse{}, err
+	}
+	return OpenResponse{Episode: ep, Receipt: r, Repeated: repeated}, nil
+}
+
+// RequestedEpisode is the id of the episode agency a opens for its
+// request id: the agency is part of it, so one agency's request ids never
+// name another's episodes.
+func RequestedEpisode(a events.Agency, request string) string {
+	return record.DeterministicID("open/" + string(a) + "/" + request)
 }
 
 // Identify records who the person is.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/crisisbus/crisisbus/events"
+	"github.com/google/uuid"
 )
 
 // formField is what the "field" template renders: a labelled input with its
@@ -87,6 +88,17 @@ func fieldArgs(kv ...any) (formField, error) {
 
 // Field is a field of an action's form: its id is "<action>-<name>", and it
 // carries back what was typed and its error when that form was just posted.
+// Request is the id a form that opens an episode is sent with
+// (agency.OpenRequest.Request): the one it was sent with when it is shown
+// again with its errors, else a new one. So a form sent twice, or sent
+// again after an error, opens one episode, not two.
+func (p page) Request(action string) string {
+	if r := p.Form.Get("request"); p.Action == action && events.CheckID("request", r) == nil {
+		return r
+	}
+	return uuid.NewString()
+}
+
 func (p page) Field(action, name, label, typ, hint string) formField {
 	f := formField{ID: action + "-" + name, Name: name, Label: label, Type: typ, Hint: hint}
 	if p.Action == action {

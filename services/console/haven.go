@@ -40,7 +40,7 @@ var havenActions = map[string]action{
 				return "", "", err
 			}
 			resp, err := rpc.Call[safehaven.WalkInRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "walkin"), safehaven.WalkInRequest{
-				Actor: in.actor, Haven: in.get("haven"), ArrivedAt: at, Summary: in.get("summary"), AgeYears: age, Person: p, Voice: said})
+				Request: in.get("request"), Actor: in.actor, Haven: in.get("haven"), ArrivedAt: at, Summary: in.get("summary"), AgeYears: age, Person: p, Voice: said})
 			if err != nil {
 				return "", "", err
 			}

@@ -113,6 +113,7 @@ func haven(id string) (places.Place, error) {
 // arrival (not taken, with where to go instead, when the haven is not for
 // their age).
 type WalkInRequest struct {
+	Request   string                      `json:"request,omitempty"` // the caller's id for this walk-in, as agency.OpenRequest's
 	Actor     string                      `json:"actor" schema:"cloudevent.json#/properties/actor"`
 	Haven     string                      `json:"haven" schema:"v1/haven.arrived.json#/properties/haven"`
 	ArrivedAt time.Time                   `json:"arrivedAt,omitzero" schema:"v1/haven.arrived.json#/properties/arrivedAt"`    // default now
@@ -278,7 +279,6 @@ func (s *Service) WalkIn(ctx context.Context, r WalkInRequest) (agency.OpenRespo
 	if err != nil {
 		return agency.OpenResponse{}, err
 	}
-	ep := events.NewEpisodeID()
 	at := s.at(r.ArrivedAt)
 	outs := []agency.Out{agency.Fact(&events.EpisodeOpened{Channel: "walk_in", Summary: r.Summary, Location: h.Name + ", " + h.Town})}
 	age := r.AgeYears
@@ -296,13 +296,7 @@ func (s *Service) WalkIn(ctx context.Context, r WalkInRequest) (agency.OpenRespo
 		return agency.OpenResponse{}, err
 	}
 	outs = append(outs, agency.Fact(arrived))
-	rec, err := s.k.Do(ctx, ep, r.Actor, func(v *episode.View) ([]agency.Out, error) {
-		if v.Opened {
-			return nil, nil
-		}
-		return outs, nil
-	})
-	return agency.OpenResponse{Episode: ep, Receipt: rec}, err
+	return s.k.OpenEpisode(ctx, r.Request, r.Actor, outs)
 }
 
 // arrival is the arrival of a person of age (0: not known) at haven h:
