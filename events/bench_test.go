@@ -10,15 +10,16 @@ import (
 	"github.com/crisisbus/crisisbus/internal/bench"
 )
 
-// BenchmarkParse is the consume-side cost per event: envelope and data schema
-// validation and the checks in Go. Compare with BenchmarkJSONOnly, the cost of
+// BenchmarkParse is the consume-side cost per event checked in full (a
+// consumer in another process than the publisher): envelope and data
+// schema validation and the checks in Go. Compare with BenchmarkJSONOnly, the cost of
 // merely decoding the same bytes.
 func BenchmarkParse(b *testing.B) {
 	raw := example(b, "handoff.offered")
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
-		if _, err := events.Parse(raw); err != nil {
+		if _, err := events.ParseInFull(raw); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -51,6 +52,23 @@ func BenchmarkParseDetention(b *testing.B) {
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
+		if _, err := events.ParseInFull(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseDetentionFoundValidBefore is Parse of bytes this process
+// found valid lately (checked.go): the event's publish, or another
+// consumer, in the same process.
+func BenchmarkParseDetentionFoundValidBefore(b *testing.B) {
+	raw := example(b, "s136.detained")
+	if _, err := events.Parse(raw); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
 		if _, err := events.Parse(raw); err != nil {
 			b.Fatal(err)
 		}
@@ -73,7 +91,7 @@ func BenchmarkParseDetentionTraced(b *testing.B) {
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
-		if _, err := events.Parse(raw); err != nil {
+		if _, err := events.ParseInFull(raw); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -91,7 +109,7 @@ func BenchmarkEncodeDetention(b *testing.B) {
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
-		if _, err := events.Encode(e); err != nil {
+		if _, err := events.EncodeInFull(e); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -32,8 +32,16 @@ func Validate(e Event) error {
 // plain, data is the same bytes), so the catalogue's rules and the Go
 // checks run on e directly and the verdict is Parse's. Otherwise Parse
 // decides, with its words.
-func Encode(e Event) ([]byte, error) {
+//
+// Bytes found valid lately (checked.go) are not checked again.
+func Encode(e Event) ([]byte, error) { return encode(e, checked) }
+
+// encode is Encode, finding and keeping verdicts in c (nil: none).
+func encode(e Event, c *checkedCache) ([]byte, error) {
 	if raw, ok := appendEvent(make([]byte, 0, encodedSize(&e)), &e); ok {
+		if _, ok := c.get(raw); ok {
+			return raw, nil
+		}
 		reg, err := registry()
 		if err != nil {
 			return nil, fmt.Errorf("load schemas: %w", err)
@@ -46,6 +54,10 @@ func Encode(e Event) ([]byte, error) {
 				if problems := checkData(e, spec); len(problems) > 0 {
 					return nil, invalid(e, spec, problems)
 				}
+				// What Parse reads from raw: e, its time as written
+				// (without a monotonic clock reading).
+				e.Time = e.Time.Round(0)
+				c.put(raw, e)
 				return raw, nil
 			}
 		}
@@ -86,7 +98,21 @@ func encodeReflected(e Event) ([]byte, error) {
 // checks; any other is validated by the general validator, which names
 // every problem. Both apply the same schema files, so the verdict and the
 // error are the same either way.
+//
+// Bytes found valid lately (checked.go) are not checked again.
 func Parse(raw []byte) (Event, error) {
+	if e, ok := checked.get(raw); ok {
+		return e, nil
+	}
+	e, err := parse(raw)
+	if err == nil {
+		checked.put(raw, e)
+	}
+	return e, err
+}
+
+// parse is Parse, checking in full.
+func parse(raw []byte) (Event, error) {
 	reg, err := registry()
 	if err != nil {
 		return Event{}, fmt.Errorf("load schemas: %w", err)

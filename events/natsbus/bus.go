@@ -113,8 +113,6 @@ type Bus struct {
 	js     jetstream.JetStream
 	agency events.Agency // "" publishes as any agency (bulk import, tools)
 	log    *zap.Logger
-	// parsed remembers the events it has read back (Replay), by sequence.
-	parsed parsedCache
 	// cannotRead: the server refused this bus's user a read of the stream,
 	// so a publish answered as a repeat is taken as one (ownRepeat),
 	// unless repeatCheck asks someone who may read it.
@@ -321,7 +319,7 @@ func (b *Bus) ReplayFrom(ctx context.Context, filter string, from uint64, fn fun
 // a stored message that is not a usable event.
 func (b *Bus) usable(ctx context.Context, fn func(e events.Event, seq uint64) error, skipped func(events.Unreadable)) func(Stored) error {
 	return func(s Stored) error {
-		e, err := b.parsed.parse(s)
+		e, err := parseStored(s.Subject, s.Raw)
 		if err != nil {
 			u := unreadableOf(s.Subject, s.Seq, err)
 			b.deadLetterStored(ctx, s, u)
@@ -890,9 +888,9 @@ func (b *Bus) remakeHeld(ctx context.Context, log *zap.Logger, s *Subscription, 
 func (b *Bus) handle(ctx context.Context, log *zap.Logger, cfg ConsumerConfig, service string, seen *seenSet, out *outages, h Handler, msg jetstream.Msg, md *jetstream.MsgMetadata) {
 	ctx = context.WithValue(ctx, deliveryKey{}, delivery{seq: md.Sequence.Stream, pending: md.NumPending})
 	delay := cfg.Backoff[min(int(md.NumDelivered)-1, len(cfg.Backoff)-1)]
-	// Through the cache: a handler that read ahead (ReadRange) has parsed
-	// the messages delivered next already.
-	e, err := b.parsed.parse(Stored{Seq: md.Sequence.Stream, Subject: msg.Subject(), Raw: msg.Data()})
+	// A handler that read ahead (ReadRange) has checked the messages
+	// delivered next already (events.Parse keeps what it found valid).
+	e, err := parseStored(msg.Subject(), msg.Data())
 	if err != nil {
 		u := unreadableOf(msg.Subject(), md.Sequence.Stream, err)
 		if cfg.Rejected != nil {

@@ -40,7 +40,8 @@ type directGetRequest struct {
 // dead-lettered as Replay does.
 func (b *Bus) ReadRange(ctx context.Context, from, to uint64, fn func(e events.Event, seq uint64) error, skipped func(events.Unreadable)) (uint64, error) {
 	// Read the range, check it against the contract on every core (into
-	// the parse cache, which usable then reads), then pass it on in order.
+	// the events the process found valid, events/checked.go, where usable
+	// then finds them), then pass it on in order.
 	var stored []Stored
 	// By sequence, with no subject filter (the stream holds only events):
 	// the server then counts what remains without matching a wildcard
@@ -60,7 +61,7 @@ func (b *Bus) ReadRange(ctx context.Context, from, to uint64, fn func(e events.E
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(stored); i += workers {
-				_, _ = b.parsed.parse(stored[i]) // an unusable one is set aside below
+				_, _ = parseStored(stored[i].Subject, stored[i].Raw) // an unusable one is set aside below
 			}
 		}()
 	}

@@ -93,7 +93,7 @@ func (b *Bus) ownRepeat(ctx context.Context, m *nats.Msg, ack PubAck, opts ...je
 func (b *Bus) HeldOn(ctx context.Context, subject, id string) (uint64, error) {
 	var at uint64
 	_, err := b.readDirectRange(ctx, subject, 0, 0, func(s Stored) error {
-		if e, err := b.parsed.parse(s); err == nil && e.ID == id {
+		if e, err := parseStored(s.Subject, s.Raw); err == nil && e.ID == id {
 			at = s.Seq
 		}
 		return nil
