@@ -24,11 +24,12 @@ func TestAnOpenSentAgainOpensOneEpisode(t *testing.T) {
 	ctx := context.Background()
 	open := agency.OpenRequest{Request: "cad-20261120-0231", Actor: "call handler 4471", Channel: "999",
 		Summary: "woman on the Medway bridge parapet, says she wants to die", Reference: "CAD 0231",
-		Person: &events.PersonIdentified{GivenName: "Amy"}}
+		Person: &events.PersonIdentified{GivenName: "Amy"},
+		Triage: &events.TriageRequested{CallerAccount: "Passer-by says she is on the wrong side of the parapet", Concern: "Is she known? Who should attend?"}}
 
 	first := do[agency.OpenRequest, agency.OpenResponse](p, events.Police, "open", open)
-	if first.Repeated || len(first.Receipt.Events) != 2 {
-		t.Fatalf("the first open: repeated %v, %d facts recorded; want a new episode with its opening and who she is", first.Repeated, len(first.Receipt.Events))
+	if first.Repeated || len(first.Receipt.Events) != 3 {
+		t.Fatalf("the first open: repeated %v, %d facts recorded; want a new episode with its opening, who she is and the triage request", first.Repeated, len(first.Receipt.Events))
 	}
 	again := do[agency.OpenRequest, agency.OpenResponse](p, events.Police, "open", open)
 	if again.Episode != first.Episode || !again.Repeated || len(again.Receipt.Events) != 0 {
@@ -55,8 +56,10 @@ func TestAnOpenSentAgainOpensOneEpisode(t *testing.T) {
 		t.Fatalf("the form sent twice at once answered %+v and %+v; want one episode, opened once", answers[0], answers[1])
 	}
 	for _, ep := range []string{first.Episode, answers[0].Episode} {
-		if n := countType(p.stored(ep), "episode.opened"); n != 1 {
-			t.Errorf("episode %s was opened %d times in the stream, want once", ep, n)
+		for _, fact := range []string{"episode.opened", "triage.requested"} {
+			if n := countType(p.stored(ep), fact); n != 1 {
+				t.Errorf("episode %s holds %d %s in the stream, want one", ep, n, fact)
+			}
 		}
 	}
 

@@ -84,6 +84,12 @@ type OpenRequest struct {
 	Reference string                      `json:"reference,omitempty" schema:"v1/episode.opened.json#/properties/agencyReference"` // the agency's own incident or call reference
 	Person    *events.PersonIdentified    `json:"person,omitempty"`
 	Voice     *events.PersonVoiceRecorded `json:"voice,omitempty"`
+	// Triage is the triage request raised on the first call (police, the
+	// ambulance EOC), and Call the EOC's triage of that call: stored with
+	// the opening, all or none, so a form that opens an episode and asks
+	// for advice is one command, sent again as a whole.
+	Triage *events.TriageRequested      `json:"triage,omitempty"`
+	Call   *events.AmbulanceCallTriaged `json:"call,omitempty"`
 }
 
 // Validate names what is missing.
@@ -309,6 +315,12 @@ func (k *Kit) Open(ctx context.Context, req OpenRequest) (OpenResponse, error) {
 	}
 	if req.Voice != nil {
 		outs = append(outs, Fact(req.Voice))
+	}
+	if req.Call != nil {
+		outs = append(outs, Fact(req.Call))
+	}
+	if req.Triage != nil {
+		outs = append(outs, Fact(req.Triage))
 	}
 	return k.OpenEpisode(ctx, req.Request, req.Actor, outs)
 }

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -297,20 +296,11 @@ var actions = map[string]action{
 			if err != nil {
 				return "", "", err
 			}
-			open := agency.OpenRequest{Request: in.get("request"), Actor: in.actor, Channel: orDefault(in.get("channel"), "999"), Summary: in.get("callerAccount"),
-				Location: in.get("location"), Reference: in.get("reference"), Person: who, Voice: said}
-			resp, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "open"), open)
-			if err != nil {
-				return "", "", err
-			}
-			in.episode = resp.Episode
-			if done, err := c.sentAlready(ctx, in, resp, "triage.requested"); done || err != nil {
-				return in.episode, "This triage request was sent already: it is recorded once, here.", err
-			}
-			if err := call(ctx, c, in, in.agency, "triage.request", police.TriageRequest{Base: in.base(), TriageRequested: request}); err != nil {
-				return "", "", fmt.Errorf("the episode %s is open but the triage request is not stored: %w", in.episode, err)
-			}
-			return in.episode, "Triage request raised. The mental health worker's advice will appear here.", nil
+			// The episode opens with the triage request, all or none, once
+			// however often the form is sent (its request id).
+			return c.open(ctx, in, agency.OpenRequest{Actor: in.actor, Channel: orDefault(in.get("channel"), "999"), Summary: in.get("callerAccount"),
+				Location: in.get("location"), Reference: in.get("reference"), Person: who, Voice: said, Triage: &request},
+				"Triage request raised. The mental health worker's advice will appear here.")
 		},
 	},
 	// The ambulance EOC takes a call with a mental health element.
@@ -331,18 +321,9 @@ var actions = map[string]action{
 			if err != nil {
 				return "", "", err
 			}
-			resp, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "open"), agency.OpenRequest{
-				Request: in.get("request"), Actor: in.actor, Channel: "999", Summary: in.get("summary"), Location: in.get("location"), Person: who, Voice: said})
-			if err != nil {
-				return "", "", err
-			}
-			in.episode = resp.Episode
-			if done, err := c.sentAlready(ctx, in, resp, "ambulance.call_triaged"); done || err != nil {
-				return in.episode, "This call was sent already: it is recorded once, here.", err
-			}
-			err = call(ctx, c, in, in.agency, "call.triage", ambulance.CallRequest{Base: in.base(), AmbulanceCallTriaged: events.AmbulanceCallTriaged{
-				Response: in.get("response"), PhysicalHealthConcern: in.yes("physicalHealthConcern"), MentalHealthWorkerInvolved: true, Notes: in.get("notes")}})
-			return in.episode, "Call recorded.", err
+			return c.open(ctx, in, agency.OpenRequest{Actor: in.actor, Channel: "999", Summary: in.get("summary"), Location: in.get("location"), Person: who, Voice: said,
+				Call: &events.AmbulanceCallTriaged{Response: in.get("response"), PhysicalHealthConcern: in.yes("physicalHealthConcern"), MentalHealthWorkerInvolved: true, Notes: in.get("notes")}},
+				"Call recorded.")
 		},
 	},
 	// Triage advice with its health history. The mental health workers of
@@ -638,28 +619,27 @@ var actions = map[string]action{
 	},
 }
 
-// sentAlready reports whether a form that opens an episode and then
-// records its first fact (named fact) was sent before: its open was
-// repeated (the same request id) and the episode holds that fact, recorded
-// by this agency. A form sent again after its first sending failed part
-// way (the episode opened, the fact not stored) records the fact now.
-func (c *Server) sentAlready(ctx context.Context, in input, opened agency.OpenResponse, fact string) (bool, error) {
-	if !opened.Repeated {
-		return false, nil
-	}
-	resp, err := rpc.Call[record.ViewRequest, record.ViewResponse](ctx, c.nc, record.ViewSubject(in.agency), record.ViewRequest{
-		Episode: in.episode, Agency: in.agency, Viewer: in.actor, Purpose: "direct care: checking a form sent again is not recorded twice"})
+// open opens an episode with the facts of req, once however often the
+// form is sent: with the form's request id (page.Request), a form sent
+// again (a double click, a browser sending again, sent again after an
+// error) goes to the episode the first sending opened, saying so.
+func (c *Server) open(ctx context.Context, in input, req agency.OpenRequest, done string) (string, string, error) {
+	req.Request = in.get("request")
+	resp, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](ctx, c.nc, agency.Subject(in.agency, "open"), req)
 	if err != nil {
-		return false, err
+		return "", "", err
 	}
-	var v struct {
-		Timeline []episode.Entry `json:"timeline"`
+	if resp.Repeated {
+		return resp.Episode, sentAgain, nil
 	}
-	if err := json.Unmarshal(resp.View, &v); err != nil {
-		return false, fmt.Errorf("read episode %s: %w", in.episode, err)
+	if n := len(resp.Receipt.Events); n > 0 {
+		*in.last = resp.Receipt.Events[n-1]
 	}
-	return slices.ContainsFunc(v.Timeline, func(e episode.Entry) bool { return e.Type == fact && e.Agency == in.agency }), nil
+	return resp.Episode, done, nil
 }
+
+// sentAgain confirms a form that opens an episode sent again.
+const sentAgain = "This form was sent already: what it recorded is here, once."
 
 // notBeforeItsDay warns a helpline worker recording a follow-up call on a
 // day before the one it is due (call 3 on the day of call 2 is most often
@@ -847,25 +827,21 @@ func (c *Server) doAction(w http.ResponseWriter, r *http.Request, name, episode 
 		first = act.required[0][0]
 	}
 	if len(errs) == 0 {
-		// A form that opens an episode sent again while, or after, the
-		// first sending is handled (a double click, a browser sending again)
-		// goes where the first went: one person, one episode.
-		var sent *formSent
-		if req := in.get("request"); req != "" && events.CheckID("request", req) == nil {
-			sent = c.sent.GetOrAdd(s.Username+"/"+name+"/"+req, func() *formSent { return new(formSent) })
-			sent.mu.Lock()
-			defer sent.mu.Unlock()
-			if sent.episode != "" {
-				c.redirectDone(w, r, sent.episode, "", "This form was sent already: what it recorded is here, once.")
-				return
-			}
-		}
 		ep, done, err := act.run(r.Context(), c, in)
-		if err == nil && sent != nil {
-			sent.episode = ep
-		}
 		if err == nil {
-			c.redirectDone(w, r, ep, last, done)
+			// The confirmation is kept in the session for the next page,
+			// never put in the address where anyone could write it.
+			if ferr := c.setFlash(r.Context(), done); ferr != nil {
+				c.log.Warn("keep the confirmation", zap.String("episode", logsafe.ID(ep)), zap.Error(ferr))
+			}
+			to := "/" // an action about no episode (a place's state)
+			if ep != "" {
+				to = "/episodes/" + ep
+				if last != "" {
+					to += "?after=" + url.QueryEscape(last)
+				}
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
 		errs = c.explain(name, first, err)
@@ -878,35 +854,6 @@ func (c *Server) doAction(w http.ResponseWriter, r *http.Request, name, episode 
 		c.log.Info("action refused", zap.String("action", name), zap.String("episode", logsafe.ID(ep)), zap.String("agency", string(s.Agency)), zap.String("reason", reason))
 	}
 	again(http.StatusUnprocessableEntity, page{Errors: errs, Form: r.PostForm, Action: name})
-}
-
-// formSent is what became of a form that opens an episode (see doAction):
-// the episode its first sending opened, once it is done.
-type formSent struct {
-	mu      sync.Mutex
-	episode string
-}
-
-// sentForms is how many such forms the console remembers; one sent again
-// after it has forgotten is still opened once (agency.OpenRequest.Request).
-const sentForms = 4096
-
-// redirectDone sends the browser to the episode ep ("": the home page), to
-// a view holding the event last (when not ""), confirming done.
-func (c *Server) redirectDone(w http.ResponseWriter, r *http.Request, ep, last, done string) {
-	// The confirmation is kept in the session for the next page,
-	// never put in the address where anyone could write it.
-	if ferr := c.setFlash(r.Context(), done); ferr != nil {
-		c.log.Warn("keep the confirmation", zap.String("episode", logsafe.ID(ep)), zap.Error(ferr))
-	}
-	to := "/" // an action about no episode (a place's state)
-	if ep != "" {
-		to = "/episodes/" + ep
-		if last != "" {
-			to += "?after=" + url.QueryEscape(last)
-		}
-	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // explain turns an error into the messages shown by the form's fields.

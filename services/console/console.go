@@ -33,7 +33,6 @@ import (
 	"github.com/crisisbus/crisisbus/episode"
 	"github.com/crisisbus/crisisbus/events"
 	"github.com/crisisbus/crisisbus/events/natsbus"
-	"github.com/crisisbus/crisisbus/internal/fifo"
 	"github.com/crisisbus/crisisbus/internal/ops"
 	"github.com/crisisbus/crisisbus/services/record"
 	"github.com/crisisbus/crisisbus/services/reports"
@@ -126,7 +125,6 @@ type Server struct {
 	sessions *sessions
 	pages    map[string]*template.Template
 	live     *hub
-	sent     *fifo.Map[string, *formSent] // forms that open an episode, by sender and request id
 	http     *http.Server
 	ln       net.Listener
 	// stopFollowing ends the reading of the stream for live updates.
@@ -144,7 +142,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	c := &Server{cfg: cfg, log: cfg.Log, nc: nc, live: newHub(), throttle: newThrottle(), parties: newParties(),
-		checks: newCheckSlots(cfg.checks, cfg.checkWait), sent: fifo.New[string, *formSent](sentForms)}
+		checks: newCheckSlots(cfg.checks, cfg.checkWait)}
 	if c.users, err = newUsers(cfg.UsersFile, cfg.Demo, func(err error) {
 		cfg.Log.Error("users file unreadable: keeping the people last read", zap.Error(err))
 	}); err != nil {

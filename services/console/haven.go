@@ -44,6 +44,9 @@ var havenActions = map[string]action{
 			if err != nil {
 				return "", "", err
 			}
+			if resp.Repeated {
+				return resp.Episode, sentAgain, nil
+			}
 			if n := len(resp.Receipt.Events); n > 0 {
 				*in.last = resp.Receipt.Events[n-1]
 			}

@@ -75,7 +75,7 @@ func TestATriageFormSentTwiceOpensOneEpisode(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`form[action="/new/triage"] input[name=request]`), request),
 		chromedp.Click(chromedp.CSS(`form[action="/new/triage"] button`)),
 	)
-	handler.flash("sent already")
+	handler.flash("This form was sent already")
 	if at := browsertest.Get(t, handler.tab, "url", chromedp.Location()); !strings.HasPrefix(at, twice[0]) {
 		t.Errorf("the form sent again shows %s, want the episode it opened, %s", at, twice[0])
 	}
