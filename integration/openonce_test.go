@@ -129,3 +129,20 @@ func countType(es []storedEvent, name string) int {
 	}
 	return n
 }
+
+// An open carrying a fact its agency may not record (the trust's single
+// point of access with an ambulance call triage) is refused whole, in
+// words: no episode is opened without what was asked with it.
+func TestAnOpenWithAFactItsAgencyMayNotRecordOpensNothing(t *testing.T) {
+	p := start(t)
+	open := agency.OpenRequest{Request: "spoa-ref-88", Actor: "SPoA practitioner 3", Channel: "referral", Summary: "GP referral, low mood",
+		Call: &events.AmbulanceCallTriaged{Response: "hear_and_treat", MentalHealthWorkerInvolved: true}}
+	_, err := rpc.Call[agency.OpenRequest, agency.OpenResponse](context.Background(), p.admin.Conn(), agency.Subject(events.SPoA, "open"), open)
+	var re *rpc.Error
+	if !errors.As(err, &re) || re.Code != 403 || !strings.Contains(re.Message, "spoa may not publish ambulance.call_triaged") {
+		t.Fatalf("SPoA's open with an ambulance call triage: %v; want refused (403) naming the fact", err)
+	}
+	if got := p.stored(agency.RequestedEpisode(events.SPoA, open.Request)); len(got) != 0 {
+		t.Fatalf("the refused open stored %d facts, want none", len(got))
+	}
+}

@@ -210,8 +210,13 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 			err = events.Validate(e)
 		}
 		if err != nil {
-			if errors.Is(err, events.ErrInvalid) {
+			switch {
+			case errors.Is(err, events.ErrInvalid), errors.Is(err, events.ErrUnknownType):
 				return r, events.Errorf(events.Invalid, "%v", err)
+			case errors.Is(err, events.ErrNotAuthor):
+				// The contract names who may publish each fact: a 403 in
+				// its words, not a fault of crisisbus's.
+				return r, events.Errorf(events.Forbidden, "%v", err)
 			}
 			return r, err
 		}
