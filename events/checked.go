@@ -14,8 +14,7 @@ import (
 // it does not hold:
 //   - one crisisbus process (the embedded default runs every service in
 //     one) checks each fact at its publish and again at every consumer
-//     (the record, the clock, the reports, the agencies' inboxes), and a
-//     command checks its facts before publishing them and at the publish;
+//     (the record, the clock, the reports, the agencies' inboxes);
 //   - a command reads its episode's facts again at every command, and a
 //     view at every view.
 //
@@ -106,11 +105,4 @@ func (c *checkedCache) put(raw []byte, e Event) {
 	c.index[h] = at
 	c.n++
 	c.bytes += len(own)
-}
-
-// held is how many events, and how many bytes, the cache holds.
-func (c *checkedCache) held() (n, size int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n, c.bytes
 }

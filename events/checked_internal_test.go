@@ -63,3 +63,10 @@ func TestTheCheckedEventsAreBoundedInNumberAndBytes(t *testing.T) {
 		t.Errorf("a fact of %d bytes was kept in a cache of %d", size, size-1)
 	}
 }
+
+// held is how many events, and how many bytes, the cache holds.
+func (c *checkedCache) held() (n, size int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n, c.bytes
+}

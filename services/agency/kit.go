@@ -191,8 +191,9 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 	if len(outs) == 0 {
 		return r, nil
 	}
-	// Build and validate every fact before publishing any, so a command is
-	// refused whole rather than half stored.
+	// Build every fact; PublishAtomic checks them all against the
+	// contract, as published (with the command's trace), before it sends
+	// any, so a command is refused whole rather than half stored.
 	evs := make([]events.Event, len(outs))
 	for i, o := range outs {
 		if err := k.CheckClinical(o.Data); err != nil {
@@ -206,25 +207,15 @@ func (k *Kit) publish(ctx context.Context, ep, actor string, seq uint64, outs []
 			opts = append(opts, events.WithID(record.DeterministicID(evs[0].ID+"/"+strconv.Itoa(i))))
 		}
 		e, err := events.New(k.Agency(), ep, o.Data, append(opts, o.Opts...)...)
-		if err == nil {
-			err = events.Validate(e)
-		}
 		if err != nil {
-			switch {
-			case errors.Is(err, events.ErrInvalid), errors.Is(err, events.ErrUnknownType):
-				return r, events.Errorf(events.Invalid, "%v", err)
-			case errors.Is(err, events.ErrNotAuthor):
-				// The contract names who may publish each fact: a 403 in
-				// its words, not a fault of crisisbus's.
-				return r, events.Errorf(events.Forbidden, "%v", err)
-			}
-			return r, err
+			return r, refused(err)
 		}
 		evs[i] = e
 	}
 	// All the command's facts are stored, or none (PublishAtomic), and
 	// only if the episode is still as it was read.
 	ack, err := k.Bus.PublishAtomic(ctx, evs, natsbus.ExpectEpisodeSeq(seq))
+	err = refused(err)
 	if errors.Is(err, natsbus.ErrAlreadyHeld) {
 		return r, events.Errorf(events.Conflict, "episode %s: this command was not recorded now (%v); look at the episode and try again", ep, err)
 	}
@@ -248,6 +239,19 @@ func (k *Kit) Record(ctx context.Context, ep, actor string, outs ...Out) (Receip
 		}
 		return outs, nil
 	})
+}
+
+// refused gives a fact the contract refuses its kind: 400 what was asked
+// is malformed, 403 the contract names who may publish it (a refusal in
+// its words, not a fault of crisisbus's). Other errors are as they are.
+func refused(err error) error {
+	switch {
+	case errors.Is(err, events.ErrInvalid), errors.Is(err, events.ErrUnknownType):
+		return events.Errorf(events.Invalid, "%v", err)
+	case errors.Is(err, events.ErrNotAuthor):
+		return events.Errorf(events.Forbidden, "%v", err)
+	}
+	return err
 }
 
 // Recordable refuses a fact on episode ep unknown to the record, or closed.
