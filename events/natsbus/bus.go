@@ -123,11 +123,26 @@ type Bus struct {
 	deadStored sync.Map
 }
 
+// PublishAckWait is how long a batch's publish (PublishBatch,
+// PublishBatchRaw, SendBatchRaw) waits for the server's acknowledgement of
+// each message when its context sets no deadline: past it the message's
+// result is an error Unanswered reports, never a wait without end. An
+// acknowledgement can be lost without the connection dropping (a server
+// that took the message and stopped answering); a bulk load then hung
+// for good with nothing said. A single Publish is bounded the same way by
+// the JetStream client's default timeout.
+const PublishAckWait = 30 * time.Second
+
+// publishAckWait is PublishAckWait, shorter in tests.
+var publishAckWait = PublishAckWait
+
 // NewBus wraps a NATS connection authenticated as agency. An empty agency
 // may publish for any agency (the server still checks its permissions).
 // opts tune the JetStream client, for example how long a tool waits for
-// an acknowledgement (jetstream.WithPublishAsyncTimeout, WithDefaultTimeout).
+// an acknowledgement (jetstream.WithPublishAsyncTimeout, default
+// PublishAckWait; WithDefaultTimeout).
 func NewBus(nc *nats.Conn, agency events.Agency, log *zap.Logger, opts ...jetstream.JetStreamOpt) (*Bus, error) {
+	opts = append([]jetstream.JetStreamOpt{jetstream.WithPublishAsyncTimeout(publishAckWait)}, opts...)
 	js, err := NewJetStream(nc, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -1066,7 +1081,8 @@ func Unanswered(err error) bool {
 	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionReconnecting) ||
-		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrNoServers)
+		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrNoServers) ||
+		errors.Is(err, jetstream.ErrAsyncPublishTimeout)
 }
 
 // outages keeps, for each message a consumer's handler is failing on
