@@ -1,11 +1,13 @@
 package episode
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/crisisbus/crisisbus/events"
 )
@@ -86,30 +88,47 @@ func ForAgencyJSON(v View, a events.Agency) (json.RawMessage, []string, error) {
 	}
 	rv := reflect.ValueOf(v)
 	names := make([]string, 0, len(fields))
-	// The values are json.Marshal's own output, compact and valid, and the
-	// keys are View's JSON names, which need no escaping.
-	doc := make([]byte, 0, 4096)
-	doc = append(doc, '{')
+	// Each value is encoded straight into one buffer kept between calls,
+	// and the document is copied out once at its size: a command on a long
+	// episode makes one copy of what the agency may see, not one per field
+	// and another per growth of the document.
+	buf := docBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxKeptDocBuffer {
+			docBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	enc := json.NewEncoder(buf) // as json.Marshal encodes, with a newline after
+	// The keys are View's JSON names, which need no escaping.
+	buf.WriteByte('{')
 	for _, f := range viewFields { // in the order of their names
 		val := rv.Field(f.index)
 		if !slices.Contains(fields, f.name) || f.omitted(val) {
 			continue
 		}
-		enc, err := json.Marshal(val.Interface())
-		if err != nil {
+		if len(names) > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteByte('"')
+		buf.WriteString(f.name)
+		buf.WriteString(`":`)
+		if err := enc.Encode(val.Interface()); err != nil {
 			return nil, nil, fmt.Errorf("encode %s: %w", f.name, err)
 		}
-		if len(names) > 0 {
-			doc = append(doc, ',')
-		}
-		doc = append(doc, '"')
-		doc = append(doc, f.name...)
-		doc = append(doc, '"', ':')
-		doc = append(doc, enc...)
+		buf.Truncate(buf.Len() - 1) // the newline
 		names = append(names, f.name)
 	}
-	return append(doc, '}'), names, nil
+	buf.WriteByte('}')
+	return bytes.Clone(buf.Bytes()), names, nil
 }
+
+// docBuffers are the buffers agencies' documents are written in.
+var docBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxKeptDocBuffer bounds a buffer kept for the next document: one grown
+// by an unusually long episode is let go.
+const maxKeptDocBuffer = 1 << 20
 
 // viewField is one field of View as encoding/json writes it.
 type viewField struct {

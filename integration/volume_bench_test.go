@@ -5,11 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crisisbus/crisisbus/internal/system"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,20 +29,31 @@ import (
 
 // BenchmarkAtVolume measures, with every service running, a police command's
 // round trip (request, the episode's state from the record, the decision,
-// the fsynced publish, the reply), the police view of an episode of
-// about 50 facts and the AMHP worklist (what waits for the AMHP service:
-// nothing of the other episodes), as the stream grows from a thousand events to a million
-// (other people's episodes of 50 facts each). It prints p50 and p99 for
-// each size, and the same round trip over raw NATS (a request answered by
-// an fsynced JetStream publish) with the ratio.
+// the fsynced publish, the reply), the police view of an episode of about
+// 50 facts (request, the episode read, the disclosure, the document as
+// sent; the caller does not decode it) and the AMHP worklist (what waits
+// for the AMHP service: nothing of the other episodes), as the stream grows
+// from a thousand events to a million (other people's episodes of 50 facts
+// each). It prints p50 and p99 for each size, and the same round trip over
+// raw NATS (a request answered by an fsynced JetStream publish) with the
+// ratio; what each operation allocated (the whole process's, every
+// service's work on it included) and the garbage collections meanwhile;
+// and at each size the heap held and its next collection's goal. The
+// process's garbage collector is tuned as `crisisbus up` tunes it
+// (system.TuneGC).
 //
-// Sizes come from CRISISBUS_BENCH_VOLUMES (default 1000,100000,1000000).
-// Before measuring at each size it waits until every service's consumer has
-// caught up, so the figures are of a system at rest at that volume; after,
-// it fails if the stream has more consumers than when it started.
+// Sizes come from CRISISBUS_BENCH_VOLUMES (default 1000,100000,1000000);
+// CRISISBUS_BENCH_HEAPPROFILE, a directory, has it write the heap's
+// profile at each size there. Before measuring at each size it waits until
+// every service's consumer has caught up, so the figures are of a system
+// at rest at that volume; after, it fails if the stream has more consumers
+// than when it started.
 //
 //	go test ./integration -run '^$' -bench AtVolume -benchtime 400x -timeout 2h
 func BenchmarkAtVolume(b *testing.B) {
+	gogc, restoreGC := system.TuneGC()
+	b.Cleanup(restoreGC)
+	b.Logf("garbage collector target GOGC=%d, as crisisbus up runs", gogc)
 	p := start(b)
 	sizes := volumes(b)
 	raw := rawRoundTrip(b, p)
@@ -50,6 +67,7 @@ func BenchmarkAtVolume(b *testing.B) {
 		b.Run(fmt.Sprintf("events=%d/command", size), func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			i := 0
+			m := measure()
 			for b.Loop() {
 				t0 := time.Now()
 				do[police.TriageRequest, agency.Receipt](p, events.Police, "triage.request", police.TriageRequest{Base: base(eps[i%len(eps)], "bench"),
@@ -57,34 +75,45 @@ func BenchmarkAtVolume(b *testing.B) {
 				lat = append(lat, time.Since(t0))
 				i++
 			}
-			report(b, size, "command", lat, raw)
+			report(b, size, "command", lat, raw, m.done())
 		})
 		b.Run(fmt.Sprintf("events=%d/view", size), func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			i := 0
+			m := measure()
 			for b.Loop() {
 				t0 := time.Now()
-				p.view(eps[i%len(eps)], events.Police, "bench")
+				// What the police service's caller gets: the view as sent.
+				v := do[record.ViewRequest, record.ViewResponse](p, events.Record, "police.view",
+					record.ViewRequest{Episode: eps[i%len(eps)], Viewer: "bench", Purpose: "direct care of the person in this episode"})
+				if v.Agency != events.Police || len(v.View) == 0 {
+					b.Fatalf("asked for the police view, got the %s view of %d bytes", v.Agency, len(v.View))
+				}
 				lat = append(lat, time.Since(t0))
 				i++
 			}
-			report(b, size, "view", lat, raw)
+			report(b, size, "view", lat, raw, m.done())
 		})
 		b.Run(fmt.Sprintf("events=%d/worklist", size), func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
+			m := measure()
 			for b.Loop() {
 				t0 := time.Now()
 				do[record.WorklistRequest, record.WorklistResponse](p, events.Record, "amhp.worklist",
 					record.WorklistRequest{Viewer: "bench", Purpose: "start of shift"})
 				lat = append(lat, time.Since(t0))
 			}
-			report(b, size, "worklist", lat, raw)
+			report(b, size, "worklist", lat, raw, m.done())
 		})
 		// Reads made no consumer: the count is where it started.
 		if n := consumers(b, p); n != consumersAtStart {
 			b.Fatalf("at %d events the stream has %d consumers, %d at the start", size, n, consumersAtStart)
 		}
 		b.Logf("at %d events the stream has %d consumers, as at the start", size, consumersAtStart)
+		heapProfile(b, size)
+		h := heap()
+		fmt.Printf("heap     at %8d events: %.0f MB live after the last collection, %.0f MB its next collection's goal, %.0f MB mapped by the Go runtime\n",
+			size, h.live/(1<<20), h.goal/(1<<20), h.mapped/(1<<20))
 	}
 }
 
@@ -262,7 +291,7 @@ func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	return s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
 }
 
-func report(b *testing.B, size int, what string, lat []time.Duration, raw time.Duration) {
+func report(b *testing.B, size int, what string, lat []time.Duration, raw time.Duration, m measured) {
 	if len(lat) == 0 {
 		return
 	}
@@ -270,9 +299,62 @@ func report(b *testing.B, size int, what string, lat []time.Duration, raw time.D
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(p50)/float64(raw), "x-raw-p50")
+	perOp := m.allocated / float64(len(lat))
+	b.ReportMetric(perOp/1024, "KB-allocated/op")
 	if len(lat) >= 100 {
-		fmt.Printf("%-8s at %8d events: p50 %6.2f ms, p99 %6.2f ms, %.1fx raw NATS (p50 %.2f ms), %d operations\n",
+		fmt.Printf("%-8s at %8d events: p50 %6.2f ms, p99 %6.2f ms, %.1fx raw NATS (p50 %.2f ms), %d operations; %.0f KB allocated an operation (the whole process's), %.0f garbage collections\n",
 			what, size, float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, float64(p50)/float64(raw),
-			float64(raw.Microseconds())/1000, len(lat))
+			float64(raw.Microseconds())/1000, len(lat), perOp/1024, m.collections)
 	}
+}
+
+// measured is what the whole process did while operations were measured.
+type measured struct{ allocated, collections float64 }
+
+// measuring is a measurement started.
+type measuring struct{ start measured }
+
+// measure starts counting what the process allocates and collects.
+func measure() measuring { return measuring{processNow()} }
+
+// done is what was allocated and collected since measure.
+func (m measuring) done() measured {
+	now := processNow()
+	return measured{allocated: now.allocated - m.start.allocated, collections: now.collections - m.start.collections}
+}
+
+func processNow() measured {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return measured{allocated: float64(s[0].Value.Uint64()), collections: float64(s[1].Value.Uint64())}
+}
+
+// heapProfile writes the heap's profile at this size into the directory
+// CRISISBUS_BENCH_HEAPPROFILE names, if it names one (go tool pprof
+// -sample_index=inuse_space), to see what the process holds as the
+// stream grows.
+func heapProfile(b *testing.B, size int) {
+	dir := os.Getenv("CRISISBUS_BENCH_HEAPPROFILE")
+	if dir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%d.pprof", size)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC() // what is live now, not at the last collection
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("heap profile at %d events: %s", size, f.Name())
+}
+
+// heapFigures are the process's heap as the runtime last measured it.
+type heapFigures struct{ live, goal, mapped float64 }
+
+func heap() heapFigures {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/goal:bytes"}, {Name: "/memory/classes/total:bytes"}}
+	metrics.Read(s)
+	return heapFigures{live: float64(s[0].Value.Uint64()), goal: float64(s[1].Value.Uint64()), mapped: float64(s[2].Value.Uint64())}
 }

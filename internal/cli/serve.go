@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
 
 	"github.com/crisisbus/crisisbus/broker"
 	"github.com/crisisbus/crisisbus/internal/ops"
@@ -64,6 +65,9 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	gogc, restoreGC := system.TuneGC()
+	defer restoreGC()
+	log.Info("garbage collector", zap.Int("gogc", gogc))
 	stopOTel, err := startOTel(ctx, *otelEndpoint, log)
 	if err != nil {
 		return usageError{err.Error()}

@@ -36,6 +36,9 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	gogc, restoreGC := system.TuneGC()
+	defer restoreGC()
+	log.Info("garbage collector", zap.Int("gogc", gogc))
 	stopOTel, err := startOTel(ctx, *otelEndpoint, log)
 	if err != nil {
 		return usageError{err.Error()}

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -157,13 +158,20 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 			return
 		}
 		if enc, ok := any(resp).(Encoded); ok {
-			b, err := enc.AppendJSON(nil)
+			// The answer is written in a buffer kept between answers: the
+			// bus copies it as it is sent.
+			bp := answerBuffers.Get().(*[]byte)
+			b, err := enc.AppendJSON((*bp)[:0])
 			if err != nil {
 				log.Error("encode the answer", zap.String("subject", r.Subject()), zap.Error(err))
 				_ = r.Error(strconv.Itoa(Internal), "internal fault encoding the answer to "+r.Subject(), nil, opts...)
 				return
 			}
 			respond(log, r, b, opts)
+			if cap(b) <= maxKeptAnswerBuffer {
+				*bp = b[:0]
+				answerBuffers.Put(bp)
+			}
 			return
 		}
 		b, err := json.Marshal(resp)
@@ -191,6 +199,13 @@ func Endpoint[Req, Resp any](ctx context.Context, log *zap.Logger, g micro.Group
 		}()
 	}), micro.WithEndpointSubject(subject))
 }
+
+// answerBuffers are the buffers Encoded answers are written in.
+var answerBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxKeptAnswerBuffer bounds a buffer kept for the next answer: one grown
+// by an unusually long episode is let go.
+const maxKeptAnswerBuffer = 1 << 20
 
 // MaxInFlight is how many requests one endpoint handles at once.
 const MaxInFlight = 32
