@@ -123,9 +123,9 @@ type Bus struct {
 	deadStored sync.Map
 }
 
-// PublishAckWait is how long a batch's publish (PublishBatch,
+// PublishAckWait is the longest a batch's publish (PublishBatch,
 // PublishBatchRaw, SendBatchRaw) waits for the server's acknowledgement of
-// each message when its context sets no deadline: past it the message's
+// each message (less when its context ends sooner): past it the message's
 // result is an error Unanswered reports, never a wait without end. An
 // acknowledgement can be lost without the connection dropping (a server
 // that took the message and stopped answering); a bulk load then hung
