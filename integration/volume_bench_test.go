@@ -67,7 +67,7 @@ func BenchmarkAtVolume(b *testing.B) {
 		b.Run(fmt.Sprintf("events=%d/command", size), func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			i := 0
-			m := measure()
+			before := processTally()
 			for b.Loop() {
 				t0 := time.Now()
 				do[police.TriageRequest, agency.Receipt](p, events.Police, "triage.request", police.TriageRequest{Base: base(eps[i%len(eps)], "bench"),
@@ -75,12 +75,12 @@ func BenchmarkAtVolume(b *testing.B) {
 				lat = append(lat, time.Since(t0))
 				i++
 			}
-			report(b, size, "command", lat, raw, m.done())
+			report(b, size, "command", lat, raw, processTally().since(before))
 		})
 		b.Run(fmt.Sprintf("events=%d/view", size), func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			i := 0
-			m := measure()
+			before := processTally()
 			for b.Loop() {
 				t0 := time.Now()
 				// What the police service's caller gets: the view as sent.
@@ -92,18 +92,18 @@ func BenchmarkAtVolume(b *testing.B) {
 				lat = append(lat, time.Since(t0))
 				i++
 			}
-			report(b, size, "view", lat, raw, m.done())
+			report(b, size, "view", lat, raw, processTally().since(before))
 		})
 		b.Run(fmt.Sprintf("events=%d/worklist", size), func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
-			m := measure()
+			before := processTally()
 			for b.Loop() {
 				t0 := time.Now()
 				do[record.WorklistRequest, record.WorklistResponse](p, events.Record, "amhp.worklist",
 					record.WorklistRequest{Viewer: "bench", Purpose: "start of shift"})
 				lat = append(lat, time.Since(t0))
 			}
-			report(b, size, "worklist", lat, raw, m.done())
+			report(b, size, "worklist", lat, raw, processTally().since(before))
 		})
 		// Reads made no consumer: the count is where it started.
 		if n := consumers(b, p); n != consumersAtStart {
@@ -291,7 +291,7 @@ func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	return s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
 }
 
-func report(b *testing.B, size int, what string, lat []time.Duration, raw time.Duration, m measured) {
+func report(b *testing.B, size int, what string, lat []time.Duration, raw time.Duration, m tally) {
 	if len(lat) == 0 {
 		return
 	}
@@ -308,25 +308,19 @@ func report(b *testing.B, size int, what string, lat []time.Duration, raw time.D
 	}
 }
 
-// measured is what the whole process did while operations were measured.
-type measured struct{ allocated, collections float64 }
+// tally is what the whole process has allocated and collected so far, or
+// between two tallies.
+type tally struct{ allocated, collections float64 }
 
-// measuring is a measurement started.
-type measuring struct{ start measured }
-
-// measure starts counting what the process allocates and collects.
-func measure() measuring { return measuring{processNow()} }
-
-// done is what was allocated and collected since measure.
-func (m measuring) done() measured {
-	now := processNow()
-	return measured{allocated: now.allocated - m.start.allocated, collections: now.collections - m.start.collections}
-}
-
-func processNow() measured {
+func processTally() tally {
 	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
 	metrics.Read(s)
-	return measured{allocated: float64(s[0].Value.Uint64()), collections: float64(s[1].Value.Uint64())}
+	return tally{allocated: float64(s[0].Value.Uint64()), collections: float64(s[1].Value.Uint64())}
+}
+
+// since is what was allocated and collected from before to t.
+func (t tally) since(before tally) tally {
+	return tally{allocated: t.allocated - before.allocated, collections: t.collections - before.collections}
 }
 
 // heapProfile writes the heap's profile at this size into the directory
